@@ -1,0 +1,292 @@
+"""The stage protocol: how every hp-* command parses arguments, reads, writes and fails.
+
+* Arguments are parsed with docopt from the command's usage text, which is also its ``--help``.
+* Records are JSON objects, one per line. A stage reads them from the files named on its
+  command line or from stdin (``-`` or nothing), and writes one record per input record to
+  stdout. Heavy data (tables, models, predictions) travels as file paths inside the records.
+* Every record carries ``record`` (its kind: load, sample, train, eval, delta), ``key`` (the
+  cache key that identifies its content), and the sections of every stage before it, so a stage
+  can run alone on a saved record. Records of kind ``error`` pass through every stage unchanged,
+  so a batch of records keeps going past a bad one.
+* Progress and messages go to stderr, prefixed with the command name. Failures print exactly
+  one line there, ``<command>: error: <what is wrong>; <what to do>``, write nothing to stdout,
+  and exit with the status documented in :mod:`hokusai_preview.core.errors`.
+"""
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+
+from docopt import DocoptExit, docopt
+
+from .. import __version__
+from .errors import HPError, UsageError
+
+COMMON_OPTIONS = """\
+  --cache-dir DIR       Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
+  --no-cache            Recompute even if a cached result exists (the new result is cached).
+  -q --quiet            Print nothing on stderr but errors.
+  -v --verbose          Show tracebacks on errors.
+  -h --help             Show this help and exit.
+  --version             Show the version and exit."""
+
+RECORD_VERSION = 1
+
+
+def with_common_options(doc):
+    """A stage's usage text with the options every cached stage shares put in place."""
+    return doc.replace("{common_options}", COMMON_OPTIONS)
+
+
+def to_jsonable(value):
+    """Plain JSON types for a record: numpy scalars and arrays unwrapped, NaN/inf as null."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return to_jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps_record(record):
+    return json.dumps(to_jsonable(record), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+class _Terminated(BaseException):
+    """Raised from the SIGTERM handler so that cleanup (temporary files) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+class Command:
+    """Base of every hp-* command.
+
+    Subclasses set :attr:`name` and :attr:`usage` (docopt text) and implement :meth:`run`,
+    which receives the parsed arguments and returns nothing; failures raise
+    :class:`~hokusai_preview.core.errors.HPError`.
+    """
+
+    name = "hp"
+    usage = ""
+
+    def __init__(self):
+        self.args = {}
+        self.quiet = False
+        self.verbose = False
+
+    # --- messages ------------------------------------------------------------------------
+
+    def info(self, message):
+        """A progress or status line on stderr (suppressed by --quiet)."""
+        if not self.quiet:
+            sys.stderr.write("%s: %s\n" % (self.name, message))
+            sys.stderr.flush()
+
+    def warn(self, message):
+        if not self.quiet:
+            sys.stderr.write("%s: warning: %s\n" % (self.name, message))
+            sys.stderr.flush()
+
+    def fail_line(self, text, code):
+        sys.stderr.write("%s: error: %s\n" % (self.name, text))
+        sys.stderr.flush()
+        return code
+
+    # --- entry point ---------------------------------------------------------------------
+
+    def parse(self, argv):
+        try:
+            return docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
+        except DocoptExit as exc:
+            text = str(exc).split("Usage:")[0].strip() or "missing or unexpected arguments"
+            text = text.replace("Warning: found unmatched (duplicate?) arguments", "unexpected arguments")
+            raise UsageError(text, "see '%s --help'" % self.name) from None
+
+    def main(self, argv=None):
+        """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
+        argv = sys.argv[1:] if argv is None else list(argv)
+        self.verbose = "-v" in argv or "--verbose" in argv
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+        try:
+            self.args = self.parse(argv)
+            self.quiet = bool(self.args.get("--quiet"))
+            self.run(self.args)
+            sys.stdout.flush()
+            return 0
+        except HPError as exc:
+            if self.verbose:
+                traceback.print_exc()
+            return self.fail_line(exc.line(), exc.exit_code)
+        except SystemExit as exc:  # --help / --version from docopt
+            return exc.code if isinstance(exc.code, int) else 0
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            return 128 + signal.SIGPIPE
+        except KeyboardInterrupt:
+            return self.fail_line("interrupted; nothing was written", 130)
+        except _Terminated:
+            return self.fail_line("terminated; nothing was written", 143)
+        except MemoryError:
+            return self.fail_line("out of memory; try a smaller --sample-size", 1)
+        except Exception as exc:  # a bug: one line unless --verbose
+            if self.verbose:
+                traceback.print_exc()
+                return self.fail_line("internal error: %s: %s" % (type(exc).__name__, exc), 1)
+            text = " ".join(str(exc).split())[:300]
+            return self.fail_line("internal error: %s: %s; run again with --verbose and report it"
+                                  % (type(exc).__name__, text), 1)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def run(self, args):
+        raise NotImplementedError
+
+    @classmethod
+    def entry_point(cls):
+        """Console-script entry: ``main = Stage.entry_point``."""
+        sys.exit(cls().main())
+
+
+def _main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+class Stage(Command):
+    """A pipeline stage: reads records, computes (or reuses from the cache), writes records.
+
+    Subclasses set :attr:`accepts` (input record kinds) and :attr:`produces` (output kind), and
+    implement :meth:`params` (everything besides the input record that the result depends on)
+    and :meth:`compute`, which writes artifacts into a cache entry and returns the output
+    record plus the list of artifact names.
+    """
+
+    accepts = ()
+    produces = ""
+    record_argument = "<record>"
+
+    def run(self, args):
+        from .cache import Cache
+
+        self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"))
+        self.setup(args)
+        for record in self.input_records(args):
+            self.emit(self.handle(record))
+
+    def setup(self, args):
+        """Validate options before any record is read (raise UsageError)."""
+
+    # --- records in ----------------------------------------------------------------------
+
+    def input_records(self, args):
+        sources = args.get(self.record_argument) or ["-"]
+        for source in sources:
+            yield from self.read_source(source)
+
+    def read_source(self, source):
+        if source == "-":
+            if sys.stdin is None or sys.stdin.isatty():
+                raise UsageError("%s reads records on stdin, but stdin is a terminal" % self.name,
+                                 "pipe the previous stage into it or name a record file")
+            handle, label = sys.stdin, "<stdin>"
+        else:
+            try:
+                handle, label = open(source, encoding="utf-8"), source
+            except OSError as exc:
+                raise UsageError("cannot read record file %s: %s" % (source, exc.strerror or exc),
+                                 "name a file written by an earlier stage") from None
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise UsageError("line %d of %s is not a JSON record" % (number, label),
+                                     "feed %s the output of %s" % (self.name, self.upstream())) from None
+                yield self.check_record(record, number, label)
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+
+    def upstream(self):
+        return " or ".join("hp-" + kind for kind in self.accepts)
+
+    def check_record(self, record, number, label):
+        kind = record.get("record") if isinstance(record, dict) else None
+        if kind == "error" or kind in self.accepts:
+            return record
+        raise UsageError("line %d of %s is a %s record, not one %s reads" % (
+            number, label, repr(kind) if kind else "non", self.name),
+            "feed it the output of %s" % self.upstream())
+
+    # --- records out ---------------------------------------------------------------------
+
+    def emit(self, record):
+        sys.stdout.write(dumps_record(record) + "\n")
+        sys.stdout.flush()
+
+    def handle(self, record):
+        """Pass error records through; otherwise compute or reuse the stage's output."""
+        if record.get("record") == "error":
+            return record
+        from .cache import make_key
+
+        started = time.perf_counter()
+        key = make_key(self.produces, self.input_key(record), self.params(record))
+        result = self.cache.lookup(self.produces, key)
+        status = "hit"
+        if result is None:
+            status = "miss"
+            entry = self.cache.create(self.produces, key)
+            try:
+                result, artifacts = self.compute(record, entry)
+                result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
+                result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
+                entry.commit(result, artifacts)
+            except BaseException:
+                self.cache.discard(self.produces, key)  # a failed run leaves no entry behind
+                raise
+        else:
+            self.info("reused cached %s result %s" % (self.produces, key[:12]))
+        elapsed = time.perf_counter() - started
+        # Timings and cache status describe this run, so they are added after the cache.
+        result["timings"] = dict(record.get("timings") or {}, **{self.produces: round(elapsed, 4)})
+        result["cache"] = dict(record.get("cache") or {}, **{self.produces: status})
+        return result
+
+    def input_key(self, record):
+        return record["key"]
+
+    def params(self, record):
+        return {}
+
+    def compute(self, record, entry):
+        raise NotImplementedError
+
+
+def carry(record, **sections):
+    """A copy of ``record`` without per-run fields, plus new sections."""
+    out = {k: v for k, v in record.items() if k not in ("timings", "cache", "record", "key", "version")}
+    out.update(sections)
+    return out

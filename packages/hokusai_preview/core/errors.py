@@ -1,0 +1,87 @@
+"""Errors that end a command with one line on stderr and a documented exit status.
+
+Every failure a user can cause or fix is one of these classes; anything else is a bug
+and exits with status 1 (the traceback is shown only with ``--verbose``).
+
+Exit statuses (documented in the README, stable across releases):
+
+====  =======================  ====================================================
+code  class                    meaning
+====  =======================  ====================================================
+0                              success
+1                              internal error (a bug: please report it)
+2     UsageError               bad command line or bad input record
+3     DataError                the contributed data cannot be used
+4     BaselineError            the baseline bundle cannot be used
+5     IntegrityError           a bundle file does not match its recorded SHA-256
+6     UntrustedModelError      a model file needs types that are not trusted
+7     OutputError              an output or cache path cannot be written
+130   (SIGINT)                 interrupted
+143   (SIGTERM)                terminated
+====  =======================  ====================================================
+"""
+
+
+class HPError(Exception):
+    """A failure the user can act on.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the file or value involved.
+    hint : str, optional
+        What to do about it. Appended after "; ".
+    """
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def line(self):
+        """The single line printed on stderr (without the command prefix)."""
+        text = " ".join(str(self.message).split())  # never more than one line
+        if self.hint:
+            text += "; " + " ".join(str(self.hint).split())
+        return text
+
+    def as_dict(self):
+        """Error metadata carried inside records (batch summaries report it)."""
+        return {"kind": self.kind, "exit_code": self.exit_code, "message": self.line()}
+
+
+class UsageError(HPError):
+    exit_code = 2
+    kind = "usage"
+
+
+class DataError(HPError):
+    exit_code = 3
+    kind = "bad_data"
+
+
+class BaselineError(HPError):
+    exit_code = 4
+    kind = "bad_baseline"
+
+
+class IntegrityError(BaselineError):
+    exit_code = 5
+    kind = "integrity"
+
+
+class UntrustedModelError(BaselineError):
+    exit_code = 6
+    kind = "untrusted_model"
+
+
+class OutputError(HPError):
+    exit_code = 7
+    kind = "output"
+
+
+EXIT_CODES = {cls.kind: cls.exit_code for cls in (UsageError, DataError, BaselineError, IntegrityError,
+                                                   UntrustedModelError, OutputError)}

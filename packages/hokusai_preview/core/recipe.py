@@ -1,0 +1,178 @@
+"""The model recipe: the main pipeline's random forest behind a preprocessing step.
+
+The main pipeline trains ``RandomForestClassifier(n_estimators=100, max_depth=10,
+min_samples_split=5, random_state=42)`` on every column but the label and ``query_id``. Its own
+code passes raw columns, so this module adds the encoding a real table needs:
+
+* numeric columns: missing values imputed with the median (of the training rows);
+* categorical columns: ordinal codes (trees split on them well); missing -> ``"__missing__"``,
+  categories unseen in training -> -1;
+* free-text columns: TF-IDF of words and word pairs (at most 2,000 terms); missing -> ``""``.
+
+Trees are added in rounds with ``warm_start`` so a preview can stop early. Because every tree's
+seed is drawn from one ``RandomState(random_state)`` in order, a forest grown in rounds is
+identical to one grown at once, and its first ``k`` trees are the forest with ``k`` trees.
+scikit-learn is imported lazily: stages that do not train never pay for it.
+"""
+
+import numpy as np
+
+RECIPE_NAME = "random_forest_v1"
+FOREST_PARAMS = {"n_estimators": 100, "max_depth": 10, "min_samples_split": 5, "random_state": 42}
+TEXT_MAX_FEATURES = 2000
+MISSING_CATEGORY = "__missing__"
+ID_COLUMNS = ("query_id",)
+
+# skops refuses to load any type outside this list (and sklearn's own defaults): these are the
+# only non-default types the recipe's models contain.
+TRUSTED_TYPES = [
+    "numpy.dtype",
+    "numpy.float32",
+    "numpy.float64",
+    "numpy.int64",
+    "sklearn.tree._tree.Tree",
+    "builtins.slice",
+    "builtins.str",
+    "collections.defaultdict",
+    "numpy.random._mt19937.MT19937",
+    "numpy.random._generator.Generator",
+]
+
+
+def default_recipe(random_state=None):
+    """The recipe as recorded in a bundle manifest."""
+    params = dict(FOREST_PARAMS)
+    if random_state is not None:
+        params["random_state"] = int(random_state)
+    return {"name": RECIPE_NAME, "estimator": "RandomForestClassifier", "params": params,
+            "preprocessing": {"numeric": "median_impute", "categorical": "ordinal",
+                              "text": "tfidf_1_2gram_%d" % TEXT_MAX_FEATURES}}
+
+
+def infer_kind(series):
+    """'numeric', 'categorical' or 'text' for a pandas column.
+
+    Strings whose values average at least five words are free text; other strings, booleans
+    and objects are categorical.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    values = series.dropna().astype(str)
+    if len(values) and values.head(2000).str.split().str.len().mean() >= 5:
+        return "text"
+    return "categorical"
+
+
+def canonical_label(value):
+    """Labels are compared as strings: 1, 1.0 and "1" are the same class; spaces are trimmed."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def canonical_labels(series):
+    """Vectorised :func:`canonical_label` for a pandas Series; returns an object Series (None = missing)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return series.map(lambda v: None if pd.isna(v) else canonical_label(v)).astype(object)
+    text = series.astype(object).where(series.notna(), None)
+    return text.map(lambda v: None if v is None else canonical_label(v))
+
+
+def prepare_features(frame, features):
+    """Type each feature column for the preprocessing step.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Holds at least the named feature columns (extra columns are ignored).
+    features : list of dict
+        The manifest's features: ``{"name", "kind"}``.
+
+    Returns
+    -------
+    pandas.DataFrame with the feature columns only: numeric as float64 (missing = NaN),
+    categorical as str objects (missing = ``"__missing__"``), text as str (missing = ``""``).
+    """
+    import pandas as pd
+
+    out = {}
+    for feature in features:
+        name, kind = feature["name"], feature["kind"]
+        column = frame[name]
+        if kind == "numeric":
+            out[name] = pd.to_numeric(column, errors="coerce").astype("float64")
+        else:
+            filler = MISSING_CATEGORY if kind == "categorical" else ""
+            values = column.astype(object).where(column.notna(), None)
+            out[name] = values.map(lambda v, f=filler: f if v is None else str(v)).astype(object)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def build_preprocessor(features):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    categorical = [f["name"] for f in features if f["kind"] == "categorical"]
+    parts = []
+    if numeric:
+        parts.append(("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric))
+    if categorical:
+        parts.append(("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                                     dtype=np.float64), categorical))
+    for f in features:
+        if f["kind"] == "text":
+            parts.append(("text:" + f["name"], TfidfVectorizer(max_features=TEXT_MAX_FEATURES,
+                                                               ngram_range=(1, 2), sublinear_tf=True,
+                                                               min_df=2, dtype=np.float32), f["name"]))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)
+
+
+def build_forest(params, n_estimators, n_jobs=None):
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest_params = dict(params)
+    forest_params["n_estimators"] = int(n_estimators)
+    return RandomForestClassifier(warm_start=True, n_jobs=n_jobs, **forest_params)
+
+
+def make_model(preprocessor, forest):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("preprocess", preprocessor), ("forest", forest)])
+
+
+def class_columns(forest, classes):
+    """Indices mapping each of the forest's classes to the bundle's class list."""
+    position = {c: i for i, c in enumerate(classes)}
+    return np.array([position[str(c)] for c in forest.classes_])
+
+
+def tree_probas(forest, X, classes, start=0):
+    """Per-tree class probabilities, float32 array (n_trees - start, n_rows, len(classes)).
+
+    Columns follow ``classes`` (the bundle's order), whatever subset of them the trees saw.
+    """
+    columns = class_columns(forest, classes)
+    trees = forest.estimators_[start:]
+    out = np.zeros((len(trees), X.shape[0], len(classes)), dtype=np.float32)
+    for i, tree in enumerate(trees):
+        out[i][:, columns] = tree.predict_proba(X)
+    return out

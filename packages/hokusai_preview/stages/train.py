@@ -1,0 +1,354 @@
+"""hp-train: train the new model with the contribution, in rounds of trees, stopping early.
+
+Usage:
+  hp-train [options] [<record>...]
+  hp-train (-h | --help | --version)
+
+Reads `sample` records (or `load` records, to use the whole contribution) and writes one
+`train` record each. The new model is the baseline's recipe, really trained:
+
+* retrain (the bundle holds its base training table): the recipe trained on the base table
+  joined with the contribution, compared with the recipe on the base table alone grown with
+  the same trees and seed;
+* fine_tune (no base table): new trees fitted on the contribution added to the baseline forest.
+
+Trees are added in rounds. After each round the trees not yet grown are simulated by
+resampling the grown ones; training stops early once the probability that the full budget
+would move delta_one_score by no more than the tolerance (20%, at least 0.2 points) reaches
+--target, and never before --min-trees. --full grows the full budget.
+
+When the contribution was sampled, the same number of trees is also trained on nested
+quarter and half sub-samples, for the learning curve that extrapolates to the whole file.
+
+Options:
+  --seed N                Random seed of the forest [default: 42].
+  --round-size N          Trees added per round [default: 10].
+  --min-trees N           Trees grown before early stopping may stop [default: 30].
+  --target P              Early-stopping probability target [default: 0.95].
+  --full                  Grow the recipe's full budget of trees (no early stopping).
+  --jobs N                CPU cores used for training, 0 for all [default: 0].
+{common_options}
+
+Record written (schema: schemas/train.schema.json): everything in the input record plus
+`training`: mode, trees grown and the full budget, why it stopped, the convergence history,
+the model file (skops), the per-tree benchmark predictions (NumPy .npz) of the new and the
+reference forests, the learning-curve points, and base/contributed sample counts.
+"""
+
+import os
+import sys
+import time
+
+from ..core.command import Stage, carry, with_common_options
+from ..core.errors import BaselineError, UsageError
+from .sample import positive_int
+
+__doc__ = with_common_options(__doc__)
+
+CURVE_FRACTIONS = (0.25, 0.5)
+
+
+class Train(Stage):
+    name = "hp-train"
+    usage = __doc__
+    accepts = ("sample", "load")
+    produces = "train"
+
+    def setup(self, args):
+        self.seed = positive_int(args, "--seed", minimum=0)
+        self.round_size = positive_int(args, "--round-size")
+        self.min_trees = positive_int(args, "--min-trees")
+        try:
+            self.target = float(args["--target"])
+        except ValueError:
+            raise UsageError("--target must be a probability, not %r" % args["--target"], None) from None
+        if not 0 < self.target < 1:
+            raise UsageError("--target must be between 0 and 1, not %s" % args["--target"], None)
+        self.full = bool(args["--full"])
+        self.jobs = positive_int(args, "--jobs", minimum=0) or -1
+
+    def params(self, record):
+        params = {"seed": self.seed, "round_size": self.round_size, "full": self.full}
+        if not self.full:
+            params.update(min_trees=self.min_trees, target=self.target)
+        return params
+
+    def compute(self, record, entry):
+        import numpy as np
+        import pandas as pd
+
+        from ..core.fsutil import atomic_path
+        from ..core.modelfile import save_model
+
+        bundle = open_record_bundle(record)
+        mode = "retrain" if bundle.has("base") else "fine_tune"
+        sample = record.get("sample") or {}
+        table_path = sample.get("table_path") or record["contribution"]["table_path"]
+        contribution = pd.read_parquet(table_path)
+        benchmark = bundle.read_table("benchmark")
+        y_bench = bundle.benchmark_labels()
+        reference = self.reference_probas(bundle, mode, benchmark)
+
+        started = time.perf_counter()
+        trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
+        grown = trainer.grow(contribution, reference, y_bench, self.round_size,
+                             None if self.full else (self.min_trees, self.target), progress=self.progress)
+        model, new_probas, history, stop_reason = grown
+        arrays = {"new": new_probas}
+        curve = []
+        if sample.get("sampled"):
+            for rows, probas in trainer.learning_curve(contribution, len(new_probas), CURVE_FRACTIONS):
+                arrays["curve_%d" % rows] = probas
+                curve.append({"rows": rows, "array": "curve_%d" % rows})
+            curve.append({"rows": len(contribution), "array": "new"})
+        fit_seconds = time.perf_counter() - started
+
+        save_model(model, entry.path("model.skops"))
+        with atomic_path(entry.path("predictions.npz")) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+        full_new = int(bundle.recipe["params"]["n_estimators"])
+        base_rows = int(bundle.manifest.get("base_samples") or 0)
+        section = {
+            "mode": mode,
+            "budget": "full" if self.full else "preview",
+            "seed": self.seed,
+            "round_size": self.round_size,
+            "trees": int(len(new_probas)),
+            "full_trees": full_new,
+            "baseline_trees": int(len(reference)),
+            "stop_reason": stop_reason,
+            "convergence": history,
+            "base_samples": base_rows,
+            "contributed_samples": int(len(contribution)),
+            "model_path": entry.path("model.skops"),
+            "predictions_path": entry.path("predictions.npz"),
+            "reference_predictions_path": self.reference_path,
+            "learning_curve": curve,
+            "fit_seconds": round(fit_seconds, 3),
+        }
+        self.info("%s: grew %d of %d trees on %d base + %d contributed rows (%s) in %.1fs" % (
+            mode, len(new_probas), full_new, base_rows if mode == "retrain" else 0, len(contribution),
+            stop_reason.replace("_", " "), fit_seconds))
+        return carry(record, training=section), ["model.skops", "predictions.npz"]
+
+    def progress(self, total, initial):
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=initial, unit="tree", desc=self.name, leave=False, file=sys.stderr,
+                    disable=self.quiet or not sys.stderr.isatty())
+
+    def reference_probas(self, bundle, mode, benchmark):
+        """Per-tree benchmark probabilities of the reference forest, cached per bundle and seed.
+
+        The reference is the recipe on the base table alone. With the bundle's own seed (or in
+        fine_tune mode) that is the shipped model itself; another seed retrains it.
+        """
+        import numpy as np
+
+        from ..core.cache import make_key
+        from ..core.fsutil import atomic_path
+
+        shipped = mode == "fine_tune" or self.seed == int(bundle.recipe["params"]["random_state"])
+        key = make_key("reference", bundle.fingerprint, {"seed": None if shipped else self.seed})
+        if self.cache.lookup("reference", key) is not None:
+            self.reference_path = self.cache.entry_dir("reference", key) + "/reference.npy"
+            return np.load(self.reference_path)
+        entry = self.cache.create("reference", key)
+        try:
+            trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
+            probas = trainer.reference(shipped)
+            with atomic_path(entry.path("reference.npy")) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.save(handle, probas)
+            entry.commit({"trees": int(len(probas))}, ["reference.npy"])
+        except BaseException:
+            self.cache.discard("reference", key)
+            raise
+        self.reference_path = entry.path("reference.npy")
+        return probas
+
+
+def open_record_bundle(record):
+    """The record's baseline bundle, verified and checked to be the one the record was made with."""
+    from ..core.bundle import Bundle
+
+    bundle = Bundle.open(record["baseline"]["path"])
+    if "sha256:" + bundle.fingerprint != record["baseline"]["fingerprint"]:
+        raise BaselineError("the baseline bundle %s changed since this record was made" % bundle.path,
+                            "run the pipeline again from hp-load")
+    return bundle
+
+
+class Trainer:
+    """Fits the recipe for one bundle; knows how to grow, score and sub-sample.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    mode : {"retrain", "fine_tune"}
+    seed : int
+        The forest's random_state.
+    jobs : int
+        scikit-learn n_jobs.
+    benchmark : pandas.DataFrame
+        The bundle's benchmark table.
+    """
+
+    def __init__(self, bundle, mode, seed, jobs, benchmark):
+        from ..core.recipe import prepare_features
+
+        self.bundle = bundle
+        self.mode = mode
+        self.seed = seed
+        self.jobs = jobs
+        self.features = bundle.features
+        self.classes = bundle.classes
+        self.label = bundle.label_column
+        self.params = dict(bundle.recipe["params"], random_state=seed)
+        self.bench_X = prepare_features(benchmark, self.features)
+
+    def reference(self, shipped):
+        from ..core.recipe import tree_probas
+
+        if shipped:
+            model = self.bundle.load_model()
+            return tree_probas(model[-1], model[:-1].transform(self.bench_X), self.classes)
+        base = self.bundle.read_table("base")
+        model, bench = self.start(base)
+        model[-1].set_params(n_estimators=int(self.params["n_estimators"]))
+        self.fit(model, base)
+        return tree_probas(model[-1], bench, self.classes)
+
+    def start(self, frame):
+        """An unfitted (retrain) or baseline-initialised (fine_tune) model and the transformed benchmark."""
+        import copy
+
+        from ..core.recipe import build_forest, build_preprocessor, make_model, prepare_features
+
+        if self.mode == "fine_tune":
+            baseline = self.bundle.load_model()
+            preprocessor = baseline[:-1]
+            forest = copy.deepcopy(baseline[-1])
+            forest.set_params(warm_start=True, n_jobs=self.jobs, random_state=self.seed)
+            self.training_X = preprocessor.transform(prepare_features(frame, self.features))
+            return make_model(preprocessor.steps[0][1], forest), preprocessor.transform(self.bench_X)
+        preprocessor = build_preprocessor(self.features)
+        self.training_X = preprocessor.fit_transform(prepare_features(frame, self.features))
+        forest = build_forest(self.params, 0, n_jobs=self.jobs)
+        return make_model(preprocessor, forest), preprocessor.transform(self.bench_X)
+
+    def fit(self, model, frame):
+        """Grow ``model``'s forest to its n_estimators on the prepared training rows."""
+        import numpy as np
+
+        labels = frame[self.label].astype(str).to_numpy()
+        X, weights = self.training_X, None
+        if self.mode == "fine_tune":
+            # The forest's class list must not shrink when the contribution lacks a class:
+            # one zero-weight row per missing class keeps it whole without influencing a split.
+            missing = [c for c in self.classes if c not in set(labels)]
+            if missing:
+                import scipy.sparse as sp
+
+                filler = X[:1]
+                X = sp.vstack([X] + [filler] * len(missing)) if sp.issparse(X) else \
+                    np.vstack([X] + [filler] * len(missing))
+                labels = np.concatenate([labels, np.array(missing, dtype=object)])
+                weights = np.concatenate([np.ones(len(frame)), np.zeros(len(missing))])
+        model[-1].fit(X, labels, sample_weight=weights)
+
+    def training_frame(self, contribution):
+        import pandas as pd
+
+        if self.mode == "fine_tune":
+            return contribution.reset_index(drop=True)
+        base = self.bundle.read_table("base")
+        columns = [self.label] + [f["name"] for f in self.features]
+        return pd.concat([base[columns], contribution[columns]], ignore_index=True)
+
+    def grow(self, contribution, reference, y_bench, round_size, stopping, progress=None):
+        """Grow the new forest round by round.
+
+        Parameters
+        ----------
+        stopping : (min_trees, target) or None
+            None grows the full budget.
+
+        Returns
+        -------
+        (model, new tree probabilities (k, n, C), convergence history, stop reason)
+        """
+        import numpy as np
+
+        from ..core.estimate import Forests, convergence
+        from ..core.recipe import tree_probas
+
+        frame = self.training_frame(contribution)
+        model, bench = self.start(frame)
+        forest = model[-1]
+        offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
+        full = int(self.params["n_estimators"])
+        history, probas, reason = [], [], "full_budget"
+        bar = progress(full, 0) if progress else None
+        try:
+            while sum(len(p) for p in probas) < full:
+                grown = sum(len(p) for p in probas)
+                step = min(round_size, full - grown)
+                forest.set_params(n_estimators=offset + grown + step)
+                self.fit(model, frame)
+                probas.append(tree_probas(forest, bench, self.classes, start=offset + grown))
+                if bar is not None:
+                    bar.update(step)
+                k = grown + step
+                if stopping is not None and k < full:
+                    state = convergence(y_bench, Forests(self.mode, reference, np.concatenate(probas), full),
+                                        seed=self.seed)
+                    history.append({key: round(float(v), 6) for key, v in state.items()})
+                    if k >= stopping[0] and state["within"] >= stopping[1]:
+                        reason = "converged"
+                        break
+        finally:
+            if bar is not None:
+                bar.close()
+        if stopping is None:
+            reason = "full_budget_requested"
+        return model, np.concatenate(probas), history, reason
+
+    def learning_curve(self, contribution, trees, fractions):
+        """Yield (rows, per-tree probabilities) for nested stratified sub-samples of the contribution."""
+        import numpy as np
+
+        from ..core.recipe import tree_probas
+        from ..core.sampling import stratified_indices
+
+        labels = contribution[self.label].astype(str).to_numpy()
+        _, codes = np.unique(labels, return_inverse=True)
+        for fraction in fractions:
+            size = max(int(round(len(contribution) * fraction)), 1)
+            subset = contribution.iloc[stratified_indices(codes, size, self.seed)]
+            frame = self.training_frame(subset)
+            model, bench = self.start(frame)
+            forest = model[-1]
+            offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
+            forest.set_params(n_estimators=offset + trees)
+            self.fit(model, frame)
+            yield len(subset), tree_probas(forest, bench, self.classes, start=offset)
+
+
+def record_arrays(record):
+    """The train record's prediction arrays: (reference (T,n,C), new (k,n,C), {name: array})."""
+    import numpy as np
+
+    training = record["training"]
+    for key in ("predictions_path", "reference_predictions_path"):
+        if not os.path.exists(training[key]):
+            raise UsageError("%s no longer exists (the cache was cleared?)" % training[key],
+                             "run the pipeline again from hp-load")
+    reference = np.load(training["reference_predictions_path"])
+    with np.load(training["predictions_path"]) as arrays:
+        stored = {name: arrays[name] for name in arrays.files}
+    return reference, stored["new"], stored
+
+
+main = Train.entry_point

@@ -1,0 +1,96 @@
+"""hp-args: parse the hokusai-preview driver's arguments for the shell (internal).
+
+Usage:
+  hp-args [--] [<argument>...]
+  hp-args (-h | --help)
+
+The driver `hokusai-preview` is a shell script; it runs `eval "$(hp-args "$@")"` so that its
+options are parsed by docopt from the usage text below, like every other command's. hp-args
+prints shell code: assignments of `opt_<name>` variables, or the help text and `exit 0`, or
+`exit 2` after a one-line usage error on stderr.
+"""
+
+import re
+import shlex
+import sys
+
+from .. import __version__
+from ..core.errors import UsageError
+
+DRIVER_USAGE = """\
+hokusai-preview: how much would this data move the model? A local, non-binding DeltaOne estimate.
+
+Usage:
+  hokusai-preview --data-path PATH [options]
+  hokusai-preview (-h | --help | --version)
+
+Trains the baseline's recipe with the contributed data on this machine, scores the baseline and
+the new model on the baseline's benchmark, and prints the DeltaOne estimate in the main
+pipeline's JSON format (plus preview fields) or as a report. It chains hp-load, hp-sample,
+hp-train, hp-eval, hp-delta and hp-format; each caches its result, so a re-run is instant.
+
+Options:
+  --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or Parquet, optionally
+                          .gz; "-" reads stdin.
+  --output-format FMT     pretty, json or jsonl [default: pretty].
+  --output-file FILE      Write the output to FILE (atomically) instead of stdout.
+  --sample-size N         Train with at most N contributed rows (stratified) [default: 10000].
+  --baseline-model DIR    Baseline bundle (default: $HP_BASELINE, else the embedded one).
+  --label-column NAME     The contribution's label column (default: the baseline's).
+  --primary-metric NAME   Metric DeltaOne is judged on (default: the baseline's).
+  --seed N                Random seed for sampling and training [default: 42].
+  --full                  Run the main pipeline's recipe at full budget: every row, every tree,
+                          no early stopping (output has preview_mode false).
+  --jobs N                CPU cores for training, 0 for all [default: 0].
+  --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
+  --no-cache              Recompute every stage (results are cached again).
+  -q --quiet              Print nothing on stderr but errors.
+  -v --verbose            Show tracebacks on errors.
+  -h --help               Show this help and exit.
+  --version               Show the version and exit.
+
+Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline integrity failure,
+6 untrusted model, 7 cannot write output, 1 internal error.
+"""
+
+
+def shell_code(argv):
+    """Shell code for the driver: variable assignments, or help / error and exit."""
+    from docopt import DocoptExit, docopt
+
+    if any(a in ("-h", "--help") for a in argv):
+        return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
+    if "--version" in argv:
+        return "echo %s\nexit 0\n" % shlex.quote("hokusai-preview " + __version__)
+    try:
+        parsed = docopt(DRIVER_USAGE, argv, default_help=False)
+    except DocoptExit as exc:
+        text = str(exc).split("Usage:")[0].strip() or "missing or unexpected arguments"
+        text = text.replace("Warning: found unmatched (duplicate?) arguments", "unexpected arguments")
+        raise UsageError(text, "see 'hokusai-preview --help'") from None
+    lines = []
+    for key, value in sorted(parsed.items()):
+        if not key.startswith("--"):
+            continue
+        name = "opt_" + re.sub(r"[^a-z0-9]", "_", key[2:].lower())
+        if value is True:
+            value = "1"
+        elif value in (False, None):
+            value = ""
+        lines.append("%s=%s" % (name, shlex.quote(str(value))))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--":
+        argv = argv[1:]  # the driver's own arguments follow
+    elif any(a in ("-h", "--help") for a in argv):
+        sys.stdout.write(__doc__)
+        return 0
+    try:
+        sys.stdout.write(shell_code(argv))
+    except UsageError as exc:
+        sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
+        sys.stdout.write("exit 2\n")
+    return 0

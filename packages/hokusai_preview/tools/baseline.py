@@ -1,0 +1,222 @@
+"""hp-baseline: build a baseline bundle from a training table and a benchmark table.
+
+Usage:
+  hp-baseline --train-data BASE --benchmark-data BENCH --output DIR [options]
+  hp-baseline (-h | --help | --version)
+
+Trains the main pipeline's recipe (a random forest behind numeric, categorical and text
+encoding) on BASE, scores it on BENCH, and writes a bundle directory: the model (skops),
+the benchmark table, the base training table (unless --no-base-table), and manifest.json
+with the features, classes, recipe, metrics and the SHA-256 of every file. Tables may be in
+any format hp-load reads. The same inputs and seed give the same model and metrics.
+
+Options:
+  --train-data BASE       Base training table (features and label).
+  --benchmark-data BENCH  Held-out benchmark table with the same columns.
+  --output DIR            Bundle directory to create.
+  --label-column NAME     Label column of both tables [default: label].
+  --model-id ID           Model id for the manifest (default: the output directory's name).
+  --positive-class C      Positive class for binary metrics (default: the rarer class).
+  --primary-metric NAME   Metric DeltaOne is judged on [default: accuracy].
+  --seed N                random_state of the forest [default: 42].
+  --no-base-table         Leave the base table out: previews then fine-tune instead of retraining.
+  --force                 Replace DIR if it already exists.
+  --jobs N                CPU cores for training, 0 for all [default: 0].
+  -q --quiet              Print nothing on stderr but errors.
+  -v --verbose            Show tracebacks on errors.
+  -h --help               Show this help and exit.
+  --version               Show the version and exit.
+"""
+
+import os
+import shutil
+import tempfile
+
+from .. import __version__
+from ..core.command import Command
+from ..core.errors import DataError, OutputError, UsageError
+from ..stages.sample import positive_int
+
+
+def read_any(path):
+    """A whole table in any supported format, as a pandas DataFrame."""
+    import pyarrow as pa
+
+    from ..core.dataio import BatchReader, Restart
+    from ..stages.load import _check_readable
+
+    _check_readable(path)
+    reader = BatchReader(path)
+    while True:
+        try:
+            batches = list(reader.batches())
+            break
+        except Restart:
+            continue
+    if not batches:
+        raise DataError("%s has no rows" % path, "give a table with data rows")
+    return pa.Table.from_batches(batches).to_pandas()
+
+
+class Baseline(Command):
+    name = "hp-baseline"
+    usage = __doc__
+
+    def run(self, args):
+        from ..core.metrics import METRICS
+
+        label = args["--label-column"]
+        if args["--primary-metric"] not in METRICS:
+            raise UsageError("--primary-metric must be one of %s" % ", ".join(METRICS), None)
+        seed = positive_int(args, "--seed", minimum=0)
+        jobs = positive_int(args, "--jobs", minimum=0) or -1
+        output = os.path.abspath(args["--output"])
+        if os.path.exists(output) and not args["--force"]:
+            raise OutputError("%s already exists" % output, "choose another --output or pass --force")
+        train = read_any(args["--train-data"])
+        bench = read_any(args["--benchmark-data"])
+        spec = self.specify(train, bench, label, args)
+        parent = os.path.dirname(output)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            staging = tempfile.mkdtemp(prefix=".%s.building-" % os.path.basename(output), dir=parent)
+        except OSError as exc:
+            raise OutputError("cannot create %s: %s" % (output, exc.strerror or exc),
+                              "choose a writable place") from None
+        try:
+            manifest = build_bundle(staging, train, bench, spec, seed, jobs, keep_base=not args["--no-base-table"])
+            _replace_dir(staging, output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.info("built %s: %s on %d base rows, %s %.4f on %d benchmark rows" % (
+            output, manifest["model_type"], manifest["base_samples"], manifest["primary_metric"],
+            manifest["metrics"][manifest["primary_metric"]], manifest["benchmark_samples"]))
+
+    def specify(self, train, bench, label, args):
+        """Validate the two tables and decide features, kinds and classes."""
+        from ..core.recipe import ID_COLUMNS, canonical_labels, infer_kind
+
+        for name, frame, path in (("training", train, args["--train-data"]),
+                                  ("benchmark", bench, args["--benchmark-data"])):
+            if label not in frame.columns:
+                raise DataError("%s table %s has no label column %r" % (name, path, label),
+                                "name it with --label-column")
+            labels = canonical_labels(frame[label])
+            if labels.isna().any():
+                raise DataError("%s table %s has %d rows without a label" % (name, path, int(labels.isna().sum())),
+                                "fill in or remove them")
+            frame[label] = labels.astype(str)
+        features = [c for c in train.columns if c != label and c not in ID_COLUMNS]
+        if not features:
+            raise DataError("training table %s has no feature columns" % args["--train-data"],
+                            "give columns besides the label")
+        missing = [c for c in features if c not in bench.columns]
+        if missing:
+            raise DataError("benchmark table %s lacks feature columns %s" % (args["--benchmark-data"], missing),
+                            "give both tables the same columns")
+        classes = sorted(set(train[label]))
+        if len(classes) < 2:
+            raise DataError("training table %s has a single class %r" % (args["--train-data"], classes[0]),
+                            "a classifier needs at least two classes")
+        unseen = sorted(set(bench[label]) - set(classes))
+        if unseen:
+            raise DataError("benchmark table %s has classes the training table lacks: %s" % (
+                args["--benchmark-data"], unseen), "give the training table rows of every class")
+        positive = args["--positive-class"]
+        if positive is not None and positive not in classes:
+            raise UsageError("--positive-class %r is not one of the classes %s" % (positive, classes), None)
+        if positive is None and len(classes) == 2:
+            counts = train[label].value_counts()
+            positive = min(classes, key=lambda c: (counts.get(c, 0), c))
+        kinds = [{"name": c, "dtype": str(train[c].dtype), "kind": infer_kind(train[c])} for c in features]
+        model_id = args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
+        return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
+                "primary_metric": args["--primary-metric"], "model_id": model_id,
+                "id_columns": [c for c in ID_COLUMNS if c in train.columns]}
+
+
+def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
+    """Train, score and write a bundle into ``directory``; returns the manifest."""
+    import numpy as np
+
+    from ..core.bundle import FORMAT, FORMAT_VERSION, MANIFEST
+    from ..core.fsutil import sha256_file, write_json_atomic
+    from ..core.manifest import data_manifest
+    from ..core.metrics import score
+    from ..core.modelfile import save_model
+    from ..core.recipe import (
+        build_forest,
+        build_preprocessor,
+        default_recipe,
+        make_model,
+        prepare_features,
+        tree_probas,
+    )
+
+    label, features, classes = spec["label"], spec["features"], spec["classes"]
+    recipe = default_recipe(seed)
+    model = make_model(build_preprocessor(features),
+                       build_forest(recipe["params"], recipe["params"]["n_estimators"], n_jobs=jobs))
+    model.fit(prepare_features(train, features), train[label].to_numpy())
+    forest = model[-1]
+    forest.set_params(warm_start=False, n_jobs=None)  # a shipped model carries no machine-specific settings
+    bench_X = model[:-1].transform(prepare_features(bench, features))
+    position = {c: i for i, c in enumerate(classes)}
+    y = np.array([position[v] for v in bench[label]])
+    metrics = score(y, tree_probas(forest, bench_X, classes).mean(axis=0))
+
+    keep = [label] + [f["name"] for f in features] + spec["id_columns"]
+    files = {}
+    save_model(model, os.path.join(directory, "model.skops"))
+    files["model"] = {"path": "model.skops"}
+    tables = [("benchmark", bench)] + ([("base", train)] if keep_base else [])
+    hashes = {}
+    for role, frame in tables:
+        name = role + ".parquet"
+        frame = frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+        frame.to_parquet(os.path.join(directory, name), index=False)
+        hashes[role] = data_manifest(frame, name)["data_hash"]
+        files[role] = {"path": name, "rows": int(len(frame)), "data_hash": hashes[role]}
+    if not keep_base:
+        hashes["base"] = data_manifest(train[[c for c in keep if c in train.columns]], "base")["data_hash"]
+    for info in files.values():
+        path = os.path.join(directory, info["path"])
+        info["sha256"] = sha256_file(path)
+        info["bytes"] = os.path.getsize(path)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tool_version": __version__,
+        "model_id": spec["model_id"],
+        "model_type": "RandomForestClassifier",
+        "label_column": label,
+        "classes": classes,
+        "positive_class": spec["positive_class"],
+        "primary_metric": spec["primary_metric"],
+        "features": features,
+        "id_columns": spec["id_columns"],
+        "recipe": recipe,
+        "files": files,
+        "base_samples": int(len(train)),
+        "benchmark_samples": int(len(bench)),
+        "data_hashes": hashes,
+        "metrics": metrics,
+    }
+    write_json_atomic(os.path.join(directory, MANIFEST), manifest, sort_keys=True)
+    return manifest
+
+
+def _replace_dir(staging, output):
+    """Move the finished bundle into place; an existing one (with --force) is replaced whole."""
+    old = None
+    if os.path.exists(output):
+        old = output + ".old-%d" % os.getpid()
+        os.rename(output, old)
+    os.rename(staging, output)
+    os.chmod(output, 0o755)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+main = Baseline.entry_point

@@ -1,0 +1,100 @@
+"""The six stages end to end, in-process: records, schemas, determinism, cache reuse."""
+
+import json
+import os
+
+import pytest
+
+from helpers import EXAMPLES, numbers, pipe, preview, run, validate
+
+EXAMPLE_FILES = ["hpc_jobs_1000.csv", "hpc_jobs_500.json", "hpc_jobs_700.parquet"]
+
+
+def stages(data_path, bundle):
+    return pipe(("hp-load", data_path, "--baseline-model", bundle), ("hp-sample",), ("hp-train",),
+                ("hp-eval",), ("hp-delta",))
+
+
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
+def test_every_record_validates_against_its_schema(name, bundles):
+    bundle, _ = bundles("hpc")
+    results = stages(os.path.join(EXAMPLES, name), bundle)
+    for result, kind in zip(results, ["load", "sample", "train", "eval", "delta"]):
+        assert result.code == 0, result
+        (record,) = result.records
+        assert record["record"] == kind
+        validate(record, kind)
+    validate(results[-1].records[0]["output"], "delta-output")
+
+
+def test_output_is_the_main_pipeline_format_with_preview_fields(example_csv, bundles):
+    bundle, _ = bundles("hpc")
+    result = preview(example_csv, bundle=bundle)[-1]
+    assert result.code == 0, result
+    output = json.loads(result.stdout)
+    validate(output, "delta-output")
+    dc = output["delta_computation"]
+    deltas = [v["absolute_delta"] for v in dc["metric_deltas"].values()]
+    assert dc["delta_one_score"] == pytest.approx(sum(deltas) / len(deltas))
+    for name, v in dc["metric_deltas"].items():
+        assert v["absolute_delta"] == pytest.approx(v["new_value"] - v["baseline_value"])
+        assert v["improvement"] is (v["absolute_delta"] > 0)
+        assert output["baseline_model"]["metrics"][name] == v["baseline_value"]
+    meta = output["preview_metadata"]
+    assert meta["preview_mode"] is True
+    assert meta["disclaimer"] == "PREVIEW - NON-BINDING ESTIMATE"
+    assert meta["sample_size_used"] == meta["original_data_size"] == 1000
+    assert 0 <= meta["estimation_confidence"] <= 1
+    ta = output["new_model"]["training_metadata"]
+    assert ta["base_samples"] == 600 and ta["contributed_samples"] == 1000
+    assert ta["contribution_ratio"] == pytest.approx(1000 / 1600)
+
+
+def test_same_inputs_give_the_same_numbers_and_reuse_the_cache(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    first = preview(example_csv, bundle=bundle)
+    second = preview(example_csv, bundle=bundle)
+    assert numbers(json.loads(first[-1].stdout)) == numbers(json.loads(second[-1].stdout))
+    for result in second[:5]:
+        assert "reused cached" in result.stderr
+    assert json.loads(second[-1].stdout)["preview_metadata"]["cache"] == {
+        "load": "hit", "sample": "hit", "train": "hit", "eval": "hit", "delta": "hit"}
+
+
+def test_a_fresh_cache_recomputes_the_same_numbers(example_csv, bundles, cache_dir, tmp_path, monkeypatch):
+    bundle, _ = bundles("hpc")
+    first = json.loads(preview(example_csv, bundle=bundle)[-1].stdout)
+    monkeypatch.setenv("HP_CACHE_DIR", str(tmp_path / "other-cache"))
+    second = json.loads(preview(example_csv, bundle=bundle)[-1].stdout)
+    assert second["preview_metadata"]["cache"]["train"] == "miss"
+    assert numbers(first) == numbers(second)
+
+
+def test_fine_tune_mode_without_base_table(example_csv, bundles):
+    bundle, _ = bundles("hpc_finetune")
+    output = json.loads(preview(example_csv, bundle=bundle)[-1].stdout)
+    validate(output, "delta-output")
+    assert output["preview_metadata"]["mode"] == "fine_tune"
+    assert any("no base training table" in w for w in output["preview_metadata"]["warnings"])
+
+
+def test_error_records_pass_through_every_stage():
+    error = {"record": "error", "source_path": "x.csv",
+             "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv is empty"}}
+    line = json.dumps(error) + "\n"
+    for command in ("hp-sample", "hp-train", "hp-eval", "hp-delta"):
+        result = run(command, stdin=line)
+        assert result.code == 0, result
+        assert result.records == [error]
+    pretty = run("hp-format", stdin=line)
+    assert "x.csv is empty" in pretty.stdout
+
+
+def test_a_stage_refuses_another_stages_record(example_csv, bundles):
+    bundle, _ = bundles("hpc")
+    load = run("hp-load", example_csv, "--baseline-model", bundle)
+    result = run("hp-eval", stdin=load.stdout)
+    assert result.code == 2
+    assert result.stdout == ""
+    assert len(result.err_lines) == 1
+    assert "'load' record" in result.stderr and "hp-train" in result.stderr

@@ -1,0 +1,168 @@
+"""Shared test helpers: in-process command runs, schema validation, bundle building."""
+
+import glob
+import io
+import json
+import os
+import sys
+from contextlib import contextmanager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMAS = os.path.join(ROOT, "schemas")
+DATASETS = os.path.join(ROOT, "datasets")
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+class Result:
+    def __init__(self, code, stdout, stderr):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    @property
+    def records(self):
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    @property
+    def err_lines(self):
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def __repr__(self):
+        return "Result(code=%r, stdout=%r, stderr=%r)" % (self.code, self.stdout[:300], self.stderr[-600:])
+
+
+class _Stream(io.TextIOWrapper):
+    def isatty(self):
+        return False
+
+
+@contextmanager
+def _redirected(stdin_bytes):
+    saved = sys.stdin, sys.stdout, sys.stderr
+    out, err = io.BytesIO(), io.BytesIO()
+    sys.stdin = _Stream(io.BytesIO(stdin_bytes), encoding="utf-8")
+    sys.stdout = _Stream(out, encoding="utf-8", write_through=True)
+    sys.stderr = _Stream(err, encoding="utf-8", write_through=True)
+    try:
+        yield out, err
+    finally:
+        wrappers = sys.stdin, sys.stdout, sys.stderr
+        sys.stdin, sys.stdout, sys.stderr = saved
+        for wrapper in wrappers:
+            wrapper.detach()  # keep the BytesIO readable after the wrapper is collected
+
+
+def run(command, *argv, stdin=b""):
+    """Run an hp-* command in-process, e.g. run("hp-load", path). Returns a Result."""
+    cls = command_class(command)
+    if isinstance(stdin, str):
+        stdin = stdin.encode("utf-8")
+    with _redirected(stdin) as (out, err):
+        code = cls().main([str(a) for a in argv])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return Result(code, stdout.decode("utf-8"), stderr.decode("utf-8"))
+
+
+def pipe(*steps, stdin=b""):
+    """Run commands in sequence, each reading the previous one's stdout.
+
+    ``steps`` are tuples (command, arg, ...). Returns the list of Results.
+    """
+    results = []
+    data = stdin
+    for step in steps:
+        result = run(step[0], *step[1:], stdin=data)
+        results.append(result)
+        data = result.stdout.encode("utf-8")
+    return results
+
+
+COMMANDS = {
+    "hp-load": "hokusai_preview.stages.load:Load",
+    "hp-sample": "hokusai_preview.stages.sample:Sample",
+    "hp-train": "hokusai_preview.stages.train:Train",
+    "hp-eval": "hokusai_preview.stages.eval:Eval",
+    "hp-delta": "hokusai_preview.stages.delta:Delta",
+    "hp-format": "hokusai_preview.stages.format:Format",
+    "hp-baseline": "hokusai_preview.tools.baseline:Baseline",
+}
+
+
+def command_class(name):
+    import importlib
+
+    module, cls = COMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def preview(data_path, *extra, bundle=None, fmt="json"):
+    """The six stages in-process, as the driver chains them; returns the list of Results."""
+    load = ("hp-load", "--data-path", data_path) + (("--baseline-model", bundle) if bundle else ())
+    return pipe(load + tuple(a for a in extra if a.startswith("--label-column")),
+                ("hp-sample",), ("hp-train",), ("hp-eval",), ("hp-delta",),
+                ("hp-format", "--output-format", fmt))
+
+
+_REGISTRY = None
+
+
+def registry():
+    global _REGISTRY
+    if _REGISTRY is None:
+        from referencing import Registry, Resource
+
+        resources = []
+        for path in glob.glob(os.path.join(SCHEMAS, "*.schema.json")):
+            with open(path) as handle:
+                schema = json.load(handle)
+            resources.append((schema["$id"], Resource.from_contents(schema)))
+        _REGISTRY = Registry().with_resources(resources)
+    return _REGISTRY
+
+
+def validate(instance, name):
+    """Validate ``instance`` against schemas/<name>.schema.json (raises jsonschema.ValidationError)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    with open(os.path.join(SCHEMAS, name + ".schema.json")) as handle:
+        schema = json.load(handle)
+    Draft202012Validator(schema, registry=registry(), format_checker=FormatChecker()).validate(instance)
+
+
+def numbers(output):
+    """The deterministic part of an output document (drops timestamps, timings, cache status, paths)."""
+    volatile = {"timestamp", "evaluation_timestamp", "time_elapsed", "evaluation_time_seconds", "cache",
+                "fit_seconds", "timings"}
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in volatile}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(output)
+
+
+def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_base=True, label="label",
+                      model_id=None):
+    """A real bundle from a shipped dataset: shuffled, first base_rows for training, next bench_rows
+    for the benchmark. Returns (bundle path, the remaining rows as a DataFrame)."""
+    import pandas as pd
+
+    from hokusai_preview.tools.baseline import Baseline, build_bundle
+
+    frame = pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet"))
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    base = frame.iloc[:base_rows].reset_index(drop=True)
+    bench = frame.iloc[base_rows:base_rows + bench_rows].reset_index(drop=True)
+    rest = frame.iloc[base_rows + bench_rows:].reset_index(drop=True)
+    args = {"--train-data": "base", "--benchmark-data": "bench", "--positive-class": None,
+            "--primary-metric": "accuracy", "--model-id": model_id or os.path.basename(directory),
+            "--output": directory}
+    spec = Baseline().specify(base.copy(), bench.copy(), label, args)
+    base[label] = base[label].astype(str)
+    bench[label] = bench[label].astype(str)
+    os.makedirs(directory)
+    build_bundle(directory, base, bench, spec, 42, -1, keep_base=keep_base)
+    return directory, rest
