@@ -48,7 +48,9 @@ class Sample(Stage):
         self.seed = positive_int(args, "--seed", minimum=0)
 
     def params(self, record):
-        if record["contribution"]["rows_used"] <= self.size:
+        from ..core.records import current_table
+
+        if current_table(record)[1] <= self.size:
             return {"passthrough": True}  # the size and seed cannot change the result
         return {"sample_size": self.size, "seed": self.seed}
 
@@ -58,11 +60,11 @@ class Sample(Stage):
 
         from ..core.command import carry
         from ..core.fsutil import atomic_path
+        from ..core.records import current_table
         from ..core.sampling import stratified_indices
 
         contribution = record["contribution"]
-        source = contribution["table_path"]
-        rows = contribution["rows_used"]
+        source, rows = current_table(record)
         label = record["baseline"].get("label_column") or _label_column(source)
         original_counts = contribution["validation"]["class_counts"]
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,

@@ -82,9 +82,10 @@ class Train(Stage):
 
         bundle = open_record_bundle(record)
         mode = "retrain" if bundle.has("base") else "fine_tune"
+        from ..core.records import current_table
+
         sample = record.get("sample") or {}
-        table_path = sample.get("table_path") or record["contribution"]["table_path"]
-        contribution = pd.read_parquet(table_path)
+        contribution = pd.read_parquet(current_table(record)[0])
         benchmark = bundle.read_table("benchmark")
         y_bench = bundle.benchmark_labels()
         reference = self.reference_probas(bundle, mode, benchmark)
