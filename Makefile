@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 BASELINE := packages/hokusai_preview/baselines/default
 EXAMPLE ?= examples/hpc_jobs_1000.csv
 
-.PHONY: install baseline demo test lint unit bats examples clean
+.PHONY: install baseline demo test lint unit bats examples clean batch bench accuracy
 
 install: $(VENV)/.installed $(BASELINE)/manifest.json
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
 	touch $@
 
 # The embedded default baseline, rebuilt reproducibly from datasets/ (same rows, same seed).
@@ -33,9 +33,17 @@ examples: $(VENV)/.installed
 demo: install
 	$(BIN)/hokusai-preview --data-path $(EXAMPLE)
 
+# Preview every contribution in a folder in parallel and summarise them (README: Batch evaluation):
+#   make batch CONTRIBUTIONS=dir/ [BASELINE=bundle/] [JOBS=N] [RESULTS=results] [BATCH_OPTIONS='...']
+# A BASELINE given here is the batch's bundle: only without one is the embedded bundle built.
+BATCH_JOBS = $(or $(JOBS),$(shell nproc 2>/dev/null || echo 2))
+batch: $(VENV)/.installed $(if $(filter command line,$(origin BASELINE)),,$(BASELINE)/manifest.json)
+	@$(MAKE) --no-print-directory -f bin/batch.mk -j$(BATCH_JOBS) JOBS=$(BATCH_JOBS) BIN=$(BIN) \
+	  $(if $(filter command line,$(origin BASELINE)),,BASELINE=)
+
 lint: $(VENV)/.installed
-	$(BIN)/ruff check packages tests bin/make-default-data
-	$(BIN)/vermin --no-tips --violations -t=3.8- packages bin/make-default-data
+	$(BIN)/ruff check packages tests bench bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms
+	$(BIN)/vermin --no-tips --violations -t=3.8- packages bench bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms
 
 unit: install
 	$(BIN)/python -m pytest -q
@@ -44,6 +52,19 @@ bats: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/bats tests/bats
 
 test: lint unit bats
+
+# The speed benchmark (README: Speed and the cache): wall time and peak memory of the driver,
+# cold and cached, at 1,000 to 1,000,000 contributed rows; writes its table into README.md.
+# Minutes of work; run it on an otherwise idle machine. BENCH_OPTIONS='--repeat 5 --sizes 10000'
+bench: install
+	$(BIN)/python bench/speed.py --readme $(BENCH_OPTIONS)
+
+# The accuracy suite (README: What the numbers mean): previews against --full runs on scenarios
+# built from datasets/; prints the table and, at the full scale, writes it into README.md.
+# Exits 1 when a target is missed. `make test` runs SCALE=small (tests/cli/test_accuracy.py).
+SCALE ?= full
+accuracy: install
+	$(BIN)/python bench/accuracy.py --scale $(SCALE) $(if $(filter full,$(SCALE)),--readme)
 
 clean:
 	rm -rf $(VENV) build $(BASELINE) .pytest_cache .ruff_cache

@@ -79,12 +79,14 @@ def pipe(*steps, stdin=b""):
 
 COMMANDS = {
     "hp-load": "hokusai_preview.stages.load:Load",
+    "hp-check": "hokusai_preview.stages.check:Check",
     "hp-sample": "hokusai_preview.stages.sample:Sample",
     "hp-train": "hokusai_preview.stages.train:Train",
     "hp-eval": "hokusai_preview.stages.eval:Eval",
     "hp-delta": "hokusai_preview.stages.delta:Delta",
     "hp-format": "hokusai_preview.stages.format:Format",
     "hp-baseline": "hokusai_preview.tools.baseline:Baseline",
+    "hp-cache": "hokusai_preview.tools.cache:CacheCommand",
 }
 
 

@@ -7,15 +7,25 @@ Layout (every path relative to the bundle, recorded with its SHA-256 in the mani
     benchmark.parquet  the held-out benchmark every evaluation scores on
     base.parquet       optional: the base training table (enables retraining like the main pipeline)
 
-Opening a bundle verifies it before anything in it is used: the manifest parses and is of a
-supported format version, every path stays inside the bundle, and every file matches its
-recorded SHA-256.
+Bundles come from elsewhere, so opening one verifies it before anything in it is used, in this
+order (the first failure ends the command with one line):
+
+1. the manifest is a regular file inside the bundle, parses as a JSON object of this format,
+   and its format version is one this tool reads (a newer one is refused, naming ours) - exit 4;
+2. it has every required field, lists the model and benchmark, and the model's format is known - exit 4;
+3. every listed path stays inside the bundle: relative, no ``..``, no link resolving outside,
+   a regular file - exit 5;
+4. every listed file exists and matches its recorded SHA-256 - exit 5.
+
+Then, in the commands that need the model (:meth:`Bundle.check_model`, :meth:`Bundle.load_model`),
+the model file is checked by :mod:`.modelfile` before it is loaded - exit 6.
 """
 
+import hashlib
 import json
 import os
 
-from .errors import BaselineError, IntegrityError
+from .errors import BaselineError, IntegrityError, UntrustedModelError
 from .fsutil import sha256_file
 
 FORMAT = "hokusai-preview-bundle"
@@ -24,6 +34,8 @@ MANIFEST = "manifest.json"
 REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column", "classes", "features",
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
+REBUILD = "rebuild the bundle with hp-baseline"
+REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 
 
 def default_bundle_path():
@@ -46,12 +58,15 @@ class Bundle:
     fingerprint : str
         SHA-256 of the manifest bytes; since the manifest holds every file's SHA-256, it
         identifies the whole bundle (cache keys use it).
+    trust_model : bool
+        Whether the user passed ``--trust-model``: only then may a pickle/joblib model be loaded.
     """
 
     def __init__(self, path, manifest, fingerprint):
         self.path = path
         self.manifest = manifest
         self.fingerprint = fingerprint
+        self.trust_model = False
 
     @classmethod
     def open(cls, path=None, verify=True):
@@ -66,6 +81,9 @@ class Bundle:
             raise BaselineError("baseline bundle %s %s" % (path, what),
                                 "pass a directory built by hp-baseline to --baseline-model")
         manifest_path = os.path.join(path, MANIFEST)
+        if os.path.lexists(manifest_path) and not _inside(manifest_path, path):
+            raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
+                                 "only use bundles built by hp-baseline")
         try:
             with open(manifest_path, "rb") as handle:
                 raw = handle.read()
@@ -75,30 +93,32 @@ class Bundle:
         try:
             manifest = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise BaselineError("%s is not valid JSON" % manifest_path,
-                                "rebuild the bundle with hp-baseline") from None
+            raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
         if not isinstance(manifest, dict):
-            raise BaselineError("%s is not a JSON object" % manifest_path, "rebuild the bundle with hp-baseline")
+            raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)
         if manifest.get("format") != FORMAT:
             raise BaselineError("%s is not a hokusai-preview bundle manifest" % manifest_path,
                                 "build one with hp-baseline")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-            raise BaselineError("%s has bundle format version %r; this hokusai-preview reads version %d"
-                                % (manifest_path, version, FORMAT_VERSION),
-                                "upgrade hokusai-preview or rebuild the bundle with this version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
+            raise BaselineError("%s has bundle format version %s; this hokusai-preview reads version %d" % (
+                manifest_path, json.dumps(version), FORMAT_VERSION),
+                "upgrade hokusai-preview or rebuild the bundle with this version")
         missing = [k for k in REQUIRED if k not in manifest]
         if missing:
-            raise BaselineError("%s lacks %s" % (manifest_path, ", ".join(missing)),
-                                "rebuild the bundle with hp-baseline")
-        import hashlib
+            raise BaselineError("%s lacks %s" % (manifest_path, ", ".join(missing)), REBUILD)
+        files = manifest["files"]
+        if not isinstance(files, dict) or "model" not in files or "benchmark" not in files:
+            raise BaselineError("%s must list the model and benchmark files" % manifest_path, REBUILD)
+        for role, info in sorted(files.items()):
+            if not isinstance(info, dict) or not isinstance(info.get("path"), str) \
+                    or not isinstance(info.get("sha256"), str):
+                raise BaselineError("%s: files.%s needs a path and a sha256" % (manifest_path, role), REBUILD)
+        from .modelfile import model_format
 
+        model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
         bundle = cls(path, manifest, hashlib.sha256(raw).hexdigest())
-        if not isinstance(manifest["files"], dict) or "model" not in manifest["files"] \
-                or "benchmark" not in manifest["files"]:
-            raise BaselineError("%s must list the model and benchmark files" % manifest_path,
-                                "rebuild the bundle with hp-baseline")
-        for role in manifest["files"]:
+        for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
         if verify:
             bundle.verify()
@@ -112,12 +132,11 @@ class Bundle:
         if not isinstance(info, dict) or not isinstance(info.get("path"), str):
             raise BaselineError("bundle %s has no %s file" % (self.path, role), "rebuild it with hp-baseline")
         relative = info["path"]
-        if os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
+        if not relative or os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
             raise IntegrityError("bundle %s: the %s path %r leaves the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         full = os.path.join(self.path, relative)
-        real_root = os.path.realpath(self.path)
-        if os.path.commonpath([os.path.realpath(full), real_root]) != real_root:
+        if not _inside(full, self.path):
             raise IntegrityError("bundle %s: the %s file %r links outside the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         return full
@@ -129,16 +148,61 @@ class Bundle:
         """Check every listed file against its recorded SHA-256 (raises IntegrityError)."""
         for role, info in sorted(self.manifest["files"].items()):
             full = self.file_path(role)
+            if not os.path.lexists(full):
+                raise IntegrityError("bundle %s: the %s file %s listed in its manifest is missing" % (
+                    self.path, role, info["path"]), REFETCH)
+            if not os.path.isfile(full):  # a FIFO or device would hang or never end the hashing
+                raise IntegrityError("bundle %s: the %s file %s is not a regular file" % (
+                    self.path, role, info["path"]), REFETCH)
             try:
                 digest = sha256_file(full)
             except OSError as exc:
                 raise BaselineError("bundle %s: cannot read the %s file %s: %s" % (
-                    self.path, role, info["path"], exc.strerror or exc),
-                    "rebuild the bundle with hp-baseline") from None
-            if digest != info.get("sha256"):
+                    self.path, role, info["path"], exc.strerror or exc), REBUILD) from None
+            if digest != info["sha256"]:
                 raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
-                                     % (self.path, info["path"]),
-                                     "get the bundle again from its source or rebuild it with hp-baseline")
+                                     % (self.path, info["path"]), REFETCH)
+
+    # --- the model -----------------------------------------------------------------------
+
+    @property
+    def model_format(self):
+        """skops, pickle or joblib: ``files.model.format``, else from the model file's name."""
+        from .modelfile import model_format
+
+        info = self.manifest["files"]["model"]
+        return model_format(info["path"], info.get("format"))
+
+    def check_model(self, trust_model=False, scan=True):
+        """Refuse the model file now if it cannot be loaded safely; no code in it runs.
+
+        Commands call this before they compute anything, so a refused bundle leaves no cache
+        entry. ``scan=False`` checks only the format (instant); the scan of a skops file's types
+        needs scikit-learn, seconds to import, so hp-load runs it only when it computes (its
+        cache key holds the bundle's fingerprint: a cached result was scanned). Each bundle is
+        scanned once per process; :meth:`load_model` checks again whatever it loads.
+        """
+        from .modelfile import check_format, check_model
+
+        self.trust_model = bool(trust_model)
+        fmt, path = self.model_format, self.file_path("model")
+        if not scan:
+            check_format(path, fmt, self.trust_model)
+        elif not getattr(self, "_scanned", False):
+            check_model(path, fmt, self.trust_model)
+            self._scanned = True
+
+    def load_model(self):
+        """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled."""
+        from .modelfile import load_model
+
+        path = self.file_path("model")
+        model = load_model(path, self.model_format, self.trust_model, sha256=self.manifest["files"]["model"]["sha256"])
+        unknown = sorted(set(str(c) for c in getattr(model[-1], "classes_", ())) - set(self.classes))
+        if unknown:
+            raise BaselineError("model file %s predicts classes its manifest lacks: %s" % (path, ", ".join(unknown)),
+                                REBUILD)
+        return model
 
     # --- contents ------------------------------------------------------------------------
 
@@ -167,7 +231,8 @@ class Bundle:
         return {"path": self.path, "model_id": self.manifest["model_id"],
                 "model_type": self.manifest["model_type"], "fingerprint": "sha256:" + self.fingerprint,
                 "label_column": self.label_column, "classes": self.classes,
-                "has_base_table": self.has("base")}
+                "has_base_table": self.has("base"), "model_format": self.model_format,
+                "trust_model": self.trust_model and self.model_format != "skops"}
 
     def read_table(self, role, columns=None):
         """A bundle table (benchmark or base) as a pandas DataFrame with canonical string labels."""
@@ -181,12 +246,29 @@ class Bundle:
         import numpy as np
         import pyarrow.parquet as pq
 
-        labels = pq.read_table(self.file_path("benchmark"), columns=[self.label_column]).column(0).to_pylist()
+        # ParquetFile, not read_table: read_table imports pyarrow.dataset and with it pandas (~1 s).
+        table = pq.ParquetFile(self.file_path("benchmark")).read(columns=[self.label_column])
+        labels = table.column(0).to_pylist()
         position = {c: i for i, c in enumerate(self.classes)}
         return np.array([position[v] for v in labels], dtype=np.int64)
 
-    def load_model(self):
-        """The fitted Pipeline, loaded with skops trusting only the recipe's types."""
-        from .modelfile import load_model
 
-        return load_model(self.file_path("model"))
+def refuse_untrusted_record(baseline, trust_model):
+    """For a stage reading records: refuse (exit 6) a record whose baseline has a pickle/joblib
+    model unless ``--trust-model`` was given.
+
+    Checked before the cache is consulted, so a result computed by a trusting run never serves
+    one that did not opt in.
+    """
+    from .modelfile import TRUST_HINT
+
+    fmt = baseline.get("model_format", "skops")
+    if fmt != "skops" and not trust_model:
+        raise UntrustedModelError("the baseline %s has a %s model file, and loading one runs any code it contains, "
+                                  "so it is refused" % (baseline["path"], fmt), TRUST_HINT)
+
+
+def _inside(path, root):
+    """Whether ``path``, with every link resolved, lies inside the directory ``root``."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root

@@ -2,23 +2,34 @@
 
 Layout::
 
-    $HP_CACHE_DIR/<stage>/<key[:2]>/<key>/
-        <artifacts>        files the stage wrote (Parquet tables, models, arrays)
-        entry.json         the stage's output record plus the size and SHA-256 of every artifact
+    $HP_CACHE_DIR/<stage>/<key[:2]>/<key>/   a published entry, never modified in place:
+        <artifacts>                          files the stage wrote (Parquet tables, models, arrays)
+        entry.json                           the output record plus the size and SHA-256 of every artifact
+    $HP_CACHE_DIR/.staging/<...>/            entries being built, one private directory per run
+    $HP_CACHE_DIR/.locks/<stage>/<key>.lock  held (flock) by the run computing that key
+    $HP_CACHE_DIR/.trash/<...>/              entries being removed
 
-An entry is trusted only when ``entry.json`` exists, parses, and every artifact it lists has
-the recorded size and SHA-256. ``entry.json`` is written last and atomically, and each artifact
-is itself written atomically, so a run killed at any point (SIGINT, SIGTERM, SIGKILL) leaves
-either a complete entry or one that the next run detects as incomplete and rebuilds. Two runs
-computing the same entry at once both write complete files; whichever ``entry.json`` lands last
-describes the files that are there, and a mismatch is never trusted, only rebuilt.
+Nothing lost, nothing half-trusted:
 
-The key of an entry chains the key of the stage's input record with the stage's parameters
-and the tool version, so a changed input or parameter invalidates exactly the stages
-downstream of it.
+* An entry is built in a private staging directory and published by renaming the whole
+  directory onto its key, so under ``<stage>/`` there are only complete entries. A run killed
+  at any point (SIGINT, SIGTERM, SIGKILL) leaves at most a staging directory, which no lookup
+  reads; the next run removes staging directories whose process is gone.
+* A lookup trusts an entry only when ``entry.json`` parses and every artifact it lists has the
+  recorded size and SHA-256; anything else (truncated, corrupted, edited) is removed and rebuilt.
+* Two runs that need the same result at once: the second waits on the key's lock (which the
+  kernel releases even when the holder is killed) and then reuses what the first published. If
+  the lock is bypassed (lock file removed by eviction), both compute, the first published entry
+  wins and the second run emits it, so both print the same numbers.
+* Removing an entry renames it out of its key first, so a lookup never sees half of one.
 
-Least-recently-used eviction keeps the cache under ``HP_CACHE_MAX_BYTES`` (default 2 GiB):
-reading an entry refreshes the modification time of its ``entry.json``.
+Keys chain the key of the stage's input record with the stage's parameters and the tool
+version, so a changed input or parameter invalidates exactly the stages downstream of it.
+
+Least-recently-used eviction keeps the cache under ``HP_CACHE_MAX_BYTES`` (default 2 GiB) after
+each commit: every lookup refreshes the modification time of the entry's ``entry.json``.
+Entries used in the last :data:`EVICTION_GRACE_SECONDS` are kept even over the cap, so a
+pipeline that is running never loses the files its next stage is about to read.
 """
 
 import contextlib
@@ -26,6 +37,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 
 from .. import __version__
 from .errors import OutputError
@@ -33,6 +45,10 @@ from .fsutil import sha256_file, sha256_json, write_json_atomic
 
 ENTRY_FILE = "entry.json"
 DEFAULT_MAX_BYTES = 2 << 30
+EVICTION_GRACE_SECONDS = 600
+STAGING, LOCKS, TRASH = ".staging", ".locks", ".trash"
+SPOOL = "tmp"  # hp-load spools stdin here (core/dataio.spool_stdin)
+SPOOL_MAX_AGE = 24 * 3600
 
 
 def default_cache_dir():
@@ -49,27 +65,110 @@ def make_key(stage, inputs, params):
     return sha256_json({"stage": stage, "version": __version__, "inputs": inputs, "params": params})
 
 
-class Entry:
-    """A cache entry being built. Artifacts are written under :attr:`dir`; :meth:`commit` seals it."""
+def parse_size(text):
+    """Bytes from ``"500M"``, ``"2G"``, ``"1048576"`` (K, M, G, T are powers of 1024); ValueError if bad."""
+    text = str(text).strip().upper().rstrip("B").rstrip("I")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    factor = units.get(text[-1:], 1)
+    number = float(text[:-1] if text[-1:] in units else text)
+    if not 0 <= number < float("inf"):
+        raise ValueError(text)
+    return int(number * factor)
 
-    def __init__(self, cache, stage, key):
+
+class Entry:
+    """A cache entry being built in a private staging directory; :meth:`commit` publishes it.
+
+    Attributes
+    ----------
+    reused : dict or None
+        Set by :meth:`Cache.create` when, while this run waited for the key's lock, another run
+        published the entry: the caller emits it instead of computing.
+    dir : str
+        Where artifacts go: the staging directory until committed, the entry's own after.
+    """
+
+    def __init__(self, cache, stage, key, lock):
         self.cache = cache
         self.stage = stage
         self.key = key
-        self.dir = cache.entry_dir(stage, key)
+        self.final = cache.entry_dir(stage, key)
+        self.dir = None
+        self.reused = None
+        self._lock = lock
 
     def path(self, name):
         """Absolute path of artifact ``name`` (write it atomically, e.g. with fsutil.atomic_path)."""
         return os.path.join(self.dir, name)
 
+    def adopt(self, name, source):
+        """Make file ``source`` (e.g. from another entry) artifact ``name`` of this one; returns its path.
+
+        A hard link (no copy; a copy where links are not possible), so that this entry's checksums
+        cover a file it depends on: if the file is damaged, this entry no longer verifies either.
+        """
+        path = self.path(name)
+        try:
+            os.link(source, path)
+        except OSError:
+            shutil.copyfile(source, path)
+        return path
+
     def commit(self, record, artifacts):
-        """Seal the entry: record its output record and the checksum of each artifact name."""
-        files = {}
-        for name in artifacts:
-            path = self.path(name)
-            files[name] = {"size": os.path.getsize(path), "sha256": sha256_file(path)}
-        write_json_atomic(self.path(ENTRY_FILE), {"record": record, "files": files, "created": time.time()})
-        self.cache.enforce_limit(keep=self.dir)
+        """Seal and publish the entry; returns the record to emit.
+
+        Paths inside ``record`` that point into the staging directory are rewritten to the
+        published location. If another run published the same key meanwhile (only possible
+        when its lock was bypassed) and its entry verifies, that one is kept and its record
+        returned, so concurrent runs emit the same thing.
+        """
+        try:
+            staging = self.dir
+            record = _relocate(record, staging, self.final)
+            files = {}
+            for name in artifacts:
+                path = os.path.join(staging, name)
+                files[name] = {"size": os.path.getsize(path), "sha256": sha256_file(path)}
+            write_json_atomic(os.path.join(staging, ENTRY_FILE), {"record": record, "files": files,
+                                                                  "created": time.time()})
+            os.makedirs(os.path.dirname(self.final), exist_ok=True)
+            for _attempt in range(3):
+                try:
+                    os.rename(staging, self.final)
+                    break
+                except OSError:
+                    if not os.path.exists(self.final):
+                        raise
+                existing = self.cache.lookup(self.stage, self.key) if self.cache.enabled else None
+                if existing is not None:
+                    self.cache._remove_tree(staging)
+                    record = existing
+                    break
+                self.cache.remove(self.stage, self.key)  # stale, corrupted or replaced by --no-cache
+            else:
+                raise OutputError("cannot publish cache entry %s" % self.final, "run again")
+            self.dir = self.final
+        except OSError as exc:
+            self.discard()
+            raise OutputError("cannot write cache entry %s: %s" % (self.final, exc.strerror or exc),
+                              "set HP_CACHE_DIR to a writable directory with free space") from exc
+        finally:
+            self.release()
+        self.cache.enforce_limit(keep=self.final)
+        return record
+
+    def discard(self):
+        """Abandon the build: remove the staging directory and release the lock."""
+        if self.dir and self.dir != self.final:
+            self.cache._remove_tree(self.dir)
+        self.release()
+
+    def release(self):
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self.cache._building.get((self.stage, self.key)) is self:
+            del self.cache._building[(self.stage, self.key)]
 
 
 class Cache:
@@ -79,69 +178,117 @@ class Cache:
     ----------
     root : str, optional
     enabled : bool, default True
-        When False, lookups always miss (results are still stored, refreshing the entry).
+        When False, lookups always miss (results are still stored, replacing the entry).
     max_bytes : int, optional
-        Size cap; default ``$HP_CACHE_MAX_BYTES`` or 2 GiB.
+        Size cap; default ``$HP_CACHE_MAX_BYTES`` (a size like ``500M``) or 2 GiB.
+    notify : callable, optional
+        Called with a message when a run has to wait for another one.
     """
 
-    def __init__(self, root=None, enabled=True, max_bytes=None):
+    def __init__(self, root=None, enabled=True, max_bytes=None, notify=None):
         self.root = os.path.abspath(root or default_cache_dir())
         self.enabled = enabled
         if max_bytes is None:
-            max_bytes = int(os.environ.get("HP_CACHE_MAX_BYTES") or DEFAULT_MAX_BYTES)
+            try:
+                max_bytes = parse_size(os.environ.get("HP_CACHE_MAX_BYTES") or DEFAULT_MAX_BYTES)
+            except ValueError:
+                raise OutputError("HP_CACHE_MAX_BYTES=%r is not a size" % os.environ["HP_CACHE_MAX_BYTES"],
+                                  "set it to a number of bytes, or like 500M or 2G") from None
         self.max_bytes = max_bytes
+        self.notify = notify
+        self._building = {}
 
     def entry_dir(self, stage, key):
         return os.path.join(self.root, stage, key[:2], key)
 
+    # --- reading ---------------------------------------------------------------------------
+
     def lookup(self, stage, key):
-        """The output record of a verified entry, or None (absent, incomplete or corrupted)."""
+        """The output record of a verified entry, or None (absent or not trustworthy)."""
         if not self.enabled:
             return None
+        return self.verified(stage, key)
+
+    def verified(self, stage, key):
+        """Like :meth:`lookup`, even when the cache is disabled (for data that is not a result)."""
         directory = self.entry_dir(stage, key)
         meta_path = os.path.join(directory, ENTRY_FILE)
         try:
-            with open(meta_path, encoding="utf-8") as handle:
-                meta = json.load(handle)
-            for name, info in meta["files"].items():
-                path = os.path.join(directory, name)
-                if os.path.getsize(path) != info["size"] or sha256_file(path) != info["sha256"]:
-                    raise ValueError("artifact %s changed" % name)
-            record = meta["record"]
+            meta = read_entry(directory)
         except FileNotFoundError:
+            if os.path.isdir(directory):
+                self.remove(stage, key)  # no seal: never published by this version
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            # Truncated, corrupted or half-built: never trusted, rebuilt by the caller.
-            self.discard(stage, key)
+            self.remove(stage, key)  # truncated, corrupted or edited: rebuilt by the caller
             return None
         with contextlib.suppress(OSError):
             os.utime(meta_path)  # least-recently-used bookkeeping
-        return record
+        return meta["record"]
+
+    # --- writing ---------------------------------------------------------------------------
 
     def create(self, stage, key):
-        """Start (or restart) building an entry; any stale content is removed first."""
-        entry = Entry(self, stage, key)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(entry.path(ENTRY_FILE))  # an old seal must not vouch for new files
+        """Start building an entry. Waits while another run builds the same key.
+
+        Returns an :class:`Entry`; when another run published the key meanwhile,
+        ``entry.reused`` holds its record and nothing needs computing.
+        """
+        lock = self.lock(stage, key)
+        entry = Entry(self, stage, key, lock)
         try:
-            os.makedirs(entry.dir, exist_ok=True)
+            entry.reused = self.lookup(stage, key)
+            if entry.reused is not None:
+                entry.release()
+                return entry
+            self.collect_garbage()
+            staging_root = os.path.join(self.root, STAGING)
+            os.makedirs(staging_root, exist_ok=True)
+            entry.dir = os.path.join(staging_root, "%s-%s-%d-%s" % (stage, key[:16], os.getpid(), uuid.uuid4().hex[:8]))
+            os.mkdir(entry.dir)
         except OSError as exc:
-            raise OutputError("cannot create cache directory %s: %s" % (entry.dir, exc.strerror or exc),
+            entry.release()
+            raise OutputError("cannot create a cache entry in %s: %s" % (self.root, exc.strerror or exc),
                               "set HP_CACHE_DIR to a writable directory") from exc
+        except BaseException:
+            entry.release()
+            raise
+        self._building[(stage, key)] = entry
         return entry
 
     def discard(self, stage, key):
-        shutil.rmtree(self.entry_dir(stage, key), ignore_errors=True)
+        """Abandon this process's build of ``(stage, key)``, if any (a published entry stays)."""
+        entry = self._building.pop((stage, key), None)
+        if entry is not None:
+            entry.discard()
+
+    def lock(self, stage, key):
+        """An exclusive lock on a key (blocking); ``.release()`` it. Released by the kernel on death."""
+        return _Lock(os.path.join(self.root, LOCKS, stage, key + ".lock"), self.notify)
+
+    def remove(self, stage, key):
+        """Remove a published entry (renamed out of its key first, then deleted)."""
+        self._remove_tree(self.entry_dir(stage, key))
+
+    def _remove_tree(self, path):
+        trash = os.path.join(self.root, TRASH)
+        try:
+            os.makedirs(trash, exist_ok=True)
+            moved = os.path.join(trash, "removing-%d-%s" % (os.getpid(), uuid.uuid4().hex))
+            os.rename(path, moved)
+        except OSError:
+            moved = path  # already gone, or another run moved it first
+        shutil.rmtree(moved, ignore_errors=True)
 
     # --- inspection and maintenance -------------------------------------------------------
 
     def entries(self):
-        """Yield dicts (stage, key, path, bytes, last_used, complete) for every entry on disk."""
+        """Yield dicts (stage, key, path, bytes, files, last_used) for every published entry."""
         if not os.path.isdir(self.root):
             return
         for stage in sorted(os.listdir(self.root)):
             stage_dir = os.path.join(self.root, stage)
-            if not os.path.isdir(stage_dir):
+            if stage.startswith(".") or stage == SPOOL or not os.path.isdir(stage_dir):
                 continue
             for prefix in sorted(os.listdir(stage_dir)):
                 prefix_dir = os.path.join(stage_dir, prefix)
@@ -149,40 +296,226 @@ class Cache:
                     continue
                 for key in sorted(os.listdir(prefix_dir)):
                     path = os.path.join(prefix_dir, key)
-                    meta = os.path.join(path, ENTRY_FILE)
-                    complete = os.path.exists(meta)
                     try:
-                        last_used = os.path.getmtime(meta if complete else path)
+                        last_used = os.path.getmtime(os.path.join(path, ENTRY_FILE))
                     except OSError:
-                        continue
-                    yield {"stage": stage, "key": key, "path": path, "bytes": _tree_size(path),
-                           "last_used": last_used, "complete": complete}
+                        try:
+                            last_used = os.path.getmtime(path)
+                        except OSError:
+                            continue  # removed meanwhile
+                    size, files = _tree_size(path)
+                    yield {"stage": stage, "key": key, "path": path, "bytes": size, "files": files,
+                           "last_used": last_used}
 
-    def enforce_limit(self, keep=None):
-        """Evict least-recently-used entries until the cache fits ``max_bytes``; never ``keep``."""
+    def leftovers(self):
+        """Yield (path, bytes, owner alive) for staging directories and spooled inputs."""
+        for folder in (STAGING, SPOOL, TRASH):
+            base = os.path.join(self.root, folder)
+            if not os.path.isdir(base):
+                continue
+            for name in sorted(os.listdir(base)):
+                path = os.path.join(base, name)
+                alive = folder != SPOOL and _owner_alive(name)
+                size = _tree_size(path)[0] if os.path.isdir(path) else _file_size(path)
+                yield path, size, alive
+
+    def collect_garbage(self):
+        """Remove what killed runs left: staging directories of dead processes, old spooled input, trash."""
+        for path, _size, alive in list(self.leftovers()):
+            if alive:
+                continue
+            folder = os.path.basename(os.path.dirname(path))
+            if folder == SPOOL:
+                try:
+                    if time.time() - os.path.getmtime(path) < SPOOL_MAX_AGE:
+                        continue  # may be a running hp-load's input
+                except OSError:
+                    continue
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+    def enforce_limit(self, keep=None, max_bytes=None, grace=EVICTION_GRACE_SECONDS):
+        """Evict least-recently-used entries until the cache fits; returns the entries removed.
+
+        Never evicts ``keep``, nor entries used in the last ``grace`` seconds.
+        """
+        limit = self.max_bytes if max_bytes is None else max_bytes
         entries = sorted(self.entries(), key=lambda e: e["last_used"])
         total = sum(e["bytes"] for e in entries)
+        removed = []
+        now = time.time()
         for entry in entries:
-            if total <= self.max_bytes:
+            if total <= limit:
                 break
-            if entry["path"] == keep:
+            if entry["path"] == keep or now - entry["last_used"] < grace:
                 continue
-            shutil.rmtree(entry["path"], ignore_errors=True)
+            self._remove_tree(entry["path"])
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.root, LOCKS, entry["stage"], entry["key"] + ".lock"))
             total -= entry["bytes"]
+            removed.append(entry)
+        return removed
 
-    def clear(self):
-        """Remove every entry; returns the number of bytes freed."""
-        freed = sum(e["bytes"] for e in self.entries())
-        if os.path.isdir(self.root):
-            for name in os.listdir(self.root):
-                shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+    def clear(self, stage=None):
+        """Remove every entry (of ``stage`` only, if given) and what killed runs left; returns bytes freed."""
+        entries = [e for e in self.entries() if stage is None or e["stage"] == stage]
+        freed = sum(e["bytes"] for e in entries)
+        for entry in entries:
+            self._remove_tree(entry["path"])
+        if stage is None:
+            before = sum(size for _path, size, alive in self.leftovers() if not alive)
+            self.collect_garbage()
+            freed += before - sum(size for _path, size, alive in self.leftovers() if not alive)
+            # Lock files are only removed when nobody can be waiting on them: with the entries.
+            shutil.rmtree(os.path.join(self.root, LOCKS), ignore_errors=True)
         return freed
 
 
+def read_entry(directory):
+    """The parsed ``entry.json`` of an entry directory after checking every artifact it lists.
+
+    Raises FileNotFoundError when there is no seal, ValueError (or KeyError, TypeError...) when
+    the seal or an artifact does not match.
+    """
+    with open(os.path.join(directory, ENTRY_FILE), encoding="utf-8") as handle:
+        meta = json.load(handle)
+    if not isinstance(meta.get("record"), dict):
+        raise ValueError("entry has no record")
+    for name, info in meta["files"].items():
+        path = os.path.join(directory, name)
+        if os.path.basename(name) != name:
+            raise ValueError("artifact name %r" % name)
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise ValueError("artifact %s missing" % name) from None
+        if size != info["size"] or sha256_file(path) != info["sha256"]:
+            raise ValueError("artifact %s changed" % name)
+    return meta
+
+
+def referenced_entries(record):
+    """Entry directories (any cache root) that file paths inside ``record`` point into, sorted."""
+    found = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and os.path.isabs(value):
+            directory = os.path.dirname(value)
+            key, prefix = os.path.basename(directory), os.path.basename(os.path.dirname(directory))
+            if len(key) == 64 and key[:2] == prefix and all(c in "0123456789abcdef" for c in key):
+                found.add(directory)
+
+    walk(record)
+    return sorted(found)
+
+
+def damaged_references(record):
+    """The entries ``record`` reads files from that are gone or fail verification (list of paths).
+
+    A stage about to compute calls this: upstream files are only trusted while their entry
+    verifies, so a saved record whose cached files were since evicted or damaged is refused
+    instead of silently giving other numbers.
+    """
+    damaged = []
+    for directory in referenced_entries(record):
+        try:
+            read_entry(directory)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            damaged.append(directory)
+    return damaged
+
+
+def seal(directory, record, artifacts):
+    """Write ``entry.json`` for the artifacts in ``directory`` (used by mutable entries: checkpoints)."""
+    files = {name: {"size": os.path.getsize(os.path.join(directory, name)),
+                    "sha256": sha256_file(os.path.join(directory, name))} for name in artifacts}
+    write_json_atomic(os.path.join(directory, ENTRY_FILE), {"record": record, "files": files,
+                                                            "created": time.time()})
+
+
+class _Lock:
+    """An flock on a lock file; waiting is announced once through ``notify``."""
+
+    def __init__(self, path, notify=None):
+        self.handle = None
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): concurrent runs still publish safely, maybe twice
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.handle = open(path, "a")
+        except OSError as exc:
+            raise OutputError("cannot create a lock in %s: %s" % (os.path.dirname(path), exc.strerror or exc),
+                              "set HP_CACHE_DIR to a writable directory") from exc
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if notify is not None:
+                notify("waiting for another run computing the same result")
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX)
+            except BaseException:
+                self.release()
+                raise
+
+    def release(self):
+        if self.handle is not None:
+            self.handle.close()  # closing the file releases the flock
+            self.handle = None
+
+
+def _relocate(value, old, new):
+    """``value`` with every string path under ``old`` moved under ``new``."""
+    if isinstance(value, dict):
+        return {k: _relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocate(v, old, new) for v in value]
+    if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+        return new + value[len(old):]
+    return value
+
+
+def _owner_alive(name):
+    """Whether the process whose id is in a staging or trash name (``...-<pid>-<random>``) still runs."""
+    try:
+        pid = int(name.rsplit("-", 2)[-2])
+    except (ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
+
+
+def _file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _tree_size(path):
-    total = 0
+    """(bytes, files) under ``path``; a file hard-linked into n entries counts 1/n in each."""
+    total = count = 0
     for directory, _dirs, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                total += os.path.getsize(os.path.join(directory, name))
-    return total
+                info = os.stat(os.path.join(directory, name))
+                total += info.st_size // max(info.st_nlink, 1)
+                count += 1
+    return total, count

@@ -82,6 +82,7 @@ class Command:
         self.args = {}
         self.quiet = False
         self.verbose = False
+        self.prefetching = False  # set by entry_point: see core/prefetch.py
 
     # --- messages ------------------------------------------------------------------------
 
@@ -155,7 +156,9 @@ class Command:
     @classmethod
     def entry_point(cls):
         """Console-script entry: ``main = Stage.entry_point``."""
-        sys.exit(cls().main())
+        command = cls()
+        command.prefetching = True
+        sys.exit(command.main())
 
 
 def _main_thread():
@@ -184,12 +187,16 @@ class Stage(Command):
     accepts = ()
     produces = ""
     record_argument = "<record>"
+    prefetch = ()  # heavy modules compute() needs, imported while the stage waits for input
 
     def run(self, args):
+        from . import prefetch
         from .cache import Cache
 
-        self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"))
+        self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"), notify=self.info)
         self.setup(args)
+        if self.prefetching:
+            prefetch.start(self.prefetch)
         for record in self.input_records(args):
             self.emit(self.handle(record))
 
@@ -250,24 +257,36 @@ class Stage(Command):
         """Pass error records through; otherwise compute or reuse the stage's output."""
         if record.get("record") == "error":
             return record
-        from .cache import make_key
+        from .cache import damaged_references, make_key
 
         started = time.perf_counter()
         key = make_key(self.produces, self.input_key(record), self.params(record))
         result = self.cache.lookup(self.produces, key)
         status = "hit"
         if result is None:
+            damaged = damaged_references(record)  # upstream files are read only while they verify
+            if damaged:
+                raise UsageError("the %s record refers to cached files that are gone or damaged (%s)" % (
+                    record.get("record"), damaged[0]), "run the pipeline again from hp-load")
+            entry = self.cache.create(self.produces, key)  # waits if another run is computing it
+            result = entry.reused
+        if result is None:
             status = "miss"
-            entry = self.cache.create(self.produces, key)
             try:
+                from . import prefetch
+
+                prefetch.wait()  # never import a library while the background thread is importing it
                 result, artifacts = self.compute(record, entry)
                 result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
                 result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
-                entry.commit(result, artifacts)
+                result = entry.commit(result, artifacts)  # paths now point into the published entry
             except BaseException:
-                self.cache.discard(self.produces, key)  # a failed run leaves no entry behind
+                entry.discard()  # a failed or interrupted run leaves no entry behind
                 raise
         else:
+            from . import prefetch
+
+            prefetch.cancel()  # a cached result needs none of the heavy libraries
             self.info("reused cached %s result %s" % (self.produces, key[:12]))
         elapsed = time.perf_counter() - started
         # Timings and cache status describe this run, so they are added after the cache.

@@ -13,8 +13,8 @@ code  class                    meaning
 2     UsageError               bad command line or bad input record
 3     DataError                the contributed data cannot be used
 4     BaselineError            the baseline bundle cannot be used
-5     IntegrityError           a bundle file does not match its recorded SHA-256
-6     UntrustedModelError      a model file needs types that are not trusted
+5     IntegrityError           a bundle file is missing, outside the bundle, or fails its SHA-256
+6     UntrustedModelError      a model file needs untrusted types, or is a pickle without --trust-model
 7     OutputError              an output or cache path cannot be written
 130   (SIGINT)                 interrupted
 143   (SIGTERM)                terminated

@@ -40,10 +40,12 @@ def atomic_path(path, mode=0o644):
     The temporary file is removed on any failure (including KeyboardInterrupt), so a
     destination either keeps its old content or gets the complete new content.
     """
+    names_directory = str(path).endswith(("/", os.sep))  # abspath would drop the slash and write a file
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise OutputError("%s is a directory" % path, "give a file name for the output")
+    if names_directory or os.path.isdir(path):  # isdir follows links: a link to a directory is refused too
+        raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
+                          "give a file name for the output")
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
@@ -54,7 +56,11 @@ def atomic_path(path, mode=0o644):
     try:
         yield tmp
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)  # replaces a link itself, never writes into what it points to
+        except OSError as exc:  # e.g. a directory appeared at path meanwhile
+            raise OutputError("cannot write %s: %s" % (path, exc.strerror or exc),
+                              "give a file name for the output") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

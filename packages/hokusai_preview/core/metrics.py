@@ -75,36 +75,40 @@ def confusion_counts(y_true, y_pred, n_classes, weights=None):
 
 def _auroc(y_true, proba, w):
     n_rep, n_rows, n_classes = proba.shape
+    if n_rows == 0:
+        return np.full(n_rep, np.nan)
     # Binary: roc_auc_score(y == 1, proba[:, 1]); otherwise one-vs-rest.
     cols = np.array([1] if n_classes == 2 else range(n_classes), dtype=np.intp)
-    s = np.moveaxis(proba[:, :, cols], 1, 2)  # (B, K, n)
+    # Replicates sharing one probability matrix (the paired bootstrap broadcasts it) differ only
+    # in their weights: sort once and broadcast the order (same result, a fraction of the time).
+    shared = n_rep > 1 and proba.strides[0] == 0
+    s = np.moveaxis((proba[:1] if shared else proba)[:, :, cols], 1, 2)  # (B or 1, K, n)
     order = np.argsort(s, axis=-1)
     s = np.take_along_axis(s, order, axis=-1)
-    w_all = np.take_along_axis(np.broadcast_to(w[:, None, :], s.shape), order, axis=-1)
+    full = (n_rep,) + s.shape[1:]
+    w_all = np.take_along_axis(np.broadcast_to(w[:, None, :], full), np.broadcast_to(order, full), axis=-1)
     is_pos = np.take_along_axis(np.broadcast_to(y_true == cols[:, None], s.shape), order, axis=-1)
     w_pos = np.where(is_pos, w_all, 0.0)
-    w_neg = np.where(is_pos, 0.0, w_all)
+    w_neg = w_all - w_pos
 
-    # Weighted Mann-Whitney: each positive beats the negative weight strictly
-    # below its tie group and half of the negative weight inside it, which is
-    # what sklearn's trapezoid over distinct thresholds integrates to.
-    idx = np.arange(n_rows)
-    new = s[..., 1:] != s[..., :-1]
-    edge = np.ones(s.shape[:-1] + (1,), dtype=bool)
-    first = np.maximum.accumulate(np.where(np.concatenate([edge, new], axis=-1), idx, 0), axis=-1)
-    last = np.minimum.accumulate(
-        np.where(np.concatenate([new, edge], axis=-1), idx, n_rows - 1)[..., ::-1],
-        axis=-1,
-    )[..., ::-1]
-    zero = np.zeros(s.shape[:-1] + (1,))
-    cum_neg = np.concatenate([zero, np.cumsum(w_neg, axis=-1)], axis=-1)
-    half_u = np.sum(
-        w_pos
-        * (np.take_along_axis(cum_neg, first, axis=-1) + np.take_along_axis(cum_neg, last + 1, axis=-1)),
-        axis=-1,
-    )
+    # Weighted Mann-Whitney over tie groups (runs of equal scores, never across rows): each
+    # positive beats the negative weight below its group and half of the negative weight in it,
+    # which is what sklearn's trapezoid over distinct thresholds integrates to.
+    rows = n_rep * len(cols)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[..., 1:] = s[..., 1:] != s[..., :-1]  # a group starts at a row's start or a new score
+    starts = np.broadcast_to(starts, full).reshape(-1)
+    first = np.flatnonzero(starts)
+    pos_g = np.add.reduceat(w_pos.reshape(-1), first)
+    neg_g = np.add.reduceat(w_neg.reshape(-1), first)
+    row_of_group = first // n_rows
+    row_first = np.searchsorted(row_of_group, np.arange(rows))
+    neg_cum = np.cumsum(neg_g)
+    row_start = np.concatenate([[0.0], neg_cum])[row_first]  # negative weight of the rows before
+    below = neg_cum - neg_g - np.repeat(row_start, np.diff(np.append(row_first, len(first))))
+    half_u = np.add.reduceat(pos_g * (2.0 * below + neg_g), row_first).reshape(n_rep, len(cols))
     tot_pos = w_pos.sum(axis=-1)
-    tot_neg = cum_neg[..., -1]
+    tot_neg = w_neg.sum(axis=-1)
     defined = (tot_pos > 0) & (tot_neg > 0)
     auc = np.full(defined.shape, np.nan)
     auc[defined] = 0.5 * half_u[defined] / (tot_pos[defined] * tot_neg[defined])

@@ -1,12 +1,34 @@
-"""Model files: saved and loaded with skops, which rebuilds objects without running their code.
+"""Model files: saved with skops, loaded without running code unless the user says otherwise.
 
-A model file may only contain scikit-learn's own estimators plus the handful of types in
-:data:`hokusai_preview.core.recipe.TRUSTED_TYPES`; anything else is refused before loading,
-naming the types.
+A bundle's model file has one of three formats (the manifest's ``files.model.format``; when
+absent, the file name decides: ``.pkl``/``.pickle`` pickle, ``.joblib`` joblib, else skops):
+
+* ``skops`` (what hp-baseline and hp-train write): rebuilt by skops without running code. It
+  may only contain scikit-learn's own estimators plus the types in
+  :data:`hokusai_preview.core.recipe.TRUSTED_TYPES`; a file needing anything else is refused
+  before loading, naming the types.
+* ``pickle`` and ``joblib`` (what the main pipeline's loader accepts): unpickling runs whatever
+  code the file names, so they are refused unless the user passes ``--trust-model``.
+
+Whatever the format, the loaded object must be the recipe's model: a scikit-learn Pipeline
+ending in a RandomForestClassifier.
 """
 
-from .errors import BaselineError, UntrustedModelError
+import hashlib
+import io
+import os
+
+from .errors import BaselineError, IntegrityError, UntrustedModelError
 from .fsutil import atomic_path
+
+SAFE_FORMAT = "skops"
+UNSAFE_FORMATS = ("pickle", "joblib")
+FORMATS = (SAFE_FORMAT,) + UNSAFE_FORMATS
+EXTENSIONS = {".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
+ZIP_MAGIC = b"PK\x03\x04"  # a skops file is a zip archive
+PICKLE_MAGIC = b"\x80"  # the PROTO opcode that starts every pickle of protocol 2 or later
+TRUST_HINT = ("pass --trust-model only if you trust whoever made this bundle; bundles built by hp-baseline "
+              "use skops, which loads without running code")
 
 
 def save_model(model, path):
@@ -19,23 +41,103 @@ def save_model(model, path):
         sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED)
 
 
-def load_model(path):
-    """Load a skops model file, refusing any type outside the trusted list."""
+def model_format(path, declared=None):
+    """The format of a model file: ``declared`` (the manifest's) if given, else from its name."""
+    if declared is None:
+        return EXTENSIONS.get(os.path.splitext(path)[1].lower(), SAFE_FORMAT)
+    if declared not in FORMATS:
+        raise BaselineError("model file %s has format %r; hokusai-preview reads %s" % (
+            path, declared, ", ".join(FORMATS)), "rebuild the bundle with hp-baseline")
+    return declared
+
+
+def check_format(path, fmt, trust=False, data=None):
+    """Refuse a pickle/joblib file unless trusted, and a "skops" file that is not one (instant)."""
+    if fmt in UNSAFE_FORMATS:
+        if not trust:
+            raise UntrustedModelError(
+                "model file %s is a %s file, and loading one runs any code it contains, so it is refused"
+                % (path, fmt), TRUST_HINT)
+        return
+    if data is None:
+        with open(path, "rb") as handle:
+            head = handle.read(len(ZIP_MAGIC))
+    else:
+        head = data[:len(ZIP_MAGIC)]
+    if head.startswith(PICKLE_MAGIC):
+        # Never unpickled, even with --trust-model: its manifest said it was safe to open.
+        raise UntrustedModelError("model file %s is a pickle, not the skops file its manifest declares" % path,
+                                  "only use bundles from a source you trust; a pickle model needs "
+                                  "files.model.format \"pickle\" in the manifest and --trust-model")
+    if not head.startswith(ZIP_MAGIC):
+        raise BaselineError("model file %s is not a skops file" % path, "rebuild the bundle with hp-baseline")
+
+
+def check_model(path, fmt, trust=False, data=None):
+    """Refuse a model file that cannot be loaded safely, without loading it.
+
+    Returns the skops types the file needs beyond skops' defaults (all trusted), or None for a
+    pickle/joblib file the user trusts. Raises UntrustedModelError (exit 6) otherwise.
+    """
+    check_format(path, fmt, trust, data)
+    if fmt in UNSAFE_FORMATS:
+        return None
     import skops.io as sio
 
     from .recipe import TRUSTED_TYPES
 
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # not a zip, truncated, or not a skops file at all
+        needed = sio.get_untrusted_types(data=data) if data is not None else sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a zip but not a skops file, or truncated
         raise BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
                             "rebuild the bundle with hp-baseline") from None
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    refused = sorted(set(needed) - set(TRUSTED_TYPES))
     if refused:
-        raise UntrustedModelError("model file %s needs untrusted types: %s" % (path, ", ".join(refused)),
-                                  "only load models whose types you trust; rebuild it with hp-baseline")
+        raise UntrustedModelError("model file %s needs types outside the trusted list: %s" % (path, ", ".join(refused)),
+                                  "it is not a model hokusai-preview builds; rebuild it with hp-baseline")
+    return sorted(needed)
+
+
+def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None):
+    """Load a model file after :func:`check_model`.
+
+    The file is read once; when ``sha256`` is given, those very bytes are checked against it
+    before they are loaded (a file swapped after the bundle was verified is refused).
+    """
     try:
-        return sio.load(path, trusted=sorted(set(untrusted)))
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise BaselineError("cannot read model file %s: %s" % (path, exc.strerror or exc),
+                            "rebuild the bundle with hp-baseline") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError("model file %s was changed after the manifest was written (SHA-256 mismatch)" % path,
+                             "get the bundle again from its source or rebuild it with hp-baseline")
+    needed = check_model(path, fmt, trust, data=data)
+    try:
+        if fmt == SAFE_FORMAT:
+            import skops.io as sio
+
+            model = sio.loads(data, trusted=needed)
+        elif fmt == "joblib":
+            import joblib
+
+            model = joblib.load(io.BytesIO(data))
+        else:
+            import pickle
+
+            model = pickle.loads(data)
     except Exception as exc:
         raise BaselineError("model file %s cannot be loaded: %s" % (path, type(exc).__name__),
                             "rebuild the bundle with hp-baseline") from None
+    _check_recipe_model(path, model)
+    return model
+
+
+def _check_recipe_model(path, model):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline) or not isinstance(model[-1], RandomForestClassifier):
+        raise BaselineError("model file %s holds a %s, not the recipe's Pipeline ending in a RandomForestClassifier"
+                            % (path, type(model).__name__), "rebuild the bundle with hp-baseline")

@@ -1,33 +1,62 @@
 """The human-readable report of one delta output (hp-format --output-format pretty).
 
-The verdict comes first, because it is the question a contributor asks; then the estimate with
-its interval and what the confidence means; then the per-metric table with a bar per delta.
-Colour is used only when asked for (stdout is a terminal and NO_COLOR is unset).
+The verdict comes first, with the probability that the full pipeline reaches it, because that is
+the question a contributor asks; then the estimate with its interval and what the confidence
+means; then one row per metric with a bar of the estimated delta and its interval on a shared
+axis; then where the numbers came from. Everything fits 80 columns.
+
+Colour only when the caller asks (hp-format does when stdout is a terminal and NO_COLOR is
+unset); box-drawing glyphs only when the output encoding can carry them. Standard library only:
+hp-format must start fast.
 """
 
+import textwrap
+from statistics import NormalDist
+
+WIDTH = 80
+
+# decision code -> (short label for tables and pictures, phrase for the report)
 VERDICTS = {
-    "accepted": "would pass DeltaOne",
-    "delta_below_threshold": "below the DeltaOne threshold",
-    "not_statistically_significant": "not statistically significant",
-    "insufficient_samples": "benchmark too small for DeltaOne",
-    "dataset_hash_mismatch": "benchmarks differ",
-    "metric_unavailable": "primary metric unavailable",
+    "accepted": ("pass", "would pass"),
+    "delta_below_threshold": ("below 1 pt", "would not pass: below the +1 point threshold"),
+    "not_statistically_significant": ("not significant", "would not pass: not statistically significant"),
+    "insufficient_samples": ("benchmark too small", "would not pass: benchmark too small"),
+    "dataset_hash_mismatch": ("benchmarks differ", "would not pass: the benchmarks differ"),
+    "metric_unavailable": ("metric unavailable", "cannot be judged: primary metric unavailable"),
 }
-BAR_WIDTH = 24
+
+UNICODE = {"axis": "│", "cross": "┼", "bar": "█", "line": "─", "low": "├", "high": "┤", "dot": "●",
+           "yes": "✔", "no": "✘", "to": "→", "pm": "±", "ge": "≥", "rule": "─"}
+ASCII = {"axis": "|", "cross": "+", "bar": "#", "line": "-", "low": "[", "high": "]", "dot": "o",
+         "yes": "+", "no": "x", "to": "->", "pm": "+/-", "ge": ">=", "rule": "-"}
+
+
+def glyphs_for(encoding):
+    """The glyph set an output encoding can carry (box drawing when it can, else ASCII)."""
+    try:
+        "".join(UNICODE.values()).encode(encoding or "ascii")
+    except (LookupError, UnicodeEncodeError):
+        return ASCII
+    return UNICODE
 
 
 class Style:
+    """ANSI SGR colouring, or nothing at all when ``color`` is false."""
+
     def __init__(self, color):
         self.color = color
 
     def __call__(self, text, code):
-        return "\x1b[%sm%s\x1b[0m" % (code, text) if self.color else text
+        return "\x1b[%sm%s\x1b[0m" % (code, text) if self.color and text else text
 
     def good(self, text):
         return self(text, "32")
 
     def bad(self, text):
         return self(text, "31")
+
+    def warn(self, text):
+        return self(text, "33")
 
     def bold(self, text):
         return self(text, "1")
@@ -36,94 +65,242 @@ class Style:
         return self(text, "2")
 
 
-def pts(value):
-    return "%+.2f pts" % value
+def percent(p):
+    """A probability as a percentage that never rounds a doubt away (>99%, <1%)."""
+    if p is None:
+        return "?"
+    if 0.995 <= p < 1:
+        return ">99%"
+    if 0 < p < 0.005:
+        return "<1%"
+    return "%.0f%%" % (100 * p)
 
 
-def bar(delta_pp, low_pp, high_pp, scale_pp):
-    """A centred bar of a delta in points with its interval drawn as a bracket: ``    |■■■[ ]``."""
-    half = BAR_WIDTH // 2
-    cells = [" "] * (BAR_WIDTH + 1)
-    cells[half] = "|"
-
-    def position(v):
-        return half + int(round(max(-1.0, min(1.0, v / scale_pp)) * half)) if scale_pp else half
-
-    p = position(delta_pp)
-    for i in range(min(p, half), max(p, half) + 1):
-        if i != half:
-            cells[i] = "#"
-    if low_pp is not None and high_pp is not None:
-        lo, hi = position(low_pp), position(high_pp)
-        if cells[lo] in " #":
-            cells[lo] = "["
-        if cells[hi] in " #":
-            cells[hi] = "]"
-    return "".join(cells)
+def thousands(n):
+    return "?" if n is None else "{:,}".format(n)
 
 
-def render(output, color=False):
-    """The report text for one output document (or error record)."""
-    s = Style(color)
+def signed(value, digits=2):
+    return "?" if value is None else "%+.*f" % (digits, value)
+
+
+def warnings_of(preview):
+    """The output's warnings, then those of the data checks (hp-check) not already among them."""
+    warnings = list(preview.get("warnings") or [])
+    for warning in (preview.get("diagnostics") or {}).get("warnings") or []:
+        if warning not in warnings:
+            warnings.append(warning)
+    return warnings
+
+
+def nice_ticks(lo, hi, most=5):
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], 0 included."""
+    span = hi - lo
+    step = 1.0
+    for power in range(-3, 4):
+        for unit in (1, 2, 5):
+            step = unit * 10.0 ** power
+            if span / step <= most:
+                first = int(-(-lo // step))  # ceil
+                return [round(i * step, 6) for i in range(first, int(hi // step) + 1)]
+    return [0.0]
+
+
+class Axis:
+    """Maps values in points to ``width`` character cells."""
+
+    def __init__(self, lo, hi, width):
+        self.lo, self.hi, self.width = lo, hi, width
+
+    def col(self, value):
+        where = (value - self.lo) / (self.hi - self.lo) * (self.width - 1)
+        return max(0, min(self.width - 1, int(round(where))))
+
+    def bar(self, centre, low, high, g):
+        """Cells (glyph, kind) of one bar: the 0 axis, a solid bar from 0 to the interval's near
+        end (the part the delta surely has), the interval as a whisker, the estimate as a dot."""
+        cells = [(" ", "")] * self.width
+        zero = self.col(0.0)
+        a, b, c = self.col(low), self.col(high), self.col(centre)
+        if low > 0:
+            for i in range(zero + 1, a):
+                cells[i] = (g["bar"], "bar")
+        elif high < 0:
+            for i in range(b + 1, zero):
+                cells[i] = (g["bar"], "bar")
+        for i in range(a + 1, b):
+            cells[i] = (g["line"], "line")
+        if a < b:
+            cells[a], cells[b] = (g["low"], "line"), (g["high"], "line")
+        if cells[zero][1] == "line" and zero not in (a, b):
+            cells[zero] = (g["cross"], "line")
+        elif cells[zero][1] in ("", "axis"):
+            cells[zero] = (g["axis"], "axis")
+        cells[c] = (g["dot"], "dot")
+        return cells
+
+    def scale(self, unit):
+        """The tick labels under the bars, placed at their columns; labels that would touch are left out."""
+        row = [" "] * self.width
+        free = 0
+        for value in nice_ticks(self.lo, self.hi):
+            text = "0" if value == 0 else ("%+g" % value)
+            start = self.col(value) - (len(text) - 1 if value > 0 else 0)
+            if value < 0:
+                start = self.col(value)
+            if start < free or start + len(text) > self.width:
+                continue
+            row[start:start + len(text)] = list(text)
+            free = start + len(text) + 1
+        text = "".join(row).rstrip()
+        return text + " " + unit if len(text) + len(unit) + 1 <= self.width else text
+
+
+def paint(cells, s, sign):
+    """Join cells into text, colouring bars by the sign of the delta and the axis dimly."""
+    tone = s.good if sign > 0 else s.bad if sign < 0 else s.warn
+    out, run, kind = [], "", None
+    for glyph, k in cells + [("", None)]:
+        k = {"bar": "tone", "line": "tone", "dot": "tone", "axis": "dim", "": ""}.get(k, k)
+        if k != kind and run:
+            out.append(tone(run) if kind == "tone" else s.dim(run) if kind == "dim" else run)
+            run = ""
+        kind = k
+        run += glyph
+    return "".join(out).rstrip()
+
+
+def wrap(text, indent, first=""):
+    """``first`` then ``text`` wrapped to the report's width with a hanging indent."""
+    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=" " * indent,
+                         break_on_hyphens=False, break_long_words=True)
+
+
+def render_error(record, s, g):
+    error = record.get("error", {})
+    head = "%s %s failed" % (g["no"], record.get("source_path", "?"))
+    detail = " (%s, exit status %s)" % (error.get("kind", "error"), error.get("exit_code", "?"))
+    return s.bad(s.bold(head)) + detail + "\n" + wrap(error.get("message", ""), 2, "  ") + "\n"
+
+
+def render(output, color=False, glyphs=UNICODE):
+    """The report text for one output document (or error record).
+
+    ``color`` adds ANSI colours; ``glyphs`` is :data:`UNICODE` or :data:`ASCII` (see
+    :func:`glyphs_for`).
+    """
+    s, g = Style(color), glyphs
     if output.get("record") == "error":
-        error = output.get("error", {})
-        return "%s %s: %s\n" % (s.bad("ERROR"), output.get("source_path", "?"), error.get("message", ""))
+        return render_error(output, s, g)
     p = output["preview_metadata"]
     dc = output["delta_computation"]
     est = p["estimate"]
     prim = p["primary_metric"]
     d1 = p["deltaone"]
-    lines = []
-    if p["preview_mode"]:
-        lines.append(s.bold(p["disclaimer"]))
+    lines = [s.bold(p["disclaimer"] if p["preview_mode"] else "FULL PIPELINE RECIPE (local run)")]
+
+    # The verdict and the probability that the full pipeline reaches it.
+    accepted = bool(d1.get("accepted"))
+    verdict = "%s DeltaOne %s" % (g["yes"] if accepted else g["no"],
+                                  VERDICTS.get(d1["decision"], (d1["decision"],) * 2)[1])
+    chance = "chance the full pipeline passes: %s" % percent(d1["probability"])
+    verdict_text = (s.good if accepted else s.bad)(s.bold(verdict))
+    if len(verdict) + 2 + len(chance) <= WIDTH:
+        lines.append(verdict_text + " " * (WIDTH - len(verdict) - len(chance)) + s.bold(chance))
     else:
-        lines.append(s.bold("FULL PIPELINE RECIPE (local run)"))
-    verdict = VERDICTS.get(d1["decision"], d1["decision"])
-    verdict_text = ("%s: %s (%s)" % ("DeltaOne", verdict, d1["decision"]))
-    lines.append((s.good if d1.get("accepted") else s.bad)(verdict_text))
-    lines.append("  probability the full pipeline accepts: %.0f%%   judged on %s: %s (%s -> %s) on %d rows"
-                 % (100 * d1["probability"], prim["name"], pts(prim["delta_pp"]),
-                    _fmt(prim["baseline_value"]), _fmt(prim["new_value"]), d1["benchmark_rows"]))
-    lines.append("  rule: at least %+.1f pts, at least %d benchmark rows, 95%% interval above zero (%s .. %s)" % (
-        d1.get("threshold_pp", 1.0), d1.get("min_examples", 800),
-        pts(d1["ci95_pp"][0]) if d1.get("ci95_pp") else "?", pts(d1["ci95_pp"][1]) if d1.get("ci95_pp") else "?"))
+        lines.extend([verdict_text, "  " + s.bold(chance)])
+    lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s benchmark rows" % (
+        prim["name"], signed(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
+        thousands(d1["benchmark_rows"])), 4, "  "))
+    ci = d1.get("ci95_pp")
+    lines.append(wrap("needs %s +%.1f pts, %s %s rows and a 95%% interval above 0; here %s .. %s" % (
+        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], thousands(d1.get("min_examples", 800)),
+        signed(ci[0]) if ci else "?", signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")
-    interval = est["delta_one_interval"]
-    lines.append("delta_one_score        %+.4f  (%+.2f pts; 90%% interval %+.2f .. %+.2f pts%s)" % (
-        est["delta_one_score"], 100 * est["delta_one_score"], 100 * interval[0], 100 * interval[1],
-        "; extrapolated to all rows" if est.get("extrapolated") else ""))
-    if abs(est["delta_one_score"] - dc["delta_one_score"]) > 1e-12:
-        lines.append("  measured on the sample: %+.4f" % dc["delta_one_score"])
-    lines.append("estimation_confidence  %.2f   (%s)" % (p["estimation_confidence"], p["confidence_meaning"]))
+
+    # The estimate of delta_one_score and what the confidence means.
+    low, high = est["delta_one_interval"]
+    lines.append("%-22s %s  (%s pts)  %d%% interval %s .. %s" % (
+        "delta_one_score", s.bold(signed(est["delta_one_score"], 4)), signed(100 * est["delta_one_score"]),
+        round(100 * est["interval_level"]), signed(low, 4), signed(high, 4)))
+    measured = (p.get("measured") or {}).get("delta_one_score", dc["delta_one_score"])
+    if est.get("extrapolated") and abs(est["delta_one_score"] - measured) > 1e-12:
+        # The estimate above is extrapolated to all rows; this is what the sample itself gave.
+        lines.append(wrap("%s  as measured on the %s-row sample" % (
+            signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
+    lines.append(wrap(p["confidence_meaning"].replace("+/-", g["pm"]), 31,
+                      "%-22s %-7s " % ("estimation_confidence", "%.2f" % p["estimation_confidence"])))
     lines.append("")
-    lines.append(s.bold("%-10s %9s %9s %11s  %s" % ("metric", "baseline", "new", "delta", "delta with 90% interval")))
-    uncertainty = p["uncertainty"]["sd"]
-    values = [abs(v["absolute_delta"]) * 100 for v in dc["metric_deltas"].values()]
-    scale = max(values + [1.0]) * 1.25
-    for name, v in dc["metric_deltas"].items():
-        delta_pp = v["absolute_delta"] * 100
-        sd_pp = uncertainty.get(name, 0.0) * 100
-        centre = est["metric_deltas"].get(name, v["absolute_delta"]) * 100
-        text = "%-10s %9.4f %9.4f %11s  %s" % (name, v["baseline_value"], v["new_value"], pts(delta_pp),
-                                               bar(delta_pp, centre - 1.645 * sd_pp, centre + 1.645 * sd_pp, scale))
-        lines.append(s.good(text) if delta_pp > 0 else s.bad(text) if delta_pp < 0 else text)
+    lines.extend(metric_table(output, s, g))
     lines.append("")
+
+    # Where the numbers come from.
     manifest = output["new_model"]["training_metadata"]["data_manifest"]
+    training = output["new_model"]["training_metadata"]
     budget = p["budget"]
-    lines.append("contribution  %s: %d of %d rows used%s" % (
-        manifest["source_path"], p["sample_size_used"], p["original_data_size"],
-        " (stratified sample)" if p["sample_size_used"] < p["original_data_size"] else ""))
-    lines.append("new model     %s, %d of %d trees (%s), %d base + %d contributed rows" % (
-        p["mode"].replace("_", "-"), budget["trees"], budget["full_trees"], budget["stop_reason"].replace("_", " "),
-        output["new_model"]["training_metadata"]["base_samples"],
-        output["new_model"]["training_metadata"]["contributed_samples"]))
+    lines.append(wrap("%s: %s of %s rows used%s" % (
+        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
+        " (stratified sample)" if p["sample_size_used"] < p["original_data_size"] else ""), 14, "contribution  "))
+    lines.append(wrap("%s on %s base + %s contributed rows" % (
+        "retrained" if p["mode"] == "retrain" else "fine-tuned", thousands(training["base_samples"]),
+        thousands(training["contributed_samples"])), 14, "new model     "))
+    lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
+                                                 budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:
-        lines.append("time          %.1f s" % p["time_elapsed"])
+        cached = p.get("cache") and all(v == "hit" for v in p["cache"].values())
+        lines.append("time          %.1f s%s" % (p["time_elapsed"], ", every stage from the cache" if cached else ""))
+    lines.extend(diagnostics_lines(p.get("diagnostics"), s))
+    checked = (p.get("diagnostics") or {}).get("warnings") or []
     for warning in p.get("warnings", []):
-        lines.append(s.bad("warning: ") + warning)
+        if warning not in checked:  # the data check's own are listed with it above
+            lines.append(s.warn("warning") + wrap(warning, 9, " " * 9)[7:])
     if p["preview_mode"]:
-        lines.append(s.dim(p["disclaimer"] + ": the main pipeline's evaluation is the one that counts."))
+        lines.append(s.dim(wrap(p["disclaimer"] + ": only the main pipeline's evaluation counts.", 0)))
     return "\n".join(lines) + "\n"
+
+
+def diagnostics_lines(diagnostics, s):
+    """What hp-check found (preview_metadata.diagnostics): a summary, then its alarms and notes."""
+    if not diagnostics:
+        return []  # hp-check was not in the pipe
+    alarms, notes = diagnostics.get("warnings", []), diagnostics.get("notes", [])
+    found = "%d warning%s" % (len(alarms), "" if len(alarms) == 1 else "s") if alarms else "no problems found"
+    lines = ["data check    %s rows: %s" % (thousands(diagnostics.get("rows_checked")), found)]
+    lines.extend(s.warn("warning") + wrap(text, 9, " " * 9)[7:] for text in alarms)
+    lines.extend(s.dim("note" + wrap(text, 9, " " * 9)[4:]) for text in notes)
+    return lines
+
+
+def metric_table(output, s, g):
+    """One row per metric: baseline, new, delta and a bar of the estimate with its interval."""
+    p = output["preview_metadata"]
+    est = p["estimate"]
+    sd = p["uncertainty"]["sd"]
+    z = NormalDist().inv_cdf(0.5 + est["interval_level"] / 2)
+    rows = []
+    for name, v in output["delta_computation"]["metric_deltas"].items():
+        centre = 100 * est["metric_deltas"].get(name, v["absolute_delta"])
+        spread = 100 * z * (sd.get(name) or 0.0)
+        rows.append((name, v, centre, centre - spread, centre + spread))
+    spans = ["%s..%s" % (signed(low), signed(high)) for _, _, _, low, high in rows]
+    level = "%d%% interval" % round(100 * est["interval_level"])
+    span_width = max([len(level)] + [len(x) for x in spans])
+    head = "%-9s %8s %8s %7s  %-*s " % ("metric", "baseline", "new", "delta", span_width, level)
+    width = WIDTH - len(head)
+    lo, hi = min([0.0] + [r[3] for r in rows]), max([0.0] + [r[4] for r in rows])
+    if hi - lo < 2.0:  # at least 2 points across, so that a tiny delta looks tiny
+        extra = 2.0 - (hi - lo)
+        lo, hi = (lo, hi + extra) if lo == 0 else (lo - extra, hi) if hi == 0 else (lo - extra / 2, hi + extra / 2)
+    pad = (hi - lo) * 0.04
+    axis = Axis(lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0), width)
+    lines = [s.bold(head + ("estimated delta, pts" if not est.get("extrapolated") else "estimated for all rows, pts"))]
+    for (name, v, centre, low, high), span in zip(rows, spans):
+        text = "%-9s %8s %8s %7s  %-*s " % (name, _fmt(v["baseline_value"]), _fmt(v["new_value"]),
+                                           signed(100 * v["absolute_delta"]), span_width, span)
+        cells = axis.bar(centre, low, high, g)
+        lines.append(text + paint(cells, s, 1 if low > 0 else -1 if high < 0 else 0))
+    lines.append(s.dim(" " * len(head) + axis.scale("pts")))
+    return lines
 
 
 def _fmt(value):

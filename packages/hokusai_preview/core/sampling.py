@@ -1,10 +1,11 @@
 """Stratified sampling by label that never loses a class and nests across sizes.
 
 Each row gets a random priority from the seed; a sample of size ``m`` takes, in every class,
-the rows of highest priority up to the class's quota. Quotas are proportional (largest
-remainder, so each is within one row of its exact share), and every class present keeps at
-least one row. Because priorities do not depend on ``m``, a smaller sample is (almost always)
-a subset of a larger one with the same seed, which makes learning curves smooth.
+the rows of highest priority up to the class's quota. Every class present keeps at least one
+row: a class whose proportional share is under one row gets exactly one, and the other classes
+share the rest in proportion to their sizes (largest remainder, so each quota is within one
+row of its exact share). Because priorities do not depend on ``m``, a smaller sample is
+(almost always) a subset of a larger one with the same seed, which makes learning curves smooth.
 """
 
 import numpy as np
@@ -22,7 +23,9 @@ def stratified_quotas(counts, size):
 
     Returns
     -------
-    quotas : array of int, shape (n_classes,), summing to ``min(size, counts.sum())``.
+    quotas : array of int, shape (n_classes,), summing to ``min(size, counts.sum())``: 1 for a
+    class whose share would be under one row, otherwise within one row of
+    ``counts * (size - n_rare) / (rows of the other classes)``.
     """
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())
@@ -30,18 +33,21 @@ def stratified_quotas(counts, size):
     size = max(int(size), int(present.sum()))
     if size >= total:
         return counts.copy()
-    exact = counts * (size / total)
+    rare = np.zeros(len(counts), dtype=bool)
+    while True:  # fixing a rare class shrinks the others' shares, which may make more rare
+        others = present & ~rare
+        exact = np.zeros(len(counts))
+        exact[others] = counts[others] * ((size - rare.sum()) / counts[others].sum())
+        newly = others & (exact < 1)
+        if not newly.any():
+            break
+        rare |= newly
     quotas = np.floor(exact).astype(np.int64)
+    quotas[rare] = 1
     order = np.lexsort((np.arange(len(counts)), -(exact - quotas)))  # largest remainder first
+    order = [i for i in order if others[i]]
     for index in order[: size - int(quotas.sum())]:
         quotas[index] += 1
-    # Rare classes keep one row; the rows come from classes that were rounded up, then the largest.
-    for index in np.flatnonzero(present & (quotas == 0)):
-        surplus = (quotas - exact) + (quotas > 1) * 1e-9 * counts
-        surplus[quotas <= 1] = -np.inf
-        donor = int(np.argmax(surplus))
-        quotas[donor] -= 1
-        quotas[index] = 1
     return quotas
 
 

@@ -8,14 +8,18 @@ Reads `eval` records and writes one `delta` record each, whose `output` is the m
 pipeline's delta output (schema_version "1.0": delta_computation, baseline_model, new_model,
 contributor_attribution, evaluation_metadata, pipeline_metadata) plus `preview_metadata`:
 
-* delta_one_score: the plain mean of the metrics' absolute deltas (the main pipeline's formula);
+* delta_one_score: the plain mean of the metrics' absolute deltas (the main pipeline's formula),
+  as the preview estimates the full run's: the baseline's metrics are its full-budget ones, the
+  new model's are baseline + estimated delta (what the preview measured is in `measured`);
 * estimation_confidence: the probability that the full pipeline's delta_one_score lies within
   +/-20% of this estimate (at least +/-0.2 points), from the measured spread of the trees not
-  grown and, when the contribution was sampled, of the learning-curve extrapolation;
+  grown and, when the contribution was sampled, of the learning-curve extrapolation; exactly 1
+  only when the preview is the full computation (every tree, every row);
 * intervals (90%) for delta_one_score and the primary metric's delta in points, and a paired
   bootstrap over the benchmark rows (how much the delta depends on which rows are in it);
 * the main pipeline's DeltaOne decision for the primary metric (>= 1 point, >= 800 rows,
-  significant), its reason code and the probability that the full run accepts.
+  significant), as it would fall for the estimate, its reason code, the probability that the
+  full run accepts and the probability that its delta clears 1 point.
 
 Options:
   --primary-metric NAME   Metric DeltaOne is judged on (default: the bundle's, usually accuracy).
@@ -38,6 +42,14 @@ __doc__ = with_common_options(__doc__)
 DISCLAIMER = "PREVIEW - NON-BINDING ESTIMATE"
 CONFIDENCE_MEANING = ("probability that the full pipeline's delta_one_score lies within +/-20% of this "
                       "estimate (at least +/-0.2 points)")
+FINE_TUNE_CONFIDENCE_MEANING = ("probability that this tool's full fine-tuning run (--full) gives a delta_one_score "
+                                "within +/-20% of this estimate (at least +/-0.2 points); the main pipeline "
+                                "retrains on the base table, which this bundle lacks")
+FINE_TUNE_WARNING = ("this baseline bundle has no base training table, so the main pipeline's computation (the "
+                     "recipe retrained on base + contribution) cannot be run here: the new model is the baseline "
+                     "forest plus as many trees again fitted on the contribution alone, with --full too. That "
+                     "measures whether the contribution carries signal the benchmark rewards, but the main "
+                     "pipeline's delta can differ from it in either direction, by an amount this tool cannot bound")
 INTERVAL_Z = 1.6448536269514722  # 90% two-sided
 
 
@@ -46,6 +58,7 @@ class Delta(Stage):
     usage = __doc__
     accepts = ("eval",)
     produces = "delta"
+    prefetch = ("numpy", "pyarrow.parquet")
 
     def setup(self, args):
         from ..core.metrics import METRICS
@@ -79,11 +92,17 @@ def _now():
 
 
 def build_output(record, primary=None, bootstrap=500):
-    """The delta output document for an eval record."""
+    """The delta output document for an eval record.
+
+    ``delta_computation``, ``baseline_model`` and ``new_model`` hold the preview's estimate of the
+    full pipeline's output: the baseline's full-budget metrics (known exactly) and the new model's
+    estimated as baseline + estimated delta; ``preview_metadata.measured`` holds what the preview
+    measured directly (its k trees against the reference's expected k-tree score, on the sample).
+    """
     import numpy as np
 
     from ..core import estimate as est
-    from ..core.metrics import METRICS
+    from ..core.metrics import METRICS, score
     from .train import open_record_bundle, record_arrays
 
     started = time.perf_counter()
@@ -92,61 +111,71 @@ def build_output(record, primary=None, bootstrap=500):
     sample = record.get("sample") or {"sample_size_used": contribution["rows_used"],
                                       "original_data_size": contribution["rows_used"], "sampled": False}
     primary = primary or bundle.manifest.get("primary_metric", "accuracy")
+    mode, trees, full_trees = training["mode"], int(training["trees"]), int(training["full_trees"])
+    used, whole = int(sample["sample_size_used"]), int(sample["original_data_size"])
     y = bundle.benchmark_labels()
-    reference, new, arrays = record_arrays(record)
-    forests = est.Forests(training["mode"], reference, new, training["full_trees"])
-    new_proba, reference_proba = forests.new_proba(), forests.reference_proba()
-    baseline_metrics, new_metrics = evaluation["baseline_metrics"], evaluation["new_metrics"]
-    included = [m for m in METRICS if m in baseline_metrics and m in new_metrics]
-    deltas = {m: new_metrics[m] - baseline_metrics[m] for m in included}
-    score = est.delta_one(deltas)
+    reference, new, _ = record_arrays(record)
+    baseline = evaluation["baseline_full_metrics"]
+    measured_base, measured_new = evaluation["baseline_metrics"], evaluation["new_metrics"]
+    included = [m for m in METRICS if m in baseline and m in measured_base and m in measured_new]
+    measured = {m: measured_new[m] - measured_base[m] for m in included}
 
-    # Uncertainty of the full computation's result given this preview.
-    tree_sd = est.spread(forests.completion_deltas(y, draws=200, seed=training["seed"]))
-    curve_points = evaluation["learning_curve"]
-    sampling_sd = {}
-    estimate = dict(deltas, delta_one=score)
-    if sample.get("sampled") and len(curve_points) >= 2:
-        base_rows = training["base_samples"] if training["mode"] == "retrain" else 0
-        for name in included + ["delta_one"]:
-            points = [(p["rows"], p["delta_one"] if name == "delta_one" else p["metric_deltas"][name])
-                      for p in curve_points]
-            estimate[name], sampling_sd[name] = est.extrapolate(points, sample["original_data_size"], base_rows)
-    sd = {name: float(np.hypot(tree_sd.get(name, 0.0), sampling_sd.get(name, 0.0)))
-          for name in included + ["delta_one"]}
-    confidence = est.within_probability(estimate["delta_one"], sd["delta_one"])
+    # The full computation's deltas given this preview, and their spread (core/estimate.py).
+    stored = evaluation.get("reference_profile")
+    profile = est.Profile.from_json(stored) if stored else None
+    if profile is None and (trees < full_trees or used < whole):
+        profile = est.Profile.measure(y, reference, mode, full_trees, seed=training["seed"])
+    curve = [(p["rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
+    base_rows = int(training["base_samples"]) if mode == "retrain" else 0
+    full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees, used, whole, base_rows)
+    exact, sd = full["exact"], full["sd"]
+    new_values = {m: min(max(baseline[m] + full["estimate"][m], 0.0), 1.0) for m in included}
+    deltas = {m: new_values[m] - baseline[m] for m in included}
+    score_estimate = est.delta_one(deltas)
+    estimate = dict(deltas, delta_one=score_estimate)
+    confidence = est.within_probability(score_estimate, sd["delta_one"], exact=exact)
 
-    paired = est.paired_bootstrap(y, new_proba, reference_proba, draws=bootstrap, seed=training["seed"])
+    # Benchmark-row noise, common to preview and full run: a paired bootstrap around the estimate.
+    ref_mean = reference.mean(axis=0, dtype=np.float64)
+    new_proba = est.combine(mode, ref_mean, new.astype(np.float64).mean(axis=0), len(reference), full_trees)
+    paired = est.paired_bootstrap(y, new_proba, ref_mean, draws=bootstrap, seed=training["seed"])
+    observed_new, observed_ref = score(y, new_proba), score(y, ref_mean)
+    shift = {m: estimate[m] - (observed_new[m] - observed_ref[m]) for m in included}
+    shift["delta_one"] = est.delta_one(shift)
+
+    def paired_ci(name, scale=1.0):
+        low, high = np.percentile(paired[name] + shift[name], [2.5, 97.5])
+        return [float(low) * scale, float(high) * scale]
+
+    def interval(name, scale=1.0):
+        return [(estimate[name] - INTERVAL_Z * sd[name]) * scale, (estimate[name] + INTERVAL_Z * sd[name]) * scale]
+
     n_rows = int(len(y))
     benchmark_hash = evaluation["benchmark"]["data_hash"]
-    rule = est.deltaone_rule(baseline_metrics[primary], new_metrics[primary], n_rows, n_rows,
-                             benchmark_hash, benchmark_hash) if primary in included else None
-    probability = est.acceptance_probability(baseline_metrics[primary], estimate[primary], sd[primary],
-                                             n_rows) if primary in included else 0.0
-    preview_mode = training["budget"] != "full" or bool(sample.get("sampled"))
+    available = primary in included
+    if available:
+        rule = est.deltaone_rule(baseline[primary], new_values[primary], n_rows, n_rows, benchmark_hash,
+                                 benchmark_hash)
+        probability = est.acceptance_probability(baseline[primary], deltas[primary], sd[primary], n_rows, exact)
+        clears = est.threshold_probability(deltas[primary], sd[primary], exact)
+        same = est.decision_probability(baseline[primary], deltas[primary], sd[primary], n_rows, exact)[1]
+    else:
+        rule, probability, clears, same = {"decision": "metric_unavailable", "accepted": False}, 0.0, 0.0, 1.0
+    preview_mode = training["budget"] != "full" or used < whole
 
     data_manifest = contribution["data_manifest"]
     base_samples = int(training["base_samples"])
-    contributed = int(training["contributed_samples"])
-    total = base_samples + contributed
-    ratio = contributed / total if total else 0.0
+    total = base_samples + whole
+    ratio = whole / total if total else 0.0
     model_id = bundle.manifest["model_id"]
-    run_id = "preview-" + record["key"][:16] if preview_mode else "full-" + record["key"][:16]
+    run_id = ("preview-" if preview_mode else "full-") + record["key"][:16]
 
     metric_deltas = {}
     for m in included:
-        base, new_value = baseline_metrics[m], new_metrics[m]
+        base, new_value = baseline[m], new_values[m]
         metric_deltas[m] = {"baseline_value": base, "new_value": new_value, "absolute_delta": new_value - base,
                             "relative_delta": (new_value - base) / base if base else 0.0,
                             "improvement": bool(new_value - base > 0)}
-
-    def interval(name, scale=1.0):
-        centre = estimate[name]
-        return [(centre - INTERVAL_Z * sd[name]) * scale, (centre + INTERVAL_Z * sd[name]) * scale]
-
-    def paired_ci(name, scale=1.0):
-        low, high = np.percentile(paired[name], [2.5, 97.5])
-        return [float(low) * scale, float(high) * scale]
 
     warnings = list(contribution["validation"].get("warnings", []))
     if contribution["validation"].get("rows_dropped"):
@@ -155,62 +184,85 @@ def build_output(record, primary=None, bootstrap=500):
     if n_rows < est.MIN_BENCHMARK_ROWS:
         warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
                         % (n_rows, est.MIN_BENCHMARK_ROWS))
-    if training["mode"] == "fine_tune":
-        warnings.append("the baseline bundle has no base training table: the new model is the baseline "
-                        "with trees fitted on the contribution added, not the main pipeline's retraining")
+    if not available:
+        warnings.append("the primary metric %s is undefined on this benchmark (it holds a single class), so "
+                        "DeltaOne cannot be judged; choose another with --primary-metric" % primary)
+    elif primary != "accuracy":
+        warnings.append("DeltaOne's significance rule treats %s as a proportion of benchmark rows, which it is "
+                        "not exactly: the verdict is approximate" % primary)
+    if mode == "fine_tune":
+        warnings.append(FINE_TUNE_WARNING)
+    trust = {"model_format": record["baseline"].get("model_format", "skops"),
+             "trust_model": bool(record["baseline"].get("trust_model"))}
+    if trust["trust_model"]:
+        warnings.append("the baseline's %s model file was loaded with --trust-model: it could run any code "
+                        "it contains" % trust["model_format"])
 
     preview = {
         "preview_mode": preview_mode,
         "disclaimer": DISCLAIMER if preview_mode else None,
         "estimation_confidence": round(confidence, 4),
-        "confidence_meaning": CONFIDENCE_MEANING,
-        "sample_size_used": int(sample["sample_size_used"]),
-        "original_data_size": int(sample["original_data_size"]),
+        "confidence_meaning": CONFIDENCE_MEANING if mode == "retrain" else FINE_TUNE_CONFIDENCE_MEANING,
+        "sample_size_used": used,
+        "original_data_size": whole,
         "time_elapsed": None,
-        "mode": training["mode"],
+        "mode": mode,
         "estimate": {
-            "delta_one_score": estimate["delta_one"],
+            "delta_one_score": score_estimate,
             "delta_one_interval": interval("delta_one"),
             "interval_level": 0.90,
-            "metric_deltas": {m: estimate[m] for m in included},
-            "extrapolated": bool(sampling_sd),
+            "metric_deltas": {m: deltas[m] for m in included},
+            "extrapolated": full["extrapolated"],
+            "exact": exact,
+        },
+        "measured": {
+            "trees": trees,
+            "contributed_rows": used,
+            "baseline_metrics": measured_base,
+            "new_metrics": measured_new,
+            "metric_deltas": measured,
+            "delta_one_score": est.delta_one(measured),
         },
         "primary_metric": {
             "name": primary,
-            "baseline_value": baseline_metrics.get(primary),
-            "new_value": new_metrics.get(primary),
-            "delta_pp": deltas.get(primary, 0.0) * 100.0,
-            "estimated_delta_pp": estimate.get(primary, 0.0) * 100.0,
-            "interval_pp": interval(primary, 100.0) if primary in included else None,
-            "benchmark_ci95_pp": paired_ci(primary, 100.0) if primary in included else None,
+            "baseline_value": baseline.get(primary),
+            "new_value": new_values.get(primary),
+            "delta_pp": deltas[primary] * 100.0 if available else None,
+            "estimated_delta_pp": deltas[primary] * 100.0 if available else None,
+            "measured_delta_pp": measured[primary] * 100.0 if available else None,
+            "interval_pp": interval(primary, 100.0) if available else None,
+            "benchmark_ci95_pp": paired_ci(primary, 100.0) if available else None,
         },
-        "deltaone": dict(rule or {"decision": "metric_unavailable", "accepted": False},
-                         probability=round(probability, 4), benchmark_rows=n_rows, judged_on=primary),
+        "deltaone": dict(rule, probability=round(probability, 4), probability_clears_threshold=round(clears, 4),
+                         probability_of_decision=round(same, 4), benchmark_rows=n_rows, judged_on=primary),
         "uncertainty": {
             "sd": sd,
-            "from_unfitted_trees": tree_sd,
-            "from_sampling": sampling_sd,
+            "from_unfitted_trees": full["from_unfitted_trees"],
+            "from_sampling": full["from_sampling"],
+            "sd_inflation": est.SD_INFLATION,
             "paired_benchmark_bootstrap": {
                 "replicates": bootstrap,
                 "delta_one_ci95": paired_ci("delta_one"),
-                "p_delta_one_not_positive": float(np.mean(paired["delta_one"] <= 0)),
+                "p_delta_one_not_positive": float(np.mean(paired["delta_one"] + shift["delta_one"] <= 0)),
             },
         },
-        "budget": {"trees": training["trees"], "full_trees": training["full_trees"],
-                   "compared_trees": evaluation["compared_trees"], "round_size": training["round_size"],
-                   "stop_reason": training["stop_reason"]},
-        "baseline_full_metrics": evaluation["baseline_full_metrics"],
-        "learning_curve": curve_points,
+        "budget": {"trees": trees, "full_trees": full_trees, "compared_trees": evaluation["compared_trees"],
+                   "round_size": training["round_size"], "stop_reason": training["stop_reason"]},
+        "baseline_full_metrics": baseline,
+        "learning_curve": evaluation["learning_curve"],
         "warnings": warnings,
+        "trust": trust,
     }
+    if record.get("check"):  # hp-check ran: its findings travel with the estimate
+        preview["diagnostics"] = record["check"]["diagnostics"]
     config = {"random_seed": training["seed"], "sample_size": sample.get("sample_size_requested"),
               "test_size": None, "evaluation_metrics": list(METRICS), "primary_metric": primary,
-              "model_recipe": bundle.recipe, "training_mode": training["mode"],
+              "model_recipe": bundle.recipe, "training_mode": mode, "trees": trees,
               "bootstrap_replicates": bootstrap, "baseline_bundle": bundle.path}
     return {
         "schema_version": "1.0",
         "delta_computation": {
-            "delta_one_score": score,
+            "delta_one_score": score_estimate,
             "metric_deltas": metric_deltas,
             "computation_method": "weighted_average_delta",
             "metrics_included": included,
@@ -218,19 +270,19 @@ def build_output(record, primary=None, bootstrap=500):
             "degraded_metrics": [m for m in included if deltas[m] < 0],
         },
         "baseline_model": {"model_id": model_id, "model_type": bundle.manifest["model_type"],
-                           "metrics": baseline_metrics, "mlflow_run_id": None},
+                           "metrics": baseline, "mlflow_run_id": None},
         "new_model": {
             "model_id": "%s+%s" % (model_id, data_manifest["data_hash"].split(":")[-1][:12]),
             "model_type": bundle.manifest["model_type"],
-            "metrics": new_metrics,
+            "metrics": new_values,
             "mlflow_run_id": None,
-            "training_metadata": {"base_samples": base_samples, "contributed_samples": contributed,
+            "training_metadata": {"base_samples": base_samples, "contributed_samples": whole,
                                   "contribution_ratio": ratio, "data_manifest": data_manifest},
         },
         "contributor_attribution": {
             "data_hash": data_manifest["data_hash"].split(":")[-1],
             "contributor_weights": ratio,
-            "contributed_samples": contributed,
+            "contributed_samples": whole,
             "total_samples": total,
             "data_manifest": data_manifest,
         },

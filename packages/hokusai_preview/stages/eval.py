@@ -7,11 +7,16 @@ Usage:
 Reads `train` records and writes one `eval` record each, with accuracy, precision, recall,
 f1 (weighted over classes) and auroc (one-vs-rest weighted for more than two classes) of:
 
-* the baseline, compared like with like: the reference forest with as many trees as the new
-  model grew (retrain), or the whole baseline (fine_tune);
-* the new model, as the preview estimates it;
-* the shipped baseline at its full budget (its metrics on this benchmark);
+* the new model as the preview grew it (retrain: its k trees; fine_tune: the baseline with its
+  k added trees weighted as the full budget's);
+* the baseline compared like with like: the expected score of a k-tree forest of the reference
+  (the recipe on the base table, same seed), from the score of its k-tree subsets;
+* the baseline at its full budget (with the bundle's seed, the shipped model);
 * each learning-curve point, when the contribution was sampled.
+
+The reference's tree-count profile (how its score and its spread depend on the number of
+trees; see core/estimate.py) is taken from the train record, or measured when missing; the
+full computation (every tree, every row) needs none.
 
 Options:
 {common_options}
@@ -34,23 +39,28 @@ class Eval(Stage):
     usage = __doc__
     accepts = ("train",)
     produces = "eval"
+    prefetch = ("numpy", "pyarrow.parquet")
 
     def compute(self, record, entry):
-        from ..core.estimate import Forests, delta_one, metric_deltas
+        from ..core.estimate import Profile, delta_one, like_for_like
         from ..core.metrics import score
         from .train import open_record_bundle, record_arrays
 
         started = time.perf_counter()
         bundle = open_record_bundle(record)
         training = record["training"]
+        mode, full = training["mode"], int(training["full_trees"])
         y = bundle.benchmark_labels()
         reference, new, arrays = record_arrays(record)
-        forests = Forests(training["mode"], reference, new, training["full_trees"])
-        baseline_metrics, new_metrics, deltas = metric_deltas(y, forests.new_proba(), forests.reference_proba())
+        profile = None
+        if len(new) < full or (record.get("sample") or {}).get("sampled"):
+            stored = training.get("reference_profile")
+            profile = Profile.from_json(stored) if stored else \
+                Profile.measure(y, reference, mode, full, seed=training["seed"])
+        baseline_metrics, new_metrics, _ = like_for_like(y, reference, new, mode, full, profile)
         curve = []
         for point in training["learning_curve"]:
-            at = Forests(training["mode"], reference, arrays[point["array"]], training["full_trees"])
-            _, _, point_deltas = metric_deltas(y, at.new_proba(), at.reference_proba())
+            _, _, point_deltas = like_for_like(y, reference, arrays[point["array"]], mode, full, profile)
             curve.append({"rows": point["rows"], "metric_deltas": point_deltas,
                           "delta_one": delta_one(point_deltas)})
         benchmark = bundle.manifest["files"]["benchmark"]
@@ -60,14 +70,15 @@ class Eval(Stage):
                           "path": bundle.file_path("benchmark")},
             "baseline_metrics": baseline_metrics,
             "new_metrics": new_metrics,
-            "baseline_full_metrics": score(y, reference.mean(axis=0)),
-            "compared_trees": int(forests.k) if training["mode"] == "retrain" else int(len(reference)),
+            "baseline_full_metrics": score(y, reference.mean(axis=0, dtype="float64")),
+            "compared_trees": int(len(new)),
+            "reference_profile": profile.to_json() if profile is not None else None,
             "learning_curve": curve,
             "evaluation_timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "evaluation_time_seconds": round(time.perf_counter() - started, 4),
         }
-        self.info("scored both models on %d benchmark rows: accuracy %.4f -> %.4f" % (
-            len(y), baseline_metrics["accuracy"], new_metrics["accuracy"]))
+        self.info("scored both models on %d benchmark rows: accuracy %.4f -> %.4f (%d trees each)" % (
+            len(y), baseline_metrics["accuracy"], new_metrics["accuracy"], len(new)))
         return carry(record, evaluation=section), []
 
 

@@ -1,19 +1,38 @@
-"""hp-format: print delta outputs as JSON for machines or as a report for people.
+"""hp-format: print delta outputs as JSON for machines, as a report for people, or summarise many.
 
 Usage:
   hp-format [options] [<record>...]
+  hp-format --summary [--summary-format FMT] [options] [<record>...]
   hp-format (-h | --help | --version)
 
-Reads `delta` records (from hp-delta) or saved JSON outputs and prints them.
+Reads `delta` records (from hp-delta), saved JSON outputs (e.g. results/*.json of `make batch`)
+and error records, from the files named or stdin, and prints them.
 
   json    the main pipeline's delta output plus preview_metadata, indented (several inputs
           give a JSON array)
   jsonl   the same, one compact JSON document per line
-  pretty  a report: the DeltaOne verdict and its probability first, then the estimate with its
-          interval and confidence, the per-metric table and the disclaimer
+  pretty  a report: the DeltaOne verdict and the probability that the full pipeline passes it
+          first, then delta_one_score with its interval and confidence, a bar per metric of
+          the estimated delta and its 90% interval, and the disclaimer. Coloured when stdout
+          is a terminal (not with NO_COLOR set or TERM=dumb).
+
+With --summary, one table of every input instead, sorted by estimated delta_one_score (best
+first; failed contributions last, with their error): contribution, rows used, delta_one_score
+and its 90% interval, the primary metric's delta in points and its interval, the predicted
+DeltaOne verdict, the probability that the full pipeline passes, the estimation confidence and
+the warnings.
+
+  md      a Markdown table under a one-line headline
+  csv     one row per contribution, numbers unrounded
+  jsonl   one `summary` row per line (schemas/summary.schema.json); hp-format reads these
+          back, so rows can be filtered (e.g. with jq) and summarised or drawn again
 
 Options:
   --output-format FMT     json, jsonl or pretty [default: pretty].
+  --summary               Summarise all inputs in one table (--summary-format) instead.
+  --summary-format FMT    md, csv or jsonl [default: md].
+  --plot FILE             Also draw the inputs' estimated deltas, their intervals and the
+                          DeltaOne threshold to FILE (PNG; needs matplotlib: make install).
   --output-file FILE      Write to FILE (atomically) instead of stdout.
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
@@ -24,6 +43,7 @@ hp-format caches nothing: rendering takes less time than a cache lookup would.
 """
 
 import json
+import os
 import sys
 
 from ..core.command import Stage, dumps_record
@@ -38,21 +58,35 @@ class Format(Stage):
     accepts = ("delta",)
 
     def run(self, args):
-        fmt = args["--output-format"]
+        from ..core import summary
+
+        fmt, summary_fmt = args["--output-format"], args["--summary-format"]
         if fmt not in FORMATS:
             raise UsageError("--output-format must be one of %s, not %r" % (", ".join(FORMATS), fmt), None)
+        if summary_fmt not in summary.FORMATS:
+            raise UsageError("--summary-format must be one of %s, not %r" % (", ".join(summary.FORMATS), summary_fmt),
+                             None)
+        self.summarising = bool(args["--summary"])
         outputs = [self.output_of(record) for record in self.input_records(args)]
         if not outputs:
             return  # nothing upstream (a failed stage already said why): write nothing
-        if fmt == "json":
+        if self.summarising:
+            text = summary.render([summary.row_of(o) for o in outputs], summary_fmt)
+        elif fmt == "json":
             body = outputs[0] if len(outputs) == 1 else outputs
             text = json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         elif fmt == "jsonl":
             text = "".join(dumps_record(o) + "\n" for o in outputs)
         else:
-            from ..core.report import render
+            from ..core.report import UNICODE, glyphs_for, render
 
-            text = "\n".join(render(o, color=self.use_color(args)) for o in outputs)
+            glyphs = UNICODE if args["--output-file"] else glyphs_for(getattr(sys.stdout, "encoding", None))
+            text = "\n".join(render(o, color=self.use_color(args), glyphs=glyphs) for o in outputs)
+        if args["--plot"]:
+            from ..core.plot import draw
+
+            draw([summary.row_of(o) for o in outputs], args["--plot"])
+            self.info("drew %s" % args["--plot"])
         if args["--output-file"]:
             from ..core.fsutil import write_text_atomic
 
@@ -65,11 +99,9 @@ class Format(Stage):
     def output_of(record):
         if record.get("record") == "delta":
             return record["output"]
-        return record  # an error record, or a saved output document
+        return record  # an error record, a summary row, or a saved output document
 
     def use_color(self, args):
-        import os
-
         return (not args["--output-file"] and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
                 and os.environ.get("TERM") != "dumb")
 
@@ -96,12 +128,24 @@ class Format(Stage):
     def check_record(self, record, number, label):
         if isinstance(record, dict) and "schema_version" in record and "delta_computation" in record:
             return record
+        if self._summary_row(record):
+            return record
         return super().check_record(record, number, label)
 
     def check_output(self, item, label):
         if isinstance(item, dict) and ("delta_computation" in item or item.get("record") in ("delta", "error")):
             return item
+        if self._summary_row(item):
+            return item
         raise UsageError("%s is not a delta output or record" % label, "feed hp-format the output of hp-delta")
+
+    def _summary_row(self, item):
+        """Summary rows are read back only to summarise or draw them again."""
+        if isinstance(item, dict) and item.get("record") == "summary":
+            if self.summarising:
+                return True
+            raise UsageError("a summary row can only be summarised or drawn again", "add --summary")
+        return False
 
 
 main = Format.entry_point

@@ -17,6 +17,8 @@ Options:
   --baseline-model DIR    Baseline bundle directory (default: $HP_BASELINE, else the embedded one).
   --label-column NAME     The contribution's label column (default: the baseline's).
   --format FMT            Read as csv, json, jsonl or parquet instead of detecting it.
+  --trust-model           Accept a baseline whose model is a pickle or joblib file, which runs any
+                          code it contains when hp-train loads it (README: Trust and safety).
 {common_options}
 
 Record written (schema: schemas/load.schema.json): `contribution` holds the source path,
@@ -28,12 +30,13 @@ extra columns, rows with missing features, class counts, warnings).
 import os
 
 from ..core.command import Stage, with_common_options
-from ..core.errors import DataError, UsageError
+from ..core.errors import DataError, OutputError, UsageError
 
 __doc__ = with_common_options(__doc__)
 
 MAX_COLUMNS = 4096
 MAX_CELL_BYTES = 100 * 1024
+MAX_RESTARTS = 64  # types only widen, so real files need a handful of reads at most
 ID_COLUMNS = ("query_id",)
 
 
@@ -51,6 +54,10 @@ class Load(Stage):
             raise UsageError("--format must be one of %s, not %r" % (", ".join(FORMATS), args["--format"]),
                              "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
+        self.bundle.check_model(args["--trust-model"], scan=False)  # the skops type scan comes in compute
+        if self.bundle.trust_model and self.bundle.model_format != "skops":
+            self.warn("--trust-model: accepting the %s model file %s; loading it runs any code it contains"
+                      % (self.bundle.model_format, self.bundle.file_path("model")))
 
     def input_records(self, args):
         paths = args["<data-path>"] or [args["--data-path"]]
@@ -58,25 +65,36 @@ class Load(Stage):
             yield {"source": path}
 
     def handle(self, record):
+        from ..core.dataio import spool_stdin, spool_stream
         from ..core.fsutil import sha256_file
 
         source = record["source"]
         spooled = None
-        if source == "-":
-            from ..core.dataio import spool_stdin
-
-            spooled = path = spool_stdin(os.path.join(self.cache.root, "tmp"))
-            label = "<stdin>"
-        else:
-            path, label = source, source
-            _check_readable(path)
+        label = "<stdin>" if source == "-" else source
+        spool_dir = os.path.join(self.cache.root, "tmp")
         try:
+            if source == "-":
+                spooled = path = spool_stdin(spool_dir)
+            elif _check_readable(source) == "stream":
+                # A pipe (e.g. bash's <(zcat ...)) can be read once only: copy it first.
+                with open(source, "rb") as stream:
+                    spooled = path = spool_stream(stream, spool_dir)
+            else:
+                path = source
+        except OSError as exc:
+            raise OutputError("cannot copy %s to %s: %s" % (label, spool_dir, exc.strerror or exc),
+                              "set HP_CACHE_DIR to a writable directory with free space") from None
+        try:
+            if spooled and os.path.getsize(spooled) == 0:
+                raise DataError("%s: is empty" % label, "give a file with a header row and data rows")
             self.current = {"path": path, "label": label,
                             "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
-            return super().handle({"record": "source", "key": self.current["sha256"]})
+            result = super().handle({"record": "source", "key": self.current["sha256"]})
         finally:
             if spooled:
                 os.unlink(spooled)
+        self.report(result["contribution"])  # also on a cache hit: the warnings still hold
+        return result
 
     def input_key(self, record):
         return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
@@ -89,55 +107,83 @@ class Load(Stage):
     def compute(self, record, entry):
         from ..core.dataio import BatchReader, Restart
 
-        reader = BatchReader(self.current["path"], self.args["--format"])
-        while True:
+        reader = BatchReader(self.current["path"], self.args["--format"], label=self.current["label"])
+        table_path = entry.path("contribution.parquet")
+        for _attempt in range(MAX_RESTARTS):
             loader = ContributionLoader(self.bundle, self.current["label"], self.args["--label-column"])
             try:
-                table_path = entry.path("contribution.parquet")
                 contribution = loader.run(reader, table_path)
                 break
             except Restart:
-                continue  # a CSV column needed a wider type: read again from the start
+                continue  # a column needed a wider type: read again from the start
+        else:
+            raise RuntimeError("column types of %s kept changing after %d reads" % (
+                self.current["label"], MAX_RESTARTS))
+        # After the data, which fails faster when bad (the scan imports scikit-learn).
+        self.bundle.check_model(self.args["--trust-model"])  # a cached load record implies a scanned model
+        if reader.note:
+            contribution["validation"]["warnings"].insert(0, reader.note)
         contribution.update(format=reader.format, compressed=reader.compressed,
                             file_sha256="sha256:" + self.current["sha256"], bytes=self.current["bytes"])
-        self.report(contribution)
         out = {"baseline": self.bundle.identity(), "contribution": contribution}
         return out, ["contribution.parquet"]
 
     def report(self, contribution):
+        """The short summary on stderr: one line, then one line per warning."""
         v = contribution["validation"]
-        parts = ["%s: %d rows (%s%s), %d features, %d classes" % (
-            contribution["source_path"], contribution["data_manifest"]["row_count"], contribution["format"],
-            ", gzip" if contribution["compressed"] else "", len(v["features"]), len(v["class_counts"]))]
+        counts = ", ".join("%s %d" % kv for kv in sorted(v["class_counts"].items())[:8])
+        parts = ["%s: %s (%s%s), %s, %s (%s)" % (
+            contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), contribution["format"],
+            ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
+            _rows(len(v["class_counts"]), noun="class"), counts)]
         if v["rows_dropped"]:
-            parts.append("%d rows with labels the baseline does not know dropped (%s)" % (
-                v["rows_dropped"], ", ".join("%r: %d" % kv for kv in sorted(v["unseen_labels"].items())[:5])))
+            parts.append("%s with unknown labels dropped" % _rows(v["rows_dropped"]))
         if v["rows_with_missing_features"]:
-            parts.append("%d rows with missing feature values (imputed)" % v["rows_with_missing_features"])
+            parts.append("%s with missing feature values (imputed)" % _rows(v["rows_with_missing_features"]))
         if v["extra_columns"]:
-            parts.append("%d extra columns ignored" % len(v["extra_columns"]))
+            parts.append("%s ignored" % _rows(len(v["extra_columns"]), noun="extra column"))
         self.info("; ".join(parts))
         for warning in v["warnings"]:
             self.warn(warning)
 
 
 def _check_readable(path):
-    if not os.path.exists(path):
-        raise DataError("%s does not exist" % path, "check the path")
-    if os.path.isdir(path):
-        raise DataError("%s is a directory" % path, "give a data file (CSV, JSON, JSON Lines or Parquet)")
-    if not os.access(path, os.R_OK):
-        raise DataError("%s cannot be read (permission denied)" % path, "fix its permissions")
+    """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("%s: does not exist" % path, "check the path (use - to read stdin)") from None
+    except OSError as exc:
+        raise DataError("%s: cannot be opened (%s)" % (path, exc.strerror or exc), "check the path") from None
+    if stat.S_ISDIR(mode):
+        raise DataError("%s: is a directory" % path, "give a data file (CSV, JSON, JSON Lines or Parquet)")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise DataError("%s: is a device or socket, not a file" % path, "give a data file, or - to read stdin")
+    if stat.S_ISFIFO(mode):
+        return "stream"  # opening a pipe waits for its writer: it is opened once, to be copied
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise DataError("%s: cannot be read (%s)" % (path, exc.strerror or exc),
+                        "fix its permissions (chmod +r) or copy it somewhere readable") from None
     if os.path.getsize(path) == 0:
-        raise DataError("%s is empty" % path, "give a file with a header row and data rows")
+        raise DataError("%s: is empty" % path, "give a file with a header row and data rows")
+    return "file"
 
 
 class ContributionLoader:
     """One pass over a contribution: validate, normalise, hash and write it as Parquet.
 
     The normalised table has the baseline's label column (canonical string labels; rows with
-    labels the baseline does not know are dropped), numeric features as float64, other
-    features and extra columns as strings.
+    labels the baseline does not know are dropped and counted), numeric features as float64
+    (NaN read as missing), other features and extra columns as strings.
+
+    Integer columns are hashed as pandas would type them when reading the whole file: an integer
+    column with a missing value anywhere is float everywhere. When a missing value first shows
+    up in a later batch, the reader restarts with that column as float.
     """
 
     def __init__(self, bundle, source_label, label_column=None):
@@ -147,13 +193,14 @@ class ContributionLoader:
         self.label = source_label
         self.label_column = label_column or bundle.label_column
         self.manifest = ManifestBuilder(source_label)
-        self.classes = set(bundle.classes)
         self.class_counts = {}
         self.unseen = {}
         self.missing_feature_rows = 0
         self.missing_by_feature = {}
         self.rows_written = 0
         self.schema = None
+        self.extra = []
+        self.int_columns_hashed = set()  # integer columns already hashed as integers
 
     def run(self, reader, table_path):
         import pyarrow.parquet as pq
@@ -166,15 +213,15 @@ class ContributionLoader:
                 for batch in reader.batches():
                     if self.schema is None:
                         self.plan(batch.schema)
-                    table = self.normalise(batch)
+                    table = self.normalise(batch, reader)
                     if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
+                        writer = pq.ParquetWriter(tmp, self.output_schema())
                     if table.num_rows:
                         writer.write_table(table)
                 if self.schema is None:
-                    raise DataError("%s has no columns" % self.label, "give a table with a header row")
+                    raise DataError("%s: has no columns" % self.label, "give a table with a header row")
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, self.empty_schema())
+                    writer = pq.ParquetWriter(tmp, self.output_schema())
             finally:
                 if writer is not None:
                     writer.close()
@@ -188,34 +235,35 @@ class ContributionLoader:
 
         names = list(schema.names)
         if len(names) > MAX_COLUMNS:
-            raise DataError("%s has %d columns; hokusai-preview reads at most %d" % (
+            raise DataError("%s: has %d columns; hokusai-preview reads at most %d" % (
                 self.label, len(names), MAX_COLUMNS), "keep the baseline's feature columns and the label")
         for field in schema:
             if pa.types.is_nested(field.type):
-                raise DataError("%s: column %r holds nested values (lists or objects)" % (self.label, field.name),
+                raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
                                 "flatten it into plain values")
         if self.label_column not in names:
-            raise DataError("%s has no label column %r (columns: %s)" % (
+            raise DataError("%s: has no label column %r (columns: %s)" % (
                 self.label, self.label_column, _preview_list(names)),
-                "name the label column with --label-column" + _did_you_mean(self.label_column, names))
+                _header_hint(names) or "name the label column with --label-column"
+                + _did_you_mean(self.label_column, names))
         features = self.bundle.feature_names
         present = [f for f in features if f in names]
         missing = [f for f in features if f not in names]
         if not present:
-            raise DataError("%s matches none of the baseline's %d feature columns (%s)" % (
+            raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
                 self.label, len(features), _preview_list(features)),
                 "use a baseline built for this data (--baseline-model) or rename the columns")
         if missing:
-            raise DataError("%s lacks %d of the baseline's feature columns: %s" % (
+            raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
                 self.label, len(missing), _preview_list(missing)),
                 "add them (empty cells are allowed)" + _did_you_mean(missing[0], names))
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
+        # An extra column named like the baseline's label would collide with the label written
+        # under that name (when --label-column picks another column): it is reported, not kept.
+        self.kept_extra = [n for n in self.extra if n != self.bundle.label_column]
         self.schema = schema
         self.missing_by_feature = {f: 0 for f in features}
-
-    def empty_schema(self):
-        return self.output_schema()
 
     def output_schema(self):
         import pyarrow as pa
@@ -223,61 +271,81 @@ class ContributionLoader:
         fields = [pa.field(self.bundle.label_column, pa.string())]
         for feature in self.bundle.features:
             fields.append(pa.field(feature["name"], pa.float64() if feature["kind"] == "numeric" else pa.string()))
-        fields.extend(pa.field(name, pa.string()) for name in self.extra)
+        fields.extend(pa.field(name, pa.string()) for name in self.kept_extra)
         return pa.schema(fields)
 
     # --- per batch -------------------------------------------------------------------------
 
-    def normalise(self, batch):
+    def pandas_types(self, batch, reader):
+        """``batch`` typed as pandas types the whole file: missing integers make a float column."""
+        import pyarrow as pa
+
+        from ..core.dataio import cast_batch
+
+        casts = {}
+        for field, array in zip(batch.schema, batch.columns):
+            if pa.types.is_integer(field.type):
+                if array.null_count:
+                    if field.name in self.int_columns_hashed:
+                        reader.widen(field.name, pa.float64())  # raises Restart
+                    casts[field.name] = pa.float64()
+                elif len(array):
+                    self.int_columns_hashed.add(field.name)
+            elif pa.types.is_null(field.type):
+                casts[field.name] = pa.float64()  # pandas reads an empty column as float64
+        return cast_batch(batch, casts) if casts else batch
+
+    def normalise(self, batch, reader):
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from ..core.recipe import canonical_labels
-
-        frame = batch.to_pandas()
         self.check_cells(batch)
-        self.manifest.update(frame)
-        offset = self.manifest.rows - len(frame)
+        batch = self.pandas_types(batch, reader)
+        self.manifest.update(batch.to_pandas())
+        offset = self.manifest.rows - batch.num_rows
 
-        labels = canonical_labels(frame[self.label_column])
-        missing_label = labels.isna().to_numpy()
-        if missing_label.any():
-            first = int(np.flatnonzero(missing_label)[0]) + offset
-            raise DataError("%s: %d rows have no value in the label column %r (first: data row %d)" % (
-                self.label, int(missing_label.sum()), self.label_column, first + 1),
+        labels = canonical_label_array(batch.column(self.label_column))
+        if labels.null_count:
+            missing = np.asarray(labels.is_null(), dtype=bool)
+            raise DataError("%s: %s no value in the label column %r (first: data row %d)" % (
+                self.label, _rows(int(missing.sum()), "has", "have"), self.label_column,
+                int(np.flatnonzero(missing)[0]) + offset + 1),
                 "fill in the labels or remove those rows")
-        known = labels.isin(self.classes).to_numpy()
-        for value, count in labels[~known].value_counts().items():
-            self.unseen[value] = self.unseen.get(value, 0) + int(count)
+        known = pc.is_in(labels, value_set=pa.array(self.bundle.classes, type=pa.string()))
+        _add_counts(self.unseen, labels.filter(pc.invert(known)))
+        kept = labels.filter(known)
+        _add_counts(self.class_counts, kept)
 
-        columns = {self.bundle.label_column: pa.array(labels[known].tolist(), type=pa.string())}
-        any_missing = np.zeros(len(frame), dtype=bool)
+        columns = {self.bundle.label_column: kept}
+        any_missing = np.zeros(batch.num_rows, dtype=bool)
         for feature in self.bundle.features:
             name = feature["name"]
             array = batch.column(name)
             if feature["kind"] == "numeric":
                 values = self.numeric(name, array, offset)
+            elif pa.types.is_string(array.type):
+                values = array
+            elif pa.types.is_null(array.type) or pa.types.is_floating(array.type) and array.null_count == len(array):
+                values = pa.nulls(len(array), pa.string())
             else:
-                values = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
-            nulls = np.asarray(values.is_null(), dtype=bool) if len(values) else np.zeros(0, dtype=bool)
+                values = canonical_label_array(array, trim=False)  # 1.0 and 1 are the same category
+            nulls = np.asarray(values.is_null(), dtype=bool)
             self.missing_by_feature[name] += int(nulls.sum())
             any_missing |= nulls
-            columns[name] = values.filter(pa.array(known))
-        for name in self.extra:
+            columns[name] = values.filter(known)
+        for name in self.kept_extra:
             array = batch.column(name)
             if not pa.types.is_string(array.type):
-                array = pc.cast(array, pa.string()) if not pa.types.is_null(array.type) else \
-                    pa.nulls(len(array), pa.string())
-            columns[name] = array.filter(pa.array(known))
-        self.missing_feature_rows += int(any_missing[known].sum())
-        for value, count in labels[known].value_counts().items():
-            self.class_counts[value] = self.class_counts.get(value, 0) + int(count)
-        self.rows_written += int(known.sum())
+                array = pa.nulls(len(array), pa.string()) if array.null_count == len(array) else \
+                    pc.cast(array, pa.string())
+            columns[name] = array.filter(known)
+        self.missing_feature_rows += int(any_missing[np.asarray(known, dtype=bool)].sum())
+        self.rows_written += len(kept)
         return pa.Table.from_pydict(columns, schema=self.output_schema())
 
     def numeric(self, name, array, offset):
-        """A numeric feature as float64; raises DataError for text or infinite values."""
+        """A numeric feature as float64 (NaN as missing); DataError for text or infinite values."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -285,32 +353,32 @@ class ContributionLoader:
         if pa.types.is_null(array.type):
             return pa.nulls(len(array), pa.float64())
         if pa.types.is_boolean(array.type):
-            return pc.cast(array, pa.float64())
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            array = pc.cast(array, pa.float64())
+        elif pa.types.is_string(array.type):
             trimmed = pc.utf8_trim_whitespace(array)
             trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
             try:
                 array = pc.cast(trimmed, pa.float64())
-            except pa.ArrowInvalid:
-                bad = _first_non_numeric(trimmed.to_pylist())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                row, value = _first_non_numeric(trimmed.to_pylist())
+                hint = "use '.' as the decimal mark" if _decimal_comma(value) else \
+                    "fix or empty that cell, or give each column one type of value"
                 raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
-                    self.label, name, _short(bad[1]), bad[0] + offset + 1),
-                    "fix or empty that cell, or give each column one type of value") from None
-        elif pa.types.is_binary(array.type):
-            raise DataError("%s: column %r is not UTF-8 text" % (self.label, name), "save the file as UTF-8")
-        elif not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
-                  or pa.types.is_decimal(array.type)):
-            raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
-                self.label, name, array.type), "give numbers in that column")
-        else:
+                    self.label, name, _short(value), row + offset + 1), hint) from None
+        elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
             array = pc.cast(array, pa.float64())
+        else:
+            raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
+                self.label, name, array.type), "give plain numbers in that column")
         values = array.to_numpy(zero_copy_only=False)
         infinite = np.isinf(values)
         if infinite.any():
             first = int(np.flatnonzero(infinite)[0]) + offset
-            raise DataError("%s: column %r has %d infinite values (first: data row %d)" % (
-                self.label, name, int(infinite.sum()), first + 1),
+            raise DataError("%s: column %r has %s (first: data row %d)" % (
+                self.label, name, _rows(int(infinite.sum()), noun="infinite value"), first + 1),
                 "replace them with empty cells or finite numbers")
+        if np.isnan(values).any():
+            array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
         return array
 
     def check_cells(self, batch):
@@ -318,54 +386,106 @@ class ContributionLoader:
         import pyarrow.compute as pc
 
         for name, array in zip(batch.schema.names, batch.columns):
-            if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-                raise DataError("%s: column %r is not UTF-8 text" % (self.label, name),
-                                "save the file as UTF-8 and try again")
-            if pa.types.is_string(array.type) and len(array):
-                longest = pc.max(pc.binary_length(array)).as_py()
+            if pa.types.is_binary(array.type):
+                raise DataError("%s: column %r holds binary values, not text" % (self.label, name),
+                                "store text as UTF-8 strings")
+            if pa.types.is_string(array.type) and len(array) and array.null_count < len(array):
+                lengths = pc.binary_length(array)
+                longest = pc.max(lengths).as_py()
                 if longest is not None and longest > MAX_CELL_BYTES:
-                    raise DataError("%s: column %r has a %d-byte value; cells are limited to %d KB" % (
-                        self.label, name, longest, MAX_CELL_BYTES // 1024),
-                        "shorten or remove that value")
+                    row = pc.index(lengths, longest).as_py() + self.manifest.rows
+                    raise DataError("%s: column %r has a %d-byte value in data row %d; cells are limited to %d KB"
+                                    % (self.label, name, longest, row + 1, MAX_CELL_BYTES // 1024),
+                                    "shorten or remove that value")
 
     # --- results ---------------------------------------------------------------------------
 
     def finish(self):
         rows = self.manifest.rows
         if rows == 0:
-            raise DataError("%s has a header but no data rows" % self.label, "give at least one row of data")
+            raise DataError("%s: has a header but no data rows" % self.label, "give at least one row of data")
         if self.rows_written == 0:
             raise DataError("%s: none of its labels (%s) is a class of the baseline (%s)" % (
                 self.label, _preview_list(sorted(self.unseen)), _preview_list(self.bundle.classes)),
                 "use the baseline's class names or a baseline built for these labels")
         features = self.bundle.feature_names
-        if all(self.missing_by_feature[f] >= self.rows_written for f in features):
-            raise DataError("%s: every feature value is empty" % self.label,
+        if all(self.missing_by_feature[f] >= rows for f in features):
+            raise DataError("%s: every feature value is empty (%s)" % (self.label, _preview_list(features)),
                             "fill in the feature columns")
         if len(self.class_counts) == 1 and not self.bundle.has("base"):
-            raise DataError("%s has a single class (%r) and the baseline has no base table to retrain with" % (
-                self.label, next(iter(self.class_counts))),
-                "contribute rows of at least two classes, or use a bundle with its base table")
+            raise DataError("%s: every used row has the label %r, and the baseline has no base table to "
+                            "retrain with" % (self.label, next(iter(self.class_counts))),
+                            "contribute rows of at least two classes, or use a bundle with its base table")
 
     def result(self, table_path):
         warnings = []
+        if self.unseen:
+            shown = ", ".join("%r: %d%s" % (value, count, _class_hint(value, self.bundle.classes))
+                              for value, count in sorted(self.unseen.items())[:5])
+            more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
+            warnings.append("dropped %d rows whose labels the baseline does not know (%s%s)" % (
+                sum(self.unseen.values()), shown, more))
         if len(self.class_counts) == 1:
-            warnings.append("all used rows have the label %r" % next(iter(self.class_counts)))
+            warnings.append("every used row has the label %r: the estimate shows what adding only that class "
+                            "does" % next(iter(self.class_counts)))
+        empty = [f for f in self.bundle.feature_names if self.missing_by_feature[f] >= self.manifest.rows]
+        if empty:
+            warnings.append("feature columns with no values at all (imputed): %s" % _preview_list(empty))
+        estimated = self.manifest.estimated_columns()
         validation = {
             "label_column": self.label_column,
             "features": self.bundle.feature_names,
             "extra_columns": list(self.extra),
             "id_columns": [n for n in self.extra if n in ID_COLUMNS],
+            "rows_read": self.manifest.rows,
             "unseen_labels": dict(sorted(self.unseen.items())),
             "unseen_label_action": "dropped",
             "rows_dropped": int(sum(self.unseen.values())),
             "rows_with_missing_features": self.missing_feature_rows,
             "missing_by_feature": self.missing_by_feature,
             "class_counts": dict(sorted(self.class_counts.items())),
+            "unique_counts_estimated": estimated,
             "warnings": warnings,
         }
         return {"source_path": self.label, "table_path": table_path, "rows_used": self.rows_written,
                 "data_manifest": self.manifest.result(), "validation": validation}
+
+
+def canonical_label_array(array, trim=True):
+    """Labels (or category values) as canonical strings, computed once per distinct value.
+
+    Follows core/recipe.canonical_label: 1, 1.0 and "1" are the same; text is trimmed; NaN,
+    empty and missing values are null.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..core.recipe import canonical_label
+
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.string())
+    encoded = pc.dictionary_encode(array)
+    dictionary = encoded.dictionary.to_pylist()
+    if trim or not pa.types.is_string(array.type):
+        mapped = [canonical_label(v) for v in dictionary]
+    else:
+        mapped = dictionary
+    return pc.take(pa.array(mapped, type=pa.string()), encoded.indices)
+
+
+def _add_counts(counts, array):
+    import pyarrow.compute as pc
+
+    if len(array):
+        for item in pc.value_counts(array).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + int(item["counts"])
+
+
+def _rows(count, singular="", plural="", noun="row"):
+    """'1 row has' / '3 rows have'."""
+    text = "%d %s%s" % (count, noun, "" if count == 1 else "es" if noun.endswith("s") else "s")
+    verb = singular if count == 1 else plural
+    return text + (" " + verb if verb else "")
 
 
 def _first_non_numeric(values):
@@ -377,6 +497,12 @@ def _first_non_numeric(values):
         except ValueError:
             return index, value
     return 0, values[0] if values else ""
+
+
+def _decimal_comma(value):
+    import re
+
+    return bool(re.match(r"^[-+]?\d+,\d+$", str(value)))
 
 
 def _short(text, limit=40):
@@ -396,6 +522,25 @@ def _did_you_mean(wanted, names):
         if "".join(str(name).split()).casefold() == key:
             return " (the file has %r: did you mean that column?)" % name
     return ""
+
+
+def _header_hint(names):
+    """A hint when the header row looks like data (a file without a header)."""
+    numeric = 0
+    for name in names:
+        try:
+            float(name)
+            numeric += 1
+        except ValueError:
+            pass
+    if names and numeric * 2 >= len(names):
+        return "the first row looks like data: add a header row naming the columns"
+    return ""
+
+
+def _class_hint(value, classes):
+    matches = [c for c in classes if c.casefold() == str(value).strip().casefold()]
+    return " - did you mean %r?" % matches[0] if len(matches) == 1 else ""
 
 
 main = Load.entry_point

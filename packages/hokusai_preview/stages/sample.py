@@ -4,10 +4,11 @@ Usage:
   hp-sample [options] [<record>...]
   hp-sample (-h | --help | --version)
 
-Reads `load` records (from hp-load) on stdin or from the named files and writes one `sample`
-record each. A contribution larger than --sample-size is sampled by label: every class keeps
-at least one row and the class proportions are kept to within one row per class. Smaller
-contributions pass through unchanged. The same seed gives the same sample.
+Reads `load` records (from hp-load) or `check` records (from hp-check, whose cleaned table it
+then samples) on stdin or from the named files and writes one `sample` record each. A
+contribution larger than --sample-size is sampled by label: every class keeps at least one row
+and the class proportions are kept to within one row per class. Smaller contributions pass
+through unchanged. The same seed gives the same sample.
 
 Options:
   --sample-size N         Rows to keep at most [default: 10000].
@@ -40,8 +41,9 @@ def positive_int(args, option, minimum=1):
 class Sample(Stage):
     name = "hp-sample"
     usage = __doc__
-    accepts = ("load",)
+    accepts = ("load", "check")
     produces = "sample"
+    prefetch = ("numpy", "pyarrow.parquet", "pyarrow.compute")
 
     def setup(self, args):
         self.size = positive_int(args, "--sample-size")
@@ -59,6 +61,7 @@ class Sample(Stage):
         import pyarrow.parquet as pq
 
         from ..core.command import carry
+        from ..core.dataio import open_parquet, parquet_batches
         from ..core.fsutil import atomic_path
         from ..core.records import current_table
         from ..core.sampling import stratified_indices
@@ -66,27 +69,29 @@ class Sample(Stage):
         contribution = record["contribution"]
         source, rows = current_table(record)
         label = record["baseline"].get("label_column") or _label_column(source)
-        original_counts = contribution["validation"]["class_counts"]
+        original_counts = (record.get("check") or contribution["validation"])["class_counts"]  # after hp-check
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,
                    "class_counts_original": original_counts, "method": "stratified_by_label"}
         if rows <= self.size:
             section.update(table_path=source, sample_size_used=rows, sampled=False, class_counts=original_counts)
             return carry(record, sample=section), []
 
-        parquet = pq.ParquetFile(source)
-        labels = parquet.read(columns=[label]).column(0).to_numpy(zero_copy_only=False)
-        classes, codes = np.unique(labels.astype(str), return_inverse=True)
+        # Only the label column is read whole (as small integer codes); the rows themselves
+        # are streamed batch by batch into the sample, so memory does not grow with the table.
+        parquet = open_parquet(source)
+        classes = sorted(original_counts)
+        codes = label_codes(parquet, label, classes)
         chosen = stratified_indices(codes, self.size, self.seed)
         path = entry.path("sample.parquet")
         with atomic_path(path) as tmp:
             writer = pq.ParquetWriter(tmp, parquet.schema_arrow)
             try:
                 start = 0
-                for batch in parquet.iter_batches(batch_size=65536):
+                for batch in parquet_batches(parquet):
                     stop = start + batch.num_rows
                     lo, hi = np.searchsorted(chosen, [start, stop])
                     if hi > lo:
-                        writer.write_batch(batch.take(chosen[lo:hi] - start))
+                        writer.write_batch(batch.take(_arrow_ints(chosen[lo:hi] - start)))
                     start = stop
             finally:
                 writer.close()
@@ -95,6 +100,45 @@ class Sample(Stage):
                        class_counts={str(c): int(n) for c, n in zip(classes, counts) if n})
         self.info("sampled %d of %d rows, stratified by label (seed %d)" % (len(chosen), rows, self.seed))
         return carry(record, sample=section), ["sample.parquet"]
+
+
+def label_codes(parquet, label, classes):
+    """Each row's index into ``classes`` (int32), reading the label column batch by batch."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..core.dataio import parquet_batches
+
+    position = {c: i for i, c in enumerate(classes)}
+    codes = []
+    for batch in parquet_batches(parquet, columns=[label]):
+        encoded = pc.dictionary_encode(pc.cast(batch.column(0), pa.string()))
+        values = encoded.dictionary.to_pylist()
+        if encoded.null_count or any(v not in position for v in values):
+            raise ValueError("label column %r holds a value outside %s" % (label, list(classes)))
+        lookup = np.array([position[v] for v in values], dtype=np.int32)
+        codes.append(lookup[_numpy_ints(encoded.indices)])
+    return np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
+
+
+# pyarrow converts between numpy and Arrow through code that imports pandas (about a second of
+# start-up); these two zero-copy views of plain integer arrays keep hp-sample free of it.
+def _numpy_ints(array):
+    """An Arrow integer array without nulls as a read-only numpy view."""
+    import numpy as np
+
+    width = array.type.bit_width // 8
+    return np.frombuffer(array.buffers()[1], dtype="<i%d" % width, count=len(array), offset=array.offset * width)
+
+
+def _arrow_ints(values):
+    """A numpy integer array as an Arrow int64 array."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
 def _label_column(path):

@@ -12,10 +12,12 @@ Reads `sample` records (or `load` records, to use the whole contribution) and wr
   the same trees and seed;
 * fine_tune (no base table): new trees fitted on the contribution added to the baseline forest.
 
-Trees are added in rounds. After each round the trees not yet grown are simulated by
-resampling the grown ones; training stops early once the probability that the full budget
-would move delta_one_score by no more than the tolerance (20%, at least 0.2 points) reaches
---target, and never before --min-trees. --full grows the full budget.
+Trees are added in rounds. After each round, how far the full budget could still move
+delta_one_score is read from the reference forest (the spread of the score of its subsets of
+as many trees); training stops early once the probability that it moves no more than the
+tolerance (20%, at least 0.2 points), and that the DeltaOne verdict on the bundle's primary
+metric stays the same, both reach the target (--target), and never before the minimum
+(--min-trees); with --full every tree is grown.
 
 When the contribution was sampled, the same number of trees is also trained on nested
 quarter and half sub-samples, for the learning curve that extrapolates to the whole file.
@@ -27,6 +29,8 @@ Options:
   --target P              Early-stopping probability target [default: 0.95].
   --full                  Grow the recipe's full budget of trees (no early stopping).
   --jobs N                CPU cores used for training, 0 for all [default: 0].
+  --trust-model           Load a baseline model that is a pickle or joblib file, which runs any
+                          code it contains (README: Trust and safety).
 {common_options}
 
 Record written (schema: schemas/train.schema.json): everything in the input record plus
@@ -46,6 +50,9 @@ from .sample import positive_int
 __doc__ = with_common_options(__doc__)
 
 CURVE_FRACTIONS = (0.25, 0.5)
+# Part of the cache key (hp-eval's and hp-delta's keys chain it): change it whenever the stopping
+# rule or the estimate (core/estimate.py) changes, so no result of an older method is reused.
+ESTIMATE_METHOD = "subset-profile-1"
 
 
 class Train(Stage):
@@ -53,6 +60,9 @@ class Train(Stage):
     usage = __doc__
     accepts = ("sample", "load")
     produces = "train"
+    prefetch = ("numpy", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.compose",
+                "sklearn.feature_extraction.text", "sklearn.impute", "sklearn.preprocessing", "sklearn.pipeline",
+                "skops.io", "tqdm")
 
     def setup(self, args):
         self.seed = positive_int(args, "--seed", minimum=0)
@@ -66,9 +76,17 @@ class Train(Stage):
             raise UsageError("--target must be between 0 and 1, not %s" % args["--target"], None)
         self.full = bool(args["--full"])
         self.jobs = positive_int(args, "--jobs", minimum=0) or -1
+        self.trust_model = bool(args["--trust-model"])
+
+    def handle(self, record):
+        from ..core.bundle import refuse_untrusted_record
+
+        if record.get("record") != "error":
+            refuse_untrusted_record(record["baseline"], self.trust_model)
+        return super().handle(record)
 
     def params(self, record):
-        params = {"seed": self.seed, "round_size": self.round_size, "full": self.full}
+        params = {"seed": self.seed, "round_size": self.round_size, "full": self.full, "estimate": ESTIMATE_METHOD}
         if not self.full:
             params.update(min_trees=self.min_trees, target=self.target)
         return params
@@ -81,6 +99,10 @@ class Train(Stage):
         from ..core.modelfile import save_model
 
         bundle = open_record_bundle(record)
+        bundle.check_model(self.trust_model)  # refused whether or not this run needs to load it
+        if bundle.trust_model and bundle.model_format != "skops":
+            self.warn("--trust-model: the %s model file %s is loaded as it is; that runs any code it contains"
+                      % (bundle.model_format, bundle.file_path("model")))
         mode = "retrain" if bundle.has("base") else "fine_tune"
         from ..core.records import current_table
 
@@ -92,6 +114,7 @@ class Train(Stage):
 
         started = time.perf_counter()
         trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
+        trainer.cache = self.cache  # checkpoints: see core/checkpoint.py
         grown = trainer.grow(contribution, reference, y_bench, self.round_size,
                              None if self.full else (self.min_trees, self.target), progress=self.progress)
         model, new_probas, history, stop_reason = grown
@@ -124,14 +147,18 @@ class Train(Stage):
             "contributed_samples": int(len(contribution)),
             "model_path": entry.path("model.skops"),
             "predictions_path": entry.path("predictions.npz"),
-            "reference_predictions_path": self.reference_path,
+            "reference_predictions_path": entry.adopt("reference.npy", self.reference_path),
             "learning_curve": curve,
             "fit_seconds": round(fit_seconds, 3),
+            "resumed_trees": int(trainer.resumed_trees),
+            "reference_profile": trainer.profile.to_json() if trainer.profile is not None else None,
         }
+        if trainer.resumed_trees:
+            self.info("resumed from a checkpoint of %d trees grown earlier on the same rows" % trainer.resumed_trees)
         self.info("%s: grew %d of %d trees on %d base + %d contributed rows (%s) in %.1fs" % (
             mode, len(new_probas), full_new, base_rows if mode == "retrain" else 0, len(contribution),
             stop_reason.replace("_", " "), fit_seconds))
-        return carry(record, training=section), ["model.skops", "predictions.npz"]
+        return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
 
     def progress(self, total, initial):
         from tqdm import tqdm
@@ -152,22 +179,21 @@ class Train(Stage):
 
         shipped = mode == "fine_tune" or self.seed == int(bundle.recipe["params"]["random_state"])
         key = make_key("reference", bundle.fingerprint, {"seed": None if shipped else self.seed})
-        if self.cache.lookup("reference", key) is not None:
-            self.reference_path = self.cache.entry_dir("reference", key) + "/reference.npy"
-            return np.load(self.reference_path)
-        entry = self.cache.create("reference", key)
-        try:
-            trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
-            probas = trainer.reference(shipped)
-            with atomic_path(entry.path("reference.npy")) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.save(handle, probas)
-            entry.commit({"trees": int(len(probas))}, ["reference.npy"])
-        except BaseException:
-            self.cache.discard("reference", key)
-            raise
-        self.reference_path = entry.path("reference.npy")
-        return probas
+        if self.cache.lookup("reference", key) is None:
+            entry = self.cache.create("reference", key)  # waits if another run is computing it
+            if entry.reused is None:
+                try:
+                    trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
+                    probas = trainer.reference(shipped)
+                    with atomic_path(entry.path("reference.npy")) as tmp:
+                        with open(tmp, "wb") as handle:
+                            np.save(handle, probas)
+                    entry.commit({"trees": int(len(probas))}, ["reference.npy"])
+                except BaseException:
+                    entry.discard()
+                    raise
+        self.reference_path = os.path.join(self.cache.entry_dir("reference", key), "reference.npy")
+        return np.load(self.reference_path)
 
 
 def open_record_bundle(record):
@@ -280,9 +306,12 @@ class Trainer:
         -------
         (model, new tree probabilities (k, n, C), convergence history, stop reason)
         """
+        import functools
+
         import numpy as np
 
-        from ..core.estimate import Forests, convergence
+        from ..core.checkpoint import open_checkpoint
+        from ..core.estimate import Profile, convergence
         from ..core.recipe import tree_probas
 
         frame = self.training_frame(contribution)
@@ -291,25 +320,30 @@ class Trainer:
         offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
         full = int(self.params["n_estimators"])
         history, probas, reason = [], [], "full_budget"
+        # How the reference's score varies with its tree count: the stopping rule's yardstick.
+        self.profile = Profile.measure(y_bench, reference, self.mode, full, seed=self.seed) if stopping else None
         bar = progress(full, 0) if progress else None
+        saved = open_checkpoint(self, frame)  # trees an earlier run grew on these rows are reused
         try:
             while sum(len(p) for p in probas) < full:
                 grown = sum(len(p) for p in probas)
                 step = min(round_size, full - grown)
-                forest.set_params(n_estimators=offset + grown + step)
-                self.fit(model, frame)
+                saved.extend(forest, offset, grown + step, functools.partial(self.fit, model, frame))
                 probas.append(tree_probas(forest, bench, self.classes, start=offset + grown))
                 if bar is not None:
                     bar.update(step)
                 k = grown + step
                 if stopping is not None and k < full:
-                    state = convergence(y_bench, Forests(self.mode, reference, np.concatenate(probas), full),
-                                        seed=self.seed)
+                    state = convergence(y_bench, reference, np.concatenate(probas), self.mode, full, self.profile,
+                                        self.bundle.manifest.get("primary_metric"))
                     history.append({key: round(float(v), 6) for key, v in state.items()})
-                    if k >= stopping[0] and state["within"] >= stopping[1]:
+                    settled = min(state["within"], state.get("verdict", 1.0))  # the estimate and the verdict
+                    if k >= stopping[0] and settled >= stopping[1]:
                         reason = "converged"
                         break
         finally:
+            saved.close()
+            self.resumed_trees = saved.resumed
             if bar is not None:
                 bar.close()
         if stopping is None:
@@ -318,8 +352,11 @@ class Trainer:
 
     def learning_curve(self, contribution, trees, fractions):
         """Yield (rows, per-tree probabilities) for nested stratified sub-samples of the contribution."""
+        import functools
+
         import numpy as np
 
+        from ..core.checkpoint import open_checkpoint
         from ..core.recipe import tree_probas
         from ..core.sampling import stratified_indices
 
@@ -332,8 +369,11 @@ class Trainer:
             model, bench = self.start(frame)
             forest = model[-1]
             offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
-            forest.set_params(n_estimators=offset + trees)
-            self.fit(model, frame)
+            saved = open_checkpoint(self, frame)
+            try:
+                saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
+            finally:
+                saved.close()
             yield len(subset), tree_probas(forest, bench, self.classes, start=offset)
 
 

@@ -26,8 +26,10 @@ Usage:
 
 Trains the baseline's recipe with the contributed data on this machine, scores the baseline and
 the new model on the baseline's benchmark, and prints the DeltaOne estimate in the main
-pipeline's JSON format (plus preview fields) or as a report. It chains hp-load, hp-sample,
-hp-train, hp-eval, hp-delta and hp-format; each caches its result, so a re-run is instant.
+pipeline's JSON format (plus preview fields) or as a report. It chains hp-load, hp-check,
+hp-sample, hp-train, hp-eval, hp-delta and hp-format; each caches its result, so a re-run is
+instant. hp-check reports contamination, duplicates, label noise, drift and personal data, and
+removes contributed rows that duplicate benchmark rows before training.
 
 Options:
   --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or Parquet, optionally
@@ -42,6 +44,10 @@ Options:
   --full                  Run the main pipeline's recipe at full budget: every row, every tree,
                           no early stopping (output has preview_mode false).
   --jobs N                CPU cores for training, 0 for all [default: 0].
+  --keep-contaminated     Train with contributed rows that duplicate benchmark rows too (they
+                          inflate the delta; by default they are removed).
+  --trust-model           Accept and load a baseline model that is a pickle or joblib file,
+                          which runs any code it contains (only for a source you trust).
   --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
   --no-cache              Recompute every stage (results are cached again).
   -q --quiet              Print nothing on stderr but errors.

@@ -1,0 +1,854 @@
+"""Data diagnostics: what may be wrong with a contribution before it is used.
+
+Pure functions over pandas DataFrames (the contribution as hp-load normalised it, the bundle's
+benchmark and base tables, the bundle's feature list); hp-check calls :func:`diagnose` and
+writes what it returns. Every rule and threshold is a constant below, documented in the
+README ("Data diagnostics"):
+
+* **Matching rows** (contamination and duplicates) compares the baseline's feature columns.
+  *Exact*: every feature equal after normalising types (numbers to float, 12 significant
+  digits) and whitespace (trimmed, runs collapsed); missing equals missing. *Near*: every
+  feature similar: numbers of the same sign with magnitudes within a ratio of 1 +
+  ``NEAR_RATIO`` (zero only matches zero); categories equal ignoring case; free text with a
+  Jaccard similarity of word 3-shingles of at least ``NEAR_TEXT`` (0.8), or without words on
+  both sides.
+* **Chance level**: identical or near-identical rows also occur between clean tables of the
+  same source (two customers with the same plan). The rate at which the baseline's own rows
+  (benchmark and base) match each other gives the number expected by chance; a count is an
+  alarm only above the ``ALARM_QUANTILE`` Poisson quantile of that expectation (duplicates
+  also need ``DUPLICATE_MIN_SHARE`` of the rows).
+* **Label noise**: confident learning (Northcutt et al., 2021) on out-of-fold probabilities of
+  the recipe's forest (``NOISE_TREES`` trees, ``NOISE_FOLDS`` folds) trained on contribution and
+  reference rows together; an alarm when the contribution's flagged rate exceeds the
+  reference rows' rate by ``NOISE_MIN_EXCESS`` and significantly (p < ``NOISE_ALPHA``).
+* **Drift** against the benchmark: Kolmogorov-Smirnov for numbers, total variation distance
+  (with a chi-square test) for categories and for the word distribution of free text; an alarm
+  when the effect is at least ``DRIFT_MIN_EFFECT`` and p < ``DRIFT_ALPHA`` / features.
+* **PII**: e-mail addresses, phone numbers, card numbers (Luhn-valid) and government ids
+  (US SSN, UK National Insurance number) in up to ``PII_SAMPLE`` values per column; an alarm when
+  at least ``PII_MIN_SHARE`` of a column's checked values hold one.
+"""
+
+import math
+import re
+import time
+
+import numpy as np
+
+RULES_VERSION = 1
+NUMERIC_DIGITS = 12
+NEAR_RATIO = 0.001
+NEAR_TEXT = 0.8
+SHINGLE_WORDS = 3
+NEIGHBOURS = 8
+PAIR_BLOCK = 4_000_000  # candidate text pairs computed at once
+ALARM_QUANTILE = 0.999
+DUPLICATE_MIN_SHARE = 0.01  # fewer repeats than this cannot move an estimate noticeably
+NOISE_FOLDS = 3
+NOISE_TREES = 30
+NOISE_MAX_CONTRIBUTION = 5000
+NOISE_MAX_CONTRIBUTION_TEXT = 3000  # TF-IDF and forests on sparse text cost more per row
+NOISE_MAX_REFERENCE = 2000
+NOISE_MIN_ROWS = 30
+NOISE_ALPHA = 0.001
+NOISE_MIN_EXCESS = 0.03
+DRIFT_ALPHA = 0.01
+DRIFT_MIN_EFFECT = 0.1
+RARE_CATEGORY = 5
+TEXT_TOP_WORDS = 200
+PII_SAMPLE = 1000
+PII_MIN_SHARE = 0.05
+EXAMPLES = 5
+ROW_INDICES = 20
+MISSING = "\x00missing"
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+def _numeric(column):
+    import pandas as pd
+
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _round_significant(values, digits=NUMERIC_DIGITS):
+    """Values rounded to ``digits`` significant digits (absorbs float formatting in CSV/JSON)."""
+    out = np.array(values, dtype=np.float64)
+    finite = np.isfinite(out) & (out != 0)
+    magnitude = np.floor(np.log10(np.abs(out[finite])))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    out[finite] = np.round(out[finite] * scale) / scale
+    return out + 0.0  # -0.0 -> 0.0
+
+
+def _strings(column, fold=False):
+    """Strings with whitespace trimmed and collapsed (optionally case-folded); missing -> MISSING."""
+    import pandas as pd
+
+    values = column.astype(object).where(column.notna(), None).to_numpy()
+    codes, uniques = pd.factorize(values)  # missing -> -1, which picks MISSING below
+
+    def clean(v):
+        text = " ".join(str(v).split())
+        return text.casefold() if fold else text
+
+    return np.array([clean(u) for u in uniques] + [MISSING], dtype=object)[codes]
+
+
+def _hash_rows(columns, n):
+    """One uint64 per row from a list of equally long arrays."""
+    import pandas as pd
+
+    if not columns:
+        return np.zeros(n, dtype=np.uint64)
+    frame = pd.DataFrame({str(i): c for i, c in enumerate(columns)})
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+class Encoded:
+    """One table encoded for matching: exact keys, near-match points and text shingles."""
+
+    def __init__(self, keys, points, shingles):
+        self.keys = keys          # uint64 per row, equal iff the rows match exactly
+        self.points = points      # (n, d) floats: near in all but text iff Chebyshev distance <= 1
+        self.shingles = shingles  # one binary sparse matrix per text feature (no row: no words)
+        self.empty = np.ones(len(keys), dtype=bool)  # rows whose every text feature has no words
+        for matrix in shingles:
+            self.empty &= np.diff(matrix.indptr) == 0
+
+    def __len__(self):
+        return len(self.keys)
+
+    def take(self, rows):
+        """The encoding of the given rows only."""
+        return Encoded(self.keys[rows], self.points[rows], [m[rows] for m in self.shingles])
+
+
+def encode(frames, features):
+    """Encode several tables consistently (shared group codes); returns a list of Encoded."""
+    text = [f["name"] for f in features if f["kind"] == "text"]
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    categorical = [f["name"] for f in features if f["kind"] == "categorical"]
+    step = math.log1p(NEAR_RATIO)
+
+    keys, groups, logs, shingles = [], [], [], []
+    for frame in frames:
+        n = len(frame)
+        exact_columns = []
+        for f in features:
+            column = frame[f["name"]]
+            exact_columns.append(_round_significant(_numeric(column)) if f["kind"] == "numeric"
+                                 else _strings(column))
+        keys.append(_hash_rows(exact_columns, n))
+        matrices = [_shingle_matrix(frame[name]) for name in text]
+        shingles.append(matrices)
+        # Near: categories equal ignoring case, the same text features without words, and every
+        # number of the same sign (zero and missing are signs of their own) with magnitudes within
+        # a ratio of 1 + NEAR_RATIO: on a log scale divided by log(1 + NEAR_RATIO) that is a
+        # Chebyshev distance of at most 1. Text similarity is checked on the pairs separately.
+        values = [_numeric(frame[name]) for name in numeric]
+        signs = [np.where(np.isnan(v), 2.0, np.sign(v)) for v in values]
+        wordless = [(np.diff(m.indptr) == 0).astype(np.float64) for m in matrices]
+        groups.append(_hash_rows(signs + wordless + [_strings(frame[name], fold=True) for name in categorical], n))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = [np.where(np.isfinite(v) & (v != 0), np.log(np.abs(v)) / step, 0.0) for v in values]
+        logs.append(np.column_stack(scaled) if scaled else np.zeros((n, 0)))
+
+    _, codes = np.unique(np.concatenate(groups), return_inverse=True)
+    bounds = np.cumsum([0] + [len(f) for f in frames])
+    codes = codes.astype(np.float64).reshape(-1) * 3.0  # different groups are >= 3 apart
+    full = np.column_stack([codes, np.concatenate(logs)])
+    return [Encoded(keys[i], full[bounds[i]:bounds[i + 1]], shingles[i]) for i in range(len(frames))]
+
+
+def _shingle_words(text):
+    tokens = re.findall(r"\w+", text.casefold())
+    if len(tokens) < SHINGLE_WORDS:
+        return [" ".join(tokens)] if tokens else []
+    return [" ".join(tokens[i:i + SHINGLE_WORDS]) for i in range(len(tokens) - SHINGLE_WORDS + 1)]
+
+
+def _shingle_matrix(column):
+    import pandas as pd
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    values = column.astype(object).where(column.notna(), "").to_numpy()
+    codes, uniques = pd.factorize(values)  # each distinct text is shingled once
+    vectorizer = HashingVectorizer(analyzer=_shingle_words, n_features=1 << 22, binary=True, norm=None,
+                                   alternate_sign=False, dtype=np.float32)
+    return vectorizer.transform([str(u) for u in uniques]).tocsr()[codes]
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+def _stack(parts):
+    """One Encoded of several tables' rows, in order."""
+    import scipy.sparse
+
+    shingles = [scipy.sparse.vstack([p.shingles[k] for p in parts]).tocsr() for k in range(len(parts[0].shingles))]
+    return Encoded(np.concatenate([p.keys for p in parts]), np.concatenate([p.points for p in parts]), shingles)
+
+
+def _text_pairs(a, b, same):
+    """Near (i, j) pairs of rows with words: a text feature with Jaccard >= NEAR_TEXT finds the
+    candidates; every text feature (both without words, or similar) and the rest must agree."""
+    candidates = []
+    for ma, mb in zip(a.shingles, b.shingles):
+        size_a = np.asarray(ma.sum(axis=1)).ravel()
+        size_b = np.asarray(mb.sum(axis=1)).ravel()
+        transposed = mb.T.tocsc()
+        # In blocks of rows, so that shingles most rows share (a boilerplate sentence) cannot make
+        # the product of every pair at once.
+        block = max(64, PAIR_BLOCK // max(mb.shape[0], 1))
+        for start in range(0, ma.shape[0], block):
+            product = (ma[start:start + block] @ transposed).tocoo()
+            rows = product.row.astype(np.int64) + start
+            shared = product.data
+            keep = shared / np.maximum(size_a[rows] + size_b[product.col] - shared, 1) >= NEAR_TEXT - 1e-9
+            if same:
+                keep &= rows != product.col
+            candidates.append(rows[keep] * len(b) + product.col[keep])
+    codes = np.unique(np.concatenate(candidates)) if candidates else np.empty(0, dtype=np.int64)
+    i, j = codes // max(len(b), 1), codes % max(len(b), 1)
+    ok = _within_points(a, b, i, j)
+    for ma, mb in zip(a.shingles, b.shingles):
+        if len(a.shingles) == 1:
+            break  # the candidates already passed the only text feature
+        size_a = np.asarray(ma.sum(axis=1)).ravel()[i]
+        size_b = np.asarray(mb.sum(axis=1)).ravel()[j]
+        shared = np.asarray(ma[i].multiply(mb[j]).sum(axis=1)).ravel()
+        similar = shared / np.maximum(size_a + size_b - shared, 1) >= NEAR_TEXT - 1e-9
+        ok &= similar | ((size_a == 0) & (size_b == 0))
+    return i[ok], j[ok]
+
+
+def _within_points(a, b, i, j):
+    """Whether pairs (a[i], b[j]) are near in the features besides text."""
+    if not len(i):
+        return np.ones(0, dtype=bool)
+    return np.max(np.abs(a.points[i] - b.points[j]), axis=1) <= 1.0 + 1e-9
+
+
+def _tree(points):
+    from sklearn.neighbors import KDTree
+
+    return KDTree(points, metric="chebyshev")
+
+
+def near_match(a, b):
+    """For each row of ``a``: whether some row of ``b`` is near (or exact), and which (-1 if none)."""
+    partner = np.full(len(a), -1, dtype=np.int64)
+    if not len(a) or not len(b):
+        return partner >= 0, partner
+    if a.shingles:
+        i, j = _text_pairs(a, b, same=False)
+        partner[i[::-1]] = j[::-1]  # the first partner of each row
+        rows_a, rows_b = np.flatnonzero(a.empty), np.flatnonzero(b.empty)  # rows without words: by the rest
+    else:
+        rows_a, rows_b = np.arange(len(a)), np.arange(len(b))
+    if len(rows_a) and len(rows_b):
+        distance, index = _tree(b.points[rows_b]).query(a.points[rows_a], k=1)
+        near = distance[:, 0] <= 1.0 + 1e-9
+        partner[rows_a[near]] = rows_b[index[near, 0]]
+    return partner >= 0, partner
+
+
+def near_earlier(a):
+    """For each row of ``a``: an earlier row of ``a`` that is near it (-1 if none)."""
+    n = len(a)
+    partner = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return partner
+    rows = np.arange(n)
+    if a.shingles:
+        i, j = _text_pairs(a, a, same=True)
+        earlier = j < i
+        i, j = i[earlier], j[earlier]
+        partner[i[::-1]] = j[::-1]
+        rows = np.flatnonzero(a.empty)
+    if len(rows) >= 2:
+        k = min(NEIGHBOURS, len(rows))
+        distance, index = _tree(a.points[rows]).query(a.points[rows], k=k)
+        index = rows[index]
+        earlier = (distance <= 1.0 + 1e-9) & (index < rows[:, None])
+        has = earlier.any(axis=1)
+        partner[rows[has]] = index[has, np.argmax(earlier[has], axis=1)]
+    return partner
+
+
+def matching_pairs(a):
+    """Number of unordered pairs of rows of ``a`` that are near (or exact) each other."""
+    n = len(a)
+    if n < 2:
+        return 0
+    pairs, rows = 0, np.arange(n)
+    if a.shingles:
+        pairs = len(_text_pairs(a, a, same=True)[0]) // 2
+        rows = np.flatnonzero(a.empty)
+    if len(rows) >= 2:
+        counts = _tree(a.points[rows]).query_radius(a.points[rows], r=1.0 + 1e-9, count_only=True)
+        pairs += int((counts.sum() - len(rows)) // 2)
+    return pairs
+
+
+def exact_index(keys, reference_keys):
+    """For each key: the first position of the same key in ``reference_keys`` (-1 if none)."""
+    import pandas as pd
+
+    index = pd.Index(reference_keys)
+    first = ~index.duplicated()
+    return pd.Index(reference_keys[first]).get_indexer(keys).astype(np.int64) if len(keys) else \
+        np.empty(0, dtype=np.int64)
+
+
+def chance_expected(pair_rate, rows, others):
+    """Rows of ``rows`` expected to match one of ``others`` rows when the pair rate is ``pair_rate``."""
+    if others <= 0:
+        return 0.0
+    return float(rows * -math.expm1(others * math.log1p(-min(pair_rate, 0.999999))))
+
+
+def alarm_above(expected):
+    """Counts above this are more than chance (the ALARM_QUANTILE Poisson quantile of ``expected``)."""
+    from scipy.stats import poisson
+
+    return int(poisson.ppf(ALARM_QUANTILE, expected)) if expected > 0 else 0
+
+
+def _match_summary(exact_partner, near_partner, expected, partner_name):
+    exact = exact_partner >= 0
+    near = (near_partner >= 0) & ~exact
+    matched = exact | near
+    rows = np.flatnonzero(matched)
+    threshold = alarm_above(expected)
+    examples = []
+    for row in rows[:EXAMPLES]:
+        is_exact = bool(exact[row])
+        examples.append({"row": int(row), partner_name: int(exact_partner[row] if is_exact else near_partner[row]),
+                         "match": "exact" if is_exact else "near"})
+    return {"exact": int(exact.sum()), "near": int(near.sum()), "rows": int(matched.sum()),
+            "expected_by_chance": round(expected, 3), "alarm_above": threshold,
+            "warn": bool(matched.sum() > threshold), "row_indices": rows[:ROW_INDICES].tolist(),
+            "examples": examples}, matched
+
+
+# --- findings --------------------------------------------------------------------------------
+
+
+def contamination_and_duplicates(contribution, benchmark, base, features, label):
+    """Benchmark contamination and duplicates; returns (contamination, duplicates, contaminated mask)."""
+    frames = [contribution, benchmark] + ([base] if base is not None else [])
+    encoded = encode(frames, features)
+    c, b = encoded[0], encoded[1]
+    reference = _stack(encoded[1:])
+    n_ref = len(reference)
+    # Plus one: a reference without a matching pair does not show that chance matches cannot happen.
+    pair_rate = (matching_pairs(reference) + 1) / (n_ref * (n_ref - 1) / 2.0) if n_ref > 1 else 0.0
+    n = len(c)
+
+    # Near matching runs on the distinct rows (exact copies share the answer), in order of first
+    # appearance, so "an earlier distinct row" is an earlier row.
+    _, first_rows, inverse = np.unique(c.keys, return_index=True, return_inverse=True)
+    order = np.argsort(first_rows, kind="stable")
+    distinct_rows = first_rows[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    inverse = rank[inverse.reshape(-1)]
+    distinct = c.take(distinct_rows)
+
+    bench_exact = exact_index(c.keys, b.keys)
+    bench_near = near_match(distinct, b)[1][inverse]
+    contamination, mask = _match_summary(bench_exact, bench_near, chance_expected(pair_rate, n, len(b)),
+                                         "benchmark_row")
+    matched_rows = np.flatnonzero(mask)
+    partner = np.where(bench_exact >= 0, bench_exact, bench_near)[matched_rows]
+    same = contribution[label].astype(str).to_numpy()[matched_rows] == benchmark[label].astype(str).to_numpy()[partner]
+    contamination["same_label"] = int(same.sum())
+    contamination["rate"] = round(contamination["rows"] / n, 6) if n else 0.0
+
+    first = distinct_rows[inverse]
+    within_exact = np.where(first < np.arange(n), first, -1)
+    earlier = near_earlier(distinct)
+    within_near = np.where(earlier >= 0, distinct_rows[np.maximum(earlier, 0)], -1)[inverse]
+    within, _ = _match_summary(within_exact, within_near, chance_expected(pair_rate, n, (n - 1) / 2.0),
+                               "duplicate_of")
+    duplicates = {"within": within}
+    if base is not None:
+        a = encoded[2]
+        duplicates["base"], _ = _match_summary(exact_index(c.keys, a.keys), near_match(distinct, a)[1][inverse],
+                                               chance_expected(pair_rate, n, len(a)), "base_row")
+        duplicates["base"]["available"] = True
+    else:
+        duplicates["base"] = {"available": False}
+    # Identical rows cluster (many customers share the cheapest plan), so the chance estimate is
+    # rough; a duplicate alarm also needs DUPLICATE_MIN_SHARE of the rows.
+    for found in (within, duplicates["base"]):
+        if found.get("warn") and found["rows"] < DUPLICATE_MIN_SHARE * n:
+            found["warn"] = False
+    duplicates["warn"] = bool(within["warn"] or duplicates["base"].get("warn"))
+    return contamination, duplicates, mask
+
+
+def rules():
+    """The matching rules, as the output states them."""
+    return {"exact": "every feature equal after normalising types (numbers to %d significant digits) and "
+                     "whitespace; missing equals missing" % NUMERIC_DIGITS,
+            "near": "every feature similar: numbers of the same sign with magnitudes within a ratio of %g "
+                    "(zero only matches zero); categories equal ignoring case; free text with a Jaccard "
+                    "similarity of word %d-shingles of at least %g" % (1 + NEAR_RATIO, SHINGLE_WORDS, NEAR_TEXT),
+            "chance": "alarm only above the %g Poisson quantile of the matches expected from how often the "
+                      "baseline's own rows match each other (duplicates: and at least %g%% of the rows)"
+                      % (ALARM_QUANTILE, 100 * DUPLICATE_MIN_SHARE)}
+
+
+def label_noise(contribution, reference, features, label, classes, seed=42, all_rows=False):
+    """Confident-learning label issues in the contribution, compared with reference rows.
+
+    A forest of the recipe (NOISE_TREES trees) gives out-of-fold class probabilities for the
+    contribution and reference rows together. The per-class threshold is the mean probability
+    of that class over rows labelled with it; a row is flagged when the most probable class
+    whose probability reaches its threshold differs from its label. The confident joint of
+    given and suggested labels, calibrated to the label counts, estimates the noise rate; the
+    same on the reference rows measures the task's own ambiguity, and the difference estimates
+    the noise the contribution adds. With ``all_rows``, returns (summary, every flagged row).
+    """
+    import warnings
+
+    import pandas as pd
+
+    from .recipe import FOREST_PARAMS, build_forest, build_preprocessor, prepare_features
+    from .sampling import stratified_indices
+
+    n_total = len(contribution)
+    skipped = {"status": "skipped", "method": "confident_learning", "rows_checked": 0, "flagged": 0,
+               "rate": 0.0, "estimated_noise_rate": None, "warn": False, "row_indices": [], "examples": []}
+    position = {c: i for i, c in enumerate(classes)}
+    y_c = np.array([position[v] for v in contribution[label].astype(str)], dtype=np.int64)
+    y_r = np.array([position.get(v, -1) for v in reference[label].astype(str)], dtype=np.int64)
+    if n_total < NOISE_MIN_ROWS:
+        return _skip(dict(skipped, reason="fewer than %d rows" % NOISE_MIN_ROWS), all_rows)
+    rows_c = np.arange(n_total)
+    cap = NOISE_MAX_CONTRIBUTION_TEXT if any(f["kind"] == "text" for f in features) else NOISE_MAX_CONTRIBUTION
+    if n_total > cap:
+        rows_c = stratified_indices(y_c, cap, seed)
+    rows_r = np.flatnonzero(y_r >= 0)
+    if len(rows_r) > NOISE_MAX_REFERENCE:
+        rows_r = rows_r[stratified_indices(y_r[rows_r], NOISE_MAX_REFERENCE, seed)]
+    frame = pd.concat([contribution.iloc[rows_c][[f["name"] for f in features]],
+                       reference.iloc[rows_r][[f["name"] for f in features]]], ignore_index=True)
+    y = np.concatenate([y_c[rows_c], y_r[rows_r]])
+    counts = np.bincount(y, minlength=len(classes))
+    folds = int(min(NOISE_FOLDS, counts[counts > 0].min()))
+    if folds < 2 or (counts > 0).sum() < 2:
+        return _skip(dict(skipped, reason="a class has fewer than 2 rows"), all_rows)
+
+    from sklearn.model_selection import StratifiedKFold
+
+    # The encoding is fitted on all rows at once: it never sees labels, and fitting TF-IDF once
+    # instead of per fold keeps the check fast. Only the forest is cross-validated.
+    X = build_preprocessor(features).fit_transform(prepare_features(frame, features))
+    probas = np.zeros((len(y), len(classes)))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for train, test in splitter.split(np.zeros(len(y)), y):
+            forest = build_forest(dict(FOREST_PARAMS, random_state=seed), NOISE_TREES, n_jobs=1)
+            forest.fit(X[train], y[train])
+            probas[np.ix_(test, forest.classes_)] = forest.predict_proba(X[test])
+
+    flagged, suggested = _confident_issues(probas, y, len(classes))
+    n_c = len(rows_c)
+    is_c = np.arange(len(y)) < n_c
+    k_c, k_r = int(flagged[is_c].sum()), int(flagged[~is_c].sum())
+    rate_c, rate_r = k_c / n_c, (float(k_r / (~is_c).sum()) if (~is_c).sum() else 0.0)
+    p_value = _one_sided_two_proportions(k_c, n_c, k_r, int((~is_c).sum()))
+    excess = rate_c - rate_r
+    warn = bool(excess >= NOISE_MIN_EXCESS and p_value < NOISE_ALPHA)
+    issue_rows = rows_c[flagged[:n_c]]
+    issue_positions = np.flatnonzero(flagged[:n_c])
+    # The most confident issues first: highest probability of the suggested class.
+    order = np.argsort(-probas[issue_positions, suggested[issue_positions]], kind="stable")
+    examples = [{"row": int(rows_c[p]), "label": classes[y[p]], "suggested": classes[suggested[p]],
+                 "confidence": round(float(probas[p, suggested[p]]), 3)} for p in issue_positions[order][:EXAMPLES]]
+    noise_c = _noise_rate(probas[is_c], y[is_c], len(classes), probas, y)
+    noise_r = _noise_rate(probas[~is_c], y[~is_c], len(classes), probas, y) if (~is_c).any() else None
+    summary = {
+        "status": "checked", "reason": None, "method": "confident_learning",
+        "model": "recipe forest, %d trees, %d-fold out-of-fold probabilities" % (NOISE_TREES, folds),
+        "folds": folds, "rows_checked": n_c, "rows_total": n_total, "flagged": k_c, "rate": round(rate_c, 6),
+        "estimated_noise_rate": round(noise_c, 6),
+        "reference_rows": int((~is_c).sum()), "reference_rate": round(rate_r, 6),
+        "reference_noise_rate": None if noise_r is None else round(noise_r, 6),
+        "excess_noise_rate": round(max(0.0, noise_c - (noise_r or 0.0)), 6),
+        "excess_rate": round(excess, 6), "p_value": _sig(p_value), "warn": warn,
+        "row_indices": np.sort(issue_rows)[:ROW_INDICES].tolist(), "examples": examples,
+    }
+    return (summary, np.sort(issue_rows)) if all_rows else summary
+
+
+def _skip(summary, all_rows):
+    return (summary, np.empty(0, dtype=np.int64)) if all_rows else summary
+
+
+def _thresholds(probas, y, k):
+    thresholds = np.full(k, np.inf)
+    for j in range(k):
+        if (y == j).any():
+            thresholds[j] = probas[y == j, j].mean()
+    return thresholds
+
+
+def _confident_classes(probas, thresholds):
+    """Per row: the most probable class at or above its threshold, or -1."""
+    above = probas >= thresholds[None, :] - 1e-12
+    masked = np.where(above, probas, -1.0)
+    best = np.argmax(masked, axis=1)
+    return np.where(above.any(axis=1), best, -1)
+
+
+def _confident_issues(probas, y, k):
+    suggested = _confident_classes(probas, _thresholds(probas, y, k))
+    return (suggested >= 0) & (suggested != y), suggested
+
+
+def _noise_rate(probas, y, k, all_probas, all_y):
+    """Off-diagonal mass of the calibrated confident joint (thresholds from all rows)."""
+    suggested = _confident_classes(probas, _thresholds(all_probas, all_y, k))
+    joint = np.zeros((k, k))
+    counted = suggested >= 0
+    np.add.at(joint, (y[counted], suggested[counted]), 1)
+    given = np.bincount(y, minlength=k).astype(float)
+    row_sums = joint.sum(axis=1)
+    calibrated = np.divide(joint, row_sums[:, None], out=np.zeros_like(joint), where=row_sums[:, None] > 0)
+    calibrated *= given[:, None]
+    total = calibrated.sum()
+    return float((total - np.trace(calibrated)) / total) if total else 0.0
+
+
+def _one_sided_two_proportions(k1, n1, k2, n2):
+    """p-value of "rate 1 > rate 2" (pooled z-test); 1.0 when undefined."""
+    from scipy.stats import norm
+
+    if not n1 or not n2:
+        return 1.0
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(norm.sf((k1 / n1 - k2 / n2) / se))
+
+
+def drift(contribution, benchmark, features, label, classes):
+    """Per-feature drift and class balance of the contribution against the benchmark."""
+    from scipy.stats import chi2_contingency, ks_2samp
+
+    alpha = DRIFT_ALPHA / max(len(features), 1)
+    results = []
+    for f in features:
+        name, kind = f["name"], f["kind"]
+        a, b = contribution[name], benchmark[name]
+        missing = [float(a.isna().mean()) if len(a) else 0.0, float(b.isna().mean()) if len(b) else 0.0]
+        entry = {"feature": name, "kind": kind, "missing_share": [round(m, 4) for m in missing]}
+        if kind == "numeric":
+            x, z = _numeric(a), _numeric(b)
+            x, z = x[np.isfinite(x)], z[np.isfinite(z)]
+            if len(x) and len(z):
+                test = ks_2samp(x, z)
+                entry.update(statistic="ks", value=round(float(test.statistic), 6), p_value=_sig(test.pvalue))
+            else:
+                entry.update(statistic="ks", value=None, p_value=None)
+        elif kind == "categorical":
+            table = _category_table(_strings(a), _strings(b))
+            entry.update(statistic="tvd", value=round(_tvd(table), 6), p_value=_sig(_chi2_p(table, chi2_contingency)))
+        else:
+            table = _word_table(a, b)
+            entry.update(statistic="tvd_words", value=round(_tvd(table), 6),
+                         p_value=_sig(_chi2_p(table, chi2_contingency)))
+        # Missing values count as drift too when their share moves by the same effect size.
+        missing_moved = abs(missing[0] - missing[1]) >= DRIFT_MIN_EFFECT
+        entry["drifted"] = bool((entry["value"] is not None and entry["value"] >= DRIFT_MIN_EFFECT
+                                 and entry["p_value"] is not None and entry["p_value"] < alpha) or missing_moved)
+        results.append(entry)
+
+    position = {c: i for i, c in enumerate(classes)}
+    count_c = np.bincount([position[v] for v in contribution[label].astype(str)], minlength=len(classes))
+    count_b = np.bincount([position[v] for v in benchmark[label].astype(str) if v in position],
+                          minlength=len(classes))
+    table = np.vstack([count_c, count_b]).astype(float)
+    tvd = _tvd(table)
+    p_value = _chi2_p(table, chi2_contingency)
+    balance = {"contribution": _shares(count_c, classes), "benchmark": _shares(count_b, classes),
+               "tvd": round(tvd, 6), "p_value": _sig(p_value),
+               "shifted": bool(tvd >= DRIFT_MIN_EFFECT and p_value is not None and p_value < DRIFT_ALPHA)}
+    drifted = [r["feature"] for r in results if r["drifted"]]
+    return {"reference": "benchmark", "reference_rows": int(len(benchmark)), "alpha": DRIFT_ALPHA,
+            "min_effect": DRIFT_MIN_EFFECT, "features": results, "drifted": drifted, "class_balance": balance,
+            "warn": bool(drifted) or balance["shifted"]}
+
+
+def _sig(value, digits=4):
+    """A p-value to ``digits`` significant digits (they are compared with thresholds, not summed)."""
+    return float("%.*g" % (digits, value)) if value is not None else None
+
+
+def _shares(counts, classes):
+    total = counts.sum()
+    return {c: round(float(n / total), 4) if total else 0.0 for c, n in zip(classes, counts)}
+
+
+def _tvd(table):
+    """Total variation distance between the two rows of a count table (as distributions)."""
+    sums = table.sum(axis=1, keepdims=True)
+    if (sums == 0).any():
+        return 0.0
+    return float(0.5 * np.abs(table[0] / sums[0] - table[1] / sums[1]).sum())
+
+
+def _chi2_p(table, chi2_contingency):
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 1.0
+    return float(chi2_contingency(table)[1])
+
+
+def _category_table(a, b):
+    """Counts per category; categories rarer than RARE_CATEGORY in the benchmark share one bucket."""
+    import pandas as pd
+
+    reference = pd.Series(b).value_counts()
+    kept = set(reference.index[reference >= RARE_CATEGORY])
+    bucket_a = pd.Series([v if v in kept else "\x00other" for v in a]).value_counts()
+    bucket_b = pd.Series([v if v in kept else "\x00other" for v in b]).value_counts()
+    names = sorted(set(bucket_a.index) | set(bucket_b.index))
+    return np.array([[bucket_a.get(k, 0) for k in names], [bucket_b.get(k, 0) for k in names]], dtype=float)
+
+
+def _word_table(a, b):
+    """Word counts over the TEXT_TOP_WORDS most frequent words of both, plus one bucket for the rest."""
+    from collections import Counter
+
+    def words(column):
+        counter = Counter()
+        for value in column.dropna().astype(str):
+            counter.update(re.findall(r"\w+", value.casefold()))
+        return counter
+
+    count_a, count_b = words(a), words(b)
+    top = [w for w, _ in (count_a + count_b).most_common(TEXT_TOP_WORDS)]
+    rows = []
+    for counter in (count_a, count_b):
+        inside = [counter.get(w, 0) for w in top]
+        rows.append(inside + [sum(counter.values()) - sum(inside)])
+    return np.array(rows, dtype=float)
+
+
+# --- PII ---------------------------------------------------------------------------------------
+
+PII_PATTERNS = {
+    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    # +CC and 8-15 digits in groups, or the North American (ddd) ddd-dddd form.
+    "phone": re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}"
+                        r"|(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[ .-]\d{4})(?![\w])"),
+    "card_number": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+    "government_id": re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)"
+                                r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
+                                r" ?[A-D]\b"),
+}
+PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card_number": "card numbers",
+             "government_id": "government ids"}
+
+
+def luhn_valid(digits):
+    """The Luhn checksum of a string of digits (card numbers have a valid one)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _pii_found(kind, text):
+    """The first value of ``kind`` in ``text``, or None."""
+    for match in PII_PATTERNS[kind].finditer(text):
+        value = match.group(0)
+        if kind == "card_number":
+            digits = re.sub(r"\D", "", value)
+            if not (13 <= len(digits) <= 19 and luhn_valid(digits)) or len(set(digits)) == 1:
+                continue
+        if kind == "phone" and not 8 <= len(re.sub(r"\D", "", value)) <= 15:
+            continue
+        return value
+    return None
+
+
+def mask(kind, value):
+    """``value`` with all but a hint hidden, so the report does not repeat the personal data."""
+    if kind == "email":
+        user, _, domain = value.partition("@")
+        return user[:1] + "***@" + domain
+    keep = 2
+    chars = [ch for ch in value]
+    alnum = [i for i, ch in enumerate(chars) if ch.isalnum()]
+    for i in alnum[:-keep]:
+        chars[i] = "*"
+    return "".join(chars)
+
+
+def pii(frame, columns, seed=42):
+    """Columns whose values hold e-mail addresses, phone numbers, card numbers or government ids."""
+    import pandas as pd
+
+    found = []
+    for name in columns:
+        column = frame[name].dropna()
+        if not len(column):
+            continue
+        if len(column) > PII_SAMPLE:
+            column = column.sample(PII_SAMPLE, random_state=seed)
+        if pd.api.types.is_numeric_dtype(column):
+            # Numbers can only be card numbers (13-16 digit integers; float64 holds 15-16 exactly).
+            values = column.to_numpy(dtype=np.float64)
+            whole = values[(values == np.round(values)) & (np.abs(values) >= 1e12) & (np.abs(values) < 1e16)]
+            kinds = {"card_number": ["%d" % v for v in whole]}
+            checked = len(values)
+        else:
+            texts = column.astype(str).tolist()
+            kinds = {kind: texts for kind in PII_PATTERNS}
+            checked = len(texts)
+        for kind, texts in kinds.items():
+            hits = [v for v in (_pii_found(kind, t) for t in texts) if v is not None]
+            if not hits:
+                continue
+            share = len(hits) / checked
+            found.append({"column": name, "kind": kind, "values_checked": checked, "matches": len(hits),
+                          "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
+                          "examples": [mask(kind, h) for h in hits[:3]]})
+    return {"columns": found, "min_share": PII_MIN_SHARE, "warn": any(f["flagged"] for f in found)}
+
+
+# --- everything --------------------------------------------------------------------------------
+
+
+def diagnose(contribution, benchmark, base, features, label, classes, seed=42, remove_contaminated=True,
+             pii_columns=None):
+    """Every finding about ``contribution``; returns (diagnostics dict, boolean mask of rows to keep).
+
+    Row numbers in the findings are 0-based positions in ``contribution``.
+    """
+    import pandas as pd
+
+    timings = {}
+    started = time.perf_counter()
+    contamination, duplicates, contaminated = contamination_and_duplicates(
+        contribution, benchmark, base, features, label)
+    timings["matching"] = time.perf_counter() - started
+    contamination["action"] = "removed" if remove_contaminated and contamination["rows"] else \
+        ("kept" if contamination["rows"] else "none")
+    contamination["rows_removed"] = contamination["rows"] if remove_contaminated else 0
+    keep = ~contaminated if remove_contaminated else np.ones(len(contribution), dtype=bool)
+
+    started = time.perf_counter()
+    reference = pd.concat([t for t in (base, benchmark) if t is not None], ignore_index=True)
+    noise = label_noise(contribution, reference, features, label, classes, seed)
+    timings["label_noise"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    shift = drift(contribution, benchmark, features, label, classes)
+    timings["drift"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    columns = pii_columns if pii_columns is not None else [c for c in contribution.columns if c != label]
+    personal = pii(contribution, columns, seed)
+    timings["pii"] = time.perf_counter() - started
+
+    findings = {"rules_version": RULES_VERSION, "rows_checked": int(len(contribution)),
+                "reference": {"benchmark_rows": int(len(benchmark)),
+                              "base_rows": int(len(base)) if base is not None else 0},
+                "rules": rules(), "contamination": contamination, "duplicates": duplicates, "label_noise": noise,
+                "drift": shift, "pii": personal}
+    findings["warnings"], findings["notes"] = messages(findings)
+    findings["timings"] = {k: round(v, 4) for k, v in timings.items()}
+    return findings, keep
+
+
+STATISTICS = {"ks": "KS", "tvd": "TVD", "tvd_words": "TVD of words"}
+
+
+def _rows(indices, limit=3):
+    return ", ".join(str(i) for i in indices[:limit])
+
+
+def _pct(value):
+    return "%.1f%%" % (100 * value)
+
+
+def messages(findings):
+    """(warnings, notes): short lines for people; warnings are the alarms."""
+    warnings, notes = [], []
+    n = findings["rows_checked"]
+    c = findings["contamination"]
+    if c["rows"]:
+        first = c["examples"][0]
+        text = ("%d of %d rows %s (%d exact, %d near; e.g. row %d ~ benchmark row %d)"
+                % (c["rows"], n, "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
+                   c["exact"], c["near"], first["row"], first["benchmark_row"]))
+        action = ("; removed before training (--keep-contaminated keeps them)" if c["action"] == "removed"
+                  else "; kept (--keep-contaminated): the delta may be inflated")
+        if c["warn"]:
+            warnings.append("benchmark contamination: " + text + action)
+        else:
+            notes.append("benchmark matches: %s, about as many as clean data from this source has by chance "
+                         "(%.1f expected)%s" % (text, c["expected_by_chance"], action))
+    for key, what in (("within", "other contributed rows"), ("base", "rows of the base training table")):
+        d = findings["duplicates"][key]
+        if not d.get("rows"):
+            continue
+        first = d["examples"][0]
+        partner = first.get("duplicate_of", first.get("base_row"))
+        text = "duplicates: %d %s %s (%d exact, %d near; e.g. row %d ~ %s %d)" % (
+            d["rows"], "row repeats" if d["rows"] == 1 else "rows repeat", what, d["exact"], d["near"], first["row"],
+            "row" if key == "within" else "base row", partner)
+        (warnings if d["warn"] else notes).append(text if d["warn"] else
+                                                  text + ", about as many as chance (%.1f expected)"
+                                                  % d["expected_by_chance"])
+    ln = findings["label_noise"]
+    if ln["status"] == "checked" and ln["warn"]:
+        warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own rows "
+                        "(e.g. rows %s); estimated noise %s above the baseline's %s" % (
+                            ln["flagged"], ln["rows_checked"], _pct(ln["rate"]), _pct(ln["reference_rate"]),
+                            _rows(ln["row_indices"]), _pct(ln["excess_noise_rate"]),
+                            _pct(ln["reference_noise_rate"] or 0.0)))
+    elif ln["status"] == "skipped":
+        notes.append("label noise not checked: %s" % ln["reason"])
+    d = findings["drift"]
+    if d["drifted"]:
+        parts = []
+        for r in d["features"]:
+            if not r["drifted"]:
+                continue
+            if r["value"] is not None and r["value"] >= DRIFT_MIN_EFFECT:
+                parts.append("%s (%s %.2f)" % (r["feature"], STATISTICS[r["statistic"]], r["value"]))
+            else:
+                parts.append("%s (missing %s vs %s)" % (r["feature"], _pct(r["missing_share"][0]),
+                                                        _pct(r["missing_share"][1])))
+        warnings.append("drift: %d of %d features differ from the benchmark: %s" % (
+            len(d["drifted"]), len(d["features"]), ", ".join(parts[:5])))
+    balance = d["class_balance"]
+    if balance["shifted"]:
+        moved = sorted(balance["contribution"], key=lambda k: -abs(balance["contribution"][k]
+                                                                   - balance["benchmark"].get(k, 0.0)))
+        warnings.append("class balance differs from the benchmark (TVD %.2f): %s" % (balance["tvd"], ", ".join(
+            "%s %s vs %s" % (k, _pct(balance["contribution"][k]), _pct(balance["benchmark"].get(k, 0.0)))
+            for k in moved[:3])))
+    for f in findings["pii"]["columns"]:
+        if f["flagged"]:
+            warnings.append("personal data: column %r holds %s (%d of %d values checked, e.g. %s); the main "
+                            "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]], f["matches"],
+                                                                 f["values_checked"], f["examples"][0]))
+    return warnings, notes

@@ -1,0 +1,65 @@
+"""Import the heavy libraries a stage will need while it waits for its input record.
+
+Every stage of a pipe starts at once and most of them wait for the stage before. A stage that
+computes needs pandas, pyarrow or scikit-learn, which take seconds to import; importing them in
+a background thread during the wait takes that time off the critical path of a cold run.
+
+* The thread starts only after the stage has waited :data:`DELAY` seconds for its input: in a
+  cached re-run the records arrive sooner and, being cache hits, need none of it, so a cached
+  run pays nothing (importing there would only take CPU from the stages that are working).
+* It runs at a lower priority (per-thread nice, Linux) and is a daemon: a stage whose result
+  comes from the cache exits at once, abandoning the import.
+* A stage calls :func:`wait` before it computes, so its main thread never imports a library
+  while the thread is importing it (concurrent imports of one package can fail).
+* Only console-script runs prefetch (``Command.entry_point``); in-process runs do not.
+  ``HP_PREFETCH=0`` turns it off (the benchmark measures the difference).
+"""
+
+import os
+import threading
+
+DELAY = 1.0  # seconds without input before a stage assumes it will compute
+
+_thread = None
+_cancelled = threading.Event()
+
+
+def enabled():
+    return os.environ.get("HP_PREFETCH", "1") != "0"
+
+
+def start(modules, delay=DELAY):
+    """Import ``modules`` (names) in the background after ``delay`` seconds; once per process."""
+    global _thread
+    if not modules or _thread is not None or not enabled():
+        return
+    _thread = threading.Thread(target=_import, args=(tuple(modules), delay), name="hp-prefetch", daemon=True)
+    _thread.start()
+
+
+def cancel():
+    """Do not start importing (the input came from the cache); imports already running go on."""
+    _cancelled.set()
+
+
+def wait():
+    """Before computing: cancel a prefetch not yet started, or wait for the one running."""
+    _cancelled.set()
+    if _thread is not None:
+        _thread.join()
+
+
+def _import(modules, delay):
+    import importlib
+
+    if _cancelled.wait(delay):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass  # no per-thread priority here: the imports still overlap the wait
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the stage imports it again itself and reports the error
+            pass

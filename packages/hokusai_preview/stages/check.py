@@ -1,0 +1,118 @@
+"""hp-check: know your data before you submit it: contamination, duplicates, label noise, drift, PII.
+
+Usage:
+  hp-check [options] [<record>...]
+  hp-check (-h | --help | --version)
+
+Reads `load` records (from hp-load) and writes one `check` record each, for hp-sample. It
+compares the contribution with the baseline's benchmark and base tables and reports:
+
+* benchmark contamination: rows that duplicate benchmark rows, exactly or nearly; they inflate
+  the delta, so they are removed before training unless --keep-contaminated is given;
+* duplicates within the contribution and against the base training table;
+* label noise: rows whose label a cross-validated model confidently disagrees with
+  (confident learning), with the estimated noise rate, against the same on the baseline's rows;
+* drift of each feature and of the class balance against the benchmark;
+* personal data: columns holding e-mail addresses, phone numbers, card numbers or government ids.
+
+Counts that clean data from the same source reaches by chance are reported but raise no
+warning. Warnings go to stderr; everything is in the record and, through hp-delta, in the
+output's preview_metadata.diagnostics. The README's "Data diagnostics" gives every rule.
+
+Options:
+  --keep-contaminated     Train with the rows that duplicate benchmark rows (default: remove them).
+  --seed N                Random seed of the label-noise model [default: 42].
+{common_options}
+
+Record written (schema: schemas/check.schema.json): everything in the load record plus
+`check`: the table to train with (`table_path`, `rows_used`: the contribution less removed
+rows), `rows_removed`, `class_counts` and `diagnostics` (schemas/diagnostics.schema.json).
+"""
+
+from ..core.command import Stage, carry, with_common_options
+from ..core.errors import DataError
+from .sample import positive_int
+
+__doc__ = with_common_options(__doc__)
+
+
+class Check(Stage):
+    name = "hp-check"
+    usage = __doc__
+    accepts = ("load",)
+    produces = "check"
+    prefetch = ("numpy", "pandas", "pyarrow.parquet", "scipy.sparse", "scipy.stats", "sklearn.ensemble",
+                "sklearn.compose", "sklearn.feature_extraction.text", "sklearn.impute", "sklearn.preprocessing",
+                "sklearn.model_selection", "sklearn.neighbors")
+
+    def setup(self, args):
+        self.seed = positive_int(args, "--seed", minimum=0)
+        self.keep = bool(args["--keep-contaminated"])
+
+    def params(self, record):
+        from ..core.diagnostics import RULES_VERSION
+
+        return {"seed": self.seed, "keep_contaminated": self.keep, "rules": RULES_VERSION}
+
+    def handle(self, record):
+        result = super().handle(record)
+        if result.get("record") == "check":
+            # Also on a cache hit: the warnings are the point of this stage.
+            for line in result["check"]["diagnostics"]["warnings"]:
+                self.warn(line)
+        return result
+
+    def compute(self, record, entry):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ..core.diagnostics import diagnose
+        from ..core.fsutil import atomic_path
+        from .train import open_record_bundle
+
+        bundle = open_record_bundle(record)
+        contribution = record["contribution"]
+        table = pq.read_table(contribution["table_path"])
+        frame = table.to_pandas()
+        label = bundle.label_column
+        benchmark = bundle.read_table("benchmark")
+        base = bundle.read_table("base") if bundle.has("base") else None
+        findings, keep = diagnose(frame, benchmark, base, bundle.features, label, bundle.classes,
+                                  seed=self.seed, remove_contaminated=not self.keep)
+        removed = int((~keep).sum())
+        artifacts = []
+        table_path, rows = contribution["table_path"], contribution["rows_used"]
+        if removed:
+            if removed == len(frame):
+                raise DataError("every contributed row duplicates a benchmark row (%d rows); nothing is left to "
+                                "train with" % removed,
+                                "contribute rows the benchmark does not hold, or pass --keep-contaminated")
+            table_path = entry.path("check.parquet")
+            with atomic_path(table_path) as tmp:
+                pq.write_table(table.filter(pa.array(keep)), tmp)
+            artifacts.append("check.parquet")
+            rows = len(frame) - removed
+        labels, counts = np.unique(frame[label].astype(str).to_numpy()[keep], return_counts=True)
+        section = {"table_path": table_path, "rows_used": int(rows), "rows_removed": removed,
+                   "contamination_action": findings["contamination"]["action"], "seed": self.seed,
+                   "class_counts": {str(k): int(v) for k, v in zip(labels, counts)}, "diagnostics": findings}
+        self.report(findings, removed)
+        return carry(record, check=section), artifacts
+
+    def report(self, findings, removed):
+        c, ln = findings["contamination"], findings["label_noise"]
+        parts = ["checked %d rows in %.1fs" % (findings["rows_checked"], sum(findings["timings"].values())),
+                 "%d match benchmark rows%s" % (c["rows"], " (removed)" if removed else ""),
+                 "%d repeat contributed rows" % findings["duplicates"]["within"]["rows"]]
+        if ln["status"] == "checked":
+            parts.append("label noise %.1f%% (baseline's rows %.1f%%)" % (100 * ln["rate"], 100 * ln["reference_rate"]))
+        parts.append("%d of %d features drifted" % (len(findings["drift"]["drifted"]),
+                                                    len(findings["drift"]["features"])))
+        parts.append("%d columns with personal data" % sum(f["flagged"] for f in findings["pii"]["columns"]))
+        self.info("; ".join(parts))
+        for note in findings["notes"]:
+            self.info(note)
+
+
+main = Check.entry_point

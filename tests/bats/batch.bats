@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# make batch as a reviewer runs it: a folder of contributions, one of them broken.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+  export ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+  export HP_CACHE_DIR="$BATS_FILE_TMPDIR/cache" NO_COLOR=1
+  export CONTRIB="$BATS_FILE_TMPDIR/contributions" RESULTS="$BATS_FILE_TMPDIR/results"
+  mkdir -p "$CONTRIB"
+  cp "$ROOT"/examples/hpc_jobs_* "$CONTRIB/"
+  printf 'protocol,compounds\n"unterminated,1\n' > "$CONTRIB/broken.csv"
+  echo "notes, not a contribution" > "$CONTRIB/README.txt"
+  make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$CONTRIB" RESULTS="$RESULTS" JOBS=2 \
+    > "$BATS_FILE_TMPDIR/first.out" 2> "$BATS_FILE_TMPDIR/first.err" && echo 0 > "$BATS_FILE_TMPDIR/first.status" \
+    || echo $? > "$BATS_FILE_TMPDIR/first.status"
+}
+
+batch() {
+  make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$CONTRIB" RESULTS="$RESULTS" JOBS=2 "$@"
+}
+
+@test "make batch previews every file and the summary reports the broken one" {
+  cat "$BATS_FILE_TMPDIR/first.err"
+  [ "$(cat "$BATS_FILE_TMPDIR/first.status")" -eq 0 ]
+  examples=$(cd "$CONTRIB" && ls hpc_jobs_*)
+  n=$(( $(wc -w <<< "$examples") + 1 ))
+  for name in $examples broken.csv; do
+    [ -f "$RESULTS/$name.json" ]
+    grep -q "^| [0-9]* | $name | " "$RESULTS/summary.md"
+  done
+  [ ! -e "$RESULTS/README.txt.json" ]
+  # The broken file: its one-line error on stderr, in an error record, last in the summary.
+  grep -q '^hp-batch: broken.csv failed (bad data, exit 3): .*broken.csv' "$BATS_FILE_TMPDIR/first.err"
+  "$ROOT/.venv/bin/python" -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from helpers import validate
+record = json.load(open(sys.argv[2]))
+validate(record, "error")
+assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load", record
+' "$ROOT/tests" "$RESULTS/broken.csv.json"
+  grep -q "^| $n | broken.csv | — | .*\*\*failed\*\* (bad_data, exit 3)" "$RESULTS/summary.md"
+  grep -q "^$n contributions against baseline .*, 1 failed\." "$RESULTS/summary.md"
+  # The others: previewed, sorted by estimated delta, in every summary format.
+  grep -q '^hp-batch: hpc_jobs_1000.csv: accuracy [-+][0-9.]* pts, delta_one [-+][0-9.]*, DeltaOne ' \
+    "$BATS_FILE_TMPDIR/first.out"
+  [ "$(grep -c '^| [0-9]* | hpc_jobs_' "$RESULTS/summary.md")" -eq $(( n - 1 )) ]
+  [ "$(wc -l < "$RESULTS/summary.csv")" -eq $(( n + 1 )) ]
+  [ "$(wc -l < "$RESULTS/summary.jsonl")" -eq "$n" ]
+  [ "$(head -c 8 "$RESULTS/summary.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+  # The table is printed at the end.
+  grep -q "^| $n | broken.csv | " "$BATS_FILE_TMPDIR/first.out"
+}
+
+@test "a second make batch redoes nothing; a changed file alone is previewed again" {
+  before=$(ls -l --time-style=full-iso "$RESULTS")
+  run --separate-stderr batch
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"hp-batch: hpc_jobs"* ]]
+  [ "$(ls -l --time-style=full-iso "$RESULTS")" = "$before" ]
+  touch "$CONTRIB/hpc_jobs_500.json"
+  run --separate-stderr batch
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^hp-batch: hpc_jobs' <<< "$output")" -eq 1 ]
+  [[ "$output" == *"hp-batch: hpc_jobs_500.json: accuracy"* ]]
+}
+
+@test "a bad baseline stops the batch with its one-line error" {
+  run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BASELINE="$BATS_TEST_TMPDIR/no-bundle"
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"hp-load: error: "*"no-bundle"* ]]
+  [ -z "$(ls "$BATS_TEST_TMPDIR/other" | grep '\.json$' || true)" ]
+}
+
+@test "a folder without contributions is a one-line error" {
+  mkdir "$BATS_TEST_TMPDIR/empty"
+  run --separate-stderr make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$BATS_TEST_TMPDIR/empty" \
+    RESULTS="$BATS_TEST_TMPDIR/r"
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == "hp-batch: error: $BATS_TEST_TMPDIR/empty holds no file to preview;"* ]]
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# The shell driver and hand-typed pipes, run as a user would (make bats puts .venv/bin on PATH).
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+  ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+  export HP_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
+  export NO_COLOR=1
+  EXAMPLE="$ROOT/examples/hpc_jobs_1000.csv"
+}
+
+# The numbers of an output document, without per-run fields, as canonical JSON.
+numbers() {
+  "$ROOT/.venv/bin/python" -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from helpers import numbers
+print(json.dumps(numbers(json.load(open(sys.argv[2]))), sort_keys=True))' "$ROOT/tests" "$1"
+}
+
+validate_output() {
+  "$ROOT/.venv/bin/python" -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from helpers import validate
+validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
+}
+
+@test "the driver previews every shipped example" {
+  for example in "$ROOT"/examples/hpc_jobs_*; do
+    run hokusai-preview --data-path "$example"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"PREVIEW - NON-BINDING ESTIMATE"* ]]
+    [[ "$output" == *"DeltaOne"* ]]
+    [[ "$output" == *"estimation_confidence"* ]]
+  done
+}
+
+@test "json output validates against the schema" {
+  hokusai-preview --data-path "$EXAMPLE" --output-format json > "$BATS_TEST_TMPDIR/out.json"
+  validate_output "$BATS_TEST_TMPDIR/out.json"
+}
+
+@test "a hand-typed pipe of the six stages gives the driver's numbers" {
+  hokusai-preview --data-path "$EXAMPLE" --output-format json --quiet > "$BATS_TEST_TMPDIR/driver.json"
+  export HP_CACHE_DIR="$BATS_TEST_TMPDIR/other-cache"  # recompute everything by hand
+  hp-load "$EXAMPLE" | hp-check | hp-sample --sample-size 10000 | hp-train | hp-eval | hp-delta \
+    | hp-format --output-format json > "$BATS_TEST_TMPDIR/pipe.json"
+  [ "$(numbers "$BATS_TEST_TMPDIR/driver.json")" = "$(numbers "$BATS_TEST_TMPDIR/pipe.json")" ]
+}
+
+@test "each stage runs alone on a saved record" {
+  hp-load "$EXAMPLE" > "$BATS_TEST_TMPDIR/load.jsonl"
+  hp-sample "$BATS_TEST_TMPDIR/load.jsonl" > "$BATS_TEST_TMPDIR/sample.jsonl"
+  hp-train < "$BATS_TEST_TMPDIR/sample.jsonl" > "$BATS_TEST_TMPDIR/train.jsonl"
+  hp-eval "$BATS_TEST_TMPDIR/train.jsonl" > "$BATS_TEST_TMPDIR/eval.jsonl"
+  hp-delta "$BATS_TEST_TMPDIR/eval.jsonl" > "$BATS_TEST_TMPDIR/delta.jsonl"
+  run hp-format --output-format pretty "$BATS_TEST_TMPDIR/delta.jsonl"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"delta_one_score"* ]]
+}
+
+@test "a second identical run is served from the cache with identical numbers" {
+  hokusai-preview --data-path "$EXAMPLE" --output-format json > "$BATS_TEST_TMPDIR/first.json"
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-format json
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"hp-train: reused cached train result"* ]]
+  printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/second.json"
+  [ "$(numbers "$BATS_TEST_TMPDIR/first.json")" = "$(numbers "$BATS_TEST_TMPDIR/second.json")" ]
+}
+
+@test "--output-file writes the file and nothing on stdout" {
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-format json \
+    --output-file "$BATS_TEST_TMPDIR/result.json"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  validate_output "$BATS_TEST_TMPDIR/result.json"
+}
+
+@test "a missing data file fails in hp-load with one line and status 3" {
+  run --separate-stderr hokusai-preview --data-path "$BATS_TEST_TMPDIR/nope.csv" \
+    --output-file "$BATS_TEST_TMPDIR/result.json"
+  [ "$status" -eq 3 ]
+  [ -z "$output" ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "hp-load: error: "*"nope.csv: does not exist"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/result.json" ]
+}
+
+@test "usage errors exit 2 with one line; --help and --version exit 0" {
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --sample-sise 5
+  [ "$status" -eq 2 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "hokusai-preview: error: "* ]]
+  run hokusai-preview
+  [ "$status" -eq 2 ]
+  run hokusai-preview --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Usage:"*"--data-path PATH"* ]]
+  run hokusai-preview --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "hokusai-preview "* ]]
+}
+
+@test "the driver reads the contribution from stdin with --data-path -" {
+  run hokusai-preview --data-path - --output-format json < "$EXAMPLE"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"source_path": "<stdin>"'* ]]
+}

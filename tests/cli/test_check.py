@@ -1,0 +1,138 @@
+"""hp-check as a stage: its record and schema, removing benchmark copies, the estimate and report
+that carry its findings, the driver's option, cache reuse and failures."""
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+
+from helpers import EXAMPLES, ROOT, pipe, run, validate
+
+CONTAMINATED = os.path.join(EXAMPLES, "hpc_jobs_contaminated.csv")
+CLEAN = os.path.join(EXAMPLES, "hpc_jobs_1000.csv")
+FEATURES = ["protocol", "compounds", "input_fields", "iterations", "num_pending", "hour", "day"]
+
+
+def check(path, *options):
+    load, result = pipe(("hp-load", path), ("hp-check",) + options)
+    assert load.code == 0, load
+    return result
+
+
+def default_benchmark():
+    from hokusai_preview.core.bundle import Bundle
+
+    return Bundle.open().read_table("benchmark")
+
+
+def test_the_contaminated_example_loses_its_benchmark_copies():
+    result = check(CONTAMINATED)
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "check")
+    section, findings = record["check"], record["check"]["diagnostics"]
+    # bin/make-default-data planted 60 exact and 20 near copies of benchmark rows in 800 clean ones.
+    contamination = findings["contamination"]
+    assert (contamination["exact"], contamination["near"], contamination["same_label"]) == (60, 20, 80)
+    assert (section["rows_removed"], section["rows_used"], section["contamination_action"]) == (80, 800, "removed")
+    assert section["table_path"] != record["contribution"]["table_path"]
+    cleaned = pd.read_parquet(section["table_path"])
+    assert len(cleaned) == 800 and sum(section["class_counts"].values()) == 800
+    assert cleaned.merge(default_benchmark()[FEATURES], on=FEATURES).empty  # no exact copy left
+    assert findings["warnings"] == [w.split("warning: ", 1)[1] for w in result.err_lines if "warning:" in w]
+    assert findings["warnings"][0].startswith("benchmark contamination: 80 of 880 rows duplicate benchmark rows "
+                                              "(60 exact, 20 near;")
+
+
+def test_keep_contaminated_trains_with_every_row():
+    (record,) = check(CONTAMINATED, "--keep-contaminated").records
+    validate(record, "check")
+    section = record["check"]
+    assert (section["rows_removed"], section["rows_used"], section["contamination_action"]) == (0, 880, "kept")
+    assert section["table_path"] == record["contribution"]["table_path"]
+    assert "the delta may be inflated" in section["diagnostics"]["warnings"][0]
+
+
+def test_a_clean_example_passes_unchanged_to_hp_sample():
+    result = check(CLEAN)
+    (record,) = result.records
+    validate(record, "check")
+    assert record["check"]["diagnostics"]["warnings"] == []
+    assert record["check"]["rows_removed"] == 0
+    assert record["check"]["table_path"] == record["contribution"]["table_path"]
+    assert "warning" not in result.stderr
+    sample = run("hp-sample", stdin=result.stdout)
+    assert sample.code == 0, sample
+    validate(sample.records[0], "sample")
+    assert sample.records[0]["sample"]["table_path"] == record["check"]["table_path"]
+
+
+def test_the_estimate_carries_the_findings_and_the_report_shows_them():
+    results = pipe(("hp-load", CONTAMINATED), ("hp-check",), ("hp-sample",), ("hp-train",), ("hp-eval",),
+                   ("hp-delta",))
+    for result in results:
+        assert result.code == 0, result
+    findings = results[1].records[0]["check"]["diagnostics"]
+    (delta,) = results[-1].records
+    validate(delta, "delta")
+    output = delta["output"]
+    validate(output, "delta-output")
+    assert output["preview_metadata"]["diagnostics"] == findings
+    assert output["new_model"]["training_metadata"]["contributed_samples"] == 800
+    assert output["preview_metadata"]["original_data_size"] == 800
+
+    pretty = run("hp-format", "--output-format", "pretty", stdin=results[-1].stdout)
+    assert pretty.code == 0, pretty
+    assert "data check    880 rows: 1 warning" in pretty.stdout
+    assert "benchmark contamination: 80 of 880 rows" in " ".join(pretty.stdout.split())
+
+
+def test_a_cached_check_still_warns():
+    check(CONTAMINATED)
+    again = check(CONTAMINATED)
+    assert "reused cached check" in again.stderr
+    assert "warning: benchmark contamination" in again.stderr
+
+
+def test_a_contribution_made_only_of_benchmark_rows_fails_with_one_line(tmp_path):
+    path = tmp_path / "copied.csv"
+    default_benchmark().iloc[:50].to_csv(path, index=False)
+    result = check(str(path))
+    assert result.code == 3 and result.stdout == ""
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith("hp-check: error: every contributed row duplicates a benchmark row")
+
+
+def test_personal_data_in_an_extra_column_is_flagged(tmp_path):
+    frame = pd.read_csv(CLEAN).iloc[:300]
+    frame["contact"] = ["operator%d@cluster.example.edu" % i for i in range(len(frame))]
+    path = tmp_path / "with_emails.csv"
+    frame.to_csv(path, index=False)
+    (record,) = check(str(path)).records
+    (finding,) = [f for f in record["check"]["diagnostics"]["pii"]["columns"] if f["flagged"]]
+    assert (finding["column"], finding["kind"], finding["matches"]) == ("contact", "email", 300)
+    assert any(w.startswith("personal data: column 'contact' holds e-mail addresses")
+               for w in record["check"]["diagnostics"]["warnings"])
+
+
+def test_error_records_pass_and_other_records_are_refused():
+    error = {"record": "error", "source_path": "x.csv",
+             "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv is empty"}}
+    passed = run("hp-check", stdin=json.dumps(error) + "\n")
+    assert passed.code == 0 and passed.records == [error]
+    twice = run("hp-check", stdin=check(CLEAN).stdout)
+    assert twice.code == 2 and twice.stdout == ""
+    assert "'check' record" in twice.stderr and "hp-load" in twice.stderr
+
+
+def test_the_driver_runs_hp_check_and_passes_keep_contaminated(tmp_path):
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
+    done = subprocess.run([os.path.join(ROOT, "bin", "hokusai-preview"), "--data-path", CONTAMINATED,
+                           "--keep-contaminated", "--output-format", "json", "--quiet"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    validate(output, "delta-output")
+    assert output["preview_metadata"]["diagnostics"]["contamination"]["action"] == "kept"
+    assert output["new_model"]["training_metadata"]["contributed_samples"] == 880

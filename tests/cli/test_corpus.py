@@ -1,0 +1,285 @@
+"""The bad-input corpus (tests/corpus/) through hp-load and through the hokusai-preview driver.
+
+Every refused input must give its documented exit status, exactly one line on stderr that
+names the file, says what is wrong and what to do (no traceback), nothing on stdout, no output
+file and no cache entry. Inputs that are better accepted with a warning are listed apart, with
+what must be in their record.
+"""
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from helpers import ROOT, run, validate
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "corpus"))
+import make_corpus  # noqa: E402
+
+CORPUS = os.path.join(ROOT, "tests", "corpus")
+DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
+BIN = os.path.join(ROOT, ".venv", "bin")
+BAD_DATA = 3
+
+# name -> (exit status, what the message must say). Bundle "hpc" unless REFUSED_BUNDLE says otherwise.
+REFUSED = {
+    # the file itself
+    "empty.csv": (BAD_DATA, "is empty"),
+    "whitespace_only.csv": (BAD_DATA, "is empty (only blank lines)"),
+    "bom_only.csv": (BAD_DATA, "is empty"),
+    "header_only.csv": (BAD_DATA, "has a header but no data rows"),
+    "binary_garbage.csv": (BAD_DATA, "is binary content"),
+    "truncated.parquet": (BAD_DATA, "is not a readable Parquet file"),
+    "parquet_magic_then_garbage.parquet": (BAD_DATA, "is not a readable Parquet file"),
+    "truncated.csv.gz": (BAD_DATA, "looks gzip-compressed but cannot be decompressed"),
+    "truncated_late.csv.gz": (BAD_DATA, "is truncated or corrupt"),
+    "corrupt.csv.gz": (BAD_DATA, "cannot be decompressed"),
+    "empty_inside.csv.gz": (BAD_DATA, "is empty once decompressed"),
+    "bzip2.csv.bz2": (BAD_DATA, "is bzip2-compressed"),
+    "zip_archive.csv": (BAD_DATA, "is a ZIP archive (or an Excel .xlsx workbook)"),
+    "html_page.csv": (BAD_DATA, "is an HTML page"),
+    "latin1_not_utf8.csv": (BAD_DATA, "is not UTF-8 text (byte 0xe9 on line 11)"),
+    "utf16_without_bom.csv": (BAD_DATA, "looks like UTF-16 text without a byte-order mark"),
+    "utf32.csv": (BAD_DATA, "is UTF-32 text"),
+    # structure
+    "ragged_rows.csv": (BAD_DATA, "has a row with 9 fields where the header has 8"),
+    "duplicate_columns.csv": (BAD_DATA, "has two columns named 'hour'"),
+    "no_header_row.csv": (BAD_DATA, "the first row looks like data"),
+    "json_scalar.json": (BAD_DATA, "is JSON but not a table (a number)"),
+    "json_array_of_numbers.json": (BAD_DATA, "record 1 is a JSON number, not an object"),
+    "json_single_object.json": (BAD_DATA, "is a single JSON object, not a table"),
+    "json_invalid.json": (BAD_DATA, "is not valid JSON at line 1"),
+    "json_truncated.json": (BAD_DATA, "is not valid JSON at line 42 (unterminated string)"),
+    "json_columns_unequal.json": (BAD_DATA, "is an object of columns of different lengths (2, 3)"),
+    "json_empty_array.json": (BAD_DATA, "holds no records"),
+    "jsonl_bad_line.jsonl": (BAD_DATA, "line 3 is not valid JSON"),
+    "jsonl_line_not_object.jsonl": (BAD_DATA, "line 2 is a JSON array, not an object"),
+    "jsonl_duplicate_keys.jsonl": (BAD_DATA, "has two fields named 'protocol' on line 3"),
+    "nested_object.json": (BAD_DATA, "field 'day' of record 5 holds a nested object"),
+    "nested_array.jsonl": (BAD_DATA, "field 'compounds' of line 7 holds a nested array"),
+    "nested_list_column.parquet": (BAD_DATA, "column 'tags' holds nested values"),
+    # against the baseline
+    "no_label_column.csv": (BAD_DATA, "has no label column 'label'"),
+    "label_header_with_spaces.csv": (BAD_DATA, "the file has ' Label ': did you mean that column?"),
+    "all_labels_missing.csv": (BAD_DATA, "12 rows have no value in the label column 'label' (first: data row 1)"),
+    "some_labels_missing.csv": (BAD_DATA, "1 row has no value in the label column 'label' (first: data row 6)"),
+    "label_only_nan.csv": (BAD_DATA, "12 rows have no value in the label column"),
+    "label_only_nan.parquet": (BAD_DATA, "12 rows have no value in the label column"),
+    "only_unseen_labels.csv": (BAD_DATA, "none of its labels ('XL') is a class of the baseline"),
+    "single_class.csv": (BAD_DATA, "every used row has the label 'VF', and the baseline has no base table"),
+    "feature_column_missing.csv": (BAD_DATA, "lacks 1 of the baseline's feature columns: 'hour'"),
+    "all_feature_columns_missing.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
+    "other_dataset_schema.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
+    "all_feature_values_empty.csv": (BAD_DATA, "every feature value is empty"),
+    "mixed_types_in_numeric_column.csv": (BAD_DATA, "column 'compounds' should hold numbers but has 'many' "
+                                                    "(data row 8)"),
+    "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
+    "infinity.csv": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 4)"),
+    "infinity.jsonl": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 3)"),
+    # made at test time (make_corpus.make_generated)
+    "a_directory": (BAD_DATA, "is a directory"),
+    "missing_path.csv": (BAD_DATA, "does not exist"),
+    "dangling_symlink.csv": (BAD_DATA, "does not exist"),
+    "symlink_loop.csv": (BAD_DATA, "cannot be opened (Too many levels of symbolic links)"),
+    "unreadable.csv": (BAD_DATA, "cannot be read (Permission denied)"),
+    "wide_10000_columns.csv": (BAD_DATA, "has 10000 columns; hokusai-preview reads at most 4096"),
+    "cell_1mb.csv": (BAD_DATA, "column 'note' has a 1048576-byte value in data row 5; cells are limited to 100 KB"),
+    "cell_1mb.jsonl": (BAD_DATA, "column 'protocol' has a 1048576-byte value in data row 3"),
+    "cell_5mb.csv": (BAD_DATA, "column 'day' has a 5242883-byte value in data row 4"),
+    "unbalanced_quote_6mb.csv": (BAD_DATA, "close the quote this row opens"),
+    "/dev/null": (BAD_DATA, "is a device or socket, not a file"),
+}
+REFUSED_BUNDLE = {"single_class.csv": "hpc_finetune"}
+
+# name -> (warnings that must be printed, check of the load record)
+ACCEPTED = {
+    "utf8_bom.csv": ([], lambda c, t: c["data_manifest"]["columns"][0] == "protocol"),
+    "some_unseen_labels.csv": (["dropped 3 rows whose labels the baseline does not know ('XL': 2, 'f': 1 - did "
+                                "you mean 'F'?)"],
+                               lambda c, t: c["validation"]["rows_dropped"] == 3 and c["rows_used"] == 37
+                               and c["validation"]["unseen_labels"] == {"XL": 2, "f": 1} and len(t) == 37),
+    "single_class.csv": (["every used row has the label 'VF'"], lambda c, t: c["validation"]["class_counts"] ==
+                         {"VF": 40}),
+    "parquet_named.csv": (["the content is Parquet although the name says CSV; read as Parquet"],
+                          lambda c, t: c["format"] == "parquet"),
+    "csv_named.json": (["the content is CSV although the name says JSON; read as CSV"],
+                       lambda c, t: c["format"] == "csv"),
+    "plain_named.csv.gz": (["the name ends in .gz but the content is not compressed"],
+                           lambda c, t: c["compressed"] is False),
+    "no_extension": ([], lambda c, t: c["format"] == "csv" and c["rows_used"] == 40),
+    "unicode_and_spaces_in_names.csv": ([], lambda c, t: c["validation"]["extra_columns"] == [
+        "temp\u00e9rature (\u00b0C)", "\u6ce8\u91ca note"] and t["\u6ce8\u91ca note"].tolist() == ["\u597d"] * 40),
+    "empty_feature_column.csv": (["feature columns with no values at all (imputed): 'hour'"],
+                                 lambda c, t: c["validation"]["missing_by_feature"]["hour"] == 40
+                                 and t["hour"].isna().all()),
+    "missing_feature_values.csv": ([], lambda c, t: c["validation"]["rows_with_missing_features"] == 5
+                                   and c["validation"]["missing_by_feature"]["protocol"] == 1),
+    "query_id_and_extra_columns.csv": ([], lambda c, t: c["validation"]["id_columns"] == ["query_id"]
+                                       and c["validation"]["extra_columns"] == ["query_id", "source"]),
+    "quoted_delimiters_and_newlines.csv": ([], lambda c, t: t["comment"][0] == 'ran, then "failed"\nretried'
+                                           and t["comment"][1] == "ok; fine"),
+    "trailing_blank_lines.csv": ([], lambda c, t: c["rows_used"] == 40),
+    "padded_labels_and_numbers.csv": ([], lambda c, t: set(t["label"]) <= {"F", "L", "M", "VF"}
+                                      and t["compounds"].notna().all()),
+}
+
+
+def test_the_corpus_is_big_enough_and_every_file_has_an_expectation():
+    refused = sorted(os.listdir(os.path.join(CORPUS, "refused")))
+    accepted = sorted(os.listdir(os.path.join(CORPUS, "accepted")))
+    assert sorted(set(REFUSED) - set(make_corpus.GENERATED) - {"/dev/null"}) == refused
+    assert sorted(ACCEPTED) == accepted
+    assert set(make_corpus.GENERATED) <= set(REFUSED)
+    assert len(REFUSED) >= 30
+    for name in refused + accepted:  # small files only in git
+        folder = "refused" if name in REFUSED else "accepted"
+        assert os.path.getsize(os.path.join(CORPUS, folder, name)) < 100 * 1024
+
+
+def test_the_committed_files_are_what_the_generator_writes():
+    """The corpus is reproducible: make_corpus.py writes exactly the committed bytes (Parquet
+    files aside, whose footer names the pyarrow version that wrote them)."""
+    for folder, files in (("refused", make_corpus.refused_files()), ("accepted", make_corpus.accepted_files())):
+        for name, data in files.items():
+            if name.endswith(".parquet") or name == "parquet_named.csv":
+                continue
+            with open(os.path.join(CORPUS, folder, name), "rb") as handle:
+                assert handle.read() == data, name
+
+
+@contextlib.contextmanager
+def corpus_input(name, tmp_path):
+    """The path of corpus input ``name``: committed, generated, or a device."""
+    if name.startswith("/"):
+        yield name
+    elif name in make_corpus.GENERATED:
+        path = make_corpus.make_generated(name, str(tmp_path))
+        try:
+            yield path
+        finally:
+            if name == "unreadable.csv":
+                os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    else:
+        yield os.path.join(CORPUS, "refused", name)
+
+
+def cache_files(cache_dir):
+    """Files in the cache besides lock files (held only while a run computes)."""
+    found = []
+    for directory, dirs, files in os.walk(str(cache_dir)):
+        dirs[:] = [d for d in dirs if d != ".locks"]
+        found.extend(os.path.join(directory, f) for f in files)
+    return found
+
+
+def assert_refused(code, stdout, stderr, path, expected, cache_dir):
+    status, fragment = expected
+    assert code == status, stderr
+    assert stdout == ""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    line = lines[0]
+    assert line.startswith("hp-load: error: %s: " % path), line
+    assert fragment in line, line
+    what, _, todo = line.partition("; ")
+    assert todo and what, "the line must say what is wrong; what to do: %s" % line
+    assert "Traceback" not in stderr
+    assert cache_files(cache_dir) == []
+
+
+def without_override():
+    """Command prefix that makes file permissions bind: root ignores them unless its capabilities
+    to override them are dropped (setpriv, util-linux); an ordinary user needs nothing."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root: the unreadable-file case needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE"
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def env_with(cache_dir):
+    env = dict(os.environ, HP_CACHE_DIR=str(cache_dir), NO_COLOR="1")
+    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    return env
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_by_hp_load(name, tmp_path, bundles, cache_dir):
+    bundle, _ = bundles(REFUSED_BUNDLE.get(name, "hpc"))
+    with corpus_input(name, tmp_path) as path:
+        if name == "unreadable.csv" and without_override():  # root: in a process without the override
+            done = subprocess.run(without_override() + [os.path.join(BIN, "hp-load"), path, "--baseline-model",
+                                                         bundle], capture_output=True, text=True,
+                                  env=env_with(cache_dir))
+            assert_refused(done.returncode, done.stdout, done.stderr, path, REFUSED[name], cache_dir)
+            return
+        result = run("hp-load", path, "--baseline-model", bundle)
+        assert_refused(result.code, result.stdout, result.stderr, path, REFUSED[name], cache_dir)
+        with_verbose = run("hp-load", path, "--baseline-model", bundle, "--verbose")
+        assert with_verbose.code == result.code
+        assert with_verbose.stderr.splitlines()[-1] == result.stderr.splitlines()[0]
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_by_the_driver(name, tmp_path, bundles, cache_dir):
+    bundle, _ = bundles(REFUSED_BUNDLE.get(name, "hpc"))
+    workdir = str(tmp_path / "work")
+    os.mkdir(workdir)
+    prefix = without_override() if name == "unreadable.csv" else []
+    with corpus_input(name, tmp_path) as path:
+        output = os.path.join(workdir, "out.json")
+        done = subprocess.run(prefix + [DRIVER, "--data-path", path, "--baseline-model", bundle, "--output-format",
+                                        "json", "--output-file", output],
+                              capture_output=True, text=True, env=env_with(cache_dir), cwd=workdir)
+        assert_refused(done.returncode, done.stdout, done.stderr, path, REFUSED[name], cache_dir)
+        assert not os.path.exists(output)
+        assert os.listdir(workdir) == []  # no temporary file left either
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_accepted_with_what_it_warns(name, bundles):
+    bundle, _ = bundles("hpc")
+    warnings, check = ACCEPTED[name]
+    path = os.path.join(CORPUS, "accepted", name)
+    result = run("hp-load", path, "--baseline-model", bundle)
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "load")
+    contribution = record["contribution"]
+    printed = [line for line in result.err_lines if line.startswith("hp-load: warning: ")]
+    assert len(printed) == len(warnings), printed
+    for line, fragment in zip(printed, warnings):
+        assert fragment in line
+    assert contribution["validation"]["warnings"] == [line[len("hp-load: warning: "):] for line in printed]
+    assert check(contribution, pd.read_parquet(contribution["table_path"]))
+
+
+def test_accepted_inputs_go_through_the_driver(tmp_path, bundles):
+    """An accepted input with a warning previews end to end; the warning shows once."""
+    bundle, _ = bundles("hpc")
+    output = tmp_path / "out.json"
+    done = subprocess.run([DRIVER, "--data-path", os.path.join(CORPUS, "accepted", "some_unseen_labels.csv"),
+                           "--baseline-model", bundle, "--output-format", "json", "--output-file", str(output)],
+                          capture_output=True, text=True, env=env_with(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.count("dropped 3 rows whose labels the baseline does not know") == 1
+    assert output.exists()
+
+
+@pytest.mark.parametrize("argv, status, fragment", [
+    (["--format", "xlsx"], 2, "--format must be one of csv, json, jsonl, parquet, not 'xlsx'"),
+    (["--baseline-model", "/nonexistent/bundle"], 4, "baseline bundle /nonexistent/bundle does not exist"),
+    (["--baseline-model", os.path.join(ROOT, "datasets")], 4, "manifest.json"),
+])
+def test_other_exit_statuses(argv, status, fragment, cache_dir):
+    result = run("hp-load", os.path.join(CORPUS, "accepted", "utf8_bom.csv"), *argv)
+    assert result.code == status
+    assert result.stdout == ""
+    assert len(result.err_lines) == 1 and fragment in result.stderr, result
+    assert cache_files(cache_dir) == []

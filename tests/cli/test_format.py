@@ -1,0 +1,149 @@
+"""hp-format as a command: the summary of saved results, the picture, colour only on a terminal."""
+
+import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from format_outputs import error_record, example_output
+from helpers import ROOT, run
+from hokusai_preview.core.summary import render, row_of
+
+EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
+BIN = os.path.join(ROOT, ".venv", "bin")
+
+
+@pytest.fixture
+def results(bundles, tmp_path):
+    """Saved results as `make batch` writes them: indented output documents and one error record."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    paths = []
+    for name in EXAMPLES:
+        path = folder / (name + ".json")
+        path.write_text(json.dumps(example_output(bundles("hpc")[0], name), indent=2))
+        paths.append(str(path))
+    path = folder / "broken.csv.json"
+    path.write_text(json.dumps(error_record(), indent=2))
+    return paths + [str(path)]
+
+
+def documents(paths):
+    with_outputs = []
+    for path in paths:
+        with open(path) as handle:
+            with_outputs.append(json.load(handle))
+    return with_outputs
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "jsonl"])
+def test_summary_of_saved_results(results, fmt):
+    result = run("hp-format", "--summary", "--summary-format", fmt, *results)
+    assert result.code == 0, result
+    assert result.stdout == render([row_of(d) for d in documents(results)], fmt)
+    assert "broken.csv" in result.stdout
+
+
+def test_summary_rows_piped_back_give_the_same_table(results):
+    rows = run("hp-format", "--summary", "--summary-format", "jsonl", *results)
+    again = run("hp-format", "--summary", stdin=rows.stdout)
+    assert again.code == 0, again
+    assert again.stdout == run("hp-format", "--summary", *results).stdout
+
+
+def test_summary_to_a_file(results, tmp_path):
+    target = tmp_path / "out" / "summary.csv"
+    result = run("hp-format", "--summary", "--summary-format", "csv", "--output-file", target, *results)
+    assert result.code == 0, result
+    assert result.stdout == ""
+    assert target.read_text().startswith("contribution,status,rows_used")
+
+
+def png_size(path):
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_plot_draws_a_png_with_a_row_per_contribution(results, tmp_path):
+    one, three = tmp_path / "one.png", tmp_path / "three.png"
+    assert run("hp-format", "--summary", "--plot", one, results[0]).code == 0
+    result = run("hp-format", "--summary", "--plot", three, *results)
+    assert result.code == 0, result
+    (width_one, height_one), (width, height) = png_size(one), png_size(three)
+    assert width == width_one == 1500
+    assert height > height_one  # one row more per contribution
+    assert sorted(os.listdir(tmp_path)) == ["one.png", "results", "three.png"]  # no temporary file left
+
+
+def test_plot_without_matplotlib_is_one_line_and_no_file(results, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets when it is absent
+    target = tmp_path / "summary.png"
+    result = run("hp-format", "--summary", "--plot", target, *results)
+    assert result.code == 2
+    assert result.err_lines == ["hp-format: error: drawing a picture needs matplotlib, which is not installed; "
+                                "run 'make install' or pip install 'hokusai-preview[plot]'"]
+    assert not target.exists()
+
+
+def test_summary_rows_are_refused_without_summary(results):
+    rows = run("hp-format", "--summary", "--summary-format", "jsonl", *results).stdout
+    result = run("hp-format", stdin=rows)
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines == ["hp-format: error: a summary row can only be summarised or drawn again; "
+                                "add --summary"]
+
+
+def test_unknown_summary_format_is_a_usage_error(results):
+    result = run("hp-format", "--summary", "--summary-format", "html", *results)
+    assert result.code == 2 and result.stdout == ""
+    assert len(result.err_lines) == 1 and "md, csv, jsonl" in result.stderr
+
+
+def on_terminal(argv, env):
+    """Run a command with its stdout on a pseudo-terminal; returns what it printed."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(argv, stdout=follower, stderr=subprocess.PIPE, env=env, timeout=120)
+        os.close(follower)
+        follower = None
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        if follower is not None:
+            os.close(follower)
+    assert done.returncode == 0, done.stderr
+    return b"".join(chunks).decode("utf-8")
+
+
+def test_pretty_is_coloured_on_a_terminal_only_without_no_color(results):
+    argv = [os.path.join(BIN, "hp-format"), "--output-format", "pretty", results[0]]
+    env = dict(os.environ, TERM="xterm", LANG="C.UTF-8")
+    env.pop("NO_COLOR", None)
+    assert "\x1b[" in on_terminal(argv, env)
+    assert "\x1b[" not in on_terminal(argv, dict(env, NO_COLOR="1"))
+    assert "\x1b[" not in on_terminal(argv, dict(env, TERM="dumb"))
+    piped = subprocess.run(argv, capture_output=True, env=env, check=True).stdout.decode("utf-8")
+    assert "\x1b[" not in piped and "DeltaOne would" in piped
+
+
+def test_the_summary_stays_light(results):
+    """Summarising imports neither the numeric stack nor matplotlib (hp-format starts fast)."""
+    code = ("import sys; from hokusai_preview.stages.format import Format; "
+            "code = Format().main(['--summary'] + sys.argv[1:]); "
+            "print(code, sorted(m for m in ('pandas', 'numpy', 'sklearn', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code] + results, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 []"

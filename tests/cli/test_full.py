@@ -1,0 +1,213 @@
+"""--full end to end, and the estimate's edge cases through the real stages."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import DATASETS, ROOT, numbers, pipe, validate
+
+DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
+
+
+def driver(tmp_path, *argv):
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"), NO_COLOR="1")
+    return subprocess.run([DRIVER, "--output-format", "json", "--quiet"] + [str(a) for a in argv],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def contribution_csv(tmp_path, bundles, name, rows, start=0):
+    """Rows of the bundle's dataset outside its base table and benchmark, as a CSV file."""
+    _, rest = bundles(name)
+    path = tmp_path / ("%s-%d-%d.csv" % (name, start, rows))
+    rest.iloc[start:start + rows].to_csv(path, index=False)
+    return str(path)
+
+
+def stages(data, bundle, sample=(), train=(), delta=()):
+    """The driver's stages in-process; returns the records of each (asserting success)."""
+    steps = [("hp-load", "--data-path", data, "--baseline-model", bundle), ("hp-check",),
+             ("hp-sample",) + tuple(sample), ("hp-train",) + tuple(train), ("hp-eval",), ("hp-delta",) + tuple(delta)]
+    results = pipe(*steps)
+    for step, result in zip(steps, results):
+        assert result.code == 0, (step, result)
+    return [result.records[0] for result in results]
+
+
+def test_full_through_the_driver_is_marked_as_the_full_computation(tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    done = driver(tmp_path, "--data-path", contribution_csv(tmp_path, bundles, "hpc", 400), "--baseline-model",
+                  bundle, "--full")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    assert p["preview_mode"] is False and p["disclaimer"] is None
+    assert p["estimate"]["exact"] is True and p["estimate"]["extrapolated"] is False
+    assert p["estimation_confidence"] == 1.0
+    assert p["budget"]["trees"] == p["budget"]["full_trees"] == 100
+    assert p["budget"]["stop_reason"] == "full_budget_requested"
+    assert p["sample_size_used"] == p["original_data_size"] == 400
+    low, high = p["estimate"]["delta_one_interval"]
+    assert low == high == pytest.approx(output["delta_computation"]["delta_one_score"])
+    assert output["pipeline_metadata"]["run_id"].startswith("full-")
+    assert p["deltaone"]["probability"] == (1.0 if p["deltaone"]["accepted"] else 0.0)
+    assert p["deltaone"]["probability_of_decision"] == 1.0
+    assert not any("no base training table" in w for w in p["warnings"])
+
+
+def test_full_scores_the_recipe_trained_on_base_and_contribution(tmp_path, bundles):
+    """The --full numbers are the recipe fitted directly with scikit-learn, scored with scikit-learn."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
+
+    bundle_path, _ = bundles("hpc")
+    records = stages(contribution_csv(tmp_path, bundles, "hpc", 500), bundle_path,
+                     sample=("--sample-size", "2147483647"), train=("--full",))
+    output = records[-1]["output"]
+    bundle = Bundle.open(bundle_path)
+    label = bundle.label_column
+    trained = pd.read_parquet(records[2]["sample"]["table_path"])  # the contribution as hp-train read it
+    frame = pd.concat([bundle.read_table("base")[[label] + bundle.feature_names],
+                       trained[[label] + bundle.feature_names]], ignore_index=True)
+    model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], 100, n_jobs=1))
+    model.fit(prepare_features(frame, bundle.features), frame[label].astype(str).to_numpy())
+    bench = bundle.read_table("benchmark")
+    proba = model.predict_proba(prepare_features(bench, bundle.features))
+    y = bench[label].astype(str).to_numpy()
+    predicted = model.classes_[proba.argmax(axis=1)]
+    expected = {"accuracy": accuracy_score(y, predicted),
+                "precision": precision_score(y, predicted, average="weighted", zero_division=0),
+                "recall": recall_score(y, predicted, average="weighted", zero_division=0),
+                "f1": f1_score(y, predicted, average="weighted", zero_division=0),
+                "auroc": roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=model.classes_)}
+    assert output["new_model"]["metrics"] == pytest.approx(expected, abs=1e-6)
+    assert output["baseline_model"]["metrics"] == pytest.approx(bundle.manifest["metrics"], abs=1e-12)
+    deltas = {m: expected[m] - bundle.manifest["metrics"][m] for m in expected}
+    assert output["delta_computation"]["delta_one_score"] == pytest.approx(np.mean(list(deltas.values())), abs=1e-6)
+    assert output["new_model"]["training_metadata"]["contributed_samples"] == len(trained)
+
+
+def test_a_preview_that_grew_every_tree_on_every_row_is_the_full_computation(tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    data = contribution_csv(tmp_path, bundles, "hpc", 300, start=500)
+    preview = stages(data, bundle, train=("--min-trees", "100"))[-1]["output"]
+    full = stages(data, bundle, sample=("--sample-size", "2147483647"), train=("--full",))[-1]["output"]
+    assert preview["preview_metadata"]["preview_mode"] is True
+    assert preview["preview_metadata"]["estimate"]["exact"] is True
+    assert preview["preview_metadata"]["estimation_confidence"] == 1.0
+    assert numbers(preview["delta_computation"]) == numbers(full["delta_computation"])
+    assert preview["new_model"]["metrics"] == full["new_model"]["metrics"]
+
+
+def test_an_early_stopped_preview_is_never_certain(tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    records = stages(contribution_csv(tmp_path, bundles, "hpc", 800), bundle, train=("--min-trees", "10",
+                                                                                         "--target", "0.5"))
+    output = records[-1]["output"]
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    training = records[3]["training"]
+    assert training["stop_reason"] == "converged" and training["trees"] < 100
+    assert training["reference_profile"]["trees"] == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert all({"trees", "delta_one", "sd", "within", "verdict"} <= set(h) for h in training["convergence"])
+    assert p["estimate"]["exact"] is False
+    assert 0 < p["estimation_confidence"] < 1
+    assert p["uncertainty"]["sd"]["delta_one"] > 0
+    assert p["measured"]["trees"] == training["trees"]
+    low, high = p["estimate"]["delta_one_interval"]
+    assert low < output["delta_computation"]["delta_one_score"] < high
+
+
+def test_a_sampled_preview_extrapolates_and_all_trees_on_a_sample_are_not_the_full_run(tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    data = contribution_csv(tmp_path, bundles, "hpc", 1200)
+    preview = stages(data, bundle, sample=("--sample-size", "300"))
+    p = preview[-1]["output"]["preview_metadata"]
+    assert p["sample_size_used"] == 300 and p["original_data_size"] == 1200
+    assert [point["rows"] for point in p["learning_curve"]] == [75, 150, 300]
+    assert p["estimate"]["extrapolated"] is True and p["estimate"]["exact"] is False
+    assert 0 < p["estimation_confidence"] < 1
+    assert p["uncertainty"]["from_sampling"]["delta_one"] > 0
+    full_trees = stages(data, bundle, sample=("--sample-size", "300"), train=("--full",))[-1]["output"]
+    q = full_trees["preview_metadata"]
+    validate(full_trees, "delta-output")
+    assert q["budget"]["trees"] == 100
+    assert q["preview_mode"] is True and q["disclaimer"] == "PREVIEW - NON-BINDING ESTIMATE"
+    assert q["estimate"]["exact"] is False and q["estimation_confidence"] < 1
+    assert q["uncertainty"]["from_unfitted_trees"]["delta_one"] == 0.0
+
+
+def test_full_without_a_base_table_says_plainly_what_it_is(tmp_path, bundles):
+    bundle, _ = bundles("hpc_finetune")
+    done = driver(tmp_path, "--data-path", contribution_csv(tmp_path, bundles, "hpc_finetune", 300),
+                  "--baseline-model", bundle, "--full")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    assert p["mode"] == "fine_tune" and p["preview_mode"] is False
+    assert p["budget"]["trees"] == 100 and p["estimation_confidence"] == 1.0
+    (warning,) = [w for w in p["warnings"] if "no base training table" in w]
+    assert "cannot be run here" in warning and "either direction" in warning
+    assert "base table" in p["confidence_meaning"] and "main pipeline" in p["confidence_meaning"]
+
+
+def test_primary_metric_option_of_the_driver(tmp_path, bundles):
+    bundle, _ = bundles("churn")
+    done = driver(tmp_path, "--data-path", contribution_csv(tmp_path, bundles, "churn", 300), "--baseline-model",
+                  bundle, "--primary-metric", "f1")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    assert p["deltaone"]["judged_on"] == p["primary_metric"]["name"] == "f1"
+    f1 = output["delta_computation"]["metric_deltas"]["f1"]
+    assert p["deltaone"]["delta_pp"] == pytest.approx(100 * f1["absolute_delta"])
+    assert any("f1 as a proportion" in w for w in p["warnings"])
+    bad = driver(tmp_path, "--data-path", contribution_csv(tmp_path, bundles, "churn", 300), "--baseline-model",
+                 bundle, "--primary-metric", "speed")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "--primary-metric must be one of" in bad.stderr
+
+
+def test_auroc_as_primary_metric_on_a_single_class_benchmark(tmp_path):
+    from hokusai_preview.tools.baseline import Baseline, build_bundle
+
+    frame = pd.read_parquet(os.path.join(DATASETS, "hpc_data.parquet")).sample(frac=1.0, random_state=3)
+    base = frame.iloc[:600].reset_index(drop=True)
+    rest = frame.iloc[600:]
+    bench = rest[rest["label"] == "VF"].iloc[:900].reset_index(drop=True)
+    contribution = rest[~rest.index.isin(bench.index)].iloc[:200]
+    args = {"--train-data": "base", "--benchmark-data": "bench", "--positive-class": None,
+            "--primary-metric": "auroc", "--model-id": "one-class", "--output": str(tmp_path / "b")}
+    spec = Baseline().specify(base.copy(), bench.copy(), "label", args)
+    os.makedirs(str(tmp_path / "b"))
+    build_bundle(str(tmp_path / "b"), base.astype({"label": str}), bench.astype({"label": str}), spec, 42, 1)
+    data = str(tmp_path / "contribution.csv")
+    contribution.to_csv(data, index=False)
+    output = stages(data, str(tmp_path / "b"))[-1]["output"]
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    assert "auroc" not in output["delta_computation"]["metrics_included"]
+    assert p["deltaone"]["decision"] == "metric_unavailable" and p["deltaone"]["probability"] == 0.0
+    assert p["primary_metric"]["delta_pp"] is None and p["primary_metric"]["interval_pp"] is None
+    assert any("auroc is undefined" in w for w in p["warnings"])
+    judged = stages(data, str(tmp_path / "b"), delta=("--primary-metric", "accuracy"))[-1]["output"]
+    assert judged["preview_metadata"]["deltaone"]["decision"] != "metric_unavailable"
+
+
+def test_a_tiny_contribution(tmp_path, bundles):
+    bundle, _ = bundles("churn")
+    records = stages(contribution_csv(tmp_path, bundles, "churn", 12), bundle)
+    output = records[-1]["output"]
+    validate(output, "delta-output")
+    p = output["preview_metadata"]
+    assert p["original_data_size"] == 12
+    assert 0 <= p["estimation_confidence"] <= 1
+    assert p["estimation_confidence"] == 1.0 or not p["estimate"]["exact"]

@@ -1,0 +1,389 @@
+"""hp-load on every supported format and variant, the data hash, and the validation section."""
+
+import codecs
+import gzip
+import hashlib
+import json
+import os
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import EXAMPLES, run, validate
+
+EXAMPLE = os.path.join(EXAMPLES, "hpc_jobs_1000.csv")
+ROWS = 200
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """Real rows of the shipped example, with an extra text column full of CSV traps."""
+    df = pd.read_csv(EXAMPLE).head(ROWS)
+    notes = ['said "hi", then left', "two\nlines", "semi;colon|pipe\ttab", "", "plain"]
+    df["note"] = [notes[i % len(notes)] or None for i in range(len(df))]
+    return df
+
+
+def main_pipeline_hash(df):
+    """The main pipeline's data hash of a DataFrame."""
+    text = df.sort_index().sort_index(axis=1).to_json(orient="records")
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plain(series):
+    """Values as a list, missing ones as None."""
+    return [None if pd.isna(v) else v for v in series]
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+def csv_bytes(df, sep=",", encoding="utf-8", newline="\n"):
+    return df.to_csv(index=False, sep=sep, lineterminator=newline).encode(encoding)
+
+
+def parquet_bytes(df):
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def json_records(df):
+    return df.to_json(orient="records").encode("utf-8")
+
+
+def json_columns(df):
+    return json.dumps({c: plain(df[c]) for c in df.columns}).encode("utf-8")
+
+
+def jsonl(df):
+    return df.to_json(orient="records", lines=True).encode("utf-8")
+
+
+# name -> (file name, bytes from the frame, expected format, expected compressed)
+VARIANTS = {
+    "csv": ("data.csv", csv_bytes, "csv", False),
+    "csv_gz": ("data.csv.gz", lambda d: gz(csv_bytes(d)), "csv", True),
+    "tsv": ("data.tsv", lambda d: csv_bytes(d, "\t"), "csv", False),
+    "tsv_gz": ("data.tsv.gz", lambda d: gz(csv_bytes(d, "\t")), "csv", True),
+    "semicolon": ("data.csv", lambda d: csv_bytes(d, ";"), "csv", False),
+    "pipe": ("data.txt", lambda d: csv_bytes(d, "|"), "csv", False),
+    "crlf": ("data.csv", lambda d: csv_bytes(d, newline="\r\n"), "csv", False),
+    "utf8_bom": ("data.csv", lambda d: codecs.BOM_UTF8 + csv_bytes(d), "csv", False),
+    "utf8_bom_gz": ("data.csv.gz", lambda d: gz(codecs.BOM_UTF8 + csv_bytes(d)), "csv", True),
+    "utf16_le_bom": ("data.csv", lambda d: csv_bytes(d, encoding="utf-16"), "csv", False),
+    "utf16_be_bom": ("data.csv", lambda d: codecs.BOM_UTF16_BE + csv_bytes(d, encoding="utf-16-be"), "csv", False),
+    "json_records": ("data.json", json_records, "json", False),
+    "json_records_gz": ("data.json.gz", lambda d: gz(json_records(d)), "json", True),
+    "json_columns": ("data.json", json_columns, "json", False),
+    "json_columns_gz": ("data.json.gz", lambda d: gz(json_columns(d)), "json", True),
+    "json_pandas_default": ("data.json", lambda d: d.to_json().encode("utf-8"), "json", False),
+    "json_indented": ("data.json", lambda d: json.dumps(json.loads(json_records(d)), indent=2).encode(), "json",
+                      False),
+    "jsonl": ("data.jsonl", jsonl, "jsonl", False),
+    "jsonl_gz": ("data.jsonl.gz", lambda d: gz(jsonl(d)), "jsonl", True),
+    "ndjson": ("data.ndjson", jsonl, "jsonl", False),
+    "parquet": ("data.parquet", parquet_bytes, "parquet", False),
+    "parquet_gz": ("data.parquet.gz", lambda d: gz(parquet_bytes(d)), "parquet", True),
+    "pq": ("data.pq", parquet_bytes, "parquet", False),
+    # the name is missing or lies: the content decides
+    "csv_no_extension": ("contribution", csv_bytes, "csv", False),
+    "parquet_no_extension": ("contribution", parquet_bytes, "parquet", False),
+    "jsonl_no_extension": ("contribution", jsonl, "jsonl", False),
+    "gz_no_extension": ("contribution", lambda d: gz(csv_bytes(d)), "csv", True),
+    "parquet_named_csv": ("data.csv", parquet_bytes, "parquet", False),
+    "csv_named_parquet": ("data.parquet", csv_bytes, "csv", False),
+    "jsonl_named_json": ("data.json", jsonl, "jsonl", False),
+    "json_named_csv": ("data.csv", json_records, "json", False),
+    "gzip_named_plain": ("data.csv", lambda d: gz(csv_bytes(d)), "csv", True),
+    "plain_named_gz": ("data.csv.gz", csv_bytes, "csv", False),
+}
+MISLABELLED = {"parquet_named_csv", "csv_named_parquet", "json_named_csv", "plain_named_gz"}
+
+
+def write_variant(tmp_path, frame, variant):
+    name, make, _, _ = VARIANTS[variant]
+    path = tmp_path / name
+    path.write_bytes(make(frame))
+    return path
+
+
+def load_ok(*argv, stdin=b""):
+    result = run("hp-load", *argv, stdin=stdin)
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "load")
+    return record, result
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_format_and_variant_loads_the_same_rows(variant, frame, tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    path = write_variant(tmp_path, frame, variant)
+    record, result = load_ok(path, "--baseline-model", bundle)
+    contribution = record["contribution"]
+    _, _, fmt, compressed = VARIANTS[variant]
+    assert (contribution["format"], contribution["compressed"]) == (fmt, compressed)
+    assert contribution["rows_used"] == ROWS
+    manifest = contribution["data_manifest"]
+    assert manifest["row_count"] == ROWS
+    assert manifest["columns"] == list(frame.columns)
+    assert manifest["null_counts"]["note"] == int(frame["note"].isna().sum())
+    assert contribution["validation"]["extra_columns"] == ["note"]
+    # The normalised table holds the same values whatever the format.
+    table = pd.read_parquet(contribution["table_path"])
+    assert table["label"].tolist() == frame["label"].tolist()
+    assert table["hour"].tolist() == pytest.approx(frame["hour"].tolist())
+    assert table["compounds"].tolist() == frame["compounds"].astype(float).tolist()
+    assert table["protocol"].tolist() == frame["protocol"].tolist()
+    assert plain(table["note"]) == plain(frame["note"])
+    warned = [line for line in result.err_lines if ": warning: " in line]
+    if variant in MISLABELLED:
+        assert len(warned) == 1 and ("although the name says" in warned[0] or "not compressed" in warned[0])
+    else:
+        assert warned == []
+
+
+def test_every_format_gives_the_same_data_hash(frame, tmp_path, bundles):
+    """CSV, JSON, JSON Lines and Parquet of the same rows hash alike (the hash is of the rows)."""
+    bundle, _ = bundles("hpc")
+    hashes = {}
+    for variant in ("csv", "tsv", "utf16_le_bom", "json_records", "json_columns", "jsonl", "parquet"):
+        directory = tmp_path / variant
+        directory.mkdir()
+        record, _ = load_ok(write_variant(directory, frame, variant), "--baseline-model", bundle)
+        hashes[variant] = record["contribution"]["data_manifest"]["data_hash"]
+    assert len(set(hashes.values())) == 1, hashes
+    assert hashes["csv"] == main_pipeline_hash(frame)
+
+
+@pytest.mark.parametrize("variant", ["csv", "csv_gz", "parquet", "parquet_gz", "jsonl", "json_records"])
+def test_dash_reads_stdin(variant, frame, tmp_path, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    data = write_variant(tmp_path, frame, variant).read_bytes()
+    record, result = load_ok("-", "--baseline-model", bundle, stdin=data)
+    assert record["contribution"]["source_path"] == "<stdin>"
+    assert record["contribution"]["rows_used"] == ROWS
+    assert record["contribution"]["format"] == VARIANTS[variant][2]
+    assert "<stdin>: %d rows" % ROWS in result.stderr
+    assert not os.listdir(cache_dir / "tmp")  # the spooled copy is gone
+
+
+def test_a_pipe_is_read_like_a_file(frame, tmp_path, bundles):
+    """A named pipe (what bash's <(zcat x.gz) gives) can be read once: it is copied first."""
+    import threading
+
+    bundle, _ = bundles("hpc")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(str(fifo))
+    data = csv_bytes(frame)
+
+    def feed():
+        with open(str(fifo), "wb") as handle:
+            handle.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    record, _ = load_ok(fifo, "--baseline-model", bundle)
+    writer.join()
+    assert record["contribution"]["rows_used"] == ROWS
+
+
+def test_the_data_hash_is_the_main_pipelines(bundles):
+    """sha256 of pandas.read_csv(file).sort_index().sort_index(axis=1).to_json(orient="records")."""
+    bundle, _ = bundles("hpc")
+    record, _ = load_ok(EXAMPLE, "--baseline-model", bundle)
+    manifest = record["contribution"]["data_manifest"]
+    df = pd.read_csv(EXAMPLE)
+    assert manifest["data_hash"] == main_pipeline_hash(df)
+    assert manifest["data_hash"] == "sha256:69ab86a2c53fce46884ee2c9b9f041dadbde431e0c8d95a30d05c0b79335feff"
+    assert manifest["row_count"] == len(df) and manifest["column_count"] == len(df.columns)
+    assert manifest["columns"] == list(df.columns)
+    assert manifest["null_counts"] == {c: int(n) for c, n in df.isna().sum().items()}
+    assert manifest["unique_counts"] == {c: int(n) for c, n in df.nunique().items()}
+    assert manifest["dtypes"] == {c: str(t) for c, t in df.dtypes.items()}
+
+
+def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bundles):
+    """Many small CSV blocks, an integer column whose first missing value comes late, a column
+    empty at first, a float column that starts with integers: every batch is typed as pandas
+    types the whole file, so the hash is the main pipeline's."""
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.dataio import BatchReader, Restart
+    from hokusai_preview.stages.load import ContributionLoader
+
+    bundle_dir, rest = bundles("hpc")
+    df = rest.head(600).copy()
+    # Written as text, so that the early rows really read as integers (pandas would write 1.0).
+    df["late_missing"] = [str(i) for i in range(len(df))]
+    df.loc[550, "late_missing"] = ""
+    df["late_values"] = ""
+    df.loc[590, "late_values"] = "x"
+    df["late_float"] = ["1"] * 500 + ["1.5"] * 100
+    path = tmp_path / "late.csv"
+    df.to_csv(path, index=False)
+    reader = BatchReader(str(path), block_bytes=2048)
+    restarts = 0
+    while True:
+        try:
+            contribution = ContributionLoader(Bundle.open(bundle_dir), "late.csv").run(
+                reader, str(tmp_path / "out.parquet"))
+            break
+        except Restart:
+            restarts += 1
+    assert restarts == 3  # the missing integer, the late text and the late float each widened a type
+    manifest = contribution["data_manifest"]
+    whole = pd.read_csv(path)
+    assert manifest["data_hash"] == main_pipeline_hash(whole)
+    assert manifest["dtypes"]["late_missing"] == "float64"
+    assert manifest["null_counts"] == {c: int(n) for c, n in whole.isna().sum().items()}
+    assert manifest["unique_counts"] == {c: int(n) for c, n in whole.nunique().items()}
+
+
+def test_validation_section_and_stderr_summary(tmp_path, bundles):
+    """Unseen labels dropped and counted, missing feature values counted, extra and id columns
+    reported, the counts in the record and a short summary on stderr."""
+    bundle, rest = bundles("hpc")
+    df = rest.head(100).copy()
+    df.insert(0, "query_id", range(len(df)))
+    df["notes"] = "x"
+    df.loc[[3, 7], "label"] = "XL"
+    df.loc[9, "label"] = "f"
+    df.loc[[10, 11], "hour"] = None
+    df.loc[11, "day"] = None
+    df.loc[12, "protocol"] = None
+    path = tmp_path / "mixed.csv"
+    df.to_csv(path, index=False)
+    record, result = load_ok(path, "--baseline-model", bundle)
+    v = record["contribution"]["validation"]
+    assert v["rows_read"] == 100 and record["contribution"]["rows_used"] == 97
+    assert v["unseen_labels"] == {"XL": 2, "f": 1} and v["rows_dropped"] == 3
+    assert v["unseen_label_action"] == "dropped"
+    assert v["rows_with_missing_features"] == 3
+    assert v["missing_by_feature"]["hour"] == 2 and v["missing_by_feature"]["day"] == 1
+    assert v["extra_columns"] == ["query_id", "notes"] and v["id_columns"] == ["query_id"]
+    expected = df[~df["label"].isin(["XL", "f"])]["label"].value_counts().to_dict()
+    assert v["class_counts"] == expected
+    table = pd.read_parquet(record["contribution"]["table_path"])
+    assert len(table) == 97 and set(table["label"]) == set(expected)
+    summary = [line for line in result.err_lines if "warning" not in line]
+    assert summary == ["hp-load: %s: 100 rows (csv), 7 features, %d classes (%s); 3 rows with unknown labels "
+                       "dropped; 3 rows with missing feature values (imputed); 2 extra columns ignored" % (
+                           path, len(expected), ", ".join("%s %d" % kv for kv in sorted(expected.items())))]
+    (warning,) = [line for line in result.err_lines if "warning" in line]
+    assert "dropped 3 rows" in warning and "'f': 1 - did you mean 'F'?" in warning and "'XL': 2" in warning
+
+
+def test_labels_are_compared_as_trimmed_strings(tmp_path, bundles):
+    bundle, rest = bundles("hpc")
+    df = rest.head(50).copy()
+    df["label"] = " " + df["label"] + " "
+    path = tmp_path / "spaces.csv"
+    df.to_csv(path, index=False)
+    record, _ = load_ok(path, "--baseline-model", bundle)
+    assert record["contribution"]["validation"]["rows_dropped"] == 0
+    assert set(pd.read_parquet(record["contribution"]["table_path"])["label"]) <= {"F", "L", "M", "VF"}
+
+
+def test_label_column_option_reads_another_column(tmp_path, bundles):
+    bundle, rest = bundles("hpc")
+    df = rest.head(80).rename(columns={"label": "job_class"})
+    df["label"] = "not the label"
+    path = tmp_path / "renamed.csv"
+    df.to_csv(path, index=False)
+    record, _ = load_ok(path, "--baseline-model", bundle, "--label-column", "job_class")
+    assert record["contribution"]["validation"]["label_column"] == "job_class"
+    table = pd.read_parquet(record["contribution"]["table_path"])
+    assert table["label"].tolist() == rest.head(80)["label"].tolist()
+
+
+def test_a_cached_load_still_prints_its_warnings(tmp_path, bundles):
+    bundle, rest = bundles("hpc")
+    df = rest.head(60).copy()
+    df.loc[0, "label"] = "XL"
+    path = tmp_path / "unseen.csv"
+    df.to_csv(path, index=False)
+    first = run("hp-load", path, "--baseline-model", bundle)
+    second = run("hp-load", path, "--baseline-model", bundle)
+    assert first.code == second.code == 0
+    assert "reused cached load result" in second.stderr
+    assert [line for line in first.err_lines if "warning" in line] == \
+        [line for line in second.err_lines if "warning" in line] != []
+
+
+def test_parquet_column_types_pandas_writes(tmp_path, bundles):
+    """Categories (dictionary), large strings, nullable integers, booleans, dates and decimals."""
+    import datetime
+    import decimal
+
+    bundle, rest = bundles("hpc")
+    df = rest.head(60).copy()
+    df["protocol"] = df["protocol"].astype("category")
+    df["num_pending"] = df["num_pending"].astype("Int64")
+    df.loc[3, "num_pending"] = None
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.append_column("flag", pa.array([i % 2 == 0 for i in range(60)]))
+    table = table.append_column("when", pa.array([datetime.date(2024, 1, 1 + i % 28) for i in range(60)]))
+    table = table.append_column("price", pa.array([decimal.Decimal("1.25")] * 60, pa.decimal128(5, 2)))
+    table = table.append_column("big_text", pa.array(["t%d" % i for i in range(60)], pa.large_string()))
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    record, _ = load_ok(path, "--baseline-model", bundle)
+    contribution = record["contribution"]
+    assert contribution["rows_used"] == 60
+    assert contribution["validation"]["missing_by_feature"]["num_pending"] == 1
+    out = pd.read_parquet(contribution["table_path"])
+    assert plain(out["protocol"]) == plain(df["protocol"].astype(str))
+    assert out["when"][0] == "2024-01-01" and out["flag"][0] == "true" and out["big_text"][1] == "t1"
+
+
+@pytest.mark.parametrize("name, content, fmt", [
+    ("data.txt", b'{"protocol": "L", "compounds": 1, "input_fields": 2, "iterations": 3, "num_pending": 0, '
+                 b'"hour": 1.5, "day": "Mon", "label": "F"}\n', "jsonl"),
+    ("data.json", EXAMPLE, "csv"),
+])
+def test_format_option_overrides_detection(name, content, fmt, tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else open(content, "rb").read())
+    record, _ = load_ok(path, "--baseline-model", bundle, "--format", fmt)
+    assert record["contribution"]["format"] == fmt
+
+
+@pytest.mark.parametrize("name, rows, fragment", [
+    ("late.csv", 2500, "is not UTF-8 text (in column 'day')"),
+    ("late_block.csv", 30000, "is not UTF-8 text (in column 'day')"),  # after the first 1 MB block
+    ("late.jsonl", 2500, "is not UTF-8 text (byte 0xe9 on line 2501)"),
+])
+def test_text_that_turns_non_utf8_after_the_first_64_kb_is_refused(name, rows, fragment, tmp_path, bundles,
+                                                                   cache_dir):
+    bundle, rest = bundles("hpc")
+    df = pd.concat([rest] * 15).head(rows)
+    body = df.to_csv(index=False) if name.endswith(".csv") else df.to_json(orient="records", lines=True)
+    assert len(body) > 70000  # beyond the part read to detect the format and encoding
+    latin = ("L,1,2,3,0,1.5,Mi\u00e9,F" if name.endswith(".csv") else '{"day": "Mi\u00e9"}').encode("latin-1")
+    path = tmp_path / name
+    path.write_bytes(body.encode("utf-8") + (b"\n" if not body.endswith("\n") else b"") + latin + b"\n")
+    result = run("hp-load", path, "--baseline-model", bundle)
+    assert result.code == 3 and result.stdout == ""
+    assert len(result.err_lines) == 1 and fragment in result.stderr, result
+    assert [f for _, _, files in os.walk(cache_dir / "load") for f in files] == []
+
+
+def test_a_ragged_row_that_is_not_utf8_still_gives_one_line(tmp_path, bundles):
+    """pyarrow cannot hand such a row to Python; the message must still be the only line."""
+    import subprocess
+
+    from helpers import ROOT
+
+    bundle, rest = bundles("hpc")
+    path = tmp_path / "ragged_latin.csv"
+    path.write_bytes(pd.concat([rest] * 15).to_csv(index=False).encode() + "Mi\u00e9,F\n".encode("latin-1"))
+    done = subprocess.run([os.path.join(ROOT, ".venv", "bin", "hp-load"), str(path), "--baseline-model", bundle],
+                          capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "has a row with 2 fields where the header has 8" in done.stderr

@@ -1,0 +1,415 @@
+"""Nothing lost, nothing recomputed: the cache, checkpoints, kills, concurrency, --jobs, start-up.
+
+Killed runs are real processes (the stage commands and the driver) sent real signals.
+"""
+
+import collections
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from helpers import EXAMPLES, ROOT, numbers, pipe, run
+from hokusai_preview.core.cache import Cache, read_entry
+
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
+STAGES = ("load", "sample", "train", "eval", "delta")
+HEAVY = {"pandas", "sklearn", "scipy", "skops"}
+
+
+def env_for(cache):
+    env = dict(os.environ, HP_CACHE_DIR=str(cache), NO_COLOR="1", PATH=BIN + os.pathsep + os.environ["PATH"])
+    env.pop("HP_BASELINE", None)
+    return env
+
+
+def chain(data, bundle, **extra):
+    """load | sample | train | eval | delta in-process, each with its extra options; asserts success."""
+    results = pipe(("hp-load", data, "--baseline-model", bundle) + extra.get("load", ()),
+                   ("hp-sample",) + extra.get("sample", ()), ("hp-train",) + extra.get("train", ()),
+                   ("hp-eval",), ("hp-delta",) + extra.get("delta", ()))
+    for result in results:
+        assert result.code == 0, result
+    return results
+
+
+def statuses(results):
+    return results[-1].records[0]["cache"]
+
+
+def output(results):
+    return numbers(results[-1].records[0]["output"])
+
+
+def arrays(training):
+    with np.load(training["predictions_path"]) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def same_training(a, b):
+    first, second = arrays(a), arrays(b)
+    assert sorted(first) == sorted(second)
+    for name in first:
+        assert np.array_equal(first[name], second[name]), name
+    for field in ("trees", "stop_reason", "convergence", "learning_curve"):
+        assert a[field] == b[field], field
+
+
+def checkpoint_trees(cache):
+    """{checkpoint key: trees saved} from the cache's checkpoint entries."""
+    found = {}
+    for path in glob.glob(os.path.join(str(cache), "checkpoint", "*", "*", "entry.json")):
+        try:
+            with open(path) as handle:
+                found[os.path.basename(os.path.dirname(path))] = json.load(handle)["record"]["trees"]
+        except (OSError, ValueError):
+            continue  # being replaced right now
+    return found
+
+
+def wait_for_checkpoint(cache, trees, process, timeout=300):
+    """Block until some checkpoint holds at least ``trees`` trees (the run is mid-training)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        saved = max(checkpoint_trees(cache).values(), default=0)
+        if saved >= trees:
+            return saved
+        if process.poll() is not None:
+            raise AssertionError("the run ended before it could be interrupted: %r" % (process.communicate(),))
+        time.sleep(0.01)
+    raise AssertionError("no checkpoint of %d trees after %d s" % (trees, timeout))
+
+
+def leftovers(cache):
+    return [path for path, _size, alive in Cache(str(cache)).leftovers() if not alive]
+
+
+# --- re-runs and invalidation -----------------------------------------------------------------
+
+
+def test_a_rerun_reuses_every_stage_and_trains_nothing(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    first = chain(example_csv, bundle)
+    training = first[2].records[0]["training"]
+    files = [training["model_path"], training["predictions_path"]] + glob.glob(
+        os.path.join(str(cache_dir), "checkpoint", "*", "*", "*"))
+    stamps = {path: os.stat(path).st_mtime_ns for path in files}
+    second = chain(example_csv, bundle)
+    assert statuses(second) == {stage: "hit" for stage in STAGES}
+    assert "grew" not in second[2].stderr and "reused cached train result" in second[2].stderr
+    assert {path: os.stat(path).st_mtime_ns for path in files} == stamps  # no file written again
+    assert output(second) == output(first)
+
+
+@pytest.mark.parametrize("stage,extra,recomputed", [
+    ("sample", {"sample": ("--sample-size", "500")}, ("sample", "train", "eval", "delta")),
+    ("train", {"train": ("--round-size", "5")}, ("train", "eval", "delta")),
+    ("train", {"train": ("--seed", "7")}, ("train", "eval", "delta")),
+    ("delta", {"delta": ("--bootstrap", "200")}, ("delta",)),
+])
+def test_a_changed_option_recomputes_exactly_the_stages_downstream(example_csv, bundles, stage, extra, recomputed):
+    bundle, _ = bundles("hpc")
+    chain(example_csv, bundle)
+    changed = chain(example_csv, bundle, **extra)
+    assert statuses(changed) == {s: "miss" if s in recomputed else "hit" for s in STAGES}
+    again = chain(example_csv, bundle, **extra)
+    assert statuses(again) == {s: "hit" for s in STAGES}
+
+
+def test_changed_data_at_the_same_path_recomputes_everything(bundles, tmp_path):
+    bundle, _ = bundles("hpc")
+    data = tmp_path / "contribution.csv"
+    with open(os.path.join(EXAMPLES, "hpc_jobs_1000.csv")) as handle:
+        lines = handle.readlines()
+    data.write_text("".join(lines[:-1]))
+    chain(str(data), bundle)
+    data.write_text("".join(lines))  # one more row
+    assert statuses(chain(str(data), bundle)) == {s: "miss" for s in STAGES}
+
+
+# --- damaged entries --------------------------------------------------------------------------
+
+
+def _flip(path):
+    with open(path, "r+b") as handle:
+        handle.seek(os.path.getsize(path) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _truncate(path):
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+
+
+def _garbage(path):
+    with open(path, "w") as handle:
+        handle.write("{\"record\": ")
+
+
+@pytest.mark.parametrize("stage,name,damage,recomputed", [
+    ("load", "contribution.parquet", _truncate, "load"),
+    ("train", "predictions.npz", _flip, "train"),
+    ("train", "model.skops", os.unlink, "train"),
+    ("reference", "reference.npy", _flip, "train"),  # hard-linked into the train entry
+    ("eval", "entry.json", _garbage, "eval"),
+    ("delta", "entry.json", _truncate, "delta"),
+])
+def test_a_damaged_cache_entry_is_detected_and_rebuilt(example_csv, bundles, cache_dir, stage, name, damage,
+                                                       recomputed):
+    bundle, _ = bundles("hpc")
+    first = chain(example_csv, bundle)
+    (entry,) = [e for e in Cache(str(cache_dir)).entries() if e["stage"] == stage]
+    damage(os.path.join(entry["path"], name))
+    second = chain(example_csv, bundle)
+    assert statuses(second) == {s: "miss" if s == recomputed else "hit" for s in STAGES}
+    assert output(second) == output(first)
+    for entry in Cache(str(cache_dir)).entries():
+        read_entry(entry["path"])  # everything in the cache verifies again
+
+
+def test_a_saved_record_whose_cached_files_are_damaged_is_refused(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    results = chain(example_csv, bundle)
+    train = results[2].stdout
+    _flip(results[2].records[0]["training"]["predictions_path"])
+    Cache(str(cache_dir)).clear(stage="eval")
+    result = run("hp-eval", stdin=train)
+    assert result.code == 2 and result.stdout == ""
+    assert len(result.err_lines) == 1 and "gone or damaged" in result.stderr and "hp-load" in result.stderr
+
+
+# --- kills and checkpoints --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big(bundles, tmp_path_factory):
+    """A contribution whose full training takes long enough to be interrupted, and its records."""
+    bundle, rest = bundles("hpc")
+    folder = tmp_path_factory.mktemp("resilience")
+    data = str(folder / "contribution.csv")
+    rest.sample(n=3000, replace=True, random_state=3).to_csv(data, index=False)
+    cache = str(folder / "cache")
+    load = run("hp-load", "--cache-dir", cache, "--baseline-model", bundle, data)
+    sample = run("hp-sample", "--cache-dir", cache, stdin=load.stdout)
+    assert load.code == sample.code == 0, (load, sample)
+    record = str(folder / "sample.jsonl")
+    with open(record, "w") as handle:
+        handle.write(sample.stdout)
+    whole = run("hp-train", "--cache-dir", str(folder / "cache-whole"), "--full", "--round-size", "5", record)
+    assert whole.code == 0, whole
+    return {"bundle": bundle, "data": data, "record": record, "folder": folder,
+            "uninterrupted": whole.records[0]["training"]}
+
+
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_an_interrupted_training_resumes_from_its_checkpoint_with_identical_results(big, cache_dir, signum):
+    argv = [os.path.join(BIN, "hp-train"), "--full", "--round-size", "5", big["record"]]
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_checkpoint(cache_dir, 10, process)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == EXIT[signum], err
+    assert out == b""
+    assert [e for e in Cache(str(cache_dir)).entries() if e["stage"] == "train"] == []
+    if signum != signal.SIGKILL:
+        assert leftovers(cache_dir) == []  # cleaned up on the way out
+        assert len(err.decode().splitlines()) == 1
+    saved = max(checkpoint_trees(cache_dir).values())
+    assert 10 <= saved < 100
+
+    resumed = run("hp-train", "--full", "--round-size", "5", big["record"])
+    assert resumed.code == 0, resumed
+    training = resumed.records[0]["training"]
+    assert training["resumed_trees"] == saved and "resumed from a checkpoint" in resumed.stderr
+    same_training(training, big["uninterrupted"])
+    assert leftovers(cache_dir) == []  # a killed run's staging directory is removed by the next one
+
+
+def test_a_full_runs_checkpoint_serves_a_later_preview(example_csv, bundles, tmp_path):
+    bundle, _ = bundles("hpc")
+    sample = pipe(("hp-load", example_csv, "--baseline-model", bundle), ("hp-sample",))[-1]
+    alone = run("hp-train", "--cache-dir", str(tmp_path / "alone"), stdin=sample.stdout)
+    full = run("hp-train", "--full", stdin=sample.stdout)
+    assert full.records[0]["training"]["resumed_trees"] == 0
+    preview = run("hp-train", stdin=sample.stdout)  # needs fewer trees: all from the checkpoint
+    training = preview.records[0]["training"]
+    assert training["resumed_trees"] == training["trees"] < training["full_trees"]
+    same_training(training, alone.records[0]["training"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_killed_preview_leaves_nothing_a_later_run_trusts(big, cache_dir, signum):
+    argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
+            "json", "--quiet"]
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    wait_for_checkpoint(cache_dir, 10, process)
+    os.killpg(process.pid, signum)  # what Ctrl-C (or a kill of the whole job) does
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode != 0 and out == b""
+    cache = Cache(str(cache_dir))
+    published = {e["stage"] for e in cache.entries()}
+    assert not published & {"train", "eval", "delta"}
+    for entry in cache.entries():
+        read_entry(entry["path"])  # whatever was published is complete
+
+    rerun = subprocess.run(argv, env=env_for(cache_dir), capture_output=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    if "driver" not in big:  # the same run, never interrupted, in a cache of its own
+        whole = subprocess.run(argv, env=env_for(big["folder"] / "cache-driver"), capture_output=True, timeout=900)
+        assert whole.returncode == 0, whole.stderr
+        big["driver"] = numbers(json.loads(whole.stdout))
+    assert numbers(json.loads(rerun.stdout)) == big["driver"]
+    assert leftovers(cache_dir) == []
+
+
+def test_two_runs_at_once_share_the_cache_and_print_the_same_numbers(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    argv = [DRIVER, "--data-path", example_csv, "--baseline-model", bundle, "--output-format", "json"]
+    runs = [subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    outputs = [process.communicate(timeout=900) for process in runs]
+    for process, (_out, err) in zip(runs, outputs):
+        assert process.returncode == 0, err
+    first, second = (json.loads(out) for out, _err in outputs)
+    assert numbers(first) == numbers(second)
+    entries = list(Cache(str(cache_dir)).entries())
+    assert set(collections.Counter(e["stage"] for e in entries).values()) == {1}  # computed once, shared
+    for entry in entries:
+        read_entry(entry["path"])
+    assert leftovers(cache_dir) == []
+
+
+def test_a_tiny_cache_cap_never_breaks_a_running_pipeline(example_csv, bundles, cache_dir, monkeypatch):
+    bundle, _ = bundles("hpc")
+    monkeypatch.setenv("HP_CACHE_MAX_BYTES", "1")
+    chain(example_csv, bundle)  # every entry is over the cap, but in use: kept until the run is over
+    result = run("hp-cache", "--max-bytes", "0", "--json")
+    assert result.code == 0, result
+    assert json.loads(result.stdout)["entry_count"] == 0
+
+
+# --- early stopping and --jobs ----------------------------------------------------------------
+
+
+def test_early_stopping_grows_fewer_trees_and_says_why(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    results = chain(example_csv, bundle)
+    training = results[2].records[0]["training"]
+    assert training["stop_reason"] == "converged"
+    assert training["trees"] < training["full_trees"]
+    assert training["convergence"] and training["convergence"][-1]["trees"] == training["trees"]
+    assert list(checkpoint_trees(cache_dir).values()) == [training["trees"]]  # no tree grown beyond the stop
+    full = run("hp-train", "--full", stdin=results[1].stdout)
+    assert full.code == 0, full
+    grown = full.records[0]["training"]
+    assert grown["trees"] == grown["full_trees"] and grown["stop_reason"] == "full_budget_requested"
+    assert grown["resumed_trees"] == training["trees"]
+
+
+def test_one_or_two_cores_give_the_same_forest(example_csv, bundles, tmp_path):
+    from hokusai_preview.core.modelfile import load_model
+
+    bundle, _ = bundles("hpc")
+    sample = pipe(("hp-load", example_csv, "--baseline-model", bundle), ("hp-sample", "--sample-size", "500"))[-1]
+    trained = {}
+    for jobs in ("1", "2"):
+        result = run("hp-train", "--jobs", jobs, "--cache-dir", str(tmp_path / jobs), stdin=sample.stdout)
+        assert result.code == 0, result
+        trained[jobs] = result.records[0]["training"]
+        assert load_model(trained[jobs]["model_path"])[-1].n_jobs == int(jobs)
+    same_training(trained["1"], trained["2"])
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+PROBE = ("import importlib, json, sys\n"
+         "module, name = sys.argv[1].split(':')\n"
+         "code = getattr(importlib.import_module(module), name)().main(sys.argv[3:])\n"
+         "with open(sys.argv[2], 'w') as handle:\n"
+         "    json.dump(sorted({m.split('.')[0] for m in sys.modules}), handle)\n"
+         "sys.exit(code)\n")
+
+
+def imported(command, argv, stdin, cache, tmp_path):
+    from helpers import COMMANDS
+
+    report = str(tmp_path / (command + ".modules.json"))
+    result = subprocess.run([sys.executable, "-c", PROBE, COMMANDS[command], report] + list(argv), input=stdin,
+                            env=env_for(cache), capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    with open(report) as handle:
+        return set(json.load(handle)), result
+
+
+def test_light_stages_never_import_pandas_or_scikit_learn(example_csv, bundles, tmp_path, cache_dir):
+    bundle, _ = bundles("hpc")
+    results = chain(example_csv, bundle)
+    fresh = tmp_path / "fresh-cache"  # each stage computes, from the records above
+    cases = [("hp-sample", ("--sample-size", "500"), results[0], HEAVY),
+             ("hp-eval", (), results[2], HEAVY), ("hp-delta", (), results[3], HEAVY),
+             ("hp-format", ("--output-format", "pretty"), results[4], HEAVY | {"pyarrow"})]
+    for command, argv, upstream, forbidden in cases:
+        modules, result = imported(command, argv, upstream.stdout.encode(), fresh, tmp_path)
+        assert "miss" in result.stdout.decode() or command == "hp-format"
+        assert not modules & forbidden, (command, sorted(modules & forbidden))
+
+
+def test_a_cached_stage_imports_nothing_heavy(example_csv, bundles, tmp_path, cache_dir):
+    bundle, _ = bundles("hpc")
+    results = chain(example_csv, bundle)
+    assert run("hp-check", stdin=results[0].stdout).code == 0
+    inputs = {"hp-load": ("", ("--baseline-model", bundle, example_csv)), "hp-check": (results[0].stdout, ()),
+              "hp-sample": (results[0].stdout, ()), "hp-train": (results[1].stdout, ()),
+              "hp-eval": (results[2].stdout, ()), "hp-delta": (results[3].stdout, ())}
+    for command, (stdin, argv) in inputs.items():
+        modules, result = imported(command, argv, stdin.encode(), cache_dir, tmp_path)
+        assert b'"hit"' in result.stdout
+        assert not modules & HEAVY, (command, sorted(modules & HEAVY))
+
+
+# --- hp-cache ---------------------------------------------------------------------------------
+
+
+def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    chain(example_csv, bundle)
+    info = json.loads(run("hp-cache", "--json", "--entries").stdout)
+    assert info["path"] == str(cache_dir)
+    assert {name: s["entries"] for name, s in info["stages"].items()} == {
+        "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "reference": 1, "sample": 1, "train": 1}
+    assert info["bytes"] == sum(e["bytes"] for e in info["entries"]) > 0
+    text = run("hp-cache").stdout
+    assert str(cache_dir) in text and "train" in text and "entries" in text
+
+    cleared = run("hp-cache", "--clear", "--stage", "train")
+    assert cleared.code == 0 and "removed" in cleared.stderr
+    assert "train" not in json.loads(run("hp-cache", "--json").stdout)["stages"]
+    assert statuses(chain(example_csv, bundle))["train"] == "miss"
+    assert run("hp-cache", "--clear", "--quiet").code == 0
+    assert json.loads(run("hp-cache", "--json").stdout)["entry_count"] == 0
+
+
+@pytest.mark.parametrize("argv", [("--max-bytes", "lots"), ("--stage", "train"), ("--bogus",)])
+def test_hp_cache_usage_errors_are_one_line(argv):
+    result = run("hp-cache", *argv)
+    assert result.code == 2 and result.stdout == "" and len(result.err_lines) == 1
+
+
+def test_hp_cache_help_documents_every_option():
+    result = run("hp-cache", "--help")
+    assert result.code == 0
+    for option in ("--clear", "--stage", "--max-bytes", "--entries", "--json", "--cache-dir", "HP_CACHE_MAX_BYTES"):
+        assert option in result.stdout

@@ -1,0 +1,313 @@
+"""Trust and safety: hostile bundles are refused before use, pickles only load with --trust-model,
+and --output-file is written atomically and never into a directory."""
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+
+import hostile_bundles as hb
+from helpers import EXAMPLES, ROOT, pipe, run, validate
+
+
+def files_under(path):
+    """Every regular file below ``path``; in a cache, but for its lock files (kept by design, as
+    someone may be waiting on one), so any entry, staged build or artifact left behind shows."""
+    found = []
+    for directory, _dirs, names in os.walk(str(path)):
+        if os.path.relpath(directory, str(path)).split(os.sep)[0] != ".locks":
+            found.extend(os.path.join(directory, n) for n in names)
+    return found
+
+
+def assert_refused(result, command, code, *words):
+    """Exit ``code``, nothing on stdout, exactly one line on stderr naming ``words``."""
+    assert result.code == code, result
+    assert result.stdout == ""
+    assert len(result.err_lines) == 1, result
+    line = result.err_lines[0]
+    assert line.startswith(command + ": error: "), line
+    for word in words:
+        assert word in line, line
+    return line
+
+
+@pytest.fixture
+def hostile(bundles, tmp_path):
+    """Build a corpus case from the hpc bundle; each in a directory of its own (for files "outside")."""
+
+    def make(name, source="hpc"):
+        parent = tmp_path / name
+        parent.mkdir()
+        return hb.CORPUS[name](bundles(source)[0], str(parent / "bundle"))
+
+    return make
+
+
+# name, exit status, words the one line must contain
+CORPUS_CASES = [
+    ("pickle_model", 6, ["model.pkl", "pickle", "runs any code", "--trust-model"]),
+    ("joblib_model", 6, ["model.joblib", "joblib", "runs any code", "--trust-model"]),
+    ("pickle_named_skops", 6, ["model.skops", "is a pickle, not the skops file"]),
+    ("untrusted_skops", 6, ["model.skops", "outside the trusted list", "system"]),
+    ("changed_model", 5, ["model.skops", "changed after the manifest was written"]),
+    ("changed_benchmark", 5, ["benchmark.parquet", "changed after the manifest was written"]),
+    ("dotdot_path", 5, ["'../benchmark.parquet'", "leaves the bundle directory"]),
+    ("symlink_outside", 5, ["benchmark.parquet", "links outside the bundle directory"]),
+    ("missing_file", 5, ["base.parquet", "missing"]),
+    ("manifest_not_json", 4, ["manifest.json", "not valid JSON"]),
+    ("future_version", 4, ["format version 2", "reads version 1"]),
+]
+
+
+@pytest.mark.parametrize("name,code,words", CORPUS_CASES, ids=[c[0] for c in CORPUS_CASES])
+def test_hostile_bundle_is_refused_before_anything_is_used(name, code, words, hostile, example_csv, cache_dir,
+                                                           tmp_path):
+    bundle = hostile(name)
+    result = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle)
+    assert_refused(result, "hp-load", code, *words)
+    assert "Traceback" not in result.stderr
+    assert files_under(cache_dir) == []
+    assert not [p for p in files_under(tmp_path) if p.endswith(".created")]  # no pickle ran
+
+
+def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_option(hostile, example_csv,
+                                                                                     cache_dir, tmp_path):
+    bundle = hostile("pickle_model")
+    marker = tmp_path / "pickle_model" / "pickle_model.created"
+    loaded = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle, "--trust-model")
+    assert loaded.code == 0, loaded
+    assert "warning: --trust-model: accepting the pickle model file" in loaded.stderr
+    (record,) = loaded.records
+    validate(record, "load")
+    assert record["baseline"]["model_format"] == "pickle" and record["baseline"]["trust_model"] is True
+    before = set(files_under(cache_dir))
+
+    refused = run("hp-train", stdin=loaded.stdout)
+    assert_refused(refused, "hp-train", 6, "pickle model file", "--trust-model")
+    assert set(files_under(cache_dir)) == before  # no train or reference entry
+    assert not marker.exists()
+
+    # Opting in is the user's explicit choice: the pickle runs (and, not being a model, is refused).
+    trusted = run("hp-train", "--trust-model", stdin=loaded.stdout)
+    assert "hp-train: warning: --trust-model: the pickle model file" in trusted.stderr
+    assert marker.exists()
+    assert trusted.code == 4 and trusted.stdout == "", trusted
+    assert trusted.err_lines[-1].startswith("hp-train: error: ") and "TextIOWrapper, not the recipe's Pipeline" \
+        in trusted.err_lines[-1]
+    assert set(files_under(cache_dir)) == before
+
+
+def test_the_sha256_is_checked_before_a_trusted_pickle_is_loaded(hostile, example_csv, tmp_path):
+    bundle = hostile("pickle_model")
+    loaded = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle, "--trust-model")
+    assert loaded.code == 0, loaded
+    # Swapped after hp-load verified it: another pickle, same size or not, same manifest.
+    swapped = tmp_path / "swapped.created"
+    with open(os.path.join(bundle, "model.pkl"), "wb") as handle:
+        handle.write(hb.file_creating_pickle(str(swapped)))
+    result = run("hp-train", "--trust-model", stdin=loaded.stdout)
+    assert_refused(result, "hp-train", 5, "model.pkl", "changed after the manifest was written")
+    assert not swapped.exists()
+
+
+def test_a_model_swapped_after_the_bundle_was_verified_is_not_loaded(bundles, tmp_path):
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.errors import IntegrityError
+
+    bundle = Bundle.open(hb.copy_bundle(bundles("hpc")[0], str(tmp_path / "b")))
+    hb.changed_file(bundles("hpc")[0], str(tmp_path / "other"), "model")
+    os.replace(str(tmp_path / "other" / "model.skops"), bundle.file_path("model"))
+    with pytest.raises(IntegrityError, match="changed after the manifest was written"):
+        bundle.load_model()
+
+
+@pytest.mark.parametrize("fmt,source", [("pickle", "hpc_finetune"), ("joblib", "hpc")])
+def test_a_real_model_as_pickle_or_joblib_runs_with_trust_model_and_the_output_says_so(fmt, source, bundles,
+                                                                                       tmp_path):
+    import io
+    import pickle
+
+    import joblib
+
+    original, _ = bundles(source)
+    bundle = hb.copy_bundle(original, str(tmp_path / fmt))
+    model = hb.load_skops_model(bundle)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer) if fmt == "joblib" else pickle.dump(model, buffer)
+    hb.replace_file(bundle, "model", "model." + {"pickle": "pkl", "joblib": "joblib"}[fmt], buffer.getvalue(), fmt)
+
+    def stages(path, *trust):
+        data = os.path.join(EXAMPLES, "hpc_jobs_500.json")
+        return pipe(("hp-load", "--data-path", data, "--baseline-model", path) + trust, ("hp-sample",),
+                    ("hp-train",) + trust, ("hp-eval",), ("hp-delta",), ("hp-format", "--output-format", "json"))
+
+    trusted = stages(bundle, "--trust-model")
+    for result in trusted:
+        assert result.code == 0, result
+    assert "warning: --trust-model" in trusted[0].stderr and "warning: --trust-model" in trusted[2].stderr
+    output = json.loads(trusted[-1].stdout)
+    validate(output, "delta-output")
+    meta = output["preview_metadata"]
+    assert meta["trust"] == {"model_format": fmt, "trust_model": True}
+    assert any("loaded with --trust-model" in w for w in meta["warnings"])
+
+    plain = json.loads(stages(original)[-1].stdout)
+    assert plain["preview_metadata"]["trust"] == {"model_format": "skops", "trust_model": False}
+    assert not any("--trust-model" in w for w in plain["preview_metadata"]["warnings"])
+    # The same model, however it was stored, gives the same numbers.
+    assert output["delta_computation"] == plain["delta_computation"]
+
+
+def test_a_bundle_whose_labels_are_not_the_datas_is_refused_at_hp_load(tmp_path, example_csv, cache_dir):
+    frame = pd.read_parquet(os.path.join(ROOT, "datasets", "hpc_data.parquet")).sample(900, random_state=3)
+    frame["label"] = "other_" + frame["label"].astype(str)
+    frame.iloc[:600].to_parquet(str(tmp_path / "base.parquet"), index=False)
+    frame.iloc[600:].to_parquet(str(tmp_path / "bench.parquet"), index=False)
+    built = run("hp-baseline", "--train-data", tmp_path / "base.parquet", "--benchmark-data",
+                tmp_path / "bench.parquet", "--output", tmp_path / "other", "--jobs", "1")
+    assert built.code == 0, built
+    result = run("hp-load", "--data-path", example_csv, "--baseline-model", tmp_path / "other")
+    assert_refused(result, "hp-load", 3, "none of its labels", "is a class of the baseline")
+    assert files_under(cache_dir) == []
+
+
+def test_labels_the_bundle_lacks_are_dropped_and_counted(bundles, tmp_path, example_csv):
+    bundle, _ = bundles("hpc")
+    frame = pd.read_csv(example_csv)
+    frame.loc[frame.index[:100], "label"] = "mystery"
+    frame.to_csv(str(tmp_path / "partial.csv"), index=False)
+    result = run("hp-load", "--data-path", tmp_path / "partial.csv", "--baseline-model", bundle)
+    assert result.code == 0, result
+    validation = result.records[0]["contribution"]["validation"]
+    assert validation["unseen_labels"] == {"mystery": 100}
+    assert validation["rows_dropped"] == 100
+    assert result.records[0]["contribution"]["rows_used"] == len(frame) - 100
+
+
+def test_the_bundle_manifest_check_refuses_an_unknown_model_format(bundles, tmp_path, example_csv, cache_dir):
+    bundle = hb.copy_bundle(bundles("hpc")[0], str(tmp_path / "b"))
+    manifest = hb.read_manifest(bundle)
+    manifest["files"]["model"]["format"] = "onnx"
+    hb.write_manifest(bundle, manifest)
+    result = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle)
+    assert_refused(result, "hp-load", 4, "'onnx'", "skops, pickle, joblib")
+    assert files_under(cache_dir) == []
+
+
+# --- --output-file --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def delta_record(bundles, tmp_path_factory):
+    """A real delta record, saved to a file (computed once for the module, in a cache of its own)."""
+    bundle, _ = bundles("hpc")
+    cache = ("--cache-dir", str(tmp_path_factory.mktemp("delta-cache")))
+    results = pipe(("hp-load", "--data-path", os.path.join(EXAMPLES, "hpc_jobs_500.json"),
+                    "--baseline-model", bundle) + cache, ("hp-sample",) + cache, ("hp-train",) + cache,
+                   ("hp-eval",) + cache, ("hp-delta",) + cache)
+    assert results[-1].code == 0, results[-1]
+    path = tmp_path_factory.mktemp("records") / "delta.jsonl"
+    path.write_text(results[-1].stdout)
+    return str(path)
+
+
+@pytest.mark.parametrize("target", ["directory", "link_to_directory", "trailing_slash"])
+def test_output_file_never_writes_into_a_directory(target, delta_record, tmp_path):
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    if target == "directory":
+        output = str(directory)
+    elif target == "link_to_directory":
+        output = str(tmp_path / "link")
+        os.symlink(str(directory), output)
+    else:
+        output = str(tmp_path / "new") + "/"
+    result = run("hp-format", "--output-format", "json", "--output-file", output, delta_record)
+    assert_refused(result, "hp-format", 7, "a directory", "give a file name")
+    assert os.listdir(str(directory)) == []
+    assert sorted(os.listdir(str(tmp_path))) == sorted(["dir"] + (["link"] if target == "link_to_directory" else []))
+
+
+def test_output_file_is_replaced_whole_by_a_rename(delta_record, tmp_path):
+    output = tmp_path / "out.json"
+    output.write_text("old content\n")
+    old_inode = os.stat(str(output)).st_ino
+    result = run("hp-format", "--output-format", "json", "--output-file", output, delta_record)
+    assert result.code == 0 and result.stdout == "", result
+    validate(json.loads(output.read_text()), "delta-output")
+    assert os.stat(str(output)).st_ino != old_inode  # a new file renamed into place, not rewritten in place
+    assert os.listdir(str(tmp_path)) == ["out.json"]  # no temporary file left
+
+
+def test_output_file_through_a_link_replaces_the_link_not_its_target(delta_record, tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n")
+    link = tmp_path / "out.json"
+    os.symlink(str(target), str(link))
+    result = run("hp-format", "--output-format", "json", "--output-file", link, delta_record)
+    assert result.code == 0, result
+    assert target.read_text() == "keep me\n"
+    assert not link.is_symlink()
+    validate(json.loads(link.read_text()), "delta-output")
+
+
+def test_a_failed_format_keeps_the_old_output_file(delta_record, tmp_path):
+    output = tmp_path / "out.json"
+    output.write_text("old content\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(open(delta_record).read() + "not a record\n")
+    result = run("hp-format", "--output-format", "json", "--output-file", output, bad)
+    assert result.code == 2 and result.stdout == "", result
+    assert output.read_text() == "old content\n"
+    assert sorted(os.listdir(str(tmp_path))) == ["bad.jsonl", "out.json"]
+
+
+def test_atomic_path_refuses_a_directory_that_appears_while_writing(tmp_path):
+    from hokusai_preview.core.errors import OutputError
+    from hokusai_preview.core.fsutil import atomic_path
+
+    output = tmp_path / "out.json"
+    with pytest.raises(OutputError, match="cannot write"):
+        with atomic_path(str(output)) as tmp:
+            with open(tmp, "w") as handle:
+                handle.write("complete\n")
+            (output / "inside").mkdir(parents=True)  # a directory (not empty) takes the name meanwhile
+    assert os.listdir(str(output)) == ["inside"]
+    assert os.listdir(str(tmp_path)) == ["out.json"]
+
+
+# --- the driver -----------------------------------------------------------------------------------
+
+
+def driver(*argv, cache):
+    env = dict(os.environ, HP_CACHE_DIR=str(cache))
+    return subprocess.run([os.path.join(ROOT, "bin", "hokusai-preview")] + [str(a) for a in argv],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_the_driver_refuses_a_pickle_bundle_and_leaves_nothing(hostile, example_csv, tmp_path):
+    bundle = hostile("pickle_model")
+    cache = tmp_path / "cache"
+    output = tmp_path / "out.json"
+    result = driver("--data-path", example_csv, "--baseline-model", bundle, "--output-file", output, cache=cache)
+    assert result.returncode == 6, result
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hp-load: error: model file ") and "--trust-model" in lines[0]
+    assert files_under(cache) == [] and not output.exists()
+    assert not (tmp_path / "pickle_model" / "pickle_model.created").exists()
+
+
+def test_the_driver_passes_trust_model_to_the_stages_that_need_it(bundles, tmp_path):
+    import pickle
+
+    bundle = hb.copy_bundle(bundles("hpc_finetune")[0], str(tmp_path / "b"))
+    hb.replace_file(bundle, "model", "model.pkl", pickle.dumps(hb.load_skops_model(bundle)), "pickle")
+    result = driver("--data-path", os.path.join(EXAMPLES, "hpc_jobs_500.json"), "--baseline-model", bundle,
+                    "--trust-model", "--output-format", "json", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert "hp-load: warning: --trust-model" in result.stderr and "hp-train: warning: --trust-model" in result.stderr
+    assert json.loads(result.stdout)["preview_metadata"]["trust"] == {"model_format": "pickle", "trust_model": True}

@@ -1,0 +1,182 @@
+"""The hostile-bundle corpus, built at test time from a real bundle (so the corpus never goes stale).
+
+Each builder copies a valid bundle to ``target``, damages it one way, and returns the path.
+Where the damage must get past the integrity checks to reach a later one (an untrusted model),
+the manifest is re-written with the new file's SHA-256, as an attacker would.
+
+    python tests/hostile_bundles.py SOURCE_BUNDLE OUTDIR   # writes every case to OUTDIR/<name>
+"""
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import sys
+
+
+def copy_bundle(source, target):
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def read_manifest(bundle):
+    with open(os.path.join(bundle, "manifest.json")) as handle:
+        return json.load(handle)
+
+
+def write_manifest(bundle, manifest):
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+
+
+def replace_file(bundle, role, name, data, fmt=None):
+    """Put ``data`` in the bundle as the ``role`` file ``name`` and record its true SHA-256."""
+    manifest = read_manifest(bundle)
+    info = manifest["files"][role]
+    os.unlink(os.path.join(bundle, info["path"]))
+    with open(os.path.join(bundle, name), "wb") as handle:
+        handle.write(data)
+    info.update(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    if fmt is not None:
+        info["format"] = fmt
+    write_manifest(bundle, manifest)
+    return os.path.join(bundle, name)
+
+
+class CreatesFile:
+    """Unpickling this opens ``path`` for writing, creating it: proof that loading ran code."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def file_creating_pickle(marker, fmt="pickle"):
+    """Bytes of a pickle (or joblib file) whose loading creates ``marker``."""
+    if fmt == "joblib":
+        import io
+
+        import joblib
+
+        buffer = io.BytesIO()
+        joblib.dump(CreatesFile(marker), buffer)
+        return buffer.getvalue()
+    return pickle.dumps(CreatesFile(marker))
+
+
+def load_skops_model(bundle):
+    import skops.io as sio
+
+    from hokusai_preview.core.recipe import TRUSTED_TYPES
+
+    with open(os.path.join(bundle, read_manifest(bundle)["files"]["model"]["path"]), "rb") as handle:
+        return sio.loads(handle.read(), trusted=TRUSTED_TYPES)
+
+
+# --- the corpus -------------------------------------------------------------------------------
+
+
+def pickle_model(source, target, marker, fmt="pickle", declared=True):
+    """The model replaced by a pickle/joblib file whose loading creates ``marker``.
+
+    ``declared``: the manifest says so (files.model.format); otherwise the pickle hides
+    behind the name model.skops and the manifest's implicit skops format.
+    """
+    copy_bundle(source, target)
+    name = {"pickle": "model.pkl", "joblib": "model.joblib"}[fmt] if declared else "model.skops"
+    replace_file(target, "model", name, file_creating_pickle(marker, fmt), fmt if declared else None)
+    return target
+
+
+def untrusted_skops(source, target):
+    """A skops model whose pipeline starts with FunctionTransformer(os.system): needs posix.system."""
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    copy_bundle(source, target)
+    model = load_skops_model(target)
+    evil = Pipeline([("run", FunctionTransformer(os.system))] + list(model.steps))
+    replace_file(target, "model", "model.skops", sio.dumps(evil))
+    return target
+
+
+def changed_file(source, target, role):
+    """One byte of the ``role`` file flipped after the manifest was written."""
+    copy_bundle(source, target)
+    path = os.path.join(target, read_manifest(target)["files"][role]["path"])
+    with open(path, "r+b") as handle:
+        handle.seek(os.path.getsize(path) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    return target
+
+
+def dotdot_path(source, target):
+    """The benchmark listed as ../benchmark.parquet: a real file with the right SHA-256, outside."""
+    copy_bundle(source, target)
+    manifest = read_manifest(target)
+    inside = os.path.join(target, manifest["files"]["benchmark"]["path"])
+    shutil.move(inside, os.path.join(os.path.dirname(target), "benchmark.parquet"))
+    manifest["files"]["benchmark"]["path"] = "../benchmark.parquet"
+    write_manifest(target, manifest)
+    return target
+
+
+def symlink_outside(source, target):
+    """benchmark.parquet is a symlink to an identical file outside the bundle."""
+    copy_bundle(source, target)
+    inside = os.path.join(target, read_manifest(target)["files"]["benchmark"]["path"])
+    outside = os.path.join(os.path.dirname(target), "outside-benchmark.parquet")
+    shutil.move(inside, outside)
+    os.symlink(outside, inside)
+    return target
+
+
+def missing_file(source, target, role="base"):
+    copy_bundle(source, target)
+    os.unlink(os.path.join(target, read_manifest(target)["files"][role]["path"]))
+    return target
+
+
+def manifest_not_json(source, target):
+    copy_bundle(source, target)
+    with open(os.path.join(target, "manifest.json"), "w") as handle:
+        handle.write('{"format": "hokusai-preview-bundle", "format_version": 1,\n')  # truncated
+    return target
+
+
+def future_version(source, target):
+    copy_bundle(source, target)
+    manifest = read_manifest(target)
+    manifest["format_version"] = 2
+    write_manifest(target, manifest)
+    return target
+
+
+CORPUS = {
+    "pickle_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "pickle_model.created")),
+    "joblib_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "joblib_model.created"),
+                                              fmt="joblib"),
+    "pickle_named_skops": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "named.created"),
+                                                    declared=False),
+    "untrusted_skops": untrusted_skops,
+    "changed_model": lambda s, t: changed_file(s, t, "model"),
+    "changed_benchmark": lambda s, t: changed_file(s, t, "benchmark"),
+    "dotdot_path": dotdot_path,
+    "symlink_outside": symlink_outside,
+    "missing_file": missing_file,
+    "manifest_not_json": manifest_not_json,
+    "future_version": future_version,
+}
+
+
+if __name__ == "__main__":
+    source, outdir = sys.argv[1], sys.argv[2]
+    for name, build in CORPUS.items():
+        os.makedirs(os.path.join(outdir, name))  # each case gets a parent of its own for files "outside"
+        print(build(source, os.path.join(outdir, name, "bundle")))

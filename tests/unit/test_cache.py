@@ -1,0 +1,229 @@
+"""The cache on its own: publishing, verification, eviction, locking, leftovers of killed runs."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from hokusai_preview.core.cache import Cache, parse_size, read_entry
+from hokusai_preview.core.errors import OutputError
+
+KEY = "ab" + "0" * 62
+
+
+def build(cache, stage="s", key=KEY, payload=b"x" * 1000, name="a.bin"):
+    """Create, fill and commit one entry; returns the emitted record."""
+    entry = cache.create(stage, key)
+    assert entry.reused is None
+    with open(entry.path(name), "wb") as handle:
+        handle.write(payload)
+    return entry.commit({"path": entry.path(name), "nested": [{"path": entry.path(name)}], "n": 1}, [name])
+
+
+def staging(cache):
+    folder = os.path.join(cache.root, ".staging")
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def key(n):
+    return "%02x" % n + "%062x" % n
+
+
+def test_commit_publishes_the_whole_entry_and_points_the_record_at_it(tmp_path):
+    cache = Cache(str(tmp_path))
+    record = build(cache)
+    final = cache.entry_dir("s", KEY)
+    assert record["path"] == os.path.join(final, "a.bin") == record["nested"][0]["path"]
+    with open(record["path"], "rb") as handle:
+        assert handle.read() == b"x" * 1000
+    assert cache.lookup("s", KEY) == record
+    assert staging(cache) == []
+
+
+def test_an_entry_is_invisible_until_committed_and_discard_leaves_nothing(tmp_path):
+    cache = Cache(str(tmp_path))
+    entry = cache.create("s", KEY)
+    with open(entry.path("a.bin"), "wb") as handle:
+        handle.write(b"half")
+    assert cache.lookup("s", KEY) is None
+    assert not os.path.exists(cache.entry_dir("s", KEY))
+    entry.discard()
+    assert staging(cache) == [] and list(cache.entries()) == []
+    assert build(cache)["n"] == 1  # the key is free again (the lock was released)
+
+
+def _flip(path):
+    with open(path, "r+b") as handle:
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(bytes([first[0] ^ 0xFF]))
+
+
+def _truncate(path):
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+
+
+CORRUPTIONS = {
+    "artifact byte flipped": lambda d: _flip(os.path.join(d, "a.bin")),
+    "artifact truncated": lambda d: _truncate(os.path.join(d, "a.bin")),
+    "artifact deleted": lambda d: os.unlink(os.path.join(d, "a.bin")),
+    "entry.json truncated": lambda d: _truncate(os.path.join(d, "entry.json")),
+    "entry.json not JSON": lambda d: open(os.path.join(d, "entry.json"), "w").write("\x00garbage"),
+    "entry.json deleted": lambda d: os.unlink(os.path.join(d, "entry.json")),
+    "entry.json lists a file outside": lambda d: _rewrite_files(d, {"../../x": {"size": 1, "sha256": "0"}}),
+}
+
+
+def _rewrite_files(directory, files):
+    path = os.path.join(directory, "entry.json")
+    with open(path) as handle:
+        meta = json.load(handle)
+    meta["files"] = files
+    with open(path, "w") as handle:
+        json.dump(meta, handle)
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_damaged_entry_is_never_trusted_and_is_removed(tmp_path, corruption):
+    cache = Cache(str(tmp_path))
+    build(cache)
+    CORRUPTIONS[corruption](cache.entry_dir("s", KEY))
+    assert cache.lookup("s", KEY) is None
+    assert not os.path.exists(cache.entry_dir("s", KEY))
+    assert build(cache, payload=b"y" * 10)["n"] == 1  # and rebuilt
+    assert cache.lookup("s", KEY) is not None
+
+
+def _age(cache, stage, k, seconds):
+    path = os.path.join(cache.entry_dir(stage, k), "entry.json")
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_eviction_removes_the_least_recently_used_not_the_oldest(tmp_path):
+    cache = Cache(str(tmp_path), max_bytes=10 ** 9)
+    for n, age in ((1, 3000), (2, 2000), (3, 1000)):
+        build(cache, key=key(n))
+        _age(cache, "s", key(n), age)
+    entry_bytes = next(cache.entries())["bytes"]
+    assert cache.lookup("s", key(1)) is not None  # the oldest entry is used again
+    _age(cache, "s", key(1), 700)  # ... a while ago, but more recently than 2 and 3
+    cache.max_bytes = int(entry_bytes * 2.5)
+    build(cache, key=key(4))
+    kept = {e["key"] for e in cache.entries()}
+    assert kept == {key(1), key(4)}
+
+
+def test_entries_in_use_are_not_evicted_even_over_the_cap(tmp_path):
+    cache = Cache(str(tmp_path), max_bytes=1)
+    for n in range(3):
+        build(cache, key=key(n))
+    assert len(list(cache.entries())) == 3  # all used in the last minutes: a running pipe needs them
+    removed = cache.enforce_limit(max_bytes=1, grace=0)
+    assert len(removed) == 3 and list(cache.entries()) == []
+
+
+def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HP_CACHE_MAX_BYTES", "3M")
+    assert Cache(str(tmp_path)).max_bytes == 3 << 20
+    monkeypatch.setenv("HP_CACHE_MAX_BYTES", "lots")
+    with pytest.raises(OutputError) as error:
+        Cache(str(tmp_path))
+    assert "HP_CACHE_MAX_BYTES" in error.value.line()
+
+
+@pytest.mark.parametrize("text,expected", [("1048576", 1048576), ("500M", 500 << 20), ("2G", 2 << 30),
+                                           ("2GiB", 2 << 30), ("1.5k", 1536), ("0", 0)])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan"])
+def test_parse_size_refuses(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_a_second_builder_waits_for_the_first_and_reuses_its_entry(tmp_path):
+    messages = []
+    first = Cache(str(tmp_path))
+    second = Cache(str(tmp_path), notify=messages.append)
+    entry = first.create("s", KEY)
+    got = {}
+    waiter = threading.Thread(target=lambda: got.update(entry=second.create("s", KEY)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()  # blocked on the key's lock while the first run computes
+    with open(entry.path("a.bin"), "wb") as handle:
+        handle.write(b"z")
+    record = entry.commit({"path": entry.path("a.bin")}, ["a.bin"])
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert got["entry"].reused == record
+    assert messages == ["waiting for another run computing the same result"]
+
+
+def test_when_two_runs_publish_the_same_key_the_first_wins_and_both_emit_it(tmp_path):
+    cache = Cache(str(tmp_path))
+    a = cache.create("s", KEY)
+    os.unlink(os.path.join(cache.root, ".locks", "s", KEY + ".lock"))  # a lock bypassed (e.g. evicted)
+    b = cache.create("s", KEY)
+    for entry, payload in ((a, b"first"), (b, b"second")):
+        with open(entry.path("a.bin"), "wb") as handle:
+            handle.write(payload)
+    ra = a.commit({"path": a.path("a.bin"), "who": "a"}, ["a.bin"])
+    rb = b.commit({"path": b.path("a.bin"), "who": "b"}, ["a.bin"])
+    assert rb == ra and ra["who"] == "a"
+    with open(ra["path"], "rb") as handle:
+        assert handle.read() == b"first"
+    assert staging(cache) == []
+
+
+def test_without_the_cache_a_new_result_replaces_the_entry(tmp_path):
+    build(Cache(str(tmp_path)), payload=b"old")
+    fresh = Cache(str(tmp_path), enabled=False)
+    entry = fresh.create("s", KEY)
+    assert entry.reused is None
+    with open(entry.path("a.bin"), "wb") as handle:
+        handle.write(b"new")
+    record = entry.commit({"path": entry.path("a.bin")}, ["a.bin"])
+    with open(record["path"], "rb") as handle:
+        assert handle.read() == b"new"
+    assert read_entry(Cache(str(tmp_path)).entry_dir("s", KEY))["record"] == record
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
+    cache = Cache(str(tmp_path))
+    dead = os.path.join(cache.root, ".staging", "train-%s-%d-%s" % ("0" * 16, _dead_pid(), "deadbeef"))
+    alive = os.path.join(cache.root, ".staging", "train-%s-%d-%s" % ("1" * 16, os.getppid(), "cafecafe"))
+    trash = os.path.join(cache.root, ".trash", "removing-%d-%s" % (_dead_pid(), "0" * 32))
+    for folder in (dead, alive, trash):
+        os.makedirs(folder)
+        with open(os.path.join(folder, "model.skops.tmp"), "wb") as handle:
+            handle.write(b"partial")
+    assert cache.lookup("train", "0" * 64) is None  # never read as an entry
+    build(cache)  # any new entry collects the garbage first
+    assert not os.path.exists(dead) and not os.path.exists(trash)
+    assert os.path.exists(alive)
+
+
+def test_clear_removes_entries_of_one_stage_or_everything(tmp_path):
+    cache = Cache(str(tmp_path))
+    build(cache, stage="load", key=key(1))
+    build(cache, stage="train", key=key(2))
+    assert cache.clear(stage="train") > 0
+    assert [e["stage"] for e in cache.entries()] == ["load"]
+    os.makedirs(os.path.join(cache.root, ".staging", "x-%s-%d-ff" % ("0" * 16, _dead_pid())))
+    assert cache.clear() > 0
+    assert list(cache.entries()) == [] and staging(cache) == []

@@ -1,0 +1,193 @@
+"""Format detection, the streaming readers and the batch-by-batch data manifest."""
+
+import gzip
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from helpers import EXAMPLES
+from hokusai_preview.core import dataio
+from hokusai_preview.core.dataio import BatchReader, Restart, guess_delimiter
+from hokusai_preview.core.errors import DataError
+from hokusai_preview.core.manifest import DistinctCounter, ManifestBuilder, data_manifest
+
+
+def read_all(reader):
+    """Every batch of a reader as one pandas DataFrame, restarting as the loader does."""
+    for _ in range(50):
+        try:
+            batches = list(reader.batches())
+            return pa.Table.from_batches(batches).to_pandas(), batches
+        except Restart:
+            continue
+    raise AssertionError("too many restarts")
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["a,b,c", "1,2,3"], ","),
+    (["a;b;c", "1,5;2,5;3"], ";"),  # decimal commas do not fool it
+    (["a\tb\tc", "1\t2\t3"], "\t"),
+    (["a|b|c", "1|2|3"], "|"),
+    (['"x, y";b', '"1, 2";3'], ";"),  # a quoted delimiter is not one
+    (["single"], ","),
+    ([], ","),
+])
+def test_guess_delimiter(lines, expected):
+    assert guess_delimiter(lines) == expected
+
+
+@pytest.mark.parametrize("content, name, expected", [
+    (b"a,b\n1,2\n", "x.csv", ("csv", False)),
+    (b'[{"a": 1}]', "x.csv", ("json", False)),
+    (b'{"a": 1}\n{"a": 2}\n', "x", ("jsonl", False)),
+    (b'{"a": 1}\n', "x.jsonl", ("jsonl", False)),
+    (b'{"a": [1, 2]}', "x.json", ("json", False)),
+    (b'"just text"', "x.json", ("json", False)),
+    (gzip.compress(b"a,b\n1,2\n"), "x", ("csv", True)),
+])
+def test_describe_format_sniffs_the_content(content, name, expected, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert dataio.describe_format(str(path))[:2] == expected
+
+
+class Trickle(io.StringIO):
+    """A text stream that returns a few characters per read, to split records across reads."""
+
+    def read(self, size=-1):
+        return super().read(5)
+
+
+def test_json_array_items_are_parsed_across_reads():
+    items = [{"a": i, "text": "x" * (i % 7), "nested": None} for i in range(40)]
+    text = Trickle(json.dumps(items, indent=2)[1:])  # the '[' is read by the caller
+    parsed = [value for _, value, _ in dataio._json_array(text, "t.json")]
+    assert parsed == items
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ('{"a": 1}, {"a": 2}', "unexpected end of file"),
+    ('{"a": 1} {"a": 2}]', "expected ',' or ']'"),
+    ('{"a": 1},]', "is not valid JSON"),
+    ('{"a": 1}] trailing', "extra data after the array"),
+])
+def test_json_array_errors(body, fragment):
+    with pytest.raises(DataError) as caught:
+        list(dataio._json_array(Trickle(body), "t.json"))
+    assert fragment in caught.value.line()
+
+
+def test_json_records_in_small_batches_match_one_batch(tmp_path):
+    """A field that appears late, a column that turns from int to float to text, NaN as missing:
+    read two rows at a time (restarting as types widen), the table equals a one-batch read."""
+    rows = [{"a": 1, "b": "x"}, {"a": 2, "b": None}, {"a": 3.5, "b": "y"}, {"a": 4, "b": "z", "late": True},
+            {"a": "five", "b": float("nan")}, {"a": None, "b": "w"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    small, batches = read_all(BatchReader(str(path), batch_rows=2))
+    whole, _ = read_all(BatchReader(str(path), batch_rows=1000))
+    assert len(batches) == 3
+    assert list(small.columns) == ["a", "b", "late"]
+    pd.testing.assert_frame_equal(small, whole)
+    assert [None if pd.isna(v) else v for v in small["a"]] == ["1", "2", "3.5", "4", "five", None]
+    assert small["b"].isna().tolist() == [False, True, False, False, True, False]
+    assert small["late"].tolist() == [None, None, None, True, None, None]
+
+
+def test_json_column_object_forms_read_alike(tmp_path):
+    df = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv").head(30)
+    lists, dicts = tmp_path / "lists.json", tmp_path / "dicts.json"
+    lists.write_text(json.dumps({c: df[c].tolist() for c in df.columns}))
+    dicts.write_text(df.to_json())  # pandas' default: {"col": {"0": v, ...}}
+    a, _ = read_all(BatchReader(str(lists)))
+    b, _ = read_all(BatchReader(str(dicts)))
+    pd.testing.assert_frame_equal(a, b)
+    assert a["compounds"].tolist() == df["compounds"].tolist()
+
+
+def test_csv_dates_stay_text_and_types_widen_on_restart(tmp_path):
+    path = tmp_path / "dates.csv"
+    path.write_text("day,n\n" + "".join("2020-01-%02d,%d\n" % (i % 28 + 1, i) for i in range(3000)) + "x,1.5\n")
+    frame, _ = read_all(BatchReader(str(path), block_bytes=4096))
+    assert frame["day"].tolist()[:2] == ["2020-01-01", "2020-01-02"] and frame["day"].iloc[-1] == "x"
+    assert frame["n"].dtype == np.float64 and frame["n"].iloc[-1] == 1.5
+
+
+def test_parquet_batches_hold_about_the_target_bytes(tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pa.table({"text": ["%06d" % i + "y" * 994 for i in range(20000)], "n": list(range(20000))})
+    pq.write_table(table, tmp_path / "wide.parquet", row_group_size=5000)
+    parquet = dataio.open_parquet(str(tmp_path / "wide.parquet"))
+    batches = list(dataio.parquet_batches(parquet, target_bytes=1 << 20))
+    assert sum(b.num_rows for b in batches) == 20000
+    assert max(b.num_rows for b in batches) < 2000  # about 1 MB of 1 KB rows, not 65,536 rows
+
+
+# --- the manifest ----------------------------------------------------------------------------
+
+
+def test_manifest_batch_by_batch_equals_the_whole_table():
+    df = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    whole = data_manifest(df, "x.csv")
+    for size in (1, 7, 333, 999):
+        builder = ManifestBuilder("x.csv")
+        for start in range(0, len(df), size):
+            builder.update(df.iloc[start:start + size])
+        assert builder.result() == whole, size
+
+
+def test_manifest_matches_pandas_on_missing_values():
+    df = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet")
+    df.loc[::5, "hour"] = None
+    df.loc[::7, "day"] = None
+    m = data_manifest(df, "p")
+    assert m["null_counts"] == {c: int(n) for c, n in df.isna().sum().items()}
+    assert m["unique_counts"] == {c: int(n) for c, n in df.nunique().items()}
+    assert m["dtypes"] == {c: str(t) for c, t in df.dtypes.items()}
+
+
+def hashes(values):
+    return pd.util.hash_pandas_object(pd.Series(values), index=False).to_numpy()
+
+
+def test_distinct_counter_is_exact_up_to_k():
+    counter = DistinctCounter(k=1000)
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 900, 20000)
+    for chunk in np.array_split(values, 37):
+        counter.update(hashes(chunk))
+    assert not counter.saturated
+    assert counter.count == len(np.unique(values))
+    assert np.array_equal(counter.kept, np.unique(hashes(np.unique(values))))
+
+
+def test_distinct_counter_estimates_beyond_k_in_bounded_memory():
+    counter = DistinctCounter(k=4096)
+    for start in range(0, 200000, 5000):
+        counter.update(hashes(np.arange(start, start + 5000)))
+        counter.update(hashes(np.arange(0, 1000)))  # repeats do not count twice
+    assert counter.saturated and len(counter.kept) == 4096
+    assert abs(counter.count - 200000) / 200000 < 0.05  # standard error 1/sqrt(4096) = 1.6%
+
+
+def test_estimated_columns_are_named():
+    builder = ManifestBuilder("x", max_exact=1024)
+    builder.update(pd.DataFrame({"id": np.arange(5000), "flag": np.arange(5000) % 2}))
+    assert builder.estimated_columns() == ["id"]
+    result = builder.result()
+    assert result["unique_counts"]["flag"] == 2
+    assert abs(result["unique_counts"]["id"] - 5000) < 500
+
+
+def test_a_row_longer_than_a_block_is_read_in_bigger_blocks(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("a,b\n1,short\n2," + "x" * 50000 + "\n3,short\n")
+    reader = BatchReader(str(path), block_bytes=1024)
+    frame, _ = read_all(reader)
+    assert frame["b"].str.len().tolist() == [5, 50000, 5]
+    assert reader.block_bytes == 65536  # grown fourfold until the row fit

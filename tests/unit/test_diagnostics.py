@@ -1,0 +1,290 @@
+"""The data diagnostics on real tables with planted problems of known size, and on clean splits."""
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import DATASETS, validate
+from hokusai_preview.core import diagnostics as D
+from hokusai_preview.core.recipe import infer_kind
+
+SIZES = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200), "fine_food_reviews": (800, 1000)}
+
+
+def split(name, seed=0, rows=1000):
+    """(base, benchmark, contribution, features, classes): disjoint rows of one shipped dataset."""
+    frame = pd.read_parquet(os.path.join(DATASETS, name + ".parquet"))
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    n_base, n_bench = SIZES[name]
+    base = frame.iloc[:n_base].reset_index(drop=True)
+    bench = frame.iloc[n_base:n_base + n_bench].reset_index(drop=True)
+    contribution = frame.iloc[n_base + n_bench:n_base + n_bench + rows].reset_index(drop=True)
+    features = [{"name": c, "kind": infer_kind(frame[c])} for c in frame.columns if c != "label"]
+    return base, bench, contribution, features, sorted(set(frame["label"].astype(str)))
+
+
+def planted(clean, copies):
+    """``clean`` with ``copies`` appended; returns the table and the positions of the copies."""
+    table = pd.concat([clean, copies], ignore_index=True)
+    return table, np.arange(len(clean), len(table))
+
+
+def near_copy(rows):
+    """Rows changed the way a careless or hiding copy changes them, yet near by the documented rule."""
+    rows = rows.copy()
+    rows["protocol"] = rows["protocol"].str.lower()  # categories: case
+    rows["day"] = "  " + rows["day"].str.upper()      # and whitespace
+    rows["hour"] = rows["hour"] * 1.0004               # numbers: within a ratio of 1.001
+    return rows
+
+
+# --- contamination and duplicates ----------------------------------------------------------------
+
+
+def counts(found):
+    return found["exact"], found["near"]
+
+
+def test_planted_benchmark_copies_are_counted_exact_and_near_and_marked_for_removal():
+    base, bench, clean, features, _ = split("hpc_data", seed=1)
+    natural, _, natural_mask = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    assert natural["rows"] <= 1 and not natural["warn"]  # hpc_data holds 2 near-identical pairs in all
+    exact = bench.iloc[:30]
+    near = near_copy(bench.iloc[100:120])
+    table, positions = planted(clean, pd.concat([exact, near]))
+    contamination, duplicates, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    assert counts(contamination) == (natural["exact"] + 30, natural["near"] + 20)
+    assert contamination["rows"] == natural["rows"] + 50
+    assert contamination["same_label"] == natural["same_label"] + 50
+    assert contamination["warn"] is True
+    assert np.flatnonzero(mask).tolist() == np.flatnonzero(natural_mask).tolist() + positions.tolist()
+    assert {"row": 1000, "benchmark_row": 0, "match": "exact"} in contamination["examples"]
+
+
+def test_rows_just_outside_the_near_rule_are_not_matched():
+    base, bench, clean, features, _ = split("hpc_data", seed=1)
+    natural, _, _ = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    moved = bench.iloc[:20].copy()
+    moved["hour"] = moved["hour"] * 1.002  # twice the tolerance
+    table, _ = planted(clean, moved)
+    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    assert contamination["rows"] == natural["rows"]
+
+
+def test_planted_duplicates_within_the_contribution_and_against_the_base_table():
+    base, bench, clean, features, _ = split("hpc_data", seed=1)
+    _, natural, natural_mask = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    copies = pd.concat([clean.iloc[:40], near_copy(clean.iloc[50:60]), base.iloc[:25]])
+    table, _ = planted(clean, copies)
+    _, duplicates, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    within, against_base = duplicates["within"], duplicates["base"]
+    assert counts(within) == (natural["within"]["exact"] + 40, natural["within"]["near"] + 10)
+    assert {"row": 1000, "duplicate_of": 0, "match": "exact"} in within["examples"]
+    assert counts(against_base) == (natural["base"]["exact"] + 25, natural["base"]["near"])
+    assert within["warn"] and against_base["warn"] and duplicates["warn"]
+    assert mask.sum() == natural_mask.sum()  # duplicates are reported, not removed
+
+
+def test_without_a_base_table_duplicates_against_it_are_unavailable():
+    _, bench, clean, features, _ = split("hpc_data")
+    _, duplicates, _ = D.contamination_and_duplicates(clean, bench, None, features, "label")
+    assert duplicates["base"] == {"available": False}
+
+
+def test_near_duplicate_reviews_are_found_by_their_word_shingles():
+    base, bench, clean, features, _ = split("fine_food_reviews")
+    long_reviews = bench[bench["review"].str.split().str.len() >= 60]
+    lightly = long_reviews.iloc[:12].copy()  # one word replaced: Jaccard of 3-shingles >= 55/61
+    lightly["review"] = lightly["review"].map(lambda t: " ".join(["XX"] + t.split()[1:]))
+    heavily = long_reviews.iloc[12:20].copy()  # every third word replaced: far below 0.8
+    heavily["review"] = heavily["review"].map(lambda t: " ".join("XX" if i % 3 == 0 else w
+                                                                for i, w in enumerate(t.split())))
+    table, positions = planted(clean, pd.concat([lightly, heavily]))
+    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    assert (contamination["exact"], contamination["near"]) == (0, 12)
+    assert np.flatnonzero(mask).tolist() == positions[:12].tolist()
+
+
+def test_chance_level_matches_do_not_raise_an_alarm():
+    # wa_churn holds identical customers: some clean rows match benchmark rows by chance.
+    base, bench, clean, features, _ = split("wa_churn", seed=3, rows=3000)
+    contamination, duplicates, _ = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    assert contamination["rows"] > 0
+    assert contamination["expected_by_chance"] > 0
+    assert contamination["rows"] <= contamination["alarm_above"] and not contamination["warn"]
+    assert not duplicates["warn"]
+
+
+def test_the_matching_rules_are_what_the_output_says():
+    assert D.luhn_valid("4539578763621486") and not D.luhn_valid("4539578763621487")
+    a = pd.DataFrame({"x": [100.0, 0.0, None, -5.0], "c": [" A  b", "z", "z", "q"]})
+    b = pd.DataFrame({"x": [100.09, 0.0, None, 5.0], "c": ["a B", "z", "z", "q"]})
+    features = [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical"}]
+    ea, eb = D.encode([a, b], features)
+    near, partner = D.near_match(ea, eb)
+    assert near.tolist() == [True, True, True, False]  # ratio 1.0009; zero; missing; opposite sign
+    assert D.exact_index(ea.keys, eb.keys).tolist() == [-1, 1, 2, -1]
+
+    text = [{"name": "t", "kind": "text"}, {"name": "c", "kind": "categorical"}]
+    a = pd.DataFrame({"t": ["the quick brown fox jumps over the lazy dog today", None, "", "hello there"],
+                      "c": ["x", "x", "y", "x"]})
+    b = pd.DataFrame({"t": ["The quick brown fox jumps over the lazy dog today!", None, None, "hello"],
+                      "c": ["X", "x", "y", "x"]})
+    ea, eb = D.encode([a, b], text)
+    # Same words ignoring case and punctuation; both missing; no words either way; different words.
+    assert D.near_match(ea, eb)[0].tolist() == [True, True, True, False]
+    assert D.exact_index(ea.keys, eb.keys).tolist() == [-1, 1, -1, -1]
+    assert D.near_earlier(D.encode([pd.concat([a, b], ignore_index=True)], text)[0]).tolist() == [
+        -1, -1, -1, -1, 0, 1, 2, -1]
+
+
+# --- label noise -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["hpc_data", "wa_churn"])
+def test_planted_flipped_labels_raise_the_noise_estimate(name):
+    base, bench, clean, features, classes = split(name, seed=3)
+    noisy = clean.copy()
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(noisy), 100, replace=False)
+    for row in flipped:
+        noisy.loc[row, "label"] = rng.choice([c for c in classes if c != noisy.loc[row, "label"]])
+    reference = pd.concat([base, bench], ignore_index=True)
+    summary, rows = D.label_noise(noisy, reference, features, "label", classes, seed=42, all_rows=True)
+    assert summary["warn"] is True
+    assert summary["flagged"] == len(rows)
+    assert len(set(flipped) & set(rows)) >= 45  # of the 100 flips
+    assert 0.04 <= summary["excess_noise_rate"] <= 0.16  # 10% planted
+    assert summary["p_value"] < D.NOISE_ALPHA
+    assert set(summary["row_indices"]) <= set(rows)
+
+    clean_summary = D.label_noise(clean, reference, features, "label", classes, seed=42)
+    assert clean_summary["warn"] is False
+    assert clean_summary["excess_noise_rate"] < 0.04
+    assert summary["estimated_noise_rate"] > clean_summary["estimated_noise_rate"] + 0.04
+
+
+def test_label_noise_is_skipped_on_too_few_rows():
+    base, bench, clean, features, classes = split("hpc_data")
+    summary = D.label_noise(clean.iloc[:10], bench, features, "label", classes)
+    assert summary["status"] == "skipped" and "fewer than" in summary["reason"] and not summary["warn"]
+
+
+# --- drift ------------------------------------------------------------------------------------------
+
+
+def test_a_shifted_feature_and_a_shifted_class_balance_are_found():
+    base, bench, clean, features, classes = split("hpc_data")
+    shifted = clean.copy()
+    shifted["hour"] = (shifted["hour"] + 6) % 24
+    shifted["protocol"] = np.where(np.arange(len(shifted)) % 3 == 0, "N", shifted["protocol"])
+    result = D.drift(shifted, bench, features, "label", classes)
+    assert result["drifted"] == ["protocol", "hour"]
+    assert {r["feature"]: r["statistic"] for r in result["features"]}["hour"] == "ks"
+    assert not result["class_balance"]["shifted"]
+
+    rare = pd.concat([clean[clean["label"] == "L"]] * 4 + [clean.iloc[:300]], ignore_index=True)
+    balance = D.drift(rare, bench, features, "label", classes)["class_balance"]
+    assert balance["shifted"] and balance["tvd"] > 0.3
+
+
+def test_missing_values_count_as_drift():
+    base, bench, clean, features, classes = split("credit_data")
+    holes = clean.copy()
+    holes.loc[: len(holes) // 2, "Income"] = np.nan
+    result = D.drift(holes, bench, features, "label", classes)
+    assert result["drifted"] == ["Income"]
+
+
+def test_text_drift_uses_the_word_distribution():
+    base, bench, clean, features, classes = split("fine_food_reviews")
+    assert D.drift(clean, bench, features, "label", classes)["drifted"] == []
+    other = clean.copy()
+    other["review"] = "the battery of this phone lasts two days and the screen is sharp " + other["review"].str[:40]
+    result = D.drift(other, bench, features, "label", classes)
+    assert result["drifted"] == ["review"]
+    assert result["features"][0]["statistic"] == "tvd_words"
+
+
+# --- PII ----------------------------------------------------------------------------------------------
+
+
+def test_columns_of_personal_data_are_flagged_and_not_repeated():
+    n = 200
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "email": ["user%d@example.org" % i for i in range(n)],
+        "phone": ["+44 20 7946 %04d" % i for i in range(n)],
+        "card": ["4539 5787 6362 1486"] * (n // 2) + ["4539 5787 6362 1487"] * (n // 2),  # half pass Luhn
+        "ssn": ["%03d-%02d-%04d" % (100 + i, 10 + i % 80, 1000 + i) for i in range(n)],
+        "card_as_number": [4539578763621486.0] * n,
+        "note": ["called back, all fine"] * (n - 1) + ["reach me at a.b@example.com"],
+        "amount": rng.uniform(0, 1000, n),
+        "date": ["2024-01-%02d" % (1 + i % 28) for i in range(n)],
+    })
+    result = D.pii(frame, list(frame.columns))
+    flagged = {(f["column"], f["kind"]) for f in result["columns"] if f["flagged"]}
+    assert flagged == {("email", "email"), ("phone", "phone"), ("card", "card_number"),
+                       ("ssn", "government_id"), ("card_as_number", "card_number")}
+    note = [f for f in result["columns"] if f["column"] == "note"]
+    assert note and note[0]["matches"] == 1 and not note[0]["flagged"]  # one value in 200: reported only
+    card = [f for f in result["columns"] if f["column"] == "card"][0]
+    assert card["matches"] == n // 2
+    assert result["warn"]
+    for finding in result["columns"]:
+        for example in finding["examples"]:
+            assert example not in frame[finding["column"]].astype(str).tolist()
+    assert D.mask("email", "jane.doe@example.org") == "j***@example.org"
+
+
+# --- everything together -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["hpc_data", "wa_churn", "credit_data", "fine_food_reviews"])
+def test_clean_splits_raise_no_alarm(name):
+    base, bench, clean, features, classes = split(name, seed=11)
+    findings, keep = D.diagnose(clean, bench, base, features, "label", classes)
+    assert findings["warnings"] == []
+    assert keep.sum() == len(clean) - findings["contamination"]["rows_removed"]
+    validate(findings, "diagnostics")
+
+
+def test_diagnose_removes_contamination_by_default_and_keeps_it_on_request():
+    base, bench, clean, features, classes = split("hpc_data", seed=2)
+    assert D.contamination_and_duplicates(clean, bench, base, features, "label")[0]["rows"] == 0
+    table, positions = planted(clean, bench.iloc[:12])
+    findings, keep = D.diagnose(table, bench, base, features, "label", classes)
+    assert np.flatnonzero(~keep).tolist() == positions.tolist()
+    assert findings["contamination"]["action"] == "removed" and findings["contamination"]["rows_removed"] == 12
+    assert findings["warnings"][0].startswith("benchmark contamination: 12 of 1012 rows")
+    assert "removed before training" in findings["warnings"][0]
+    validate(findings, "diagnostics")
+
+    kept, keep = D.diagnose(table, bench, base, features, "label", classes, remove_contaminated=False)
+    assert keep.all() and kept["contamination"]["action"] == "kept"
+    assert "inflated" in kept["warnings"][0]
+
+
+def test_findings_are_deterministic_for_a_seed():
+    base, bench, clean, features, classes = split("wa_churn")
+
+    def strip(findings):
+        return {k: v for k, v in findings.items() if k != "timings"}
+
+    first, _ = D.diagnose(clean, bench, base, features, "label", classes, seed=5)
+    second, _ = D.diagnose(clean, bench, base, features, "label", classes, seed=5)
+    assert strip(first) == strip(second)
+
+
+def test_ten_thousand_rows_take_a_few_seconds_of_cpu():
+    base, bench, clean, features, classes = split("wa_churn", rows=5000)
+    big = pd.concat([clean, clean], ignore_index=True)  # 10,000 rows, half of them repeats
+    big["monthly_charges"] = big["monthly_charges"] * np.repeat([1.0, 1.01], len(clean))
+    D.diagnose(big.iloc[:100], bench, base, features, "label", classes)  # imports out of the timing
+    started = time.process_time()
+    findings, _ = D.diagnose(big, bench, base, features, "label", classes)
+    assert time.process_time() - started < 10.0
+    assert findings["rows_checked"] == 10000

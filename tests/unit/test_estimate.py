@@ -1,0 +1,301 @@
+"""core/estimate.py: the DeltaOne rule at its boundaries, the probabilities, and the like-for-like premise."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from hokusai_preview.core import estimate as est
+from hokusai_preview.core.metrics import score
+
+H = "sha256:" + "0" * 64
+
+
+def rule(base, new, n=1500, hashes=(H, H)):
+    return est.deltaone_rule(base, new, n, n, hashes[0], hashes[1])
+
+
+# --- the DeltaOne rule -------------------------------------------------------------------------
+
+def test_rule_checks_run_in_the_main_pipelines_order():
+    assert rule(0.5, 0.9, n=799)["decision"] == "insufficient_samples"
+    assert rule(0.5, 0.9, n=799, hashes=(H, "sha256:" + "1" * 64))["decision"] == "insufficient_samples"
+    assert rule(0.5, 0.9, n=800, hashes=(H, "sha256:" + "1" * 64))["decision"] == "dataset_hash_mismatch"
+    assert rule(0.5, 0.9, n=800)["decision"] == "accepted"
+    assert est.deltaone_rule(0.5, 0.9, 800, 799, H, H)["decision"] == "insufficient_samples"
+
+
+def test_a_delta_of_exactly_one_point_is_not_below_the_threshold():
+    # 15 more of 1,500 benchmark rows right is one point, which floating point makes 0.99999999999999.
+    base, new = 600 / 1500, 615 / 1500
+    assert (new - base) * 100 < 1.0
+    assert rule(base, new)["decision"] == "not_statistically_significant"
+    assert rule(base, 614.9 / 1500)["decision"] == "delta_below_threshold"
+    assert rule(0.70, 0.60)["decision"] == "delta_below_threshold"
+    # With enough rows one point is significant: then exactly one point is accepted.
+    assert rule(base, new, n=1000000)["decision"] == "accepted"
+
+
+def test_significance_is_the_unpaired_interval_with_1_96():
+    # p = 0.5 -> 0.515 on 10,000 rows: SE = sqrt(.25/1e4 + .515*.485/1e4) = 0.0070695...
+    got = rule(0.5, 0.515, n=10000)
+    half = 1.96 * math.sqrt(0.25 / 10000 + 0.515 * 0.485 / 10000) * 100
+    assert got["delta_pp"] == pytest.approx(1.5)
+    assert got["ci95_pp"] == pytest.approx([1.5 - half, 1.5 + half], abs=1e-12)
+    assert half == pytest.approx(1.3857, abs=1e-4)
+    assert got["decision"] == "accepted"
+    assert rule(0.5, 0.513, n=10000)["decision"] == "not_statistically_significant"  # lower bound -0.086
+
+
+def test_the_lower_bound_must_be_strictly_above_zero():
+    base, n = 0.5, 10000
+    boundary = est.passing_delta(base, n)
+    assert rule(base, base + boundary + 1e-9, n=n)["decision"] == "accepted"
+    assert rule(base, base + boundary - 1e-9, n=n)["decision"] == "not_statistically_significant"
+    low = rule(base, base + boundary, n=n)["ci95_pp"][0]
+    assert abs(low) < 1e-6
+
+
+def test_passing_delta_is_the_threshold_when_the_benchmark_is_huge_and_none_near_one():
+    assert est.passing_delta(0.7, 10 ** 9) == pytest.approx(0.01)
+    assert est.passing_delta(0.995, 1500) is None  # no room above the baseline to pass
+
+
+# --- probabilities ---------------------------------------------------------------------------
+
+def test_acceptance_probability_known_answers():
+    base, n = 0.5, 10000
+    boundary = est.passing_delta(base, n)
+    assert est.acceptance_probability(base, boundary, 0.01, n) == pytest.approx(0.5)
+    assert est.acceptance_probability(base, boundary + 0.01, 0.01, n) == pytest.approx(est.normal_cdf(1.0))
+    assert est.acceptance_probability(base, 0.05, 0.01, 799) == 0.0
+    # No spread (or the full computation): the rule itself decides.
+    assert est.acceptance_probability(base, 0.02, 0.0, n) == 1.0
+    assert est.acceptance_probability(base, 0.012, 0.0, n) == 0.0
+    assert est.acceptance_probability(base, 0.02, 0.05, n, exact=True) == 1.0
+
+
+def test_threshold_probability_known_answers():
+    assert est.threshold_probability(0.01, 0.004) == pytest.approx(0.5)
+    assert est.threshold_probability(0.018, 0.004) == pytest.approx(est.normal_cdf(2.0))
+    assert est.threshold_probability(0.0100000000001, 0.0, exact=True) == 1.0
+    assert est.threshold_probability(0.009, 0.0) == 0.0
+
+
+def test_decision_probabilities_cover_the_three_outcomes():
+    base, n, sd = 0.6, 1500, 0.01
+    needed = est.passing_delta(base, n)
+    chances = {}
+    for delta in (0.0, (0.01 + needed) / 2, needed + 0.05):
+        decision, chance = est.decision_probability(base, delta, sd, n)
+        chances[decision] = chance
+    assert set(chances) == {"delta_below_threshold", "not_statistically_significant", "accepted"}
+    assert chances["delta_below_threshold"] == pytest.approx(est.normal_cdf(1.0))
+    assert chances["accepted"] == pytest.approx(est.MAX_CONFIDENCE)  # 5 sd inside: capped short of 1
+    # At the threshold, half the spread falls below it; with too few rows the decision is certain.
+    at_threshold = est.decision_probability(base, 0.01, sd, n)
+    assert at_threshold == ("not_statistically_significant",
+                            pytest.approx(0.5 - est.acceptance_probability(base, 0.01, sd, n)))
+    assert est.decision_probability(base, 0.2, sd, 799) == ("insufficient_samples", 1.0)
+    assert est.decision_probability(base, 0.2, sd, n, exact=True) == ("accepted", 1.0)
+
+
+def test_within_probability_known_answers():
+    one_sd = 2 * est.normal_cdf(1.0) - 1
+    assert est.within_probability(0.05, 0.01) == pytest.approx(one_sd)     # tolerance 20% of 0.05
+    assert est.within_probability(-0.05, 0.005) == pytest.approx(2 * est.normal_cdf(2.0) - 1)
+    assert est.within_probability(0.001, 0.002) == pytest.approx(one_sd)   # floor: 0.2 points
+    assert est.within_probability(0.0, 0.001) == pytest.approx(2 * est.normal_cdf(2.0) - 1)
+    assert est.within_probability(0.05, 0.0, exact=True) == 1.0
+    assert est.within_probability(0.05, 0.0) == est.MAX_CONFIDENCE < 1.0
+    assert est.within_probability(0.05, 1e-9) == est.MAX_CONFIDENCE
+
+
+# --- learning-curve extrapolation --------------------------------------------------------------
+
+def test_curve_weights_extrapolate_a_log_linear_curve_exactly():
+    rows, target, base = [125, 250, 500], 4000, 600
+    deltas = np.array([0.01 + 0.02 * math.log(base + r) for r in rows])
+    weights, log_linear = est.curve_weights(rows, target, base)
+    assert log_linear @ deltas == pytest.approx(0.01 + 0.02 * math.log(base + target))
+    assert weights @ deltas == pytest.approx((log_linear @ deltas + deltas[-1]) / 2)
+    assert weights.sum() == pytest.approx(1.0) and log_linear.sum() == pytest.approx(1.0)
+    flat = np.full(3, 0.03)
+    assert weights @ flat == pytest.approx(0.03)  # no growth measured, none extrapolated
+
+
+def test_curve_weights_with_one_size_use_the_last_point():
+    weights, log_linear = est.curve_weights([3, 3, 3], 100, 0)
+    assert weights.tolist() == [0.0, 0.0, 1.0] and log_linear.tolist() == [0.0, 0.0, 1.0]
+
+
+# --- the estimate of the full run ----------------------------------------------------------------
+
+def fake_profile(full=100):
+    trees = [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    sd = [0.01 * math.sqrt(1.0 / k - 1.0 / full) for k in trees]
+    names = ["accuracy", "f1", "delta_one"]
+    return est.Profile(trees, full, {n: 0.02 for n in names}, {n: sd for n in names})
+
+
+def test_the_full_budget_on_every_row_is_exact():
+    measured = {"accuracy": 0.03, "f1": 0.01}
+    got = est.full_run_estimate(["accuracy", "f1"], measured, [], fake_profile(), 100, 100, 700, 700, 600)
+    assert got["exact"] and not got["extrapolated"]
+    assert got["estimate"] == {"accuracy": 0.03, "f1": 0.01, "delta_one": pytest.approx(0.02)}
+    assert set(got["sd"].values()) == {0.0}
+    # ... even without a profile, which the full computation never needs.
+    assert est.full_run_estimate(["accuracy", "f1"], measured, [], None, 100, 100, 700, 700, 600)["exact"]
+
+
+def test_missing_trees_give_the_profiles_spread_and_sampling_adds_to_it():
+    profile = fake_profile()
+    measured = {"accuracy": 0.03, "f1": 0.01}
+    at30 = est.full_run_estimate(["accuracy", "f1"], measured, [], profile, 30, 100, 700, 700, 600)
+    assert not at30["exact"]
+    assert at30["sd"]["delta_one"] == pytest.approx(est.SD_INFLATION * profile.nested_sd("delta_one", 30))
+    assert at30["from_sampling"]["delta_one"] == 0.0
+    assert at30["estimate"]["delta_one"] == pytest.approx(0.02)
+    # All trees grown on a sample is not the full computation: the spread stays positive.
+    curve = [(175, {"accuracy": 0.01, "f1": 0.0}), (350, {"accuracy": 0.02, "f1": 0.005}), (700, measured)]
+    sampled = est.full_run_estimate(["accuracy", "f1"], measured, curve, profile, 100, 100, 700, 2800, 600)
+    assert not sampled["exact"] and sampled["extrapolated"]
+    assert sampled["from_unfitted_trees"]["delta_one"] == 0.0
+    assert sampled["sd"]["delta_one"] > 0
+    assert est.within_probability(sampled["estimate"]["delta_one"], sampled["sd"]["delta_one"]) < 1
+    # The estimates are linear in the curve, so delta_one's is the mean of the metrics'.
+    e = sampled["estimate"]
+    assert e["delta_one"] == pytest.approx((e["accuracy"] + e["f1"]) / 2)
+    assert e["accuracy"] > measured["accuracy"]  # the curve rises: the estimate extrapolates upwards
+
+
+def test_a_sample_without_a_curve_still_admits_growth():
+    measured = {"accuracy": 0.03}
+    got = est.full_run_estimate(["accuracy"], measured, [], fake_profile(), 100, 100, 500, 5000, 600)
+    flat = est.full_run_estimate(["accuracy"], {"accuracy": 0.0}, [], fake_profile(), 100, 100, 500, 5000, 600)
+    assert got["estimate"]["accuracy"] == 0.03
+    assert got["sd"]["accuracy"] > flat["sd"]["accuracy"] > 0
+
+
+def test_profile_interpolates_and_is_zero_at_the_full_budget():
+    profile = fake_profile()
+    assert profile.nested_sd("accuracy", 100) == 0.0 and profile.gain("accuracy", 100) == 0.0
+    assert profile.nested_sd("accuracy", 20) == pytest.approx(0.01 * math.sqrt(1 / 20 - 1 / 100))
+    assert profile.nested_sd("accuracy", 5) == pytest.approx(0.01 * math.sqrt(1 / 5 - 1 / 100))
+    assert profile.nested_sd("accuracy", 95) == pytest.approx(profile.nested_sd("accuracy", 90) / 2)
+    assert profile.gain("accuracy", 50) == pytest.approx(0.02 * (1 / 50 - 1 / 100))
+    assert profile.forest_sd("accuracy") == profile.nested_sd("accuracy", 50)
+    again = est.Profile.from_json(profile.to_json())
+    assert again.to_json() == profile.to_json()
+
+
+# --- with real forests on real data --------------------------------------------------------------
+
+def hpc_forests(bundles, trees):
+    """The recipe fitted on the hpc bundle's base table with ``trees`` trees, and the benchmark."""
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
+
+    path, _ = bundles("hpc")
+    bundle = Bundle.open(path)
+    base = bundle.read_table("base")
+    model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], trees, n_jobs=1))
+    model.fit(prepare_features(base, bundle.features), base[bundle.label_column].astype(str).to_numpy())
+    bench = model[:-1].transform(prepare_features(bundle.read_table("benchmark"), bundle.features))
+    return bundle, model, bench
+
+
+def test_the_first_k_trees_of_the_shipped_forest_are_the_k_tree_forest_with_its_seed(bundles):
+    """The like-for-like premise: trees are independent and their seeds drawn in order."""
+    from hokusai_preview.core.recipe import prepare_features, tree_probas
+
+    bundle, model, bench = hpc_forests(bundles, 20)
+    shipped = bundle.load_model()
+    shipped_bench = shipped[:-1].transform(prepare_features(bundle.read_table("benchmark"), bundle.features))
+    first = tree_probas(shipped[-1], shipped_bench, bundle.classes)[:20]
+    direct = tree_probas(model[-1], bench, bundle.classes)
+    assert len(shipped[-1].estimators_) == 100
+    np.testing.assert_array_equal(first, direct)
+
+
+def test_a_forest_grown_in_rounds_is_the_forest_grown_at_once(bundles):
+    from hokusai_preview.core.recipe import prepare_features, tree_probas
+
+    bundle, model, bench = hpc_forests(bundles, 30)
+    base = bundle.read_table("base")
+    X = model[:-1].transform(prepare_features(base, bundle.features))
+    y = base[bundle.label_column].astype(str).to_numpy()
+    _, grown, _ = hpc_forests(bundles, 10)
+    forest = grown[-1]
+    for size in (20, 30):
+        forest.set_params(n_estimators=size)
+        forest.fit(X, y)
+    np.testing.assert_array_equal(tree_probas(forest, bench, bundle.classes),
+                                  tree_probas(model[-1], bench, bundle.classes))
+
+
+def test_like_for_like_against_the_shipped_forest(bundles):
+    """Real per-tree predictions: the full reference scores as the manifest says, a profile
+    measured on it is deterministic, and the reference compared with itself has no delta."""
+    from hokusai_preview.core.recipe import prepare_features, tree_probas
+
+    bundle, _, _ = hpc_forests(bundles, 1)
+    y = bundle.benchmark_labels()
+    shipped = bundle.load_model()
+    reference = tree_probas(shipped[-1], shipped[:-1].transform(
+        prepare_features(bundle.read_table("benchmark"), bundle.features)), bundle.classes)
+    assert score(y, reference.mean(axis=0).astype(np.float64)) == pytest.approx(bundle.manifest["metrics"])
+    profile = est.Profile.measure(y, reference, "retrain", 100, seed=3)
+    assert profile.to_json() == est.Profile.measure(y, reference, "retrain", 100, seed=3).to_json()
+    assert profile.trees == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    spread = profile.sd["delta_one"]
+    assert spread[0] > spread[4] > spread[-1] > 0  # fewer trees, more luck
+    assert profile.gain("accuracy", 10) > 0        # a 10-tree forest scores worse than 100 trees
+    base, new, deltas = est.like_for_like(y, reference, reference, "retrain", 100, profile)
+    assert deltas == {m: 0.0 for m in deltas}
+    assert set(deltas) == {"accuracy", "precision", "recall", "f1", "auroc"}
+    base10, _, deltas10 = est.like_for_like(y, reference, reference[:10], "retrain", 100, profile)
+    assert base10["accuracy"] == pytest.approx(new["accuracy"] - profile.gain("accuracy", 10))
+    state = est.convergence(y, reference, reference[:10], "retrain", 100, profile, "accuracy")
+    assert state["trees"] == 10 and 0 < state["within"] < 1 and 0 < state["verdict"] <= 1
+    assert state["sd"] == pytest.approx(est.SD_INFLATION * profile.nested_sd("delta_one", 10))
+
+
+def test_auroc_is_left_out_when_the_benchmark_holds_one_class(bundles):
+    from hokusai_preview.core.recipe import prepare_features, tree_probas
+
+    bundle, _, _ = hpc_forests(bundles, 1)
+    bench = bundle.read_table("benchmark")
+    keep = (bench[bundle.label_column] == "VF").to_numpy()
+    y = bundle.benchmark_labels()[keep]
+    shipped = bundle.load_model()
+    reference = tree_probas(shipped[-1], shipped[:-1].transform(prepare_features(bench, bundle.features)),
+                            bundle.classes)[:, keep]
+    profile = est.Profile.measure(y, reference, "retrain", 100, draws=10)
+    assert "auroc" not in profile.names() and "delta_one" in profile.names()
+    _, _, deltas = est.like_for_like(y, reference, reference[:30], "retrain", 100, profile)
+    assert sorted(deltas) == ["accuracy", "f1", "precision", "recall"]
+    got = est.full_run_estimate(sorted(deltas), deltas, [], profile, 30, 100, 10, 10, 600)
+    assert set(got["sd"]) == {"accuracy", "f1", "precision", "recall", "delta_one"}
+
+
+def test_fine_tune_gives_the_new_trees_the_full_budgets_weight():
+    reference = np.zeros((4, 2, 2))
+    reference[:, :, 0] = 1.0
+    added = np.zeros((2, 2))
+    added[:, 1] = 1.0
+    mixed = est.combine("fine_tune", reference.mean(axis=0), added, 4, 4)
+    np.testing.assert_allclose(mixed, np.full((2, 2), 0.5))
+    np.testing.assert_array_equal(est.combine("retrain", reference.mean(axis=0), added, 4, 4), added)
+
+
+def test_no_scikit_learn_or_pandas_in_the_estimate_module():
+    import ast
+
+    source = open(os.path.join(os.path.dirname(est.__file__), "estimate.py")).read()
+    imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(source))
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"sklearn", "pandas", "scipy"}

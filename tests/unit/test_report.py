@@ -1,0 +1,123 @@
+"""The single-run report (core/report.py): verdict first, a bar per metric, colour only when asked."""
+
+import re
+
+import pytest
+
+from format_outputs import error_record, example_output
+from hokusai_preview.core.report import ASCII, UNICODE, Axis, glyphs_for, percent, render
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def output(bundles):
+    return example_output(bundles("hpc")[0])
+
+
+@pytest.mark.parametrize("glyphs", [UNICODE, ASCII])
+def test_plain_report_has_no_colour_and_fits_80_columns(output, glyphs):
+    text = render(output, color=False, glyphs=glyphs)
+    assert "\x1b[" not in text
+    for line in text.splitlines():
+        assert len(line) <= 80, line
+
+
+def test_sampled_report_shows_the_extrapolation_and_fits_80_columns(bundles):
+    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=300)
+    assert output["preview_metadata"]["estimate"]["extrapolated"]
+    text = render(output, color=False)
+    assert "as measured on the 300-row sample" in text and "estimated for all rows, pts" in text
+    assert "300 of 1,000 rows used (stratified sample)" in " ".join(text.split())
+    for line in text.splitlines():
+        assert len(line) <= 80, line
+
+
+def test_colour_report_is_the_plain_report_plus_ansi_codes(output):
+    coloured = render(output, color=True)
+    assert "\x1b[32m" in coloured or "\x1b[31m" in coloured  # the verdict is green or red
+    assert "\x1b[1m" in coloured
+    assert ANSI.sub("", coloured) == render(output, color=False)
+
+
+def test_verdict_and_its_probability_come_first(output):
+    lines = render(output).splitlines()
+    d1 = output["preview_metadata"]["deltaone"]
+    assert lines[0] == "PREVIEW - NON-BINDING ESTIMATE"
+    assert lines[1].startswith(("✔ DeltaOne would pass", "✘ DeltaOne would not pass", "✘ DeltaOne cannot"))
+    assert lines[1].startswith("✔") is d1["accepted"]
+    assert lines[1].endswith("chance the full pipeline passes: %s" % percent(d1["probability"]))
+
+
+def test_every_metric_has_a_bar_with_its_interval(output):
+    text = render(output)
+    est = output["preview_metadata"]["estimate"]
+    for name, v in output["delta_computation"]["metric_deltas"].items():
+        (line,) = [x for x in text.splitlines() if x.startswith(name + " ")]
+        assert "%+.2f" % (100 * v["absolute_delta"]) in line
+        bar = line.split("  ")[-1]
+        assert bar.count("●") == 1
+        if est["metric_deltas"][name] > 0:  # the bar grows right of the zero axis
+            assert bar.index("│") < bar.index("●")
+
+
+def test_ascii_report_encodes_as_ascii(output):
+    render(output, glyphs=ASCII).encode("ascii")
+    render(error_record(), glyphs=ASCII).encode("ascii")
+
+
+@pytest.mark.parametrize("encoding, expected", [("utf-8", UNICODE), ("UTF-16", UNICODE), ("ascii", ASCII),
+                                                ("latin-1", ASCII), (None, ASCII), ("no-such-codec", ASCII)])
+def test_glyphs_follow_the_output_encoding(encoding, expected):
+    assert glyphs_for(encoding) is expected
+
+
+def cells(axis, centre, low, high):
+    return "".join(glyph for glyph, _ in axis.bar(centre, low, high, ASCII))
+
+
+def test_bar_of_a_positive_interval_is_solid_up_to_the_interval():
+    axis = Axis(0.0, 10.0, 11)  # one cell per point
+    assert cells(axis, 6.0, 4.0, 8.0) == "|###[-o-]  "
+
+
+def test_bar_of_a_negative_interval_mirrors_it():
+    axis = Axis(-10.0, 0.0, 11)
+    assert cells(axis, -6.0, -8.0, -4.0) == "  [-o-]###|"
+
+
+def test_bar_of_an_interval_across_zero_has_no_solid_part():
+    axis = Axis(-5.0, 5.0, 11)
+    assert cells(axis, 1.0, -2.0, 3.0) == "   [-+o-]  "
+
+
+def test_scale_labels_sit_under_their_values():
+    axis = Axis(0.0, 10.0, 21)
+    scale = axis.scale("pts")
+    assert scale.index("0") == axis.col(0.0)
+    assert scale.index("+10") + 2 == axis.col(10.0)
+
+
+@pytest.mark.parametrize("p, text", [(1.0, "100%"), (0.9999, ">99%"), (0.995, ">99%"), (0.97, "97%"),
+                                     (0.5, "50%"), (0.004, "<1%"), (0.0, "0%"), (None, "?")])
+def test_percent_never_rounds_a_doubt_away(p, text):
+    assert percent(p) == text
+
+
+def test_an_error_record_reports_its_one_line_error():
+    text = render(error_record(), color=False)
+    assert "contributions/broken.csv failed" in text
+    assert "bad_data, exit status 3" in text
+    assert "contributions/broken.csv is empty; give a file" in text
+    assert "\x1b[" not in text
+    assert "\x1b[31m" in render(error_record(), color=True)
+
+
+def test_warnings_of_the_data_checks_are_reported_once(output):
+    output["preview_metadata"]["warnings"] = ["30 rows repeat benchmark rows", "12 rows were dropped"]
+    output["preview_metadata"]["diagnostics"] = {"rows_checked": 500, "warnings": ["30 rows repeat benchmark rows"],
+                                                 "notes": []}
+    text = render(output)
+    assert "data check    500 rows: 1 warning\nwarning  30 rows repeat benchmark rows\n" in text
+    assert text.count("30 rows repeat benchmark rows") == 1
+    assert "warning  12 rows were dropped" in text

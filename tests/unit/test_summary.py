@@ -1,0 +1,119 @@
+"""The batch summary (core/summary.py): rows, their order, and the Markdown, CSV and JSON-lines tables."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from format_outputs import error_record, example_output
+from helpers import validate
+from hokusai_preview.core.summary import CSV_FIELDS, render, row_of, sort_rows
+
+EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
+
+
+@pytest.fixture
+def rows(bundles):
+    bundle = bundles("hpc")[0]
+    return [row_of(example_output(bundle, name)) for name in EXAMPLES] + [row_of(error_record())]
+
+
+def test_rows_of_outputs_records_and_errors_validate(rows, bundles):
+    for row in rows:
+        validate(row, "summary")
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    assert row_of({"record": "delta", "output": output}) == row_of(output) == rows[0]
+    assert row_of(rows[0]) is rows[0]  # a row read back is taken as it is
+
+
+def test_row_holds_the_estimate_and_the_verdict(rows, bundles):
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    p = output["preview_metadata"]
+    row = rows[0]
+    assert row["contribution"] == "hpc_jobs_500.json" and row["status"] == "ok"
+    assert row["delta_one_score"] == p["estimate"]["delta_one_score"]
+    assert row["delta_one_interval"] == p["estimate"]["delta_one_interval"]
+    assert row["primary_delta_pp"] == p["primary_metric"]["estimated_delta_pp"]
+    assert row["deltaone_probability"] == p["deltaone"]["probability"]
+    assert row["rows_used"] == 500 and row["warnings"] == p["warnings"]
+    assert rows[-1]["status"] == "error" and rows[-1]["error"]["exit_code"] == 3
+
+
+def renamed(row, name, score):
+    return dict(row, contribution=name, source_path="dir/" + name, delta_one_score=score)
+
+
+def test_sorted_by_estimated_delta_best_first_failures_last(rows):
+    good, other, failed = rows
+    mixed = [failed, renamed(good, "b.csv", 0.01), renamed(good, "a.csv", 0.01), renamed(other, "c.csv", 0.02),
+             renamed(good, "d.csv", -0.03), row_of(error_record("dir/a_bad.csv"))]
+    names = [r["contribution"] for r in sort_rows(mixed)]
+    assert names == ["c.csv", "a.csv", "b.csv", "d.csv", "a_bad.csv", "broken.csv"]
+
+
+def test_markdown_table(rows):
+    text = render(rows, "md")
+    headline, blank, header, rule, *body = text.splitlines()
+    assert headline.startswith("3 contributions against baseline `%s`" % rows[0]["baseline_model_id"])
+    assert ", 1 failed." in headline and "PREVIEW - NON-BINDING ESTIMATES" in headline
+    assert header.split(" | ")[1:6] == ["contribution", "rows used", "delta_one_score (90% interval)",
+                                        "accuracy delta, pts (90% interval)", "DeltaOne"]
+    assert len(body) == 3
+    best = max(rows[:2], key=lambda r: r["delta_one_score"])
+    assert body[0].startswith("| 1 | %s | " % best["contribution"])
+    assert "%+.4f (%+.4f .. %+.4f)" % ((best["delta_one_score"],) + tuple(best["delta_one_interval"])) in body[0]
+    assert "%+.2f (" % best["primary_delta_pp"] in body[0]
+    assert body[2].startswith("| 3 | broken.csv | — |")
+    assert "**failed** (bad_data, exit 3)" in body[2] and "contributions/broken.csv is empty; give a file" in body[2]
+    columns = header.count(" | ")
+    assert all(line.replace("\\|", "").count(" | ") == columns for line in body)
+
+
+def test_markdown_cells_stay_one_line_and_escape_pipes(rows):
+    rows[0]["warnings"] = ["a | b", "two\nlines"]
+    (line,) = [x for x in render(rows, "md").splitlines() if rows[0]["contribution"] in x]
+    assert line.endswith("| a \\| b; two lines |")
+
+
+def test_markdown_names_each_metric_when_they_differ(rows):
+    rows[1]["primary_metric"] = "f1"
+    text = render(rows, "md")
+    assert "primary metric delta, pts" in text
+    assert "| accuracy %+.2f (" % rows[0]["primary_delta_pp"] in text
+    assert "| f1 %+.2f (" % rows[1]["primary_delta_pp"] in text
+
+
+def test_csv_has_every_field_unrounded(rows):
+    table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert list(table[0]) == CSV_FIELDS
+    assert [t["contribution"] for t in table] == [r["contribution"] for r in sort_rows(rows)]
+    by_name = {t["contribution"]: t for t in table}
+    for row in rows[:2]:
+        line = by_name[row["contribution"]]
+        assert float(line["delta_one_score"]) == row["delta_one_score"]
+        assert [float(line["delta_one_low"]), float(line["delta_one_high"])] == row["delta_one_interval"]
+        assert float(line["primary_high_pp"]) == row["primary_interval_pp"][1]
+        assert line["deltaone_accepted"] == str(row["deltaone_accepted"]).lower()
+        assert line["status"] == "ok" and line["error_message"] == ""
+    failed = by_name["broken.csv"]
+    assert failed["status"] == "error" and failed["error_exit_code"] == "3" and failed["error_kind"] == "bad_data"
+    assert failed["delta_one_score"] == "" and failed["error_message"].endswith("give a file")
+
+
+def test_jsonl_rows_read_back_give_the_same_tables(rows):
+    lines = render(rows, "jsonl").splitlines()
+    back = [json.loads(line) for line in lines]
+    assert back == sort_rows(rows)
+    for row in back:
+        validate(row, "summary")
+    assert render([row_of(r) for r in back], "md") == render(rows, "md")
+    assert render(back, "csv") == render(rows, "csv")
+
+
+def test_warnings_include_the_data_checks_once(bundles):
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    output["preview_metadata"]["warnings"] = ["12 rows were dropped"]
+    output["preview_metadata"]["diagnostics"] = {"warnings": ["12 rows were dropped", "30 rows repeat benchmark rows"]}
+    assert row_of(output)["warnings"] == ["12 rows were dropped", "30 rows repeat benchmark rows"]
+    assert "| 12 rows were dropped; 30 rows repeat benchmark rows |" in render([row_of(output)], "md")
