@@ -51,6 +51,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the in-process runner and bundle builder the tests use
 
+from readme import write_between  # noqa: E402
+
 from helpers import DATASETS as DATASET_DIR  # noqa: E402
 from helpers import build_test_bundle, pipe, validate  # noqa: E402
 
@@ -304,19 +306,6 @@ def markdown(rows, scale, seconds):
     return "\n".join(lines)
 
 
-def write_readme(text):
-    path = os.path.join(ROOT, "README.md")
-    with open(path, encoding="utf-8") as handle:
-        content = handle.read()
-    if START not in content or END not in content:
-        raise SystemExit("README.md lacks the %s ... %s markers" % (START, END))
-    head, rest = content.split(START, 1)
-    _, tail = rest.split(END, 1)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(head + START + "\n" + text + "\n" + END + tail)
-    os.replace(path + ".tmp", path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
@@ -341,7 +330,7 @@ def main(argv=None):
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(rows, handle, indent=1)
     if args.readme:
-        write_readme(text)
+        write_between(START, END, text)
     summary = summarise([r for r in rows if r["dataset"] != "hpc-ft"])
     return 0 if met(summary) else 1
 

@@ -41,6 +41,8 @@ import sys
 import threading
 import time
 
+from readme import write_between  # bench/ is on sys.path when this script runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -287,20 +289,6 @@ def table(results):
     return "\n".join(lines)
 
 
-def write_readme(text):
-    path = os.path.join(ROOT, "README.md")
-    with open(path, encoding="utf-8") as handle:
-        readme = handle.read()
-    if START not in readme or END not in readme:
-        raise SystemExit("README.md has no %s ... %s markers; the table is in build/bench/table.md" % (START, END))
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(head + START + "\n" + text + "\n" + END + tail)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
@@ -341,7 +329,7 @@ def main(argv=None):
         handle.write(text + "\n")
     print(text)
     if args.readme:
-        write_readme(text)
+        write_between(START, END, text)
     return 0
 
 

@@ -389,7 +389,7 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     info = json.loads(run("hp-cache", "--json", "--entries").stdout)
     assert info["path"] == str(cache_dir)
     assert {name: s["entries"] for name, s in info["stages"].items()} == {
-        "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "reference": 1, "sample": 1, "train": 1}
+        "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "model-scan": 1, "reference": 1, "sample": 1, "train": 1}
     assert info["bytes"] == sum(e["bytes"] for e in info["entries"]) > 0
     text = run("hp-cache").stdout
     assert str(cache_dir) in text and "train" in text and "entries" in text

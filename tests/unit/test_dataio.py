@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from helpers import EXAMPLES
-from hokusai_preview.core import dataio
+from hokusai_preview.core import dataio, manifest
 from hokusai_preview.core.dataio import BatchReader, Restart, guess_delimiter
 from hokusai_preview.core.errors import DataError
 from hokusai_preview.core.manifest import DistinctCounter, ManifestBuilder, data_manifest
@@ -191,3 +191,28 @@ def test_a_row_longer_than_a_block_is_read_in_bigger_blocks(tmp_path):
     frame, _ = read_all(reader)
     assert frame["b"].str.len().tolist() == [5, 50000, 5]
     assert reader.block_bytes == 65536  # grown fourfold until the row fit
+
+
+def test_the_arrow_manifest_equals_the_pandas_one_on_awkward_values(monkeypatch):
+    # Escapes, non-ASCII, NaN, -0.0, large and tiny floats, booleans with gaps; a budget of
+    # remembered distinct values small enough that the "ids" column overflows it mid-way.
+    monkeypatch.setattr(manifest, "MAX_KNOWN_VALUES", 1000)
+    rng = np.random.default_rng(0)
+    n = 3000
+    text = np.array(['a"b', "back\\slash", "s/lash", "tab\there", "caf\u00e9", "\u65e5\u672c", "plain", "</x>", ""])
+    columns = {
+        "text": pa.array(text[rng.integers(0, len(text), n)].tolist(), pa.string()),
+        "ids": pa.array(["id%d" % i for i in rng.integers(0, 2500, n)], pa.string()),
+        "count": pa.array(rng.integers(-5, 5, n), pa.int64()),
+        "value": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.choice([0.0, -0.0, 1e300, 1e-300, 0.1, 3.0], n))),
+        "flag": pa.array([None if i % 11 == 0 else bool(i % 3) for i in range(n)], pa.bool_()),
+        "sure": pa.array([bool(i % 2) for i in range(n)], pa.bool_()),
+    }
+    table = pa.table(columns)
+    for size in (n, 97):
+        arrow, frames = ManifestBuilder("x"), ManifestBuilder("x")
+        for batch in table.to_batches(max_chunksize=size):
+            arrow.update_arrow(batch)
+            frames.update(batch.to_pandas())
+        assert arrow.result() == frames.result(), size
+    assert arrow.result() == data_manifest(table.to_pandas(), "x")

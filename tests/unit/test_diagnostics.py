@@ -288,3 +288,43 @@ def test_ten_thousand_rows_take_a_few_seconds_of_cpu():
     findings, _ = D.diagnose(big, bench, base, features, "label", classes)
     assert time.process_time() - started < 10.0
     assert findings["rows_checked"] == 10000
+
+
+# --- tables larger than the sample cap ---------------------------------------------------------------
+
+
+def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest(tmp_path):
+    base, bench, clean, features, classes = split("hpc_data", seed=1)
+    copies = pd.concat([bench.iloc[:30], near_copy(bench.iloc[100:120]), clean.iloc[:40], base.iloc[:25]])
+    table, _ = planted(clean, copies)
+    path = str(tmp_path / "contribution.parquet")
+    table.to_parquet(path, index=False)
+    whole, whole_keep = D.diagnose(table, bench, base, features, "label", classes)
+
+    cleaned = str(tmp_path / "cleaned.parquet")
+    # A cap of 300 rows and batches of a few KB: many batches, and a sample for the row checks.
+    findings, keep, class_counts = D.diagnose_parquet(path, bench, base, features, "label", classes,
+                                                      cleaned_path=cleaned, sample_rows=300, batch_bytes=4096)
+    assert keep.tolist() == whole_keep.tolist()  # contamination is found on every row
+    for key in ("exact", "near", "rows", "same_label"):
+        assert findings["contamination"][key] == whole["contamination"][key], key
+    assert findings["duplicates"]["within"]["exact"] == whole["duplicates"]["within"]["exact"]
+    assert counts(findings["duplicates"]["base"]) == counts(whole["duplicates"]["base"])
+    assert findings["rows_checked"] == len(table)
+    assert findings["sample"]["rows"] == 300 and findings["sample"]["distinct_rows_checked"] == 300
+    assert any(note.startswith("sampled:") for note in findings["notes"])
+    kept = table[keep].reset_index(drop=True)
+    assert class_counts == {k: int(v) for k, v in kept["label"].astype(str).value_counts().items()}
+    pd.testing.assert_frame_equal(pd.read_parquet(cleaned), kept)
+    validate(findings, "diagnostics")
+
+
+def test_a_table_within_the_cap_gets_the_findings_of_diagnose(tmp_path):
+    base, bench, clean, features, classes = split("wa_churn", seed=3)
+    table, _ = planted(clean, bench.iloc[:5])
+    path = str(tmp_path / "contribution.parquet")
+    table.to_parquet(path, index=False)
+    whole, whole_keep = D.diagnose(table, bench, base, features, "label", classes)
+    findings, keep, _ = D.diagnose_parquet(path, bench, base, features, "label", classes)
+    strip = lambda f: {k: v for k, v in f.items() if k != "timings"}  # noqa: E731
+    assert strip(findings) == strip(whole) and keep.tolist() == whole_keep.tolist()

@@ -173,14 +173,15 @@ class Bundle:
         info = self.manifest["files"]["model"]
         return model_format(info["path"], info.get("format"))
 
-    def check_model(self, trust_model=False, scan=True):
+    def check_model(self, trust_model=False, scan=True, cache=None):
         """Refuse the model file now if it cannot be loaded safely; no code in it runs.
 
         Commands call this before they compute anything, so a refused bundle leaves no cache
-        entry. ``scan=False`` checks only the format (instant); the scan of a skops file's types
-        needs scikit-learn, seconds to import, so hp-load runs it only when it computes (its
-        cache key holds the bundle's fingerprint: a cached result was scanned). Each bundle is
-        scanned once per process; :meth:`load_model` checks again whatever it loads.
+        entry. ``scan=False`` checks only the format (instant). The scan of a skops file's types
+        needs skops, whose import walks all of scikit-learn (seconds), so with a ``cache`` the
+        verdict is remembered by the model file's SHA-256 and the trusted-type list: a bundle is
+        scanned the first time this user's cache meets it, not on every run. Each bundle is
+        scanned at most once per process; :meth:`load_model` checks again whatever it loads.
         """
         from .modelfile import check_format, check_model
 
@@ -188,9 +189,25 @@ class Bundle:
         fmt, path = self.model_format, self.file_path("model")
         if not scan:
             check_format(path, fmt, self.trust_model)
-        elif not getattr(self, "_scanned", False):
-            check_model(path, fmt, self.trust_model)
-            self._scanned = True
+            return
+        if getattr(self, "_scanned", False):
+            return
+        key = None
+        if cache is not None and fmt == "skops":
+            from .cache import make_key
+            from .recipe import TRUSTED_TYPES
+
+            key = make_key("model-scan", self.manifest["files"]["model"]["sha256"], {"trusted": TRUSTED_TYPES})
+            if cache.lookup("model-scan", key) is not None:
+                check_format(path, fmt, self.trust_model)
+                self._scanned = True
+                return
+        needed = check_model(path, fmt, self.trust_model)
+        if key is not None:
+            entry = cache.create("model-scan", key)
+            if entry.reused is None:
+                entry.commit({"verdict": "trusted", "types": needed}, [])
+        self._scanned = True
 
     def load_model(self):
         """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled."""

@@ -59,6 +59,10 @@ TEXT_TOP_WORDS = 200
 PII_SAMPLE = 1000
 PII_MIN_SHARE = 0.05
 EXAMPLES = 5
+SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
+SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
+STREAM_BATCH_BYTES = 8 << 20  # a larger table is read in batches of about this much data
+STREAM_BATCH_ROWS = 65536
 ROW_INDICES = 20
 MISSING = "\x00missing"
 
@@ -82,28 +86,49 @@ def _round_significant(values, digits=NUMERIC_DIGITS):
     return out + 0.0  # -0.0 -> 0.0
 
 
-def _strings(column, fold=False):
-    """Strings with whitespace trimmed and collapsed (optionally case-folded); missing -> MISSING."""
+def _string_codes(column, fold=False):
+    """(code per row, cleaned distinct strings then MISSING): whitespace trimmed and collapsed,
+    optionally case-folded; a missing value's code (-1) picks MISSING."""
     import pandas as pd
 
-    values = column.astype(object).where(column.notna(), None).to_numpy()
-    codes, uniques = pd.factorize(values)  # missing -> -1, which picks MISSING below
+    codes, uniques = pd.factorize(column)  # missing -> -1
 
     def clean(v):
         text = " ".join(str(v).split())
         return text.casefold() if fold else text
 
-    return np.array([clean(u) for u in uniques] + [MISSING], dtype=object)[codes]
+    return codes, np.array([clean(u) for u in uniques] + [MISSING], dtype=object)
 
 
-def _hash_rows(columns, n):
-    """One uint64 per row from a list of equally long arrays."""
+def _strings(column, fold=False):
+    """Strings with whitespace trimmed and collapsed (optionally case-folded); missing -> MISSING."""
+    codes, values = _string_codes(column, fold)
+    return values[codes]
+
+
+def _value_hashes(values):
+    """One uint64 per value of an array of floats or strings."""
     import pandas as pd
 
-    if not columns:
-        return np.zeros(n, dtype=np.uint64)
-    frame = pd.DataFrame({str(i): c for i, c in enumerate(columns)})
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return pd.util.hash_array(np.asarray(values))
+
+
+def _string_hashes(column, fold=False):
+    """_value_hashes of _strings, hashing each distinct string once."""
+    codes, values = _string_codes(column, fold)
+    return _value_hashes(values)[codes]
+
+
+def _hash_rows(hashes, n):
+    """One uint64 per row from the per-column hashes of its values (pandas' hash_pandas_object
+    combination, so a row's key does not depend on the rows beside it)."""
+    out = np.full(n, 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for i, column in enumerate(hashes):
+        out ^= column
+        out *= mult
+        mult += np.uint64(82520 + 2 * (len(hashes) - i))
+    return out + np.uint64(97531) if hashes else np.zeros(n, dtype=np.uint64)
 
 
 class Encoded:
@@ -125,41 +150,46 @@ class Encoded:
         return Encoded(self.keys[rows], self.points[rows], [m[rows] for m in self.shingles])
 
 
-def encode(frames, features):
-    """Encode several tables consistently (shared group codes); returns a list of Encoded."""
+def _exact_keys(frame, features):
+    """One uint64 per row, equal iff the rows' features are equal after normalisation."""
+    return _hash_rows([_value_hashes(_round_significant(_numeric(frame[f["name"]]))) if f["kind"] == "numeric"
+                       else _string_hashes(frame[f["name"]]) for f in features], len(frame))
+
+
+def _encode_parts(frame, features):
+    """One table's (exact keys, near-match group hashes, log-scaled numbers, shingle matrices).
+
+    Every part is computed row by row, so a table encoded in batches gets the same parts."""
     text = [f["name"] for f in features if f["kind"] == "text"]
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     categorical = [f["name"] for f in features if f["kind"] == "categorical"]
     step = math.log1p(NEAR_RATIO)
+    n = len(frame)
+    keys = _exact_keys(frame, features)
+    matrices = [_shingle_matrix(frame[name]) for name in text]
+    # Near: categories equal ignoring case, the same text features without words, and every
+    # number of the same sign (zero and missing are signs of their own) with magnitudes within
+    # a ratio of 1 + NEAR_RATIO: on a log scale divided by log(1 + NEAR_RATIO) that is a
+    # Chebyshev distance of at most 1. Text similarity is checked on the pairs separately.
+    values = [_numeric(frame[name]) for name in numeric]
+    signs = [np.where(np.isnan(v), 2.0, np.sign(v)) for v in values]
+    wordless = [(np.diff(m.indptr) == 0).astype(np.float64) for m in matrices]
+    groups = _hash_rows([_value_hashes(v) for v in signs + wordless]
+                        + [_string_hashes(frame[name], fold=True) for name in categorical], n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = [np.where(np.isfinite(v) & (v != 0), np.log(np.abs(v)) / step, 0.0) for v in values]
+    logs = np.column_stack(scaled) if scaled else np.zeros((n, 0))
+    return keys, groups, logs, matrices
 
-    keys, groups, logs, shingles = [], [], [], []
-    for frame in frames:
-        n = len(frame)
-        exact_columns = []
-        for f in features:
-            column = frame[f["name"]]
-            exact_columns.append(_round_significant(_numeric(column)) if f["kind"] == "numeric"
-                                 else _strings(column))
-        keys.append(_hash_rows(exact_columns, n))
-        matrices = [_shingle_matrix(frame[name]) for name in text]
-        shingles.append(matrices)
-        # Near: categories equal ignoring case, the same text features without words, and every
-        # number of the same sign (zero and missing are signs of their own) with magnitudes within
-        # a ratio of 1 + NEAR_RATIO: on a log scale divided by log(1 + NEAR_RATIO) that is a
-        # Chebyshev distance of at most 1. Text similarity is checked on the pairs separately.
-        values = [_numeric(frame[name]) for name in numeric]
-        signs = [np.where(np.isnan(v), 2.0, np.sign(v)) for v in values]
-        wordless = [(np.diff(m.indptr) == 0).astype(np.float64) for m in matrices]
-        groups.append(_hash_rows(signs + wordless + [_strings(frame[name], fold=True) for name in categorical], n))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = [np.where(np.isfinite(v) & (v != 0), np.log(np.abs(v)) / step, 0.0) for v in values]
-        logs.append(np.column_stack(scaled) if scaled else np.zeros((n, 0)))
 
-    _, codes = np.unique(np.concatenate(groups), return_inverse=True)
+def encode(frames, features):
+    """Encode several tables consistently (shared group codes); returns a list of Encoded."""
+    parts = [_encode_parts(frame, features) for frame in frames]
+    _, codes = np.unique(np.concatenate([p[1] for p in parts]), return_inverse=True)
     bounds = np.cumsum([0] + [len(f) for f in frames])
     codes = codes.astype(np.float64).reshape(-1) * 3.0  # different groups are >= 3 apart
-    full = np.column_stack([codes, np.concatenate(logs)])
-    return [Encoded(keys[i], full[bounds[i]:bounds[i + 1]], shingles[i]) for i in range(len(frames))]
+    full = np.column_stack([codes, np.concatenate([p[2] for p in parts])])
+    return [Encoded(parts[i][0], full[bounds[i]:bounds[i + 1]], parts[i][3]) for i in range(len(frames))]
 
 
 def _shingle_words(text):
@@ -337,48 +367,63 @@ def _match_summary(exact_partner, near_partner, expected, partner_name):
 # --- findings --------------------------------------------------------------------------------
 
 
+def _pair_rate(references):
+    """How often two of the baseline's own rows (Encoded tables, stacked) match each other."""
+    reference = _stack(references)
+    n_ref = len(reference)
+    # Plus one: a reference without a matching pair does not show that chance matches cannot happen.
+    return (matching_pairs(reference) + 1) / (n_ref * (n_ref - 1) / 2.0) if n_ref > 1 else 0.0
+
+
+def _distinct(keys):
+    """(row of each distinct key's first appearance, in order; each row's position among them).
+
+    Near matching runs on the distinct rows (exact copies share the answer), in order of first
+    appearance, so "an earlier distinct row" is an earlier row."""
+    _, first_rows, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first_rows, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return first_rows[order], rank[inverse.reshape(-1)]
+
+
 def contamination_and_duplicates(contribution, benchmark, base, features, label):
     """Benchmark contamination and duplicates; returns (contamination, duplicates, contaminated mask)."""
     frames = [contribution, benchmark] + ([base] if base is not None else [])
     encoded = encode(frames, features)
     c, b = encoded[0], encoded[1]
-    reference = _stack(encoded[1:])
-    n_ref = len(reference)
-    # Plus one: a reference without a matching pair does not show that chance matches cannot happen.
-    pair_rate = (matching_pairs(reference) + 1) / (n_ref * (n_ref - 1) / 2.0) if n_ref > 1 else 0.0
-    n = len(c)
-
-    # Near matching runs on the distinct rows (exact copies share the answer), in order of first
-    # appearance, so "an earlier distinct row" is an earlier row.
-    _, first_rows, inverse = np.unique(c.keys, return_index=True, return_inverse=True)
-    order = np.argsort(first_rows, kind="stable")
-    distinct_rows = first_rows[order]
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    inverse = rank[inverse.reshape(-1)]
+    distinct_rows, inverse = _distinct(c.keys)
     distinct = c.take(distinct_rows)
+    bench = (exact_index(c.keys, b.keys), near_match(distinct, b)[1][inverse])
+    base_found = None
+    if base is not None:
+        a = encoded[2]
+        base_found = (exact_index(c.keys, a.keys), near_match(distinct, a)[1][inverse])
+    earlier = near_earlier(distinct)
+    within_near = np.where(earlier >= 0, distinct_rows[np.maximum(earlier, 0)], -1)[inverse]
+    return _matches(_pair_rate(encoded[1:]), len(b), len(base) if base is not None else 0, bench, base_found,
+                    distinct_rows, inverse, within_near, contribution[label].astype(str).to_numpy(),
+                    benchmark[label].astype(str).to_numpy())
 
-    bench_exact = exact_index(c.keys, b.keys)
-    bench_near = near_match(distinct, b)[1][inverse]
-    contamination, mask = _match_summary(bench_exact, bench_near, chance_expected(pair_rate, n, len(b)),
+
+def _matches(pair_rate, n_bench, n_base, bench, base, distinct_rows, inverse, within_near, labels, bench_labels):
+    """(contamination, duplicates, contaminated mask) from each row's partners: ``bench`` and
+    ``base`` are (exact, near) partner rows (-1: none), ``within_near`` an earlier near row."""
+    n = len(inverse)
+    contamination, mask = _match_summary(bench[0], bench[1], chance_expected(pair_rate, n, n_bench),
                                          "benchmark_row")
     matched_rows = np.flatnonzero(mask)
-    partner = np.where(bench_exact >= 0, bench_exact, bench_near)[matched_rows]
-    same = contribution[label].astype(str).to_numpy()[matched_rows] == benchmark[label].astype(str).to_numpy()[partner]
-    contamination["same_label"] = int(same.sum())
+    partner = np.where(bench[0] >= 0, bench[0], bench[1])[matched_rows]
+    contamination["same_label"] = int((labels[matched_rows] == bench_labels[partner]).sum())
     contamination["rate"] = round(contamination["rows"] / n, 6) if n else 0.0
 
     first = distinct_rows[inverse]
     within_exact = np.where(first < np.arange(n), first, -1)
-    earlier = near_earlier(distinct)
-    within_near = np.where(earlier >= 0, distinct_rows[np.maximum(earlier, 0)], -1)[inverse]
     within, _ = _match_summary(within_exact, within_near, chance_expected(pair_rate, n, (n - 1) / 2.0),
                                "duplicate_of")
     duplicates = {"within": within}
     if base is not None:
-        a = encoded[2]
-        duplicates["base"], _ = _match_summary(exact_index(c.keys, a.keys), near_match(distinct, a)[1][inverse],
-                                               chance_expected(pair_rate, n, len(a)), "base_row")
+        duplicates["base"], _ = _match_summary(base[0], base[1], chance_expected(pair_rate, n, n_base), "base_row")
         duplicates["base"]["available"] = True
     else:
         duplicates["base"] = {"available": False}
@@ -540,8 +585,11 @@ def _one_sided_two_proportions(k1, n1, k2, n2):
     return float(norm.sf((k1 / n1 - k2 / n2) / se))
 
 
-def drift(contribution, benchmark, features, label, classes):
-    """Per-feature drift and class balance of the contribution against the benchmark."""
+def drift(contribution, benchmark, features, label, classes, class_counts=None):
+    """Per-feature drift and class balance of the contribution against the benchmark.
+
+    ``class_counts`` (per class, in the order of ``classes``) replaces the contribution's own
+    counts: the whole table's when ``contribution`` is a sample of it."""
     from scipy.stats import chi2_contingency, ks_2samp
 
     alpha = DRIFT_ALPHA / max(len(features), 1)
@@ -573,7 +621,8 @@ def drift(contribution, benchmark, features, label, classes):
         results.append(entry)
 
     position = {c: i for i, c in enumerate(classes)}
-    count_c = np.bincount([position[v] for v in contribution[label].astype(str)], minlength=len(classes))
+    count_c = np.asarray(class_counts) if class_counts is not None else \
+        np.bincount([position[v] for v in contribution[label].astype(str)], minlength=len(classes))
     count_b = np.bincount([position[v] for v in benchmark[label].astype(str) if v in position],
                           minlength=len(classes))
     table = np.vstack([count_c, count_b]).astype(float)
@@ -741,17 +790,31 @@ def diagnose(contribution, benchmark, base, features, label, classes, seed=42, r
 
     Row numbers in the findings are 0-based positions in ``contribution``.
     """
-    import pandas as pd
-
     timings = {}
     started = time.perf_counter()
     contamination, duplicates, contaminated = contamination_and_duplicates(
         contribution, benchmark, base, features, label)
     timings["matching"] = time.perf_counter() - started
+    keep = _act(contamination, contaminated, remove_contaminated)
+    columns = pii_columns if pii_columns is not None else [c for c in contribution.columns if c != label]
+    noise, shift, personal = _row_checks(contribution, benchmark, base, features, label, classes, seed, columns,
+                                         timings)
+    return _findings(len(contribution), benchmark, base, contamination, duplicates, noise, shift, personal,
+                     timings), keep
+
+
+def _act(contamination, contaminated, remove_contaminated):
+    """Record what is done with the contaminated rows; returns the mask of rows to keep."""
     contamination["action"] = "removed" if remove_contaminated and contamination["rows"] else \
         ("kept" if contamination["rows"] else "none")
     contamination["rows_removed"] = contamination["rows"] if remove_contaminated else 0
-    keep = ~contaminated if remove_contaminated else np.ones(len(contribution), dtype=bool)
+    return ~contaminated if remove_contaminated else np.ones(len(contaminated), dtype=bool)
+
+
+def _row_checks(contribution, benchmark, base, features, label, classes, seed, pii_columns, timings,
+                class_counts=None):
+    """(label noise, drift, PII) of ``contribution``, timed into ``timings``."""
+    import pandas as pd
 
     started = time.perf_counter()
     reference = pd.concat([t for t in (base, benchmark) if t is not None], ignore_index=True)
@@ -759,22 +822,224 @@ def diagnose(contribution, benchmark, base, features, label, classes, seed=42, r
     timings["label_noise"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    shift = drift(contribution, benchmark, features, label, classes)
+    shift = drift(contribution, benchmark, features, label, classes, class_counts)
     timings["drift"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    columns = pii_columns if pii_columns is not None else [c for c in contribution.columns if c != label]
-    personal = pii(contribution, columns, seed)
+    personal = pii(contribution, pii_columns, seed)
     timings["pii"] = time.perf_counter() - started
+    return noise, shift, personal
 
-    findings = {"rules_version": RULES_VERSION, "rows_checked": int(len(contribution)),
+
+def _findings(rows, benchmark, base, contamination, duplicates, noise, shift, personal, timings, sample=None):
+    findings = {"rules_version": RULES_VERSION, "rows_checked": int(rows),
                 "reference": {"benchmark_rows": int(len(benchmark)),
                               "base_rows": int(len(base)) if base is not None else 0},
                 "rules": rules(), "contamination": contamination, "duplicates": duplicates, "label_noise": noise,
                 "drift": shift, "pii": personal}
+    if sample is not None:
+        findings["sample"] = sample
     findings["warnings"], findings["notes"] = messages(findings)
     findings["timings"] = {k: round(v, 4) for k, v in timings.items()}
-    return findings, keep
+    return findings
+
+
+# --- tables of any size ----------------------------------------------------------------------
+
+
+class ReferenceIndex:
+    """The benchmark and base tables encoded once, for matching a contribution batch by batch.
+
+    A contributed row can only be near a reference row of its own group (signs, categories,
+    wordless texts), so groups no reference row has get one code far from all of theirs."""
+
+    def __init__(self, benchmark, base, features):
+        self.features = features
+        parts = [_encode_parts(t, features) for t in (benchmark, base) if t is not None]
+        self.groups = np.unique(np.concatenate([p[1] for p in parts]))
+        encoded = [self._encoded(p) for p in parts]
+        self.benchmark = encoded[0]
+        self.base = encoded[1] if base is not None else None
+        self.pair_rate = _pair_rate(encoded)
+
+    def _encoded(self, parts):
+        keys, groups, logs, shingles = parts
+        position = np.minimum(np.searchsorted(self.groups, groups), len(self.groups) - 1)
+        codes = np.where(self.groups[position] == groups, position * 3.0, -3.0)
+        return Encoded(keys, np.column_stack([codes, logs]), shingles)
+
+    def encode(self, frame):
+        return self._encoded(_encode_parts(frame, self.features))
+
+
+def _batches(parquet, columns=None, target_bytes=STREAM_BATCH_BYTES):
+    """Record batches of ``columns`` holding about ``target_bytes`` each: sized by those columns'
+    own bytes, since free-text columns can outweigh the features a hundred times."""
+    meta = parquet.metadata
+    wanted = None if columns is None else set(columns)
+    size = 0
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            if wanted is None or chunk.path_in_schema in wanted:
+                size += chunk.total_uncompressed_size
+    rows = int(max(256, min(STREAM_BATCH_ROWS, target_bytes * meta.num_rows / max(size, 1))))
+    return parquet.iter_batches(batch_size=rows, columns=columns)
+
+
+def _label_codes(column, classes):
+    import pandas as pd
+
+    codes = pd.Categorical(column.astype(str), categories=classes).codes
+    if (codes < 0).any():
+        raise ValueError("label column %r holds a value outside %s" % (column.name, list(classes)))
+    return codes
+
+
+def sample_cap(features):
+    """Rows beyond which :func:`diagnose_parquet` samples: fewer with free text."""
+    return SAMPLE_ROWS_TEXT if any(f["kind"] == "text" for f in features) else SAMPLE_ROWS
+
+
+def diagnose_parquet(path, benchmark, base, features, label, classes, seed=42, remove_contaminated=True,
+                     cleaned_path=None, sample_rows=None, batch_bytes=STREAM_BATCH_BYTES):
+    """:func:`diagnose` for the contribution in the Parquet file ``path`` (as hp-load writes it),
+    in memory bounded by ``sample_rows`` rather than by the file's size.
+
+    Returns (findings, mask of rows to keep, class counts of the kept rows). When
+    ``cleaned_path`` is given and some but not all rows are removed, the kept rows are written
+    there.
+
+    Up to ``sample_rows`` rows (default: :func:`sample_cap`) the table is read whole and the
+    findings are :func:`diagnose`'s. Beyond, only the columns each check needs are read, in
+    batches of about ``batch_bytes``: every row is matched against the benchmark and base tables
+    and hashed for exact repeats, so contamination (and its removal) and exact duplicates cover
+    every row; near repeats within the contribution are looked for among its distinct rows, a
+    random ``sample_rows`` of them when there are more; label noise, drift of the features and
+    personal data are checked on a stratified sample of ``sample_rows`` rows (class balance on
+    every row). ``findings["sample"]`` says so.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .dataio import open_parquet
+    from .fsutil import atomic_path
+
+    parquet = open_parquet(path)
+    n = parquet.metadata.num_rows
+    sample_rows = sample_cap(features) if sample_rows is None else sample_rows
+    if n <= sample_rows:
+        table = pq.read_table(path)
+        frame = table.to_pandas()
+        findings, keep = diagnose(frame, benchmark, base, features, label, classes, seed=seed,
+                                  remove_contaminated=remove_contaminated)
+        if cleaned_path is not None and 0 < (~keep).sum() < n:
+            with atomic_path(cleaned_path) as tmp:
+                pq.write_table(table.filter(pa.array(keep)), tmp)
+        labels, counts = np.unique(frame[label].astype(str).to_numpy()[keep], return_counts=True)
+        return findings, keep, {str(k): int(v) for k, v in zip(labels, counts)}
+    return _diagnose_batches(parquet, n, benchmark, base, features, label, classes, seed, remove_contaminated,
+                             cleaned_path, sample_rows, batch_bytes)
+
+
+def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, seed, remove_contaminated,
+                      cleaned_path, sample_rows, batch_bytes):
+    import contextlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .fsutil import atomic_path
+    from .sampling import stratified_indices
+
+    timings = {}
+    started = time.perf_counter()
+    names = [f["name"] for f in features]
+    reference = ReferenceIndex(benchmark, base, features)
+    position = {c: i for i, c in enumerate(classes)}
+    bench_labels = np.array([position.get(v, -1) for v in benchmark[label].astype(str)], dtype=np.int64)
+    # Per row only a label code, a key and its partner rows (about 30 bytes), none of its values.
+    y = np.empty(n, dtype=np.int16 if len(classes) < 1 << 15 else np.int32)
+    keys = np.empty(n, dtype=np.uint64)
+    bench = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32))
+    base_found = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)) if base is not None else None
+    start = 0
+    for batch in _batches(parquet, names + [label], batch_bytes):
+        frame = batch.to_pandas()
+        stop = start + len(frame)
+        y[start:stop] = _label_codes(frame[label], classes)
+        batch_keys = keys[start:stop] = _exact_keys(frame, features)
+        # Near matching on the batch's distinct rows: copies share the answer.
+        _, first, inverse = np.unique(batch_keys, return_index=True, return_inverse=True)
+        encoded = reference.encode(frame.iloc[first])
+        for found, table in ((bench, reference.benchmark), (base_found, reference.base)):
+            if found is not None:
+                found[0][start:stop] = exact_index(batch_keys, table.keys)
+                found[1][start:stop] = near_match(encoded, table)[1][inverse.reshape(-1)]
+        start = stop
+    distinct_rows, inverse = _distinct(keys)
+    del keys
+    checked = np.arange(len(distinct_rows))
+    if len(checked) > sample_rows:
+        checked = np.sort(np.random.default_rng(seed).choice(len(checked), sample_rows, replace=False))
+    near_rows = distinct_rows[checked]  # ascending, like distinct_rows
+    timings["matching"] = time.perf_counter() - started
+
+    # One pass over every column: the kept rows into the cleaned table, the rows the remaining
+    # checks need into memory.
+    started = time.perf_counter()
+    keep = ~((bench[0] >= 0) | (bench[1] >= 0)) if remove_contaminated else np.ones(n, dtype=bool)
+    write = cleaned_path is not None and 0 < (~keep).sum() < n
+    sample = stratified_indices(y, sample_rows, seed)
+    near_parts, sample_parts = [], []
+    with (atomic_path(cleaned_path) if write else contextlib.nullcontext()) as tmp:
+        # No column statistics: nothing reads them, and on long texts they cost a fifth of the write.
+        writer = pq.ParquetWriter(tmp, parquet.schema_arrow, write_statistics=False) if write else None
+        try:
+            start = 0
+            for batch in _batches(parquet, None, batch_bytes):
+                stop = start + batch.num_rows
+                for rows, parts, columns in ((near_rows, near_parts, names), (sample, sample_parts, None)):
+                    lo, hi = np.searchsorted(rows, [start, stop])
+                    if hi > lo:
+                        taken = batch.take(pa.array(rows[lo:hi] - start))
+                        parts.append(taken.select(columns) if columns is not None else taken)
+                if writer is not None:
+                    kept = keep[start:stop]
+                    writer.write_batch(batch if kept.all() else batch.filter(pa.array(kept)))
+                start = stop
+        finally:
+            if writer is not None:
+                writer.close()
+    timings["reading"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    earlier = near_earlier(encode([pa.Table.from_batches(near_parts).to_pandas()], features)[0])
+    near_of_distinct = np.full(len(distinct_rows), -1, dtype=np.int64)
+    near_of_distinct[checked] = np.where(earlier >= 0, near_rows[np.maximum(earlier, 0)], -1)
+    contamination, duplicates, contaminated = _matches(
+        reference.pair_rate, len(benchmark), len(base) if base is not None else 0, bench, base_found,
+        distinct_rows, inverse, near_of_distinct[inverse], y, bench_labels)
+    _act(contamination, contaminated, remove_contaminated)
+    timings["matching"] += time.perf_counter() - started
+
+    frame = pa.Table.from_batches(sample_parts).to_pandas()
+    counts = np.bincount(y, minlength=len(classes))
+    noise, shift, personal = _row_checks(frame, benchmark, base, features, label, classes, seed,
+                                         [c for c in frame.columns if c != label], timings, counts)
+    # The sample's row numbers, as the whole table's.
+    if noise["status"] == "checked":
+        noise["rows_total"] = int(n)
+        noise["row_indices"] = sample[noise["row_indices"]].tolist()
+        for example in noise["examples"]:
+            example["row"] = int(sample[example["row"]])
+    about = {"rows": int(len(sample)), "cap": int(sample_rows), "method": "stratified_by_label", "seed": seed,
+             "checks": ["label_noise", "drift", "pii"], "distinct_rows": int(len(distinct_rows)),
+             "distinct_rows_checked": int(len(checked))}
+    findings = _findings(n, benchmark, base, contamination, duplicates, noise, shift, personal, timings, about)
+    kept = np.bincount(y[keep], minlength=len(classes))
+    return findings, keep, {str(c): int(k) for c, k in sorted(zip(classes, kept)) if k}
 
 
 STATISTICS = {"ks": "KS", "tvd": "TVD", "tvd_words": "TVD of words"}
@@ -851,4 +1116,12 @@ def messages(findings):
             warnings.append("personal data: column %r holds %s (%d of %d values checked, e.g. %s); the main "
                             "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]], f["matches"],
                                                                  f["values_checked"], f["examples"][0]))
+    sample = findings.get("sample")
+    if sample:
+        partial = sample["distinct_rows_checked"] < sample["distinct_rows"]
+        notes.append("sampled: label noise, feature drift and personal data checked on a stratified sample of "
+                     "{:,} of {:,} rows (more than {:,}); benchmark copies and repeats on every row{}".format(
+                         sample["rows"], n, sample["cap"],
+                         ", near repeats among {:,} of {:,} distinct rows".format(
+                             sample["distinct_rows_checked"], sample["distinct_rows"]) if partial else ""))
     return warnings, notes

@@ -50,9 +50,13 @@ class Check(Stage):
         self.keep = bool(args["--keep-contaminated"])
 
     def params(self, record):
-        from ..core.diagnostics import RULES_VERSION
+        from ..core.diagnostics import RULES_VERSION, SAMPLE_ROWS, SAMPLE_ROWS_TEXT
 
-        return {"seed": self.seed, "keep_contaminated": self.keep, "rules": RULES_VERSION}
+        params = {"seed": self.seed, "keep_contaminated": self.keep, "rules": RULES_VERSION}
+        if record["contribution"]["rows_used"] > min(SAMPLE_ROWS, SAMPLE_ROWS_TEXT):
+            # A larger table may be sampled, and then its findings depend on the caps.
+            params["sample_rows"] = [SAMPLE_ROWS, SAMPLE_ROWS_TEXT]
+        return params
 
     def handle(self, record):
         result = super().handle(record)
@@ -63,40 +67,33 @@ class Check(Stage):
         return result
 
     def compute(self, record, entry):
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from ..core.diagnostics import diagnose
-        from ..core.fsutil import atomic_path
+        from ..core.diagnostics import diagnose_parquet
         from .train import open_record_bundle
 
         bundle = open_record_bundle(record)
         contribution = record["contribution"]
-        table = pq.read_table(contribution["table_path"])
-        frame = table.to_pandas()
         label = bundle.label_column
         benchmark = bundle.read_table("benchmark")
         base = bundle.read_table("base") if bundle.has("base") else None
-        findings, keep = diagnose(frame, benchmark, base, bundle.features, label, bundle.classes,
-                                  seed=self.seed, remove_contaminated=not self.keep)
+        cleaned = entry.path("check.parquet")
+        # Memory is bounded by the sample cap, not the table: a large table is read in batches.
+        findings, keep, class_counts = diagnose_parquet(
+            contribution["table_path"], benchmark, base, bundle.features, label, bundle.classes, seed=self.seed,
+            remove_contaminated=not self.keep, cleaned_path=cleaned)
         removed = int((~keep).sum())
         artifacts = []
         table_path, rows = contribution["table_path"], contribution["rows_used"]
         if removed:
-            if removed == len(frame):
+            if removed == len(keep):
                 raise DataError("every contributed row duplicates a benchmark row (%d rows); nothing is left to "
                                 "train with" % removed,
                                 "contribute rows the benchmark does not hold, or pass --keep-contaminated")
-            table_path = entry.path("check.parquet")
-            with atomic_path(table_path) as tmp:
-                pq.write_table(table.filter(pa.array(keep)), tmp)
+            table_path = cleaned
             artifacts.append("check.parquet")
-            rows = len(frame) - removed
-        labels, counts = np.unique(frame[label].astype(str).to_numpy()[keep], return_counts=True)
+            rows = len(keep) - removed
         section = {"table_path": table_path, "rows_used": int(rows), "rows_removed": removed,
                    "contamination_action": findings["contamination"]["action"], "seed": self.seed,
-                   "class_counts": {str(k): int(v) for k, v in zip(labels, counts)}, "diagnostics": findings}
+                   "class_counts": class_counts, "diagnostics": findings}
         self.report(findings, removed)
         return carry(record, check=section), artifacts
 

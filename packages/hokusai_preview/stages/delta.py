@@ -108,8 +108,13 @@ def build_output(record, primary=None, bootstrap=500):
     started = time.perf_counter()
     bundle = open_record_bundle(record)
     contribution, training, evaluation = record["contribution"], record["training"], record["evaluation"]
-    sample = record.get("sample") or {"sample_size_used": contribution["rows_used"],
-                                      "original_data_size": contribution["rows_used"], "sampled": False}
+    if record.get("sample"):
+        sample = record["sample"]
+    else:  # no hp-sample in the pipe: the newest table (hp-check's or hp-load's) was used whole
+        from ..core.records import current_table
+
+        rows = current_table(record)[1]
+        sample = {"sample_size_used": rows, "original_data_size": rows, "sampled": False}
     primary = primary or bundle.manifest.get("primary_metric", "accuracy")
     mode, trees, full_trees = training["mode"], int(training["trees"]), int(training["full_trees"])
     used, whole = int(sample["sample_size_used"]), int(sample["original_data_size"])

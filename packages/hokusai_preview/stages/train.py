@@ -4,8 +4,8 @@ Usage:
   hp-train [options] [<record>...]
   hp-train (-h | --help | --version)
 
-Reads `sample` records (or `load` records, to use the whole contribution) and writes one
-`train` record each. The new model is the baseline's recipe, really trained:
+Reads `sample` records (or `check` or `load` records, to use the whole contribution) and
+writes one `train` record each. The new model is the baseline's recipe, really trained:
 
 * retrain (the bundle holds its base training table): the recipe trained on the base table
   joined with the contribution, compared with the recipe on the base table alone grown with
@@ -58,7 +58,7 @@ ESTIMATE_METHOD = "subset-profile-1"
 class Train(Stage):
     name = "hp-train"
     usage = __doc__
-    accepts = ("sample", "load")
+    accepts = ("sample", "check", "load")
     produces = "train"
     prefetch = ("numpy", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.compose",
                 "sklearn.feature_extraction.text", "sklearn.impute", "sklearn.preprocessing", "sklearn.pipeline",
@@ -99,7 +99,7 @@ class Train(Stage):
         from ..core.modelfile import save_model
 
         bundle = open_record_bundle(record)
-        bundle.check_model(self.trust_model)  # refused whether or not this run needs to load it
+        bundle.check_model(self.trust_model, cache=self.cache)  # refused whether or not this run loads it
         if bundle.trust_model and bundle.model_format != "skops":
             self.warn("--trust-model: the %s model file %s is loaded as it is; that runs any code it contains"
                       % (bundle.model_format, bundle.file_path("model")))

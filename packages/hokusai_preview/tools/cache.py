@@ -17,8 +17,9 @@ its files.
 Options:
   --clear                 Remove every entry and what interrupted runs left (only --stage's entries
                           with --stage).
-  --stage NAME            With --clear: only this stage's entries (load, sample, train, eval, delta,
-                          reference, checkpoint).
+  --stage NAME            With --clear: only this stage's entries (load, check, sample, train, eval,
+                          delta; reference: a bundle's own predictions; checkpoint: trees grown;
+                          model-scan: a bundle's model file found safe to open).
   --max-bytes SIZE        Evict least-recently-used entries now until the cache fits SIZE (bytes, or
                           like 500M, 2G); entries in use are not spared.
   --entries               List every entry (stage, key, size, last used) after the summary.
