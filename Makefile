@@ -41,9 +41,13 @@ batch: $(VENV)/.installed $(if $(filter command line,$(origin BASELINE)),,$(BASE
 	@$(MAKE) --no-print-directory -f bin/batch.mk -j$(BATCH_JOBS) JOBS=$(BATCH_JOBS) BIN=$(BIN) \
 	  $(if $(filter command line,$(origin BASELINE)),,BASELINE=)
 
+# The Python scripts in bin/ (the rest there is shell).
+PY_SCRIPTS := bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms \
+  bin/update-readme bin/make-big-contribution
+
 lint: $(VENV)/.installed
-	$(BIN)/ruff check packages tests bench bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms
-	$(BIN)/vermin --no-tips --violations -t=3.8- packages bench bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms
+	$(BIN)/ruff check packages tests bench $(PY_SCRIPTS)
+	$(BIN)/vermin --no-tips --violations -t=3.8- packages bench $(PY_SCRIPTS)
 
 unit: install
 	$(BIN)/python -m pytest -q
