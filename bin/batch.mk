@@ -17,9 +17,12 @@ STATE := $(RESULTS)/.batch
 # make runs JOBS previews at once, so each trains on one core (all of them when alone).
 TRAIN_JOBS := $(if $(filter 1,$(JOBS)),0,1)
 
+# A value as one shell word, whatever quotes it holds: 'it'\''s'.
+shq = '$(subst ','\'',$(1))'
+
 # Listed when the makefile is read, so that the targets below name the folder's current files.
-PLANNED := $(shell $(BIN)/python bin/hp-batch-plan '$(CONTRIBUTIONS)' '$(RESULTS)' \
-  $(if $(BASELINE),'--baseline=$(BASELINE)') '--options=$(BATCH_OPTIONS)' >&2; echo $$?)
+PLANNED := $(shell $(BIN)/python bin/hp-batch-plan $(call shq,$(CONTRIBUTIONS)) $(call shq,$(RESULTS)) \
+  $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) >&2; echo $$?)
 ifneq ($(PLANNED),0)
 $(error the batch did not start (see the line above))
 endif
@@ -33,7 +36,7 @@ all: $(SUMMARY)
 	@echo "hp-batch: $(words $(BATCH_OUTPUTS)) results in $(RESULTS)/; summary: $(SUMMARY)"
 
 $(BATCH_OUTPUTS): $(STATE)/settings
-	@$(BIN)/python bin/hp-batch-one --train-jobs=$(TRAIN_JOBS) $(if $(BASELINE),'--baseline=$(BASELINE)') \
+	@$(BIN)/python bin/hp-batch-one --train-jobs=$(TRAIN_JOBS) $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) \
 	  $(SOURCE) $@ -- $(BATCH_OPTIONS)
 
 # The rows, once; the table, the CSV and the picture are made from them (hp-format reads rows back).

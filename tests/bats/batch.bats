@@ -80,3 +80,13 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   [ "$status" -ne 0 ]
   [[ "$stderr" == "hp-batch: error: $BATS_TEST_TMPDIR/empty holds no file to preview;"* ]]
 }
+
+@test "quotes in the folder name and in BATCH_OPTIONS reach the previews intact" {
+  folder="$BATS_FILE_TMPDIR/it's here"
+  mkdir -p "$folder"
+  cp "$ROOT/examples/hpc_jobs_500.json" "$folder/"
+  run make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$folder" RESULTS="$BATS_FILE_TMPDIR/quoted" \
+    JOBS=1 BATCH_OPTIONS="--sample-size 400 --label-column 'label'"
+  [ "$status" -eq 0 ]
+  grep -q '^| 1 | hpc_jobs_500.json | 400 of 499 |' "$BATS_FILE_TMPDIR/quoted/summary.md"
+}

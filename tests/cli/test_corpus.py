@@ -78,6 +78,8 @@ REFUSED = {
     "all_feature_values_empty.csv": (BAD_DATA, "every feature value is empty"),
     "mixed_types_in_numeric_column.csv": (BAD_DATA, "column 'compounds' should hold numbers but has 'many' "
                                                     "(data row 8)"),
+    "digit_separator_in_number.csv": (BAD_DATA, "column 'compounds' should hold numbers but has '1_000' "
+                                                "(data row 5)"),
     "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
     "infinity.csv": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 4)"),
     "infinity.jsonl": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 3)"),

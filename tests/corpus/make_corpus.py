@@ -155,6 +155,9 @@ def refused_files():
     files["all_feature_values_empty.csv"] = to_csv(header, [[""] * 7 + [r[-1]] for r in rows])
     files["mixed_types_in_numeric_column.csv"] = to_csv(
         *set_column(header, rows, "compounds", lambda n, v: "many" if n == 7 else v))
+    # Python's float() reads "1_000"; Arrow, which reads the column, does not.
+    files["digit_separator_in_number.csv"] = to_csv(
+        *set_column(header, rows, "compounds", lambda n, v: "1_000" if n == 4 else v))
     files["decimal_comma.csv"] = to_csv(
         *set_column(header, rows, "hour", lambda n, v: v.replace(".", ",")), delimiter=";")
     files["infinity.csv"] = to_csv(*set_column(header, rows, "hour", lambda n, v: "inf" if n == 3 else v))

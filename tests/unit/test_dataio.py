@@ -216,3 +216,21 @@ def test_the_arrow_manifest_equals_the_pandas_one_on_awkward_values(monkeypatch)
             frames.update(batch.to_pandas())
         assert arrow.result() == frames.result(), size
     assert arrow.result() == data_manifest(table.to_pandas(), "x")
+
+
+def test_json_column_object_rows_are_matched_by_key(tmp_path):
+    path = tmp_path / "keys.json"
+    path.write_text('{"a": {"0": 1, "1": 2, "2": 3}, "b": {"1": 20, "0": 10, "2": 30}}')
+    frame, _ = read_all(BatchReader(str(path)))
+    assert frame["a"].tolist() == [1, 2, 3] and frame["b"].tolist() == [10, 20, 30]
+    path.write_text('{"a": {"0": 1, "1": 2}, "b": {"0": 10, "5": 20}}')
+    with pytest.raises(DataError, match="row keys differ"):
+        read_all(BatchReader(str(path)))
+
+
+@pytest.mark.parametrize("text", ['\n\n\n\n{"a": [1, 2,, 3]}', '\n\n\n[{"a": 1},\n{"a": }]'])
+def test_json_error_lines_count_the_blank_lines_before_the_document(text, tmp_path):
+    path = tmp_path / "blank.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match="is not valid JSON at line 5"):
+        read_all(BatchReader(str(path)))

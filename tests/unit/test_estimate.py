@@ -299,3 +299,19 @@ def test_no_scikit_learn_or_pandas_in_the_estimate_module():
     imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not imported & {"sklearn", "pandas", "scipy"}
+
+
+def test_the_bootstrap_keeps_delta_one_where_a_replicate_lacks_a_class():
+    # 3 positives in 900 rows: some replicates draw none, and AUROC is undefined in them.
+    rng = np.random.default_rng(0)
+    y = np.zeros(900, dtype=np.int64)
+    y[:3] = 1
+    reference = rng.dirichlet([1.0, 1.0], size=900)
+    new = np.clip(reference + np.where(y[:, None] == 1, [-0.1, 0.1], [0.1, -0.1]), 0.0, 1.0)
+    paired = est.paired_bootstrap(y, new, reference, draws=500, seed=0)
+    assert np.isnan(paired["auroc"]).any() and not np.isnan(paired["auroc"]).all()
+    assert np.isfinite(paired["delta_one"]).all()
+    defined = ~np.isnan(paired["auroc"])
+    # Where every metric is defined, delta_one is their plain mean, AUROC included.
+    every = np.vstack([paired[m] for m in est.METRICS])[:, defined].mean(axis=0)
+    assert np.allclose(paired["delta_one"][defined], every)

@@ -125,12 +125,7 @@ class Entry:
         try:
             staging = self.dir
             record = _relocate(record, staging, self.final)
-            files = {}
-            for name in artifacts:
-                path = os.path.join(staging, name)
-                files[name] = {"size": os.path.getsize(path), "sha256": sha256_file(path)}
-            write_json_atomic(os.path.join(staging, ENTRY_FILE), {"record": record, "files": files,
-                                                                  "created": time.time()})
+            seal(staging, record, artifacts)
             os.makedirs(os.path.dirname(self.final), exist_ok=True)
             for _attempt in range(3):
                 try:
@@ -167,8 +162,6 @@ class Entry:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-        if self.cache._building.get((self.stage, self.key)) is self:
-            del self.cache._building[(self.stage, self.key)]
 
 
 class Cache:
@@ -196,7 +189,6 @@ class Cache:
                                   "set it to a number of bytes, or like 500M or 2G") from None
         self.max_bytes = max_bytes
         self.notify = notify
-        self._building = {}
 
     def entry_dir(self, stage, key):
         return os.path.join(self.root, stage, key[:2], key)
@@ -207,10 +199,6 @@ class Cache:
         """The output record of a verified entry, or None (absent or not trustworthy)."""
         if not self.enabled:
             return None
-        return self.verified(stage, key)
-
-    def verified(self, stage, key):
-        """Like :meth:`lookup`, even when the cache is disabled (for data that is not a result)."""
         directory = self.entry_dir(stage, key)
         meta_path = os.path.join(directory, ENTRY_FILE)
         try:
@@ -253,14 +241,7 @@ class Cache:
         except BaseException:
             entry.release()
             raise
-        self._building[(stage, key)] = entry
         return entry
-
-    def discard(self, stage, key):
-        """Abandon this process's build of ``(stage, key)``, if any (a published entry stays)."""
-        entry = self._building.pop((stage, key), None)
-        if entry is not None:
-            entry.discard()
 
     def lock(self, stage, key):
         """An exclusive lock on a key (blocking); ``.release()`` it. Released by the kernel on death."""
@@ -369,7 +350,8 @@ class Cache:
             before = sum(size for _path, size, alive in self.leftovers() if not alive)
             self.collect_garbage()
             freed += before - sum(size for _path, size, alive in self.leftovers() if not alive)
-            # Lock files are only removed when nobody can be waiting on them: with the entries.
+            # Runs may be waiting on these lock files; removing them is harmless, since a run
+            # that then builds a key twice publishes it once (Entry.commit keeps a verified twin).
             shutil.rmtree(os.path.join(self.root, LOCKS), ignore_errors=True)
         return freed
 
@@ -435,7 +417,7 @@ def damaged_references(record):
 
 
 def seal(directory, record, artifacts):
-    """Write ``entry.json`` for the artifacts in ``directory`` (used by mutable entries: checkpoints)."""
+    """Write ``entry.json`` for the artifacts in ``directory``: new entries, and checkpoints as they grow."""
     files = {name: {"size": os.path.getsize(os.path.join(directory, name)),
                     "sha256": sha256_file(os.path.join(directory, name))} for name in artifacts}
     write_json_atomic(os.path.join(directory, ENTRY_FILE), {"record": record, "files": files,

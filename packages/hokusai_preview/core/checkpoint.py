@@ -62,7 +62,7 @@ def checkpoint_key(fingerprint, mode, seed, content):
 
 
 class Checkpoint:
-    """The saved trees of one training trajectory; use as a context manager (holds its lock).
+    """The saved trees of one training trajectory; :meth:`open` takes its lock, :meth:`close` releases it.
 
     Parameters
     ----------
@@ -109,13 +109,6 @@ class Checkpoint:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-    def __enter__(self):
-        return self.open()
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def _load(self):
         record = self.cache.lookup(STAGE, self.key)  # verified; --no-cache starts afresh

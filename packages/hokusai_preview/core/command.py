@@ -119,6 +119,8 @@ class Command:
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
         try:
             self.args = self.parse(argv)
+            # The early guess above serves errors in parsing; docopt also knows -qv and --verb.
+            self.verbose = self.verbose or bool(self.args.get("--verbose"))
             self.quiet = bool(self.args.get("--quiet"))
             self.run(self.args)
             sys.stdout.flush()
@@ -222,6 +224,7 @@ class Stage(Command):
             except OSError as exc:
                 raise UsageError("cannot read record file %s: %s" % (source, exc.strerror or exc),
                                  "name a file written by an earlier stage") from None
+        number = 0
         try:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
@@ -232,6 +235,9 @@ class Stage(Command):
                     raise UsageError("line %d of %s is not a JSON record" % (number, label),
                                      "feed %s the output of %s" % (self.name, self.upstream())) from None
                 yield self.check_record(record, number, label)
+        except UnicodeDecodeError:
+            raise UsageError("line %d of %s is not UTF-8 text, so not a JSON record" % (number + 1, label),
+                             "feed %s the output of %s" % (self.name, self.upstream())) from None
         finally:
             if handle is not sys.stdin:
                 handle.close()
@@ -241,6 +247,9 @@ class Stage(Command):
 
     def check_record(self, record, number, label):
         kind = record.get("record") if isinstance(record, dict) else None
+        if kind in self.accepts and not isinstance(record.get("key"), str):
+            raise UsageError("line %d of %s is a %r record without its key, so not one hp-%s wrote" % (
+                number, label, kind, kind), "feed it the output of %s" % self.upstream())
         if kind == "error" or kind in self.accepts:
             return record
         raise UsageError("line %d of %s is a %s record, not one %s reads" % (

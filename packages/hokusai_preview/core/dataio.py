@@ -200,8 +200,9 @@ class BatchReader:
     label : str, optional
         How messages name the file (default ``path``; e.g. ``<stdin>`` for a spooled stdin).
     block_bytes, batch_rows : int, optional
-        Size of a CSV/JSON Lines block and rows per batch of the other formats (tests use
-        small values to exercise many batches).
+        Size of a CSV/JSON Lines block, and the most rows in a batch of the other formats
+        (Parquet batches also stop at about 8 MB); tests use small values to exercise many
+        batches.
     """
 
     def __init__(self, path, fmt=None, label=None, block_bytes=BLOCK_BYTES, batch_rows=BATCH_ROWS):
@@ -343,9 +344,9 @@ class BatchReader:
         with open_bytes(self.path, self.compressed) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
             try:
-                first = _skip_space(text)
+                first, skipped = _skip_space(text)
                 if first == "[":
-                    yield from self._from_records(_json_array(text, self.label))
+                    yield from self._from_records(_json_array(text, self.label, first_line=1 + skipped))
                     return
                 document = first + self._read_document(text)
             except UnicodeDecodeError:
@@ -356,7 +357,7 @@ class BatchReader:
             raise bad(self.label, "has two fields named %r in one object" % exc.args[0],
                       "give every field a unique name") from None
         except ValueError as exc:
-            line = " at line %d" % exc.lineno if getattr(exc, "lineno", None) else ""
+            line = " at line %d" % (exc.lineno + skipped) if getattr(exc, "lineno", None) else ""
             raise bad(self.label, "is not valid JSON%s (%s)" % (line, _json_reason(exc)),
                       "check the file; JSON Lines files should be named .jsonl") from None
         if isinstance(value, dict) and value and all(isinstance(v, (list, dict)) for v in value.values()):
@@ -387,7 +388,17 @@ class BatchReader:
         if len(lengths) != 1:
             raise bad(self.label, "is an object of columns of different lengths (%s)" % ", ".join(
                 str(n) for n in sorted(lengths)), "give every column the same number of values")
-        columns = {str(k): list(v.values()) if isinstance(v, dict) else v for k, v in document.items()}
+        # Columns written as {row key: value} are matched by row key, as pandas matches them, in
+        # the first such column's order.
+        keys = next((list(v) for v in document.values() if isinstance(v, dict)), None)
+        columns = {}
+        for name, values in document.items():
+            if isinstance(values, dict):
+                if values.keys() != set(keys):
+                    raise bad(self.label, "is an object of columns whose row keys differ (column %r)" % str(name),
+                              "give every column the same row keys, or each column as a list")
+                values = [values[key] for key in keys]
+            columns[str(name)] = values
         names = list(columns)
         rows = (dict(zip(names, values)) for values in zip(*columns.values()))
         yield from self._from_records(("record %d" % n, row, 0) for n, row in enumerate(rows, 1))
@@ -487,14 +498,16 @@ def open_parquet(source):
 
 
 def parquet_batches(parquet, columns=None, max_rows=BATCH_ROWS, target_bytes=BATCH_BYTES):
-    """Record batches of a ParquetFile, sized to hold about ``target_bytes`` each (wide rows, fewer)."""
+    """Record batches of ``columns`` (default all) of a ParquetFile, at most ``max_rows`` rows and
+    otherwise about ``target_bytes`` each (at least 256 rows): sized by the bytes of the columns
+    read, since a free-text column can outweigh the others a hundred times."""
     meta = parquet.metadata
-    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    per_row = size / max(1, meta.num_rows)
-    if columns is not None and meta.num_columns:
-        per_row *= len(columns) / meta.num_columns
-    rows = int(max(256, min(max_rows, target_bytes / max(per_row, 1.0))))
-    return parquet.iter_batches(batch_size=rows, columns=columns)
+    wanted = None if columns is None else set(columns)
+    size = sum(group.column(j).total_uncompressed_size
+               for group in (meta.row_group(i) for i in range(meta.num_row_groups))
+               for j in range(group.num_columns) if wanted is None or group.column(j).path_in_schema in wanted)
+    rows = int(min(max_rows, max(256, target_bytes * meta.num_rows / max(size, 1))))
+    return parquet.iter_batches(batch_size=max(rows, 1), columns=columns)
 
 
 def cast_batch(batch, types):
@@ -561,11 +574,13 @@ def _json_kind(value):
 
 
 def _skip_space(text):
-    """The first non-space character of a text stream ('' at the end)."""
+    """(the first non-space character of a text stream ('' at the end), the newlines before it)."""
+    newlines = 0
     while True:
         char = text.read(1)
         if not char or not char.isspace():
-            return char
+            return char, newlines
+        newlines += char == "\n"
 
 
 def _limited_lines(raw, label):
@@ -582,10 +597,10 @@ def _limited_lines(raw, label):
         yield line
 
 
-def _json_array(text, label):
+def _json_array(text, label, first_line=1):
     """(where, value, characters) for each item of a JSON array whose '[' was just read, one by one."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
-    buffer, position, line_base, eof, number = "", 0, 1, False, 0
+    buffer, position, line_base, eof, number = "", 0, first_line, False, 0
 
     def refill():
         nonlocal buffer, position, line_base, eof

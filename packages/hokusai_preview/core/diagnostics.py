@@ -62,7 +62,6 @@ EXAMPLES = 5
 SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
 SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
 STREAM_BATCH_BYTES = 8 << 20  # a larger table is read in batches of about this much data
-STREAM_BATCH_ROWS = 65536
 ROW_INDICES = 20
 MISSING = "\x00missing"
 
@@ -872,22 +871,6 @@ class ReferenceIndex:
         return self._encoded(_encode_parts(frame, self.features))
 
 
-def _batches(parquet, columns=None, target_bytes=STREAM_BATCH_BYTES):
-    """Record batches of ``columns`` holding about ``target_bytes`` each: sized by those columns'
-    own bytes, since free-text columns can outweigh the features a hundred times."""
-    meta = parquet.metadata
-    wanted = None if columns is None else set(columns)
-    size = 0
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        for j in range(group.num_columns):
-            chunk = group.column(j)
-            if wanted is None or chunk.path_in_schema in wanted:
-                size += chunk.total_uncompressed_size
-    rows = int(max(256, min(STREAM_BATCH_ROWS, target_bytes * meta.num_rows / max(size, 1))))
-    return parquet.iter_batches(batch_size=rows, columns=columns)
-
-
 def _label_codes(column, classes):
     import pandas as pd
 
@@ -950,6 +933,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from .dataio import parquet_batches
     from .fsutil import atomic_path
     from .sampling import stratified_indices
 
@@ -965,7 +949,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     bench = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32))
     base_found = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)) if base is not None else None
     start = 0
-    for batch in _batches(parquet, names + [label], batch_bytes):
+    for batch in parquet_batches(parquet, names + [label], target_bytes=batch_bytes):
         frame = batch.to_pandas()
         stop = start + len(frame)
         y[start:stop] = _label_codes(frame[label], classes)
@@ -998,7 +982,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
         writer = pq.ParquetWriter(tmp, parquet.schema_arrow, write_statistics=False) if write else None
         try:
             start = 0
-            for batch in _batches(parquet, None, batch_bytes):
+            for batch in parquet_batches(parquet, target_bytes=batch_bytes):
                 stop = start + batch.num_rows
                 for rows, parts, columns in ((near_rows, near_parts, names), (sample, sample_parts, None)):
                     lo, hi = np.searchsorted(rows, [start, stop])

@@ -48,10 +48,6 @@ class HPError(Exception):
             text += "; " + " ".join(str(self.hint).split())
         return text
 
-    def as_dict(self):
-        """Error metadata carried inside records (batch summaries report it)."""
-        return {"kind": self.kind, "exit_code": self.exit_code, "message": self.line()}
-
 
 class UsageError(HPError):
     exit_code = 2

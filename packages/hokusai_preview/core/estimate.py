@@ -330,7 +330,8 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
 def paired_bootstrap(y, new_proba, reference_proba, draws=1000, seed=0, chunk=100):
     """Deltas over benchmark rows resampled with replacement (the same rows for both models).
 
-    Returns dict metric -> array (draws,), plus "delta_one" (the mean of the defined metrics).
+    Returns dict metric -> array (draws,), plus "delta_one": per replicate, the mean of the
+    metrics defined in it (AUROC is undefined in a replicate that drew a single class).
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     n = len(y)
@@ -343,8 +344,9 @@ def paired_bootstrap(y, new_proba, reference_proba, draws=1000, seed=0, chunk=10
         for m in METRICS:
             parts[m].append(new[m] - ref[m])
     out = {m: np.concatenate(parts[m]) for m in METRICS}
-    finite = [out[m] for m in METRICS if np.all(np.isfinite(out[m]))]
-    out["delta_one"] = np.vstack(finite).mean(axis=0)
+    # Dropping a metric only where it is undefined keeps delta_one's replicates centred where
+    # the estimate's delta_one (every defined metric) is; accuracy is always defined.
+    out["delta_one"] = np.nanmean(np.vstack([out[m] for m in METRICS]), axis=0)
     return out
 
 
@@ -436,9 +438,8 @@ def decision_probability(baseline_value, delta_estimate, delta_sd, n_rows, exact
         return decision, 1.0
     if not delta_sd or delta_sd <= 0:
         return decision, MAX_CONFIDENCE
-    below = normal_cdf((THRESHOLD_PP / 100.0 - delta_estimate) / delta_sd)
-    needed = passing_delta(baseline_value, n_rows)
-    accepted = 0.0 if needed is None else 1.0 - normal_cdf((needed - delta_estimate) / delta_sd)
+    below = 1.0 - threshold_probability(delta_estimate, delta_sd)
+    accepted = acceptance_probability(baseline_value, delta_estimate, delta_sd, n_rows)
     chance = {"delta_below_threshold": below, "accepted": accepted,
               "not_statistically_significant": max(1.0 - below - accepted, 0.0)}[decision]
     return decision, min(chance, MAX_CONFIDENCE)

@@ -96,7 +96,6 @@ def warnings_of(preview):
 def nice_ticks(lo, hi, most=5):
     """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], 0 included."""
     span = hi - lo
-    step = 1.0
     for power in range(-3, 4):
         for unit in (1, 2, 5):
             step = unit * 10.0 ** power
@@ -134,7 +133,7 @@ class Axis:
             cells[a], cells[b] = (g["low"], "line"), (g["high"], "line")
         if cells[zero][1] == "line" and zero not in (a, b):
             cells[zero] = (g["cross"], "line")
-        elif cells[zero][1] in ("", "axis"):
+        elif cells[zero][1] == "":
             cells[zero] = (g["axis"], "axis")
         cells[c] = (g["dot"], "dot")
         return cells
@@ -145,9 +144,7 @@ class Axis:
         free = 0
         for value in nice_ticks(self.lo, self.hi):
             text = "0" if value == 0 else ("%+g" % value)
-            start = self.col(value) - (len(text) - 1 if value > 0 else 0)
-            if value < 0:
-                start = self.col(value)
+            start = self.col(value) - (len(text) - 1 if value > 0 else 0)  # a positive label ends at its tick
             if start < free or start + len(text) > self.width:
                 continue
             row[start:start + len(text)] = list(text)

@@ -23,9 +23,9 @@ def stratified_quotas(counts, size):
 
     Returns
     -------
-    quotas : array of int, shape (n_classes,), summing to ``min(size, counts.sum())``: 1 for a
-    class whose share would be under one row, otherwise within one row of
-    ``counts * (size - n_rare) / (rows of the other classes)``.
+    quotas : array of int, shape (n_classes,), summing to ``min(size, counts.sum())`` with
+    ``size`` so raised: 1 for a class whose share would be under one row, otherwise within one
+    row of ``counts * (size - n_rare) / (rows of the other classes)``.
     """
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())

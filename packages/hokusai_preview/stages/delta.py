@@ -149,7 +149,7 @@ def build_output(record, primary=None, bootstrap=500):
     shift["delta_one"] = est.delta_one(shift)
 
     def paired_ci(name, scale=1.0):
-        low, high = np.percentile(paired[name] + shift[name], [2.5, 97.5])
+        low, high = np.nanpercentile(paired[name] + shift[name], [2.5, 97.5])  # over the replicates defining it
         return [float(low) * scale, float(high) * scale]
 
     def interval(name, scale=1.0):

@@ -113,6 +113,9 @@ class Format(Stage):
                     text = handle.read()
             except OSError as exc:
                 raise UsageError("cannot read %s: %s" % (source, exc.strerror or exc), None) from None
+            except UnicodeDecodeError:
+                raise UsageError("%s is not UTF-8 text, so not a delta output or record" % source,
+                                 "feed hp-format the output of hp-delta") from None
             stripped = text.lstrip()
             if stripped.startswith(("{", "[")):
                 try:

@@ -40,7 +40,6 @@ MAX_RESTARTS = 64  # types only widen, so real files need a handful of reads at 
 # The reader's batches (1 MB CSV blocks) are checked, hashed and written in groups of about this
 # size: per-batch overhead fell from most of the time to little, for about 50 MB more memory.
 GROUP_BYTES = 16 << 20
-ID_COLUMNS = ("query_id",)
 
 
 class Load(Stage):
@@ -205,7 +204,6 @@ class ContributionLoader:
         self.missing_feature_rows = 0
         self.missing_by_feature = {}
         self.rows_written = 0
-        self.rows_read = 0
         self.schema = None
         self.extra = []
         self.int_columns_hashed = set()  # integer columns already hashed as integers
@@ -330,10 +328,9 @@ class ContributionLoader:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        offset = self.rows_read
+        offset = self.manifest.rows  # rows before this batch
         self.check_cells(batch, offset)
         self.manifest.update_arrow(batch)
-        self.rows_read += batch.num_rows
 
         labels = canonical_label_array(batch.column(self.label_column))
         if labels.null_count:
@@ -380,6 +377,8 @@ class ContributionLoader:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from ..core.dataio import _short
+
         if pa.types.is_null(array.type):
             return pa.nulls(len(array), pa.float64())
         if pa.types.is_boolean(array.type):
@@ -390,7 +389,7 @@ class ContributionLoader:
             try:
                 array = pc.cast(trimmed, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                row, value = _first_non_numeric(trimmed.to_pylist())
+                row, value = _first_non_numeric(trimmed)
                 hint = "use '.' as the decimal mark" if _decimal_comma(value) else \
                     "fix or empty that cell, or give each column one type of value"
                 raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
@@ -448,6 +447,8 @@ class ContributionLoader:
                             "contribute rows of at least two classes, or use a bundle with its base table")
 
     def result(self, table_path):
+        from ..core.recipe import ID_COLUMNS
+
         warnings = []
         if self.unseen:
             shown = ", ".join("%r: %d%s" % (value, count, _class_hint(value, self.bundle.classes))
@@ -528,26 +529,30 @@ def _rows(count, singular="", plural="", noun="row"):
     return text + (" " + verb if verb else "")
 
 
-def _first_non_numeric(values):
-    for index, value in enumerate(values):
-        if value is None:
-            continue
+def _first_non_numeric(array):
+    """(position, value) of the first cell of a string array that Arrow cannot cast to float64.
+
+    Bisection with Arrow's own cast (Python's float() accepts cells Arrow refuses, such as
+    "1_000"): the half holding the first bad cell is the first half whose cast fails."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    low, high = 0, len(array)  # array[low:high] holds the first cell that cannot be cast
+    while high - low > 1:
+        middle = (low + high) // 2
         try:
-            float(value)
-        except ValueError:
-            return index, value
-    return 0, values[0] if values else ""
+            pc.cast(array.slice(low, middle - low), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            high = middle
+        else:
+            low = middle
+    return low, array[low].as_py()
 
 
 def _decimal_comma(value):
     import re
 
     return bool(re.match(r"^[-+]?\d+,\d+$", str(value)))
-
-
-def _short(text, limit=40):
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _preview_list(names, limit=6):
@@ -566,13 +571,9 @@ def _did_you_mean(wanted, names):
 
 def _header_hint(names):
     """A hint when the header row looks like data (a file without a header)."""
-    numeric = 0
-    for name in names:
-        try:
-            float(name)
-            numeric += 1
-        except ValueError:
-            pass
+    from ..core.dataio import _is_float
+
+    numeric = sum(_is_float(name) for name in names)
     if names and numeric * 2 >= len(names):
         return "the first row looks like data: add a header row naming the columns"
     return ""

@@ -336,7 +336,7 @@ class Trainer:
                 if stopping is not None and k < full:
                     state = convergence(y_bench, reference, np.concatenate(probas), self.mode, full, self.profile,
                                         self.bundle.manifest.get("primary_metric"))
-                    history.append({key: round(float(v), 6) for key, v in state.items()})
+                    history.append({key: v if key == "trees" else round(float(v), 6) for key, v in state.items()})
                     settled = min(state["within"], state.get("verdict", 1.0))  # the estimate and the verdict
                     if k >= stopping[0] and settled >= stopping[1]:
                         reason = "converged"

@@ -43,17 +43,19 @@ def read_any(path):
     import pyarrow as pa
 
     from ..core.dataio import BatchReader, Restart
-    from ..stages.load import _check_readable
+    from ..stages.load import MAX_RESTARTS, _check_readable
 
     _check_readable(path)
     reader = BatchReader(path)
-    while True:
+    for _ in range(MAX_RESTARTS):  # a restart widens a column's type: a few reads at most
         try:
             batches = list(reader.batches())
             break
         except Restart:
             continue
-    if not batches:
+    else:
+        raise RuntimeError("column types of %s kept changing after %d reads" % (path, MAX_RESTARTS))
+    if not sum(batch.num_rows for batch in batches):  # a header alone gives an empty batch
         raise DataError("%s has no rows" % path, "give a table with data rows")
     return pa.Table.from_batches(batches).to_pandas()
 

@@ -119,7 +119,6 @@ def human(size):
         if value < 1024 or unit == "GB":
             return "%d %s" % (value, unit) if unit == "B" else "%.1f %s" % (value, unit)
         value /= 1024.0
-    return "%d B" % size
 
 
 def _iso(stamp):
