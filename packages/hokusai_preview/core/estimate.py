@@ -176,11 +176,11 @@ class Profile:
         if k >= self.full or not self.trees:
             return 0.0
         values, trees = self.sd[name], self.trees
-        if k <= trees[0]:
-            # Below the profile: a mean of fewer trees varies as 1/k - 1/full.
-            return values[0] * math.sqrt((1.0 / k - 1.0 / self.full) / (1.0 / trees[0] - 1.0 / self.full))
-        if k >= trees[-1]:
-            return values[-1] * (self.full - k) / (self.full - trees[-1])
+        # Outside the profile: the spread of a k-subset's mean around the full forest's goes as
+        # sqrt(1/k - 1/full), scaled to the nearest measured size.
+        edge = 0 if k <= trees[0] else -1 if k >= trees[-1] else None
+        if edge is not None:
+            return values[edge] * math.sqrt((1.0 / k - 1.0 / self.full) / (1.0 / trees[edge] - 1.0 / self.full))
         return float(np.interp(k, trees, values))
 
     def forest_sd(self, name):
