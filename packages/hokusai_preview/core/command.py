@@ -224,7 +224,6 @@ class Stage(Command):
             except OSError as exc:
                 raise UsageError("cannot read record file %s: %s" % (source, exc.strerror or exc),
                                  "name a file written by an earlier stage") from None
-        number = 0
         try:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
@@ -235,8 +234,8 @@ class Stage(Command):
                     raise UsageError("line %d of %s is not a JSON record" % (number, label),
                                      "feed %s the output of %s" % (self.name, self.upstream())) from None
                 yield self.check_record(record, number, label)
-        except UnicodeDecodeError:
-            raise UsageError("line %d of %s is not UTF-8 text, so not a JSON record" % (number + 1, label),
+        except UnicodeDecodeError:  # decoded in chunks, so no line number can be trusted
+            raise UsageError("%s is not UTF-8 text, so not JSON records" % label,
                              "feed %s the output of %s" % (self.name, self.upstream())) from None
         finally:
             if handle is not sys.stdin:

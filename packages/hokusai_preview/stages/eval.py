@@ -57,10 +57,12 @@ class Eval(Stage):
             stored = training.get("reference_profile")
             profile = Profile.from_json(stored) if stored else \
                 Profile.measure(y, reference, mode, full, seed=training["seed"])
-        baseline_metrics, new_metrics, _ = like_for_like(y, reference, new, mode, full, profile)
+        baseline_metrics, new_metrics, deltas = like_for_like(y, reference, new, mode, full, profile)
         curve = []
         for point in training["learning_curve"]:
-            _, _, point_deltas = like_for_like(y, reference, arrays[point["array"]], mode, full, profile)
+            # The last point is the whole sample: the new forest just compared.
+            point_deltas = deltas if point["array"] == "new" else \
+                like_for_like(y, reference, arrays[point["array"]], mode, full, profile)[2]
             curve.append({"rows": point["rows"], "metric_deltas": point_deltas,
                           "delta_one": delta_one(point_deltas)})
         benchmark = bundle.manifest["files"]["benchmark"]
