@@ -103,6 +103,32 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [[ "$output" == "hokusai-preview "* ]]
 }
 
+@test "a bad option value is refused before any stage runs: one line, status 2, nothing cached" {
+  for bad in "--seed x" "--sample-size 0" "--jobs -1" "--output-format xml" "--primary-metric bogus"; do
+    run --separate-stderr hokusai-preview --data-path "$EXAMPLE" $bad --output-file "$BATS_TEST_TMPDIR/out.json"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "${stderr_lines[0]}" == "hokusai-preview: error: ${bad%% *} must be "* ]]
+    [ ! -e "$HP_CACHE_DIR" ]
+    [ ! -e "$BATS_TEST_TMPDIR/out.json" ]
+  done
+}
+
+@test "an --output-file that is a directory or the data itself is refused before any stage runs" {
+  cp "$EXAMPLE" "$BATS_TEST_TMPDIR/mine.csv"
+  run --separate-stderr hokusai-preview --data-path "$BATS_TEST_TMPDIR/mine.csv" --output-file "$BATS_TEST_TMPDIR/./mine.csv"
+  [ "$status" -eq 7 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == *"is the input"*"writing it would destroy the data"* ]]
+  cmp "$EXAMPLE" "$BATS_TEST_TMPDIR/mine.csv"
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-file "$BATS_TEST_TMPDIR"
+  [ "$status" -eq 7 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "hokusai-preview: error: $BATS_TEST_TMPDIR is a directory; give a file name for the output" ]]
+  [ ! -e "$HP_CACHE_DIR" ]
+}
+
 @test "the driver reads the contribution from stdin with --data-path -" {
   run hokusai-preview --data-path - --output-format json < "$EXAMPLE"
   [ "$status" -eq 0 ]

@@ -21,3 +21,48 @@ def test_a_table_of_a_header_alone_is_refused(empty, tmp_path):
     assert result.code == 3 and result.stdout == ""
     assert result.err_lines == ["hp-baseline: error: %s has no rows; give a table with data rows" % blank]
     assert not os.path.exists(str(output))
+
+
+def test_the_bundle_model_is_fitted_like_the_main_pipeline(bundles):
+    """hp-baseline fits the recipe on the training part of a stratified 80/20 split of the base
+    table (random_state 42), as the main pipeline does: its benchmark accuracy is that model's."""
+    from sklearn.model_selection import train_test_split
+
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
+
+    bundle = Bundle.open(bundles("hpc")[0])
+    label = bundle.label_column
+    base, bench = bundle.read_table("base"), bundle.read_table("benchmark")
+    assert bundle.recipe["test_size"] == 0.2
+    fitted, _ = train_test_split(base, test_size=0.2, stratify=base[label], random_state=42)
+    model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], 100, n_jobs=1))
+    model.fit(prepare_features(fitted, bundle.features), fitted[label].to_numpy())
+    accuracy = (model.predict(prepare_features(bench, bundle.features)) == bench[label].to_numpy()).mean()
+    assert bundle.manifest["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-12)
+
+
+def test_force_replaces_a_bundle_but_never_a_folder_of_other_things(tmp_path):
+    tables = ("--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "precious.txt").write_text("keep me")
+    refused = run("hp-baseline", *tables, "--output", str(folder), "--force")
+    assert refused.code == 7 and refused.stdout == ""
+    assert refused.err_lines == ["hp-baseline: error: %s exists and is not a bundle (no hokusai-preview "
+                                 "manifest.json), so --force does not replace it; choose another --output" % folder]
+    assert os.listdir(str(folder)) == ["precious.txt"]
+
+    bundle = tmp_path / "bundle"
+    assert run("hp-baseline", *tables, "--output", str(bundle)).code == 0
+    rebuilt = run("hp-baseline", *tables, "--output", str(bundle), "--force", "--seed", "7")
+    assert rebuilt.code == 0, rebuilt
+    assert '"random_state": 7' in (bundle / "manifest.json").read_text()
+
+
+def test_a_benchmark_that_overlaps_the_training_table_or_is_small_is_warned_about(tmp_path):
+    same = EXAMPLES + "/hpc_jobs_700.parquet"
+    result = run("hp-baseline", "--train-data", same, "--benchmark-data", same, "--output", str(tmp_path / "b"))
+    assert result.code == 0, result
+    assert "hp-baseline: warning: 700 of 700 benchmark rows also appear in the training table" in result.stderr
+    assert "fewer than the 800 DeltaOne needs" in result.stderr

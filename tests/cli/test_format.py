@@ -63,6 +63,23 @@ def test_summary_to_a_file(results, tmp_path):
     assert target.read_text().startswith("contribution,status,rows_used")
 
 
+def test_an_output_file_that_is_a_pipe_is_written_into_not_replaced(results, tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "reader"
+    os.mkfifo(str(fifo))
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run("hp-format", "--summary", "--summary-format", "csv", "--output-file", fifo, *results)
+    reader.join(30)
+    assert result.code == 0, result
+    assert stat.S_ISFIFO(os.stat(str(fifo)).st_mode)  # still the pipe, not a file renamed over it
+    assert received[0].decode() == run("hp-format", "--summary", "--summary-format", "csv", *results).stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["reader", "results"]  # no temporary file left
+
+
 def png_size(path):
     with open(path, "rb") as handle:
         head = handle.read(24)
@@ -147,3 +164,24 @@ def test_the_summary_stays_light(results):
             "print(code, sorted(m for m in ('pandas', 'numpy', 'sklearn', 'matplotlib') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code] + results, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize("record, options, missing", [
+    ({"record": "summary"}, ("--summary",), "no status"),
+    ({"record": "delta", "key": "k", "baseline": {}}, (), "no output"),
+    ({"record": "error", "error": "x"}, ("--summary",), "ValueError"),
+])
+def test_an_incomplete_input_is_one_line_not_an_internal_error(record, options, missing):
+    result = run("hp-format", *options, stdin=(json.dumps(record) + "\n").encode())
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines == ["hp-format: error: input 1 is not a complete delta output, error record or summary "
+                                "row (%s); feed hp-format what hp-delta or 'hp-format --summary --summary-format "
+                                "jsonl' wrote, whole" % missing]
+
+
+def test_a_picture_is_not_left_behind_when_the_output_file_cannot_be_written(results, tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    result = run("hp-format", "--summary", "--plot", tmp_path / "p.png", "--output-file", folder, *results)
+    assert result.code == 7 and len(result.err_lines) == 1
+    assert not (tmp_path / "p.png").exists()

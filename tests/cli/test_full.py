@@ -60,8 +60,10 @@ def test_full_through_the_driver_is_marked_as_the_full_computation(tmp_path, bun
 
 
 def test_full_scores_the_recipe_trained_on_base_and_contribution(tmp_path, bundles):
-    """The --full numbers are the recipe fitted directly with scikit-learn, scored with scikit-learn."""
+    """The --full numbers are the main pipeline's recipe fitted directly with scikit-learn (on the
+    training part of its stratified 80/20 split, random_state 42), scored with scikit-learn."""
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
 
     from hokusai_preview.core.bundle import Bundle
     from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
@@ -75,6 +77,7 @@ def test_full_scores_the_recipe_trained_on_base_and_contribution(tmp_path, bundl
     trained = pd.read_parquet(records[2]["sample"]["table_path"])  # the contribution as hp-train read it
     frame = pd.concat([bundle.read_table("base")[[label] + bundle.feature_names],
                        trained[[label] + bundle.feature_names]], ignore_index=True)
+    frame, _ = train_test_split(frame, test_size=0.2, stratify=frame[label].astype(str), random_state=42)
     model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], 100, n_jobs=1))
     model.fit(prepare_features(frame, bundle.features), frame[label].astype(str).to_numpy())
     bench = bundle.read_table("benchmark")
@@ -91,6 +94,8 @@ def test_full_scores_the_recipe_trained_on_base_and_contribution(tmp_path, bundl
     deltas = {m: expected[m] - bundle.manifest["metrics"][m] for m in expected}
     assert output["delta_computation"]["delta_one_score"] == pytest.approx(np.mean(list(deltas.values())), abs=1e-6)
     assert output["new_model"]["training_metadata"]["contributed_samples"] == len(trained)
+    assert output["preview_metadata"]["budget"]["fitted_samples"] == len(frame)
+    assert output["pipeline_metadata"]["config"]["test_size"] == 0.2
 
 
 def test_a_preview_that_grew_every_tree_on_every_row_is_the_full_computation(tmp_path, bundles):

@@ -387,3 +387,12 @@ def test_a_ragged_row_that_is_not_utf8_still_gives_one_line(tmp_path, bundles):
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
     assert "has a row with 2 fields where the header has 8" in done.stderr
+
+
+def test_a_label_column_that_is_a_feature_is_refused(cache_dir):
+    result = run("hp-load", "--label-column", "protocol", EXAMPLES + "/hpc_jobs_1000.csv")
+    assert result.code == 3 and result.stdout == ""
+    assert result.err_lines == ["hp-load: error: %s/hpc_jobs_1000.csv: --label-column 'protocol' is one of the "
+                                "baseline's feature columns; name the column that holds the labels (the baseline's "
+                                "is 'label')" % EXAMPLES]
+    assert not list(cache_dir.glob("load/*/*"))

@@ -60,3 +60,28 @@ def test_verbose_in_any_spelling_shows_the_traceback(flags):
     assert loud.code == quiet.code == 2
     assert "Traceback (most recent call last)" in loud.stderr
     assert loud.err_lines[-1] == quiet.err_lines[0]
+
+
+def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
+    loaded = run("hp-load", EXAMPLES + "/hpc_jobs_500.json")
+    assert loaded.code == 0
+    for stdin, names in ((loaded.stdout + "garbage\n", ()), (loaded.stdout, ("-", str(tmp_path / "nosuch.jsonl")))):
+        result = run("hp-sample", "--sample-size", "100", *names, stdin=stdin.encode())
+        assert result.code == 2 and result.stdout == "", result
+    twice = run("hp-load", "-", "-", stdin=b"a,b\n1,2\n")
+    assert twice.code == 2 and twice.stdout == ""
+    assert twice.err_lines == ["hp-load: error: - (stdin) is named 2 times; it can be read once; "
+                               "name it once, or save the data to files"]
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (("hp-sample", "--bogus"), "unknown option --bogus"),
+    (("hp-sample", "--seed", "1", "--seed", "2"), "--seed is given more than once"),
+    (("hp-cache", "--stage", "load"), "--stage load cannot be used that way (see the Usage lines)"),
+    (("hp-sample", "--seed", "4294967296"), "--seed must be at most 4294967295, not 4294967296"),
+    (("hp-delta", "--bootstrap", "99999999999"), "--bootstrap must be at most 100000, not 99999999999"),
+])
+def test_option_errors_say_what_is_wrong_in_words(argv, reason):
+    result = run(*argv, stdin=b"")
+    assert result.code == 2 and result.stdout == ""
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("%s: error: %s" % (argv[0], reason)), result

@@ -17,6 +17,7 @@ import pytest
 
 from helpers import EXAMPLES, ROOT, numbers, pipe, run
 from hokusai_preview.core.cache import Cache, read_entry
+from hokusai_preview.tools.cache import STAGES as CACHE_STAGES
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
@@ -257,8 +258,12 @@ def test_a_killed_preview_leaves_nothing_a_later_run_trusts(big, cache_dir, sign
                                start_new_session=True)
     wait_for_checkpoint(cache_dir, 10, process)
     os.killpg(process.pid, signum)  # what Ctrl-C (or a kill of the whole job) does
-    out, _ = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=120)
     assert process.returncode != 0 and out == b""
+    if signum == signal.SIGINT:  # every stage got it; the driver alone says so
+        assert err.decode().splitlines() == [
+            "hokusai-preview: error: interrupted; no partial output or cache entry is left"]
+        assert process.returncode == 130
     cache = Cache(str(cache_dir))
     published = {e["stage"] for e in cache.entries()}
     assert not published & {"train", "eval", "delta"}
@@ -390,6 +395,10 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     assert info["path"] == str(cache_dir)
     assert {name: s["entries"] for name, s in info["stages"].items()} == {
         "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "model-scan": 1, "reference": 1, "sample": 1, "train": 1}
+    assert set(info["stages"]) | {"check"} == set(CACHE_STAGES)
+    bogus = run("hp-cache", "--clear", "--stage", "trian")
+    assert bogus.code == 2 and bogus.err_lines == [
+        "hp-cache: error: --stage 'trian' is not a cache stage; give one of %s" % ", ".join(CACHE_STAGES)]
     assert info["bytes"] == sum(e["bytes"] for e in info["entries"]) > 0
     text = run("hp-cache").stdout
     assert str(cache_dir) in text and "train" in text and "entries" in text

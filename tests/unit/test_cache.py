@@ -10,7 +10,7 @@ import time
 import pytest
 
 from hokusai_preview.core.cache import Cache, parse_size, read_entry
-from hokusai_preview.core.errors import OutputError
+from hokusai_preview.core.errors import UsageError
 
 KEY = "ab" + "0" * 62
 
@@ -132,7 +132,7 @@ def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HP_CACHE_MAX_BYTES", "3M")
     assert Cache(str(tmp_path)).max_bytes == 3 << 20
     monkeypatch.setenv("HP_CACHE_MAX_BYTES", "lots")
-    with pytest.raises(OutputError) as error:
+    with pytest.raises(UsageError) as error:
         Cache(str(tmp_path))
     assert "HP_CACHE_MAX_BYTES" in error.value.line()
 

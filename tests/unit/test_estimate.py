@@ -193,14 +193,23 @@ def test_profile_interpolates_and_is_zero_at_the_full_budget():
 
 # --- with real forests on real data --------------------------------------------------------------
 
+def fitted_base(bundle):
+    """The base rows the bundle's model was fitted on (the training part of its 80/20 split)."""
+    from hokusai_preview.core.recipe import training_rows
+
+    rows, _ = training_rows(bundle.read_table("base"), bundle.label_column, bundle.recipe["test_size"],
+                            bundle.recipe["params"]["random_state"])
+    return rows
+
+
 def hpc_forests(bundles, trees):
-    """The recipe fitted on the hpc bundle's base table with ``trees`` trees, and the benchmark."""
+    """The recipe fitted on the hpc bundle's base rows with ``trees`` trees, and the benchmark."""
     from hokusai_preview.core.bundle import Bundle
     from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
 
     path, _ = bundles("hpc")
     bundle = Bundle.open(path)
-    base = bundle.read_table("base")
+    base = fitted_base(bundle)
     model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], trees, n_jobs=1))
     model.fit(prepare_features(base, bundle.features), base[bundle.label_column].astype(str).to_numpy())
     bench = model[:-1].transform(prepare_features(bundle.read_table("benchmark"), bundle.features))
@@ -224,7 +233,7 @@ def test_a_forest_grown_in_rounds_is_the_forest_grown_at_once(bundles):
     from hokusai_preview.core.recipe import prepare_features, tree_probas
 
     bundle, model, bench = hpc_forests(bundles, 30)
-    base = bundle.read_table("base")
+    base = fitted_base(bundle)
     X = model[:-1].transform(prepare_features(base, bundle.features))
     y = base[bundle.label_column].astype(str).to_numpy()
     _, grown, _ = hpc_forests(bundles, 10)

@@ -38,3 +38,11 @@ def test_trusted_types_are_exactly_what_the_recipes_models_need(bundles, tmp_pat
 
     assert set().union(*needed.values()) == set(TRUSTED_TYPES), needed
     assert len(TRUSTED_TYPES) == len(set(TRUSTED_TYPES))
+
+
+def test_the_embedded_baseline_needs_only_trusted_types():
+    # Runs skip the type scan for the bundle shipped in the package (Bundle.check_model): this is its scan.
+    bundle = Bundle.open()
+    assert bundle.embedded
+    assert set(sio.get_untrusted_types(file=bundle.file_path("model"))) <= set(TRUSTED_TYPES)
+    bundle.load_model()

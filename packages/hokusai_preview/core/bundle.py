@@ -38,12 +38,15 @@ REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 
 
+EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "baselines")
+
+
 def default_bundle_path():
     """``$HP_BASELINE`` if set, else the embedded default baseline inside the package."""
     explicit = os.environ.get(ENV_BASELINE)
     if explicit:
         return explicit
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "baselines", "default")
+    return os.path.join(EMBEDDED_DIR, "default")
 
 
 class Bundle:
@@ -74,6 +77,9 @@ class Bundle:
         explicit = path is not None
         path = os.path.abspath(path or default_bundle_path())
         if not os.path.isdir(path):
+            if not explicit and os.environ.get(ENV_BASELINE):
+                raise BaselineError("%s=%s is not a bundle directory" % (ENV_BASELINE, os.environ[ENV_BASELINE]),
+                                    "point %s at a directory built by hp-baseline, or unset it" % ENV_BASELINE)
             if not explicit:
                 raise BaselineError("the embedded default baseline is missing at %s" % path,
                                     "run 'make baseline' or pass --baseline-model DIR")
@@ -180,8 +186,11 @@ class Bundle:
         entry. ``scan=False`` checks only the format (instant). The scan of a skops file's types
         needs skops, whose import walks all of scikit-learn (seconds), so with a ``cache`` the
         verdict is remembered by the model file's SHA-256 and the trusted-type list: a bundle is
-        scanned the first time this user's cache meets it, not on every run. Each bundle is
-        scanned at most once per process; :meth:`load_model` checks again whatever it loads.
+        scanned the first time this user's cache meets it, not on every run. A bundle shipped
+        inside the package is part of the installed code, like the modules beside it: it is not
+        scanned here (the test suite scans it), which spares a first run those seconds. Each
+        bundle is scanned at most once per process; :meth:`load_model` checks again whatever it
+        loads, embedded or not.
         """
         from .modelfile import check_format, check_model
 
@@ -191,6 +200,10 @@ class Bundle:
             check_format(path, fmt, self.trust_model)
             return
         if getattr(self, "_scanned", False):
+            return
+        if self.embedded and fmt == "skops":
+            check_format(path, fmt, self.trust_model)
+            self._scanned = True
             return
         key = None
         if cache is not None and fmt == "skops":
@@ -220,6 +233,11 @@ class Bundle:
             raise BaselineError("model file %s predicts classes its manifest lacks: %s" % (path, ", ".join(unknown)),
                                 REBUILD)
         return model
+
+    @property
+    def embedded(self):
+        """Whether the bundle ships inside the installed package (``baselines/``)."""
+        return os.path.dirname(os.path.realpath(self.path)) == os.path.realpath(EMBEDDED_DIR)
 
     # --- contents ------------------------------------------------------------------------
 

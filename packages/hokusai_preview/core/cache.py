@@ -40,7 +40,7 @@ import time
 import uuid
 
 from .. import __version__
-from .errors import OutputError
+from .errors import OutputError, UsageError
 from .fsutil import sha256_file, sha256_json, write_json_atomic
 
 ENTRY_FILE = "entry.json"
@@ -48,7 +48,6 @@ DEFAULT_MAX_BYTES = 2 << 30
 EVICTION_GRACE_SECONDS = 600
 STAGING, LOCKS, TRASH = ".staging", ".locks", ".trash"
 SPOOL = "tmp"  # hp-load spools stdin here (core/dataio.spool_stdin)
-SPOOL_MAX_AGE = 24 * 3600
 
 
 def default_cache_dir():
@@ -185,8 +184,11 @@ class Cache:
             try:
                 max_bytes = parse_size(os.environ.get("HP_CACHE_MAX_BYTES") or DEFAULT_MAX_BYTES)
             except ValueError:
-                raise OutputError("HP_CACHE_MAX_BYTES=%r is not a size" % os.environ["HP_CACHE_MAX_BYTES"],
-                                  "set it to a number of bytes, or like 500M or 2G") from None
+                raise UsageError("HP_CACHE_MAX_BYTES=%r is not a size" % os.environ["HP_CACHE_MAX_BYTES"],
+                                 "set it to a number of bytes, or like 500M or 2G") from None
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise OutputError("the cache directory %s is not a directory" % self.root,
+                              "point HP_CACHE_DIR (or --cache-dir) at a directory")
         self.max_bytes = max_bytes
         self.notify = notify
 
@@ -296,22 +298,15 @@ class Cache:
                 continue
             for name in sorted(os.listdir(base)):
                 path = os.path.join(base, name)
-                alive = folder != SPOOL and _owner_alive(name)
+                alive = _owner_alive(name)
                 size = _tree_size(path)[0] if os.path.isdir(path) else _file_size(path)
                 yield path, size, alive
 
     def collect_garbage(self):
-        """Remove what killed runs left: staging directories of dead processes, old spooled input, trash."""
+        """Remove what killed runs left: their staging directories, spooled input and trash."""
         for path, _size, alive in list(self.leftovers()):
             if alive:
                 continue
-            folder = os.path.basename(os.path.dirname(path))
-            if folder == SPOOL:
-                try:
-                    if time.time() - os.path.getmtime(path) < SPOOL_MAX_AGE:
-                        continue  # may be a running hp-load's input
-                except OSError:
-                    continue
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -468,7 +463,7 @@ def _relocate(value, old, new):
 
 
 def _owner_alive(name):
-    """Whether the process whose id is in a staging or trash name (``...-<pid>-<random>``) still runs."""
+    """Whether the process whose id is in a staging, spool or trash name (``...-<pid>-<random>``) still runs."""
     try:
         pid = int(name.rsplit("-", 2)[-2])
     except (ValueError, IndexError):

@@ -26,20 +26,93 @@ from docopt import DocoptExit, docopt
 from .. import __version__
 from .errors import HPError, UsageError
 
-COMMON_OPTIONS = """\
-  --cache-dir DIR       Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
-  --no-cache            Recompute even if a cached result exists (the new result is cached).
-  -q --quiet            Print nothing on stderr but errors.
-  -v --verbose          Show tracebacks on errors.
-  -h --help             Show this help and exit.
-  --version             Show the version and exit."""
+COMMON_OPTIONS = (
+    ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
+    ("--no-cache", "Recompute even if a cached result exists (the new result is cached)."),
+    ("-q --quiet", "Print nothing on stderr but errors."),
+    ("-v --verbose", "Show tracebacks on errors."),
+    ("-h --help", "Show this help and exit."),
+    ("--version", "Show the version and exit."),
+)
 
 RECORD_VERSION = 1
 
 
+SEED_MAX = 2 ** 32 - 1  # numpy's RandomState, which scikit-learn seeds, takes seeds below 2**32
+BOOTSTRAP_MAX = 100000
+
+
+def positive_int(args, option, minimum=1, maximum=None):
+    """The integer value of a docopt option, or a UsageError naming it."""
+    value = args[option]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UsageError("%s must be a whole number, not %r" % (option, value), None) from None
+    if number < minimum:
+        raise UsageError("%s must be at least %d, not %d" % (option, minimum, number), None)
+    if maximum is not None and number > maximum:
+        raise UsageError("%s must be at most %d, not %d" % (option, maximum, number), None)
+    return number
+
+
+def choice_option(args, option, choices, hint=None):
+    """The value of a docopt option that must be one of ``choices`` (None when not given)."""
+    value = args[option]
+    if value is not None and value not in choices:
+        raise UsageError("%s must be one of %s, not %r" % (option, ", ".join(choices), value), hint)
+    return value
+
+
+def seed_option(args):
+    """``--seed``: 0 to 2**32 - 1."""
+    return positive_int(args, "--seed", minimum=0, maximum=SEED_MAX)
+
+
+def jobs_option(args):
+    """``--jobs`` as scikit-learn's ``n_jobs``: 0 is every core (-1), more than the cores is all of them."""
+    jobs = positive_int(args, "--jobs", minimum=0)
+    return min(jobs, os.cpu_count() or 1) if jobs else -1
+
+
 def with_common_options(doc):
-    """A stage's usage text with the options every cached stage shares put in place."""
-    return doc.replace("{common_options}", COMMON_OPTIONS)
+    """A stage's usage text with the options every cached stage shares put in place.
+
+    Their descriptions start in the column of the stage's own options' descriptions.
+    """
+    import re
+
+    own = [m.end() - m.start() for m in re.finditer(r"^  -\S.*?\s{2,}(?=\S)", doc, re.MULTILINE)]
+    column = max(own) if own else 24
+    lines = ["  %s%s" % (flag.ljust(column - 2), text) for flag, text in COMMON_OPTIONS]
+    return doc.replace("{common_options}", "\n".join(lines))
+
+
+def docopt_message(exc, usage="", argv=()):
+    """A person's words for docopt's complaint, which names unmatched arguments by their repr."""
+    import re
+
+    text = str(exc).split("Usage:")[0].strip()
+    unmatched = re.match(r"Warning: found unmatched \(duplicate\?\) arguments (\[.*\])\s*$", text, re.DOTALL)
+    if not unmatched:
+        return text or "missing or unexpected arguments"
+    given = [a.split("=", 1)[0] for a in argv]
+    reasons = []
+    # Option(short, long, argcount, value) and Argument(name, value), as docopt-ng prints them.
+    for kind, body in re.findall(r"(Option|Argument)\(([^()]*)\)", unmatched.group(1)):
+        parts = [p.strip().strip("'\"") for p in body.split(",")]
+        if kind == "Argument":
+            reasons.append("unexpected argument %s" % parts[-1])
+            continue
+        flag = parts[1] if parts[1] != "None" else parts[0]
+        shown = flag + (" " + parts[3] if parts[2] == "1" else "")
+        if given.count(flag) > 1:
+            reasons.append("%s is given more than once" % flag)
+        elif re.search(r"(^|[\s,\[(|])%s\b" % re.escape(flag), usage.split("Options:")[-1], re.MULTILINE):
+            reasons.append("%s cannot be used that way (see the Usage lines)" % shown)
+        else:
+            reasons.append("unknown option %s" % flag)
+    return "; ".join(reasons) or "unexpected arguments %s" % unmatched.group(1)
 
 
 def to_jsonable(value):
@@ -108,9 +181,7 @@ class Command:
         try:
             return docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
         except DocoptExit as exc:
-            text = str(exc).split("Usage:")[0].strip() or "missing or unexpected arguments"
-            text = text.replace("Warning: found unmatched (duplicate?) arguments", "unexpected arguments")
-            raise UsageError(text, "see '%s --help'" % self.name) from None
+            raise UsageError(docopt_message(exc, self.usage, argv), "see '%s --help'" % self.name) from None
 
     def main(self, argv=None):
         """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
@@ -136,9 +207,9 @@ class Command:
             _silence_stdout()
             return 128 + signal.SIGPIPE
         except KeyboardInterrupt:
-            return self.fail_line("interrupted; nothing was written", 130)
+            return self.signalled("interrupted", 130)
         except _Terminated:
-            return self.fail_line("terminated; nothing was written", 143)
+            return self.signalled("terminated", 143)
         except MemoryError:
             return self.fail_line("out of memory; try a smaller --sample-size", 1)
         except Exception as exc:  # a bug: one line unless --verbose
@@ -154,6 +225,13 @@ class Command:
 
     def run(self, args):
         raise NotImplementedError
+
+    def signalled(self, what, code):
+        """End on SIGINT/SIGTERM. In the driver's pipe every stage gets the signal, so the
+        driver (which sets ``HP_SIGNAL_QUIET``) says it once for all of them."""
+        if os.environ.get("HP_SIGNAL_QUIET"):
+            return code
+        return self.fail_line("%s; nothing was written" % what, code)
 
     @classmethod
     def entry_point(cls):
@@ -199,8 +277,12 @@ class Stage(Command):
         self.setup(args)
         if self.prefetching:
             prefetch.start(self.prefetch)
-        for record in self.input_records(args):
-            self.emit(self.handle(record))
+        # Every input is read, and every result made, before the first is written: a bad second
+        # input leaves stdout empty rather than holding half of what was asked for.
+        records = list(self.input_records(args))
+        results = [self.handle(record) for record in records]
+        for result in results:
+            self.emit(result)
 
     def setup(self, args):
         """Validate options before any record is read (raise UsageError)."""

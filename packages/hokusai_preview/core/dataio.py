@@ -857,7 +857,8 @@ def spool_stream(source, directory):
     import tempfile
 
     os.makedirs(directory, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="stdin-", dir=directory)
+    # The process id in the name tells hp-cache whether the copy's owner still runs.
+    fd, path = tempfile.mkstemp(prefix="stdin-%d-" % os.getpid(), dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
             while True:

@@ -2,12 +2,16 @@
 
 Nothing the tool writes is ever visible half-written: every file goes to a temporary name in
 the destination's directory (same filesystem) and is renamed into place only when complete.
+A character device or a named pipe (``/dev/null``, ``/dev/stdout``, ``<(...)``) cannot be
+renamed onto without destroying it: the complete content is written into it instead.
 """
 
 import contextlib
 import hashlib
 import json
 import os
+import shutil
+import stat
 import tempfile
 
 from .errors import OutputError
@@ -40,12 +44,14 @@ def atomic_path(path, mode=0o644):
     The temporary file is removed on any failure (including KeyboardInterrupt), so a
     destination either keeps its old content or gets the complete new content.
     """
-    names_directory = str(path).endswith(("/", os.sep))  # abspath would drop the slash and write a file
+    check_output_path(path)  # before abspath, which would drop a trailing slash
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
-    if names_directory or os.path.isdir(path):  # isdir follows links: a link to a directory is refused too
-        raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
-                          "give a file name for the output")
+    kind = _special_kind(path)
+    if kind is not None:
+        with _written_into(path, kind) as tmp:
+            yield tmp
+        return
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
@@ -65,6 +71,50 @@ def atomic_path(path, mode=0o644):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def check_output_path(path, inputs=()):
+    """Refuse, before any work, an output path that names a directory or one of ``inputs``."""
+    # isdir follows links: a link to a directory is refused too
+    if str(path).endswith(("/", os.sep)) or os.path.isdir(path):
+        raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
+                          "give a file name for the output")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if _special_kind(path) is None and os.path.samefile(path, source):
+                raise OutputError("--output-file %s is the input %s: writing it would destroy the data"
+                                  % (path, source), "give the output another name")
+
+
+def _special_kind(path):
+    """None for a regular or missing file, else what ``path`` is (links followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISCHR, "device"), (stat.S_ISFIFO, "pipe"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return None
+
+
+@contextlib.contextmanager
+def _written_into(path, kind):
+    """Yield a temporary path elsewhere; once complete, copy it into the device or pipe ``path``."""
+    if kind not in ("device", "pipe"):  # a disk or a socket is no place for a report
+        raise OutputError("%s is a %s" % (path, kind), "give a file name for the output")
+    fd, tmp = tempfile.mkstemp(prefix="hokusai-preview-output.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb") as source, open(path, "wb") as target:
+            shutil.copyfileobj(source, target)
+    except OSError as exc:
+        raise OutputError("cannot write %s: %s" % (path, exc.strerror or exc), "choose a writable location") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def write_text_atomic(path, text):

@@ -1,8 +1,10 @@
 """The model recipe: the main pipeline's random forest behind a preprocessing step.
 
 The main pipeline trains ``RandomForestClassifier(n_estimators=100, max_depth=10,
-min_samples_split=5, random_state=42)`` on every column but the label and ``query_id``. Its own
-code passes raw columns, so this module adds the encoding a real table needs:
+min_samples_split=5, random_state=42)`` on every column but the label and ``query_id``, fitted
+on the training part of a stratified 80/20 train/test split of its rows (``random_state=42``;
+:func:`training_rows`). Its own code passes raw columns, so this module adds the encoding a
+real table needs:
 
 * numeric columns: missing values imputed with the median (of the training rows);
 * categorical columns: ordinal codes (trees split on them well); missing -> ``"__missing__"``,
@@ -19,6 +21,7 @@ import numpy as np
 
 RECIPE_NAME = "random_forest_v1"
 FOREST_PARAMS = {"n_estimators": 100, "max_depth": 10, "min_samples_split": 5, "random_state": 42}
+TEST_SIZE = 0.2  # the share of the training rows the main pipeline's split holds out
 TEXT_MAX_FEATURES = 2000
 MISSING_CATEGORY = "__missing__"
 ID_COLUMNS = ("query_id",)
@@ -40,8 +43,38 @@ def default_recipe(random_state=None):
     if random_state is not None:
         params["random_state"] = int(random_state)
     return {"name": RECIPE_NAME, "estimator": "RandomForestClassifier", "params": params,
+            "test_size": TEST_SIZE,
             "preprocessing": {"numeric": "median_impute", "categorical": "ordinal",
                               "text": "tfidf_1_2gram_%d" % TEXT_MAX_FEATURES}}
+
+
+def training_rows(frame, label, test_size, seed):
+    """The rows the recipe is fitted on: the training part of the main pipeline's split.
+
+    ``train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)``, in
+    the order it returns them (the order decides the forest's bootstrap draws, so the trees are
+    the ones the main pipeline grows on the same rows). Where no stratified split exists (a
+    class of one row, fewer held-out rows than classes) the split is unstratified; where no
+    row can be held out, or ``test_size`` is 0 (bundles that predate the split), every row is
+    kept.
+
+    Returns
+    -------
+    (pandas.DataFrame of the kept rows with a fresh index, how: "stratified", "random" or "none")
+    """
+    if not test_size:
+        return frame.reset_index(drop=True), "none"
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(frame))
+    attempts = (("stratified", frame[label].astype(str).to_numpy()), ("random", None))
+    for how, stratify in attempts:
+        try:
+            kept, _ = train_test_split(rows, test_size=test_size, stratify=stratify, random_state=seed)
+        except ValueError:
+            continue
+        return frame.iloc[kept].reset_index(drop=True), how
+    return frame.reset_index(drop=True), "none"
 
 
 def infer_kind(series):

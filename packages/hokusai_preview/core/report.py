@@ -238,9 +238,13 @@ def render(output, color=False, glyphs=UNICODE):
     lines.append(wrap("%s: %s of %s rows used%s" % (
         manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
         " (stratified sample)" if p["sample_size_used"] < p["original_data_size"] else ""), 14, "contribution  "))
-    lines.append(wrap("%s on %s base + %s contributed rows" % (
+    held_out = output["pipeline_metadata"]["config"].get("test_size")
+    lines.append(wrap("%s on %s base + %s contributed rows%s" % (
         "retrained" if p["mode"] == "retrain" else "fine-tuned", thousands(training["base_samples"]),
-        thousands(training["contributed_samples"])), 14, "new model     "))
+        thousands(training["contributed_samples"]),
+        "; fitted on %s of them, %g%% held out as the main pipeline does" % (
+            thousands(budget["fitted_samples"]), 100 * held_out) if budget.get("split", "none") != "none" else ""),
+        14, "new model     "))
     lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
                                                  budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:

@@ -29,9 +29,8 @@ Record written (schema: schemas/check.schema.json): everything in the load recor
 rows), `rows_removed`, `class_counts` and `diagnostics` (schemas/diagnostics.schema.json).
 """
 
-from ..core.command import Stage, carry, with_common_options
+from ..core.command import Stage, carry, seed_option, with_common_options
 from ..core.errors import DataError
-from .sample import positive_int
 
 __doc__ = with_common_options(__doc__)
 
@@ -46,7 +45,7 @@ class Check(Stage):
                 "sklearn.model_selection", "sklearn.neighbors")
 
     def setup(self, args):
-        self.seed = positive_int(args, "--seed", minimum=0)
+        self.seed = seed_option(args)
         self.keep = bool(args["--keep-contaminated"])
 
     def params(self, record):

@@ -33,9 +33,7 @@ schemas/delta-output.schema.json).
 import datetime
 import time
 
-from ..core.command import Stage, with_common_options
-from ..core.errors import UsageError
-from .sample import positive_int
+from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
 
 __doc__ = with_common_options(__doc__)
 
@@ -63,11 +61,8 @@ class Delta(Stage):
     def setup(self, args):
         from ..core.metrics import METRICS
 
-        self.primary = args["--primary-metric"]
-        if self.primary is not None and self.primary not in METRICS:
-            raise UsageError("--primary-metric must be one of %s, not %r" % (", ".join(METRICS), self.primary),
-                             None)
-        self.bootstrap = positive_int(args, "--bootstrap", minimum=10)
+        self.primary = choice_option(args, "--primary-metric", METRICS)
+        self.bootstrap = positive_int(args, "--bootstrap", minimum=10, maximum=BOOTSTRAP_MAX)
 
     def params(self, record):
         return {"primary_metric": self.primary, "bootstrap": self.bootstrap}
@@ -252,7 +247,8 @@ def build_output(record, primary=None, bootstrap=500):
             },
         },
         "budget": {"trees": trees, "full_trees": full_trees, "compared_trees": evaluation["compared_trees"],
-                   "round_size": training["round_size"], "stop_reason": training["stop_reason"]},
+                   "round_size": training["round_size"], "stop_reason": training["stop_reason"],
+                   "fitted_samples": training["fitted_samples"], "split": training["split"]},
         "baseline_full_metrics": baseline,
         "learning_curve": evaluation["learning_curve"],
         "warnings": warnings,
@@ -260,8 +256,9 @@ def build_output(record, primary=None, bootstrap=500):
     }
     if record.get("check"):  # hp-check ran: its findings travel with the estimate
         preview["diagnostics"] = record["check"]["diagnostics"]
+    # sample_size: the size the contribution was sampled down to, null when it was used whole.
     config = {"random_seed": training["seed"], "sample_size": sample.get("sample_size_requested"),
-              "test_size": None, "evaluation_metrics": list(METRICS), "primary_metric": primary,
+              "test_size": training["test_size"], "evaluation_metrics": list(METRICS), "primary_metric": primary,
               "model_recipe": bundle.recipe, "training_mode": mode, "trees": trees,
               "bootstrap_replicates": bootstrap, "baseline_bundle": bundle.path}
     return {

@@ -46,7 +46,7 @@ import json
 import os
 import sys
 
-from ..core.command import Stage, dumps_record
+from ..core.command import Stage, choice_option, dumps_record
 from ..core.errors import UsageError
 
 FORMATS = ("json", "jsonl", "pretty")
@@ -60,18 +60,20 @@ class Format(Stage):
     def run(self, args):
         from ..core import summary
 
-        fmt, summary_fmt = args["--output-format"], args["--summary-format"]
-        if fmt not in FORMATS:
-            raise UsageError("--output-format must be one of %s, not %r" % (", ".join(FORMATS), fmt), None)
-        if summary_fmt not in summary.FORMATS:
-            raise UsageError("--summary-format must be one of %s, not %r" % (", ".join(summary.FORMATS), summary_fmt),
-                             None)
+        fmt = choice_option(args, "--output-format", FORMATS)
+        summary_fmt = choice_option(args, "--summary-format", summary.FORMATS)
         self.summarising = bool(args["--summary"])
-        outputs = [self.output_of(record) for record in self.input_records(args)]
+        if args["--output-file"]:
+            from ..core.fsutil import check_output_path
+
+            check_output_path(args["--output-file"])  # before any work, and before the picture is drawn
+        outputs = self.each(list(self.input_records(args)), self.output_of)
         if not outputs:
             return  # nothing upstream (a failed stage already said why): write nothing
+        rows = self.each(outputs, summary.row_of) if self.summarising or args["--plot"] else None
         if self.summarising:
-            text = summary.render([summary.row_of(o) for o in outputs], summary_fmt)
+            self.each(rows, lambda row: summary.render([row], summary_fmt))
+            text = summary.render(rows, summary_fmt)
         elif fmt == "json":
             body = outputs[0] if len(outputs) == 1 else outputs
             text = json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -81,12 +83,19 @@ class Format(Stage):
             from ..core.report import UNICODE, glyphs_for, render
 
             glyphs = UNICODE if args["--output-file"] else glyphs_for(getattr(sys.stdout, "encoding", None))
-            text = "\n".join(render(o, color=self.use_color(args), glyphs=glyphs) for o in outputs)
+            text = "\n".join(self.each(outputs, lambda o: render(o, color=self.use_color(args), glyphs=glyphs)))
         if args["--plot"]:
+            from ..core.fsutil import atomic_path
             from ..core.plot import draw
 
-            draw([summary.row_of(o) for o in outputs], args["--plot"])
+            with atomic_path(args["--plot"]) as picture:  # published only once the text is written too
+                draw(rows, picture)
+                self.write(args, text)
             self.info("drew %s" % args["--plot"])
+        else:
+            self.write(args, text)
+
+    def write(self, args, text):
         if args["--output-file"]:
             from ..core.fsutil import write_text_atomic
 
@@ -94,6 +103,20 @@ class Format(Stage):
             self.info("wrote %s" % args["--output-file"])
         else:
             sys.stdout.write(text)
+
+    @staticmethod
+    def each(items, convert):
+        """``convert`` applied to every input, or one line naming the first input it cannot read."""
+        results = []
+        for number, item in enumerate(items, 1):
+            try:
+                results.append(convert(item))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                what = "no %s" % exc.args[0] if isinstance(exc, KeyError) and exc.args else type(exc).__name__
+                raise UsageError("input %d is not a complete delta output, error record or summary row (%s)" % (
+                    number, what), "feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' "
+                                   "wrote, whole") from None
+        return results
 
     @staticmethod
     def output_of(record):

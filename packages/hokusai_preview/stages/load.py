@@ -29,7 +29,7 @@ extra columns, rows with missing features, class counts, warnings).
 
 import os
 
-from ..core.command import Stage, with_common_options
+from ..core.command import Stage, choice_option, with_common_options
 from ..core.errors import DataError, OutputError, UsageError
 
 __doc__ = with_common_options(__doc__)
@@ -52,9 +52,7 @@ class Load(Stage):
         from ..core.bundle import Bundle
         from ..core.dataio import FORMATS
 
-        if args["--format"] and args["--format"] not in FORMATS:
-            raise UsageError("--format must be one of %s, not %r" % (", ".join(FORMATS), args["--format"]),
-                             "or leave it out to detect the format")
+        choice_option(args, "--format", FORMATS, "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
         self.bundle.check_model(args["--trust-model"], scan=False)  # the skops type scan comes in compute
         if self.bundle.trust_model and self.bundle.model_format != "skops":
@@ -63,6 +61,9 @@ class Load(Stage):
 
     def input_records(self, args):
         paths = args["<data-path>"] or [args["--data-path"]]
+        if paths.count("-") > 1:
+            raise UsageError("- (stdin) is named %d times; it can be read once" % paths.count("-"),
+                             "name it once, or save the data to files")
         for path in paths:
             yield {"source": path}
 
@@ -274,6 +275,10 @@ class ContributionLoader:
                 _header_hint(names) or "name the label column with --label-column"
                 + _did_you_mean(self.label_column, names))
         features = self.bundle.feature_names
+        if self.label_column in features:  # it cannot be both what is predicted and what predicts
+            raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
+                self.label, self.label_column), "name the column that holds the labels (the baseline's is %r)"
+                % self.bundle.label_column)
         present = [f for f in features if f in names]
         missing = [f for f in features if f not in names]
         if not present:

@@ -11,7 +11,8 @@ and the class proportions are kept to within one row per class. Smaller contribu
 through unchanged. The same seed gives the same sample.
 
 Options:
-  --sample-size N         Rows to keep at most [default: 10000].
+  --sample-size N         Rows to keep at most, though never fewer than one per class
+                          [default: 10000].
   --seed N                Random seed [default: 42].
 {common_options}
 
@@ -20,22 +21,9 @@ Record written (schema: schemas/sample.schema.json): everything in the load reco
 (true when rows were dropped), the seed and the class counts before and after.
 """
 
-from ..core.command import Stage, with_common_options
-from ..core.errors import UsageError
+from ..core.command import Stage, positive_int, seed_option, with_common_options
 
 __doc__ = with_common_options(__doc__)
-
-
-def positive_int(args, option, minimum=1):
-    """The integer value of a docopt option, or a UsageError naming it."""
-    value = args[option]
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UsageError("%s must be a whole number, not %r" % (option, value), None) from None
-    if number < minimum:
-        raise UsageError("%s must be at least %d, not %d" % (option, minimum, number), None)
-    return number
 
 
 class Sample(Stage):
@@ -47,7 +35,7 @@ class Sample(Stage):
 
     def setup(self, args):
         self.size = positive_int(args, "--sample-size")
-        self.seed = positive_int(args, "--seed", minimum=0)
+        self.seed = seed_option(args)
 
     def params(self, record):
         from ..core.records import current_table
@@ -72,8 +60,9 @@ class Sample(Stage):
         original_counts = (record.get("check") or contribution["validation"])["class_counts"]  # after hp-check
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,
                    "class_counts_original": original_counts, "method": "stratified_by_label"}
-        if rows <= self.size:
-            section.update(table_path=source, sample_size_used=rows, sampled=False, class_counts=original_counts)
+        if rows <= self.size:  # the size did not matter (nor is it in the cache key): not recorded
+            section.update(table_path=source, sample_size_used=rows, sampled=False, class_counts=original_counts,
+                           sample_size_requested=None)
             return carry(record, sample=section), []
 
         # Only the label column is read whole (as small integer codes); the rows themselves
@@ -99,6 +88,9 @@ class Sample(Stage):
         section.update(table_path=path, sample_size_used=int(len(chosen)), sampled=True,
                        class_counts={str(c): int(n) for c, n in zip(classes, counts) if n})
         self.info("sampled %d of %d rows, stratified by label (seed %d)" % (len(chosen), rows, self.seed))
+        if len(chosen) > self.size:
+            self.warn("kept %d rows, more than --sample-size %d: every one of the %d classes keeps a row" % (
+                len(chosen), self.size, len(classes)))
         return carry(record, sample=section), ["sample.parquet"]
 
 

@@ -43,9 +43,8 @@ import os
 import sys
 import time
 
-from ..core.command import Stage, carry, with_common_options
+from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
 from ..core.errors import BaselineError, UsageError
-from .sample import positive_int
 
 __doc__ = with_common_options(__doc__)
 
@@ -60,12 +59,12 @@ class Train(Stage):
     usage = __doc__
     accepts = ("sample", "check", "load")
     produces = "train"
-    prefetch = ("numpy", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.compose",
+    prefetch = ("numpy", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.compose", "sklearn.model_selection",
                 "sklearn.feature_extraction.text", "sklearn.impute", "sklearn.preprocessing", "sklearn.pipeline",
                 "skops.io", "tqdm")
 
     def setup(self, args):
-        self.seed = positive_int(args, "--seed", minimum=0)
+        self.seed = seed_option(args)
         self.round_size = positive_int(args, "--round-size")
         self.min_trees = positive_int(args, "--min-trees")
         try:
@@ -75,7 +74,7 @@ class Train(Stage):
         if not 0 < self.target < 1:
             raise UsageError("--target must be between 0 and 1, not %s" % args["--target"], None)
         self.full = bool(args["--full"])
-        self.jobs = positive_int(args, "--jobs", minimum=0) or -1
+        self.jobs = jobs_option(args)
         self.trust_model = bool(args["--trust-model"])
 
     def handle(self, record):
@@ -145,6 +144,9 @@ class Train(Stage):
             "convergence": history,
             "base_samples": base_rows,
             "contributed_samples": int(len(contribution)),
+            "test_size": trainer.test_size,
+            "split": trainer.fitted_split,
+            "fitted_samples": int(trainer.fitted_rows),
             "model_path": entry.path("model.skops"),
             "predictions_path": entry.path("predictions.npz"),
             "reference_predictions_path": entry.adopt("reference.npy", self.reference_path),
@@ -155,9 +157,14 @@ class Train(Stage):
         }
         if trainer.resumed_trees:
             self.info("resumed from a checkpoint of %d trees grown earlier on the same rows" % trainer.resumed_trees)
-        self.info("%s: grew %d of %d trees on %d base + %d contributed rows (%s) in %.1fs" % (
-            mode, len(new_probas), full_new, base_rows if mode == "retrain" else 0, len(contribution),
-            stop_reason.replace("_", " "), fit_seconds))
+        rows = "%d base + %d contributed" % (base_rows if mode == "retrain" else 0, len(contribution))
+        if trainer.fitted_split == "none":
+            rows += " rows"
+        else:  # say what the main pipeline's train/test split kept
+            rows = "%d rows (the %g%% %s training split of %s)" % (
+                trainer.fitted_rows, 100 * (1 - trainer.test_size), trainer.fitted_split, rows)
+        self.info("%s: grew %d of %d trees on %s, %s, in %.1fs" % (
+            mode, len(new_probas), full_new, rows, stop_reason.replace("_", " "), fit_seconds))
         return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
 
     def progress(self, total, initial):
@@ -233,6 +240,8 @@ class Trainer:
         self.classes = bundle.classes
         self.label = bundle.label_column
         self.params = dict(bundle.recipe["params"], random_state=seed)
+        self.test_size = float(bundle.recipe.get("test_size") or 0.0)  # 0: a bundle older than the split
+        self.split = None  # how the last training frame was split (recipe.training_rows)
         self.bench_X = prepare_features(benchmark, self.features)
 
     def reference(self, shipped):
@@ -241,7 +250,7 @@ class Trainer:
         if shipped:
             model = self.bundle.load_model()
             return tree_probas(model[-1], model[:-1].transform(self.bench_X), self.classes)
-        base = self.bundle.read_table("base")
+        base = self.split_rows(self.bundle.read_table("base"))
         model, bench = self.start(base)
         model[-1].set_params(n_estimators=int(self.params["n_estimators"]))
         self.fit(model, base)
@@ -285,14 +294,22 @@ class Trainer:
                 weights = np.concatenate([np.ones(len(frame)), np.zeros(len(missing))])
         model[-1].fit(X, labels, sample_weight=weights)
 
+    def split_rows(self, frame):
+        """The rows of ``frame`` the recipe is fitted on (the main pipeline's 80/20 split)."""
+        from ..core.recipe import training_rows
+
+        kept, self.split = training_rows(frame, self.label, self.test_size, self.seed)
+        return kept
+
     def training_frame(self, contribution):
+        """The rows the new forest is fitted on: the split of base + contribution (retrain) or of the contribution."""
         import pandas as pd
 
         if self.mode == "fine_tune":
-            return contribution.reset_index(drop=True)
+            return self.split_rows(contribution)
         base = self.bundle.read_table("base")
         columns = [self.label] + [f["name"] for f in self.features]
-        return pd.concat([base[columns], contribution[columns]], ignore_index=True)
+        return self.split_rows(pd.concat([base[columns], contribution[columns]], ignore_index=True))
 
     def grow(self, contribution, reference, y_bench, round_size, stopping, progress=None):
         """Grow the new forest round by round.
@@ -315,6 +332,7 @@ class Trainer:
         from ..core.recipe import tree_probas
 
         frame = self.training_frame(contribution)
+        self.fitted_rows, self.fitted_split = len(frame), self.split
         model, bench = self.start(frame)
         forest = model[-1]
         offset = len(forest.estimators_) if self.mode == "fine_tune" else 0

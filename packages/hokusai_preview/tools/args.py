@@ -15,7 +15,7 @@ import shlex
 import sys
 
 from .. import __version__
-from ..core.errors import UsageError
+from ..core.errors import HPError, UsageError
 
 DRIVER_USAGE = """\
 hokusai-preview: how much would this data move the model? A local, non-binding DeltaOne estimate.
@@ -64,6 +64,8 @@ def shell_code(argv):
     """Shell code for the driver: variable assignments, or help / error and exit."""
     from docopt import DocoptExit, docopt
 
+    from ..core.command import docopt_message
+
     if any(a in ("-h", "--help") for a in argv):
         return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
     if "--version" in argv:
@@ -71,9 +73,8 @@ def shell_code(argv):
     try:
         parsed = docopt(DRIVER_USAGE, argv, default_help=False)
     except DocoptExit as exc:
-        text = str(exc).split("Usage:")[0].strip() or "missing or unexpected arguments"
-        text = text.replace("Warning: found unmatched (duplicate?) arguments", "unexpected arguments")
-        raise UsageError(text, "see 'hokusai-preview --help'") from None
+        raise UsageError(docopt_message(exc, DRIVER_USAGE, argv), "see 'hokusai-preview --help'") from None
+    check_values(parsed)
     lines = []
     for key, value in sorted(parsed.items()):
         if not key.startswith("--"):
@@ -87,6 +88,30 @@ def shell_code(argv):
     return "\n".join(lines) + "\n"
 
 
+def check_values(parsed):
+    """Refuse a bad option value before any stage starts, with the stages' own checks.
+
+    Every stage of the pipe starts at once, so a value only a later stage checks would let the
+    earlier ones compute, each stage that takes the option would complain, and the run would
+    fail only at the end.
+    """
+    from ..core.command import choice_option, jobs_option, positive_int, seed_option
+    from ..stages.format import FORMATS
+
+    seed_option(parsed)
+    positive_int(parsed, "--sample-size")
+    jobs_option(parsed)
+    choice_option(parsed, "--output-format", FORMATS)
+    if parsed["--output-file"]:
+        from ..core.fsutil import check_output_path
+
+        check_output_path(parsed["--output-file"], [parsed["--data-path"]] if parsed["--data-path"] != "-" else [])
+    if parsed["--primary-metric"] is not None:
+        from ..core.metrics import METRICS  # imports numpy: only when the option is given
+
+        choice_option(parsed, "--primary-metric", METRICS)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--":
@@ -96,7 +121,7 @@ def main(argv=None):
         return 0
     try:
         sys.stdout.write(shell_code(argv))
-    except UsageError as exc:
+    except HPError as exc:
         sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
-        sys.stdout.write("exit 2\n")
+        sys.stdout.write("exit %d\n" % exc.exit_code)
     return 0

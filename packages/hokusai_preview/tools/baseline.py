@@ -5,10 +5,13 @@ Usage:
   hp-baseline (-h | --help | --version)
 
 Trains the main pipeline's recipe (a random forest behind numeric, categorical and text
-encoding) on BASE, scores it on BENCH, and writes a bundle directory: the model (skops),
+encoding) on BASE, fitted like the main pipeline on the training part of a stratified 80/20
+split of its rows, scores it on BENCH, and writes a bundle directory: the model (skops),
 the benchmark table, the base training table (unless --no-base-table), and manifest.json
 with the features, classes, recipe, metrics and the SHA-256 of every file. Tables may be in
-any format hp-load reads. The same inputs and seed give the same model and metrics.
+any format hp-load reads (files, not stdin). The same inputs and seed give the same model and
+metrics. It warns when benchmark rows also appear in the training table, or when the benchmark
+has fewer than the 800 rows a DeltaOne verdict needs.
 
 Options:
   --train-data BASE       Base training table (features and label).
@@ -18,9 +21,9 @@ Options:
   --model-id ID           Model id for the manifest (default: the output directory's name).
   --positive-class C      Positive class for binary metrics (default: the rarer class).
   --primary-metric NAME   Metric DeltaOne is judged on [default: accuracy].
-  --seed N                random_state of the forest [default: 42].
+  --seed N                random_state of the forest and the split [default: 42].
   --no-base-table         Leave the base table out: previews then fine-tune instead of retraining.
-  --force                 Replace DIR if it already exists.
+  --force                 Replace DIR if it is already a bundle (nothing else is replaced).
   --jobs N                CPU cores for training, 0 for all [default: 0].
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
@@ -33,9 +36,8 @@ import shutil
 import tempfile
 
 from .. import __version__
-from ..core.command import Command
+from ..core.command import Command, choice_option, jobs_option, seed_option
 from ..core.errors import DataError, OutputError, UsageError
-from ..stages.sample import positive_int
 
 
 def read_any(path):
@@ -68,16 +70,24 @@ class Baseline(Command):
         from ..core.metrics import METRICS
 
         label = args["--label-column"]
-        if args["--primary-metric"] not in METRICS:
-            raise UsageError("--primary-metric must be one of %s" % ", ".join(METRICS), None)
-        seed = positive_int(args, "--seed", minimum=0)
-        jobs = positive_int(args, "--jobs", minimum=0) or -1
+        choice_option(args, "--primary-metric", METRICS)
+        seed = seed_option(args)
+        jobs = jobs_option(args)
         output = os.path.abspath(args["--output"])
-        if os.path.exists(output) and not args["--force"]:
-            raise OutputError("%s already exists" % output, "choose another --output or pass --force")
+        if os.path.lexists(output):
+            if not args["--force"]:
+                raise OutputError("%s already exists" % output, "choose another --output or pass --force")
+            if not _is_bundle(output):  # --force must never wipe a folder of other things
+                raise OutputError("%s exists and is not a bundle (no hokusai-preview manifest.json), so --force "
+                                  "does not replace it" % output, "choose another --output")
+        for option in ("--train-data", "--benchmark-data"):
+            if args[option] == "-":
+                raise UsageError("%s - : hp-baseline reads its tables from files, not stdin" % option,
+                                 "save the table to a file and name it")
         train = read_any(args["--train-data"])
         bench = read_any(args["--benchmark-data"])
         spec = self.specify(train, bench, label, args)
+        self.check_tables(train, bench, spec, args)
         parent = os.path.dirname(output)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -94,6 +104,23 @@ class Baseline(Command):
         self.info("built %s: %s on %d base rows, %s %.4f on %d benchmark rows" % (
             output, manifest["model_type"], manifest["base_samples"], manifest["primary_metric"],
             manifest["metrics"][manifest["primary_metric"]], manifest["benchmark_samples"]))
+
+    def check_tables(self, train, bench, spec, args):
+        """Warn about tables that make a bundle whose verdicts mean little."""
+        import pandas as pd
+
+        from ..core.estimate import MIN_BENCHMARK_ROWS
+
+        columns = [spec["label"]] + [f["name"] for f in spec["features"]]
+        shared = pd.util.hash_pandas_object(bench[columns], index=False).isin(
+            set(pd.util.hash_pandas_object(train[columns], index=False)))
+        if shared.any():
+            self.warn("%d of %d benchmark rows also appear in the training table %s: the baseline's metrics are "
+                      "inflated and contributions are judged on rows it has seen; give a held-out benchmark" % (
+                          int(shared.sum()), len(bench), args["--train-data"]))
+        if len(bench) < MIN_BENCHMARK_ROWS:
+            self.warn("the benchmark has %d rows, fewer than the %d DeltaOne needs: every verdict will be "
+                      "insufficient_samples" % (len(bench), MIN_BENCHMARK_ROWS))
 
     def specify(self, train, bench, label, args):
         """Validate the two tables and decide features, kinds and classes."""
@@ -153,6 +180,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
         default_recipe,
         make_model,
         prepare_features,
+        training_rows,
         tree_probas,
     )
 
@@ -160,7 +188,8 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     recipe = default_recipe(seed)
     model = make_model(build_preprocessor(features),
                        build_forest(recipe["params"], recipe["params"]["n_estimators"], n_jobs=jobs))
-    model.fit(prepare_features(train, features), train[label].to_numpy())
+    fitted, _ = training_rows(train, label, recipe["test_size"], seed)
+    model.fit(prepare_features(fitted, features), fitted[label].to_numpy())
     forest = model[-1]
     forest.set_params(warm_start=False, n_jobs=None)  # a shipped model carries no machine-specific settings
     bench_X = model[:-1].transform(prepare_features(bench, features))
@@ -207,6 +236,19 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     }
     write_json_atomic(os.path.join(directory, MANIFEST), manifest, sort_keys=True)
     return manifest
+
+
+def _is_bundle(path):
+    """Whether ``path`` is a directory holding a hokusai-preview bundle manifest."""
+    import json
+
+    from ..core.bundle import FORMAT, MANIFEST
+
+    try:
+        with open(os.path.join(path, MANIFEST), "rb") as handle:
+            return json.loads(handle.read().decode("utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _replace_dir(staging, output):

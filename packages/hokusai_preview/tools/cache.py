@@ -40,6 +40,9 @@ import time
 from ..core.command import Command
 from ..core.errors import UsageError
 
+# Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
+STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "model-scan")
+
 
 class CacheCommand(Command):
     name = "hp-cache"
@@ -51,6 +54,9 @@ class CacheCommand(Command):
         cache = Cache(args["--cache-dir"])
         if args["--stage"] and not args["--clear"]:
             raise UsageError("--stage only goes with --clear", "see 'hp-cache --help'")
+        if args["--stage"] and args["--stage"] not in STAGES:
+            raise UsageError("--stage %r is not a cache stage" % args["--stage"],
+                             "give one of %s" % ", ".join(STAGES))
         if args["--clear"]:
             freed = cache.clear(stage=args["--stage"])
             self.info("removed %s from %s" % (human(freed), cache.root))
