@@ -241,7 +241,6 @@ class Trainer:
         self.label = bundle.label_column
         self.params = dict(bundle.recipe["params"], random_state=seed)
         self.test_size = float(bundle.recipe.get("test_size") or 0.0)  # 0: a bundle older than the split
-        self.split = None  # how the last training frame was split (recipe.training_rows)
         self.bench_X = prepare_features(benchmark, self.features)
 
     def reference(self, shipped):
@@ -250,7 +249,7 @@ class Trainer:
         if shipped:
             model = self.bundle.load_model()
             return tree_probas(model[-1], model[:-1].transform(self.bench_X), self.classes)
-        base = self.split_rows(self.bundle.read_table("base"))
+        base, _ = self.split_rows(self.bundle.read_table("base"))
         model, bench = self.start(base)
         model[-1].set_params(n_estimators=int(self.params["n_estimators"]))
         self.fit(model, base)
@@ -295,14 +294,13 @@ class Trainer:
         model[-1].fit(X, labels, sample_weight=weights)
 
     def split_rows(self, frame):
-        """The rows of ``frame`` the recipe is fitted on (the main pipeline's 80/20 split)."""
+        """(the rows of ``frame`` the recipe is fitted on, how they were split): recipe.training_rows."""
         from ..core.recipe import training_rows
 
-        kept, self.split = training_rows(frame, self.label, self.test_size, self.seed)
-        return kept
+        return training_rows(frame, self.label, self.test_size, self.seed)
 
     def training_frame(self, contribution):
-        """The rows the new forest is fitted on: the split of base + contribution (retrain) or of the contribution."""
+        """:meth:`split_rows` of base + contribution (retrain) or of the contribution (fine_tune)."""
         import pandas as pd
 
         if self.mode == "fine_tune":
@@ -331,8 +329,8 @@ class Trainer:
         from ..core.estimate import Profile, convergence
         from ..core.recipe import tree_probas
 
-        frame = self.training_frame(contribution)
-        self.fitted_rows, self.fitted_split = len(frame), self.split
+        frame, self.fitted_split = self.training_frame(contribution)
+        self.fitted_rows = len(frame)
         model, bench = self.start(frame)
         forest = model[-1]
         offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
@@ -383,7 +381,7 @@ class Trainer:
         for fraction in fractions:
             size = max(int(round(len(contribution) * fraction)), 1)
             subset = contribution.iloc[stratified_indices(codes, size, self.seed)]
-            frame = self.training_frame(subset)
+            frame, _ = self.training_frame(subset)
             model, bench = self.start(frame)
             forest = model[-1]
             offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
