@@ -135,7 +135,15 @@ def test_a_sampled_preview_extrapolates_and_all_trees_on_a_sample_are_not_the_fu
     preview = stages(data, bundle, sample=("--sample-size", "300"))
     p = preview[-1]["output"]["preview_metadata"]
     assert p["sample_size_used"] == 300 and p["original_data_size"] == 1200
-    assert [point["rows"] for point in p["learning_curve"]] == [75, 150, 300]
+    assert [point["rows"] for point in p["learning_curve"]] == [0, 75, 150, 300]  # 0: the base rows alone
+    # Fitted: the sampled rows the full run's split keeps, with the full run's base rows.
+    fitted = [point["fitted_rows"] for point in p["learning_curve"]]
+    assert fitted[0] == 0 and all(0.6 * n < f < n for f, n in zip(fitted[1:], (75, 150, 300)))
+    planned = preview[3]["training"]["full_run_fitted"]
+    full = stages(data, bundle, sample=("--sample-size", "2147483647"), train=("--full",))[3]["training"]
+    assert full["full_run_fitted"] == planned
+    assert full["fitted_samples"] == planned["base"] + planned["contributed"]
+    assert preview[3]["training"]["fitted_samples"] == planned["base"] + fitted[-1]
     assert p["estimate"]["extrapolated"] is True and p["estimate"]["exact"] is False
     assert 0 < p["estimation_confidence"] < 1
     assert p["uncertainty"]["from_sampling"]["delta_one"] > 0

@@ -16,10 +16,12 @@ apart, as a paired bootstrap). What separates them:
    spread is that of a ``k``-tree subset around its ``T``-tree forest.
 2. *the rows the preview did not use*, when the contribution was sampled: the same ``k`` trees
    are grown on nested quarter and half samples, and the deltas are extrapolated along
-   log(training rows) to the whole contribution (:func:`curve_weights`). The uncertainty adds
-   the curve points' own forest luck, propagated through the extrapolation, the full forest's
-   luck (it grows different trees), and the choice between "keeps growing log-linearly" and
-   "stops growing".
+   log(training rows) to the whole contribution (:func:`curve_weights`). All of them fit rows
+   the full run fits (its train/test split of base + whole contribution, restricted to the
+   sample: hp-train's ``FullRunSplit``), so the base rows are the same throughout. The
+   uncertainty adds the curve points' own forest luck, propagated through the extrapolation,
+   the full forest's luck (it grows different trees), and the choice between "keeps growing
+   log-linearly" and "stops growing".
 
 Why not the reference's first ``k`` trees: with the same seed the new forest's first ``k`` trees
 are the full run's first ``k`` (scikit-learn draws tree seeds in order), but the reference was
@@ -273,16 +275,17 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     measured : dict name -> float
         The like-for-like deltas of the preview's forest (on the whole sample).
     curve : list of (rows, dict name -> delta)
-        Learning-curve points in increasing size, the last being ``measured`` (may be empty).
+        Learning-curve points in increasing size (contributed rows fitted), the last being
+        ``measured`` (may be empty).
     profile : Profile or None
         None only when the preview is the full computation.
     k, full_new : int
         Trees grown and the full budget.
     sample_rows, target_rows : int
-        Contributed rows the preview trained on, and in the whole contribution (more when
-        the contribution was sampled).
+        Contributed rows the preview fitted, and the full run fits (more when the contribution
+        was sampled).
     base_rows : int
-        Rows the new model trains on besides the contribution (0 in fine_tune mode).
+        Base rows both fit besides the contribution (0 in fine_tune mode).
 
     Returns
     -------

@@ -3,7 +3,7 @@
 The main pipeline trains ``RandomForestClassifier(n_estimators=100, max_depth=10,
 min_samples_split=5, random_state=42)`` on every column but the label and ``query_id``, fitted
 on the training part of a stratified 80/20 train/test split of its rows (``random_state=42``;
-:func:`training_rows`). Its own code passes raw columns, so this module adds the encoding a
+:func:`split_positions`). Its own code passes raw columns, so this module adds the encoding a
 real table needs:
 
 * numeric columns: missing values imputed with the median (of the training rows);
@@ -48,33 +48,44 @@ def default_recipe(random_state=None):
                               "text": "tfidf_1_2gram_%d" % TEXT_MAX_FEATURES}}
 
 
-def training_rows(frame, label, test_size, seed):
-    """The rows the recipe is fitted on: the training part of the main pipeline's split.
+def split_positions(labels, test_size, seed):
+    """The main pipeline's train/test split: which rows the recipe is fitted on, in what order.
 
-    ``train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)``, in
-    the order it returns them (the order decides the forest's bootstrap draws, so the trees are
-    the ones the main pipeline grows on the same rows). Where no stratified split exists (a
-    class of one row, fewer held-out rows than classes) the split is unstratified; where no
-    row can be held out, or ``test_size`` is 0 (bundles that predate the split), every row is
-    kept.
+    ``train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)``; the
+    split depends only on the labels (any array whose equal values are one class and whose
+    sort order is the labels' sort order: strings, or integer codes into sorted classes). The
+    order it returns decides the forest's bootstrap draws, so the trees are the ones the main
+    pipeline grows on the same rows. Where no stratified split exists (a class of one row, fewer
+    held-out rows than classes) the split is unstratified; where no row can be held out, or
+    ``test_size`` is 0 (bundles that predate the split), every row is kept in order.
+
+    Returns
+    -------
+    (int64 array of kept row positions, how: "stratified", "random" or "none")
+    """
+    rows = np.arange(len(labels), dtype=np.int64)
+    if not test_size:
+        return rows, "none"
+    from sklearn.model_selection import train_test_split
+
+    for how, stratify in (("stratified", labels), ("random", None)):
+        try:
+            kept, _ = train_test_split(rows, test_size=test_size, stratify=stratify, random_state=seed)
+        except ValueError:
+            continue
+        return kept, how
+    return rows, "none"
+
+
+def training_rows(frame, label, test_size, seed):
+    """The rows of ``frame`` the recipe is fitted on (:func:`split_positions` of its labels).
 
     Returns
     -------
     (pandas.DataFrame of the kept rows with a fresh index, how: "stratified", "random" or "none")
     """
-    if not test_size:
-        return frame.reset_index(drop=True), "none"
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(frame))
-    attempts = (("stratified", frame[label].astype(str).to_numpy()), ("random", None))
-    for how, stratify in attempts:
-        try:
-            kept, _ = train_test_split(rows, test_size=test_size, stratify=stratify, random_state=seed)
-        except ValueError:
-            continue
-        return frame.iloc[kept].reset_index(drop=True), how
-    return frame.reset_index(drop=True), "none"
+    kept, how = split_positions(frame[label].astype(str).to_numpy(), test_size, seed)
+    return frame.iloc[kept].reset_index(drop=True), how
 
 
 def infer_kind(series):

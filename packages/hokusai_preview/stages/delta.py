@@ -125,9 +125,13 @@ def build_output(record, primary=None, bootstrap=500):
     profile = est.Profile.from_json(stored) if stored else None
     if profile is None and (trees < full_trees or used < whole):
         profile = est.Profile.measure(y, reference, mode, full_trees, seed=training["seed"])
-    curve = [(p["rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
-    base_rows = int(training["base_samples"]) if mode == "retrain" else 0
-    full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees, used, whole, base_rows)
+    # In rows fitted: the preview fits the sampled ones among the rows the full run fits (hp-train).
+    curve = [(p["fitted_rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
+    full_fitted = training["full_run_fitted"]
+    fitted_base = int(full_fitted["base"])
+    full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees,
+                                 int(training["fitted_samples"]) - fitted_base, int(full_fitted["contributed"]),
+                                 fitted_base)
     exact, sd = full["exact"], full["sd"]
     new_values = {m: min(max(baseline[m] + full["estimate"][m], 0.0), 1.0) for m in included}
     deltas = {m: new_values[m] - baseline[m] for m in included}

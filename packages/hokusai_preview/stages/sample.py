@@ -18,7 +18,9 @@ Options:
 
 Record written (schema: schemas/sample.schema.json): everything in the load record plus
 `sample`: the sampled table's path, `sample_size_used`, `original_data_size`, `sampled`
-(true when rows were dropped), the seed and the class counts before and after.
+(true when rows were dropped), the seed and the class counts before and after; when sampled,
+`rows_path` (which rows were kept and every row's label, for hp-train to fit on the rows the
+full run's train/test split keeps) and `classes`.
 """
 
 from ..core.command import Stage, positive_int, seed_option, with_common_options
@@ -49,7 +51,7 @@ class Sample(Stage):
         import pyarrow.parquet as pq
 
         from ..core.command import carry
-        from ..core.dataio import open_parquet, parquet_batches
+        from ..core.dataio import label_codes, open_parquet, parquet_batches
         from ..core.fsutil import atomic_path
         from ..core.records import current_table
         from ..core.sampling import stratified_indices
@@ -84,48 +86,25 @@ class Sample(Stage):
                     start = stop
             finally:
                 writer.close()
+        # Which rows were kept, and every row's label: hp-train fits the sample's rows that the full
+        # run's train/test split (of all the rows) keeps, so preview and full run agree on the split.
+        with atomic_path(entry.path("rows.npz")) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, positions=chosen.astype(np.int64), label_codes=codes)
         counts = np.bincount(codes[chosen], minlength=len(classes))
         section.update(table_path=path, sample_size_used=int(len(chosen)), sampled=True,
-                       class_counts={str(c): int(n) for c, n in zip(classes, counts) if n})
+                       class_counts={str(c): int(n) for c, n in zip(classes, counts) if n},
+                       rows_path=entry.path("rows.npz"), classes=classes)
         self.info("sampled %d of %d rows, stratified by label (seed %d)" % (len(chosen), rows, self.seed))
         if len(chosen) > self.size:
             self.warn("kept %d rows, more than --sample-size %d: every one of the %d classes keeps a row" % (
                 len(chosen), self.size, len(classes)))
-        return carry(record, sample=section), ["sample.parquet"]
-
-
-def label_codes(parquet, label, classes):
-    """Each row's index into ``classes`` (int32), reading the label column batch by batch."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..core.dataio import parquet_batches
-
-    position = {c: i for i, c in enumerate(classes)}
-    codes = []
-    for batch in parquet_batches(parquet, columns=[label]):
-        encoded = pc.dictionary_encode(pc.cast(batch.column(0), pa.string()))
-        values = encoded.dictionary.to_pylist()
-        if encoded.null_count or any(v not in position for v in values):
-            raise ValueError("label column %r holds a value outside %s" % (label, list(classes)))
-        lookup = np.array([position[v] for v in values], dtype=np.int32)
-        codes.append(lookup[_numpy_ints(encoded.indices)])
-    return np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
-
-
-# pyarrow converts between numpy and Arrow through code that imports pandas (about a second of
-# start-up); these two zero-copy views of plain integer arrays keep hp-sample free of it.
-def _numpy_ints(array):
-    """An Arrow integer array without nulls as a read-only numpy view."""
-    import numpy as np
-
-    width = array.type.bit_width // 8
-    return np.frombuffer(array.buffers()[1], dtype="<i%d" % width, count=len(array), offset=array.offset * width)
+        return carry(record, sample=section), ["sample.parquet", "rows.npz"]
 
 
 def _arrow_ints(values):
-    """A numpy integer array as an Arrow int64 array."""
+    """A numpy integer array as an Arrow int64 array (zero-copy; pyarrow's own numpy conversion
+    imports pandas, about a second of hp-sample's start-up)."""
     import numpy as np
     import pyarrow as pa
 

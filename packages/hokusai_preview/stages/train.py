@@ -20,7 +20,9 @@ metric stays the same, both reach the target (--target), and never before the mi
 (--min-trees); with --full every tree is grown.
 
 When the contribution was sampled, the same number of trees is also trained on nested
-quarter and half sub-samples, for the learning curve that extrapolates to the whole file.
+quarter and half sub-samples and (retrain) on the base rows alone, for the learning curve that
+extrapolates to the whole file. Every forest fits the rows the full run fits (the train/test
+split of base + the whole contribution), restricted to those sampled.
 
 Options:
   --seed N                Random seed of the forest [default: 42].
@@ -48,10 +50,12 @@ from ..core.errors import BaselineError, UsageError
 
 __doc__ = with_common_options(__doc__)
 
-CURVE_FRACTIONS = (0.25, 0.5)
+# Learning-curve points of a sampled contribution, as shares of the sample. 0 is the full run's
+# base rows alone (retrain only): the curve's anchor, known exactly, so its lever reaches further.
+CURVE_FRACTIONS = (0.0, 0.25, 0.5)
 # Part of the cache key (hp-eval's and hp-delta's keys chain it): change it whenever the stopping
 # rule or the estimate (core/estimate.py) changes, so no result of an older method is reused.
-ESTIMATE_METHOD = "subset-profile-1"
+ESTIMATE_METHOD = "subset-profile-2"
 
 
 class Train(Stage):
@@ -114,16 +118,19 @@ class Train(Stage):
         started = time.perf_counter()
         trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
         trainer.cache = self.cache  # checkpoints: see core/checkpoint.py
-        grown = trainer.grow(contribution, reference, y_bench, self.round_size,
+        split, positions = trainer.full_run_split(contribution, sample)
+        frame, fitted_contributed = split.frame(contribution, positions)
+        grown = trainer.grow(frame, reference, y_bench, self.round_size,
                              None if self.full else (self.min_trees, self.target), progress=self.progress)
         model, new_probas, history, stop_reason = grown
         arrays = {"new": new_probas}
         curve = []
         if sample.get("sampled"):
-            for rows, probas in trainer.learning_curve(contribution, len(new_probas), CURVE_FRACTIONS):
+            points = trainer.learning_curve(split, contribution, positions, len(new_probas), CURVE_FRACTIONS)
+            for rows, fitted, probas in points:
                 arrays["curve_%d" % rows] = probas
-                curve.append({"rows": rows, "array": "curve_%d" % rows})
-            curve.append({"rows": len(contribution), "array": "new"})
+                curve.append({"rows": rows, "fitted_rows": fitted, "array": "curve_%d" % rows})
+            curve.append({"rows": len(contribution), "fitted_rows": fitted_contributed, "array": "new"})
         fit_seconds = time.perf_counter() - started
 
         save_model(model, entry.path("model.skops"))
@@ -145,8 +152,9 @@ class Train(Stage):
             "base_samples": base_rows,
             "contributed_samples": int(len(contribution)),
             "test_size": trainer.test_size,
-            "split": trainer.fitted_split,
-            "fitted_samples": int(trainer.fitted_rows),
+            "split": split.how,
+            "fitted_samples": int(len(frame)),
+            "full_run_fitted": {"base": split.fitted_base, "contributed": split.fitted_contributed},
             "model_path": entry.path("model.skops"),
             "predictions_path": entry.path("predictions.npz"),
             "reference_predictions_path": entry.adopt("reference.npy", self.reference_path),
@@ -158,11 +166,11 @@ class Train(Stage):
         if trainer.resumed_trees:
             self.info("resumed from a checkpoint of %d trees grown earlier on the same rows" % trainer.resumed_trees)
         rows = "%d base + %d contributed" % (base_rows if mode == "retrain" else 0, len(contribution))
-        if trainer.fitted_split == "none":
+        if split.how == "none":
             rows += " rows"
         else:  # say what the main pipeline's train/test split kept
             rows = "%d rows (the %g%% %s training split of %s)" % (
-                trainer.fitted_rows, 100 * (1 - trainer.test_size), trainer.fitted_split, rows)
+                len(frame), 100 * (1 - trainer.test_size), split.how, rows)
         self.info("%s: grew %d of %d trees on %s, %s, in %.1fs" % (
             mode, len(new_probas), full_new, rows, stop_reason.replace("_", " "), fit_seconds))
         return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
@@ -299,21 +307,33 @@ class Trainer:
 
         return training_rows(frame, self.label, self.test_size, self.seed)
 
-    def training_frame(self, contribution):
-        """:meth:`split_rows` of base + contribution (retrain) or of the contribution (fine_tune)."""
-        import pandas as pd
+    def full_run_split(self, contribution, sample):
+        """(:class:`FullRunSplit` of this run, positions of ``contribution``'s rows in the whole one).
 
-        if self.mode == "fine_tune":
-            return self.split_rows(contribution)
-        base = self.bundle.read_table("base")
+        ``sample`` is the record's sample section: when the contribution was sampled it says
+        which rows were kept and every row's label; otherwise ``contribution`` is the whole.
+        """
+        import numpy as np
+
+        if sample.get("sampled"):
+            with np.load(sample["rows_path"]) as rows:
+                positions, codes = rows["positions"], rows["label_codes"]
+            classes = list(sample["classes"])
+        else:
+            positions = np.arange(len(contribution), dtype=np.int64)
+            classes, codes = np.unique(contribution[self.label].astype(str).to_numpy(), return_inverse=True)
+            classes = [str(c) for c in classes]
         columns = [self.label] + [f["name"] for f in self.features]
-        return self.split_rows(pd.concat([base[columns], contribution[columns]], ignore_index=True))
+        base = self.bundle.read_table("base")[columns] if self.mode == "retrain" else contribution[columns].iloc[:0]
+        return FullRunSplit(base, self.label, codes, classes, self.test_size, self.seed), positions
 
-    def grow(self, contribution, reference, y_bench, round_size, stopping, progress=None):
+    def grow(self, frame, reference, y_bench, round_size, stopping, progress=None):
         """Grow the new forest round by round.
 
         Parameters
         ----------
+        frame : pandas.DataFrame
+            The training rows (:meth:`FullRunSplit.frame`).
         stopping : (min_trees, target) or None
             None grows the full budget.
 
@@ -329,8 +349,6 @@ class Trainer:
         from ..core.estimate import Profile, convergence
         from ..core.recipe import tree_probas
 
-        frame, self.fitted_split = self.training_frame(contribution)
-        self.fitted_rows = len(frame)
         model, bench = self.start(frame)
         forest = model[-1]
         offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
@@ -366,8 +384,9 @@ class Trainer:
             reason = "full_budget_requested"
         return model, np.concatenate(probas), history, reason
 
-    def learning_curve(self, contribution, trees, fractions):
-        """Yield (rows, per-tree probabilities) for nested stratified sub-samples of the contribution."""
+    def learning_curve(self, split, contribution, positions, trees, fractions):
+        """Yield (rows, fitted rows, per-tree probabilities) for nested stratified sub-samples of
+        the contribution (whose rows are at ``positions`` of the whole), fitted with ``split``."""
         import functools
 
         import numpy as np
@@ -379,9 +398,11 @@ class Trainer:
         labels = contribution[self.label].astype(str).to_numpy()
         _, codes = np.unique(labels, return_inverse=True)
         for fraction in fractions:
-            size = max(int(round(len(contribution) * fraction)), 1)
-            subset = contribution.iloc[stratified_indices(codes, size, self.seed)]
-            frame, _ = self.training_frame(subset)
+            if fraction == 0 and self.mode == "fine_tune":
+                continue  # no trees without contributed rows: the baseline is that point
+            size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
+            chosen = stratified_indices(codes, size, self.seed) if size else np.empty(0, dtype=np.int64)
+            frame, fitted = split.frame(contribution.iloc[chosen], positions[chosen])
             model, bench = self.start(frame)
             forest = model[-1]
             offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
@@ -390,7 +411,62 @@ class Trainer:
                 saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
             finally:
                 saved.close()
-            yield len(subset), tree_probas(forest, bench, self.classes, start=offset)
+            yield len(chosen), fitted, tree_probas(forest, bench, self.classes, start=offset)
+
+
+class FullRunSplit:
+    """The rows the full run fits on, and those of them a preview has at hand.
+
+    The full run fits the recipe on the training part of the main pipeline's train/test split
+    (recipe.split_positions) of base + the whole contribution. A preview of a sample takes that
+    same split and fits the sampled rows it keeps, with the same base rows, in the same order:
+    its sample is then a sample of the full run's training rows, and sampling is the only
+    difference. (Splitting base + sample anew would hold out other base rows than the full run
+    does, and on the accuracy suite's data that alone moved a sampled estimate by a point.)
+    Without sampling the frame is exactly the full run's.
+
+    Parameters
+    ----------
+    base : pandas.DataFrame
+        The base table's label and feature columns (no rows in fine_tune mode).
+    label : str
+    codes : int array, shape (n_contributed,)
+        Every contributed row's label, as an index into ``classes``.
+    classes : list of str
+    test_size : float
+    seed : int
+    """
+
+    def __init__(self, base, label, codes, classes, test_size, seed):
+        import numpy as np
+
+        from ..core.recipe import split_positions
+
+        # One sorted code space for base and contribution: the split depends on the labels
+        # only through their classes and sort order, and codes keep a million labels small.
+        base_labels = base[label].astype(str).to_numpy()
+        union = np.array(sorted(set(classes) | set(base_labels.tolist())))
+        labels = np.concatenate([np.searchsorted(union, base_labels),
+                                 np.searchsorted(union, np.array(classes))[np.asarray(codes)]])
+        self.kept, self.how = split_positions(labels, test_size, seed)
+        self.base = base
+        self.fitted_base = int((self.kept < len(base)).sum())
+        self.fitted_contributed = int(len(self.kept) - self.fitted_base)
+
+    def frame(self, table, positions):
+        """(the full run's training rows among base + ``table``, in its order; how many are contributed).
+
+        ``table`` holds the contributed rows at ``positions`` (ascending) of the whole contribution.
+        """
+        import numpy as np
+        import pandas as pd
+
+        n_base = len(self.base)
+        kept = self.kept
+        chosen = kept[(kept < n_base) | np.isin(kept - n_base, positions)]
+        rows = np.where(chosen < n_base, chosen, n_base + np.searchsorted(positions, chosen - n_base))
+        joined = pd.concat([self.base, table[list(self.base.columns)]], ignore_index=True)
+        return joined.iloc[rows].reset_index(drop=True), int((chosen >= n_base).sum())
 
 
 def record_arrays(record):
