@@ -224,3 +224,18 @@ def test_a_tiny_contribution(tmp_path, bundles):
     assert p["original_data_size"] == 12
     assert 0 <= p["estimation_confidence"] <= 1
     assert p["estimation_confidence"] == 1.0 or not p["estimate"]["exact"]
+
+
+def test_a_sampled_record_without_its_rows_is_refused_in_one_line(tmp_path, bundles):
+    """A sample record from before hp-sample saved the rows it kept cannot be fitted like the full run."""
+    from helpers import run
+
+    bundle, _ = bundles("hpc")
+    steps = [("hp-load", "--data-path", contribution_csv(tmp_path, bundles, "hpc", 400), "--baseline-model", bundle),
+             ("hp-check",), ("hp-sample", "--sample-size", "200")]
+    record = pipe(*steps)[-1].records[0]
+    assert record["sample"]["sampled"] and os.path.exists(record["sample"]["rows_path"])
+    del record["sample"]["rows_path"]
+    result = run("hp-train", stdin=(json.dumps(record) + "\n").encode())
+    assert result.code == 2 and result.stdout == ""
+    assert len(result.err_lines) == 1 and "older hp-sample" in result.stderr and "hp-sample" in result.stderr

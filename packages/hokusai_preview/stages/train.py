@@ -316,6 +316,9 @@ class Trainer:
         import numpy as np
 
         if sample.get("sampled"):
+            if not sample.get("rows_path"):
+                raise UsageError("this sample record was written by an older hp-sample, without the rows it kept",
+                                 "run the pipeline again from hp-sample")
             with np.load(sample["rows_path"]) as rows:
                 positions, codes = rows["positions"], rows["label_codes"]
             classes = list(sample["classes"])
