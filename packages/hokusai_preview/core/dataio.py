@@ -510,33 +510,6 @@ def parquet_batches(parquet, columns=None, max_rows=BATCH_ROWS, target_bytes=BAT
     return parquet.iter_batches(batch_size=max(rows, 1), columns=columns)
 
 
-def label_codes(parquet, label, classes):
-    """Each row's index into ``classes`` (int32), reading the label column batch by batch."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    position = {c: i for i, c in enumerate(classes)}
-    codes = []
-    for batch in parquet_batches(parquet, columns=[label]):
-        encoded = pc.dictionary_encode(pc.cast(batch.column(0), pa.string()))
-        values = encoded.dictionary.to_pylist()
-        if encoded.null_count or any(v not in position for v in values):
-            raise ValueError("label column %r holds a value outside %s" % (label, list(classes)))
-        lookup = np.array([position[v] for v in values], dtype=np.int32)
-        codes.append(lookup[_numpy_ints(encoded.indices)])
-    return np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
-
-
-def _numpy_ints(array):
-    """An Arrow integer array without nulls as a read-only numpy view (zero-copy; pyarrow's own
-    numpy conversion imports pandas, about a second of start-up for a stage that needs none)."""
-    import numpy as np
-
-    width = array.type.bit_width // 8
-    return np.frombuffer(array.buffers()[1], dtype="<i%d" % width, count=len(array), offset=array.offset * width)
-
-
 def cast_batch(batch, types):
     """``batch`` with the named columns cast to the given Arrow types."""
     import pyarrow as pa

@@ -51,7 +51,7 @@ class Sample(Stage):
         import pyarrow.parquet as pq
 
         from ..core.command import carry
-        from ..core.dataio import label_codes, open_parquet, parquet_batches
+        from ..core.dataio import open_parquet, parquet_batches
         from ..core.fsutil import atomic_path
         from ..core.records import current_table
         from ..core.sampling import stratified_indices
@@ -102,9 +102,38 @@ class Sample(Stage):
         return carry(record, sample=section), ["sample.parquet", "rows.npz"]
 
 
+def label_codes(parquet, label, classes):
+    """Each row's index into ``classes`` (int32), reading the label column batch by batch."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..core.dataio import parquet_batches
+
+    position = {c: i for i, c in enumerate(classes)}
+    codes = []
+    for batch in parquet_batches(parquet, columns=[label]):
+        encoded = pc.dictionary_encode(pc.cast(batch.column(0), pa.string()))
+        values = encoded.dictionary.to_pylist()
+        if encoded.null_count or any(v not in position for v in values):
+            raise ValueError("label column %r holds a value outside %s" % (label, list(classes)))
+        lookup = np.array([position[v] for v in values], dtype=np.int32)
+        codes.append(lookup[_numpy_ints(encoded.indices)])
+    return np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
+
+
+# pyarrow converts between numpy and Arrow through code that imports pandas (about a second of
+# start-up); these two zero-copy views of plain integer arrays keep hp-sample free of it.
+def _numpy_ints(array):
+    """An Arrow integer array without nulls as a read-only numpy view."""
+    import numpy as np
+
+    width = array.type.bit_width // 8
+    return np.frombuffer(array.buffers()[1], dtype="<i%d" % width, count=len(array), offset=array.offset * width)
+
+
 def _arrow_ints(values):
-    """A numpy integer array as an Arrow int64 array (zero-copy; pyarrow's own numpy conversion
-    imports pandas, about a second of hp-sample's start-up)."""
+    """A numpy integer array as an Arrow int64 array."""
     import numpy as np
     import pyarrow as pa
 
