@@ -179,6 +179,16 @@ def test_an_incomplete_input_is_one_line_not_an_internal_error(record, options, 
                                 "jsonl' wrote, whole" % missing]
 
 
+def test_an_incomplete_summary_row_among_good_inputs_is_named(results):
+    rows = run("hp-format", "--summary", "--summary-format", "jsonl", results[0]).stdout
+    broken = json.dumps({"record": "summary", "status": "ok", "source_path": "x"}) + "\n"
+    result = run("hp-format", "--summary", stdin=(rows + broken).encode())
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines == ["hp-format: error: input 2 is not a complete delta output, error record or summary "
+                                "row (no delta_one_score); feed hp-format what hp-delta or 'hp-format --summary "
+                                "--summary-format jsonl' wrote, whole"]
+
+
 def test_a_picture_is_not_left_behind_when_the_output_file_cannot_be_written(results, tmp_path):
     folder = tmp_path / "a-folder"
     folder.mkdir()

@@ -50,6 +50,8 @@ from ..core.command import Stage, choice_option, dumps_record
 from ..core.errors import UsageError
 
 FORMATS = ("json", "jsonl", "pretty")
+# What a record missing a field or holding a wrong type raises while it is converted.
+UNREADABLE = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
 class Format(Stage):
@@ -72,8 +74,12 @@ class Format(Stage):
             return  # nothing upstream (a failed stage already said why): write nothing
         rows = self.each(outputs, summary.row_of) if self.summarising or args["--plot"] else None
         if self.summarising:
-            self.each(rows, lambda row: summary.render([row], summary_fmt))
-            text = summary.render(rows, summary_fmt)
+            try:
+                text = summary.render(rows, summary_fmt)
+            except UNREADABLE:
+                # Render row by row only to name the input that cannot be rendered.
+                self.each(rows, lambda row: summary.render([row], summary_fmt))
+                raise
         elif fmt == "json":
             body = outputs[0] if len(outputs) == 1 else outputs
             text = json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -111,7 +117,7 @@ class Format(Stage):
         for number, item in enumerate(items, 1):
             try:
                 results.append(convert(item))
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            except UNREADABLE as exc:
                 what = "no %s" % exc.args[0] if isinstance(exc, KeyError) and exc.args else type(exc).__name__
                 raise UsageError("input %d is not a complete delta output, error record or summary row (%s)" % (
                     number, what), "feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' "
