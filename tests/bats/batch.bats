@@ -69,8 +69,17 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
 @test "a bad baseline stops the batch with its one-line error" {
   run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BASELINE="$BATS_TEST_TMPDIR/no-bundle"
   [ "$status" -ne 0 ]
-  [[ "$stderr" == *"hp-load: error: "*"no-bundle"* ]]
-  [ -z "$(ls "$BATS_TEST_TMPDIR/other" | grep '\.json$' || true)" ]
+  [ "$(grep -c 'error: ' <<< "$stderr")" -eq 1 ]  # said once before any preview, not once per file
+  [[ "$stderr" == "hp-batch: error: baseline bundle $BATS_TEST_TMPDIR/no-bundle does not exist;"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/other" ]
+}
+
+@test "a bad option in BATCH_OPTIONS stops the batch once, before any preview" {
+  run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BATCH_OPTIONS="--sample-size 0"
+  [ "$status" -ne 0 ]
+  [ "$(grep -c 'error: ' <<< "$stderr")" -eq 1 ]
+  [[ "$stderr" == "hp-batch: error: BATCH_OPTIONS: --sample-size must be at least 1, not 0"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/other" ]
 }
 
 @test "a folder without contributions is a one-line error" {

@@ -23,6 +23,17 @@ def test_a_table_of_a_header_alone_is_refused(empty, tmp_path):
     assert not os.path.exists(str(output))
 
 
+def test_a_missing_table_is_refused_without_offering_stdin(tmp_path):
+    """hp-baseline reads files only, so its hint must not suggest '-' as hp-load's does."""
+    missing = tmp_path / "base.csv"
+    output = tmp_path / "bundle"
+    result = run("hp-baseline", "--train-data", str(missing), "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet",
+                 "--output", str(output))
+    assert result.code == 3 and result.stdout == ""
+    assert result.err_lines == ["hp-baseline: error: %s: does not exist; check the path" % missing]
+    assert not os.path.exists(str(output))
+
+
 def test_the_bundle_model_is_fitted_like_the_main_pipeline(bundles):
     """hp-baseline fits the recipe on the training part of a stratified 80/20 split of the base
     table (random_state 42), as the main pipeline does: its benchmark accuracy is that model's."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import DATASETS, ROOT, numbers, pipe, validate
+from helpers import DATASETS, ROOT, numbers, pipe, run, validate
 
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
 
@@ -144,6 +144,10 @@ def test_a_sampled_preview_extrapolates_and_all_trees_on_a_sample_are_not_the_fu
     assert full["full_run_fitted"] == planned
     assert full["fitted_samples"] == planned["base"] + planned["contributed"]
     assert preview[3]["training"]["fitted_samples"] == planned["base"] + fitted[-1]
+    report = " ".join(run("hp-format", stdin=(json.dumps(preview[-1]) + "\n").encode()).stdout.split())
+    assert ("retrained on 600 base + 1,200 contributed rows, 20%% held out as the main pipeline does; the preview "
+            "fitted %s of them (what its sample holds of that split)" % format(planned["base"] + fitted[-1], ",")
+            ) in report
     assert p["estimate"]["extrapolated"] is True and p["estimate"]["exact"] is False
     assert 0 < p["estimation_confidence"] < 1
     assert p["uncertainty"]["from_sampling"]["delta_one"] > 0

@@ -128,6 +128,23 @@ def test_entries_in_use_are_not_evicted_even_over_the_cap(tmp_path):
     assert len(removed) == 3 and list(cache.entries()) == []
 
 
+def test_eviction_counts_a_file_shared_by_hard_links_once_and_frees_it_with_its_last_entry(tmp_path):
+    cache = Cache(str(tmp_path), max_bytes=10 ** 9)
+    shared = build(cache, key=key(1), payload=b"s" * 100000)["path"]  # oldest: links the big file first
+    for n in (2, 3):  # two more entries hold the same file, as hp-train's entries hold reference predictions
+        entry = cache.create("s", key(n))
+        entry.adopt("a.bin", shared)
+        entry.commit({"path": entry.path("a.bin")}, ["a.bin"])
+    build(cache, key=key(4), payload=b"y" * 1000)
+    for n, age in ((1, 4000), (2, 3000), (3, 2000), (4, 1000)):
+        _age(cache, "s", key(n), age)
+    # On disk: 100 KB once, 1 KB once, and the small entry.json files. Evicting the first two
+    # entries frees no byte of the shared file; only evicting all three of its entries does.
+    removed = cache.enforce_limit(max_bytes=50000, grace=0)
+    assert [e["key"] for e in removed] == [key(1), key(2), key(3)]
+    assert [e["key"] for e in cache.entries()] == [key(4)]
+
+
 def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HP_CACHE_MAX_BYTES", "3M")
     assert Cache(str(tmp_path)).max_bytes == 3 << 20

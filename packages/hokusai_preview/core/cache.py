@@ -32,6 +32,7 @@ Entries used in the last :data:`EVICTION_GRACE_SECONDS` are kept even over the c
 pipeline that is running never loses the files its next stage is about to read.
 """
 
+import collections
 import contextlib
 import json
 import os
@@ -145,7 +146,7 @@ class Entry:
         except OSError as exc:
             self.discard()
             raise OutputError("cannot write cache entry %s: %s" % (self.final, exc.strerror or exc),
-                              "set HP_CACHE_DIR to a writable directory with free space") from exc
+                              "give --cache-dir (or HP_CACHE_DIR) a writable directory with free space") from exc
         finally:
             self.release()
         self.cache.enforce_limit(keep=self.final)
@@ -239,7 +240,7 @@ class Cache:
         except OSError as exc:
             entry.release()
             raise OutputError("cannot create a cache entry in %s: %s" % (self.root, exc.strerror or exc),
-                              "set HP_CACHE_DIR to a writable directory") from exc
+                              "give --cache-dir (or HP_CACHE_DIR) a writable directory") from exc
         except BaseException:
             entry.release()
             raise
@@ -320,7 +321,12 @@ class Cache:
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
         entries = sorted(self.entries(), key=lambda e: e["last_used"])
-        total = sum(e["bytes"] for e in entries)
+        # Entries share files by hard links (hp-train's entry holds the reference predictions),
+        # so count bytes on disk: a file is freed only with the last entry that links it.
+        files = {id(e): _tree_files(e["path"]) for e in entries}
+        links = collections.Counter(inode for e in entries for inode in files[id(e)])
+        sizes = {inode: found[0] for e in entries for inode, found in files[id(e)].items()}
+        total = sum(sizes.values())
         removed = []
         now = time.time()
         for entry in entries:
@@ -331,7 +337,10 @@ class Cache:
             self._remove_tree(entry["path"])
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.root, LOCKS, entry["stage"], entry["key"] + ".lock"))
-            total -= entry["bytes"]
+            for inode in files[id(entry)]:
+                links[inode] -= 1
+                if not links[inode]:
+                    total -= sizes[inode]
             removed.append(entry)
         return removed
 
@@ -433,7 +442,7 @@ class _Lock:
             self.handle = open(path, "a")
         except OSError as exc:
             raise OutputError("cannot create a lock in %s: %s" % (os.path.dirname(path), exc.strerror or exc),
-                              "set HP_CACHE_DIR to a writable directory") from exc
+                              "give --cache-dir (or HP_CACHE_DIR) a writable directory") from exc
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -486,13 +495,18 @@ def _file_size(path):
         return 0
 
 
-def _tree_size(path):
-    """(bytes, files) under ``path``; a file hard-linked into n entries counts 1/n in each."""
-    total = count = 0
-    for directory, _dirs, files in os.walk(path):
-        for name in files:
+def _tree_files(path):
+    """{(device, inode): (bytes, links)} of the files under ``path``."""
+    found = {}
+    for directory, _dirs, names in os.walk(path):
+        for name in names:
             with contextlib.suppress(OSError):
                 info = os.stat(os.path.join(directory, name))
-                total += info.st_size // max(info.st_nlink, 1)
-                count += 1
-    return total, count
+                found[(info.st_dev, info.st_ino)] = (info.st_size, info.st_nlink)
+    return found
+
+
+def _tree_size(path):
+    """(bytes, files) under ``path``; a file hard-linked into n entries counts 1/n in each."""
+    found = _tree_files(path)
+    return sum(size // max(links, 1) for size, links in found.values()), len(found)

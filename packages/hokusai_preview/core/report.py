@@ -239,12 +239,17 @@ def render(output, color=False, glyphs=UNICODE):
         manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
         " (stratified sample)" if p["sample_size_used"] < p["original_data_size"] else ""), 14, "contribution  "))
     held_out = output["pipeline_metadata"]["config"].get("test_size")
+    split = ""
+    if budget.get("split", "none") != "none":
+        fitted = thousands(budget["fitted_samples"])
+        if p["sample_size_used"] < p["original_data_size"]:  # the split is the full run's, over all rows
+            split = ", %g%% held out as the main pipeline does; the preview fitted %s of them (what its " \
+                    "sample holds of that split)" % (100 * held_out, fitted)
+        else:
+            split = "; fitted on %s of them, %g%% held out as the main pipeline does" % (fitted, 100 * held_out)
     lines.append(wrap("%s on %s base + %s contributed rows%s" % (
         "retrained" if p["mode"] == "retrain" else "fine-tuned", thousands(training["base_samples"]),
-        thousands(training["contributed_samples"]),
-        "; fitted on %s of them, %g%% held out as the main pipeline does" % (
-            thousands(budget["fitted_samples"]), 100 * held_out) if budget.get("split", "none") != "none" else ""),
-        14, "new model     "))
+        thousands(training["contributed_samples"]), split), 14, "new model     "))
     lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
                                                  budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:

@@ -86,7 +86,7 @@ class Load(Stage):
                 path = source
         except OSError as exc:
             raise OutputError("cannot copy %s to %s: %s" % (label, spool_dir, exc.strerror or exc),
-                              "set HP_CACHE_DIR to a writable directory with free space") from None
+                              "give --cache-dir (or HP_CACHE_DIR) a writable directory with free space") from None
         try:
             if spooled and os.path.getsize(spooled) == 0:
                 raise DataError("%s: is empty" % label, "give a file with a header row and data rows")
@@ -151,20 +151,24 @@ class Load(Stage):
             self.warn(warning)
 
 
-def _check_readable(path):
-    """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable."""
+def _check_readable(path, stdin=True):
+    """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable.
+
+    ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
     import stat
 
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise DataError("%s: does not exist" % path, "check the path (use - to read stdin)") from None
+        raise DataError("%s: does not exist" % path,
+                        "check the path (use - to read stdin)" if stdin else "check the path") from None
     except OSError as exc:
         raise DataError("%s: cannot be opened (%s)" % (path, exc.strerror or exc), "check the path") from None
     if stat.S_ISDIR(mode):
         raise DataError("%s: is a directory" % path, "give a data file (CSV, JSON, JSON Lines or Parquet)")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise DataError("%s: is a device or socket, not a file" % path, "give a data file, or - to read stdin")
+        raise DataError("%s: is a device or socket, not a file" % path,
+                        "give a data file, or - to read stdin" if stdin else "give a data file")
     if stat.S_ISFIFO(mode):
         return "stream"  # opening a pipe waits for its writer: it is opened once, to be copied
     try:

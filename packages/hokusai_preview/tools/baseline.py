@@ -47,7 +47,7 @@ def read_any(path):
     from ..core.dataio import BatchReader, Restart
     from ..stages.load import MAX_RESTARTS, _check_readable
 
-    _check_readable(path)
+    _check_readable(path, stdin=False)
     reader = BatchReader(path)
     for _ in range(MAX_RESTARTS):  # a restart widens a column's type: a few reads at most
         try:
