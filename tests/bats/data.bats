@@ -28,3 +28,18 @@ setup() {
   [[ "${lines[0]}" == "hp-load: error: $ROOT/tests/corpus/refused/ragged_rows.csv: has a row with 9 fields"* ]]
   [ ! -e "$BATS_TEST_TMPDIR/out.json" ]
 }
+
+@test "endless binary or closed stdin is refused at once, leaving no copy behind" {
+  bats_require_minimum_version 1.5.0
+  run --separate-stderr timeout 60 hp-load - < /dev/zero
+  [ "$status" -eq 3 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [ "${stderr_lines[0]}" = "hp-load: error: <stdin>: is binary content, not a table hokusai-preview reads; give a CSV, JSON, JSON Lines or Parquet file" ]
+  [ -z "$(ls -A "$HP_CACHE_DIR/tmp" 2>/dev/null)" ]
+  run --separate-stderr bash -c 'hp-load - <&-'
+  [ "$status" -eq 3 ]
+  [ "${stderr_lines[0]}" = "hp-load: error: <stdin>: is closed; pipe the data in or name a file" ]
+  run --separate-stderr bash -c 'hp-check <&-'
+  [ "$status" -eq 2 ]
+  [[ "${stderr_lines[0]}" == "hp-check: error: hp-check reads records on stdin, but stdin is closed;"* ]]
+}

@@ -134,3 +134,29 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [ "$status" -eq 0 ]
   [[ "$output" == *'"source_path": "<stdin>"'* ]]
 }
+
+@test "a bad cache setting or an output place that cannot be written is said once, before any stage runs" {
+  touch "$BATS_TEST_TMPDIR/a-file"
+  for setting in "--cache-dir $BATS_TEST_TMPDIR/a-file" "--cache-dir $BATS_TEST_TMPDIR/a-file/cache" \
+                 "--output-file $BATS_TEST_TMPDIR/a-file/out.json"; do
+    run --separate-stderr hokusai-preview --data-path "$EXAMPLE" $setting
+    [ "$status" -eq 7 ]
+    [ -z "$output" ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [[ "${stderr_lines[0]}" == "hokusai-preview: error: "*"$BATS_TEST_TMPDIR/a-file"*"is not a directory"* ]]
+  done
+  HP_CACHE_MAX_BYTES=lots run --separate-stderr hokusai-preview --data-path "$EXAMPLE"
+  [ "$status" -eq 2 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "hokusai-preview: error: HP_CACHE_MAX_BYTES='lots' is not a size;"* ]]
+  [ ! -e "$HP_CACHE_DIR" ]
+}
+
+@test "a reader that goes away ends a command quietly with status 141" {
+  # The reader exits before the command has started, so its first write meets a closed pipe.
+  for command in "hp-args -- --data-path x" "hp-cache" "hp-load --quiet $EXAMPLE"; do
+    run --separate-stderr bash -c "$command | (exit 0); exit \${PIPESTATUS[0]}"
+    [ "$status" -eq 141 ]
+    [ -z "$stderr" ]
+  done
+}

@@ -58,14 +58,20 @@ def test_force_replaces_a_bundle_but_never_a_folder_of_other_things(tmp_path):
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "precious.txt").write_text("keep me")
-    refused = run("hp-baseline", *tables, "--output", str(folder), "--force")
-    assert refused.code == 7 and refused.stdout == ""
-    assert refused.err_lines == ["hp-baseline: error: %s exists and is not a bundle (no hokusai-preview "
-                                 "manifest.json), so --force does not replace it; choose another --output" % folder]
+    for force in ((), ("--force",)):  # the hint never offers --force where it would not help
+        refused = run("hp-baseline", *tables, "--output", str(folder), *force)
+        assert refused.code == 7 and refused.stdout == ""
+        assert refused.err_lines == ["hp-baseline: error: %s exists and is not a bundle (no hokusai-preview "
+                                     "manifest.json), so it is not replaced, even with --force; choose another "
+                                     "--output" % folder]
     assert os.listdir(str(folder)) == ["precious.txt"]
 
     bundle = tmp_path / "bundle"
+    bundle.mkdir()  # an empty folder is a place to build in
     assert run("hp-baseline", *tables, "--output", str(bundle)).code == 0
+    again = run("hp-baseline", *tables, "--output", str(bundle))
+    assert again.code == 7 and again.err_lines == [
+        "hp-baseline: error: %s already holds a bundle; choose another --output or pass --force" % bundle]
     rebuilt = run("hp-baseline", *tables, "--output", str(bundle), "--force", "--seed", "7")
     assert rebuilt.code == 0, rebuilt
     assert '"random_state": 7' in (bundle / "manifest.json").read_text()

@@ -11,6 +11,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from helpers import ROOT, run
+from hokusai_preview.core.records import SECTION_FIELDS
 from hokusai_preview.core.summary import render, row_of
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
@@ -168,7 +169,8 @@ def test_the_summary_stays_light(results):
 
 @pytest.mark.parametrize("record, options, missing", [
     ({"record": "summary"}, ("--summary",), "no status"),
-    ({"record": "delta", "key": "k", "baseline": {}}, (), "no output"),
+    ({"record": "delta", "key": "k", "output": {}, "baseline": {field: None for field in SECTION_FIELDS["baseline"]}},
+     (), "no preview_metadata"),
     ({"record": "error", "error": "x"}, ("--summary",), "ValueError"),
 ])
 def test_an_incomplete_input_is_one_line_not_an_internal_error(record, options, missing):
@@ -187,6 +189,21 @@ def test_an_incomplete_summary_row_among_good_inputs_is_named(results):
     assert result.err_lines == ["hp-format: error: input 2 is not a complete delta output, error record or summary "
                                 "row (no delta_one_score); feed hp-format what hp-delta or 'hp-format --summary "
                                 "--summary-format jsonl' wrote, whole"]
+
+
+def test_no_output_overwrites_an_input_or_the_other_output(results, tmp_path):
+    saved = tmp_path / "saved.json"
+    saved.write_bytes(open(results[0], "rb").read())
+    for argv, code, line in [
+            (("--output-file", saved), 7, "--output-file %s is the input %s" % (saved, saved)),
+            (("--summary", "--plot", saved), 7, "--plot %s is the input %s" % (saved, saved)),
+            (("--summary", "--plot", tmp_path / "p.png", "--output-file", tmp_path / "p.png"), 2,
+             "--plot and --output-file name the same file, %s" % (tmp_path / "p.png"))]:
+        result = run("hp-format", *argv, saved)
+        assert result.code == code and result.stdout == "" and len(result.err_lines) == 1
+        assert result.err_lines[0].startswith("hp-format: error: " + line)
+    assert saved.read_bytes() == open(results[0], "rb").read()
+    assert sorted(os.listdir(tmp_path)) == ["results", "saved.json"]
 
 
 def test_a_picture_is_not_left_behind_when_the_output_file_cannot_be_written(results, tmp_path):

@@ -172,6 +172,27 @@ def test_dash_reads_stdin(variant, frame, tmp_path, bundles, cache_dir):
     assert not os.listdir(cache_dir / "tmp")  # the spooled copy is gone
 
 
+def test_a_file_named_like_an_option_is_read_after_a_double_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-rows.csv").write_bytes(open(EXAMPLE, "rb").read())
+    record, _ = load_ok("--", "-rows.csv")
+    assert record["contribution"]["source_path"] == "-rows.csv"
+    assert record["contribution"]["rows_used"] == 1000
+
+
+def test_integers_beyond_float_precision_load_as_the_nearest_float(tmp_path):
+    import numpy as np
+
+    table = pa.Table.from_pandas(pd.read_csv(EXAMPLE).head(ROWS), preserve_index=False)
+    column = table.schema.get_field_index("compounds")
+    huge = np.full(ROWS, 7, dtype=np.uint64)
+    huge[0] = 2 ** 64 - 1
+    pq.write_table(table.set_column(column, "compounds", pa.array(huge)), str(tmp_path / "u64.parquet"))
+    record, _ = load_ok(tmp_path / "u64.parquet")
+    loaded = pd.read_parquet(record["contribution"]["table_path"])["compounds"]
+    assert loaded.iloc[0] == float(2 ** 64) and (loaded.iloc[1:] == 7.0).all()
+
+
 def test_a_pipe_is_read_like_a_file(frame, tmp_path, bundles):
     """A named pipe (what bash's <(zcat x.gz) gives) can be read once: it is copied first."""
     import threading

@@ -43,6 +43,15 @@ def test_a_record_without_its_key(stage):
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_record_cut_short_is_refused_naming_what_it_lacks(stage):
+    kind = STAGES[stage]
+    record = {"record": kind, "key": "0" * 64, "baseline": {"path": "/nowhere"}}
+    line = refused(run(stage, stdin=(json.dumps(record) + "\n").encode()))
+    assert line.startswith("%s: error: line 1 of <stdin> is a %r record without baseline.model_id, so not one "
+                           "hp-%s wrote whole; feed it the output of hp-" % (stage, kind, kind))
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
 def test_error_records_pass_through(stage):
     error = {"record": "error", "source_path": "x.csv",
              "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv: is empty"}}

@@ -411,7 +411,8 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     assert json.loads(run("hp-cache", "--json").stdout)["entry_count"] == 0
 
 
-@pytest.mark.parametrize("argv", [("--max-bytes", "lots"), ("--stage", "train"), ("--bogus",)])
+@pytest.mark.parametrize("argv", [("--max-bytes", "lots"), ("--stage", "train"), ("--bogus",),
+                                  ("--clear", "--stage", ""), ("--clear", "--stage", "bogus")])
 def test_hp_cache_usage_errors_are_one_line(argv):
     result = run("hp-cache", *argv)
     assert result.code == 2 and result.stdout == "" and len(result.err_lines) == 1

@@ -145,6 +145,27 @@ def test_eviction_counts_a_file_shared_by_hard_links_once_and_frees_it_with_its_
     assert [e["key"] for e in cache.entries()] == [key(4)]
 
 
+def test_entries_a_read_only_cache_keeps_are_neither_counted_as_freed_nor_cleared_silently(tmp_path, monkeypatch):
+    from hokusai_preview.core import cache as cache_module
+    from hokusai_preview.core.errors import OutputError
+
+    cache = Cache(str(tmp_path), max_bytes=10 ** 9)
+    for n in (1, 2):
+        build(cache, key=key(n))
+
+    def refused(*_args, **_kwargs):
+        raise PermissionError(30, "Read-only file system")
+
+    # What a read-only file system answers (root ignores permission bits, so a test cannot chmod).
+    monkeypatch.setattr(cache_module.os, "rename", refused)
+    monkeypatch.setattr(cache_module.shutil, "rmtree", lambda *a, **k: None)
+    assert cache.enforce_limit(max_bytes=0, grace=0) == []
+    with pytest.raises(OutputError) as error:
+        cache.clear()
+    assert error.value.line().startswith("cannot remove 2 of 2 cache entries in %s" % cache.root)
+    assert len(list(cache.entries())) == 2
+
+
 def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HP_CACHE_MAX_BYTES", "3M")
     assert Cache(str(tmp_path)).max_bytes == 3 << 20

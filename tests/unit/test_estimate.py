@@ -37,6 +37,14 @@ def test_a_delta_of_exactly_one_point_is_not_below_the_threshold():
     assert rule(base, new, n=1000000)["decision"] == "accepted"
 
 
+def test_an_estimated_value_beyond_1_is_taken_as_1_in_the_interval():
+    # baseline + an extrapolated delta can pass 1 (a tiny or easy benchmark); the rule still answers.
+    got = rule(0.99, 1.02)
+    half = 1.96 * math.sqrt(0.99 * 0.01 / 1500) * 100
+    assert got["ci95_pp"] == pytest.approx([3.0 - half, 3.0 + half])
+    assert got["decision"] == "accepted"
+
+
 def test_significance_is_the_unpaired_interval_with_1_96():
     # p = 0.5 -> 0.515 on 10,000 rows: SE = sqrt(.25/1e4 + .515*.485/1e4) = 0.0070695...
     got = rule(0.5, 0.515, n=10000)

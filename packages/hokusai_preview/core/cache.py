@@ -187,8 +187,12 @@ class Cache:
             except ValueError:
                 raise UsageError("HP_CACHE_MAX_BYTES=%r is not a size" % os.environ["HP_CACHE_MAX_BYTES"],
                                  "set it to a number of bytes, or like 500M or 2G") from None
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise OutputError("the cache directory %s is not a directory" % self.root,
+        place = self.root  # the directory itself, or where it would be made
+        while not os.path.lexists(place):
+            place = os.path.dirname(place)
+        if not os.path.isdir(place):
+            raise OutputError("the cache directory %s is not a directory" % place if place == self.root else
+                              "the cache directory %s cannot be made: %s is not a directory" % (self.root, place),
                               "point HP_CACHE_DIR (or --cache-dir) at a directory")
         self.max_bytes = max_bytes
         self.notify = notify
@@ -261,8 +265,9 @@ class Cache:
             moved = os.path.join(trash, "removing-%d-%s" % (os.getpid(), uuid.uuid4().hex))
             os.rename(path, moved)
         except OSError:
-            moved = path  # already gone, or another run moved it first
+            moved = path  # already gone, another run moved it first, or the cache is read-only
         shutil.rmtree(moved, ignore_errors=True)
+        return not os.path.lexists(path)  # out of its key: no lookup finds it (trash goes later)
 
     # --- inspection and maintenance -------------------------------------------------------
 
@@ -334,7 +339,8 @@ class Cache:
                 break
             if entry["path"] == keep or now - entry["last_used"] < grace:
                 continue
-            self._remove_tree(entry["path"])
+            if not self._remove_tree(entry["path"]):
+                continue  # cannot be removed (a read-only cache): nothing freed
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.root, LOCKS, entry["stage"], entry["key"] + ".lock"))
             for inode in files[id(entry)]:
@@ -345,11 +351,15 @@ class Cache:
         return removed
 
     def clear(self, stage=None):
-        """Remove every entry (of ``stage`` only, if given) and what killed runs left; returns bytes freed."""
+        """Remove every entry (of ``stage`` only, if given) and what killed runs left; returns bytes freed.
+
+        OutputError when some entry cannot be removed (a read-only cache)."""
         entries = [e for e in self.entries() if stage is None or e["stage"] == stage]
+        kept = [e for e in entries if not self._remove_tree(e["path"])]
+        if kept:
+            raise OutputError("cannot remove %d of %d cache entries in %s (is it read-only?)" % (
+                len(kept), len(entries), self.root), "check the directory's permissions")
         freed = sum(e["bytes"] for e in entries)
-        for entry in entries:
-            self._remove_tree(entry["path"])
         if stage is None:
             before = sum(size for _path, size, alive in self.leftovers() if not alive)
             self.collect_garbage()

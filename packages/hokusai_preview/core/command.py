@@ -13,6 +13,7 @@
   and exit with the status documented in :mod:`hokusai_preview.core.errors`.
 """
 
+import errno
 import json
 import math
 import os
@@ -204,7 +205,7 @@ class Command:
             return exc.code if isinstance(exc.code, int) else 0
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
-            _silence_stdout()
+            silence_stdout()
             return 128 + signal.SIGPIPE
         except KeyboardInterrupt:
             return self.signalled("interrupted", 130)
@@ -212,16 +213,28 @@ class Command:
             return self.signalled("terminated", 143)
         except MemoryError:
             return self.fail_line("out of memory; try a smaller --sample-size", 1)
-        except Exception as exc:  # a bug: one line unless --verbose
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                return self.internal_error(exc)
             if self.verbose:
                 traceback.print_exc()
-                return self.fail_line("internal error: %s: %s" % (type(exc).__name__, exc), 1)
-            text = " ".join(str(exc).split())[:300]
-            return self.fail_line("internal error: %s: %s; run again with --verbose and report it"
-                                  % (type(exc).__name__, text), 1)
+            # Not a bug: a full disk (or quota), most often where the cache is.
+            return self.fail_line("no space left to write %s; free some space or point --cache-dir (or "
+                                  "HP_CACHE_DIR) at a disk with room" % (exc.filename or "the results"), 7)
+        except Exception as exc:  # a bug: one line unless --verbose
+            return self.internal_error(exc)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+    def internal_error(self, exc):
+        """One line for a bug (with the traceback too under --verbose); returns exit status 1."""
+        if self.verbose:
+            traceback.print_exc()
+            return self.fail_line("internal error: %s: %s" % (type(exc).__name__, exc), 1)
+        text = " ".join(str(exc).split())[:300]
+        return self.fail_line("internal error: %s: %s; run again with --verbose and report it"
+                              % (type(exc).__name__, text), 1)
 
     def run(self, args):
         raise NotImplementedError
@@ -247,7 +260,7 @@ def _main_thread():
     return threading.current_thread() is threading.main_thread()
 
 
-def _silence_stdout():
+def silence_stdout():
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -297,8 +310,9 @@ class Stage(Command):
     def read_source(self, source):
         if source == "-":
             if sys.stdin is None or sys.stdin.isatty():
-                raise UsageError("%s reads records on stdin, but stdin is a terminal" % self.name,
-                                 "pipe the previous stage into it or name a record file")
+                raise UsageError("%s reads records on stdin, but stdin is %s" % (
+                    self.name, "closed" if sys.stdin is None else "a terminal"),
+                    "pipe the previous stage into it or name a record file")
             handle, label = sys.stdin, "<stdin>"
         else:
             try:
@@ -331,6 +345,13 @@ class Stage(Command):
         if kind in self.accepts and not isinstance(record.get("key"), str):
             raise UsageError("line %d of %s is a %r record without its key, so not one hp-%s wrote" % (
                 number, label, kind, kind), "feed it the output of %s" % self.upstream())
+        if kind in self.accepts:
+            from .records import missing_field
+
+            missing = missing_field(record)
+            if missing:
+                raise UsageError("line %d of %s is a %r record without %s, so not one hp-%s wrote whole" % (
+                    number, label, kind, missing, kind), "feed it the output of %s" % self.upstream())
         if kind == "error" or kind in self.accepts:
             return record
         raise UsageError("line %d of %s is a %s record, not one %s reads" % (

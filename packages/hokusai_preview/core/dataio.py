@@ -162,7 +162,8 @@ def _decode_head(head, label):
         return head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
     window = head[:4096]
     if b"\x00" in window:
-        if len(window) > 8 and (window[1::2].count(0) > len(window) // 3 or window[0::2].count(0) > len(window) // 3):
+        # UTF-16 text of mostly ASCII has zeros in every other byte: in one half, not in both.
+        if len(window) > 8 and (window[1::2].count(0) > len(window) // 3) != (window[0::2].count(0) > len(window) // 3):
             raise bad(label, "looks like UTF-16 text without a byte-order mark",
                       "save it as UTF-8 (or UTF-16 with a BOM) and try again")
         raise bad(label, "is binary content, not a table hokusai-preview reads",
@@ -852,8 +853,11 @@ def _short(text, limit=40):
 # --- sources that are not regular files -------------------------------------------------------
 
 
-def spool_stream(source, directory):
-    """Copy a binary stream to a new file in ``directory`` (so it can be hashed and sniffed)."""
+def spool_stream(source, directory, label="<stdin>"):
+    """Copy a binary stream to a new file in ``directory`` (so it can be hashed and sniffed).
+
+    Its first bytes are sniffed before the rest is copied: an endless stream of binary data
+    (``< /dev/zero``) is refused at once rather than copied until the disk is full."""
     import tempfile
 
     os.makedirs(directory, exist_ok=True)
@@ -861,11 +865,20 @@ def spool_stream(source, directory):
     fd, path = tempfile.mkstemp(prefix="stdin-%d-" % os.getpid(), dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
+            head = b""  # a pipe gives what it holds: gather the sniffing window first
             while True:
                 block = source.read(1 << 20)
+                block = block if isinstance(block, bytes) else block.encode("utf-8")
+                if head is not None:
+                    head += block
+                    if block and len(head) < SNIFF_BYTES:
+                        continue
+                    if head[:2] != GZIP_MAGIC and head.strip():  # gzip is sniffed once decompressed
+                        sniff(head[:SNIFF_BYTES], label)
+                    block, head = head, None
                 if not block:
                     break
-                out.write(block if isinstance(block, bytes) else block.encode("utf-8"))
+                out.write(block)
     except BaseException:
         os.unlink(path)
         raise
@@ -876,4 +889,6 @@ def spool_stdin(directory):
     """Copy stdin to a file in ``directory``; returns the path."""
     import sys
 
+    if sys.stdin is None:  # started with stdin closed (<&-)
+        raise bad("<stdin>", "is closed", "pipe the data in or name a file")
     return spool_stream(getattr(sys.stdin, "buffer", sys.stdin), directory)

@@ -379,6 +379,8 @@ def deltaone_rule(baseline_value, new_value, n_baseline, n_new, hash_baseline, h
 
 
 def _variance(p, n):
+    # An estimated value (baseline + extrapolated delta) can pass 0 or 1; a proportion cannot.
+    p = min(max(p, 0.0), 1.0)
     return p * (1.0 - p) / n if n else 0.0
 
 

@@ -73,17 +73,33 @@ def atomic_path(path, mode=0o644):
         raise
 
 
-def check_output_path(path, inputs=()):
-    """Refuse, before any work, an output path that names a directory or one of ``inputs``."""
+def check_output_path(path, inputs=(), option="--output-file"):
+    """Refuse, before any work, an output path that names a directory or one of ``inputs``
+    (existing files, or paths other outputs of the same run will be written to)."""
     # isdir follows links: a link to a directory is refused too
     if str(path).endswith(("/", os.sep)) or os.path.isdir(path):
         raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
                           "give a file name for the output")
+    if _special_kind(path) is None:
+        _check_writable_place(path)
     for source in inputs:
         with contextlib.suppress(OSError):
-            if _special_kind(path) is None and os.path.samefile(path, source):
-                raise OutputError("--output-file %s is the input %s: writing it would destroy the data"
-                                  % (path, source), "give the output another name")
+            if _special_kind(path) is None and (os.path.abspath(path) == os.path.abspath(source)
+                                                or os.path.samefile(path, source)):
+                raise OutputError("%s %s is the input %s: writing it would destroy the data"
+                                  % (option, path, source), "give the output another name")
+
+
+def _check_writable_place(path):
+    """Refuse now a file that could not be created later: its folder (made when missing) must be
+    creatable in the nearest existing one, which must be a writable directory."""
+    place = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(place):
+        place = os.path.dirname(place)
+    if not os.path.isdir(place):
+        raise OutputError("cannot write %s: %s is not a directory" % (path, place), "choose another place")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise OutputError("cannot write %s: %s is not writable" % (path, place), "choose a writable place")
 
 
 def _special_kind(path):

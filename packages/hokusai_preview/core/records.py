@@ -4,6 +4,49 @@ A record accumulates sections as it flows (see core/command.py); when several st
 produce a table of the contribution, later stages use the newest one.
 """
 
+# The sections each kind of record carries, and the fields each section always has: what
+# schemas/<kind>.schema.json requires (tests/unit/test_records.py keeps the two equal). A stage
+# checks its input against them first, so a hand-edited or cut record is a usage error naming
+# what is missing, not an internal error deep inside the stage.
+RECORD_SECTIONS = {
+    "load": ("baseline", "contribution"),
+    "check": ("baseline", "contribution", "check"),
+    "sample": ("baseline", "contribution", "sample"),
+    "train": ("baseline", "contribution", "training"),
+    "eval": ("baseline", "contribution", "training", "evaluation"),
+    "delta": ("baseline", "output"),
+}
+SECTION_FIELDS = {
+    "baseline": ("path", "model_id", "model_type", "fingerprint", "label_column", "classes", "has_base_table"),
+    "contribution": ("source_path", "table_path", "rows_used", "data_manifest", "validation", "format",
+                     "compressed", "file_sha256", "bytes"),
+    "check": ("table_path", "rows_used", "rows_removed", "contamination_action", "seed", "class_counts",
+              "diagnostics"),
+    "sample": ("table_path", "sample_size_used", "original_data_size", "sampled", "seed", "method",
+               "class_counts", "class_counts_original", "sample_size_requested"),
+    "training": ("mode", "budget", "seed", "round_size", "trees", "full_trees", "baseline_trees", "stop_reason",
+                 "convergence", "base_samples", "contributed_samples", "test_size", "split", "fitted_samples",
+                 "full_run_fitted", "model_path", "predictions_path", "reference_predictions_path",
+                 "learning_curve", "fit_seconds"),
+    "evaluation": ("benchmark", "baseline_metrics", "new_metrics", "baseline_full_metrics", "compared_trees",
+                   "learning_curve", "evaluation_timestamp", "evaluation_time_seconds"),
+    "output": (),
+}
+
+
+def missing_field(record):
+    """The first section or field (dotted) that a record of its kind always has and ``record``
+    lacks, or None."""
+    for section in RECORD_SECTIONS.get(record.get("record"), ()):
+        value = record.get(section)
+        if not isinstance(value, dict):
+            return section
+        for field in SECTION_FIELDS[section]:
+            if field not in value:
+                return "%s.%s" % (section, field)
+    return None
+
+
 # Sections that may hold the contribution's table, newest first.
 TABLE_SECTIONS = ("sample", "check", "contribution")
 

@@ -65,10 +65,18 @@ class Format(Stage):
         fmt = choice_option(args, "--output-format", FORMATS)
         summary_fmt = choice_option(args, "--summary-format", summary.FORMATS)
         self.summarising = bool(args["--summary"])
-        if args["--output-file"]:
-            from ..core.fsutil import check_output_path
+        # Before any work, and before the picture is drawn: no output may overwrite an input or
+        # the other output.
+        from ..core.fsutil import check_output_path
 
-            check_output_path(args["--output-file"])  # before any work, and before the picture is drawn
+        inputs = [source for source in args["<record>"] if source != "-"]
+        if args["--output-file"]:
+            check_output_path(args["--output-file"], inputs)
+        if args["--plot"]:
+            if args["--output-file"] and os.path.abspath(args["--plot"]) == os.path.abspath(args["--output-file"]):
+                raise UsageError("--plot and --output-file name the same file, %s" % args["--plot"],
+                                 "give the picture another name")
+            check_output_path(args["--plot"], inputs, "--plot")
         outputs = self.each(list(self.input_records(args)), self.output_of)
         if not outputs:
             return  # nothing upstream (a failed stage already said why): write nothing

@@ -1,7 +1,7 @@
 """hp-load: read contributed data, check it against the baseline, store it as Parquet.
 
 Usage:
-  hp-load [options] <data-path>...
+  hp-load [options] [--] <data-path>...
   hp-load [options] --data-path PATH
   hp-load (-h | --help | --version)
 
@@ -81,7 +81,7 @@ class Load(Stage):
             elif _check_readable(source) == "stream":
                 # A pipe (e.g. bash's <(zcat ...)) can be read once only: copy it first.
                 with open(source, "rb") as stream:
-                    spooled = path = spool_stream(stream, spool_dir)
+                    spooled = path = spool_stream(stream, spool_dir, label)
             else:
                 path = source
         except OSError as exc:
@@ -404,7 +404,8 @@ class ContributionLoader:
                 raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
                     self.label, name, _short(value), row + offset + 1), hint) from None
         elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
-            array = pc.cast(array, pa.float64())
+            # Integers past 2**53 round to the nearest float64, as scikit-learn will see them anyway.
+            array = pc.cast(array, pa.float64(), safe=False)
         else:
             raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
                 self.label, name, array.type), "give plain numbers in that column")

@@ -76,7 +76,7 @@ class Train(Stage):
         except ValueError:
             raise UsageError("--target must be a probability, not %r" % args["--target"], None) from None
         if not 0 < self.target < 1:
-            raise UsageError("--target must be between 0 and 1, not %s" % args["--target"], None)
+            raise UsageError("--target must be a probability strictly between 0 and 1, not %s" % args["--target"], None)
         self.full = bool(args["--full"])
         self.jobs = jobs_option(args)
         self.trust_model = bool(args["--trust-model"])

@@ -95,9 +95,11 @@ def check_values(parsed):
     earlier ones compute, each stage that takes the option would complain, and the run would
     fail only at the end.
     """
+    from ..core.cache import Cache
     from ..core.command import choice_option, jobs_option, positive_int, seed_option
     from ..stages.format import FORMATS
 
+    Cache(parsed["--cache-dir"])  # HP_CACHE_MAX_BYTES, and a cache directory that cannot be one
     seed_option(parsed)
     positive_int(parsed, "--sample-size")
     jobs_option(parsed)
@@ -120,8 +122,15 @@ def main(argv=None):
         sys.stdout.write(__doc__)
         return 0
     try:
-        sys.stdout.write(shell_code(argv))
-    except HPError as exc:
-        sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
-        sys.stdout.write("exit %d\n" % exc.exit_code)
+        try:
+            sys.stdout.write(shell_code(argv))
+        except HPError as exc:
+            sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
+            sys.stdout.write("exit %d\n" % exc.exit_code)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: stop quietly, as the stages do
+        from ..core.command import silence_stdout
+
+        silence_stdout()
+        return 141
     return 0

@@ -74,12 +74,13 @@ class Baseline(Command):
         seed = seed_option(args)
         jobs = jobs_option(args)
         output = os.path.abspath(args["--output"])
-        if os.path.lexists(output):
-            if not args["--force"]:
-                raise OutputError("%s already exists" % output, "choose another --output or pass --force")
+        empty_folder = os.path.isdir(output) and not os.path.islink(output) and not os.listdir(output)
+        if os.path.lexists(output) and not empty_folder:
             if not _is_bundle(output):  # --force must never wipe a folder of other things
-                raise OutputError("%s exists and is not a bundle (no hokusai-preview manifest.json), so --force "
-                                  "does not replace it" % output, "choose another --output")
+                raise OutputError("%s exists and is not a bundle (no hokusai-preview manifest.json), so it is "
+                                  "not replaced, even with --force" % output, "choose another --output")
+            if not args["--force"]:
+                raise OutputError("%s already holds a bundle" % output, "choose another --output or pass --force")
         for option in ("--train-data", "--benchmark-data"):
             if args[option] == "-":
                 raise UsageError("%s - : hp-baseline reads its tables from files, not stdin" % option,

@@ -38,7 +38,7 @@ import sys
 import time
 
 from ..core.command import Command
-from ..core.errors import UsageError
+from ..core.errors import OutputError, UsageError
 
 # Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
 STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "model-scan")
@@ -52,9 +52,9 @@ class CacheCommand(Command):
         from ..core.cache import Cache, parse_size
 
         cache = Cache(args["--cache-dir"])
-        if args["--stage"] and not args["--clear"]:
+        if args["--stage"] is not None and not args["--clear"]:
             raise UsageError("--stage only goes with --clear", "see 'hp-cache --help'")
-        if args["--stage"] and args["--stage"] not in STAGES:
+        if args["--stage"] is not None and args["--stage"] not in STAGES:
             raise UsageError("--stage %r is not a cache stage" % args["--stage"],
                              "give one of %s" % ", ".join(STAGES))
         if args["--clear"]:
@@ -69,6 +69,9 @@ class CacheCommand(Command):
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
             self.info("evicted %d entries (%s)" % (len(removed), human(sum(e["bytes"] for e in removed))))
         info = describe(cache)
+        if args["--max-bytes"] is not None and info["bytes"] > limit:
+            raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it read-only?)"
+                              % (cache.root, human(info["bytes"]), human(limit)), "check the directory's permissions")
         if args["--json"]:
             if not args["--entries"]:
                 del info["entries"]
