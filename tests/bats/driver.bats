@@ -145,6 +145,9 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
     [ "${#stderr_lines[@]}" -eq 1 ]
     [[ "${stderr_lines[0]}" == "hokusai-preview: error: "*"$BATS_TEST_TMPDIR/a-file"*"is not a directory"* ]]
   done
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-file ""
+  [ "$status" -eq 2 ]
+  [ "${stderr_lines[0]}" = "hokusai-preview: error: --output-file was given an empty value; give it a value, or leave the option out" ]
   HP_CACHE_MAX_BYTES=lots run --separate-stderr hokusai-preview --data-path "$EXAMPLE"
   [ "$status" -eq 2 ]
   [ "${#stderr_lines[@]}" -eq 1 ]

@@ -34,6 +34,16 @@ def test_a_missing_table_is_refused_without_offering_stdin(tmp_path):
     assert not os.path.exists(str(output))
 
 
+def test_an_output_under_a_file_is_refused_before_any_work(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a folder")
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                 EXAMPLES + "/hpc_jobs_700.parquet", "--output", str(afile / "bundle"))
+    assert result.code == 7 and result.stdout == ""
+    assert result.err_lines == ["hp-baseline: error: cannot write %s: %s is not a directory; choose another place"
+                                % (afile / "bundle", afile)]  # no warning first: nothing was read
+
+
 def test_the_bundle_model_is_fitted_like_the_main_pipeline(bundles):
     """hp-baseline fits the recipe on the training part of a stratified 80/20 split of the base
     table (random_state 42), as the main pipeline does: its benchmark accuracy is that model's."""

@@ -180,6 +180,12 @@ def test_a_file_named_like_an_option_is_read_after_a_double_dash(tmp_path, monke
     assert record["contribution"]["rows_used"] == 1000
 
 
+def test_an_empty_path_is_named_as_such():
+    result = run("hp-load", "")
+    assert result.code == 3 and result.stdout == ""
+    assert result.err_lines == ["hp-load: error: the data path is empty; name the data file (or - to read stdin)"]
+
+
 def test_integers_beyond_float_precision_load_as_the_nearest_float(tmp_path):
     import numpy as np
 

@@ -89,6 +89,9 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-cache", "--stage", "load"), "--stage load cannot be used that way (see the Usage lines)"),
     (("hp-sample", "--seed", "4294967296"), "--seed must be at most 4294967295, not 4294967296"),
     (("hp-delta", "--bootstrap", "99999999999"), "--bootstrap must be at most 100000, not 99999999999"),
+    (("hp-format", "--output-file", ""), "--output-file was given an empty value; give it a value, or leave"),
+    (("hp-sample", "--cache-dir", ""), "--cache-dir was given an empty value"),
+    (("hp-cache", "--clear", "--stage", ""), "--stage was given an empty value"),
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")

@@ -180,9 +180,11 @@ class Command:
 
     def parse(self, argv):
         try:
-            return docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
+            args = docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
         except DocoptExit as exc:
             raise UsageError(docopt_message(exc, self.usage, argv), "see '%s --help'" % self.name) from None
+        refuse_empty_values(args)
+        return args
 
     def main(self, argv=None):
         """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
@@ -252,6 +254,14 @@ class Command:
         command = cls()
         command.prefetching = True
         sys.exit(command.main())
+
+
+def refuse_empty_values(args):
+    """An option given an empty value (``--output-file ""``, often an unset shell variable) is a
+    usage error: taken as absent, it would silently mean the default."""
+    for option, value in sorted(args.items()):
+        if option.startswith("--") and value == "":
+            raise UsageError("%s was given an empty value" % option, "give it a value, or leave the option out")
 
 
 def _main_thread():

@@ -81,7 +81,7 @@ def check_output_path(path, inputs=(), option="--output-file"):
         raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
                           "give a file name for the output")
     if _special_kind(path) is None:
-        _check_writable_place(path)
+        check_writable_place(path)
     for source in inputs:
         with contextlib.suppress(OSError):
             if _special_kind(path) is None and (os.path.abspath(path) == os.path.abspath(source)
@@ -90,7 +90,7 @@ def check_output_path(path, inputs=(), option="--output-file"):
                                   % (option, path, source), "give the output another name")
 
 
-def _check_writable_place(path):
+def check_writable_place(path):
     """Refuse now a file that could not be created later: its folder (made when missing) must be
     creatable in the nearest existing one, which must be a writable directory."""
     place = os.path.dirname(os.path.abspath(path))

@@ -157,6 +157,8 @@ def _check_readable(path, stdin=True):
     ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
     import stat
 
+    if not path:
+        raise DataError("the data path is empty", "name the data file%s" % (" (or - to read stdin)" if stdin else ""))
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

@@ -64,7 +64,7 @@ def shell_code(argv):
     """Shell code for the driver: variable assignments, or help / error and exit."""
     from docopt import DocoptExit, docopt
 
-    from ..core.command import docopt_message
+    from ..core.command import docopt_message, refuse_empty_values
 
     if any(a in ("-h", "--help") for a in argv):
         return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
@@ -74,6 +74,7 @@ def shell_code(argv):
         parsed = docopt(DRIVER_USAGE, argv, default_help=False)
     except DocoptExit as exc:
         raise UsageError(docopt_message(exc, DRIVER_USAGE, argv), "see 'hokusai-preview --help'") from None
+    refuse_empty_values(parsed)
     check_values(parsed)
     lines = []
     for key, value in sorted(parsed.items()):

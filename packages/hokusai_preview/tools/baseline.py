@@ -81,6 +81,9 @@ class Baseline(Command):
                                   "not replaced, even with --force" % output, "choose another --output")
             if not args["--force"]:
                 raise OutputError("%s already holds a bundle" % output, "choose another --output or pass --force")
+        from ..core.fsutil import check_writable_place
+
+        check_writable_place(output)  # before the tables are read and the model is trained
         for option in ("--train-data", "--benchmark-data"):
             if args[option] == "-":
                 raise UsageError("%s - : hp-baseline reads its tables from files, not stdin" % option,
