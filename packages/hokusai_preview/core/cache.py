@@ -42,7 +42,7 @@ import uuid
 
 from .. import __version__
 from .errors import OutputError, UsageError
-from .fsutil import sha256_file, sha256_json, write_json_atomic
+from .fsutil import nearest_existing, sha256_file, sha256_json, write_json_atomic
 
 ENTRY_FILE = "entry.json"
 DEFAULT_MAX_BYTES = 2 << 30
@@ -187,9 +187,7 @@ class Cache:
             except ValueError:
                 raise UsageError("HP_CACHE_MAX_BYTES=%r is not a size" % os.environ["HP_CACHE_MAX_BYTES"],
                                  "set it to a number of bytes, or like 500M or 2G") from None
-        place = self.root  # the directory itself, or where it would be made
-        while not os.path.lexists(place):
-            place = os.path.dirname(place)
+        place = nearest_existing(self.root)  # the directory itself, or where it would be made
         if not os.path.isdir(place):
             raise OutputError("the cache directory %s is not a directory" % place if place == self.root else
                               "the cache directory %s cannot be made: %s is not a directory" % (self.root, place),

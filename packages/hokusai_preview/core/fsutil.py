@@ -90,12 +90,18 @@ def check_output_path(path, inputs=(), option="--output-file"):
                                   % (option, path, source), "give the output another name")
 
 
+def nearest_existing(path):
+    """``path`` made absolute if it exists, else its nearest ancestor that does."""
+    place = os.path.abspath(path)
+    while not os.path.lexists(place):
+        place = os.path.dirname(place)
+    return place
+
+
 def check_writable_place(path):
     """Refuse now a file that could not be created later: its folder (made when missing) must be
     creatable in the nearest existing one, which must be a writable directory."""
-    place = os.path.dirname(os.path.abspath(path))
-    while not os.path.lexists(place):
-        place = os.path.dirname(place)
+    place = nearest_existing(os.path.dirname(os.path.abspath(path)))
     if not os.path.isdir(place):
         raise OutputError("cannot write %s: %s is not a directory" % (path, place), "choose another place")
     if not os.access(place, os.W_OK | os.X_OK):
