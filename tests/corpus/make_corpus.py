@@ -123,6 +123,11 @@ def refused_files():
     files["json_truncated.json"] = json.dumps(recs, indent=1).encode("utf-8")[:700]
     files["json_columns_unequal.json"] = json.dumps({"protocol": ["L", "J"], "label": ["F", "VF", "M"]}).encode()
     files["json_empty_array.json"] = b"[]\n"
+    # What pandas writes with DataFrame.to_json(orient="split") and orient="table".
+    files["json_pandas_split.json"] = json.dumps({"columns": header, "index": list(range(len(rows))),
+                                                   "data": [list(r.values()) for r in recs]}).encode()
+    files["json_pandas_table.json"] = json.dumps({"schema": {"fields": [{"name": h} for h in header]},
+                                                   "data": recs}).encode()
     bad_line = jsonl(recs).split(b"\n")
     bad_line[2] = b'{"protocol": "L", "compounds": 12,'
     files["jsonl_bad_line.jsonl"] = b"\n".join(bad_line)

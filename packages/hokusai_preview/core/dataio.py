@@ -361,6 +361,10 @@ class BatchReader:
             line = " at line %d" % (exc.lineno + skipped) if getattr(exc, "lineno", None) else ""
             raise bad(self.label, "is not valid JSON%s (%s)" % (line, _json_reason(exc)),
                       "check the file; JSON Lines files should be named .jsonl") from None
+        if isinstance(value, dict) and "data" in value and set(value) <= {"columns", "data", "index", "schema"} \
+                and ("columns" in value or "schema" in value):  # pandas' other layouts of a table
+            raise bad(self.label, "is pandas' orient=%r JSON, not records or columns" % (
+                "split" if "columns" in value else "table"), "write it with DataFrame.to_json(orient='records')")
         if isinstance(value, dict) and value and all(isinstance(v, (list, dict)) for v in value.values()):
             yield from self._from_columns(value)
             return
