@@ -352,12 +352,12 @@ class Stage(Command):
 
     def check_record(self, record, number, label):
         kind = record.get("record") if isinstance(record, dict) else None
-        if kind in self.accepts and not isinstance(record.get("key"), str):
-            raise UsageError("line %d of %s is a %r record without its key, so not one hp-%s wrote" % (
-                number, label, kind, kind), "feed it the output of %s" % self.upstream())
         if kind in self.accepts:
             from .records import missing_field
 
+            if not isinstance(record.get("key"), str):
+                raise UsageError("line %d of %s is a %r record without its key, so not one hp-%s wrote" % (
+                    number, label, kind, kind), "feed it the output of %s" % self.upstream())
             missing = missing_field(record)
             if missing:
                 raise UsageError("line %d of %s is a %r record without %s, so not one hp-%s wrote whole" % (

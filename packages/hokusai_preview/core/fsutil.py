@@ -80,12 +80,12 @@ def check_output_path(path, inputs=(), option="--output-file"):
     if str(path).endswith(("/", os.sep)) or os.path.isdir(path):
         raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
                           "give a file name for the output")
-    if _special_kind(path) is None:
-        check_writable_place(path)
+    if _special_kind(path) is not None:
+        return  # a device or pipe is written through, never replaced
+    check_writable_place(path)
     for source in inputs:
         with contextlib.suppress(OSError):
-            if _special_kind(path) is None and (os.path.abspath(path) == os.path.abspath(source)
-                                                or os.path.samefile(path, source)):
+            if os.path.abspath(path) == os.path.abspath(source) or os.path.samefile(path, source):
                 raise OutputError("%s %s is the input %s: writing it would destroy the data"
                                   % (option, path, source), "give the output another name")
 

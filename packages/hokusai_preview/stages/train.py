@@ -172,7 +172,7 @@ class Train(Stage):
             rows = "%d rows (%d base + %d sampled contributed rows that the full run's %g%% %s training " \
                    "split of %d base + %d contributed keeps)" % (
                        len(frame), split.fitted_base, fitted_contributed, 100 * (1 - trainer.test_size),
-                       split.how, base_rows, int(sample.get("original_data_size") or len(contribution)))
+                       split.how, base_rows, int(sample["original_data_size"]))
         else:  # say what the main pipeline's train/test split kept
             rows = "%d rows (the %g%% %s training split of %s)" % (
                 len(frame), 100 * (1 - trainer.test_size), split.how, rows)

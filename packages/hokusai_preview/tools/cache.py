@@ -69,7 +69,7 @@ class CacheCommand(Command):
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
             self.info("evicted %d entries (%s)" % (len(removed), human(sum(e["bytes"] for e in removed))))
         info = describe(cache)
-        if args["--max-bytes"] is not None and info["bytes"] > limit:
+        if args["--max-bytes"] is not None and info["bytes"] > limit:  # enforce_limit skips what it cannot remove
             raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it read-only?)"
                               % (cache.root, human(info["bytes"]), human(limit)), "check the directory's permissions")
         if args["--json"]:
