@@ -11,7 +11,9 @@ EXAMPLE ?= examples/hpc_jobs_1000.csv
 
 install: $(VENV)/.installed $(BASELINE)/manifest.json
 
-$(VENV)/.installed: pyproject.toml
+# The driver is copied into .venv/bin at install (an editable install links only the Python), so
+# a changed driver reinstalls.
+$(VENV)/.installed: pyproject.toml bin/hokusai-preview
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'

@@ -135,6 +135,18 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [[ "$output" == *'"source_path": "<stdin>"'* ]]
 }
 
+@test "a directory on stdin is refused as data in one line, and ignored when the data is a file" {
+  run --separate-stderr hokusai-preview --data-path - < "$BATS_TEST_TMPDIR"
+  [ "$status" -eq 3 ]
+  [ "$output" = "" ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "hokusai-preview: error: <stdin>: is a directory; "* ]]
+  [ ! -e "$HP_CACHE_DIR" ]
+  run hokusai-preview --data-path "$EXAMPLE" --quiet < "$BATS_TEST_TMPDIR"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "PREVIEW - NON-BINDING ESTIMATE"* ]]
+}
+
 @test "a bad cache setting or an output place that cannot be written is said once, before any stage runs" {
   touch "$BATS_TEST_TMPDIR/a-file"
   for setting in "--cache-dir $BATS_TEST_TMPDIR/a-file" "--cache-dir $BATS_TEST_TMPDIR/a-file/cache" \

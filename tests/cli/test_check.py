@@ -123,7 +123,7 @@ def test_error_records_pass_and_other_records_are_refused():
     assert passed.code == 0 and passed.records == [error]
     twice = run("hp-check", stdin=check(CLEAN).stdout)
     assert twice.code == 2 and twice.stdout == ""
-    assert "'check' record" in twice.stderr and "hp-load" in twice.stderr
+    assert "record of kind 'check'" in twice.stderr and "hp-load" in twice.stderr
 
 
 def test_the_driver_runs_hp_check_and_passes_keep_contaminated(tmp_path):

@@ -97,4 +97,4 @@ def test_a_stage_refuses_another_stages_record(example_csv, bundles):
     assert result.code == 2
     assert result.stdout == ""
     assert len(result.err_lines) == 1
-    assert "'load' record" in result.stderr and "hp-train" in result.stderr
+    assert "record of kind 'load'" in result.stderr and "hp-train" in result.stderr

@@ -32,14 +32,20 @@ def test_a_line_that_is_not_json(stage):
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_record_of_another_stage(stage):
     line = refused(run(stage, stdin=json.dumps({"record": "nonsense", "key": "x"}).encode()))
-    assert "is a 'nonsense' record, not one %s reads" % stage in line
+    assert "is a record of kind 'nonsense', not one %s reads" % stage in line
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_json_that_is_not_a_stage_record(stage):
+    line = refused(run(stage, stdin=b'{"protocol": "MPI"}\n'))
+    assert 'line 1 of <stdin> is not a stage record (it has no "record" field); feed it the output of hp-' in line
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_record_without_its_key(stage):
     kind = STAGES[stage]
     line = refused(run(stage, stdin=json.dumps({"record": kind}).encode()))
-    assert "is a %r record without its key" % kind in line
+    assert "is a record of kind %r without its key" % kind in line
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -47,7 +53,7 @@ def test_a_record_cut_short_is_refused_naming_what_it_lacks(stage):
     kind = STAGES[stage]
     record = {"record": kind, "key": "0" * 64, "baseline": {"path": "/nowhere"}}
     line = refused(run(stage, stdin=(json.dumps(record) + "\n").encode()))
-    assert line.startswith("%s: error: line 1 of <stdin> is a %r record without baseline.model_id, so not one "
+    assert line.startswith("%s: error: line 1 of <stdin> is a record of kind %r without baseline.model_id, so not one "
                            "hp-%s wrote whole; feed it the output of hp-" % (stage, kind, kind))
 
 

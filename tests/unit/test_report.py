@@ -33,6 +33,22 @@ def test_sampled_report_shows_the_extrapolation_and_fits_80_columns(bundles):
         assert len(line) <= 80, line
 
 
+def test_a_sampled_preview_unsure_from_its_sample_says_how_to_firm_it_up(bundles):
+    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=300)
+    p = output["preview_metadata"]
+    hint = "most of that uncertainty is from the rows the sample left out; --sample-size 1000 uses every row"
+    assert p["estimation_confidence"] < 0.8
+    assert p["uncertainty"]["from_sampling"]["delta_one"] > p["uncertainty"]["from_unfitted_trees"]["delta_one"]
+    assert hint in " ".join(render(output, color=False).split())
+    p["estimation_confidence"] = 0.9  # firm enough: no hint
+    assert "left out" not in render(output, color=False)
+
+
+def test_an_unsampled_preview_gives_no_sampling_hint(output):
+    assert output["preview_metadata"]["sample_size_used"] == output["preview_metadata"]["original_data_size"]
+    assert "--sample-size" not in render(output, color=False)
+
+
 def test_colour_report_is_the_plain_report_plus_ansi_codes(output):
     coloured = render(output, color=True)
     assert "\x1b[32m" in coloured or "\x1b[31m" in coloured  # the verdict is green or red

@@ -356,17 +356,17 @@ class Stage(Command):
             from .records import missing_field
 
             if not isinstance(record.get("key"), str):
-                raise UsageError("line %d of %s is a %r record without its key, so not one hp-%s wrote" % (
+                raise UsageError("line %d of %s is a record of kind %r without its key, so not one hp-%s wrote" % (
                     number, label, kind, kind), "feed it the output of %s" % self.upstream())
             missing = missing_field(record)
             if missing:
-                raise UsageError("line %d of %s is a %r record without %s, so not one hp-%s wrote whole" % (
+                raise UsageError("line %d of %s is a record of kind %r without %s, so not one hp-%s wrote whole" % (
                     number, label, kind, missing, kind), "feed it the output of %s" % self.upstream())
         if kind == "error" or kind in self.accepts:
             return record
-        raise UsageError("line %d of %s is a %s record, not one %s reads" % (
-            number, label, repr(kind) if kind else "non", self.name),
-            "feed it the output of %s" % self.upstream())
+        what = "a record of kind %r, not one %s reads" % (kind, self.name) if kind else \
+            "not a stage record (it has no \"record\" field)"
+        raise UsageError("line %d of %s is %s" % (number, label, what), "feed it the output of %s" % self.upstream())
 
     # --- records out ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import textwrap
 from statistics import NormalDist
 
 WIDTH = 80
+FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
 
 # decision code -> (short label for tables and pictures, phrase for the report)
 VERDICTS = {
@@ -227,6 +228,9 @@ def render(output, color=False, glyphs=UNICODE):
             signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
     lines.append(wrap(p["confidence_meaning"].replace("+/-", g["pm"]), 31,
                       "%-22s %-7s " % ("estimation_confidence", "%.2f" % p["estimation_confidence"])))
+    hint = firmer_hint(p)
+    if hint:
+        lines.append(s.dim(wrap(hint, 23, " " * 23)))
     lines.append("")
     lines.extend(metric_table(output, s, g))
     lines.append("")
@@ -263,6 +267,17 @@ def render(output, color=False, glyphs=UNICODE):
     if p["preview_mode"]:
         lines.append(s.dim(wrap(p["disclaimer"] + ": only the main pipeline's evaluation counts.", 0)))
     return "\n".join(lines) + "\n"
+
+
+def firmer_hint(p):
+    """What would firm up a sampled preview whose spread is mostly the rows it left out, or None."""
+    uncertainty = p.get("uncertainty") or {}
+    sampling = (uncertainty.get("from_sampling") or {}).get("delta_one", 0.0)
+    trees = (uncertainty.get("from_unfitted_trees") or {}).get("delta_one", 0.0)
+    if p["sample_size_used"] >= p["original_data_size"] or p["estimation_confidence"] >= FIRM or sampling <= trees:
+        return None
+    return ("most of that uncertainty is from the rows the sample left out; --sample-size %d uses every row"
+            % p["original_data_size"])
 
 
 def diagnostics_lines(diagnostics, s):
