@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from helpers import EXAMPLES, run, validate
+from helpers import EXAMPLES, pipe, run, validate
+from hokusai_preview.core.records import FILE_FIELDS
 
 # stage -> the kind of record it reads (one of them)
 STAGES = {"hp-check": "load", "hp-sample": "load", "hp-train": "sample", "hp-eval": "train", "hp-delta": "eval",
@@ -55,6 +56,28 @@ def test_a_record_cut_short_is_refused_naming_what_it_lacks(stage):
     line = refused(run(stage, stdin=(json.dumps(record) + "\n").encode()))
     assert line.startswith("%s: error: line 1 of <stdin> is a record of kind %r without baseline.model_id, so not one "
                            "hp-%s wrote whole; feed it the output of hp-" % (stage, kind, kind))
+
+
+def test_a_record_naming_a_file_that_is_not_there_is_refused_before_anything_is_cached(tmp_path):
+    # Every stage's real input, from one run of the pipeline.
+    steps = [("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-check",), ("hp-sample",), ("hp-train",),
+             ("hp-eval",)]
+    records = {step[0][3:]: result.records[0] for step, result in zip(steps, pipe(*steps))}
+    for stage, kind in sorted(STAGES.items()):
+        if stage == "hp-format":
+            continue  # renders the output section; it reads no file
+        record = json.loads(json.dumps(records[kind]))
+        section = next(name for name, value in record.items()
+                       if isinstance(value, dict) and any(field in value for field in FILE_FIELDS))
+        field = next(field for field in FILE_FIELDS if field in record[section])
+        record[section][field] = str(tmp_path / "gone.parquet")
+        # (In the cache that ran the pipeline the record's key finds the real result: no file is read.)
+        other = tmp_path / ("cache-" + stage)
+        line = refused(run(stage, "--cache-dir", other, stdin=json.dumps(record).encode()))
+        assert line == ("%s: error: the %s record's %s.%s names %s, which is not a file; feed it a record an "
+                        "earlier stage wrote, unedited, or run the pipeline again from hp-load"
+                        % (stage, kind, section, field, tmp_path / "gone.parquet"))
+        assert not list(other.rglob("entry.json"))
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

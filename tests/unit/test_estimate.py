@@ -125,17 +125,38 @@ def test_within_probability_known_answers():
 def test_curve_weights_extrapolate_a_log_linear_curve_exactly():
     rows, target, base = [125, 250, 500], 4000, 600
     deltas = np.array([0.01 + 0.02 * math.log(base + r) for r in rows])
-    weights, log_linear = est.curve_weights(rows, target, base)
+    weights, log_linear, trust = est.curve_weights(rows, target, base)
     assert log_linear @ deltas == pytest.approx(0.01 + 0.02 * math.log(base + target))
-    assert weights @ deltas == pytest.approx((log_linear @ deltas + deltas[-1]) / 2)
+    assert trust == 0.5 and weights @ deltas == pytest.approx((log_linear @ deltas + deltas[-1]) / 2)
     assert weights.sum() == pytest.approx(1.0) and log_linear.sum() == pytest.approx(1.0)
     flat = np.full(3, 0.03)
     assert weights @ flat == pytest.approx(0.03)  # no growth measured, none extrapolated
+    # Points exactly on the line: the slope stands out from a scatter of nothing, so it is followed.
+    weights, log_linear, trust = est.curve_weights(rows, target, base, deltas)
+    assert trust == 1.0 and weights @ deltas == pytest.approx(log_linear @ deltas)
+
+
+def test_a_slope_is_trusted_as_far_as_it_stands_out_from_the_scatter():
+    x = np.log(600 + np.array([0.0, 100, 200, 400]))
+    line = 0.02 * (x - x[0])
+    design = np.vstack([np.ones_like(x), x]).T
+    wobble = np.array([1.0, -1.0, -1.0, 1.0])
+    wobble -= design @ np.linalg.lstsq(design, wobble, rcond=None)[0]  # orthogonal to any line: pure scatter
+    assert est.slope_trust(x, line) == 1.0
+    assert est.slope_trust(x, wobble * 0.01) == 0.0  # no slope at all (to rounding)
+    assert est.slope_trust(x, -line) == 1.0          # a falling curve is followed alike
+    # t**2 = signal / scatter: trust = 1 - 1/t**2, so more scatter, less trust, never below 0.
+    dx = x - x.mean()
+    signal = 0.02 ** 2 * float(dx @ dx)
+    for size in (0.001, 0.003, 0.01):
+        scatter = float(np.sum((size * wobble) ** 2)) / 2
+        assert est.slope_trust(x, line + size * wobble) == pytest.approx(max(0.0, 1 - scatter / signal))
+    assert est.slope_trust(x[:2], line[:2]) == 0.5  # two points have no scatter to measure
 
 
 def test_curve_weights_with_one_size_use_the_last_point():
-    weights, log_linear = est.curve_weights([3, 3, 3], 100, 0)
-    assert weights.tolist() == [0.0, 0.0, 1.0] and log_linear.tolist() == [0.0, 0.0, 1.0]
+    weights, log_linear, trust = est.curve_weights([3, 3, 3], 100, 0, [0.01, 0.02, 0.03])
+    assert weights.tolist() == [0.0, 0.0, 1.0] and log_linear.tolist() == [0.0, 0.0, 1.0] and trust == 0.0
 
 
 # --- the estimate of the full run ----------------------------------------------------------------

@@ -379,6 +379,7 @@ class Stage(Command):
         if record.get("record") == "error":
             return record
         from .cache import damaged_references, make_key
+        from .records import missing_file
 
         started = time.perf_counter()
         key = make_key(self.produces, self.input_key(record), self.params(record))
@@ -389,6 +390,11 @@ class Stage(Command):
             if damaged:
                 raise UsageError("the %s record refers to cached files that are gone or damaged (%s)" % (
                     record.get("record"), damaged[0]), "run the pipeline again from hp-load")
+            missing = missing_file(record)
+            if missing:
+                raise UsageError("the %s record's %s names %s, which is not a file" % (
+                    record.get("record"), missing[0], missing[1]),
+                    "feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load")
             entry = self.cache.create(self.produces, key)  # waits if another run is computing it
             result = entry.reused
         if result is None:

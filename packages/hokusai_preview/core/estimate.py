@@ -21,7 +21,8 @@ apart, as a paired bootstrap). What separates them:
    sample: hp-train's ``FullRunSplit``), so the base rows are the same throughout. The
    uncertainty adds the curve points' own forest luck, propagated through the extrapolation,
    the full forest's luck (it grows different trees), and the choice between "keeps growing
-   log-linearly" and "stops growing".
+   log-linearly" and "stops growing" (the estimate goes as far toward the first as the curve's
+   slope stands out from its scatter).
 
 Why not the reference's first ``k`` trees: with the same seed the new forest's first ``k`` trees
 are the full run's first ``k`` (scikit-learn draws tree seeds in order), but the reference was
@@ -236,7 +237,7 @@ def convergence(y, reference, new, mode, full_new, profile, primary=None):
     return state
 
 
-def curve_weights(rows, target_rows, base_rows):
+def curve_weights(rows, target_rows, base_rows, deltas=None):
     """Linear weights that extrapolate learning-curve deltas to the whole contribution.
 
     Parameters
@@ -247,22 +248,48 @@ def curve_weights(rows, target_rows, base_rows):
         The whole contribution's size.
     base_rows : int
         Rows the new model trains on besides the contribution (0 in fine_tune mode).
+    deltas : sequence of float, optional
+        The curve's delta_one values, which decide how far the slope is trusted.
 
     Returns
     -------
-    (estimate weights, log-linear weights): the delta is extrapolated as ``log_linear @ deltas``,
-    a least-squares line in log(base + rows); the estimate ``weights @ deltas`` is the mean of
-    that and the last point, because learning curves flatten and three noisy points cannot say
-    how fast. Both are linear, so the estimate of delta_one is the mean of the metrics'.
+    (estimate weights, log-linear weights, trust): the delta is extrapolated as
+    ``log_linear @ deltas``, a least-squares line in log(base + rows). Learning curves flatten
+    and a few noisy points cannot say how fast, so the estimate ``weights @ deltas`` goes from
+    the last point ("stops growing") a share ``trust`` of the way to that line ("keeps
+    growing"). ``trust`` is the empirical-Bayes share of a slope measured with noise,
+    ``max(0, 1 - 1/t**2)``, ``t`` being the slope over its standard error from the points'
+    scatter about the line: a slope that stands out from the scatter is followed, one that does
+    not is not. Without ``deltas``, or with too few points to measure a scatter, ``trust`` is
+    1/2. Both weight vectors are linear, so the estimate of delta_one is the mean of the
+    metrics' (``trust`` comes from delta_one's curve and serves every metric).
     """
     x = np.log(base_rows + np.asarray(rows, dtype=np.float64))
     last = np.zeros(len(x))
     last[-1] = 1.0
     if len(set(np.round(x, 12).tolist())) < 2:
-        return last, last
+        return last, last, 0.0
     design = np.vstack([np.ones_like(x), x]).T
     log_linear = np.array([1.0, math.log(base_rows + target_rows)]) @ np.linalg.pinv(design)
-    return (log_linear + last) / 2.0, log_linear
+    trust = slope_trust(x, deltas) if deltas is not None else 0.5
+    return last + trust * (log_linear - last), log_linear, trust
+
+
+def slope_trust(x, y):
+    """``max(0, 1 - 1/t**2)`` for the least-squares slope of ``y`` on ``x`` (1/2 if unmeasurable)."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(x) < 3:
+        return 0.5  # a line through two points has no scatter to measure its noise by
+    dx = x - x.mean()
+    sxx = float(dx @ dx)
+    slope = float(dx @ (y - y.mean())) / sxx
+    scatter = float(np.sum((y - y.mean() - slope * dx) ** 2)) / (len(x) - 2)
+    signal = slope * slope * sxx
+    if signal <= 0.0:
+        return 0.0
+    if scatter <= signal * 1e-12:
+        return 1.0  # on the line exactly: nothing says it bends
+    return max(0.0, 1.0 - scatter / signal)
 
 
 def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows, target_rows, base_rows):
@@ -290,7 +317,9 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     Returns
     -------
     dict with ``estimate``, ``sd``, ``from_unfitted_trees`` and ``from_sampling`` (each a dict
-    over ``names`` + delta_one), ``exact`` and ``extrapolated``.
+    over ``names`` + delta_one), ``exact``, ``extrapolated`` and ``curve_trust`` (the share of the
+    way to the log-linear extrapolation the estimate went, :func:`curve_weights`; None when not
+    extrapolated).
     """
     sampled = sample_rows < target_rows
     exact = k >= full_new and not sampled
@@ -299,22 +328,24 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     if exact:
         zero = {name: 0.0 for name in everything}
         return {"estimate": measured, "sd": dict(zero), "from_unfitted_trees": dict(zero),
-                "from_sampling": dict(zero), "exact": True, "extrapolated": False}
+                "from_sampling": dict(zero), "exact": True, "extrapolated": False, "curve_trust": None}
     tree = {name: SD_INFLATION * profile.nested_sd(name, k) for name in everything}
     if not sampled:
         return {"estimate": measured, "sd": dict(tree), "from_unfitted_trees": tree,
-                "from_sampling": {name: 0.0 for name in everything}, "exact": False, "extrapolated": False}
+                "from_sampling": {name: 0.0 for name in everything}, "exact": False, "extrapolated": False,
+                "curve_trust": None}
     points = [(rows, dict(values, delta_one=delta_one({m: values[m] for m in names}))) for rows, values in curve]
     if not points:
         points = [(sample_rows, measured)]
     rows = [p[0] for p in points]
-    weights, log_linear = curve_weights(rows, target_rows, base_rows)
+    weights, log_linear, trust = curve_weights(rows, target_rows, base_rows,
+                                               [values["delta_one"] for _, values in points])
     estimate, sd, sampling = {}, {}, {}
     for name in everything:
         deltas = np.array([values[name] for _, values in points])
         estimate[name] = float(weights @ deltas)
         gap = float(log_linear @ deltas - deltas[-1])
-        if np.array_equal(log_linear, weights):
+        if len(set(rows)) < 2:
             # One curve size only: assume growth as large as log(rows) would give, from nothing.
             anchor = max(base_rows, 1)
             ratio = math.log1p(target_rows / anchor) / math.log1p(max(rows[-1], 1) / anchor)
@@ -322,12 +353,14 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
         luck = profile.forest_sd(name)
         point_var = profile.nested_sd(name, k) ** 2 + luck ** 2  # each point: a k-tree forest's luck
         noise_var = SD_INFLATION ** 2 * (float(weights @ weights) * point_var + luck ** 2)
-        sd[name] = math.sqrt(noise_var + gap ** 2 / 12.0)  # + uniform between "grows" and "stops"
+        # The full run lies anywhere between "stops" (0) and "keeps growing" (gap), uniformly;
+        # the estimate sits at trust * gap: its mean squared distance from there.
+        sd[name] = math.sqrt(noise_var + gap ** 2 * (1.0 / 3.0 - trust + trust ** 2))
         sampling[name] = math.sqrt(max(sd[name] ** 2 - tree[name] ** 2, 0.0))
     # Metric estimates are linear in the deltas, so delta_one's is their mean (the pipeline's formula).
     estimate["delta_one"] = delta_one({m: estimate[m] for m in names})
     return {"estimate": estimate, "sd": sd, "from_unfitted_trees": tree, "from_sampling": sampling,
-            "exact": False, "extrapolated": True}
+            "exact": False, "extrapolated": True, "curve_trust": trust}
 
 
 def paired_bootstrap(y, new_proba, reference_proba, draws=1000, seed=0, chunk=100):

@@ -47,6 +47,39 @@ def missing_field(record):
     return None
 
 
+# Fields naming a file a later stage reads (tables, models, predictions), wherever they appear.
+FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path")
+
+
+def missing_file(record):
+    """``(field path, file)`` of the first file ``record`` names that is not there, or None.
+
+    Files in cache entries are also verified by their entry (core/cache.damaged_references);
+    this catches the rest, e.g. a hand-edited path, as a usage error before a stage reads it.
+    """
+    import os
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            for name, item in value.items():
+                path = "%s.%s" % (where, name) if where else name
+                if name in FILE_FIELDS and isinstance(item, str):
+                    if not os.path.isfile(item):
+                        return path, item
+                else:
+                    found = walk(item, path)
+                    if found:
+                        return found
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                found = walk(item, "%s[%d]" % (where, index))
+                if found:
+                    return found
+        return None
+
+    return walk(record, "")
+
+
 # Sections that may hold the contribution's table, newest first.
 TABLE_SECTIONS = ("sample", "check", "contribution")
 

@@ -217,6 +217,7 @@ def build_output(record, primary=None, bootstrap=500):
             "interval_level": 0.90,
             "metric_deltas": {m: deltas[m] for m in included},
             "extrapolated": full["extrapolated"],
+            "curve_trust": full["curve_trust"],
             "exact": exact,
         },
         "measured": {

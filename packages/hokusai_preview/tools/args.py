@@ -6,8 +6,9 @@ Usage:
 
 The driver `hokusai-preview` is a shell script; it runs `eval "$(hp-args "$@")"` so that its
 options are parsed by docopt from the usage text below, like every other command's. hp-args
-prints shell code: assignments of `opt_<name>` variables, or the help text and `exit 0`, or
-`exit 2` after a one-line usage error on stderr.
+prints shell code: assignments of `opt_<name>` variables, or the help text and `exit 0`, or,
+after a one-line error on stderr, `exit N` with that error's status (2 for usage; 7 for an output
+or cache place that cannot be written, which it also checks before any stage runs).
 """
 
 import re
