@@ -39,9 +39,15 @@ demo: install
 #   make batch CONTRIBUTIONS=dir/ [BASELINE=bundle/] [JOBS=N] [RESULTS=results] [BATCH_OPTIONS='...']
 # A BASELINE given here is the batch's bundle: only without one is the embedded bundle built.
 BATCH_JOBS = $(or $(JOBS),$(shell nproc 2>/dev/null || echo 2))
-batch: $(VENV)/.installed $(if $(filter command line,$(origin BASELINE)),,$(BASELINE)/manifest.json)
+batch: batch-jobs $(VENV)/.installed $(if $(filter command line,$(origin BASELINE)),,$(BASELINE)/manifest.json)
 	@$(MAKE) --no-print-directory -f bin/batch.mk -j$(BATCH_JOBS) JOBS=$(BATCH_JOBS) BIN=$(BIN) \
 	  $(if $(filter command line,$(origin BASELINE)),,BASELINE=)
+
+# Checked first: make -j0 (or -jabc) answers with its whole usage text.
+.PHONY: batch-jobs
+batch-jobs:
+	@jobs='$(subst ','\'',$(BATCH_JOBS))'; case "$$jobs" in ''|0*|*[!0-9]*) printf "make batch: error: JOBS must be \
+	a whole number of at least 1, not '%s'; give e.g. JOBS=4, or leave it out for one per CPU\n" "$$jobs" >&2; exit 2;; esac
 
 # The Python scripts in bin/ (the rest there is shell).
 PY_SCRIPTS := bin/make-default-data bin/hp-batch-plan bin/hp-batch-one bin/check-false-alarms \

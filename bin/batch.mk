@@ -22,7 +22,8 @@ shq = '$(subst ','\'',$(1))'
 
 # Listed when the makefile is read, so that the targets below name the folder's current files.
 PLANNED := $(shell $(BIN)/python bin/hp-batch-plan $(call shq,$(CONTRIBUTIONS)) $(call shq,$(RESULTS)) \
-  $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) >&2; echo $$?)
+  $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) \
+  --train-jobs=$(TRAIN_JOBS) >&2; echo $$?)
 ifneq ($(PLANNED),0)
 $(error the batch did not start (see the line above))
 endif

@@ -99,3 +99,60 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   [ "$status" -eq 0 ]
   grep -q '^| 1 | hpc_jobs_500.json | 400 of 499 |' "$BATS_FILE_TMPDIR/quoted/summary.md"
 }
+
+@test "names with = : # % \$ ; quotes or wildcards, and very long names, each get their own result" {
+  folder="$BATS_TEST_TMPDIR/odd names"
+  mkdir -p "$folder"
+  long=$(printf 'x%.0s' $(seq 250)).json  # 255 bytes: the result's name would not fit beside it
+  for name in 'a=b.json' "$long" 'c:d #1;$x%.json' "it's*?[].json"; do
+    cp "$ROOT/examples/hpc_jobs_500.json" "$folder/$name"
+  done
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$BATS_TEST_TMPDIR/r"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$BATS_TEST_TMPDIR/r" | grep -c '\.json$')" -eq 4 ]
+  for name in 'a=b.json' "$long" 'c:d #1;$x%.json' "it's*?[].json"; do
+    grep -qF " | $name | 499 | " "$BATS_TEST_TMPDIR/r/summary.md"
+  done
+  [ "$(ls "$BATS_TEST_TMPDIR/r" | grep -c '[=:#%$;*?'"'"'[]')" -eq 0 ]  # results are named without them
+}
+
+@test "a broken link in the folder is a failed contribution with its one-line error" {
+  folder="$BATS_TEST_TMPDIR/links"
+  mkdir -p "$folder"
+  cp "$ROOT/examples/hpc_jobs_500.json" "$folder/"
+  ln -s "$BATS_TEST_TMPDIR/gone.csv" "$folder/gone.csv"
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$BATS_TEST_TMPDIR/r"
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "hp-batch: gone.csv failed (bad data, exit 3): $folder/gone.csv: is a broken symbolic link (to $BATS_TEST_TMPDIR/gone.csv, which does not exist); point it at the contribution or remove it" ]
+  grep -q "^| 2 | gone.csv | — | .*\*\*failed\*\* (bad_data, exit 3) .* is a broken symbolic link" "$BATS_TEST_TMPDIR/r/summary.md"
+  # Mended with an older file, it is previewed (make alone would keep the error record, newer).
+  cp "$ROOT/examples/hpc_jobs_500.json" "$BATS_TEST_TMPDIR/gone.csv"
+  touch -d '2000-01-01' "$BATS_TEST_TMPDIR/gone.csv"
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$BATS_TEST_TMPDIR/r"
+  [ "$status" -eq 0 ]
+  grep -q "^| [12] | gone.csv | 499 |" "$BATS_TEST_TMPDIR/r/summary.md"
+}
+
+@test "BATCH_OPTIONS that the batch sets itself stop it once, before any preview" {
+  for options in "--jobs 2" "-q" "--quiet" "--output-file x.json"; do
+    run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BATCH_OPTIONS="$options"
+    [ "$status" -ne 0 ]
+    [ "$(grep -c 'error: ' <<< "$stderr")" -eq 1 ]
+    [[ "$stderr" == "hp-batch: error: BATCH_OPTIONS: --"*" is an option the batch sets itself (--data-path and --output-file for each file, --output-format json, --quiet, --jobs from JOBS=, --baseline-model from BASELINE=); leave it out of BATCH_OPTIONS"* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/other" ]
+  done
+}
+
+@test "a JOBS that is not a whole number of at least 1 is one line, not make's usage" {
+  for jobs in 0 -1 abc; do
+    run --separate-stderr make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$CONTRIB" \
+      RESULTS="$BATS_TEST_TMPDIR/other" JOBS="$jobs"
+    [ "$status" -ne 0 ]
+    [ "$output" = "" ]
+    [ "$(grep -c 'error: ' <<< "$stderr")" -eq 1 ]
+    [ "${stderr%%$'\n'*}" = "make batch: error: JOBS must be a whole number of at least 1, not '$jobs'; give e.g. JOBS=4, or leave it out for one per CPU" ]
+    [ "$(wc -l <<< "$stderr")" -le 2 ]  # and make's own "*** [batch-jobs] Error 2"
+    [ ! -e "$BATS_TEST_TMPDIR/other" ]
+  done
+}

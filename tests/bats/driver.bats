@@ -93,6 +93,9 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [ "$status" -eq 2 ]
   [ "${#stderr_lines[@]}" -eq 1 ]
   [[ "${stderr_lines[0]}" == "hokusai-preview: error: "* ]]
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --jobs -1
+  [ "$status" -eq 2 ]
+  [ "${stderr_lines[0]}" = "hokusai-preview: error: --jobs must be at least 0, not -1; see 'hokusai-preview --help'" ]
   run hokusai-preview
   [ "$status" -eq 2 ]
   run hokusai-preview --help
@@ -174,4 +177,30 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
     [ "$status" -eq 141 ]
     [ -z "$stderr" ]
   done
+}
+
+@test "the data on stdin is refused as --output-file, as a named data file is" {
+  cp "$EXAMPLE" "$BATS_TEST_TMPDIR/mine.csv"
+  cd "$BATS_TEST_TMPDIR"
+  for target in mine.csv ./mine.csv "$BATS_TEST_TMPDIR/mine.csv"; do
+    run --separate-stderr hokusai-preview -q --data-path - --output-file "$target" < mine.csv
+    [ "$status" -eq 7 ]
+    [ -z "$output" ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    [ "${stderr_lines[0]}" = "hokusai-preview: error: --output-file $target is the input on stdin: writing it would destroy the data; give the output another name" ]
+  done
+  cmp "$EXAMPLE" mine.csv
+  [ ! -e "$HP_CACHE_DIR" ]
+}
+
+@test "--output-file through a link to stdout writes the output there and keeps the link" {
+  # A link of the test's own, not /dev/stdout: a regression would replace the link with the output.
+  ln -s /proc/self/fd/1 "$BATS_TEST_TMPDIR/my-stdout"
+  hokusai-preview -q --data-path "$EXAMPLE" --output-format json --output-file "$BATS_TEST_TMPDIR/my-stdout" \
+    > "$BATS_TEST_TMPDIR/out.json"
+  [ "$(readlink "$BATS_TEST_TMPDIR/my-stdout")" = /proc/self/fd/1 ]
+  validate_output "$BATS_TEST_TMPDIR/out.json"
+  run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-file -
+  [ "$status" -eq 2 ]
+  [ "${stderr_lines[0]}" = 'hokusai-preview: error: --output-file - would write a file named "-", not stdout; leave --output-file out to write to stdout, or give ./- for a file of that name' ]
 }

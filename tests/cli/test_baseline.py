@@ -93,3 +93,79 @@ def test_a_benchmark_that_overlaps_the_training_table_or_is_small_is_warned_abou
     assert result.code == 0, result
     assert "hp-baseline: warning: 700 of 700 benchmark rows also appear in the training table" in result.stderr
     assert "fewer than the 800 DeltaOne needs" in result.stderr
+
+
+TABLES = ("--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
+
+
+def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path):
+    """--force replaced the whole folder: files put beside the bundle, and even the tables it was
+    reading, went with it."""
+    import shutil
+
+    bundle = tmp_path / "bnd"
+    assert run("hp-baseline", *TABLES, "--output", str(bundle), "--jobs", "1").code == 0
+    own = sorted(os.listdir(str(bundle)))
+    (bundle / "NOTES.md").write_text("mine")
+    shutil.copy(EXAMPLES + "/hpc_jobs_1000.csv", str(bundle / "mytrain.csv"))
+    os.symlink(str(bundle / "mytrain.csv"), str(tmp_path / "train.csv"))  # real paths are compared
+    bench = ("--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
+    for train in (bundle / "mytrain.csv", tmp_path / "train.csv"):
+        refused = run("hp-baseline", "--train-data", str(train), *bench, "--output", str(bundle), "--force")
+        assert refused.code == 2 and refused.stdout == ""
+        assert refused.err_lines == ["hp-baseline: error: --train-data %s is inside --output %s, which hp-baseline "
+                                     "replaces; move it out of that folder or choose another --output"
+                                     % (train, bundle)]
+    refused = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                  str(bundle / "benchmark.parquet"), "--output", str(bundle), "--force")
+    assert refused.code == 2 and "error: --benchmark-data %s is inside --output" % (bundle / "benchmark.parquet") \
+        in refused.stderr
+
+    refused = run("hp-baseline", *TABLES, "--output", str(bundle), "--force")
+    assert refused.code == 7 and refused.stdout == ""
+    assert refused.err_lines == ["hp-baseline: error: %s holds NOTES.md and 1 more, which are not the bundle's, so it "
+                                 "is not replaced, even with --force; move them elsewhere, or choose another --output"
+                                 % bundle]
+    os.unlink(str(bundle / "mytrain.csv"))
+    (bundle / "old").mkdir()  # an empty folder is something else too
+    (bundle / "NOTES.md").unlink()
+    refused = run("hp-baseline", *TABLES, "--output", str(bundle), "--force")
+    assert refused.err_lines == ["hp-baseline: error: %s holds old/, which is not the bundle's, so it is not "
+                                 "replaced, even with --force; move it elsewhere, or choose another --output" % bundle]
+    assert sorted(os.listdir(str(bundle))) == sorted(own + ["old"])
+    (bundle / "old").rmdir()
+    assert run("hp-baseline", *TABLES, "--output", str(bundle), "--force", "--jobs", "1").code == 0
+
+
+def test_a_benchmark_column_must_hold_what_the_training_column_holds(tmp_path):
+    """A word in a numeric benchmark column was stored as text under a manifest that says numeric
+    (and scored as a missing value); hp-load refuses the same in a contribution, in the same words."""
+    import pandas as pd
+
+    bench = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet")
+    assert str(bench["compounds"].dtype) == "int64"
+    bench["compounds"] = bench["compounds"].astype(str)
+    bench.loc[3, "compounds"] = " "  # an empty cell is a missing value, as in a contribution
+    numbers = tmp_path / "numbers_as_text.parquet"
+    bench.to_parquet(str(numbers))
+    bench.loc[5, "compounds"] = "many"
+    for suffix in (".parquet", ".csv"):
+        bad = tmp_path / ("bench" + suffix)
+        if suffix == ".parquet":
+            bench.to_parquet(str(bad))
+        else:
+            bench.to_csv(str(bad), index=False)
+        output = tmp_path / "bundle"
+        result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", str(bad),
+                     "--output", str(output))
+        assert result.code == 3 and result.stdout == ""
+        assert result.err_lines == ["hp-baseline: error: %s: column 'compounds' should hold numbers but has 'many' "
+                                    "(data row 6); fix or empty that cell, or give each column one type of value" % bad]
+        assert not os.path.exists(str(output))
+
+    output = tmp_path / "ok"
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", str(numbers),
+                 "--output", str(output), "--jobs", "1")
+    assert result.code == 0, result
+    stored = pd.read_parquet(str(output / "benchmark.parquet"))["compounds"]
+    assert str(stored.dtype) == "float64" and stored.isna().sum() == 1 and stored[0] == 269.0

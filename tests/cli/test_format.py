@@ -167,18 +167,19 @@ def test_the_summary_stays_light(results):
     assert done.stdout.splitlines()[-1] == "0 []"
 
 
+FEED = "fix it, or feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' wrote"
+
+
 @pytest.mark.parametrize("record, options, missing", [
-    ({"record": "summary"}, ("--summary",), "no status"),
+    ({"record": "summary"}, ("--summary",), "a summary row, has no contribution"),
     ({"record": "delta", "key": "k", "output": {}, "baseline": {field: None for field in SECTION_FIELDS["baseline"]}},
-     (), "no preview_metadata"),
-    ({"record": "error", "error": "x"}, ("--summary",), "ValueError"),
+     (), "a delta record, has no output.baseline_model"),
+    ({"record": "error", "error": "x"}, ("--summary",), "an error record, has no source_path"),
 ])
 def test_an_incomplete_input_is_one_line_not_an_internal_error(record, options, missing):
     result = run("hp-format", *options, stdin=(json.dumps(record) + "\n").encode())
     assert result.code == 2 and result.stdout == ""
-    assert result.err_lines == ["hp-format: error: input 1 is not a complete delta output, error record or summary "
-                                "row (%s); feed hp-format what hp-delta or 'hp-format --summary --summary-format "
-                                "jsonl' wrote, whole" % missing]
+    assert result.err_lines == ["hp-format: error: line 1 of <stdin>, %s; %s" % (missing, FEED)]
 
 
 def test_an_incomplete_summary_row_among_good_inputs_is_named(results):
@@ -186,9 +187,132 @@ def test_an_incomplete_summary_row_among_good_inputs_is_named(results):
     broken = json.dumps({"record": "summary", "status": "ok", "source_path": "x"}) + "\n"
     result = run("hp-format", "--summary", stdin=(rows + broken).encode())
     assert result.code == 2 and result.stdout == ""
-    assert result.err_lines == ["hp-format: error: input 2 is not a complete delta output, error record or summary "
-                                "row (no delta_one_score); feed hp-format what hp-delta or 'hp-format --summary "
-                                "--summary-format jsonl' wrote, whole"]
+    assert result.err_lines == ["hp-format: error: line 2 of <stdin>, a summary row, has no contribution; " + FEED]
+
+
+def edited(row, **fields):
+    return json.dumps(dict(row, **fields), allow_nan=True) + "\n"
+
+
+NULL_SOURCE = {"record": "error", "source_path": None, "error": {"kind": "bad_data", "exit_code": 3, "message": "x"}}
+
+
+@pytest.mark.parametrize("edit, options, line", [
+    # Two, so that sorting them meets the nulls (it was a TypeError, exit 1).
+    (lambda row: (json.dumps(NULL_SOURCE) + "\n") * 2, ("--summary",),
+     "line 1 of <stdin>, an error record, has source_path null, not a string"),
+    (lambda row: (json.dumps(NULL_SOURCE) + "\n") * 2, ("--plot", "{tmp}/p.png"),
+     "line 1 of <stdin>, an error record, has source_path null, not a string"),
+    (lambda row: '{"record": "error"}\n', ("--summary",), "line 1 of <stdin>, an error record, has no source_path"),
+    (lambda row: '{"record": "error", "source_path": "a.csv", "error": null}\n', (),
+     "line 1 of <stdin>, an error record, has error null, not an object"),
+    (lambda row: '{"record": "error", "source_path": "a.csv", "error": null}\n', ("--summary",),
+     "line 1 of <stdin>, an error record, has error null, not an object"),
+    (lambda row: '{"record": "error", "source_path": "a.csv", "error": {"kind": "bad_data", "message": "m"}}\n',
+     ("--summary",), "line 1 of <stdin>, an error record, has no error.exit_code"),
+    (lambda row: edited(row) + edited(row, deltaone_probability=5), ("--summary",),
+     "line 2 of <stdin>, a summary row, has deltaone_probability 5, not a number from 0 to 1"),
+    (lambda row: edited(row, delta_one_score=float("nan")), ("--summary",),
+     "line 1 of <stdin>, a summary row, has delta_one_score NaN, which is not a JSON number"),
+    (lambda row: edited(row, contribution="a\ud800.csv"), ("--summary",),  # not UTF-8: no output could hold it
+     'line 1 of <stdin>, a summary row, has contribution "a\\ud800.csv", which is not text (it holds a lone '
+     'surrogate)'),
+    (lambda row: edited(row, warnings="abc"), ("--summary",),
+     'line 1 of <stdin>, a summary row, has warnings "abc", not a list of strings'),
+    (lambda row: edited(row, rows_used=0), ("--summary", "--plot", "{tmp}/p.png"),
+     "line 1 of <stdin>, a summary row, has rows_used 0, not a whole number of at least 1"),
+    (lambda row: edited(row, status="error"), ("--summary",),
+     'line 1 of <stdin>, a summary row, has status "error" and a delta_one_score, which only a preview has'),
+])
+def test_a_hand_edited_input_is_refused_naming_its_line_and_field(results, tmp_path, edit, options, line):
+    row = json.loads(run("hp-format", "--summary", "--summary-format", "jsonl", results[0]).stdout)
+    options = [option.replace("{tmp}", str(tmp_path)) for option in options]
+    result = run("hp-format", *options, stdin=edit(row))
+    assert (result.code, result.stdout) == (2, "")
+    assert result.err_lines == ["hp-format: error: %s; %s" % (line, FEED)]
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_a_hand_edited_output_document_is_refused_naming_its_field(results, tmp_path):
+    document = documents(results[:1])[0]
+    document["preview_metadata"]["deltaone"]["probability"] = 5
+    edited_file = tmp_path / "edited.json"
+    edited_file.write_text(json.dumps([documents(results[:1])[0], document], indent=2))
+    for options in [(), ("--summary",), ("--output-format", "json")]:
+        result = run("hp-format", *options, edited_file)
+        assert (result.code, result.stdout) == (2, "")
+        assert result.err_lines == ["hp-format: error: item 2 of %s, a delta output, has "
+                                    "preview_metadata.deltaone.probability 5, not a number from 0 to 1; %s"
+                                    % (edited_file, FEED)]
+
+
+EMPTY_TABLES = {"md": "0 contributions: the input holds no records. PREVIEW - NON-BINDING ESTIMATES.\n\n| # |",
+                "csv": "contribution,status,rows_used,", "jsonl": ""}
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "jsonl"])
+def test_no_records_still_replace_the_summary_and_the_picture(tmp_path, fmt):
+    """A filter that matched nothing leaves no stale table or picture of an earlier run behind."""
+    empty, table, picture = tmp_path / "filtered.jsonl", tmp_path / "likely.txt", tmp_path / "likely.png"
+    empty.write_text("")
+    table.write_text("stale")
+    picture.write_text("stale")
+    result = run("hp-format", "--summary", "--summary-format", fmt, "--output-file", table, "--plot", picture, empty)
+    assert (result.code, result.stdout) == (0, "")
+    assert result.err_lines == ["hp-format: no records in the input: there are no contributions to show",
+                                "hp-format: wrote %s" % table, "hp-format: drew %s" % picture]
+    assert table.read_text() == render([], fmt) and table.read_text().startswith(EMPTY_TABLES[fmt])
+    assert png_size(picture)[0] == 1500
+    piped = run("hp-format", "--quiet", "--summary", "--summary-format", fmt, stdin=b"")
+    assert (piped.code, piped.stdout, piped.stderr) == (0, render([], fmt), "")
+
+
+def test_no_records_without_summary(tmp_path):
+    empty, output = tmp_path / "filtered.jsonl", tmp_path / "out.json"
+    empty.write_text("\n")
+    output.write_text("stale")
+    named = run("hp-format", "--output-format", "json", "--output-file", output, empty)
+    assert (named.code, named.stdout) == (0, "") and output.read_text() == ""
+    assert named.err_lines == ["hp-format: no records in the input: there are no contributions to show",
+                               "hp-format: wrote %s" % output]
+    # Nothing on stdin in a pipe is what follows a stage that failed (and said why, once): the
+    # driver's output file is then not made, nor a second line printed.
+    output.unlink()
+    piped = run("hp-format", "--output-format", "json", "--output-file", output, stdin=b"")
+    assert (piped.code, piped.stdout, piped.stderr) == (0, "", "") and not output.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_picture_that_cannot_be_written_leaves_no_other_output(results, tmp_path):
+    table = tmp_path / "full.md"
+    for argv in [("--plot", "/dev/full", "--output-file", table), ("--plot", "/dev/full"),
+                 ("--plot", tmp_path / "p.png", "--output-file", "/dev/full")]:
+        result = run("hp-format", "--summary", *argv, *results)
+        assert (result.code, result.stdout) == (7, "")
+        assert result.err_lines == ["hp-format: error: cannot write /dev/full: No space left on device; "
+                                    "choose a writable location"]
+        assert sorted(os.listdir(tmp_path)) == ["results"]
+
+
+def test_a_name_the_font_cannot_draw_prints_nothing(results, tmp_path):
+    """matplotlib warns of every glyph its font lacks; hp-format's stderr holds its own lines only."""
+    document = documents(results[:1])[0]
+    document["new_model"]["training_metadata"]["data_manifest"]["source_path"] = "in/日本語 $データ^$.json"
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(document, ensure_ascii=False))
+    for quiet in ([], ["--quiet"]):
+        done = subprocess.run([os.path.join(BIN, "hp-format"), "--summary", "--plot", str(tmp_path / "p.png"),
+                               str(saved)] + quiet, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines() == ([] if quiet else ["hp-format: drew %s" % (tmp_path / "p.png")])
+        assert "日本語 $データ^$.json" in done.stdout
+
+
+def test_the_summary_has_no_output_format(results):
+    result = run("hp-format", "--summary", "--output-format", "json", *results)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.err_lines == ["hp-format: error: --output-format json does not apply to --summary, whose format "
+                                "is --summary-format; give --summary-format md, csv or jsonl instead"]
 
 
 def test_no_output_overwrites_an_input_or_the_other_output(results, tmp_path):

@@ -81,6 +81,16 @@ def test_a_record_naming_a_file_that_is_not_there_is_refused_before_anything_is_
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
+def test_record_files_may_follow_a_double_dash(stage, tmp_path):
+    error = {"record": "error", "source_path": "-x.csv",
+             "error": {"kind": "bad_data", "exit_code": 3, "message": "-x.csv: is empty"}}
+    name = tmp_path / "-records.jsonl"  # a name that would read as an option
+    name.write_text(json.dumps(error) + "\n")
+    result = run(stage, "--", name)
+    assert result.code == 0, result
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
 def test_error_records_pass_through(stage):
     error = {"record": "error", "source_path": "x.csv",
              "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv: is empty"}}
@@ -121,6 +131,8 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-format", "--output-file", ""), "--output-file was given an empty value; give it a value, or leave"),
     (("hp-sample", "--cache-dir", ""), "--cache-dir was given an empty value"),
     (("hp-cache", "--clear", "--stage", ""), "--stage was given an empty value"),
+    (("hp-sample", "--sample-size", "0"), "--sample-size must be at least 1, not 0; see 'hp-sample --help'"),
+    (("hp-train", "--jobs", "-1"), "--jobs must be at least 0, not -1; see 'hp-train --help'"),
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")

@@ -1,6 +1,8 @@
 """The batch's helpers: bin/hp-batch-plan (the make targets) and bin/hp-batch-one (error records)."""
 
+import json
 import os
+import re
 import subprocess
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
@@ -8,7 +10,7 @@ from importlib.util import module_from_spec, spec_from_loader
 import pytest
 
 from helpers import ROOT, validate
-from hokusai_preview.core.errors import UsageError
+from hokusai_preview.core.errors import OutputError, UsageError
 
 
 def script(name):
@@ -35,23 +37,55 @@ def folder(tmp_path):
 
 def test_plan_lists_supported_files_with_unique_make_safe_names(folder, tmp_path):
     results = str(tmp_path / "results")
-    outputs = plan_module.plan(str(folder), results)
-    assert [os.path.basename(o) for o in outputs] == [
-        "Q3_jobs__1.csv.json", "a.csv.json", "b.JSON.gz.json", "c.parquet.json", "it_s__HOME.tsv.json",
-        "x_y.csv.json", "x_y.csv-2.json"]
-    link = os.path.join(results, ".batch", "sources", "Q3_jobs__1.csv")
+    outputs = [os.path.basename(o) for o in plan_module.plan(str(folder), results)]
+    assert outputs == [plan_module.output_name(n) for n in [
+        "Q3 jobs #1.csv", "a.csv", "b.JSON.gz", "c.parquet", "it's $HOME.tsv", "x y.csv", "x_y.csv"]]
+    assert outputs[1:4] + outputs[-1:] == ["a.csv.json", "b.JSON.gz.json", "c.parquet.json", "x_y.csv.json"]
+    assert re.match(r"^Q3_jobs__1\.csv-[0-9a-f]{12}\.json$", outputs[0])
+    link = os.path.join(results, ".batch", "sources", outputs[0][:-len(".json")])
     assert os.path.realpath(link) == os.path.realpath(folder / "Q3 jobs #1.csv")
 
 
+# Each character make or the shell reads as more than itself: `a=b.json` as it was made the plan's
+# line for it a variable assignment, and stopped the batch.
+SPECIAL_NAMES = ["a=b.json", "c:d.csv", "h#x.csv", "p%q.json", "d$x.json", "s;t.json", "b\\s.json", "q'.json",
+                 'q".json', "w*?[].json", "a\\#b.json", "e\\.json", "t\tab.csv", "~home.csv", "ä.json", "x y.csv",
+                 "x_y.csv", "x=y.csv", "x:y.csv"]
+LONG_NAMES = ["x" * 250 + ".json", "x" * 250 + ".csv", "y" * 180 + "=.csv", "y" * 180 + "_.csv"]
+
+
+def test_result_names_are_make_safe_bounded_and_never_shared():
+    names = SPECIAL_NAMES + LONG_NAMES
+    outputs = [plan_module.output_name(n) for n in names]
+    assert len(set(outputs)) == len(names)
+    for name, output in zip(names, outputs):
+        assert re.match(r"^[A-Za-z0-9._+,@-]+\.json$", output), output  # nothing make or the shell reads
+        assert len(output.encode()) <= plan_module.MAX_RESULT_NAME
+        if output != name + ".json":
+            # A cleaned name ends in -<hash>.json, which no file that is read could be named plus .json.
+            assert not plan_module.supported(output[:-len(".json")])
+    assert plan_module.output_name("x_y.csv") == "x_y.csv.json"  # a name make can carry is kept
+
+
 def test_make_gives_each_target_its_real_file(folder, tmp_path):
+    for name in SPECIAL_NAMES + LONG_NAMES:
+        (folder / name).write_text("label\n1\n")
     results = tmp_path / "results"
-    plan_module.plan(str(folder), str(results))
+    outputs = plan_module.plan(str(folder), str(results))
     makefile = tmp_path / "echo.mk"
     makefile.write_text("all:\ninclude %s/.batch/plan.mk\nall: $(BATCH_OUTPUTS)\n$(BATCH_OUTPUTS):\n\t@echo $(SOURCE)\n"
                         % results)
     done = subprocess.run(["make", "-s", "-f", str(makefile)], capture_output=True, text=True, check=True)
-    assert sorted(done.stdout.splitlines()) == sorted(str(folder / n) for n in [
-        "a.csv", "Q3 jobs #1.csv", "b.JSON.gz", "c.parquet", "x y.csv", "x_y.csv", "it's $HOME.tsv"])
+    expected = ["a.csv", "Q3 jobs #1.csv", "b.JSON.gz", "c.parquet", "it's $HOME.tsv"] + SPECIAL_NAMES + LONG_NAMES
+    assert sorted(done.stdout.splitlines()) == sorted(str(folder / n) for n in expected)
+    assert len(outputs) == len(expected)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused(folder, tmp_path):
+    with open(os.path.join(os.fsencode(str(folder)), b"\xffbad.csv"), "w") as handle:
+        handle.write("label\n1\n")
+    with pytest.raises(UsageError, match=r"the file name '\\udcffbad.csv' in .* is not UTF-8"):
+        plan_module.plan(str(folder), str(tmp_path / "results"))
 
 
 def test_plan_rewrites_only_what_changed(folder, tmp_path):
@@ -96,3 +130,65 @@ def test_error_record_from_the_drivers_one_line(code, stderr, kind, stage, messa
     assert record["error"]["kind"] == kind and record["error"]["exit_code"] == code
     assert record["error"].get("stage") == stage
     assert record["error"]["message"] == message
+
+
+SET_BY_BATCH = ("is an option the batch sets itself (--data-path and --output-file for each file, "
+                "--output-format json, --quiet, --jobs from JOBS=, --baseline-model from BASELINE=); "
+                "leave it out of BATCH_OPTIONS")
+
+
+@pytest.mark.parametrize("options, message", [
+    ("--jobs 2", "BATCH_OPTIONS: --jobs " + SET_BY_BATCH),
+    ("-q", "BATCH_OPTIONS: --quiet " + SET_BY_BATCH),
+    ("--quiet", "BATCH_OPTIONS: --quiet " + SET_BY_BATCH),
+    ("--output-file X", "BATCH_OPTIONS: --output-file " + SET_BY_BATCH),
+    ("--output-format pretty", "BATCH_OPTIONS: --output-format " + SET_BY_BATCH),
+    ("--data-path other.csv", "BATCH_OPTIONS: --data-path " + SET_BY_BATCH),
+    ("--baseline-model elsewhere/", "BATCH_OPTIONS: --baseline-model " + SET_BY_BATCH),
+    ("--seed 3 --job 2 -qv", "BATCH_OPTIONS: --quiet and --jobs " + SET_BY_BATCH.replace(
+        "is an option", "are options").replace("it out", "them out")),
+    ("--help", "BATCH_OPTIONS: --help makes each preview print its help instead of previewing; leave it out"),
+    ("--bogus", "BATCH_OPTIONS: unknown option --bogus; see 'hokusai-preview --help'"),
+    ("--sample-size 0", "BATCH_OPTIONS: --sample-size must be at least 1, not 0")])
+def test_options_every_preview_would_refuse_are_refused_once(folder, tmp_path, options, message):
+    """The previews' own command line already holds --jobs and the rest: repeated, the driver
+    refuses each preview; so they are refused before any starts, and nothing is written."""
+    results = tmp_path / "results"
+    with pytest.raises(UsageError) as raised:
+        plan_module.plan(str(folder), str(results), options=options)
+    assert raised.value.line() == message
+    assert not results.exists()
+
+
+def test_the_previews_whole_command_line_is_checked(folder, tmp_path):
+    """Not only the options: a result that would be a folder fails its preview (exit 7, which stops
+    the batch), so it is refused first, for every file."""
+    results = tmp_path / "results"
+    (results / "x_y.csv.json").mkdir(parents=True)
+    with pytest.raises(OutputError, match="x_y.csv.json is a directory"):
+        plan_module.plan(str(folder), str(results), options="--seed 3")
+    assert plan_module.plan(str(folder), str(tmp_path / "other"), options="--seed 3 --no-cache")
+
+
+def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tmp_path):
+    results = tmp_path / "results"
+    target = tmp_path / "later.csv"
+    os.symlink(str(target), str(folder / "link.csv"))
+    os.symlink(str(tmp_path / "nowhere"), str(folder / "sub.csv" / "deeper.csv"))  # not in a subfolder
+    output = results / "link.csv.json"
+    assert str(output) in plan_module.plan(str(folder), str(results))
+    stamp = results / ".batch" / "sources" / "link.csv.broken-link"
+    assert "%s: %s" % (output, stamp) in (results / ".batch" / "plan.mk").read_text()  # make cannot date the link
+
+    assert one_module.main([str(folder / "link.csv"), str(output)]) == 0
+    record = json.loads(output.read_text())
+    validate(record, "error")
+    assert record["error"] == {"kind": "bad_data", "exit_code": 3, "message": (
+        "%s: is a broken symbolic link (to %s, which does not exist); point it at the contribution or remove it"
+        % (folder / "link.csv", target))}
+
+    target.write_text("label\n1\n")
+    os.utime(str(target), (1, 1))  # older than the error record: make alone would keep that
+    plan_module.plan(str(folder), str(results))
+    assert not output.exists() and not stamp.exists()
+    assert "%s: %s\n" % (output, folder / "link.csv") in (results / ".batch" / "plan.mk").read_text()

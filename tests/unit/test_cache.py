@@ -119,6 +119,32 @@ def test_eviction_removes_the_least_recently_used_not_the_oldest(tmp_path):
     assert kept == {key(1), key(4)}
 
 
+def test_maintenance_never_touches_what_the_cache_did_not_make(tmp_path):
+    # A --cache-dir pointed by mistake at a folder of other things (a home folder): eviction
+    # and clearing remove the tool's entries and leftovers only.
+    mine = ["projects/app/src/main.py", "Documents/2024/taxes/return.pdf", "tmp/notes.txt",
+            ".staging/draft.txt", ".trash/keep.txt", ".locks/s/mine.lock", "s/ab/" + "0" * 62 + "/x.txt",
+            "s/" + KEY[:2] + "/not-a-key/y.txt", "load/sub/x/z.txt"]
+    for name in mine:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("keep me")
+        os.utime(path, (time.time() - 7200,) * 2)
+    (tmp_path / "s" / "cd").mkdir(parents=True)
+    os.symlink(str(tmp_path / "projects"), str(tmp_path / "s" / "cd" / ("cd" + "0" * 62)))
+    cache = Cache(str(tmp_path), max_bytes=1)
+    build(cache, key=key(1))
+    build(cache, key=key(2))
+    assert {e["key"] for e in cache.entries()} == {key(1), key(2)}
+    assert len(cache.enforce_limit(max_bytes=1, grace=0)) == 2
+    build(cache, key=key(3))
+    cache.clear()
+    assert list(cache.entries()) == []
+    for name in mine:
+        assert (tmp_path / name).read_text() == "keep me", name
+    assert (tmp_path / "projects" / "app" / "src" / "main.py").exists()
+
+
 def test_entries_in_use_are_not_evicted_even_over_the_cap(tmp_path):
     cache = Cache(str(tmp_path), max_bytes=1)
     for n in range(3):
@@ -181,7 +207,7 @@ def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan"])
+@pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan", "1e306T", "1e308K"])
 def test_parse_size_refuses(text):
     with pytest.raises(ValueError):
         parse_size(text)
@@ -262,6 +288,6 @@ def test_clear_removes_entries_of_one_stage_or_everything(tmp_path):
     build(cache, stage="train", key=key(2))
     assert cache.clear(stage="train") > 0
     assert [e["stage"] for e in cache.entries()] == ["load"]
-    os.makedirs(os.path.join(cache.root, ".staging", "x-%s-%d-ff" % ("0" * 16, _dead_pid())))
+    os.makedirs(os.path.join(cache.root, ".staging", "x-%s-%d-%s" % ("0" * 16, _dead_pid(), "ff" * 4)))
     assert cache.clear() > 0
     assert list(cache.entries()) == [] and staging(cache) == []

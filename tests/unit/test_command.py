@@ -1,9 +1,12 @@
 """The command base on its own: how failures that are not the command's own become one line."""
 
 import errno
+import json
+import os
 
 import pytest
 
+from helpers import EXAMPLES, command_class, run
 from hokusai_preview.core.command import Command
 
 
@@ -39,3 +42,25 @@ def test_another_os_error_is_an_internal_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith("hp-failing: error: internal error: OSError: [Errno 5] Input/output error; run again")
     assert err.count("\n") == 1
+
+
+def test_cached_files_removed_while_a_stage_runs_are_the_users_to_fix_not_a_bug(tmp_path, capsys):
+    # hp-cache --clear in another terminal while a pipeline runs: the stage meets a missing
+    # file halfway through its work.
+    loaded = run("hp-load", EXAMPLES + "/hpc_jobs_500.json", "--cache-dir", tmp_path)
+    record_file = tmp_path / "load.jsonl"
+    record_file.write_text(loaded.stdout)
+    table = json.loads(loaded.stdout)["contribution"]["table_path"]
+    base = command_class("hp-sample")
+
+    class ClearedMidway(base):
+        def compute(self, record, entry):
+            os.unlink(table)
+            return base.compute(self, record, entry)
+
+    status = ClearedMidway().main(["--cache-dir", str(tmp_path), "--sample-size", "100", str(record_file)])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert err == ("hp-sample: error: the load record's cached files were removed while hp-sample ran; "
+                   "run the pipeline again from hp-load\n")
+    assert not list((tmp_path / "sample").rglob("entry.json"))

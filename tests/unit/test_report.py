@@ -137,3 +137,30 @@ def test_warnings_of_the_data_checks_are_reported_once(output):
     assert "data check    500 rows: 1 warning\nwarning  30 rows repeat benchmark rows\n" in text
     assert text.count("30 rows repeat benchmark rows") == 1
     assert "warning  12 rows were dropped" in text
+
+
+def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
+    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=8)
+    p = output["preview_metadata"]
+    assert "only 8 of 1000 contributed rows were sampled: the estimate for all of them rests on very little; " \
+           "use --sample-size 200 or more" in p["warnings"]
+    baseline = p["baseline_full_metrics"]
+    low, high = p["estimate"]["delta_one_interval"]
+    assert -sum(baseline.values()) / len(baseline) - 1e-12 <= low <= high <= \
+        sum(1 - v for v in baseline.values()) / len(baseline) + 1e-12
+    name = p["primary_metric"]["name"]
+    low, high = p["primary_metric"]["interval_pp"]
+    assert -100 * baseline[name] - 1e-9 <= low <= high <= 100 * (1 - baseline[name]) + 1e-9
+    text = render(output, color=False)
+    for line in text.splitlines():
+        if line.startswith(tuple(baseline)):
+            low, high = (float(x) for x in line.split()[4].split(".."))
+            base = 100 * float(line.split()[1])
+            assert -base - 0.01 <= low <= high <= 100 - base + 0.01, line
+    uncertain = p["deltaone"]["probability_of_decision"] < 0.8
+    assert text.splitlines()[1].startswith("? DeltaOne" if uncertain else ("✔", "✘"))
+    assert ("(uncertain)" in text.splitlines()[1]) == uncertain
+    p["deltaone"]["probability_of_decision"] = 0.5
+    assert render(output, color=False).splitlines()[1].startswith("? DeltaOne")
+    p["deltaone"]["probability_of_decision"] = 0.95
+    assert render(output, color=False).splitlines()[1][0] in "✔✘"

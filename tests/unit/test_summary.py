@@ -8,7 +8,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from helpers import validate
-from hokusai_preview.core.summary import CSV_FIELDS, render, row_of, sort_rows
+from hokusai_preview.core.summary import CSV_FIELDS, BadField, check_input, render, row_of, sort_rows, tally, verdict
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
 
@@ -117,3 +117,98 @@ def test_warnings_include_the_data_checks_once(bundles):
     output["preview_metadata"]["diagnostics"] = {"warnings": ["12 rows were dropped", "30 rows repeat benchmark rows"]}
     assert row_of(output)["warnings"] == ["12 rows were dropped", "30 rows repeat benchmark rows"]
     assert "| 12 rows were dropped; 30 rows repeat benchmark rows |" in render([row_of(output)], "md")
+
+
+def test_the_headline_says_one_row_and_mixed_judgements_plainly(rows):
+    one = [dict(rows[0], benchmark_rows=1)]
+    assert "(DeltaOne judged on accuracy, 1 benchmark row)" in render(one, "md")
+    mixed = [dict(rows[0], primary_metric="f1", benchmark_rows=5), dict(rows[1], benchmark_rows=700), rows[0]]
+    assert ("(DeltaOne judged on mixed metrics: accuracy, f1; mixed benchmarks of 5, 700 and 1,500 rows)"
+            in render(mixed, "md").splitlines()[0])
+
+
+def test_the_empty_summary(rows):
+    headline, blank, header, rule = render([], "md").splitlines()
+    assert headline == "0 contributions: the input holds no records. PREVIEW - NON-BINDING ESTIMATES."
+    assert header == render(rows, "md").splitlines()[2].replace("accuracy delta", "primary metric delta")
+    assert render([], "csv") == ",".join(CSV_FIELDS) + "\n"
+    assert render([], "jsonl") == ""
+
+
+def test_a_row_whose_metric_is_unavailable_is_previewed_not_failed(rows):
+    unavailable = dict(rows[0], deltaone_decision="metric_unavailable", deltaone_accepted=False,
+                       deltaone_probability=0.0, primary_delta_pp=None, primary_interval_pp=None)
+    validate(unavailable, "summary")
+    assert tally([unavailable, rows[2]]) == {"contributions": 2, "previewed": 1, "passing": 0, "not_passing": 1,
+                                             "failed": 1}
+    assert verdict(unavailable) == "metric unavailable"
+    assert "| metric unavailable | 0% |" in render([unavailable], "md")
+
+
+def test_a_metric_missing_from_one_row_of_mixed_ones_is_not_a_crash(rows):
+    text = render([rows[0], dict(rows[1], primary_metric="f1"), dict(rows[1], contribution="x", primary_metric=None)],
+                  "md")
+    assert "| ? %+.2f (" % rows[1]["primary_delta_pp"] in text
+
+
+BAD_ROWS = [
+    ({"source_path": None}, "source_path null, not a string"),
+    ({"deltaone_probability": 5}, "deltaone_probability 5, not a number from 0 to 1"),
+    ({"estimation_confidence": -0.1}, "estimation_confidence -0.1, not a number from 0 to 1"),
+    ({"warnings": "abc"}, 'warnings "abc", not a list of strings'),
+    ({"warnings": [1]}, "warnings [1], not a list of strings"),
+    ({"rows_used": 1.5}, "rows_used 1.5, not a whole number of at least 1"),
+    ({"delta_one_interval": [0.1]}, "delta_one_interval [0.1], not two numbers [low, high]"),
+    ({"deltaone_decision": "maybe"}, 'deltaone_decision "maybe", not one of accepted, delta_below_threshold, '
+                                     "not_statistically_significant, insufficient_samples, dataset_hash_mismatch, "
+                                     "metric_unavailable"),
+    ({"deltaone_accepted": "yes"}, 'deltaone_accepted "yes", not true or false'),
+    ({"delta_one_score": None}, "delta_one_score null, not a number"),
+    ({"status": "fine"}, 'status "fine", not one of ok, error'),
+]
+
+
+@pytest.mark.parametrize("change, text", BAD_ROWS)
+def test_a_row_its_schema_refuses_is_refused_naming_the_field(rows, change, text):
+    import jsonschema
+
+    row = dict(rows[0], **change)
+    with pytest.raises(jsonschema.ValidationError):
+        validate(row, "summary")
+    with pytest.raises(BadField) as caught:
+        check_input(row)
+    assert (caught.value.kind, caught.value.text) == ("a summary row", text)
+
+
+def test_what_the_pipeline_writes_passes_the_check(rows, bundles):
+    for row in rows:
+        check_input(row)
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    check_input(output)
+    check_input({"record": "delta", "key": "k", "output": output})
+    check_input(error_record())
+    check_input(json.loads(json.dumps(rows[2])))  # an error row read back
+
+
+@pytest.mark.parametrize("change, text", [
+    (lambda o: o["preview_metadata"].update(estimation_confidence=float("nan")),
+     "preview_metadata.estimation_confidence NaN, which is not a JSON number"),
+    (lambda o: o["preview_metadata"]["deltaone"].update(probability=5),
+     "preview_metadata.deltaone.probability 5, not a number from 0 to 1"),
+    (lambda o: o["preview_metadata"].pop("deltaone"), "no preview_metadata.deltaone"),
+    (lambda o: o["preview_metadata"].update(warnings="abc"), 'preview_metadata.warnings "abc", not a list of strings'),
+    (lambda o: o["delta_computation"]["metric_deltas"]["f1"].update(new_value=2),
+     "delta_computation.metric_deltas.f1.new_value 2, not a number from 0 to 1"),
+    (lambda o: o.update(preview_metadata=[]), "preview_metadata [], not an object"),
+])
+def test_an_output_its_schema_refuses_is_refused_naming_the_field(bundles, change, text):
+    import jsonschema
+
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    change(output)
+    if "NaN" not in text:  # the schema's validator takes NaN for a number
+        with pytest.raises(jsonschema.ValidationError):
+            validate(output, "delta-output")
+    with pytest.raises(BadField) as caught:
+        check_input(output)
+    assert (caught.value.kind, caught.value.text) == ("a delta output", text)

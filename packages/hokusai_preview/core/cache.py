@@ -36,6 +36,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -49,6 +50,17 @@ DEFAULT_MAX_BYTES = 2 << 30
 EVICTION_GRACE_SECONDS = 600
 STAGING, LOCKS, TRASH = ".staging", ".locks", ".trash"
 SPOOL = "tmp"  # hp-load spools stdin here (core/dataio.spool_stdin)
+
+# What this module names things, exactly. Maintenance only ever removes what matches, so a
+# --cache-dir pointed by mistake at a folder holding other files (a home folder) loses nothing.
+KEY = re.compile(r"[0-9a-f]{64}\Z")
+STAGE_NAME = re.compile(r"[a-z][a-z_-]*\Z")
+LEFTOVER_NAMES = {
+    STAGING: re.compile(r"[a-z][a-z_-]*-[0-9a-f]{16}-[0-9]+-[0-9a-f]{8}\Z"),
+    SPOOL: re.compile(r"stdin-[0-9]+-[A-Za-z0-9_]+\Z"),
+    TRASH: re.compile(r"removing-[0-9]+-[0-9a-f]{32}\Z"),
+}
+LOCK_NAME = re.compile(r"[0-9a-f]{64}\.lock\Z")
 
 
 def default_cache_dir():
@@ -70,10 +82,10 @@ def parse_size(text):
     text = str(text).strip().upper().rstrip("B").rstrip("I")
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     factor = units.get(text[-1:], 1)
-    number = float(text[:-1] if text[-1:] in units else text)
-    if not 0 <= number < float("inf"):
+    number = float(text[:-1] if text[-1:] in units else text) * factor
+    if not 0 <= number < float("inf"):  # also a finite number that overflows with its unit
         raise ValueError(text)
-    return int(number * factor)
+    return int(number)
 
 
 class Entry:
@@ -275,14 +287,16 @@ class Cache:
             return
         for stage in sorted(os.listdir(self.root)):
             stage_dir = os.path.join(self.root, stage)
-            if stage.startswith(".") or stage == SPOOL or not os.path.isdir(stage_dir):
+            if stage == SPOOL or not STAGE_NAME.match(stage) or not _real_dir(stage_dir):
                 continue
             for prefix in sorted(os.listdir(stage_dir)):
                 prefix_dir = os.path.join(stage_dir, prefix)
-                if not os.path.isdir(prefix_dir):
+                if not _real_dir(prefix_dir):
                     continue
                 for key in sorted(os.listdir(prefix_dir)):
                     path = os.path.join(prefix_dir, key)
+                    if not (KEY.match(key) and key[:2] == prefix and _real_dir(path)):
+                        continue  # not an entry this tool made
                     try:
                         last_used = os.path.getmtime(os.path.join(path, ENTRY_FILE))
                     except OSError:
@@ -302,6 +316,8 @@ class Cache:
                 continue
             for name in sorted(os.listdir(base)):
                 path = os.path.join(base, name)
+                if not LEFTOVER_NAMES[folder].match(name) or os.path.islink(path):
+                    continue  # not something this tool left
                 alive = _owner_alive(name)
                 size = _tree_size(path)[0] if os.path.isdir(path) else _file_size(path)
                 yield path, size, alive
@@ -364,8 +380,23 @@ class Cache:
             freed += before - sum(size for _path, size, alive in self.leftovers() if not alive)
             # Runs may be waiting on these lock files; removing them is harmless, since a run
             # that then builds a key twice publishes it once (Entry.commit keeps a verified twin).
-            shutil.rmtree(os.path.join(self.root, LOCKS), ignore_errors=True)
+            self._remove_locks()
         return freed
+
+    def _remove_locks(self):
+        locks = os.path.join(self.root, LOCKS)
+        for stage in _listdir(locks):
+            folder = os.path.join(locks, stage)
+            if not (STAGE_NAME.match(stage) and _real_dir(folder)):
+                continue
+            for name in _listdir(folder):
+                if LOCK_NAME.match(name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(folder, name))
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only when empty
+        with contextlib.suppress(OSError):
+            os.rmdir(locks)
 
 
 def read_entry(directory):
@@ -494,6 +525,18 @@ def _owner_alive(name):
     except OSError:
         return True  # exists, owned by another user
     return True
+
+
+def _real_dir(path):
+    """A directory, not a link to one (maintenance never follows links out of the cache)."""
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
 
 
 def _file_size(path):

@@ -202,6 +202,8 @@ class Command:
         except HPError as exc:
             if self.verbose:
                 traceback.print_exc()
+            if isinstance(exc, UsageError) and not exc.hint:
+                exc.hint = "see '%s --help'" % self.name  # every error line says how to go on
             return self.fail_line(exc.line(), exc.exit_code)
         except SystemExit as exc:  # --help / --version from docopt
             return exc.code if isinstance(exc.code, int) else 0
@@ -403,7 +405,14 @@ class Stage(Command):
                 from . import prefetch
 
                 prefetch.wait()  # never import a library while the background thread is importing it
-                result, artifacts = self.compute(record, entry)
+                try:
+                    result, artifacts = self.compute(record, entry)
+                except FileNotFoundError:
+                    gone = damaged_references(record) or missing_file(record)
+                    if gone:  # e.g. hp-cache --clear while this ran: not a bug, and said so
+                        raise UsageError("the %s record's cached files were removed while %s ran" % (
+                            record.get("record"), self.name), "run the pipeline again from hp-load") from None
+                    raise
                 result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
                 result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
                 result = entry.commit(result, artifacts)  # paths now point into the published entry

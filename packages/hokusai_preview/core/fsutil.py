@@ -2,19 +2,25 @@
 
 Nothing the tool writes is ever visible half-written: every file goes to a temporary name in
 the destination's directory (same filesystem) and is renamed into place only when complete.
-A character device or a named pipe (``/dev/null``, ``/dev/stdout``, ``<(...)``) cannot be
-renamed onto without destroying it: the complete content is written into it instead.
+A character device or a named pipe (``/dev/null``, ``<(...)``) cannot be renamed onto without
+destroying it: the complete content is written into it instead. So is an open file named by
+descriptor (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link leading to one),
+whatever it is open on: this process's own is written at its offset, as a shell redirection
+would, so ``> out`` and ``>> log`` both work. A link into /dev or /proc is never replaced.
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
+import sys
 import tempfile
 
-from .errors import OutputError
+from .errors import OutputError, UsageError
 
 CHUNK = 1 << 20
 
@@ -45,16 +51,17 @@ def atomic_path(path, mode=0o644):
     destination either keeps its old content or gets the complete new content.
     """
     check_output_path(path)  # before abspath, which would drop a trailing slash
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    kind = _special_kind(path)
-    if kind is not None:
-        with _written_into(path, kind) as tmp:
+    how, what = _destination(path)
+    if how != "replace":
+        with _written_into(path, what if how == "fd" else None) as tmp:
             yield tmp
         return
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+        # A fixed short name: ".<name>.XXXX.tmp" would pass the 255-byte limit on a name near it.
+        fd, tmp = tempfile.mkstemp(prefix=".hp-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise OutputError("cannot write %s: %s" % (path, exc.strerror or exc),
                           "choose a writable location") from exc
@@ -75,19 +82,32 @@ def atomic_path(path, mode=0o644):
 
 def check_output_path(path, inputs=(), option="--output-file"):
     """Refuse, before any work, an output path that names a directory or one of ``inputs``
-    (existing files, or paths other outputs of the same run will be written to)."""
+    (existing files, or paths other outputs of the same run will be written to; ``-`` is stdin)."""
+    if str(path) == "-":  # taken literally it would be a file named "-", which nobody means
+        raise UsageError('%s - would write a file named "-", not stdout' % option,
+                         "leave %s out to write to stdout, or give ./- for a file of that name" % option
+                         if option == "--output-file" else "give ./- for a file of that name")
     # isdir follows links: a link to a directory is refused too
     if str(path).endswith(("/", os.sep)) or os.path.isdir(path):
         raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
                           "give a file name for the output")
-    if _special_kind(path) is not None:
-        return  # a device or pipe is written through, never replaced
+    if _destination(path)[0] != "replace":
+        return  # a device, pipe or open file is written through, never replaced
     check_writable_place(path)
     for source in inputs:
         with contextlib.suppress(OSError):
-            if os.path.abspath(path) == os.path.abspath(source) or os.path.samefile(path, source):
+            if source == "-":
+                same = _same_file(os.fstat(0), os.stat(path))
+                source = "on stdin"
+            else:
+                same = os.path.abspath(path) == os.path.abspath(source) or os.path.samefile(path, source)
+            if same:
                 raise OutputError("%s %s is the input %s: writing it would destroy the data"
                                   % (option, path, source), "give the output another name")
+
+
+def _same_file(one, other):
+    return stat.S_ISREG(other.st_mode) and (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def nearest_existing(path):
@@ -108,6 +128,83 @@ def check_writable_place(path):
         raise OutputError("cannot write %s: %s is not writable" % (path, place), "choose a writable place")
 
 
+# An open file named by descriptor: /proc/self and /proc/thread-self resolve to the pid (below);
+# the std* and fd names are matched too in case the system's links to /proc are gone.
+_OPEN_FILE = re.compile(r"/proc/(?P<pid>\d+)(?:/task/\d+)?/fd/(?P<fd>\d+)\Z"
+                        r"|/dev/fd/(?P<devfd>\d+)\Z|/dev/(?P<std>stdin|stdout|stderr)\Z")
+_STD_FDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+_MAX_LINKS = 40  # as the kernel (ELOOP)
+
+
+def _in_system_tree(where):
+    return any(where == top or where.startswith(top + "/") for top in ("/dev", "/proc"))
+
+
+def _hops(path):
+    """Where ``path`` is, then where each link leads in turn (each folder's links resolved), up to
+    a place that is not a link or is in /dev or /proc, whose links are the system's to follow:
+    /proc/<pid>/fd/1 "leads to" ``pipe:[1234]``, or to a file of another mount namespace."""
+    hops = []
+    place = os.path.abspath(path)
+    while len(hops) < _MAX_LINKS:
+        name = os.path.basename(place)
+        if name in (".", ".."):
+            where = os.path.realpath(place)
+        else:
+            where = os.path.join(os.path.realpath(os.path.dirname(place)), name)
+        hops.append(where)
+        if _in_system_tree(where) or not os.path.islink(where):
+            break
+        try:
+            place = os.path.join(os.path.dirname(where), os.readlink(where))
+        except OSError:
+            break
+    return hops
+
+
+def written_through(path):
+    """Whether atomic_path writes ``path`` in place (a device, pipe or open file, which can fail
+    late) rather than renaming a complete temporary file onto it."""
+    try:
+        return _destination(path)[0] != "replace"
+    except OutputError:  # refused: atomic_path will say so before anything is written
+        return False
+
+
+def _destination(path):
+    """How the output ``path`` is written.
+
+    ("replace", None): to a temporary file beside it, renamed onto it (a link there is replaced);
+    ("fd", N): into this process's open file descriptor N, at its offset;
+    ("open", kind): into a device, pipe or another process's open file, opened and truncated.
+    A block device, a socket, another file in /proc, or a link into /dev or /proc that leads to none
+    of these is refused (OutputError): the link is the system's (replacing /dev/stdout would break
+    every later program that writes to it), and what it leads to is no place for a report.
+    """
+    hops = _hops(path)
+    last = hops[-1]
+    match = _OPEN_FILE.match(last)
+    if match:
+        if match.group("std"):
+            return "fd", _STD_FDS[match.group("std")]
+        if match.group("devfd"):
+            return "fd", int(match.group("devfd"))
+        if int(match.group("pid")) == os.getpid():
+            return "fd", int(match.group("fd"))
+        return "open", "open file"
+    kind = _special_kind(path)
+    if kind in ("device", "pipe"):
+        return "open", kind
+    if kind is not None:  # a disk or a socket is no place for a report
+        raise OutputError("%s is a %s" % (path, kind), "give a file name for the output")
+    if len(hops) > 1 and _in_system_tree(last):
+        raise OutputError("%s is a link to %s, which is neither a device, a pipe nor an open file"
+                          % (path, last), "give a file name for the output")
+    if last == "/proc" or last.startswith("/proc/"):  # the kernel's settings, no place for a report
+        raise OutputError("%s is in /proc but is not an open file" % path, "give a file name for the output")
+    return "replace", None
+
+
 def _special_kind(path):
     """None for a regular or missing file, else what ``path`` is (links followed)."""
     try:
@@ -122,21 +219,34 @@ def _special_kind(path):
 
 
 @contextlib.contextmanager
-def _written_into(path, kind):
-    """Yield a temporary path elsewhere; once complete, copy it into the device or pipe ``path``."""
-    if kind not in ("device", "pipe"):  # a disk or a socket is no place for a report
-        raise OutputError("%s is a %s" % (path, kind), "give a file name for the output")
-    fd, tmp = tempfile.mkstemp(prefix="hokusai-preview-output.", suffix=".tmp")
-    os.close(fd)
+def _written_into(path, fd=None):
+    """Yield a temporary path elsewhere; once complete, copy it into ``path`` (opened and
+    truncated) or into this process's open descriptor ``fd`` (at its offset)."""
+    handle, tmp = tempfile.mkstemp(prefix="hokusai-preview-output.", suffix=".tmp")
+    os.close(handle)
     try:
         yield tmp
-        with open(tmp, "rb") as source, open(path, "wb") as target:
+        with open(tmp, "rb") as source, _opened(path, fd) as target:
             shutil.copyfileobj(source, target)
     except OSError as exc:
+        if fd is not None and exc.errno == errno.EBADF:  # e.g. /dev/fd/9 unopened, or stdin read-only
+            raise OutputError("cannot write %s: descriptor %d is not open for writing" % (path, fd),
+                              "give a file name for the output") from exc
         raise OutputError("cannot write %s: %s" % (path, exc.strerror or exc), "choose a writable location") from exc
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _opened(path, fd):
+    if fd is None:
+        return open(path, "wb")
+    for stream in (sys.stdout, sys.stderr):  # what they hold comes first
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    # A copy of the descriptor, not /proc/self/fd/N opened anew: that would truncate a ">> log"
+    # and could open for writing a file given read-only (stdin).
+    return open(os.dup(fd), "wb")
 
 
 def write_text_atomic(path, text):

@@ -4,19 +4,23 @@ One row per contribution, in the summary's order (best estimated delta_one_score
 estimated change of the primary metric in points as a dot, its 90% interval as a bar, the
 DeltaOne threshold (+1 point) as a dashed line with the passing side shaded, and on the right
 the predicted verdict with the probability that the full pipeline passes it. Failed
-contributions are listed under the others with their error. matplotlib (the optional `plot`
-extra) is imported only here, only when a picture is drawn.
+contributions are listed under the others with their error. Rows are counted, classified and
+described by the summary's own functions (core/summary.py), so the picture says what the table
+says. matplotlib (the optional `plot` extra) is imported only here, only when a picture is drawn.
 """
 
-import os
+import warnings
 
 from .errors import UsageError
-from .fsutil import atomic_path
-from .report import VERDICTS, percent, signed, thousands
-from .summary import sort_rows
+from .report import percent, signed, thousands
+from .summary import baselines, failed, judged_on, plural, primaries, sort_rows, tally, verdict
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
 THRESHOLD_PP = 1.0
+WIDTH_IN = 10.0
+MARGIN = 0.012  # of the figure's width, kept clear at either side
+SUBTITLE_CHARS = 135  # of the subtitle's small type fit on one line of the picture's width
+LINE_IN = 0.17  # the height of one more line of it, in inches
 
 
 def _pyplot():
@@ -34,27 +38,46 @@ def _pyplot():
 def colour(row):
     if row["deltaone_accepted"]:
         return GREEN
-    return AMBER if (row["primary_delta_pp"] or 0) > 0 else RED
+    if row["primary_delta_pp"] is None:
+        return GREY
+    return AMBER if row["primary_delta_pp"] > 0 else RED
 
 
 def draw(rows, path):
-    """Write the picture of ``rows`` (summary rows) to ``path`` as a PNG, atomically."""
+    """Write the picture of ``rows`` (summary rows) to ``path`` as a PNG (the caller makes the
+    path a temporary one, published when everything else is written too)."""
     plt = _pyplot()
-    rows = sort_rows(rows)
-    ok = [r for r in rows if r["status"] == "ok" and r["primary_delta_pp"] is not None]
-    failed = [r for r in rows if r not in ok]
-    n = len(ok) + len(failed)
-    primaries = sorted({r["primary_metric"] for r in ok})
-    metric = primaries[0] if len(primaries) == 1 else "primary metric"
+    with warnings.catch_warnings():
+        # A name in a script the font lacks (日本語) is drawn as boxes; matplotlib would also warn
+        # once per character on stderr, where a command prints only its own lines.
+        warnings.filterwarnings("ignore", message=r"(?s).*Glyph .* missing from")
+        fig = _figure(plt, sort_rows(rows))
+        try:
+            fig.savefig(path, format="png", metadata={"Software": None})
+        finally:
+            plt.close(fig)
 
-    height = 1.55 + 0.52 * max(n, 1) + (0.25 if failed else 0.0)
-    fig, ax = plt.subplots(figsize=(10.0, height), dpi=150)
-    fig.subplots_adjust(left=0.25, right=0.80, top=1 - 1.05 / height, bottom=0.55 / height)
+
+def _figure(plt, rows):
+    if not rows:
+        return _empty(plt)
+    shown = [r for r in rows if not failed(r)]  # previewed, with or without a delta to draw
+    errors = [r for r in rows if failed(r)]
+    n = len(rows)
+    metrics = primaries(rows)
+    metric = _plain(metrics[0]) if len(metrics) == 1 else "each one's primary metric" if metrics else "its metric"
+
+    subtitle = _subtitle(rows)
+    extra = LINE_IN * subtitle.count("\n")
+    height = 1.55 + extra + 0.52 * n + (0.25 if errors else 0.0)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=150)
+    fig.subplots_adjust(left=0.25, right=0.80, top=1 - (1.05 + extra) / height, bottom=0.55 / height)
 
     # x range: every interval, 0 and the threshold, with room to spare.
     values = [0.0, THRESHOLD_PP]
-    for r in ok:
-        values.extend(r["primary_interval_pp"] or [r["primary_delta_pp"]])
+    for r in shown:
+        if r["primary_delta_pp"] is not None:
+            values.extend(r["primary_interval_pp"] or [r["primary_delta_pp"]])
     lo, hi = min(values), max(values)
     pad = 0.08 * (hi - lo)
     lo, hi = lo - pad, hi + pad
@@ -69,40 +92,46 @@ def draw(rows, path):
     ax.text(THRESHOLD_PP, -0.6, " DeltaOne threshold +1 pt " if right_side else "DeltaOne threshold +1 pt  ",
             color=GREEN, fontsize=8.5, ha="left" if right_side else "right", va="bottom", clip_on=False)
 
-    for y, r in enumerate(ok):
+    notes = []  # texts inside the plot, shortened below to its width
+    for y, r in enumerate(shown):
         c = colour(r)
-        low, high = r["primary_interval_pp"] or (r["primary_delta_pp"],) * 2
-        ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")
-        ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, mec="white", mew=1.2, zorder=3)
-        ax.annotate(signed(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
-                    fontweight="bold")
-        warnings = len(r.get("warnings") or [])
-        detail = _rows_text(r) + (" · %d warning%s" % (warnings, "" if warnings == 1 else "s") if warnings else "")
-        _label(ax, y, r["contribution"], detail, INK, AMBER if warnings else GREY)
-        verdict = VERDICTS.get(r["deltaone_decision"], (r["deltaone_decision"],))[0]
-        ax.annotate("%s  %s" % (verdict, percent(r["deltaone_probability"])), (1.02, y),
+        if r["primary_delta_pp"] is not None:
+            low, high = r["primary_interval_pp"] or (r["primary_delta_pp"],) * 2
+            ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")
+            ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, mec="white", mew=1.2, zorder=3)
+            ax.annotate(signed(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
+                        fontweight="bold")
+        else:  # e.g. the primary metric is undefined on the benchmark: nothing to draw, said so
+            what = "no estimated %s delta to draw" % _plain(r["primary_metric"] or "primary metric")
+            notes.append(ax.annotate("–  " + what, (0.015, y), xycoords=("axes fraction", "data"), va="center",
+                                     fontsize=8.5, color=GREY, zorder=5,
+                                     bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
+        warnings_count = len(r.get("warnings") or [])
+        detail = _rows_text(r) + (" · " + plural(warnings_count, "warning") if warnings_count else "")
+        _label(ax, y, r["contribution"], detail, INK, AMBER if warnings_count else GREY)
+        ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
         ax.annotate("delta_one %s" % signed(r["delta_one_score"], 4), (1.02, y), xycoords=("axes fraction", "data"),
                     va="top", fontsize=8, color=GREY)
 
-    for i, r in enumerate(failed):
-        y = len(ok) + i
+    for i, r in enumerate(errors):
+        y = len(shown) + i
         error = r.get("error") or {}
         _label(ax, y, r["contribution"], "%s, exit %s" % (str(error.get("kind", "error")).replace("_", " "),
                                                           error.get("exit_code", "?")), RED)
-        # What is wrong (the hint after "; " is in the table); clipped to the plot's width.
+        # What is wrong (the hint after "; " is in the table).
         message = " ".join(str(error.get("message", "")).split()).split("; ")[0]
         for prefix in (r["source_path"] + ": ", r["source_path"] + " "):  # the name is on the left already
             if message.startswith(prefix):
                 message = message[len(prefix):]
-        ax.annotate("×  " + _clip(message, 78), (0.015, y), xycoords=("axes fraction", "data"), va="center",
-                    fontsize=8.5, color=RED, zorder=5,
-                    bbox={"boxstyle": "round,pad=0.4", "fc": "#fdecea", "ec": "none"})
+        notes.append(ax.annotate("×  " + _plain(message), (0.015, y), xycoords=("axes fraction", "data"),
+                                 va="center", fontsize=8.5, color=RED, zorder=5,
+                                 bbox={"boxstyle": "round,pad=0.4", "fc": "#fdecea", "ec": "none"}))
         ax.annotate("failed", (1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=9.5,
                     color=RED, fontweight="bold")
-    if ok and failed:
-        ax.axhline(len(ok) - 0.5, color=GREY, lw=0.6, ls=":")
+    if shown and errors:
+        ax.axhline(len(shown) - 0.5, color=GREY, lw=0.6, ls=":")
 
     ax.set_yticks([])
     for side in ("top", "right", "left"):
@@ -115,47 +144,105 @@ def draw(rows, path):
     ax.set_xlabel("estimated change in %s, points (dot: estimate, bar: 90%% interval)" % metric, fontsize=9,
                   color=INK)
 
-    fig.text(0.02, 1 - 0.22 / height, "How much would each contribution move %s?" % _model(ok), fontsize=13,
-             fontweight="bold", color=INK, va="top")
-    fig.text(0.02, 1 - 0.55 / height, _subtitle(ok, failed, metric), fontsize=8.5, color=GREY, va="top")
+    models = baselines(rows)
+    title = "How much would each contribution move %s?" % (
+        _plain(models[0]) if len(models) == 1 else "its baseline" if models else "the model")
+    heads = [fig.text(0.02, 1 - 0.22 / height, title, fontsize=13, fontweight="bold", color=INK, va="top"),
+             fig.text(0.02, 1 - 0.55 / height, subtitle, fontsize=8.5, color=GREY, va="top")]
     ax.annotate("DeltaOne verdict, P(pass)", (1.02, -0.6), xycoords=("axes fraction", "data"), va="bottom",
                 fontsize=8.5, color=GREY)
+    _fit(fig, ax, notes, heads)
+    return fig
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return os.path.abspath(path)
+
+def _empty(plt):
+    """The picture of no contributions: it says so, so that an old picture is never left standing."""
+    fig = plt.figure(figsize=(WIDTH_IN, 2.0), dpi=150)
+    fig.text(0.02, 1 - 0.22 / 2.0, "No contributions to show", fontsize=13, fontweight="bold", color=INK, va="top")
+    fig.text(0.02, 1 - 0.55 / 2.0, _subtitle([]), fontsize=8.5, color=GREY, va="top")
+    fig.text(0.5, 0.4, "The input holds no records: nothing was previewed, nothing failed.", fontsize=10,
+             color=GREY, ha="center", va="center")
+    return fig
 
 
 def _label(ax, y, name, detail, color, detail_color=GREY):
     """The contribution's name and, under it, its rows and warnings or its failure."""
     at = {"xycoords": ("axes fraction", "data"), "ha": "right"}
-    ax.annotate(_clip(name, 34), (-0.02, y), va="bottom", fontsize=9.5, color=color, fontweight="bold", **at)
-    ax.annotate(detail, (-0.02, y), va="top", fontsize=8, color=detail_color, **at)
+    ax.annotate(_plain(_clip(name, 34)), (-0.02, y), va="bottom", fontsize=9.5, color=color, fontweight="bold", **at)
+    ax.annotate(_plain(detail), (-0.02, y), va="top", fontsize=8, color=detail_color, **at)
 
 
 def _rows_text(row):
-    text = "%s rows" % thousands(row["rows_used"])
     if row["original_rows"] is not None and row["rows_used"] != row["original_rows"]:
-        text = "%s of %s rows" % (thousands(row["rows_used"]), thousands(row["original_rows"]))
-    return text
+        return "%s of %s" % (thousands(row["rows_used"]), plural(row["original_rows"], "row"))
+    return plural(row["rows_used"], "row") if row["rows_used"] is not None else "? rows"
 
 
-def _model(ok):
-    models = sorted({r["baseline_model_id"] for r in ok if r["baseline_model_id"]})
-    return models[0] if len(models) == 1 else "the model"
+def _subtitle(rows):
+    """The table's headline in the picture's words: the same counts and the same "judged on"."""
+    counts = tally(rows)
+    if not rows:
+        return "0 contributions · PREVIEW - NON-BINDING ESTIMATES"
+    parts = ["%d previewed" % counts["previewed"], "%d would pass DeltaOne" % counts["passing"],
+             "%d would not" % counts["not_passing"]]
+    if counts["failed"]:
+        parts.append("%d failed" % counts["failed"])
+    judged = judged_on(rows)
+    if judged:
+        parts.append("judged on " + _plain(judged))
+    models = baselines(rows)
+    if len(models) > 1:
+        parts.append("mixed baselines (compare with care): " + _plain(", ".join(models)))
+    parts.append("PREVIEW - NON-BINDING ESTIMATES")
+    # Lines broken between parts, so that none is cut off (what still is too long is shortened).
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 3 + len(part) <= SUBTITLE_CHARS:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
-def _subtitle(ok, failed, metric):
-    passing = sum(1 for r in ok if r["deltaone_accepted"])
-    benchmarks = sorted({r["benchmark_rows"] for r in ok if r["benchmark_rows"]})
-    parts = ["%d previewed" % len(ok), "%d would pass DeltaOne" % passing]
-    if failed:
-        parts.append("%d failed" % len(failed))
-    if benchmarks:
-        parts.append("%s on %s benchmark rows" % (metric, ", ".join(thousands(b) for b in benchmarks)))
-    return " · ".join(parts) + " · PREVIEW - NON-BINDING ESTIMATES"
+def _fit(fig, ax, notes, heads):
+    """Keep every text inside the figure: widen the margins beside the plot until the names on
+    the left and the verdicts on the right fit, then shorten what still does not (a note inside
+    the plot to its width, a heading to the figure's)."""
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    beside = [t for t in ax.texts if t not in notes]
+    for _ in range(6):
+        boxes = [t.get_window_extent(renderer) for t in beside]
+        overflow_left = MARGIN * width - min(b.x0 for b in boxes)
+        overflow_right = max(b.x1 for b in boxes) - (1 - MARGIN) * width
+        if overflow_left <= 0.5 and overflow_right <= 0.5:
+            break
+        left, right = fig.subplotpars.left, fig.subplotpars.right
+        left += max(overflow_left, 0) / width * 1.05
+        right -= max(overflow_right, 0) / width * 1.05
+        if right - left < 0.3:  # names are clipped to 34 characters: this is never reached in practice
+            break
+        fig.subplots_adjust(left=left, right=right)
+    plot_right = ax.get_window_extent(renderer).x1
+    for note in notes:
+        _shorten(note, renderer, plot_right)
+    for head in heads:
+        _shorten(head, renderer, (1 - MARGIN) * width)
+
+
+def _shorten(text, renderer, limit):
+    """Cut ``text`` (a matplotlib Text) with an ellipsis until it ends before ``limit`` pixels."""
+    content = text.get_text()
+    while len(content) > 8 and text.get_window_extent(renderer).x1 > limit:
+        content = content[:-4].rstrip("\\") + "…"
+        text.set_text(content)
+
+
+def _plain(text):
+    """Text drawn as it is: a "$" would start mathtext (and a lone one in a name break the drawing)."""
+    return str(text).replace("$", r"\$")
 
 
 def _clip(text, most):
+    text = " ".join(str(text).split())
     return text if len(text) <= most else text[:most - 1] + "…"

@@ -15,6 +15,7 @@ from statistics import NormalDist
 
 WIDTH = 80
 FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
+SURE = 0.8  # below this chance that the full run decides alike, the verdict is shown as uncertain
 
 # decision code -> (short label for tables and pictures, phrase for the report)
 VERDICTS = {
@@ -199,8 +200,10 @@ def render(output, color=False, glyphs=UNICODE):
 
     # The verdict and the probability that the full pipeline reaches it.
     accepted = bool(d1.get("accepted"))
-    verdict = "%s DeltaOne %s" % (g["yes"] if accepted else g["no"],
-                                  VERDICTS.get(d1["decision"], (d1["decision"],) * 2)[1])
+    sure = d1.get("probability_of_decision", 1.0) >= SURE
+    verdict = "%s DeltaOne %s%s" % (g["yes" if accepted else "no"] if sure else "?",
+                                    VERDICTS.get(d1["decision"], (d1["decision"],) * 2)[1],
+                                    "" if sure else " (uncertain)")
     chance = "chance the full pipeline passes: %s" % percent(d1["probability"])
     verdict_text = (s.good if accepted else s.bad)(s.bold(verdict))
     if len(verdict) + 2 + len(chance) <= WIDTH:
@@ -302,7 +305,8 @@ def metric_table(output, s, g):
     for name, v in output["delta_computation"]["metric_deltas"].items():
         centre = 100 * est["metric_deltas"].get(name, v["absolute_delta"])
         spread = 100 * z * (sd.get(name) or 0.0)
-        rows.append((name, v, centre, centre - spread, centre + spread))
+        base = 100 * v["baseline_value"]  # no metric leaves [0, 1]: neither does its interval
+        rows.append((name, v, centre, max(centre - spread, -base), min(centre + spread, 100 - base)))
     spans = ["%s..%s" % (signed(low), signed(high)) for _, _, _, low, high in rows]
     level = "%d%% interval" % round(100 * est["interval_level"])
     span_width = max([len(level)] + [len(x) for x in spans])

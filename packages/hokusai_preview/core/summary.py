@@ -5,11 +5,15 @@ themselves (record "summary", what ``--summary-format jsonl`` writes; schema
 schemas/summary.schema.json) are taken as they are, so a summary can be filtered with jq and
 summarised or drawn again. Rows are sorted by the estimated delta_one_score, best first, then
 by name; failed contributions come last. Standard library only: hp-format must start fast.
+
+The table and the picture (core/plot.py) count, classify and describe rows with the same
+functions here (:func:`tally`, :func:`verdict`, :func:`judged_on`), so they cannot disagree.
 """
 
 import csv
 import io
 import json
+import math
 import os
 
 from .report import VERDICTS, percent, signed, thousands, warnings_of
@@ -60,8 +64,8 @@ def _row(source, status, **fields):
 def sort_rows(rows):
     """Best estimated delta_one_score first, ties by name; failed contributions last, by name."""
     def key(row):
-        failed = row["status"] != "ok" or row["delta_one_score"] is None
-        return (failed, 0.0 if failed else -row["delta_one_score"], row["contribution"], row["source_path"])
+        last = failed(row) or row["delta_one_score"] is None
+        return (last, 0.0 if last else -row["delta_one_score"], row["contribution"], row["source_path"])
 
     return sorted(rows, key=key)
 
@@ -95,38 +99,86 @@ def to_csv(rows):
     return buffer.getvalue()
 
 
+# --- what the table and the picture both say -----------------------------------------------
+
+
+def failed(row):
+    """A contribution that failed (an error row): no estimate, listed last with its error."""
+    return row["status"] != "ok"
+
+
+def tally(rows):
+    """How many rows were previewed, would pass DeltaOne, would not, and failed."""
+    ok = [r for r in rows if not failed(r)]
+    passing = sum(1 for r in ok if r["deltaone_accepted"])
+    return {"contributions": len(rows), "previewed": len(ok), "passing": passing, "not_passing": len(ok) - passing,
+            "failed": len(rows) - len(ok)}
+
+
+def verdict(row):
+    """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...)."""
+    return VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
+
+
+def plural(count, noun):
+    return "%s %s%s" % (thousands(count), noun, "" if count == 1 else "s")
+
+
+def baselines(rows):
+    return sorted({r["baseline_model_id"] for r in rows if not failed(r) and r["baseline_model_id"]})
+
+
+def primaries(rows):
+    return sorted({r["primary_metric"] for r in rows if not failed(r) and r["primary_metric"]})
+
+
+def judged_on(rows):
+    """What DeltaOne judged the previewed rows on, e.g. "accuracy, 1,500 benchmark rows", saying
+    "mixed" when they differ; None when the rows say nothing of it."""
+    metrics = primaries(rows)
+    sizes = sorted({r["benchmark_rows"] for r in rows if not failed(r) and r["benchmark_rows"]})
+    if not metrics or not sizes:
+        return None
+    metric = metrics[0] if len(metrics) == 1 else "mixed metrics: %s" % ", ".join(metrics)
+    if len(sizes) == 1:
+        benchmark = "%s benchmark row%s" % (thousands(sizes[0]), "" if sizes[0] == 1 else "s")
+    else:
+        benchmark = "mixed benchmarks of %s and %s rows" % (", ".join(thousands(b) for b in sizes[:-1]),
+                                                           thousands(sizes[-1]))
+    # With a list in either part, "; " keeps the two parts apart.
+    return "%s%s%s" % (metric, "; " if len(metrics) > 1 or len(sizes) > 1 else ", ", benchmark)
+
+
 def headline(rows):
     """One sentence: how many, against what, how many pass, how many failed."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    failed = len(rows) - len(ok)
-    baselines = sorted({r["baseline_model_id"] for r in ok if r["baseline_model_id"]})
-    primaries = sorted({r["primary_metric"] for r in ok if r["primary_metric"]})
-    benchmarks = sorted({r["benchmark_rows"] for r in ok if r["benchmark_rows"]})
-    parts = ["%d contribution%s" % (len(rows), "" if len(rows) == 1 else "s")]
-    if baselines:
-        parts.append(" against baseline%s %s" % ("" if len(baselines) == 1 else "s (mixed: compare with care)",
-                                                 ", ".join("`%s`" % b for b in baselines)))
-    if primaries and benchmarks:
-        parts.append(" (DeltaOne judged on %s, %s benchmark rows)" % (
-            ", ".join(primaries), ", ".join(thousands(b) for b in benchmarks)))
-    passing = sum(1 for r in ok if r["deltaone_accepted"])
-    parts.append(": %d would pass DeltaOne, %d would not" % (passing, len(ok) - passing))
-    if failed:
-        parts.append(", %d failed" % failed)
+    counts = tally(rows)
+    if not rows:
+        return "0 contributions: the input holds no records. PREVIEW - NON-BINDING ESTIMATES."
+    models = baselines(rows)
+    parts = [plural(counts["contributions"], "contribution")]
+    if models:
+        parts.append(" against baseline%s %s" % ("" if len(models) == 1 else "s (mixed: compare with care)",
+                                                 ", ".join("`%s`" % b for b in models)))
+    judged = judged_on(rows)
+    if judged:
+        parts.append(" (DeltaOne judged on %s)" % judged)
+    parts.append(": %d would pass DeltaOne, %d would not" % (counts["passing"], counts["not_passing"]))
+    if counts["failed"]:
+        parts.append(", %d failed" % counts["failed"])
     parts.append(". PREVIEW - NON-BINDING ESTIMATES, sorted by estimated delta_one_score.")
     return "".join(parts)
 
 
 def markdown(rows):
-    primaries = sorted({r["primary_metric"] for r in rows if r["primary_metric"]})
-    mixed = len(primaries) > 1  # then each cell names its metric
-    primary = "primary metric" if mixed or not primaries else primaries[0]
+    metrics = primaries(rows)
+    mixed = len(metrics) > 1  # then each cell names its metric
+    primary = "primary metric" if mixed or not metrics else metrics[0]
     head = ["#", "contribution", "rows used", "delta_one_score (90% interval)",
             "%s delta, pts (90%% interval)" % primary, "DeltaOne", "P(pass)", "confidence", "warnings / error"]
     lines = [headline(rows), "", "| " + " | ".join(head) + " |",
              "|" + "|".join(["--:", ":--", "--:", ":--", ":--", ":--", "--:", "--:", ":--"]) + "|"]
     for number, row in enumerate(rows, 1):
-        if row["status"] != "ok":
+        if failed(row):
             error = row.get("error") or {}
             cells = [str(number), _cell(row["contribution"]), "—", "—", "—",
                      "**failed** (%s, exit %s)" % (error.get("kind", "error"), error.get("exit_code", "?")),
@@ -135,10 +187,10 @@ def markdown(rows):
             rows_used = thousands(row["rows_used"])
             if row["original_rows"] is not None and row["rows_used"] != row["original_rows"]:
                 rows_used += " of " + thousands(row["original_rows"])
+            metric = (row["primary_metric"] or "?") + " " if mixed else ""
             cells = [str(number), _cell(row["contribution"]), rows_used,
                      "%s (%s)" % (signed(row["delta_one_score"], 4), _span(row["delta_one_interval"], 4)),
-                     "%s%s (%s)" % (row["primary_metric"] + " " if mixed else "", signed(row["primary_delta_pp"]),
-                                    _span(row["primary_interval_pp"], 2)),
+                     "%s%s (%s)" % (metric, signed(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
                      _verdict(row), percent(row["deltaone_probability"]),
                      "%.2f" % row["estimation_confidence"] if row["estimation_confidence"] is not None else "?",
                      _cell("; ".join(row["warnings"]))]
@@ -147,8 +199,7 @@ def markdown(rows):
 
 
 def _verdict(row):
-    label = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
-    return "**%s**" % label if row["deltaone_accepted"] else label
+    return "**%s**" % verdict(row) if row["deltaone_accepted"] else verdict(row)
 
 
 def _span(interval, digits):
@@ -158,3 +209,223 @@ def _span(interval, digits):
 def _cell(text):
     """Text safe inside a Markdown table cell: one line, pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+# --- what hp-format checks before rendering ------------------------------------------------
+#
+# An input may be edited by hand or by jq, so every field the table, the picture or the report
+# uses is checked here against its schema (schemas/summary.schema.json, error.schema.json and
+# delta-output.schema.json): jsonschema is only a test dependency, and hp-format must start fast.
+
+
+class BadField(Exception):
+    """An input the renderers cannot use: ``kind`` names what it is ("a summary row"), ``text``
+    its first bad field ("deltaone_probability 5, not a number from 0 to 1")."""
+
+    def __init__(self, kind, text):
+        super().__init__("%s has %s" % (kind, text))
+        self.kind, self.text = kind, text
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# kind -> (test, what the schema asks for)
+KINDS = {
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "boolean": (lambda v: isinstance(v, bool), "true or false"),
+    "number": (_number, "a number"),
+    "fraction": (lambda v: _number(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "delta": (lambda v: _number(v) and -1 <= v <= 1, "a number from -1 to 1"),
+    "positive": (lambda v: _whole(v) and v >= 1, "a whole number of at least 1"),
+    "count": (lambda v: _whole(v) and v >= 0, "a whole number of at least 0"),
+    "interval": (lambda v: isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v),
+                 "two numbers [low, high]"),
+    "strings": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+    "object": (lambda v: isinstance(v, dict), "an object"),
+}
+METRICS = ("accuracy", "precision", "recall", "f1", "auroc")
+DECISIONS = tuple(VERDICTS)
+ERROR_KINDS = ("usage", "bad_data", "bad_baseline", "integrity", "untrusted_model", "output", "internal")
+
+# (field, kind or allowed values, flags): "null" allows null, "optional" allows it to be absent.
+# A "*" stands for every value of an object.
+ERROR_FIELDS = [
+    ("kind", ERROR_KINDS, ""), ("exit_code", "positive", ""), ("message", "string", ""),
+    ("stage", "string", "optional"),
+]
+ROW_FIELDS = [
+    ("contribution", "string", ""), ("source_path", "string", ""), ("status", ("ok", "error"), ""),
+    ("baseline_model_id", "string", "null"), ("preview_mode", "boolean", "null"), ("rows_used", "positive", "null"),
+    ("original_rows", "positive", "null"), ("delta_one_score", "number", "null"),
+    ("delta_one_interval", "interval", "null"), ("primary_metric", "string", "null"),
+    ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "interval", "null"),
+    ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
+    ("deltaone_probability", "fraction", "null"), ("estimation_confidence", "fraction", "null"),
+    ("benchmark_rows", "positive", "null"), ("warnings", "strings", ""), ("error", "object", "null"),
+]
+OUTPUT_FIELDS = [
+    ("baseline_model.model_id", "string", ""),
+    ("new_model.training_metadata.data_manifest.source_path", "string", ""),
+    ("new_model.training_metadata.base_samples", "count", ""),
+    ("new_model.training_metadata.contributed_samples", "count", ""),
+    ("delta_computation.delta_one_score", "delta", ""),
+    ("delta_computation.metric_deltas.*.baseline_value", "fraction", ""),
+    ("delta_computation.metric_deltas.*.new_value", "fraction", ""),
+    ("delta_computation.metric_deltas.*.absolute_delta", "delta", ""),
+    ("pipeline_metadata.config.test_size", "number", ""),
+    ("preview_metadata.preview_mode", "boolean", ""),
+    ("preview_metadata.disclaimer", "string", "null"),
+    ("preview_metadata.mode", ("retrain", "fine_tune"), ""),
+    ("preview_metadata.sample_size_used", "positive", ""),
+    ("preview_metadata.original_data_size", "positive", ""),
+    ("preview_metadata.time_elapsed", "number", ""),
+    ("preview_metadata.estimation_confidence", "fraction", ""),
+    ("preview_metadata.confidence_meaning", "string", ""),
+    ("preview_metadata.estimate.delta_one_score", "number", ""),
+    ("preview_metadata.estimate.delta_one_interval", "interval", ""),
+    ("preview_metadata.estimate.interval_level", "fraction", ""),
+    ("preview_metadata.estimate.metric_deltas.*", "delta", ""),
+    ("preview_metadata.measured.delta_one_score", "number", "optional"),
+    ("preview_metadata.primary_metric.name", METRICS, ""),
+    ("preview_metadata.primary_metric.baseline_value", "fraction", "null"),
+    ("preview_metadata.primary_metric.new_value", "fraction", "null"),
+    ("preview_metadata.primary_metric.delta_pp", "number", "null"),
+    ("preview_metadata.primary_metric.estimated_delta_pp", "number", "null"),
+    ("preview_metadata.primary_metric.interval_pp", "interval", "null"),
+    ("preview_metadata.deltaone.decision", DECISIONS, ""),
+    ("preview_metadata.deltaone.accepted", "boolean", ""),
+    ("preview_metadata.deltaone.probability", "fraction", ""),
+    ("preview_metadata.deltaone.probability_of_decision", "fraction", "optional"),
+    ("preview_metadata.deltaone.benchmark_rows", "positive", ""),
+    ("preview_metadata.deltaone.ci95_pp", "interval", "optional"),
+    ("preview_metadata.deltaone.threshold_pp", "number", "optional"),
+    ("preview_metadata.deltaone.min_examples", "positive", "optional"),
+    ("preview_metadata.uncertainty.sd.*", "number", "null"),
+    ("preview_metadata.budget.trees", "positive", ""),
+    ("preview_metadata.budget.full_trees", "positive", ""),
+    ("preview_metadata.budget.fitted_samples", "positive", ""),
+    ("preview_metadata.budget.stop_reason", "string", ""),
+    ("preview_metadata.budget.split", ("stratified", "random", "none"), "optional"),
+    ("preview_metadata.warnings", "strings", ""),
+    ("preview_metadata.diagnostics.warnings", "strings", "optional"),
+    ("preview_metadata.diagnostics.notes", "strings", "optional"),
+]
+
+
+def check_input(item):
+    """Raise :class:`BadField` unless ``item`` (an output document, a `delta` record, an error
+    record or a summary row) holds every field the renderers use, of the type and in the range
+    its schema gives."""
+    kind = item.get("record")
+    what = {"summary": "a summary row", "error": "an error record", "delta": "a delta record"}.get(
+        kind, "a delta output")
+    bad = _not_json(item)
+    if bad:
+        raise BadField(what, "%s %s, which is %s" % bad)
+    if kind == "summary":
+        _check(item, ROW_FIELDS, what)
+        # The schema's if/then: a previewed row has its estimate and no error, a failed one the reverse.
+        if item["status"] == "ok":
+            _check(item, [("delta_one_score", "number", ""), ("deltaone_decision", DECISIONS, "")], what)
+            if item["error"] is not None:
+                raise BadField(what, 'status "ok" and an error, which only a failed contribution has')
+        else:
+            if item["delta_one_score"] is not None:
+                raise BadField(what, 'status "error" and a delta_one_score, which only a preview has')
+            _check(item, [("error", "object", "")], what)
+            _check(item["error"], ERROR_FIELDS, what, "error.")
+    elif kind == "error":
+        _check(item, [("source_path", "string", ""), ("error", "object", "")], what)
+        _check(item["error"], ERROR_FIELDS, what, "error.")
+    elif kind == "delta":
+        _check(item, [("output", "object", "")], what)
+        _check(item["output"], OUTPUT_FIELDS, what, "output.")
+    else:
+        _check(item, OUTPUT_FIELDS, what)
+
+
+def _check(item, fields, what, prefix=""):
+    for field, kind, flags in fields:
+        try:
+            found = list(_values(item, field.split("."), prefix, "optional" in flags))
+        except _NotObject as exc:
+            raise BadField(what, "%s %s, not an object" % (exc.args[0], _shown(exc.args[1]))) from None
+        for name, value in found:
+            if value is _ABSENT:
+                if "optional" not in flags:
+                    raise BadField(what, "no %s" % name)
+                continue
+            if value is None and "null" in flags:
+                continue
+            if isinstance(kind, tuple):
+                if value in kind and not isinstance(value, bool):
+                    continue
+                expected = "one of %s" % ", ".join(kind)
+            else:
+                test, expected = KINDS[kind]
+                if test(value):
+                    continue
+            raise BadField(what, "%s %s, not %s" % (name, _shown(value), expected))
+
+
+_ABSENT = object()
+
+
+class _NotObject(Exception):
+    """(dotted name, value) of a field that should hold others but is not an object."""
+
+
+def _values(item, steps, name, optional):
+    """(dotted name, value) of the field at ``steps`` in ``item``: _ABSENT where it is missing
+    (or, for an optional field, where what would hold it is null)."""
+    if not steps:
+        yield name.rstrip("."), item
+        return
+    if item is None and optional and name:
+        yield name.rstrip("."), _ABSENT
+        return
+    if not isinstance(item, dict):
+        raise _NotObject(name.rstrip("."), item)
+    step, rest = steps[0], steps[1:]
+    if step == "*":
+        for key in item:
+            yield from _values(item[key], rest, "%s%s." % (name, key), optional)
+    elif step not in item:
+        yield name + step, _ABSENT
+    else:
+        yield from _values(item[step], rest, "%s%s." % (name, step), optional)
+
+
+def _not_json(value, name=""):
+    """(dotted name, shown value, why) of the first NaN, infinity or lone surrogate in ``value``
+    (json.loads takes them all; no renderer can use them, and no UTF-8 output can hold the last)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return name.rstrip(".") or "a value", _shown(value), "not a JSON number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return name.rstrip(".") or "a value", _shown(value), "not text (it holds a lone surrogate)"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        found = _not_json(inner, "%s%s." % (name, key))
+        if found:
+            return found
+    return None
+
+
+def _shown(value):
+    """A value as JSON shows it, cut short."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: shown escaped, as it was written
+        text = json.dumps(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -1,7 +1,7 @@
 """hp-check: know your data before you submit it: contamination, duplicates, label noise, drift, PII.
 
 Usage:
-  hp-check [options] [<record>...]
+  hp-check [options] [--] [<record>...]
   hp-check (-h | --help | --version)
 
 Reads `load` records (from hp-load) and writes one `check` record each, for hp-sample. It

@@ -1,7 +1,7 @@
 """hp-delta: the DeltaOne estimate, its uncertainty and verdict, in the main pipeline's format.
 
 Usage:
-  hp-delta [options] [<record>...]
+  hp-delta [options] [--] [<record>...]
   hp-delta (-h | --help | --version)
 
 Reads `eval` records and writes one `delta` record each, whose `output` is the main
@@ -49,6 +49,7 @@ FINE_TUNE_WARNING = ("this baseline bundle has no base training table, so the ma
                      "measures whether the contribution carries signal the benchmark rewards, but the main "
                      "pipeline's delta can differ from it in either direction, by an amount this tool cannot bound")
 INTERVAL_Z = 1.6448536269514722  # 90% two-sided
+SMALL_SAMPLE = 200  # a sample smaller than this (of a larger contribution) is warned about
 
 
 class Delta(Stage):
@@ -151,8 +152,14 @@ def build_output(record, primary=None, bootstrap=500):
         low, high = np.nanpercentile(paired[name] + shift[name], [2.5, 97.5])  # over the replicates defining it
         return [float(low) * scale, float(high) * scale]
 
+    # No metric goes below 0 or above 1, so no interval reaches past what the baseline allows.
+    possible = {m: (-baseline[m], 1.0 - baseline[m]) for m in included}
+    possible["delta_one"] = tuple(est.delta_one({m: possible[m][i] for m in included}) for i in (0, 1))
+
     def interval(name, scale=1.0):
-        return [(estimate[name] - INTERVAL_Z * sd[name]) * scale, (estimate[name] + INTERVAL_Z * sd[name]) * scale]
+        low, high = possible[name]
+        return [max(estimate[name] - INTERVAL_Z * sd[name], low) * scale,
+                min(estimate[name] + INTERVAL_Z * sd[name], high) * scale]
 
     n_rows = int(len(y))
     benchmark_hash = evaluation["benchmark"]["data_hash"]
@@ -194,6 +201,9 @@ def build_output(record, primary=None, bootstrap=500):
     elif primary != "accuracy":
         warnings.append("DeltaOne's significance rule treats %s as a proportion of benchmark rows, which it is "
                         "not exactly: the verdict is approximate" % primary)
+    if used < min(whole, SMALL_SAMPLE):
+        warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "
+                        "very little; use --sample-size %d or more" % (used, whole, min(whole, SMALL_SAMPLE)))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
     trust = {"model_format": record["baseline"].get("model_format", "skops"),

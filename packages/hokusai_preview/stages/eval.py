@@ -1,7 +1,7 @@
 """hp-eval: score the baseline and the new model on the same benchmark rows.
 
 Usage:
-  hp-eval [options] [<record>...]
+  hp-eval [options] [--] [<record>...]
   hp-eval (-h | --help | --version)
 
 Reads `train` records and writes one `eval` record each, with accuracy, precision, recall,

@@ -1,8 +1,8 @@
 """hp-format: print delta outputs as JSON for machines, as a report for people, or summarise many.
 
 Usage:
-  hp-format [options] [<record>...]
-  hp-format --summary [--summary-format FMT] [options] [<record>...]
+  hp-format [options] [--] [<record>...]
+  hp-format --summary [--summary-format FMT] [options] [--] [<record>...]
   hp-format (-h | --help | --version)
 
 Reads `delta` records (from hp-delta), saved JSON outputs (e.g. results/*.json of `make batch`)
@@ -42,6 +42,7 @@ Options:
 hp-format caches nothing: rendering takes less time than a cache lookup would.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -52,6 +53,7 @@ from ..core.errors import UsageError
 FORMATS = ("json", "jsonl", "pretty")
 # What a record missing a field or holding a wrong type raises while it is converted.
 UNREADABLE = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+FEED = "fix it, or feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' wrote"
 
 
 class Format(Stage):
@@ -59,17 +61,25 @@ class Format(Stage):
     usage = __doc__
     accepts = ("delta",)
 
+    def __init__(self):
+        super().__init__()
+        self.places = []  # where each input record was read ("line 3 of rows.jsonl"), for messages
+
     def run(self, args):
         from ..core import summary
 
         fmt = choice_option(args, "--output-format", FORMATS)
         summary_fmt = choice_option(args, "--summary-format", summary.FORMATS)
         self.summarising = bool(args["--summary"])
+        if self.summarising and fmt != "pretty":  # pretty is the default, so it cannot be told from no choice
+            raise UsageError("--output-format %s does not apply to --summary, whose format is --summary-format" % fmt,
+                             "give --summary-format md, csv or jsonl instead")
         # Before any work, and before the picture is drawn: no output may overwrite an input or
         # the other output.
         from ..core.fsutil import check_output_path
 
-        inputs = [source for source in args["<record>"] if source != "-"]
+        sources = args["<record>"] or ["-"]
+        inputs = [source for source in sources if source != "-"]
         if args["--output-file"]:
             check_output_path(args["--output-file"], inputs)
         if args["--plot"]:
@@ -79,7 +89,13 @@ class Format(Stage):
             check_output_path(args["--plot"], inputs, "--plot")
         outputs = self.each(list(self.input_records(args)), self.output_of)
         if not outputs:
-            return  # nothing upstream (a failed stage already said why): write nothing
+            if not self.summarising and not args["--plot"] and "-" in sources:
+                # Most likely a stage before this one in the pipe (the driver's) failed and said
+                # why: a second line, or an empty output file in place of the last good one,
+                # would only confuse.
+                return
+            # A filter that matched nothing: outputs that say so, so that none is left stale.
+            self.info("no records in the input: there are no contributions to show")
         rows = self.each(outputs, summary.row_of) if self.summarising or args["--plot"] else None
         if self.summarising:
             try:
@@ -88,6 +104,8 @@ class Format(Stage):
                 # Render row by row only to name the input that cannot be rendered.
                 self.each(rows, lambda row: summary.render([row], summary_fmt))
                 raise
+        elif not outputs:
+            text = ""
         elif fmt == "json":
             body = outputs[0] if len(outputs) == 1 else outputs
             text = json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -98,28 +116,35 @@ class Format(Stage):
 
             glyphs = UNICODE if args["--output-file"] else glyphs_for(getattr(sys.stdout, "encoding", None))
             text = "\n".join(self.each(outputs, lambda o: render(o, color=self.use_color(args), glyphs=glyphs)))
+        self.publish(args, text, rows)
+
+    def publish(self, args, text, rows):
+        """Write the picture and the text, both or neither: each goes to a temporary file first,
+        and they are published together once both are complete; stdout gets the text last."""
+        from ..core.fsutil import atomic_path, written_through
+
+        writers = []
+        if args["--output-file"]:
+            writers.append((args["--output-file"], lambda tmp: _write_text(tmp, text)))
         if args["--plot"]:
-            from ..core.fsutil import atomic_path
             from ..core.plot import draw
 
-            with atomic_path(args["--plot"]) as picture:  # published only once the text is written too
-                draw(rows, picture)
-                self.write(args, text)
-            self.info("drew %s" % args["--plot"])
-        else:
-            self.write(args, text)
-
-    def write(self, args, text):
+            writers.append((args["--plot"], lambda tmp: draw(rows, tmp)))
+        # Leaving the stack publishes the last entered first: a device or pipe (/dev/full, a
+        # FIFO) is written into then, which can fail, while a rename into place hardly can; so
+        # those go first, and a failure there leaves the other output unpublished too.
+        writers.sort(key=lambda writer: written_through(writer[0]))
+        with contextlib.ExitStack() as stack:
+            for path, write in writers:
+                write(stack.enter_context(atomic_path(path)))
         if args["--output-file"]:
-            from ..core.fsutil import write_text_atomic
-
-            write_text_atomic(args["--output-file"], text)
             self.info("wrote %s" % args["--output-file"])
         else:
             sys.stdout.write(text)
+        if args["--plot"]:
+            self.info("drew %s" % args["--plot"])
 
-    @staticmethod
-    def each(items, convert):
+    def each(self, items, convert):
         """``convert`` applied to every input, or one line naming the first input it cannot read."""
         results = []
         for number, item in enumerate(items, 1):
@@ -127,9 +152,9 @@ class Format(Stage):
                 results.append(convert(item))
             except UNREADABLE as exc:
                 what = "no %s" % exc.args[0] if isinstance(exc, KeyError) and exc.args else type(exc).__name__
-                raise UsageError("input %d is not a complete delta output, error record or summary row (%s)" % (
-                    number, what), "feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' "
-                                   "wrote, whole") from None
+                place = self.places[number - 1] if number <= len(self.places) else "input %d" % number
+                raise UsageError("%s is not a complete delta output, error record or summary row (%s)" % (
+                    place, what), FEED) from None
         return results
 
     @staticmethod
@@ -160,24 +185,38 @@ class Format(Stage):
                 except ValueError:
                     pass
                 else:
-                    for item in document if isinstance(document, list) else [document]:
-                        yield self.check_output(item, source)
+                    items = document if isinstance(document, list) else [document]
+                    for number, item in enumerate(items, 1):
+                        place = "item %d of %s" % (number, source) if isinstance(document, list) else source
+                        yield self.check_output(item, source, place)
                     return
         yield from super().read_source(source)
 
     def check_record(self, record, number, label):
+        place = "line %d of %s" % (number, label)
         if isinstance(record, dict) and "schema_version" in record and "delta_computation" in record:
-            return record
+            return self.checked(record, place)
         if self._summary_row(record):
-            return record
-        return super().check_record(record, number, label)
+            return self.checked(record, place)
+        return self.checked(super().check_record(record, number, label), place)
 
-    def check_output(self, item, label):
+    def check_output(self, item, label, place):
         if isinstance(item, dict) and ("delta_computation" in item or item.get("record") in ("delta", "error")):
-            return item
+            return self.checked(item, place)
         if self._summary_row(item):
-            return item
+            return self.checked(item, place)
         raise UsageError("%s is not a delta output or record" % label, "feed hp-format the output of hp-delta")
+
+    def checked(self, record, place):
+        """``record`` once every field the table, picture or report uses is what its schema says."""
+        from ..core.summary import BadField, check_input
+
+        try:
+            check_input(record)
+        except BadField as exc:
+            raise UsageError("%s, %s, has %s" % (place, exc.kind, exc.text), FEED) from None
+        self.places.append(place)
+        return record
 
     def _summary_row(self, item):
         """Summary rows are read back only to summarise or draw them again."""
@@ -186,6 +225,13 @@ class Format(Stage):
                 return True
             raise UsageError("a summary row can only be summarised or drawn again", "add --summary")
         return False
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 main = Format.entry_point

@@ -1,7 +1,7 @@
 """hp-sample: stratified sample of a loaded contribution, down to --sample-size rows.
 
 Usage:
-  hp-sample [options] [<record>...]
+  hp-sample [options] [--] [<record>...]
   hp-sample (-h | --help | --version)
 
 Reads `load` records (from hp-load) or `check` records (from hp-check, whose cleaned table it

@@ -1,7 +1,7 @@
 """hp-train: train the new model with the contribution, in rounds of trees, stopping early.
 
 Usage:
-  hp-train [options] [<record>...]
+  hp-train [options] [--] [<record>...]
   hp-train (-h | --help | --version)
 
 Reads `sample` records (or `check` or `load` records, to use the whole contribution) and

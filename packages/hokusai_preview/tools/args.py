@@ -109,7 +109,8 @@ def check_values(parsed):
     if parsed["--output-file"]:
         from ..core.fsutil import check_output_path
 
-        check_output_path(parsed["--output-file"], [parsed["--data-path"]] if parsed["--data-path"] != "-" else [])
+        # "-" is compared with stdin: `--data-path - < x.json --output-file x.json` is refused too.
+        check_output_path(parsed["--output-file"], [parsed["--data-path"]])
     if parsed["--primary-metric"] is not None:
         from ..core.metrics import METRICS  # imports numpy: only when the option is given
 
@@ -127,6 +128,8 @@ def main(argv=None):
         try:
             sys.stdout.write(shell_code(argv))
         except HPError as exc:
+            if isinstance(exc, UsageError) and not exc.hint:
+                exc.hint = "see 'hokusai-preview --help'"
             sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
             sys.stdout.write("exit %d\n" % exc.exit_code)
         sys.stdout.flush()

@@ -23,7 +23,7 @@ Options:
   --primary-metric NAME   Metric DeltaOne is judged on [default: accuracy].
   --seed N                random_state of the forest and the split [default: 42].
   --no-base-table         Leave the base table out: previews then fine-tune instead of retraining.
-  --force                 Replace DIR if it is already a bundle (nothing else is replaced).
+  --force                 Replace DIR if it holds a bundle and nothing else.
   --jobs N                CPU cores for training, 0 for all [default: 0].
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
@@ -74,6 +74,11 @@ class Baseline(Command):
         seed = seed_option(args)
         jobs = jobs_option(args)
         output = os.path.abspath(args["--output"])
+        for option in ("--train-data", "--benchmark-data"):
+            # Replacing the folder would delete the table, and comparing real paths sees through links.
+            if args[option] != "-" and os.path.lexists(output) and _within(args[option], output):
+                raise UsageError("%s %s is inside --output %s, which hp-baseline replaces" % (
+                    option, args[option], args["--output"]), "move it out of that folder or choose another --output")
         empty_folder = os.path.isdir(output) and not os.path.islink(output) and not os.listdir(output)
         if os.path.lexists(output) and not empty_folder:
             if not _is_bundle(output):  # --force must never wipe a folder of other things
@@ -81,6 +86,12 @@ class Baseline(Command):
                                   "not replaced, even with --force" % output, "choose another --output")
             if not args["--force"]:
                 raise OutputError("%s already holds a bundle" % output, "choose another --output or pass --force")
+            foreign = _foreign_files(output)
+            if foreign:  # the whole folder is replaced: --force must not take someone's notes with it
+                raise OutputError("%s holds %s%s, which %s not the bundle's, so it is not replaced, even with --force"
+                                  % (output, foreign[0], " and %d more" % (len(foreign) - 1) if foreign[1:] else "",
+                                     "are" if foreign[1:] else "is"),
+                                  "move %s elsewhere, or choose another --output" % ("them" if foreign[1:] else "it"))
         from ..core.fsutil import check_writable_place
 
         check_writable_place(output)  # before the tables are read and the model is trained
@@ -163,10 +174,35 @@ class Baseline(Command):
             counts = train[label].value_counts()
             positive = min(classes, key=lambda c: (counts.get(c, 0), c))
         kinds = [{"name": c, "dtype": str(train[c].dtype), "kind": infer_kind(train[c])} for c in features]
+        numbers_in_benchmark(bench, [f["name"] for f in kinds if f["kind"] == "numeric"], args["--benchmark-data"],
+                             label)
         model_id = args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
                 "id_columns": [c for c in ID_COLUMNS if c in train.columns]}
+
+
+def numbers_in_benchmark(bench, numeric, path, label):
+    """Make the benchmark's columns of the training table's numeric features numbers, as hp-load
+    makes a contribution's (empty cells missing); a DataError names the file, column, value and row.
+
+    Left as they are, text such as 'many' would be stored as text under a manifest that says
+    numeric, and scored as missing values."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from ..stages.load import ContributionLoader
+
+    loader = ContributionLoader(None, path, label_column=label)  # for its numeric(), which needs no bundle
+    for name in numeric:
+        column = bench[name]
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        array = pa.array(column, from_pandas=True)
+        if pa.types.is_large_string(array.type):  # pandas' str columns; the loader reads Arrow's string
+            array = array.cast(pa.string())
+        values = loader.numeric(name, array, 0)
+        bench[name] = values.to_numpy(zero_copy_only=False)  # float64, missing as NaN
 
 
 def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
@@ -253,6 +289,40 @@ def _is_bundle(path):
             return json.loads(handle.read().decode("utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _within(path, folder):
+    """Whether ``path`` is ``folder`` or inside it, links resolved."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _foreign_files(path):
+    """Sorted paths, relative to the bundle at ``path``, of what is in it besides its manifest
+    and the files the manifest lists."""
+    import json
+
+    from ..core.bundle import MANIFEST
+
+    try:
+        with open(os.path.join(path, MANIFEST), "rb") as handle:
+            files = json.loads(handle.read().decode("utf-8")).get("files")
+        own = {os.path.normpath(f["path"]) for f in files.values()} | {MANIFEST}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        own = {MANIFEST}
+    foreign = []
+
+    def unreadable(exc):  # what cannot be listed cannot be told apart from the bundle's
+        foreign.append(os.path.relpath(exc.filename, path) + os.sep)
+
+    for top, folders, names in os.walk(path, onerror=unreadable):
+        relative = os.path.normpath(os.path.relpath(top, path))
+        # os.walk does not enter a link to a folder: it is an entry of its own, like a file
+        entries = names + [f for f in folders if os.path.islink(os.path.join(top, f))]
+        foreign.extend(e for e in (os.path.normpath(os.path.join(relative, n)) for n in entries) if e not in own)
+        if not folders and not names and relative != "." and not any(o.startswith(relative + os.sep) for o in own):
+            foreign.append(relative + os.sep)  # an empty folder
+    return sorted(foreign)
 
 
 def _replace_dir(staging, output):

@@ -1,0 +1,73 @@
+"""The batch picture (core/plot.py) says what the summary table says, and keeps its labels inside."""
+
+import matplotlib.pyplot as plt
+import pytest
+
+from format_outputs import error_record, example_output
+from hokusai_preview.core.plot import draw
+from hokusai_preview.core.summary import row_of
+
+
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """Draws rows to a file and returns the figure's texts and their extents (figure width too)."""
+    seen = []
+    close = plt.close
+
+    def measure_then_close(fig=None):  # draw() closes the figure it saved: what was in it, where
+        renderer = fig.canvas.get_renderer()
+        texts = fig.texts + [t for ax in fig.axes for t in ax.texts]
+        seen.append(([(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()], fig.bbox.width))
+        close(fig)
+
+    monkeypatch.setattr(plt, "close", measure_then_close)
+
+    def draw_rows(rows):
+        draw(rows, str(tmp_path / "p.png"))
+        return seen[-1]
+
+    return draw_rows
+
+
+@pytest.fixture
+def rows(bundles):
+    good = row_of(example_output(bundles("hpc")[0], "hpc_jobs_500.json"))
+    unavailable = dict(good, contribution="unavailable.csv", source_path="unavailable.csv",
+                       deltaone_decision="metric_unavailable", deltaone_accepted=False, deltaone_probability=0.0,
+                       primary_delta_pp=None, primary_interval_pp=None)
+    small = dict(good, contribution="a_contribution_with_a_long_name_" * 3 + ".csv", source_path="s.csv",
+                 deltaone_decision="insufficient_samples", deltaone_accepted=False, deltaone_probability=0.0,
+                 delta_one_score=-0.5)
+    return [good, unavailable, small, row_of(error_record())]
+
+
+def test_a_metric_unavailable_is_shown_and_counted_as_the_table_does(drawn, rows):
+    texts, _ = drawn(rows)
+    shown = [text for text, _ in texts]
+    assert "metric unavailable  0%" in shown
+    assert shown.count("failed") == 1  # the error row only
+    subtitle = next(text for text in shown if "previewed" in text)
+    passing = int(rows[0]["deltaone_accepted"])  # only the first can pass
+    assert subtitle.startswith("3 previewed · %d would pass DeltaOne · %d would not · 1 failed · judged on accuracy, "
+                               "1,500 benchmark rows" % (passing, 3 - passing))
+
+
+def test_mixed_metrics_and_baselines_are_said_to_be_mixed(drawn, rows):
+    rows[0] = dict(rows[0], primary_metric="f1", baseline_model_id="other")
+    shown = [text for text, _ in drawn(rows)[0]]
+    subtitle = next(text for text in shown if "previewed" in text)
+    assert "judged on mixed metrics: accuracy, f1; 1,500 benchmark rows" in subtitle
+    assert "mixed baselines (compare with care): hpc, other" in subtitle
+    assert "How much would each contribution move its baseline?" in shown
+
+
+def test_every_label_stays_inside_the_picture(drawn, rows):
+    texts, width = drawn(rows)
+    assert "benchmark too small  0%" in [text for text, _ in texts]
+    for text, box in texts:
+        assert 0 <= box.x0 and box.x1 <= width, text
+
+
+def test_no_rows_is_a_picture_that_says_so(drawn):
+    shown = [text for text, _ in drawn([])[0]]
+    assert "No contributions to show" in shown
