@@ -336,3 +336,10 @@ def test_a_picture_is_not_left_behind_when_the_output_file_cannot_be_written(res
     result = run("hp-format", "--summary", "--plot", tmp_path / "p.png", "--output-file", folder, *results)
     assert result.code == 7 and len(result.err_lines) == 1
     assert not (tmp_path / "p.png").exists()
+
+
+def test_a_file_that_cannot_be_read_is_one_line_saying_what_to_name(tmp_path):
+    result = run("hp-format", tmp_path / "nosuch.jsonl")
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines == ["hp-format: error: cannot read %s: No such file or directory; name a file hp-delta, "
+                                "hokusai-preview or hp-format --summary wrote" % (tmp_path / "nosuch.jsonl")]

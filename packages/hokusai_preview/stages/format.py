@@ -174,7 +174,8 @@ class Format(Stage):
                 with open(source, encoding="utf-8") as handle:
                     text = handle.read()
             except OSError as exc:
-                raise UsageError("cannot read %s: %s" % (source, exc.strerror or exc), None) from None
+                raise UsageError("cannot read %s: %s" % (source, exc.strerror or exc),
+                                 "name a file hp-delta, hokusai-preview or hp-format --summary wrote") from None
             except UnicodeDecodeError:
                 raise UsageError("%s is not UTF-8 text, so not a delta output or record" % source,
                                  "feed hp-format the output of hp-delta") from None
