@@ -3,11 +3,12 @@
 import csv
 import io
 import json
+import os
 
 import pytest
 
 from format_outputs import error_record, example_output
-from helpers import validate
+from helpers import ROOT, validate
 from hokusai_preview.core.summary import CSV_FIELDS, BadField, check_input, render, row_of, sort_rows, tally, verdict
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
@@ -212,3 +213,14 @@ def test_an_output_its_schema_refuses_is_refused_naming_the_field(bundles, chang
     with pytest.raises(BadField) as caught:
         check_input(output)
     assert (caught.value.kind, caught.value.text) == ("a delta output", text)
+
+
+def test_the_input_check_knows_the_metrics_and_error_kinds_the_tool_has():
+    # hp-format must not import numpy, so summary.py names the metrics itself: kept equal here.
+    from hokusai_preview.core import summary
+    from hokusai_preview.core.metrics import METRICS
+
+    assert summary.METRICS == METRICS
+    with open(os.path.join(ROOT, "schemas", "error.schema.json"), encoding="utf-8") as handle:
+        schema = json.load(handle)
+    assert list(summary.ERROR_KINDS) == schema["properties"]["error"]["properties"]["kind"]["enum"]

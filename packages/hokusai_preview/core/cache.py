@@ -44,6 +44,7 @@ import uuid
 from .. import __version__
 from .errors import OutputError, UsageError
 from .fsutil import nearest_existing, sha256_file, sha256_json, write_json_atomic
+from .records import leaves
 
 ENTRY_FILE = "entry.json"
 DEFAULT_MAX_BYTES = 2 << 30
@@ -425,21 +426,12 @@ def read_entry(directory):
 def referenced_entries(record):
     """Entry directories (any cache root) that file paths inside ``record`` point into, sorted."""
     found = set()
-
-    def walk(value):
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and os.path.isabs(value):
+    for _path, _name, value in leaves(record):
+        if isinstance(value, str) and os.path.isabs(value):
             directory = os.path.dirname(value)
             key, prefix = os.path.basename(directory), os.path.basename(os.path.dirname(directory))
-            if len(key) == 64 and key[:2] == prefix and all(c in "0123456789abcdef" for c in key):
+            if KEY.match(key) and key[:2] == prefix:
                 found.add(directory)
-
-    walk(record)
     return sorted(found)
 
 

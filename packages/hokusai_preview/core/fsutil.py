@@ -249,13 +249,19 @@ def _opened(path, fd):
     return open(os.dup(fd), "wb")
 
 
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path``, on disk before this returns (for a temporary file
+    about to be renamed into place)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_text_atomic(path, text):
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_text(tmp, text)
 
 
 def write_json_atomic(path, value, sort_keys=False):

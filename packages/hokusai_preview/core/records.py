@@ -51,6 +51,19 @@ def missing_field(record):
 FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path")
 
 
+def leaves(value, where="", name=None):
+    """Yield ``(dotted name, field name, value)`` for every value in ``value`` that is not an
+    object or a list, in order (list items are named ``name[i]`` and keep their field's name)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, "%s.%s" % (where, key) if where else key, key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from leaves(item, "%s[%d]" % (where, index), name)
+    else:
+        yield where, name, value
+
+
 def missing_file(record):
     """``(field path, file)`` of the first file ``record`` names that is not there, or None.
 
@@ -59,25 +72,10 @@ def missing_file(record):
     """
     import os
 
-    def walk(value, where):
-        if isinstance(value, dict):
-            for name, item in value.items():
-                path = "%s.%s" % (where, name) if where else name
-                if name in FILE_FIELDS and isinstance(item, str):
-                    if not os.path.isfile(item):
-                        return path, item
-                else:
-                    found = walk(item, path)
-                    if found:
-                        return found
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                found = walk(item, "%s[%d]" % (where, index))
-                if found:
-                    return found
-        return None
-
-    return walk(record, "")
+    for path, name, value in leaves(record):
+        if name in FILE_FIELDS and isinstance(value, str) and not os.path.isfile(value):
+            return path, value
+    return None
 
 
 # Sections that may hold the contribution's table, newest first.

@@ -16,6 +16,7 @@ import json
 import math
 import os
 
+from .errors import EXIT_CODES
 from .report import VERDICTS, percent, signed, thousands, warnings_of
 
 FORMATS = ("md", "csv", "jsonl")
@@ -249,9 +250,9 @@ KINDS = {
     "strings": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
     "object": (lambda v: isinstance(v, dict), "an object"),
 }
-METRICS = ("accuracy", "precision", "recall", "f1", "auroc")
+METRICS = ("accuracy", "precision", "recall", "f1", "auroc")  # core/metrics.py's, which imports numpy
 DECISIONS = tuple(VERDICTS)
-ERROR_KINDS = ("usage", "bad_data", "bad_baseline", "integrity", "untrusted_model", "output", "internal")
+ERROR_KINDS = tuple(EXIT_CODES) + ("internal",)  # the errors' kinds, and a bug's
 
 # (field, kind or allowed values, flags): "null" allows null, "optional" allows it to be absent.
 # A "*" stands for every value of an object.

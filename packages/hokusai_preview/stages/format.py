@@ -121,11 +121,11 @@ class Format(Stage):
     def publish(self, args, text, rows):
         """Write the picture and the text, both or neither: each goes to a temporary file first,
         and they are published together once both are complete; stdout gets the text last."""
-        from ..core.fsutil import atomic_path, written_through
+        from ..core.fsutil import atomic_path, write_text, written_through
 
         writers = []
         if args["--output-file"]:
-            writers.append((args["--output-file"], lambda tmp: _write_text(tmp, text)))
+            writers.append((args["--output-file"], lambda tmp: write_text(tmp, text)))
         if args["--plot"]:
             from ..core.plot import draw
 
@@ -226,13 +226,6 @@ class Format(Stage):
                 return True
             raise UsageError("a summary row can only be summarised or drawn again", "add --summary")
         return False
-
-
-def _write_text(path, text):
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 main = Format.entry_point
