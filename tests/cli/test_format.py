@@ -319,7 +319,11 @@ def test_the_summary_has_no_output_format(results):
 def test_no_output_overwrites_an_input_or_the_other_output(results, tmp_path):
     saved = tmp_path / "saved.json"
     saved.write_bytes(open(results[0], "rb").read())
+    (tmp_path / "out.txt").write_text("kept\n")
+    os.symlink("out.txt", str(tmp_path / "link.png"))  # another name of the same file
     for argv, code, line in [
+            (("--summary", "--plot", tmp_path / "link.png", "--output-file", tmp_path / "out.txt"), 2,
+             "--plot and --output-file name the same file, %s" % (tmp_path / "link.png")),
             (("--output-file", saved), 7, "--output-file %s is the input %s" % (saved, saved)),
             (("--summary", "--plot", saved), 7, "--plot %s is the input %s" % (saved, saved)),
             (("--summary", "--plot", tmp_path / "p.png", "--output-file", tmp_path / "p.png"), 2,
@@ -328,7 +332,9 @@ def test_no_output_overwrites_an_input_or_the_other_output(results, tmp_path):
         assert result.code == code and result.stdout == "" and len(result.err_lines) == 1
         assert result.err_lines[0].startswith("hp-format: error: " + line)
     assert saved.read_bytes() == open(results[0], "rb").read()
-    assert sorted(os.listdir(tmp_path)) == ["results", "saved.json"]
+    assert (tmp_path / "out.txt").read_text() == "kept\n"
+    # (the results fixture may have made a cache folder here too)
+    assert set(os.listdir(tmp_path)) - {"cache"} == {"link.png", "out.txt", "results", "saved.json"}
 
 
 def test_a_picture_is_not_left_behind_when_the_output_file_cannot_be_written(results, tmp_path):

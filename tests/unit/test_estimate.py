@@ -178,13 +178,16 @@ def test_the_full_budget_on_every_row_is_exact():
     assert est.full_run_estimate(["accuracy", "f1"], measured, [], None, 100, 100, 700, 700, 600)["exact"]
 
 
-def test_missing_trees_give_the_profiles_spread_and_sampling_adds_to_it():
+def test_missing_trees_give_their_luck_and_sampling_adds_to_it():
     profile = fake_profile()
     measured = {"accuracy": 0.03, "f1": 0.01}
-    at30 = est.full_run_estimate(["accuracy", "f1"], measured, [], profile, 30, 100, 700, 700, 600)
+    luck = {"accuracy": 0.004, "f1": 0.006, "delta_one": 0.005}
+    at30 = est.full_run_estimate(["accuracy", "f1"], measured, [], profile, 30, 100, 700, 700, 600, luck)
     assert not at30["exact"]
-    assert at30["sd"]["delta_one"] == pytest.approx(est.SD_INFLATION * profile.nested_sd("delta_one", 30))
+    assert at30["sd"] == luck and at30["from_unfitted_trees"] == luck
     assert at30["from_sampling"]["delta_one"] == 0.0
+    with pytest.raises(ValueError, match="tree_luck"):
+        est.full_run_estimate(["accuracy", "f1"], measured, [], profile, 30, 100, 700, 700, 600)
     assert at30["estimate"]["delta_one"] == pytest.approx(0.02)
     # All trees grown on a sample is not the full computation: the spread stays positive.
     curve = [(175, {"accuracy": 0.01, "f1": 0.0}), (350, {"accuracy": 0.02, "f1": 0.005}), (700, measured)]
@@ -298,7 +301,35 @@ def test_like_for_like_against_the_shipped_forest(bundles):
     assert base10["accuracy"] == pytest.approx(new["accuracy"] - profile.gain("accuracy", 10))
     state = est.convergence(y, reference, reference[:10], "retrain", 100, profile, "accuracy")
     assert state["trees"] == 10 and 0 < state["within"] < 1 and 0 < state["verdict"] <= 1
-    assert state["sd"] == pytest.approx(est.SD_INFLATION * profile.nested_sd("delta_one", 10))
+    assert state["sd"] == est.tree_luck(y, reference, reference[:10], "retrain", 100)["delta_one"]
+
+
+def shipped_reference(bundles):
+    from hokusai_preview.core.recipe import prepare_features, tree_probas
+
+    bundle, _, _ = hpc_forests(bundles, 1)
+    shipped = bundle.load_model()
+    reference = tree_probas(shipped[-1], shipped[:-1].transform(
+        prepare_features(bundle.read_table("benchmark"), bundle.features)), bundle.classes)
+    return bundle.benchmark_labels(), reference.astype(np.float64)
+
+
+def test_tree_luck_is_the_spread_of_the_trees_not_grown(bundles):
+    y, reference = shipped_reference(bundles)
+    luck = {k: est.tree_luck(y, reference, reference[:k], "retrain", 100, seed=1) for k in (20, 50, 90, 100)}
+    assert luck[20]["delta_one"] > luck[50]["delta_one"] > luck[90]["delta_one"] > 0
+    assert set(luck[100].values()) == {0.0}  # nothing left to grow
+    assert luck[50] == est.tree_luck(y, reference, reference[:50], "retrain", 100, seed=1)  # seeded
+    # Measured on the forest's own trees it agrees with the spread of that forest's k-subsets...
+    profile = est.Profile.measure(y, reference, "retrain", 100, seed=3)
+    for k in (20, 50):
+        assert 0.6 < luck[k]["delta_one"] / profile.nested_sd("delta_one", k) < 1.6
+    # ... and follows the new trees: trees that disagree more leave more to luck. Here two in
+    # five trees vote for the next class, as trees fitted on many flipped labels would.
+    noisy = reference[:50].copy()
+    noisy[::5] = np.roll(noisy[::5], 1, axis=-1)
+    noisy[1::5] = np.roll(noisy[1::5], 1, axis=-1)
+    assert est.tree_luck(y, reference, noisy, "retrain", 100, seed=1)["delta_one"] > 1.5 * luck[50]["delta_one"]
 
 
 def test_auroc_is_left_out_when_the_benchmark_holds_one_class(bundles):
@@ -315,7 +346,9 @@ def test_auroc_is_left_out_when_the_benchmark_holds_one_class(bundles):
     assert "auroc" not in profile.names() and "delta_one" in profile.names()
     _, _, deltas = est.like_for_like(y, reference, reference[:30], "retrain", 100, profile)
     assert sorted(deltas) == ["accuracy", "f1", "precision", "recall"]
-    got = est.full_run_estimate(sorted(deltas), deltas, [], profile, 30, 100, 10, 10, 600)
+    luck = est.tree_luck(y, reference, reference[:30], "retrain", 100)
+    assert sorted(luck) == ["accuracy", "delta_one", "f1", "precision", "recall"]
+    got = est.full_run_estimate(sorted(deltas), deltas, [], profile, 30, 100, 10, 10, 600, luck)
     assert set(got["sd"]) == {"accuracy", "f1", "precision", "recall", "delta_one"}
 
 

@@ -100,10 +100,19 @@ def check_output_path(path, inputs=(), option="--output-file"):
                 same = _same_file(os.fstat(0), os.stat(path))
                 source = "on stdin"
             else:
-                same = os.path.abspath(path) == os.path.abspath(source) or os.path.samefile(path, source)
+                same = same_path(path, source)
             if same:
                 raise OutputError("%s %s is the input %s: writing it would destroy the data"
                                   % (option, path, source), "give the output another name")
+
+
+def same_path(path, other):
+    """Whether two paths name one file: the same name, or links to one file (which may not exist yet)."""
+    if os.path.abspath(path) == os.path.abspath(other):
+        return True
+    with contextlib.suppress(OSError):
+        return os.path.samefile(path, other)
+    return False
 
 
 def _same_file(one, other):

@@ -130,9 +130,10 @@ def build_output(record, primary=None, bootstrap=500):
     curve = [(p["fitted_rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
     full_fitted = training["full_run_fitted"]
     fitted_base = int(full_fitted["base"])
+    luck = est.tree_luck(y, reference, new, mode, full_trees, seed=training["seed"]) if trees < full_trees else None
     full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees,
                                  int(training["fitted_samples"]) - fitted_base, int(full_fitted["contributed"]),
-                                 fitted_base)
+                                 fitted_base, luck)
     exact, sd = full["exact"], full["sd"]
     new_values = {m: min(max(baseline[m] + full["estimate"][m], 0.0), 1.0) for m in included}
     deltas = {m: new_values[m] - baseline[m] for m in included}

@@ -76,14 +76,14 @@ class Format(Stage):
                              "give --summary-format md, csv or jsonl instead")
         # Before any work, and before the picture is drawn: no output may overwrite an input or
         # the other output.
-        from ..core.fsutil import check_output_path
+        from ..core.fsutil import check_output_path, same_path
 
         sources = args["<record>"] or ["-"]
         inputs = [source for source in sources if source != "-"]
         if args["--output-file"]:
             check_output_path(args["--output-file"], inputs)
         if args["--plot"]:
-            if args["--output-file"] and os.path.abspath(args["--plot"]) == os.path.abspath(args["--output-file"]):
+            if args["--output-file"] and same_path(args["--plot"], args["--output-file"]):
                 raise UsageError("--plot and --output-file name the same file, %s" % args["--plot"],
                                  "give the picture another name")
             check_output_path(args["--plot"], inputs, "--plot")

@@ -375,12 +375,13 @@ class Trainer:
                 if bar is not None:
                     bar.update(step)
                 k = grown + step
-                if stopping is not None and k < full:
+                # A check costs a bootstrap over trees: only where it may stop.
+                if stopping is not None and stopping[0] <= k < full:
                     state = convergence(y_bench, reference, np.concatenate(probas), self.mode, full, self.profile,
-                                        self.bundle.manifest.get("primary_metric"))
+                                        self.bundle.manifest.get("primary_metric"), seed=self.seed)
                     history.append({key: v if key == "trees" else round(float(v), 6) for key, v in state.items()})
                     settled = min(state["within"], state.get("verdict", 1.0))  # the estimate and the verdict
-                    if k >= stopping[0] and settled >= stopping[1]:
+                    if settled >= stopping[1]:
                         reason = "converged"
                         break
         finally:
