@@ -12,12 +12,11 @@ writes one `train` record each. The new model is the baseline's recipe, really t
   the same trees and seed;
 * fine_tune (no base table): new trees fitted on the contribution added to the baseline forest.
 
-Trees are added in rounds. After each round, how far the full budget could still move
-delta_one_score is read from the reference forest (the spread of the score of its subsets of
-as many trees); training stops early once the probability that it moves no more than the
-tolerance (20%, at least 0.2 points), and that the DeltaOne verdict on the bundle's primary
-metric stays the same, both reach the target (--target), and never before the minimum
-(--min-trees); with --full every tree is grown.
+Trees are added in rounds. After each round from --min-trees on, how far the trees not yet
+grown could still move delta_one_score is measured on the trees grown (a bootstrap over them);
+training stops early once the probability that it moves no more than the tolerance (20%, at
+least 0.2 points), and that the DeltaOne verdict on the bundle's primary metric stays the
+same, both reach the target (--target); with --full every tree is grown.
 
 When the contribution was sampled, the same number of trees is also trained on nested
 quarter and half sub-samples and (retrain) on the base rows alone, for the learning curve that
@@ -55,7 +54,7 @@ __doc__ = with_common_options(__doc__)
 CURVE_FRACTIONS = (0.0, 0.25, 0.5)
 # Part of the cache key (hp-eval's and hp-delta's keys chain it): change it whenever the stopping
 # rule or the estimate (core/estimate.py) changes, so no result of an older method is reused.
-ESTIMATE_METHOD = "subset-profile-2"
+ESTIMATE_METHOD = "tree-luck-1"
 
 
 class Train(Stage):
