@@ -231,19 +231,18 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
     """
     new = np.asarray(new, dtype=np.float64)
     k, full = len(new), int(full_new)
+    missing = max(full - k, 0)  # none at the full budget: both forests are then the same
     reference = np.asarray(reference, dtype=np.float64)
     ref_mean, t = reference.mean(axis=0), len(reference)
-    whole = score_batch(y, combine(mode, ref_mean, new.mean(axis=0), t, full)[None])
-    names = present(whole)
-    if k >= full:
-        return {name: 0.0 for name in names + ["delta_one"]}
     rng = np.random.Generator(np.random.PCG64(seed))
     grown = np.stack([np.bincount(rng.integers(0, k, size=k), minlength=k) for _ in range(draws)])
-    rest = np.stack([np.bincount(rng.integers(0, k, size=full - k), minlength=k) for _ in range(draws)])
+    rest = np.stack([np.bincount(rng.integers(0, k, size=missing), minlength=k) for _ in range(draws)])
     flat = new.reshape(k, -1)
     shape = (draws,) + new.shape[1:]
     now = score_batch(y, combine(mode, ref_mean[None], ((grown / k) @ flat).reshape(shape), t, full))
-    later = score_batch(y, combine(mode, ref_mean[None], (((grown + rest) / full) @ flat).reshape(shape), t, full))
+    later = score_batch(y, combine(mode, ref_mean[None], (((grown + rest) / (k + missing)) @ flat).reshape(shape),
+                                   t, full))
+    names = present(now)
     gaps = {name: later[name] - now[name] for name in names}
     gaps["delta_one"] = np.mean([gaps[name] for name in names], axis=0)
     return {name: float(np.std(gap)) for name, gap in gaps.items()}
