@@ -128,6 +128,25 @@ def test_parquet_batches_hold_about_the_target_bytes(tmp_path):
     assert max(b.num_rows for b in batches) < 2000  # about 1 MB of 1 KB rows, not 65,536 rows
 
 
+def test_parquet_pandas_index_is_not_a_column(tmp_path):
+    import pyarrow.parquet as pq
+
+    # A shuffled or filtered DataFrame saved with to_parquet() carries its row numbers as
+    # __index_level_0__; pandas reads them back as the index, and so must the loader: they
+    # are not a feature the contribution lacks, nor part of the data hash.
+    df = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet").sample(frac=1, random_state=0)
+    df.to_parquet(tmp_path / "indexed.parquet")
+    df.reset_index(drop=True).to_parquet(tmp_path / "plain.parquet", index=False)
+    df.set_index("protocol").to_parquet(tmp_path / "named.parquet")
+    indexed, _ = read_all(BatchReader(str(tmp_path / "indexed.parquet")))
+    plain, _ = read_all(BatchReader(str(tmp_path / "plain.parquet")))
+    named, _ = read_all(BatchReader(str(tmp_path / "named.parquet")))
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "indexed.parquet").names
+    pd.testing.assert_frame_equal(indexed, plain)
+    assert data_manifest(indexed, "p")["data_hash"] == data_manifest(plain, "p")["data_hash"]
+    assert sorted(named.columns) == sorted(plain.columns)  # a named index may be data: kept
+
+
 # --- the manifest ----------------------------------------------------------------------------
 
 

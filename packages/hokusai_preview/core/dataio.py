@@ -478,11 +478,15 @@ class BatchReader:
                           "check the file is complete (it may be truncated)") from None
             schema = parquet.schema_arrow
             check_names(self.label, schema.names)
+            index = pandas_index_columns(schema)
+            if index:
+                schema = pa.schema([field for field in schema if field.name not in index])
+            columns = schema.names if index else None
             casts = {f.name: _plain_type(f.type) for f in schema if _plain_type(f.type) != f.type}
             casts.update(self.column_types)
             try:
                 empty = True
-                for batch in parquet_batches(parquet, max_rows=self.batch_rows):
+                for batch in parquet_batches(parquet, columns=columns, max_rows=self.batch_rows):
                     empty = False
                     yield cast_batch(batch, casts) if casts else batch
                 if empty:
@@ -500,6 +504,17 @@ def open_parquet(source):
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 20)
+
+
+def pandas_index_columns(schema):
+    """Names of the columns pandas wrote for an unnamed, non-default index (``__index_level_0__``).
+
+    They number the rows of the DataFrame the file was written from, not data: pandas reads
+    them back as the index, and the main pipeline's row hash (JSON records) leaves them out.
+    A named index is kept as a column: its name says it may be data (``query_id``, say).
+    """
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    return {name for name in index if isinstance(name, str) and re.match(r"__index_level_\d+__\Z", name)}
 
 
 def parquet_batches(parquet, columns=None, max_rows=BATCH_ROWS, target_bytes=BATCH_BYTES):
