@@ -86,6 +86,10 @@ def test_the_estimate_carries_the_findings_and_the_report_shows_them():
     assert pretty.code == 0, pretty
     assert "data check    880 rows: 1 warning" in pretty.stdout
     assert "benchmark contamination: 80 of 880 rows" in " ".join(pretty.stdout.split())
+    assert "800 of 880 rows used (80 matching benchmark rows removed)" in " ".join(pretty.stdout.split())
+    summary = run("hp-format", "--summary", "--summary-format", "jsonl", stdin=results[-1].stdout)
+    assert summary.code == 0, summary
+    assert (summary.records[0]["rows_used"], summary.records[0]["original_rows"]) == (800, 880)
 
 
 def test_a_cached_check_still_warns():

@@ -95,6 +95,12 @@ def warnings_of(preview):
     return warnings
 
 
+def removed_rows(preview):
+    """Contributed rows hp-check took out before sampling (benchmark copies), 0 when none."""
+    contamination = (preview.get("diagnostics") or {}).get("contamination") or {}
+    return int(contamination.get("rows_removed") or 0)
+
+
 def nice_ticks(lo, hi, most=5):
     """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], 0 included."""
     span = hi - lo
@@ -242,9 +248,12 @@ def render(output, color=False, glyphs=UNICODE):
     manifest = output["new_model"]["training_metadata"]["data_manifest"]
     training = output["new_model"]["training_metadata"]
     budget = p["budget"]
+    removed = removed_rows(p)
+    notes = ["stratified sample"] if p["sample_size_used"] < p["original_data_size"] else []
+    notes += ["%s matching benchmark rows removed" % thousands(removed)] if removed else []
     lines.append(wrap("%s: %s of %s rows used%s" % (
-        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
-        " (stratified sample)" if p["sample_size_used"] < p["original_data_size"] else ""), 14, "contribution  "))
+        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"] + removed),
+        " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))
     held_out = output["pipeline_metadata"]["config"].get("test_size")
     split = ""
     if budget.get("split", "none") != "none":

@@ -17,7 +17,7 @@ import math
 import os
 
 from .errors import EXIT_CODES
-from .report import VERDICTS, percent, signed, thousands, warnings_of
+from .report import VERDICTS, percent, removed_rows, signed, thousands, warnings_of
 
 FORMATS = ("md", "csv", "jsonl")
 
@@ -42,7 +42,7 @@ def row_of(item):
     est, prim, d1 = p["estimate"], p["primary_metric"], p["deltaone"]
     source = item["new_model"]["training_metadata"]["data_manifest"].get("source_path", "?")
     return _row(source, "ok", baseline_model_id=item["baseline_model"]["model_id"], preview_mode=p["preview_mode"],
-                rows_used=p["sample_size_used"], original_rows=p["original_data_size"],
+                rows_used=p["sample_size_used"], original_rows=p["original_data_size"] + removed_rows(p),
                 delta_one_score=est["delta_one_score"], delta_one_interval=list(est["delta_one_interval"]),
                 primary_metric=prim["name"], primary_delta_pp=prim["estimated_delta_pp"],
                 primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") else None,
