@@ -158,6 +158,25 @@ def future_version(source, target):
     return target
 
 
+def edited_manifest(source, target, edit):
+    """The manifest changed by ``edit(manifest)``; it lists the same files, so every SHA-256 still holds."""
+    copy_bundle(source, target)
+    manifest = read_manifest(target)
+    edit(manifest)
+    write_manifest(target, manifest)
+    return target
+
+
+def features_as_names(source, target):
+    """features listed as plain names, not {"name", "kind"} objects."""
+    return edited_manifest(source, target, lambda m: m.update(features=[f["name"] for f in m["features"]]))
+
+
+def unknown_feature_kind(source, target):
+    """The first feature has a kind the recipe does not encode."""
+    return edited_manifest(source, target, lambda m: m["features"][0].update(kind="ordinal"))
+
+
 CORPUS = {
     "pickle_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "pickle_model.created")),
     "joblib_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "joblib_model.created"),
@@ -172,6 +191,8 @@ CORPUS = {
     "missing_file": missing_file,
     "manifest_not_json": manifest_not_json,
     "future_version": future_version,
+    "features_as_names": features_as_names,
+    "unknown_feature_kind": unknown_feature_kind,
 }
 
 

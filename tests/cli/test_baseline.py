@@ -116,6 +116,11 @@ def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path
         assert refused.err_lines == ["hp-baseline: error: --train-data %s is inside --output %s, which hp-baseline "
                                      "replaces; move it out of that folder or choose another --output"
                                      % (train, bundle)]
+    table = tmp_path / "table.csv"
+    shutil.copy(EXAMPLES + "/hpc_jobs_1000.csv", str(table))
+    refused = run("hp-baseline", "--train-data", str(table), *bench, "--output", str(table))
+    assert refused.err_lines == ["hp-baseline: error: --output %s is the --train-data table itself; give --output "
+                                 "the name of a new directory for the bundle" % table]
     refused = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
                   str(bundle / "benchmark.parquet"), "--output", str(bundle), "--force")
     assert refused.code == 2 and "error: --benchmark-data %s is inside --output" % (bundle / "benchmark.parquet") \
@@ -169,3 +174,57 @@ def test_a_benchmark_column_must_hold_what_the_training_column_holds(tmp_path):
     assert result.code == 0, result
     stored = pd.read_parquet(str(output / "benchmark.parquet"))["compounds"]
     assert str(stored.dtype) == "float64" and stored.isna().sum() == 1 and stored[0] == 269.0
+
+
+def test_a_json_field_null_throughout_the_first_batch_is_read(tmp_path):
+    """The reader types a field null in a batch of nulls alone (65,536 records) and numbers later:
+    joining the batches failed with an internal error."""
+    from hokusai_preview.core.dataio import BATCH_ROWS
+    from hokusai_preview.tools.baseline import read_any
+
+    path = tmp_path / "late.jsonl"
+    rows = BATCH_ROWS + 10
+    with open(str(path), "w") as handle:
+        for i in range(rows):
+            late = "1.5" if i >= rows - 3 else "null"
+            handle.write('{"label": "%s", "x": %d, "late": %s}\n' % ("ab"[i % 2], i, late))
+    frame = read_any(str(path))
+    assert len(frame) == rows and str(frame["late"].dtype) == "float64"
+    assert frame["late"].isna().sum() == rows - 3 and frame["late"].iloc[-1] == 1.5
+
+
+def test_force_puts_the_old_bundle_back_when_the_new_one_cannot_be_moved_in(tmp_path, monkeypatch):
+    """The old bundle was renamed aside before the new one moved in: when that move failed, the
+    output was gone and the old bundle left under a temporary name."""
+    from hokusai_preview.core.errors import OutputError
+    from hokusai_preview.tools import baseline
+
+    output, staging = tmp_path / "bundle", tmp_path / ".bundle.building-x"
+    for folder, text in ((output, "old"), (staging, "new")):
+        folder.mkdir()
+        (folder / "manifest.json").write_text(text)
+    real_rename, calls = os.rename, []
+
+    def rename(source, target):
+        calls.append((source, target))
+        if len(calls) == 2:  # staging -> output
+            raise PermissionError(13, "Permission denied")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OutputError) as caught:
+        baseline._replace_dir(str(staging), str(output))
+    assert caught.value.line() == "cannot move the new bundle to %s: Permission denied; the old bundle is kept; " \
+        "check the permissions of %s" % (output, tmp_path)
+    assert (output / "manifest.json").read_text() == "old"
+    assert sorted(os.listdir(str(tmp_path))) == [".bundle.building-x", "bundle"]  # the caller removes staging
+
+    def chmod(path, mode):  # the new bundle moved in, but cannot be made readable
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "rename", real_rename)
+    monkeypatch.setattr(os, "chmod", chmod)
+    with pytest.raises(OutputError, match="Operation not permitted; the old bundle is kept"):
+        baseline._replace_dir(str(staging), str(output))
+    assert (output / "manifest.json").read_text() == "old" and (staging / "manifest.json").read_text() == "new"
+    assert sorted(os.listdir(str(tmp_path))) == [".bundle.building-x", "bundle"]

@@ -7,6 +7,7 @@ what must be in their record.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -16,7 +17,7 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers import ROOT, run, validate
+from helpers import EXAMPLES, ROOT, run, validate
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "corpus"))
 import make_corpus  # noqa: E402
@@ -273,17 +274,28 @@ def test_accepted_inputs_go_through_the_driver(tmp_path, bundles):
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr.count("dropped 3 rows whose labels the baseline does not know") == 1
-    assert output.exists()
+    warnings = json.loads(output.read_text())["preview_metadata"]["warnings"]
+    assert len([w for w in warnings if "the baseline does not know" in w]) == 1, warnings
 
 
 @pytest.mark.parametrize("argv, status, fragment", [
     (["--format", "xlsx"], 2, "--format must be one of csv, json, jsonl, parquet, not 'xlsx'"),
     (["--baseline-model", "/nonexistent/bundle"], 4, "baseline bundle /nonexistent/bundle does not exist"),
     (["--baseline-model", os.path.join(ROOT, "datasets")], 4, "manifest.json"),
+    # A forced format the content contradicts is named as such, not as the error it would cause.
+    (["--format", "parquet"], 3, "utf8_bom.csv: is text by its content, not Parquet as --format says; leave "
+                                 "--format out (the format is detected) or give the right one"),
 ])
 def test_other_exit_statuses(argv, status, fragment, cache_dir):
     result = run("hp-load", os.path.join(CORPUS, "accepted", "utf8_bom.csv"), *argv)
     assert result.code == status
     assert result.stdout == ""
     assert len(result.err_lines) == 1 and fragment in result.stderr, result
+    assert cache_files(cache_dir) == []
+
+
+def test_a_parquet_file_forced_to_be_read_as_text_is_named_as_parquet(cache_dir):
+    result = run("hp-load", "--format", "csv", os.path.join(EXAMPLES, "hpc_jobs_700.parquet"))
+    assert result.code == 3 and result.stdout == "" and len(result.err_lines) == 1, result
+    assert "hpc_jobs_700.parquet: is Parquet by its content, not CSV as --format says" in result.stderr
     assert cache_files(cache_dir) == []

@@ -270,6 +270,28 @@ def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bu
     assert manifest["unique_counts"] == {c: int(n) for c, n in whole.nunique().items()}
 
 
+def test_a_column_empty_for_whole_blocks_then_numeric_is_hashed_as_pandas_reads_it(tmp_path, bundles):
+    """pyarrow types a column empty throughout its first blocks as null; its first number made it
+    text, so the column was recorded as str and the hash was not the main pipeline's."""
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.dataio import BatchReader, read_with_restarts
+    from hokusai_preview.stages.load import ContributionLoader
+
+    bundle_dir, rest = bundles("hpc")
+    df = rest.head(600).copy()
+    df["late_number"] = ""
+    df.loc[580:, "late_number"] = [str(i) for i in range(20)]
+    path = tmp_path / "late_number.csv"
+    df.to_csv(path, index=False)
+    reader = BatchReader(str(path), block_bytes=2048)
+    contribution = read_with_restarts(lambda: ContributionLoader(Bundle.open(bundle_dir), "late.csv").run(
+        reader, str(tmp_path / "out.parquet")), "late.csv")
+    manifest = contribution["data_manifest"]
+    whole = pd.read_csv(path)
+    assert manifest["dtypes"]["late_number"] == str(whole["late_number"].dtype) == "float64"
+    assert manifest["data_hash"] == main_pipeline_hash(whole)
+
+
 def test_validation_section_and_stderr_summary(tmp_path, bundles):
     """Unseen labels dropped and counted, missing feature values counted, extra and id columns
     reported, the counts in the record and a short summary on stderr."""
@@ -298,7 +320,8 @@ def test_validation_section_and_stderr_summary(tmp_path, bundles):
     assert len(table) == 97 and set(table["label"]) == set(expected)
     summary = [line for line in result.err_lines if "warning" not in line]
     assert summary == ["hp-load: %s: 100 rows (csv), 7 features, %d classes (%s); 3 rows with unknown labels "
-                       "dropped; 3 rows with missing feature values (imputed); 2 extra columns ignored" % (
+                       "dropped (the class counts are of the 97 kept); 3 rows with missing feature values "
+                       "(imputed); 2 extra columns ignored" % (
                            path, len(expected), ", ".join("%s %d" % kv for kv in sorted(expected.items())))]
     (warning,) = [line for line in result.err_lines if "warning" in line]
     assert "dropped 3 rows" in warning and "'f': 1 - did you mean 'F'?" in warning and "'XL': 2" in warning

@@ -59,6 +59,10 @@ CORPUS_CASES = [
     ("missing_file", 5, ["base.parquet", "missing"]),
     ("manifest_not_json", 4, ["manifest.json", "not valid JSON"]),
     ("future_version", 4, ["format version 2", "reads version 1"]),
+    ("features_as_names", 4, ["manifest.json: features[0] must be an object with a name and a kind",
+                              "rebuild the bundle with hp-baseline"]),
+    ("unknown_feature_kind", 4, ["manifest.json: features[0]", 'has kind "ordinal", not one of numeric, categorical, '
+                                 "text", "rebuild the bundle with hp-baseline"]),
 ]
 
 
@@ -195,6 +199,44 @@ def test_the_bundle_manifest_check_refuses_an_unknown_model_format(bundles, tmp_
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle)
     assert_refused(result, "hp-load", 4, "'onnx'", "skops, pickle, joblib")
     assert files_under(cache_dir) == []
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("features", {"protocol": "categorical"}, "features must be a non-empty list, not {"),
+    ("features", [], "features must be a non-empty list, not []"),
+    ("features", [{"kind": "numeric"}], "features[0] must be an object with a name and a kind"),
+    ("classes", "A,B", 'classes must be a non-empty list of strings, not "A,B"'),
+    ("classes", [1, 2], "classes must be a non-empty list of strings, not [1, 2]"),
+    ("label_column", ["label"], 'label_column must be a string, not ["label"]'),
+    ("recipe", {"name": "random_forest_v1"}, "recipe.params must be an object, not null"),
+    ("recipe", [], "recipe.params must be an object, not []"),
+])
+def test_the_bundle_manifest_fields_are_checked_before_use(field, value, words, bundles, tmp_path):
+    """A wrong type reached the code that uses the field: an internal error (exit 1), or a
+    misleading data error."""
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.errors import BaselineError
+
+    bundle = hb.edited_manifest(bundles("hpc")[0], str(tmp_path / "b"), lambda m: m.update({field: value}))
+    with pytest.raises(BaselineError) as caught:
+        Bundle.open(bundle)
+    assert type(caught.value) is BaselineError and caught.value.exit_code == 4
+    line = caught.value.line()
+    assert line.startswith(os.path.join(bundle, "manifest.json") + ": " + words), line
+    assert line.endswith("; rebuild the bundle with hp-baseline")
+
+
+def test_a_benchmark_label_missing_from_the_classes_is_refused(bundles, tmp_path):
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.errors import BaselineError
+
+    bundle = hb.edited_manifest(bundles("hpc")[0], str(tmp_path / "b"),
+                                lambda m: m.update(classes=[c for c in m["classes"] if c != "VF"]))
+    with pytest.raises(BaselineError) as caught:
+        Bundle.open(bundle).benchmark_labels()
+    assert caught.value.line() == ("%s: the benchmark holds the label \"VF\", which is not among the manifest's "
+                                   "classes; rebuild the bundle with hp-baseline" % os.path.join(bundle,
+                                                                                              "benchmark.parquet"))
 
 
 # --- --output-file --------------------------------------------------------------------------------

@@ -253,3 +253,17 @@ def test_json_error_lines_count_the_blank_lines_before_the_document(text, tmp_pa
     path.write_text(text)
     with pytest.raises(DataError, match="is not valid JSON at line 5"):
         read_all(BatchReader(str(path)))
+
+
+@pytest.mark.parametrize("late, dtype", [("7", "float64"), ("2.5", "float64"), ("true", "object")])
+def test_a_csv_column_empty_for_whole_blocks_takes_its_later_values_type(late, dtype, tmp_path):
+    # Empty throughout the first blocks, pyarrow types the column null; its first value widened
+    # it to text, so numbers were hashed as strings, unlike pandas reading the whole file.
+    path = tmp_path / "late.csv"
+    path.write_text("n,late\n" + "".join("%d,\n" % i for i in range(3000)) + "".join(
+        "%d,%s\n" % (i, late) for i in range(3000, 3010)))
+    frame, batches = read_all(BatchReader(str(path), block_bytes=4096))
+    assert len(batches) > 2 and not any(pa.types.is_string(b.schema.field("late").type) for b in batches)
+    whole = pd.read_csv(path)
+    assert str(whole["late"].dtype) == dtype and str(frame["late"].dtype) == dtype
+    assert data_manifest(frame, "late.csv") == data_manifest(whole, "late.csv")

@@ -12,7 +12,9 @@ order (the first failure ends the command with one line):
 
 1. the manifest is a regular file inside the bundle, parses as a JSON object of this format,
    and its format version is one this tool reads (a newer one is refused, naming ours) - exit 4;
-2. it has every required field, lists the model and benchmark, and the model's format is known - exit 4;
+2. it has every required field, the fields used as they are have the right types (features,
+   classes, label_column, recipe.params), it lists the model and benchmark, and the model's
+   format is known - exit 4;
 3. every listed path stays inside the bundle: relative, no ``..``, no link resolving outside,
    a regular file - exit 5;
 4. every listed file exists and matches its recorded SHA-256 - exit 5.
@@ -36,6 +38,8 @@ REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column"
 ENV_BASELINE = "HP_BASELINE"
 REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
+# The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
+FEATURE_KINDS = ("numeric", "categorical", "text")
 
 
 EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "baselines")
@@ -72,7 +76,7 @@ class Bundle:
         self.trust_model = False
 
     @classmethod
-    def open(cls, path=None, verify=True):
+    def open(cls, path=None):
         """Open and verify the bundle at ``path`` (default: :func:`default_bundle_path`)."""
         explicit = path is not None
         path = os.path.abspath(path or default_bundle_path())
@@ -113,6 +117,7 @@ class Bundle:
         missing = [k for k in REQUIRED if k not in manifest]
         if missing:
             raise BaselineError("%s lacks %s" % (manifest_path, ", ".join(missing)), REBUILD)
+        _check_contents(manifest, manifest_path)
         files = manifest["files"]
         if not isinstance(files, dict) or "model" not in files or "benchmark" not in files:
             raise BaselineError("%s must list the model and benchmark files" % manifest_path, REBUILD)
@@ -126,8 +131,7 @@ class Bundle:
         bundle = cls(path, manifest, hashlib.sha256(raw).hexdigest())
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
-        if verify:
-            bundle.verify()
+        bundle.verify()
         return bundle
 
     # --- files ---------------------------------------------------------------------------
@@ -270,7 +274,8 @@ class Bundle:
                 "trust_model": self.trust_model and self.model_format != "skops"}
 
     def read_table(self, role, columns=None):
-        """A bundle table (benchmark or base) as a pandas DataFrame with canonical string labels."""
+        """A bundle table (benchmark or base) as a pandas DataFrame, as stored (hp-baseline stores
+        the labels as canonical strings)."""
         import pyarrow.parquet as pq
 
         table = pq.read_table(self.file_path(role), columns=columns)
@@ -278,14 +283,56 @@ class Bundle:
 
     def benchmark_labels(self):
         """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
-        import numpy as np
         import pyarrow.parquet as pq
 
         # ParquetFile, not read_table: read_table imports pyarrow.dataset and with it pandas (~1 s).
         table = pq.ParquetFile(self.file_path("benchmark")).read(columns=[self.label_column])
-        labels = table.column(0).to_pylist()
-        position = {c: i for i, c in enumerate(self.classes)}
-        return np.array([position[v] for v in labels], dtype=np.int64)
+        try:
+            return class_codes(table.column(0).to_pylist(), self.classes)
+        except KeyError as exc:  # a bundle from elsewhere: its files agree with its hashes, not with each other
+            raise BaselineError("%s: the benchmark holds the label %s, which is not among the manifest's classes" % (
+                self.file_path("benchmark"), _short_json(exc.args[0])), REBUILD) from None
+
+
+def class_codes(labels, classes):
+    """``labels`` (canonical strings) as int64 positions in ``classes`` (numpy array)."""
+    import numpy as np
+
+    position = {c: i for i, c in enumerate(classes)}
+    return np.array([position[v] for v in labels], dtype=np.int64)
+
+
+def _check_contents(manifest, manifest_path):
+    """BaselineError naming the first manifest field of the wrong type: a bundle comes from
+    elsewhere, and its fields are used as they are."""
+    features = manifest["features"]
+    if not isinstance(features, list) or not features:
+        raise BaselineError("%s: features must be a non-empty list, not %s" % (
+            manifest_path, _short_json(features)), REBUILD)
+    for index, feature in enumerate(features):
+        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+            raise BaselineError("%s: features[%d] must be an object with a name and a kind, not %s" % (
+                manifest_path, index, _short_json(feature)), REBUILD)
+        if feature.get("kind") not in FEATURE_KINDS:
+            raise BaselineError("%s: features[%d] (%r) has kind %s, not one of %s" % (
+                manifest_path, index, feature["name"], _short_json(feature.get("kind")), ", ".join(FEATURE_KINDS)),
+                REBUILD)
+    classes = manifest["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise BaselineError("%s: classes must be a non-empty list of strings, not %s" % (
+            manifest_path, _short_json(classes)), REBUILD)
+    if not isinstance(manifest["label_column"], str):
+        raise BaselineError("%s: label_column must be a string, not %s" % (
+            manifest_path, _short_json(manifest["label_column"])), REBUILD)
+    recipe = manifest["recipe"]
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("params"), dict):
+        raise BaselineError("%s: recipe.params must be an object, not %s" % (
+            manifest_path, _short_json(recipe.get("params") if isinstance(recipe, dict) else recipe)), REBUILD)
+
+
+def _short_json(value, limit=40):
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def refuse_untrusted_record(baseline, trust_model):

@@ -46,6 +46,7 @@ BATCH_ROWS = 65536
 BATCH_BYTES = 8 << 20  # Parquet batches: rows per batch chosen to hold about this much data
 MAX_RECORD_BYTES = 16 << 20  # one JSON record or line
 MAX_JSON_BYTES = 128 << 20  # a JSON object of columns, parsed at once
+MAX_RESTARTS = 64  # types only widen, so real files need a handful of reads at most
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 # pandas.read_csv's default missing-value markers: the same cells are missing here, so the
@@ -70,6 +71,17 @@ KNOWN_BINARY = [
 
 class Restart(Exception):
     """Raised by :meth:`BatchReader.batches` when the stream must be read again from the start."""
+
+
+def read_with_restarts(read, label):
+    """``read()``, called again each time it raises :class:`Restart`; RuntimeError (a bug) when
+    column types still change after :data:`MAX_RESTARTS` reads."""
+    for _ in range(MAX_RESTARTS):
+        try:
+            return read()
+        except Restart:
+            continue  # a column needed a wider type: read again from the start
+    raise RuntimeError("column types of %s kept changing after %d reads" % (label, MAX_RESTARTS))
 
 
 def bad(label, what, todo):
@@ -106,6 +118,11 @@ def describe_format(path, forced=None, label=None):
         raise bad(label, "is empty%s" % (" once decompressed" if compressed else " (only blank lines)" if head
                                          else ""), "give a file with a header row and data rows")
     if forced:
+        parquet = head.startswith(PARQUET_MAGIC)
+        if (forced == "parquet") != parquet:  # text read as Parquet or the reverse: certain to fail, and say less
+            raise bad(label, "is %s by its content, not %s as --format says" % (
+                "Parquet" if parquet else "text", _FORMAT_NAMES[forced]),
+                "leave --format out (the format is detected) or give the right one")
         return forced, compressed, None
     sniffed = sniff(head, label)
     if sniffed == "csv" and by_extension in ("json", "jsonl") and len(head) < SNIFF_BYTES:
@@ -823,7 +840,7 @@ def _widen(message, column_types, names):
     import pyarrow as pa
 
     match = re.search(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'",
-                      message)
+                      message, re.S)  # a quoted value may hold newlines
     if not match or not names:
         return None
     index, target, value = int(match.group(1)), match.group(2), match.group(3)
@@ -831,13 +848,36 @@ def _widen(message, column_types, names):
         return None
     name = names[index]
     widened = dict(column_types)
-    if target.startswith(("int", "uint")) and _is_float(value):
+    if target == "null":
+        # A column empty for a whole block was typed null: its first value gets the type it would
+        # have had in that block, so numbers stay numbers (as pandas reads the whole column).
+        widened[name] = _inferred_csv_type(value)
+    elif target.startswith(("int", "uint")) and _is_float(value):
         widened[name] = pa.float64()
     elif widened.get(name) == pa.string():
         return None
     else:
         widened[name] = pa.string()
     return widened
+
+
+def _inferred_csv_type(value):
+    """The type pyarrow's CSV reader, set up as the reader's, infers for a column holding only ``value``;
+    string for what the reader keeps as text (dates, decimals) or cannot type."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    cell = b'v\n"' + value.replace('"', '""').encode("utf-8", "replace") + b'"\n'
+    try:
+        inferred = pacsv.read_csv(io.BytesIO(cell), parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                  convert_options=pacsv.ConvertOptions(
+                                      strings_can_be_null=True, null_values=NULL_VALUES,
+                                      quoted_strings_can_be_null=True)).schema[0].type
+    except pa.ArrowInvalid:
+        return pa.string()
+    if pa.types.is_null(inferred) or pa.types.is_binary(inferred) or _needs_text(inferred):
+        return pa.string()  # null would fail the same way again
+    return inferred
 
 
 def _is_float(value):

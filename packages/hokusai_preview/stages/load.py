@@ -36,7 +36,6 @@ __doc__ = with_common_options(__doc__)
 
 MAX_COLUMNS = 4096
 MAX_CELL_BYTES = 100 * 1024
-MAX_RESTARTS = 64  # types only widen, so real files need a handful of reads at most
 # The reader's batches (1 MB CSV blocks) are checked, hashed and written in groups of about this
 # size: per-batch overhead fell from most of the time to little, for about 50 MB more memory.
 GROUP_BYTES = 16 << 20
@@ -108,20 +107,16 @@ class Load(Stage):
                 "label_column": self.args["--label-column"], "format": self.args["--format"]}
 
     def compute(self, record, entry):
-        from ..core.dataio import BatchReader, Restart
+        from ..core.dataio import BatchReader, read_with_restarts
 
         reader = BatchReader(self.current["path"], self.args["--format"], label=self.current["label"])
         table_path = entry.path("contribution.parquet")
-        for _attempt in range(MAX_RESTARTS):
+
+        def load():  # a fresh loader per read: a restart discards what the last one counted
             loader = ContributionLoader(self.bundle, self.current["label"], self.args["--label-column"])
-            try:
-                contribution = loader.run(reader, table_path)
-                break
-            except Restart:
-                continue  # a column needed a wider type: read again from the start
-        else:
-            raise RuntimeError("column types of %s kept changing after %d reads" % (
-                self.current["label"], MAX_RESTARTS))
+            return loader.run(reader, table_path)
+
+        contribution = read_with_restarts(load, self.current["label"])
         # After the data, which fails faster when bad; the verdict is cached per model file, so
         # only a bundle's first run pays for the scan's imports.
         self.bundle.check_model(self.args["--trust-model"], cache=self.cache)  # cached load implies scanned
@@ -141,7 +136,8 @@ class Load(Stage):
             ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
             _rows(len(v["class_counts"]), noun="class"), counts)]
         if v["rows_dropped"]:
-            parts.append("%s with unknown labels dropped" % _rows(v["rows_dropped"]))
+            parts.append("%s with unknown labels dropped (the class counts are of the %d kept)" % (
+                _rows(v["rows_dropped"]), sum(v["class_counts"].values())))
         if v["rows_with_missing_features"]:
             parts.append("%s with missing feature values (imputed)" % _rows(v["rows_with_missing_features"]))
         if v["extra_columns"]:

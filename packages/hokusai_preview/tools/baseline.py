@@ -44,22 +44,20 @@ def read_any(path):
     """A whole table in any supported format, as a pandas DataFrame."""
     import pyarrow as pa
 
-    from ..core.dataio import BatchReader, Restart
-    from ..stages.load import MAX_RESTARTS, _check_readable
+    from ..core.dataio import BatchReader, cast_batch, read_with_restarts
+    from ..stages.load import _check_readable
 
     _check_readable(path, stdin=False)
     reader = BatchReader(path)
-    for _ in range(MAX_RESTARTS):  # a restart widens a column's type: a few reads at most
-        try:
-            batches = list(reader.batches())
-            break
-        except Restart:
-            continue
-    else:
-        raise RuntimeError("column types of %s kept changing after %d reads" % (path, MAX_RESTARTS))
+    batches = read_with_restarts(lambda: list(reader.batches()), path)
     if not sum(batch.num_rows for batch in batches):  # a header alone gives an empty batch
         raise DataError("%s has no rows" % path, "give a table with data rows")
-    return pa.Table.from_batches(batches).to_pandas()
+    # A JSON field null throughout the first batches is typed null there (no restart: nulls read
+    # the same whatever the type), so the batches' schemas differ: null takes the later type.
+    schema = pa.unify_schemas([batch.schema for batch in batches])
+    types = {field.name: field.type for field in schema}
+    batches = [batch if batch.schema.equals(schema) else cast_batch(batch, types) for batch in batches]
+    return pa.Table.from_batches(batches, schema=schema).to_pandas()
 
 
 class Baseline(Command):
@@ -77,6 +75,11 @@ class Baseline(Command):
         for option in ("--train-data", "--benchmark-data"):
             # Replacing the folder would delete the table, and comparing real paths sees through links.
             if args[option] != "-" and os.path.lexists(output) and _within(args[option], output):
+                from ..core.fsutil import same_path
+
+                if same_path(args[option], output):
+                    raise UsageError("--output %s is the %s table itself" % (args["--output"], option),
+                                     "give --output the name of a new directory for the bundle")
                 raise UsageError("%s %s is inside --output %s, which hp-baseline replaces" % (
                     option, args[option], args["--output"]), "move it out of that folder or choose another --output")
         empty_folder = os.path.isdir(output) and not os.path.islink(output) and not os.listdir(output)
@@ -207,9 +210,7 @@ def numbers_in_benchmark(bench, numeric, path, label):
 
 def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     """Train, score and write a bundle into ``directory``; returns the manifest."""
-    import numpy as np
-
-    from ..core.bundle import FORMAT, FORMAT_VERSION, MANIFEST
+    from ..core.bundle import FORMAT, FORMAT_VERSION, MANIFEST, class_codes
     from ..core.fsutil import sha256_file, write_json_atomic
     from ..core.manifest import data_manifest
     from ..core.metrics import score
@@ -233,8 +234,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     forest = model[-1]
     forest.set_params(warm_start=False, n_jobs=None)  # a shipped model carries no machine-specific settings
     bench_X = model[:-1].transform(prepare_features(bench, features))
-    position = {c: i for i, c in enumerate(classes)}
-    y = np.array([position[v] for v in bench[label]])
+    y = class_codes(bench[label], classes)
     metrics = score(y, tree_probas(forest, bench_X, classes).mean(axis=0))
 
     keep = [label] + [f["name"] for f in features] + spec["id_columns"]
@@ -326,13 +326,35 @@ def _foreign_files(path):
 
 
 def _replace_dir(staging, output):
-    """Move the finished bundle into place; an existing one (with --force) is replaced whole."""
+    """Move the finished bundle into place; an existing one (with --force) is replaced whole.
+
+    If the new bundle cannot be put in place, the old one is put back under its name (the
+    caller removes ``staging``) and the error is an OutputError."""
+    hint = "check the permissions of %s" % os.path.dirname(output)
     old = None
     if os.path.exists(output):
         old = output + ".old-%d" % os.getpid()
-        os.rename(output, old)
-    os.rename(staging, output)
-    os.chmod(output, 0o755)
+        try:
+            os.rename(output, old)
+        except OSError as exc:
+            raise OutputError("cannot replace %s: %s" % (output, exc.strerror or exc), hint) from None
+    moved = False
+    try:
+        os.rename(staging, output)
+        moved = True
+        os.chmod(output, 0o755)
+    except OSError as exc:
+        kept = ""
+        try:
+            if moved:
+                os.rename(output, staging)  # the new bundle goes back to be removed
+            if old:
+                os.rename(old, output)
+                kept = "; the old bundle is kept"
+        except OSError:
+            kept = "; the old bundle is left at %s" % old if old else ""
+        raise OutputError("cannot move the new bundle to %s: %s%s" % (output, exc.strerror or exc, kept),
+                          hint) from None
     if old:
         shutil.rmtree(old, ignore_errors=True)
 
