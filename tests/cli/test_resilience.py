@@ -4,6 +4,7 @@ Killed runs are real processes (the stage commands and the driver) sent real sig
 """
 
 import collections
+import errno
 import glob
 import json
 import os
@@ -338,6 +339,20 @@ def test_one_or_two_cores_give_the_same_forest(example_csv, bundles, tmp_path):
     same_training(trained["1"], trained["2"])
 
 
+
+def test_a_cache_on_a_filesystem_without_locks_is_one_line_and_exit_7(example_csv, bundles, cache_dir, monkeypatch):
+    import fcntl  # the cache locks with it (POSIX)
+    bundle, _ = bundles("hpc")
+
+    def flock(handle, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))  # e.g. NFS without a lock daemon
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    result = run("hp-load", "--baseline-model", bundle, example_csv)
+    assert result.code == 7 and result.stdout == "", result
+    assert len(result.err_lines) == 1 and "Traceback" not in result.stderr, result
+    assert str(cache_dir) in result.stderr and "HP_CACHE_DIR" in result.stderr
+
 # --- start-up ---------------------------------------------------------------------------------
 
 PROBE = ("import importlib, json, sys\n"
@@ -423,3 +438,40 @@ def test_hp_cache_help_documents_every_option():
     assert result.code == 0
     for option in ("--clear", "--stage", "--max-bytes", "--entries", "--json", "--cache-dir", "HP_CACHE_MAX_BYTES"):
         assert option in result.stdout
+
+
+# Prefetches in a fresh interpreter, then reports the nice value (field 19 of /proc/.../stat) of
+# the main thread, of every thread the imports started, and of the thread importing the last module
+# (the prefetch thread itself is left out: it may linger a moment after join).
+NICE_PROBE = ("import json, os, sys, threading\n"
+              "from hokusai_preview.core import prefetch\n"
+              "def nice(tid):\n"
+              "    with open('/proc/self/task/%s/stat' % tid) as handle:\n"
+              "        return int(handle.read().rsplit(')', 1)[1].split()[16])\n"
+              "before = set(os.listdir('/proc/self/task'))\n"
+              "prefetch.start(sys.argv[1:] + ['hp_nice_probe'], delay=0)\n"
+              "prefetch._thread.join()  # not wait(), which would cancel it before it starts\n"
+              "import hp_nice_probe\n"
+              "new = set(os.listdir('/proc/self/task')) - before - {str(prefetch._thread.native_id)}\n"
+              "print(json.dumps({'main': nice(threading.get_native_id()), 'pools': [nice(t) for t in new],\n"
+              "                  'rest': hp_nice_probe.NICE}))\n")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice values are read from /proc (Linux)")
+@pytest.mark.parametrize("modules", [("numpy",), ("scipy.stats",)])
+def test_prefetching_leaves_no_blas_worker_at_low_priority(modules, tmp_path):
+    # OpenBLAS starts its workers when numpy (or scipy.linalg) is loaded and they inherit the
+    # loading thread's nice value: they must not be started by the reniced prefetch thread.
+    (tmp_path / "hp_nice_probe.py").write_text(
+        "import os, threading\nNICE = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
+    for name in ("HP_PREFETCH", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-c", NICE_PROBE] + list(modules), env=env, capture_output=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    nices = json.loads(result.stdout)
+    # No worker threads (numpy built without them, or one CPU): nothing at low priority to find.
+    assert nices["pools"] == [nices["main"]] * len(nices["pools"]), nices
+    if nices["main"] < 10:
+        assert nices["rest"] == 10, nices  # the other imports still run at low priority

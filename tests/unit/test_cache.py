@@ -1,5 +1,6 @@
 """The cache on its own: publishing, verification, eviction, locking, leftovers of killed runs."""
 
+import errno
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ import time
 import pytest
 
 from hokusai_preview.core.cache import Cache, parse_size, read_entry
-from hokusai_preview.core.errors import UsageError
+from hokusai_preview.core.errors import OutputError, UsageError
 
 KEY = "ab" + "0" * 62
 
@@ -248,17 +249,59 @@ def test_when_two_runs_publish_the_same_key_the_first_wins_and_both_emit_it(tmp_
     assert staging(cache) == []
 
 
-def test_without_the_cache_a_new_result_replaces_the_entry(tmp_path):
-    build(Cache(str(tmp_path)), payload=b"old")
-    fresh = Cache(str(tmp_path), enabled=False)
-    entry = fresh.create("s", KEY)
-    assert entry.reused is None
+def test_without_the_cache_a_verified_entry_is_kept_not_replaced(tmp_path):
+    # Same key, same content: replacing it gains nothing, and would pull the files from under a
+    # run that just got this entry from the cache and is reading them.
+    old = build(Cache(str(tmp_path)), payload=b"old")
+    published = os.stat(old["path"])
+    entry = Cache(str(tmp_path), enabled=False).create("s", KEY)
+    assert entry.reused is None  # --no-cache still recomputes
+    with open(entry.path("a.bin"), "wb") as handle:
+        handle.write(b"new")
+    record = entry.commit({"path": entry.path("a.bin"), "nested": [], "n": 2}, ["a.bin"])
+    assert record == old and entry.dir == Cache(str(tmp_path)).entry_dir("s", KEY)
+    assert os.path.samestat(os.stat(record["path"]), published)  # the very same file
+    with open(record["path"], "rb") as handle:
+        assert handle.read() == b"old"
+    assert read_entry(entry.dir)["record"] == old
+    assert staging(Cache(str(tmp_path))) == []
+
+
+def test_without_the_cache_a_damaged_entry_is_replaced(tmp_path):
+    old = build(Cache(str(tmp_path)), payload=b"old")
+    with open(old["path"], "wb") as handle:
+        handle.write(b"bad")
+    entry = Cache(str(tmp_path), enabled=False).create("s", KEY)
     with open(entry.path("a.bin"), "wb") as handle:
         handle.write(b"new")
     record = entry.commit({"path": entry.path("a.bin")}, ["a.bin"])
     with open(record["path"], "rb") as handle:
         assert handle.read() == b"new"
     assert read_entry(Cache(str(tmp_path)).entry_dir("s", KEY))["record"] == record
+
+
+@pytest.mark.parametrize("waiting", [False, True], ids=["at-once", "while-waiting"])
+def test_a_lock_the_filesystem_refuses_is_an_output_error_and_leaks_no_file(tmp_path, monkeypatch, waiting):
+    import fcntl  # the cache locks with it (POSIX)
+    handles = []
+
+    def flock(handle, operation):
+        handles.append(handle)
+        if waiting and operation & fcntl.LOCK_NB:
+            raise BlockingIOError(errno.EAGAIN, "busy")
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))  # NFS without a lock daemon
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    notes = []
+    cache = Cache(str(tmp_path / "cache"), notify=notes.append)
+    with pytest.raises(OutputError) as raised:
+        cache.create("s", KEY)
+    assert raised.value.exit_code == 7
+    line = raised.value.line()
+    assert "\n" not in line and str(tmp_path / "cache") in line and os.strerror(errno.ENOLCK) in line
+    assert "HP_CACHE_DIR" in line and "--cache-dir" in line
+    assert handles and all(handle.closed for handle in handles)
+    assert len(notes) == int(waiting)
 
 
 def _dead_pid():

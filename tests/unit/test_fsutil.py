@@ -7,6 +7,7 @@ replace the link, and /dev/stdout is the system's.
 
 import json
 import os
+import stat
 import subprocess
 import uuid
 
@@ -37,6 +38,16 @@ def hp_format(*argv, stdout, stdin=subprocess.DEVNULL):
 
 # --- names ---------------------------------------------------------------------------------------
 
+
+def test_a_written_file_is_readable_by_all_and_no_mode_is_chosen(tmp_path):
+    target = tmp_path / "out.json"
+    with atomic_path(str(target)) as tmp:
+        assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o600  # private while incomplete
+        with open(tmp, "w") as handle:
+            handle.write("{}\n")
+    assert stat.S_IMODE(os.stat(str(target)).st_mode) == 0o644
+    with pytest.raises(TypeError):  # no caller ever chose another mode: the parameter is gone
+        atomic_path(str(target), 0o600)
 
 def test_a_long_name_gets_a_temporary_name_that_fits(tmp_path):
     target = tmp_path / ("a" * 250 + ".json")  # 255 bytes: the longest name a file system takes

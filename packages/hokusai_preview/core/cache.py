@@ -20,7 +20,8 @@ Nothing lost, nothing half-trusted:
 * Two runs that need the same result at once: the second waits on the key's lock (which the
   kernel releases even when the holder is killed) and then reuses what the first published. If
   the lock is bypassed (lock file removed by eviction), both compute, the first published entry
-  wins and the second run emits it, so both print the same numbers.
+  wins and the second run emits it, so both print the same numbers. So does a ``--no-cache`` run
+  whose key is already published: a published entry that verifies is never replaced.
 * Removing an entry renames it out of its key first, so a lookup never sees half of one.
 
 Keys chain the key of the stage's input record with the stage's parameters and the tool
@@ -131,9 +132,10 @@ class Entry:
         """Seal and publish the entry; returns the record to emit.
 
         Paths inside ``record`` that point into the staging directory are rewritten to the
-        published location. If another run published the same key meanwhile (only possible
-        when its lock was bypassed) and its entry verifies, that one is kept and its record
-        returned, so concurrent runs emit the same thing.
+        published location. If the key is already published and its entry verifies (another run
+        published it meanwhile, its lock bypassed, or this run recomputed it under --no-cache),
+        that one is kept and its record returned: the same key means the same content, concurrent
+        runs emit the same thing, and a run reading that entry's files never sees them go.
         """
         try:
             staging = self.dir
@@ -147,12 +149,11 @@ class Entry:
                 except OSError:
                     if not os.path.exists(self.final):
                         raise
-                existing = self.cache.lookup(self.stage, self.key) if self.cache.enabled else None
+                existing = self.cache.verified(self.stage, self.key)  # removes it unless it verifies
                 if existing is not None:
                     self.cache._remove_tree(staging)
                     record = existing
                     break
-                self.cache.remove(self.stage, self.key)  # stale, corrupted or replaced by --no-cache
             else:
                 raise OutputError("cannot publish cache entry %s" % self.final, "run again")
             self.dir = self.final
@@ -184,7 +185,8 @@ class Cache:
     ----------
     root : str, optional
     enabled : bool, default True
-        When False, lookups always miss (results are still stored, replacing the entry).
+        When False, lookups always miss (results are still stored; an entry already published
+        under the key is replaced only if it fails verification).
     max_bytes : int, optional
         Size cap; default ``$HP_CACHE_MAX_BYTES`` (a size like ``500M``) or 2 GiB.
     notify : callable, optional
@@ -217,6 +219,11 @@ class Cache:
         """The output record of a verified entry, or None (absent or not trustworthy)."""
         if not self.enabled:
             return None
+        return self.verified(stage, key)
+
+    def verified(self, stage, key):
+        """The record of the published entry if it verifies, even with lookups disabled; else
+        None, the entry removed (the caller rebuilds it)."""
         directory = self.entry_dir(stage, key)
         meta_path = os.path.join(directory, ENTRY_FILE)
         try:
@@ -231,6 +238,16 @@ class Cache:
         with contextlib.suppress(OSError):
             os.utime(meta_path)  # least-recently-used bookkeeping
         return meta["record"]
+
+    def recorded(self, stage, key):
+        """The record a published entry holds, read without checking its files (None if none):
+        enough to tell whether a record is the one its key names, on every cache hit too."""
+        try:
+            with open(os.path.join(self.entry_dir(stage, key), ENTRY_FILE), encoding="utf-8") as handle:
+                record = json.load(handle).get("record")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return record if isinstance(record, dict) else None
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -263,7 +280,7 @@ class Cache:
 
     def lock(self, stage, key):
         """An exclusive lock on a key (blocking); ``.release()`` it. Released by the kernel on death."""
-        return _Lock(os.path.join(self.root, LOCKS, stage, key + ".lock"), self.notify)
+        return _Lock(os.path.join(self.root, LOCKS, stage, key + ".lock"), self.notify, self.root)
 
     def remove(self, stage, key):
         """Remove a published entry (renamed out of its key first, then deleted)."""
@@ -462,7 +479,7 @@ def seal(directory, record, artifacts):
 class _Lock:
     """An flock on a lock file; waiting is announced once through ``notify``."""
 
-    def __init__(self, path, notify=None):
+    def __init__(self, path, notify=None, root=None):
         self.handle = None
         try:
             import fcntl
@@ -475,15 +492,20 @@ class _Lock:
             raise OutputError("cannot create a lock in %s: %s" % (os.path.dirname(path), exc.strerror or exc),
                               "give --cache-dir (or HP_CACHE_DIR) a writable directory") from exc
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if notify is not None:
-                notify("waiting for another run computing the same result")
             try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if notify is not None:
+                    notify("waiting for another run computing the same result")
                 fcntl.flock(self.handle, fcntl.LOCK_EX)
-            except BaseException:
-                self.release()
-                raise
+        except OSError as exc:  # e.g. ENOLCK: a network filesystem without locks
+            self.release()
+            raise OutputError("cannot take a lock in the cache directory %s: %s" % (
+                root or os.path.dirname(path), exc.strerror or exc),
+                "point HP_CACHE_DIR (or --cache-dir) at a directory on a local disk") from exc
+        except BaseException:
+            self.release()
+            raise
 
     def release(self):
         if self.handle is not None:

@@ -44,7 +44,7 @@ def sha256_json(value):
 
 
 @contextlib.contextmanager
-def atomic_path(path, mode=0o644):
+def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
     The temporary file is removed on any failure (including KeyboardInterrupt), so a
@@ -68,7 +68,7 @@ def atomic_path(path, mode=0o644):
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o644)  # mkstemp made it 0o600: outputs are readable like any other file
         try:
             os.replace(tmp, path)  # replaces a link itself, never writes into what it points to
         except OSError as exc:  # e.g. a directory appeared at path meanwhile

@@ -9,6 +9,10 @@ a background thread during the wait takes that time off the critical path of a c
   run pays nothing (importing there would only take CPU from the stages that are working).
 * It runs at a lower priority (per-thread nice, Linux) and is a daemon: a stage whose result
   comes from the cache exits at once, abandoning the import.
+* Except the imports in :data:`POOLS`, done first at normal priority: they start the thread
+  pools the computation runs on (OpenBLAS starts its workers when loaded). A thread inherits the
+  nice value of the thread that creates it and cannot lower it back, so workers started after
+  the renice would slow every matrix product of the process.
 * A stage calls :func:`wait` before it computes, so its main thread never imports a library
   while the thread is importing it (concurrent imports of one package can fail).
 * Only console-script runs prefetch (``Command.entry_point``); in-process runs do not.
@@ -19,6 +23,11 @@ import os
 import threading
 
 DELAY = 1.0  # seconds without input before a stage assumes it will compute
+
+# By top-level package a stage prefetches: what starts a BLAS thread pool it will compute with.
+# scipy loads its own OpenBLAS (scipy.linalg), which scikit-learn's compiled code calls too.
+# (OpenMP pools start at their first parallel region, in the thread computing: nothing to do.)
+POOLS = {"numpy": ("numpy",), "scipy": ("numpy", "scipy.linalg"), "sklearn": ("numpy", "scipy.linalg")}
 
 _thread = None
 _cancelled = threading.Event()
@@ -50,16 +59,23 @@ def wait():
 
 
 def _import(modules, delay):
-    import importlib
-
     if _cancelled.wait(delay):
         return
+    pools = [name for module in modules for name in POOLS.get(module.split(".")[0], ())]
+    for name in dict.fromkeys(pools):  # in order, once each
+        _try_import(name)
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):
         pass  # no per-thread priority here: the imports still overlap the wait
     for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the stage imports it again itself and reports the error
-            pass
+        _try_import(name)
+
+
+def _try_import(name):
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - the stage imports it again itself and reports the error
+        pass
