@@ -97,7 +97,7 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   run make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$folder" RESULTS="$BATS_FILE_TMPDIR/quoted" \
     JOBS=1 BATCH_OPTIONS="--sample-size 400 --label-column 'label'"
   [ "$status" -eq 0 ]
-  grep -q '^| 1 | hpc_jobs_500.json | 400 of 499 |' "$BATS_FILE_TMPDIR/quoted/summary.md"
+  grep -q '^| 1 | hpc_jobs_500.json | 400 of 500 |' "$BATS_FILE_TMPDIR/quoted/summary.md"
 }
 
 @test "names with = : # % \$ ; quotes or wildcards, and very long names, each get their own result" {
@@ -112,7 +112,7 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   [ "$status" -eq 0 ]
   [ "$(ls "$BATS_TEST_TMPDIR/r" | grep -c '\.json$')" -eq 4 ]
   for name in 'a=b.json' "$long" 'c:d #1;$x%.json' "it's*?[].json"; do
-    grep -qF " | $name | 499 | " "$BATS_TEST_TMPDIR/r/summary.md"
+    grep -qF " | $name | 499 of 500 | " "$BATS_TEST_TMPDIR/r/summary.md"
   done
   [ "$(ls "$BATS_TEST_TMPDIR/r" | grep -c '[=:#%$;*?'"'"'[]')" -eq 0 ]  # results are named without them
 }
@@ -131,7 +131,7 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   touch -d '2000-01-01' "$BATS_TEST_TMPDIR/gone.csv"
   run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$BATS_TEST_TMPDIR/r"
   [ "$status" -eq 0 ]
-  grep -q "^| [12] | gone.csv | 499 |" "$BATS_TEST_TMPDIR/r/summary.md"
+  grep -q "^| [12] | gone.csv | 499 of 500 |" "$BATS_TEST_TMPDIR/r/summary.md"
 }
 
 @test "BATCH_OPTIONS that the batch sets itself stop it once, before any preview" {

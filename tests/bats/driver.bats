@@ -179,6 +179,17 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   done
 }
 
+@test "a reader that stops part-way through a large output ends hp-format with status 141" {
+  # Megabytes of JSON (one output, 300 times), of which the reader takes one line: the write it
+  # cuts short does not end quietly with status 0.
+  hokusai-preview --quiet --data-path "$EXAMPLE" --output-format json > "$BATS_TEST_TMPDIR/one.json"
+  inputs=$(printf "$BATS_TEST_TMPDIR/one.json %.0s" $(seq 300))
+  [ "$(hp-format --output-format json $inputs | wc -c)" -gt 2000000 ]
+  run --separate-stderr bash -c "hp-format --output-format json $inputs | head -n 1 > /dev/null; exit \${PIPESTATUS[0]}"
+  [ "$status" -eq 141 ]
+  [ -z "$stderr" ]
+}
+
 @test "the data on stdin is refused as --output-file, as a named data file is" {
   cp "$EXAMPLE" "$BATS_TEST_TMPDIR/mine.csv"
   cd "$BATS_TEST_TMPDIR"

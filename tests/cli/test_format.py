@@ -56,6 +56,23 @@ def test_summary_rows_piped_back_give_the_same_table(results):
     assert again.stdout == run("hp-format", "--summary", *results).stdout
 
 
+def test_a_saved_output_reads_alike_from_its_file_and_from_stdin(results):
+    # `hokusai-preview --output-format json | hp-format` and `hp-format < saved.json`: an
+    # indented document, not JSON lines.
+    with open(results[0]) as handle:
+        text = handle.read()
+    assert "\n  " in text
+    for options in [("--output-format", "pretty"), ("--summary",)]:
+        named = run("hp-format", *options, results[0])
+        piped = run("hp-format", *options, stdin=text)
+        assert named.code == 0 and piped.code == 0, (named, piped)
+        assert piped.stdout == named.stdout.replace(results[0], "<stdin>")
+    broken = run("hp-format", stdin=text[:-40])  # cut short: not a document, and not JSON lines
+    assert broken.code == 2 and broken.stdout == ""
+    assert broken.err_lines == ["hp-format: error: line 1 of <stdin> is not a JSON record; feed hp-format the "
+                                "output of hp-delta"]
+
+
 def test_summary_to_a_file(results, tmp_path):
     target = tmp_path / "out" / "summary.csv"
     result = run("hp-format", "--summary", "--summary-format", "csv", "--output-file", target, *results)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import DATASETS, ROOT, numbers, pipe, run, validate
+from hokusai_preview.core import estimate as est
 
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
 
@@ -224,10 +225,15 @@ def test_a_tiny_contribution(tmp_path, bundles):
     records = stages(contribution_csv(tmp_path, bundles, "churn", 12), bundle)
     output = records[-1]["output"]
     validate(output, "delta-output")
-    p = output["preview_metadata"]
-    assert p["original_data_size"] == 12
-    assert 0 <= p["estimation_confidence"] <= 1
-    assert p["estimation_confidence"] == 1.0 or not p["estimate"]["exact"]
+    p, estimate = output["preview_metadata"], output["preview_metadata"]["estimate"]
+    assert p["original_data_size"] == p["sample_size_used"] == 12 and not estimate["extrapolated"]
+    assert output["new_model"]["training_metadata"]["contributed_samples"] == 12
+    low, high = estimate["delta_one_interval"]
+    assert low <= estimate["delta_one_score"] <= high
+    # The confidence is the stated spread's, whatever the budget it stopped at.
+    assert p["estimation_confidence"] == pytest.approx(est.within_probability(
+        estimate["delta_one_score"], p["uncertainty"]["sd"]["delta_one"], exact=estimate["exact"]), abs=1e-4)
+    assert (p["estimation_confidence"] == 1.0) == estimate["exact"]
 
 
 def test_a_sampled_record_without_its_rows_is_refused_in_one_line(tmp_path, bundles):

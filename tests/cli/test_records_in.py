@@ -80,6 +80,40 @@ def test_a_record_naming_a_file_that_is_not_there_is_refused_before_anything_is_
         assert not list(other.rglob("entry.json"))
 
 
+def test_an_edited_record_is_neither_answered_nor_stored_as_the_one_its_key_names(tmp_path, cache_dir):
+    import pandas as pd
+
+    check = pipe(("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-check",))[-1].records[0]
+    other = run("hp-load", EXAMPLES + "/hpc_jobs_1000.csv").records[0]
+    edited = json.loads(json.dumps(check))
+    edited["check"]["table_path"] = other["contribution"]["table_path"]  # the key still names the 500 rows
+    wrong = run("hp-sample", "--sample-size", "123", stdin=json.dumps(edited).encode())
+    assert wrong.code == 0, wrong
+    right = run("hp-sample", "--sample-size", "123", stdin=json.dumps(check).encode())
+    assert right.records[0]["cache"]["sample"] == "miss"  # not the edited record's result
+    assert right.records[0]["key"] != wrong.records[0]["key"]
+    fresh = run("hp-sample", "--sample-size", "123", "--cache-dir", tmp_path / "fresh",
+                stdin=json.dumps(check).encode())
+    pd.testing.assert_frame_equal(pd.read_parquet(right.records[0]["sample"]["table_path"]),
+                                  pd.read_parquet(fresh.records[0]["sample"]["table_path"]))
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda r: r["sample"].pop("sample_size_used"), 'no field "sample_size_used"'),
+    (lambda r: r["evaluation"]["new_metrics"].update(accuracy=None), "TypeError: unsupported operand type(s)"),
+])
+def test_an_edited_record_a_stage_cannot_use_is_one_line_and_exit_2(edit, reason, cache_dir):
+    steps = [("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-sample",), ("hp-train",), ("hp-eval",)]
+    record = pipe(*steps)[-1].records[0]
+    edit(record)
+    before = sorted(cache_dir.rglob("entry.json"))
+    line = refused(run("hp-delta", stdin=json.dumps(record).encode()))
+    assert line.startswith("hp-delta: error: the eval record is not as hp-eval wrote it, and hp-delta cannot use it "
+                           "(%s" % reason), line
+    assert line.endswith("; feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load")
+    assert sorted(cache_dir.rglob("entry.json")) == before
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_record_files_may_follow_a_double_dash(stage, tmp_path):
     error = {"record": "error", "source_path": "-x.csv",
@@ -133,8 +167,32 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-cache", "--clear", "--stage", ""), "--stage was given an empty value"),
     (("hp-sample", "--sample-size", "0"), "--sample-size must be at least 1, not 0; see 'hp-sample --help'"),
     (("hp-train", "--jobs", "-1"), "--jobs must be at least 0, not -1; see 'hp-train --help'"),
+    # A file name starting with '-' is not read as the flags -d -a -t -a -h (help, exit 0) ...
+    (("hp-load", "-data.csv"), "-data.csv is not an option; to name a file whose name starts with '-', write "
+                               "./-data.csv or put it after --"),
+    (("hp-train", "-qvx"), "-qvx is not an option"),
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")
     assert result.code == 2 and result.stdout == ""
     assert len(result.err_lines) == 1 and result.err_lines[0].startswith("%s: error: %s" % (argv[0], reason)), result
+
+
+def test_the_driver_refuses_a_dashed_file_name_alike():
+    from hokusai_preview.core.errors import UsageError
+    from hokusai_preview.tools.args import shell_code
+
+    with pytest.raises(UsageError, match=r"^-data\.csv is not an option$"):
+        shell_code(["-data.csv"])
+    assert "opt_data_path=-data.csv" in shell_code(["--data-path", "-data.csv"])  # an option's value may
+
+
+@pytest.mark.parametrize("words", [["--sample-size", "10"], ["--sample-size=10"], ["--sample", "10"]])
+def test_the_driver_refuses_a_sample_size_with_full(words):
+    from hokusai_preview.core.errors import UsageError
+    from hokusai_preview.tools.args import shell_code
+
+    with pytest.raises(UsageError, match=r"^--sample-size does not apply with --full, which uses every row$"):
+        shell_code(["--data-path", "x.csv", "--full"] + words)
+    assert "opt_full=1" in shell_code(["--data-path", "x.csv", "--full"])
+    assert "opt_sample_size=10" in shell_code(["--data-path", "x.csv"] + words)

@@ -72,6 +72,11 @@ def test_smaller_data_passes_through_unchanged(tmp_path, bundles):
     assert s["sample_size_used"] == s["original_data_size"] == 150
     assert s["table_path"] == record["contribution"]["table_path"]
     assert s["class_counts"] == s["class_counts_original"]
+    # Neither size nor seed mattered, so neither is recorded: the cached record another seed
+    # reuses must not name the first run's.
+    assert s["sample_size_requested"] is None and s["seed"] is None
+    again, _ = sample(stdout, "--sample-size", "5000", "--seed", "9")
+    assert again["sample"] == s
 
 
 def test_the_preview_reports_the_sample_sizes(tmp_path, bundles):

@@ -297,8 +297,11 @@ def test_like_for_like_against_the_shipped_forest(bundles):
     base, new, deltas = est.like_for_like(y, reference, reference, "retrain", 100, profile)
     assert deltas == {m: 0.0 for m in deltas}
     assert set(deltas) == {"accuracy", "precision", "recall", "f1", "auroc"}
-    base10, _, deltas10 = est.like_for_like(y, reference, reference[:10], "retrain", 100, profile)
+    base10, new10, deltas10 = est.like_for_like(y, reference, reference[:10], "retrain", 100, profile)
     assert base10["accuracy"] == pytest.approx(new["accuracy"] - profile.gain("accuracy", 10))
+    assert deltas10 == {m: new10[m] - base10[m] for m in deltas10}
+    # Its own first 10 trees against its expected 10-tree score: luck only, within the subsets' spread.
+    assert abs(est.delta_one(deltas10)) <= 3 * profile.sd["delta_one"][0]
     state = est.convergence(y, reference, reference[:10], "retrain", 100, profile, "accuracy")
     assert state["trees"] == 10 and 0 < state["within"] < 1 and 0 < state["verdict"] <= 1
     assert state["sd"] == est.tree_luck(y, reference, reference[:10], "retrain", 100)["delta_one"]

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from format_outputs import error_record, example_output
-from hokusai_preview.core.report import ASCII, UNICODE, Axis, glyphs_for, percent, render
+from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, glyphs_for, percent, render
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -118,6 +118,14 @@ def test_scale_labels_sit_under_their_values():
                                      (0.5, "50%"), (0.004, "<1%"), (0.0, "0%"), (None, "?")])
 def test_percent_never_rounds_a_doubt_away(p, text):
     assert percent(p) == text
+
+
+@pytest.mark.parametrize("c, text", [(1.0, "1.00"), (0.9999, ">0.99"), (0.995, ">0.99"), (0.994, "0.99"),
+                                     (0.5, "0.50"), (None, "?")])
+def test_a_confidence_short_of_the_full_computation_never_shows_as_1(c, text, output):
+    assert confidence(c) == text
+    output["preview_metadata"]["estimation_confidence"] = 0.9999
+    assert "estimation_confidence  >0.99" in render(output, color=False)
 
 
 def test_an_error_record_reports_its_one_line_error():

@@ -4,7 +4,7 @@
 * Records are JSON objects, one per line. A stage reads them from the files named on its
   command line or from stdin (``-`` or nothing), and writes one record per input record to
   stdout. Heavy data (tables, models, predictions) travels as file paths inside the records.
-* Every record carries ``record`` (its kind: load, sample, train, eval, delta), ``key`` (the
+* Every record carries ``record`` (its kind: load, check, sample, train, eval, delta), ``key`` (the
   cache key that identifies its content), and the sections of every stage before it, so a stage
   can run alone on a saved record. Records of kind ``error`` pass through every stage unchanged,
   so a batch of records keeps going past a bad one.
@@ -17,6 +17,7 @@ import errno
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -29,7 +30,7 @@ from .errors import HPError, UsageError
 
 COMMON_OPTIONS = (
     ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
-    ("--no-cache", "Recompute even if a cached result exists (the new result is cached)."),
+    ("--no-cache", "Recompute even if a cached result exists (its entry is replaced only if damaged)."),
     ("-q --quiet", "Print nothing on stderr but errors."),
     ("-v --verbose", "Show tracebacks on errors."),
     ("-h --help", "Show this help and exit."),
@@ -179,6 +180,7 @@ class Command:
     # --- entry point ---------------------------------------------------------------------
 
     def parse(self, argv):
+        refuse_dashed_names(self.usage, argv)
         try:
             args = docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
         except DocoptExit as exc:
@@ -272,12 +274,63 @@ def _main_thread():
     return threading.current_thread() is threading.main_thread()
 
 
+def write_stdout(text):
+    """Write ``text`` to stdout whole, or raise BrokenPipeError when the reader has gone.
+
+    Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
+    silently there (the buffered writer keeps the partial count and drops the error), and the
+    command would exit 0 with its output truncated."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (tests capture it)
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"))
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def silence_stdout():
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+# What a stage adds to a record after the cache: facts of this run, not of the result.
+PER_RUN = ("timings", "cache")
+# What a record edited by hand (a field removed, a number made text) raises deep in compute().
+UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+def written_part(record):
+    """``record`` without its per-run facts: what the stage that wrote it computed."""
+    return {name: value for name, value in record.items() if name not in PER_RUN}
+
+
+def _what_failed(exc):
+    if isinstance(exc, KeyError) and exc.args:
+        return "no field %s" % json.dumps(exc.args[0]) if isinstance(exc.args[0], str) else "no %r" % exc.args[0]
+    text = " ".join(str(exc).split())
+    return "%s: %s" % (type(exc).__name__, text[:80]) if text else type(exc).__name__
+
+
+def refuse_dashed_names(usage, argv):
+    """UsageError for a word like ``-data.csv`` where an option may stand: docopt would read it as
+    the short flags -d -a -t ... (and ``-h`` among them would print the help and exit 0)."""
+    flags = set(re.findall(r"^\s+-(\w)[ ,]", usage, re.M))
+    takes_value = set(re.findall(r"(--[\w-]+)[ =](?:[A-Z][A-Z_]*\b|<[\w-]+>)", usage))
+    previous = None
+    for word in argv:
+        if word == "--":
+            break
+        if word.startswith("-") and not word.startswith("--") and len(word) > 1 and previous not in takes_value \
+                and not set(word[1:]) <= flags:
+            raise UsageError("%s is not an option" % word, "to name a file whose name starts with '-', write ./%s "
+                             "or put it after --" % word)
+        previous = word
 
 
 class Stage(Command):
@@ -319,21 +372,36 @@ class Stage(Command):
         for source in sources:
             yield from self.read_source(source)
 
-    def read_source(self, source):
+    # What a record file that cannot be opened gets: the message (with the path and the reason)
+    # and the hint.
+    unreadable = ("cannot read record file %s: %s", "name a file written by an earlier stage")
+
+    def open_source(self, source):
+        """(text handle, label) of a record source: a file, or stdin for ``-``."""
         if source == "-":
             if sys.stdin is None or sys.stdin.isatty():
                 raise UsageError("%s reads records on stdin, but stdin is %s" % (
                     self.name, "closed" if sys.stdin is None else "a terminal"),
                     "pipe the previous stage into it or name a record file")
-            handle, label = sys.stdin, "<stdin>"
-        else:
-            try:
-                handle, label = open(source, encoding="utf-8"), source
-            except OSError as exc:
-                raise UsageError("cannot read record file %s: %s" % (source, exc.strerror or exc),
-                                 "name a file written by an earlier stage") from None
+            return sys.stdin, "<stdin>"
         try:
-            for number, line in enumerate(handle, 1):
+            return open(source, encoding="utf-8"), source
+        except OSError as exc:
+            message, hint = self.unreadable
+            raise UsageError(message % (source, exc.strerror or exc), hint) from None
+
+    def read_source(self, source):
+        handle, label = self.open_source(source)
+        try:
+            yield from self.read_lines(handle, label)
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+
+    def read_lines(self, lines, label):
+        """The checked records of an iterable of JSON lines."""
+        try:
+            for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
                 try:
@@ -345,9 +413,6 @@ class Stage(Command):
         except UnicodeDecodeError:  # decoded in chunks, so no line number can be trusted
             raise UsageError("%s is not UTF-8 text, so not JSON records" % label,
                              "feed %s the output of %s" % (self.name, self.upstream())) from None
-        finally:
-            if handle is not sys.stdin:
-                handle.close()
 
     def upstream(self):
         return " or ".join("hp-" + kind for kind in self.accepts)
@@ -373,8 +438,7 @@ class Stage(Command):
     # --- records out ---------------------------------------------------------------------
 
     def emit(self, record):
-        sys.stdout.write(dumps_record(record) + "\n")
-        sys.stdout.flush()
+        write_stdout(dumps_record(record) + "\n")
 
     def handle(self, record):
         """Pass error records through; otherwise compute or reuse the stage's output."""
@@ -413,6 +477,13 @@ class Stage(Command):
                         raise UsageError("the %s record's cached files were removed while %s ran" % (
                             record.get("record"), self.name), "run the pipeline again from hp-load") from None
                     raise
+                except UNUSABLE as exc:
+                    if self.as_written(record):
+                        raise  # a record as its stage wrote it: this is a bug, shown as one
+                    raise UsageError("the %s record is not as hp-%s wrote it, and %s cannot use it (%s)" % (
+                        record.get("record"), record.get("record"), self.name, _what_failed(exc)),
+                        "feed it a record an earlier stage wrote, unedited, or run the pipeline again "
+                        "from hp-load") from None
                 result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
                 result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
                 result = entry.commit(result, artifacts)  # paths now point into the published entry
@@ -431,7 +502,23 @@ class Stage(Command):
         return result
 
     def input_key(self, record):
-        return record["key"]
+        """What the cache key hashes of the input: the key the record's stage gave it (keys chain,
+        whatever the cache's place) when the record is the one cached under that key; otherwise
+        (edited since, or from another cache) the record itself, so that it is neither answered
+        with the result of the record its key names nor stored in that one's place."""
+        if self.as_written(record):
+            return record["key"]
+        from .fsutil import sha256_json
+
+        return {"record": sha256_json(written_part(record))}
+
+    def as_written(self, record):
+        """Whether ``record`` is what its stage cached under its key (per-run facts aside)."""
+        key = record.get("key")
+        if not (isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)):
+            return False  # not a key this tool made: nothing to look up under it
+        cached = self.cache.recorded(record.get("record"), key)
+        return cached is not None and written_part(cached) == written_part(record)
 
     def params(self, record):
         return {}

@@ -119,25 +119,41 @@ class Profile:
         The subset sizes measured (10%, ..., 90% of ``full``).
     full : int
         The full budget of new trees.
-    gain : dict name -> float
-        ``a`` in gain(k) = a * (1/k - 1/full): the expected score of a full forest minus that of
-        a k-tree one, fitted through the measured subset means (smooth in k, zero at ``full``).
+    gain_coefficient : dict name -> float
+        ``a`` in :meth:`gain` (k) = a * (1/k - 1/full): the expected score of a full forest minus
+        that of a k-tree one, fitted through the measured subset means (smooth in k, zero at
+        ``full``).
     sd : dict name -> list of float
         At each size, the spread of (full forest's score - score of a k-tree subset of it).
+    draws : int
+        Subsets scored per size.
     Names are the defined metrics plus ``delta_one`` (their mean).
     """
 
-    def __init__(self, trees, full, gain, sd):
+    def __init__(self, trees, full, gain, sd, draws=PROFILE_DRAWS):
         self.trees = [int(k) for k in trees]
         self.full = int(full)
         self.gain_coefficient = {name: float(a) for name, a in gain.items()}
         self.sd = {name: [float(v) for v in values] for name, values in sd.items()}
+        self.draws = int(draws)
 
     @classmethod
     def measure(cls, y, reference, mode, full_new, draws=PROFILE_DRAWS, seed=0):
         """Score ``draws`` random k-subsets of the reference's trees at each profile size.
 
-        In fine_tune mode the subsets stand in for the new trees (added to the whole baseline).
+        Parameters
+        ----------
+        y : array of int, shape (n,)
+            Benchmark class codes.
+        reference : array, shape (t, n, C)
+            The reference forest's per-tree class probabilities on the benchmark.
+        mode : str
+            ``retrain`` or ``fine_tune``; in fine_tune mode the subsets stand in for the new
+            trees (added to the whole baseline).
+        full_new : int
+            The full budget of new trees.
+        draws : int, default=PROFILE_DRAWS
+        seed : int, default=0
         """
         reference = np.asarray(reference, dtype=np.float64)
         t = len(reference)
@@ -163,15 +179,15 @@ class Profile:
                 sds[name].append(float(np.std(gap)))
         x = np.array([1.0 / k - 1.0 / full for k in grid])
         gain = {name: float(np.dot(x, values) / np.dot(x, x)) if grid else 0.0 for name, values in means.items()}
-        return cls(grid, full, gain, sds)
+        return cls(grid, full, gain, sds, draws)
 
     def to_json(self):
         return {"trees": self.trees, "full_trees": self.full, "gain": self.gain_coefficient, "sd": self.sd,
-                "draws": PROFILE_DRAWS}
+                "draws": self.draws}
 
     @classmethod
     def from_json(cls, data):
-        return cls(data["trees"], data["full_trees"], data["gain"], data["sd"])
+        return cls(data["trees"], data["full_trees"], data["gain"], data["sd"], data.get("draws", PROFILE_DRAWS))
 
     def names(self):
         return list(self.sd)
@@ -211,7 +227,7 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
     reference : array, shape (t, n, C)
         The reference forest's per-tree probabilities (in fine_tune mode the new trees join it).
     new : array, shape (k, n, C)
-        The new forest's per-tree probabilities, ``k < full_new``.
+        The new forest's per-tree probabilities (at ``k >= full_new`` every spread is 0).
     mode : str
     full_new : int
         The full budget of new trees.
@@ -251,6 +267,10 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
 def like_for_like(y, reference, new, mode, full_new, profile):
     """The preview's comparison at equal budget.
 
+    ``y`` holds the benchmark's class codes, shape (n,); ``reference`` and ``new`` the two
+    forests' per-tree class probabilities, shapes (t, n, C) and (k, n, C); ``profile`` is the
+    reference's :class:`Profile` (None at the full budget: no gain to remove).
+
     Returns (reference scores at the new forest's size, new scores, deltas), dicts over the
     defined metrics: the new model's measured scores, and the reference's expected score at
     the same number of trees (its full score minus the profile's budget gain).
@@ -276,7 +296,8 @@ def convergence(y, reference, new, mode, full_new, profile, primary=None, seed=0
     lands within tolerance of the estimate) and, when ``primary`` names a defined metric,
     ``verdict`` (the probability that the full budget gets the DeltaOne decision the estimate
     gets: near a boundary of the rule more trees are needed to settle it). The spread is the
-    new forest's own (:func:`tree_luck`); the profile supplies the budget gain.
+    new forest's own (:func:`tree_luck`); the profile supplies the budget gain. Arguments as
+    for :func:`like_for_like`; ``seed`` seeds the tree bootstrap.
     """
     _, _, deltas = like_for_like(y, reference, new, mode, full_new, profile)
     estimate = delta_one(deltas)
@@ -424,6 +445,10 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
 
 def paired_bootstrap(y, new_proba, reference_proba, draws=1000, seed=0, chunk=100):
     """Deltas over benchmark rows resampled with replacement (the same rows for both models).
+
+    ``y`` holds the benchmark's class codes, shape (n,); ``new_proba`` and ``reference_proba``
+    the two models' class probabilities, shape (n, C). ``draws`` replicates (default 1000) are
+    scored ``chunk`` at a time.
 
     Returns dict metric -> array (draws,), plus "delta_one": per replicate, the mean of the
     metrics defined in it (AUROC is undefined in a replicate that drew a single class).

@@ -207,7 +207,10 @@ def class_columns(forest, classes):
 def tree_probas(forest, X, classes, start=0):
     """Per-tree class probabilities, float32 array (n_trees - start, n_rows, len(classes)).
 
-    Columns follow ``classes`` (the bundle's order), whatever subset of them the trees saw.
+    ``forest`` is the fitted Pipeline's forest step, ``X`` the rows already transformed by its
+    preprocessing (n_rows, n_encoded_features), ``start`` the first tree wanted (default 0: the
+    trees of earlier rounds are skipped). Columns follow ``classes`` (the bundle's order),
+    whatever subset of them the trees saw.
     """
     columns = class_columns(forest, classes)
     trees = forest.estimators_[start:]

@@ -29,7 +29,7 @@ SECTION_FIELDS = {
                  "full_run_fitted", "model_path", "predictions_path", "reference_predictions_path",
                  "learning_curve", "fit_seconds"),
     "evaluation": ("benchmark", "baseline_metrics", "new_metrics", "baseline_full_metrics", "compared_trees",
-                   "learning_curve", "evaluation_timestamp", "evaluation_time_seconds"),
+                   "reference_profile", "learning_curve", "evaluation_timestamp", "evaluation_time_seconds"),
     "output": (),
 }
 

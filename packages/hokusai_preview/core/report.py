@@ -11,7 +11,6 @@ hp-format must start fast.
 """
 
 import textwrap
-from statistics import NormalDist
 
 WIDTH = 80
 FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
@@ -76,6 +75,14 @@ def percent(p):
     if 0 < p < 0.005:
         return "<1%"
     return "%.0f%%" % (100 * p)
+
+
+def confidence(c):
+    """An estimation_confidence to two places that never rounds a doubt away: 1.00 is only the
+    full computation's (0.9999 shows as >0.99)."""
+    if c is None:
+        return "?"
+    return ">0.99" if 0.995 <= c < 1 else "%.2f" % c
 
 
 def thousands(n):
@@ -236,7 +243,7 @@ def render(output, color=False, glyphs=UNICODE):
         lines.append(wrap("%s  as measured on the %s-row sample" % (
             signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
     lines.append(wrap(p["confidence_meaning"].replace("+/-", g["pm"]), 31,
-                      "%-22s %-7s " % ("estimation_confidence", "%.2f" % p["estimation_confidence"])))
+                      "%-22s %-7s " % ("estimation_confidence", confidence(p["estimation_confidence"]))))
     hint = firmer_hint(p)
     if hint:
         lines.append(s.dim(wrap(hint, 23, " " * 23)))
@@ -250,7 +257,8 @@ def render(output, color=False, glyphs=UNICODE):
     budget = p["budget"]
     removed = removed_rows(p)
     notes = ["stratified sample"] if p["sample_size_used"] < p["original_data_size"] else []
-    notes += ["%s matching benchmark rows removed" % thousands(removed)] if removed else []
+    notes += ["%s matching benchmark row%s removed" % (thousands(removed), "" if removed == 1 else "s")] \
+        if removed else []
     lines.append(wrap("%s: %s of %s rows used%s" % (
         manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"] + removed),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))
@@ -308,14 +316,10 @@ def metric_table(output, s, g):
     """One row per metric: baseline, new, delta and a bar of the estimate with its interval."""
     p = output["preview_metadata"]
     est = p["estimate"]
-    sd = p["uncertainty"]["sd"]
-    z = NormalDist().inv_cdf(0.5 + est["interval_level"] / 2)
     rows = []
     for name, v in output["delta_computation"]["metric_deltas"].items():
-        centre = 100 * est["metric_deltas"].get(name, v["absolute_delta"])
-        spread = 100 * z * (sd.get(name) or 0.0)
-        base = 100 * v["baseline_value"]  # no metric leaves [0, 1]: neither does its interval
-        rows.append((name, v, centre, max(centre - spread, -base), min(centre + spread, 100 - base)))
+        low, high = est["metric_intervals"][name]
+        rows.append((name, v, 100 * est["metric_deltas"][name], 100 * low, 100 * high))
     spans = ["%s..%s" % (signed(low), signed(high)) for _, _, _, low, high in rows]
     level = "%d%% interval" % round(100 * est["interval_level"])
     span_width = max([len(level)] + [len(x) for x in spans])

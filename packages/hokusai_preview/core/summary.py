@@ -17,7 +17,7 @@ import math
 import os
 
 from .errors import EXIT_CODES
-from .report import VERDICTS, percent, removed_rows, signed, thousands, warnings_of
+from .report import VERDICTS, confidence, percent, removed_rows, signed, thousands, warnings_of
 
 FORMATS = ("md", "csv", "jsonl")
 
@@ -193,7 +193,7 @@ def markdown(rows):
                      "%s (%s)" % (signed(row["delta_one_score"], 4), _span(row["delta_one_interval"], 4)),
                      "%s%s (%s)" % (metric, signed(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
                      _verdict(row), percent(row["deltaone_probability"]),
-                     "%.2f" % row["estimation_confidence"] if row["estimation_confidence"] is not None else "?",
+                     confidence(row["estimation_confidence"]),
                      _cell("; ".join(row["warnings"]))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -292,6 +292,7 @@ OUTPUT_FIELDS = [
     ("preview_metadata.estimate.delta_one_interval", "interval", ""),
     ("preview_metadata.estimate.interval_level", "fraction", ""),
     ("preview_metadata.estimate.metric_deltas.*", "delta", ""),
+    ("preview_metadata.estimate.metric_intervals.*", "interval", ""),
     ("preview_metadata.measured.delta_one_score", "number", "optional"),
     ("preview_metadata.primary_metric.name", METRICS, ""),
     ("preview_metadata.primary_metric.baseline_value", "fraction", "null"),

@@ -98,15 +98,16 @@ class Check(Stage):
 
     def report(self, findings, removed):
         c, ln = findings["contamination"], findings["label_noise"]
-        parts = ["checked %d rows in %.1fs" % (findings["rows_checked"], sum(findings["timings"].values())),
-                 "%d match benchmark rows%s" % (c["rows"], " (removed)" if removed else ""),
-                 "%d repeat contributed rows" % findings["duplicates"]["within"]["rows"]]
+        # "name count" pairs read right for any count (no "1 match benchmark rows").
+        parts = ["benchmark matches %d%s" % (c["rows"], " (removed)" if removed else ""),
+                 "repeated rows %d" % findings["duplicates"]["within"]["rows"]]
         if ln["status"] == "checked":
             parts.append("label noise %.1f%% (baseline's rows %.1f%%)" % (100 * ln["rate"], 100 * ln["reference_rate"]))
-        parts.append("%d of %d features drifted" % (len(findings["drift"]["drifted"]),
-                                                    len(findings["drift"]["features"])))
-        parts.append("%d columns with personal data" % sum(f["flagged"] for f in findings["pii"]["columns"]))
-        self.info("; ".join(parts))
+        drift = findings["drift"]
+        parts.append("drifted features %d of %d" % (len(drift["drifted"]), len(drift["features"])))
+        parts.append("columns with personal data %d" % sum(f["flagged"] for f in findings["pii"]["columns"]))
+        self.info("checked %d rows in %.1fs: %s" % (findings["rows_checked"], sum(findings["timings"].values()),
+                                                      ", ".join(parts)))
         for note in findings["notes"]:
             self.info(note)
 

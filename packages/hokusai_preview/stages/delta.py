@@ -122,10 +122,8 @@ def build_output(record, primary=None, bootstrap=500):
     measured = {m: measured_new[m] - measured_base[m] for m in included}
 
     # The full computation's deltas given this preview, and their spread (core/estimate.py).
-    stored = evaluation.get("reference_profile")
+    stored = evaluation["reference_profile"]  # hp-eval's, whenever the preview is short of the full computation
     profile = est.Profile.from_json(stored) if stored else None
-    if profile is None and (trees < full_trees or used < whole):
-        profile = est.Profile.measure(y, reference, mode, full_trees, seed=training["seed"])
     # In rows fitted: the preview fits the sampled ones among the rows the full run fits (hp-train).
     curve = [(p["fitted_rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
     full_fitted = training["full_run_fitted"]
@@ -189,10 +187,7 @@ def build_output(record, primary=None, bootstrap=500):
                             "relative_delta": (new_value - base) / base if base else 0.0,
                             "improvement": bool(new_value - base > 0)}
 
-    warnings = list(contribution["validation"].get("warnings", []))
-    if contribution["validation"].get("rows_dropped"):
-        warnings.append("%d rows with labels the baseline does not know were dropped"
-                        % contribution["validation"]["rows_dropped"])
+    warnings = list(contribution["validation"].get("warnings", []))  # hp-load's name the rows it dropped
     if n_rows < est.MIN_BENCHMARK_ROWS:
         warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
                         % (n_rows, est.MIN_BENCHMARK_ROWS))
@@ -227,6 +222,7 @@ def build_output(record, primary=None, bootstrap=500):
             "delta_one_interval": interval("delta_one"),
             "interval_level": 0.90,
             "metric_deltas": {m: deltas[m] for m in included},
+            "metric_intervals": {m: interval(m) for m in included},
             "extrapolated": full["extrapolated"],
             "curve_trust": full["curve_trust"],
             "exact": exact,

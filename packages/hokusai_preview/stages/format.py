@@ -47,7 +47,7 @@ import json
 import os
 import sys
 
-from ..core.command import Stage, choice_option, dumps_record
+from ..core.command import Stage, choice_option, dumps_record, write_stdout
 from ..core.errors import UsageError
 
 FORMATS = ("json", "jsonl", "pretty")
@@ -140,7 +140,7 @@ class Format(Stage):
         if args["--output-file"]:
             self.info("wrote %s" % args["--output-file"])
         else:
-            sys.stdout.write(text)
+            write_stdout(text)
         if args["--plot"]:
             self.info("drew %s" % args["--plot"])
 
@@ -167,31 +167,34 @@ class Format(Stage):
         return (not args["--output-file"] and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
                 and os.environ.get("TERM") != "dumb")
 
+    unreadable = ("cannot read %s: %s", "name a file hp-delta, hokusai-preview or hp-format --summary wrote")
+
     def read_source(self, source):
-        # Besides JSON lines, accept saved outputs: one (indented) JSON document per file.
-        if source != "-":
+        # Besides JSON lines, accept saved outputs: one (indented) JSON document per file or
+        # on stdin (`hokusai-preview --output-format json | hp-format`). Outputs are small, so
+        # the whole input is read to tell the two apart.
+        handle, label = self.open_source(source)
+        try:
+            text = handle.read()
+        except UnicodeDecodeError:
+            raise UsageError("%s is not UTF-8 text, so not a delta output or record" % label,
+                             "feed hp-format the output of hp-delta") from None
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+        stripped = text.strip()
+        if stripped.startswith("[") or (stripped.startswith("{") and "\n" in stripped):  # one line is a record
             try:
-                with open(source, encoding="utf-8") as handle:
-                    text = handle.read()
-            except OSError as exc:
-                raise UsageError("cannot read %s: %s" % (source, exc.strerror or exc),
-                                 "name a file hp-delta, hokusai-preview or hp-format --summary wrote") from None
-            except UnicodeDecodeError:
-                raise UsageError("%s is not UTF-8 text, so not a delta output or record" % source,
-                                 "feed hp-format the output of hp-delta") from None
-            stripped = text.lstrip()
-            if stripped.startswith(("{", "[")):
-                try:
-                    document = json.loads(text)
-                except ValueError:
-                    pass
-                else:
-                    items = document if isinstance(document, list) else [document]
-                    for number, item in enumerate(items, 1):
-                        place = "item %d of %s" % (number, source) if isinstance(document, list) else source
-                        yield self.check_output(item, source, place)
-                    return
-        yield from super().read_source(source)
+                document = json.loads(text)
+            except ValueError:
+                pass  # JSON lines, or broken: read_lines says which line
+            else:
+                items = document if isinstance(document, list) else [document]
+                for number, item in enumerate(items, 1):
+                    place = "item %d of %s" % (number, label) if isinstance(document, list) else label
+                    yield self.check_output(item, label, place)
+                return
+        yield from self.read_lines(text.splitlines(), label)
 
     def check_record(self, record, number, label):
         place = "line %d of %s" % (number, label)

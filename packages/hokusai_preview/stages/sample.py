@@ -62,9 +62,9 @@ class Sample(Stage):
         original_counts = (record.get("check") or contribution["validation"])["class_counts"]  # after hp-check
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,
                    "class_counts_original": original_counts, "method": "stratified_by_label"}
-        if rows <= self.size:  # the size did not matter (nor is it in the cache key): not recorded
+        if rows <= self.size:  # neither size nor seed mattered (nor are they in the cache key): not recorded
             section.update(table_path=source, sample_size_used=rows, sampled=False, class_counts=original_counts,
-                           sample_size_requested=None)
+                           sample_size_requested=None, seed=None)
             return carry(record, sample=section), []
 
         # Only the label column is read whole (as small integer codes); the rows themselves

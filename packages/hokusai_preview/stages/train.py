@@ -294,7 +294,8 @@ class Trainer:
         if self.mode == "fine_tune":
             # The forest's class list must not shrink when the contribution lacks a class:
             # one zero-weight row per missing class keeps it whole without influencing a split.
-            missing = [c for c in self.classes if c not in set(labels)]
+            seen = set(labels)
+            missing = [c for c in self.classes if c not in seen]
             if missing:
                 import scipy.sparse as sp
 

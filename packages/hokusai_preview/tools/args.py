@@ -50,7 +50,7 @@ Options:
   --trust-model           Accept and load a baseline model that is a pickle or joblib file,
                           which runs any code it contains (only for a source you trust).
   --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
-  --no-cache              Recompute every stage (results are cached again).
+  --no-cache              Recompute every stage (a cached entry is replaced only if damaged).
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
   -h --help               Show this help and exit.
@@ -65,8 +65,9 @@ def shell_code(argv):
     """Shell code for the driver: variable assignments, or help / error and exit."""
     from docopt import DocoptExit, docopt
 
-    from ..core.command import docopt_message, refuse_empty_values
+    from ..core.command import docopt_message, refuse_dashed_names, refuse_empty_values
 
+    refuse_dashed_names(DRIVER_USAGE, argv)
     if any(a in ("-h", "--help") for a in argv):
         return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
     if "--version" in argv:
@@ -77,6 +78,9 @@ def shell_code(argv):
         raise UsageError(docopt_message(exc, DRIVER_USAGE, argv), "see 'hokusai-preview --help'") from None
     refuse_empty_values(parsed)
     check_values(parsed)
+    if parsed["--full"] and _given(argv, "--sample-size"):
+        raise UsageError("--sample-size does not apply with --full, which uses every row",
+                         "drop one of the two")
     lines = []
     for key, value in sorted(parsed.items()):
         if not key.startswith("--"):
@@ -88,6 +92,17 @@ def shell_code(argv):
             value = ""
         lines.append("%s=%s" % (name, shlex.quote(str(value))))
     return "\n".join(lines) + "\n"
+
+
+def _given(argv, option):
+    """Whether ``option`` was typed (docopt takes any unambiguous prefix of it: --sample 5)."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    options = re.findall(r"^\s+(?:-\w )?(--[\w-]+)", DRIVER_USAGE, re.M)
+    for word in words:
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and option.startswith(name) and [o for o in options if o.startswith(name)] == [option]:
+            return True
+    return False
 
 
 def check_values(parsed):
