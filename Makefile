@@ -73,7 +73,8 @@ bench: install
 
 # The accuracy suite (README: What the numbers mean): previews against --full runs on scenarios
 # built from datasets/; prints the table and, at the full scale, writes it into README.md.
-# Exits 1 when a target is missed. `make test` runs SCALE=small (tests/cli/test_accuracy.py).
+# Exits 1 when a target is missed. `make test` runs SCALE=small (tests/cli/test_accuracy.py);
+# SCALE=lending is the out-of-sample check on an imbalanced table (README: Where it can be wrong).
 SCALE ?= full
 accuracy: install
 	$(BIN)/python bench/accuracy.py --scale $(SCALE) $(if $(filter full,$(SCALE)),--readme)
