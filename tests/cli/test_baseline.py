@@ -98,6 +98,21 @@ def test_a_benchmark_that_overlaps_the_training_table_or_is_small_is_warned_abou
 TABLES = ("--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
 
 
+def test_a_class_with_few_training_rows_is_warned_about(tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    few = pd.concat([frame[frame["label"] != "L"].head(300), frame[frame["label"] == "L"].head(3)])
+    few.to_csv(str(tmp_path / "few.csv"), index=False)
+    result = run("hp-baseline", "--train-data", str(tmp_path / "few.csv"), "--benchmark-data",
+                 EXAMPLES + "/hpc_jobs_700.parquet", "--output", str(tmp_path / "b"))
+    assert result.code == 0, result
+    assert ("hp-baseline: warning: the training table has fewer than 10 rows of a class (L 3): the baseline barely "
+            "knows it; give it more rows of it") in result.err_lines
+    plenty = run("hp-baseline", *TABLES, "--output", str(tmp_path / "c"))
+    assert "rows of a class" not in plenty.stderr and "classes (" not in plenty.stderr
+
+
 def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path):
     """--force replaced the whole folder: files put beside the bundle, and even the tables it was
     reading, went with it."""

@@ -10,8 +10,9 @@ split of its rows, scores it on BENCH, and writes a bundle directory: the model 
 the benchmark table, the base training table (unless --no-base-table), and manifest.json
 with the features, classes, recipe, metrics and the SHA-256 of every file. Tables may be in
 any format hp-load reads (files, not stdin). The same inputs and seed give the same model and
-metrics. It warns when benchmark rows also appear in the training table, or when the benchmark
-has fewer than the 800 rows a DeltaOne verdict needs.
+metrics. It warns when benchmark rows also appear in the training table, when the benchmark
+has fewer than the 800 rows a DeltaOne verdict needs, or when a class has fewer than 10
+training rows.
 
 Options:
   --train-data BASE       Base training table (features and label).
@@ -38,6 +39,8 @@ import tempfile
 from .. import __version__
 from ..core.command import Command, choice_option, jobs_option, seed_option
 from ..core.errors import DataError, OutputError, UsageError
+
+MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
 
 
 def read_any(path):
@@ -139,6 +142,15 @@ class Baseline(Command):
         if len(bench) < MIN_BENCHMARK_ROWS:
             self.warn("the benchmark has %d rows, fewer than the %d DeltaOne needs: every verdict will be "
                       "insufficient_samples" % (len(bench), MIN_BENCHMARK_ROWS))
+        counts = train[spec["label"]].astype(str).value_counts()
+        rare = counts[counts < MIN_CLASS_ROWS]
+        if len(rare):
+            # The 80/20 split may leave a forest none of such a class: a baseline that cannot predict it.
+            self.warn("the training table has fewer than %d rows of %s (%s): the baseline barely knows %s; "
+                      "give it more rows of %s" % (
+                          MIN_CLASS_ROWS, "a class" if len(rare) == 1 else "%d classes" % len(rare),
+                          ", ".join("%s %d" % kv for kv in sorted(rare.items())[:5]),
+                          "it" if len(rare) == 1 else "them", "it" if len(rare) == 1 else "each"))
 
     def specify(self, train, bench, label, args):
         """Validate the two tables and decide features, kinds and classes."""
