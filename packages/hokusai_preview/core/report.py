@@ -89,6 +89,11 @@ def thousands(n):
     return "?" if n is None else "{:,}".format(n)
 
 
+def plural(count, noun):
+    """'1 row', '1,500 rows'."""
+    return "%s %s%s" % (thousands(count), noun, "" if count == 1 else "s")
+
+
 def signed(value, digits=2):
     return "?" if value is None else "%+.*f" % (digits, value)
 
@@ -257,8 +262,7 @@ def render(output, color=False, glyphs=UNICODE):
     budget = p["budget"]
     removed = removed_rows(p)
     notes = ["stratified sample"] if p["sample_size_used"] < p["original_data_size"] else []
-    notes += ["%s matching benchmark row%s removed" % (thousands(removed), "" if removed == 1 else "s")] \
-        if removed else []
+    notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
     lines.append(wrap("%s: %s of %s rows used%s" % (
         manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"] + removed),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))
@@ -305,7 +309,7 @@ def diagnostics_lines(diagnostics, s):
     if not diagnostics:
         return []  # hp-check was not in the pipe
     alarms, notes = diagnostics.get("warnings", []), diagnostics.get("notes", [])
-    found = "%d warning%s" % (len(alarms), "" if len(alarms) == 1 else "s") if alarms else "no problems found"
+    found = plural(len(alarms), "warning") if alarms else "no problems found"
     lines = ["data check    %s rows: %s" % (thousands(diagnostics.get("rows_checked")), found)]
     lines.extend(s.warn("warning") + wrap(text, 9, " " * 9)[7:] for text in alarms)
     lines.extend(s.dim("note" + wrap(text, 9, " " * 9)[4:]) for text in notes)

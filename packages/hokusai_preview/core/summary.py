@@ -17,7 +17,7 @@ import math
 import os
 
 from .errors import EXIT_CODES
-from .report import VERDICTS, confidence, percent, removed_rows, signed, thousands, warnings_of
+from .report import VERDICTS, confidence, percent, plural, removed_rows, signed, thousands, warnings_of
 
 FORMATS = ("md", "csv", "jsonl")
 
@@ -121,10 +121,6 @@ def verdict(row):
     return VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
 
 
-def plural(count, noun):
-    return "%s %s%s" % (thousands(count), noun, "" if count == 1 else "s")
-
-
 def baselines(rows):
     return sorted({r["baseline_model_id"] for r in rows if not failed(r) and r["baseline_model_id"]})
 
@@ -142,7 +138,7 @@ def judged_on(rows):
         return None
     metric = metrics[0] if len(metrics) == 1 else "mixed metrics: %s" % ", ".join(metrics)
     if len(sizes) == 1:
-        benchmark = "%s benchmark row%s" % (thousands(sizes[0]), "" if sizes[0] == 1 else "s")
+        benchmark = plural(sizes[0], "benchmark row")
     else:
         benchmark = "mixed benchmarks of %s and %s rows" % (", ".join(thousands(b) for b in sizes[:-1]),
                                                            thousands(sizes[-1]))
