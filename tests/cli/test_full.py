@@ -102,7 +102,16 @@ def test_full_scores_the_recipe_trained_on_base_and_contribution(tmp_path, bundl
 def test_a_preview_that_grew_every_tree_on_every_row_is_the_full_computation(tmp_path, bundles):
     bundle, _ = bundles("hpc")
     data = contribution_csv(tmp_path, bundles, "hpc", 300, start=500)
-    preview = stages(data, bundle, train=("--min-trees", "100"))[-1]["output"]
+    steps = [("hp-load", "--data-path", data, "--baseline-model", bundle), ("hp-check",), ("hp-sample",),
+             ("hp-train", "--min-trees", "100"), ("hp-eval",), ("hp-delta",)]
+    results = pipe(*steps)
+    assert [r.code for r in results] == [0] * 6, results
+    # early stopping could never stop: said once, with what to do
+    assert [line for line in results[3].err_lines if "warning" in line] == [
+        "hp-train: warning: --min-trees 100 is not below the recipe's 100 trees, so early stopping never stops: "
+        "every tree is grown; give a smaller --min-trees for a faster preview"]
+    assert results[3].records[0]["training"]["stop_reason"] == "full_budget"
+    preview = results[-1].records[0]["output"]
     full = stages(data, bundle, sample=("--sample-size", "2147483647"), train=("--full",))[-1]["output"]
     assert preview["preview_metadata"]["preview_mode"] is True
     assert preview["preview_metadata"]["estimate"]["exact"] is True

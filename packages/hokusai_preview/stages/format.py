@@ -132,7 +132,8 @@ class Format(Stage):
             writers.append((args["--plot"], lambda tmp: draw(rows, tmp)))
         # Leaving the stack publishes the last entered first: a device or pipe (/dev/full, a
         # FIFO) is written into then, which can fail, while a rename into place hardly can; so
-        # those go first, and a failure there leaves the other output unpublished too.
+        # those go first, and a failure there leaves the other output unpublished too. (Of two
+        # such, bytes already written into the first cannot be taken back if the second fails.)
         writers.sort(key=lambda writer: written_through(writer[0]))
         with contextlib.ExitStack() as stack:
             for path, write in writers:

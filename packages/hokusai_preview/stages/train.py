@@ -114,6 +114,10 @@ class Train(Stage):
         y_bench = bundle.benchmark_labels()
         reference = self.reference_probas(bundle, mode, benchmark)
 
+        full_new = int(bundle.recipe["params"]["n_estimators"])
+        if not self.full and self.min_trees >= full_new:
+            self.warn("--min-trees %d is not below the recipe's %d trees, so early stopping never stops: every tree "
+                      "is grown; give a smaller --min-trees for a faster preview" % (self.min_trees, full_new))
         started = time.perf_counter()
         trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
         trainer.cache = self.cache  # checkpoints: see core/checkpoint.py
@@ -136,7 +140,6 @@ class Train(Stage):
         with atomic_path(entry.path("predictions.npz")) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
-        full_new = int(bundle.recipe["params"]["n_estimators"])
         base_rows = int(bundle.manifest.get("base_samples") or 0)
         section = {
             "mode": mode,
