@@ -86,6 +86,11 @@ REFUSED = {
     "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
     "infinity.csv": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 4)"),
     "infinity.jsonl": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 3)"),
+    "nested_too_deeply.jsonl": (BAD_DATA, "line 1 is not valid JSON (nested too deeply)"),
+    "nested_too_deeply.json": (BAD_DATA, "is not valid JSON at line 1 (nested too deeply)"),
+    "json_integer_beyond_float.jsonl": (BAD_DATA, "column 'compounds' has 1 infinite value (first: data row 2)"),
+    "beyond_float32.csv": (BAD_DATA, "column 'hour' has 1 value beyond +/-3.4e38, the model's float32 range "
+                                     "(first: data row 6)"),
     # made at test time (make_corpus.make_generated)
     "a_directory": (BAD_DATA, "is a directory"),
     "missing_path.csv": (BAD_DATA, "does not exist"),
@@ -279,7 +284,7 @@ def test_accepted_inputs_go_through_the_driver(tmp_path, bundles):
 
 
 @pytest.mark.parametrize("argv, status, fragment", [
-    (["--format", "xlsx"], 2, "--format must be one of csv, json, jsonl, parquet, not 'xlsx'"),
+    (["--format", "xlsx"], 2, "--format must be one of csv, tsv, json, jsonl, parquet, not 'xlsx'"),
     (["--baseline-model", "/nonexistent/bundle"], 4, "baseline bundle /nonexistent/bundle does not exist"),
     (["--baseline-model", os.path.join(ROOT, "datasets")], 4, "manifest.json"),
     # A forced format the content contradicts is named as such, not as the error it would cause.

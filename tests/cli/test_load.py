@@ -127,6 +127,8 @@ def test_every_format_and_variant_loads_the_same_rows(variant, frame, tmp_path, 
     contribution = record["contribution"]
     _, _, fmt, compressed = VARIANTS[variant]
     assert (contribution["format"], contribution["compressed"]) == (fmt, compressed)
+    delimiter = {"tsv": "\t", "tsv_gz": "\t", "semicolon": ";", "pipe": "|"}.get(variant, ",")
+    assert contribution["delimiter"] == (delimiter if fmt == "csv" else None)
     assert contribution["rows_used"] == ROWS
     manifest = contribution["data_manifest"]
     assert manifest["row_count"] == ROWS
@@ -401,6 +403,18 @@ def test_format_option_overrides_detection(name, content, fmt, tmp_path, bundles
     path.write_bytes(content if isinstance(content, bytes) else open(content, "rb").read())
     record, _ = load_ok(path, "--baseline-model", bundle, "--format", fmt)
     assert record["contribution"]["format"] == fmt
+
+
+def test_format_tsv_reads_tab_delimited_text_whatever_a_sniffer_would_guess(frame, tmp_path, bundles):
+    bundle, _ = bundles("hpc")
+    path = tmp_path / "export"
+    # commas in every row's note would make a sniffer's first guess the comma
+    path.write_bytes(csv_bytes(frame.assign(note="a, b, c, d"), "\t"))
+    record, result = load_ok(path, "--baseline-model", bundle, "--format", "tsv")
+    contribution = record["contribution"]
+    assert (contribution["format"], contribution["delimiter"], contribution["rows_used"]) == ("csv", "\t", ROWS)
+    assert result.err_lines[0].startswith("hp-load: %s: %d rows (csv, tab-delimited), 7 features" % (path, ROWS))
+    assert pd.read_parquet(contribution["table_path"])["note"].tolist() == ["a, b, c, d"] * ROWS
 
 
 @pytest.mark.parametrize("name, rows, fragment", [

@@ -80,38 +80,95 @@ def test_a_record_naming_a_file_that_is_not_there_is_refused_before_anything_is_
         assert not list(other.rglob("entry.json"))
 
 
-def test_an_edited_record_is_neither_answered_nor_stored_as_the_one_its_key_names(tmp_path, cache_dir):
-    import pandas as pd
+EDITS = [  # what a hand edit that the stage could misread looks like, and the field it is caught at
+    ("hp-sample", "check", lambda r: r["check"].update(rows_used=5), "check.rows_used"),
+    ("hp-sample", "check", lambda r: r["check"].update(table_path=None), "check.table_path"),
+    ("hp-check", "load", lambda r: r["contribution"].update(rows_used="500"), "contribution.rows_used"),
+    ("hp-delta", "eval", lambda r: r["evaluation"].update(baseline_full_metrics={}),
+     "evaluation.baseline_full_metrics.accuracy"),
+    ("hp-delta", "eval", lambda r: r["evaluation"]["new_metrics"].update(accuracy=None),
+     "evaluation.new_metrics.accuracy"),
+]
 
-    check = pipe(("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-check",))[-1].records[0]
-    other = run("hp-load", EXAMPLES + "/hpc_jobs_1000.csv").records[0]
-    edited = json.loads(json.dumps(check))
-    edited["check"]["table_path"] = other["contribution"]["table_path"]  # the key still names the 500 rows
-    wrong = run("hp-sample", "--sample-size", "123", stdin=json.dumps(edited).encode())
-    assert wrong.code == 0, wrong
-    right = run("hp-sample", "--sample-size", "123", stdin=json.dumps(check).encode())
-    assert right.records[0]["cache"]["sample"] == "miss"  # not the edited record's result
-    assert right.records[0]["key"] != wrong.records[0]["key"]
-    fresh = run("hp-sample", "--sample-size", "123", "--cache-dir", tmp_path / "fresh",
-                stdin=json.dumps(check).encode())
-    pd.testing.assert_frame_equal(pd.read_parquet(right.records[0]["sample"]["table_path"]),
-                                  pd.read_parquet(fresh.records[0]["sample"]["table_path"]))
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Every record kind of one real pipeline run, and the cache that ran it."""
+    cache = tmp_path_factory.mktemp("written") / "cache"
+    steps = [("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-check",), ("hp-sample",), ("hp-train",),
+             ("hp-eval",)]
+    steps = [step[:1] + ("--cache-dir", str(cache)) + step[1:] for step in steps]
+    return {step[0][3:]: result.records[0] for step, result in zip(steps, pipe(*steps))}, cache
+
+
+@pytest.mark.parametrize("stage, kind, edit, field", EDITS, ids=[e[3] for e in EDITS])
+def test_a_record_edited_since_its_stage_cached_it_is_refused_and_nothing_is_cached(stage, kind, edit, field,
+                                                                                    written):
+    records, cache = written
+    record = json.loads(json.dumps(records[kind]))
+    edit(record)
+    before = sorted(cache.rglob("entry.json"))
+    line = refused(run(stage, "--cache-dir", cache, stdin=json.dumps(record).encode()))
+    assert line == ("%s: error: the %s record differs from the one hp-%s cached under its key, at %s (edited, or the "
+                    "entry was rebuilt since); feed %s the record hp-%s writes now, unedited: run the pipeline again "
+                    "from hp-%s" % (stage, kind, kind, field, stage, kind, kind))
+    assert sorted(cache.rglob("entry.json")) == before
 
 
 @pytest.mark.parametrize("edit, reason", [
-    (lambda r: r["sample"].pop("sample_size_used"), 'no field "sample_size_used"'),
-    (lambda r: r["evaluation"]["new_metrics"].update(accuracy=None), "TypeError: unsupported operand type(s)"),
+    (lambda r: r["timings"].update(load="abc"), '"timings" is not an object of stage -> seconds'),
+    (lambda r: r.update(cache=5), '"cache" is not an object of stage -> hit or miss'),
 ])
-def test_an_edited_record_a_stage_cannot_use_is_one_line_and_exit_2(edit, reason, cache_dir):
-    steps = [("hp-load", EXAMPLES + "/hpc_jobs_500.json"), ("hp-sample",), ("hp-train",), ("hp-eval",)]
-    record = pipe(*steps)[-1].records[0]
+def test_per_run_facts_that_no_stage_wrote_are_refused_on_input(edit, reason, written, tmp_path):
+    record = json.loads(json.dumps(written[0]["check"]))
     edit(record)
-    before = sorted(cache_dir.rglob("entry.json"))
-    line = refused(run("hp-delta", stdin=json.dumps(record).encode()))
-    assert line.startswith("hp-delta: error: the eval record is not as hp-eval wrote it, and hp-delta cannot use it "
-                           "(%s" % reason), line
+    line = refused(run("hp-sample", "--cache-dir", tmp_path / "cache", stdin=json.dumps(record).encode()))
+    assert line == "hp-sample: error: line 1 of <stdin>: %s; feed it the output of hp-load or hp-check, " \
+                   "unedited" % reason
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("entry.json"))
+
+
+def test_a_record_from_another_cache_is_keyed_by_its_content_not_its_key(written, tmp_path):
+    """Where the record's key names nothing, an edited record cannot be told from the real one; it is
+    neither answered with the result its key names nor stored in that one's place."""
+    import pandas as pd
+
+    check = written[0]["check"]
+    other = run("hp-load", "--cache-dir", written[1], EXAMPLES + "/hpc_jobs_1000.csv").records[0]
+    edited = json.loads(json.dumps(check))
+    edited["check"]["table_path"] = other["contribution"]["table_path"]  # the key still names the 500 rows
+    edited["check"]["rows_used"] = other["contribution"]["rows_used"]
+    elsewhere = tmp_path / "elsewhere"
+    wrong = run("hp-sample", "--sample-size", "123", "--cache-dir", elsewhere, stdin=json.dumps(edited).encode())
+    assert wrong.code == 0, wrong
+    right = run("hp-sample", "--sample-size", "123", "--cache-dir", elsewhere, stdin=json.dumps(check).encode())
+    assert right.records[0]["cache"]["sample"] == "miss"  # not the edited record's result
+    assert right.records[0]["key"] != wrong.records[0]["key"]
+    home = run("hp-sample", "--sample-size", "123", "--cache-dir", written[1], stdin=json.dumps(check).encode())
+    pd.testing.assert_frame_equal(pd.read_parquet(right.records[0]["sample"]["table_path"]),
+                                  pd.read_parquet(home.records[0]["sample"]["table_path"]))
+
+
+@pytest.mark.parametrize("stage, kind, edit, reason", [
+    ("hp-delta", "eval", lambda r: r["sample"].pop("sample_size_used"), 'no field "sample_size_used"'),
+    ("hp-delta", "eval", lambda r: r["evaluation"]["new_metrics"].update(accuracy=None),
+     "TypeError: unsupported operand type(s)"),
+    ("hp-check", "load", lambda r: r["contribution"].update(rows_used="500"), "TypeError: '>"),
+    ("hp-sample", "check", lambda r: r["check"].update(rows_used=None), "TypeError: check.table_path and its row "
+                                                                        "count are not a path and a number"),
+    ("hp-sample", "check", lambda r: r["check"].update(table_path=None), "TypeError: check.table_path"),
+    ("hp-sample", "check", lambda r: r["check"].update(rows_used=5), "ValueError: "),
+])
+def test_a_record_from_another_cache_a_stage_cannot_use_is_one_line_and_exit_2(stage, kind, edit, reason, written,
+                                                                               tmp_path):
+    record = json.loads(json.dumps(written[0][kind]))
+    edit(record)
+    cache = tmp_path / "elsewhere"
+    line = refused(run(stage, "--cache-dir", cache, stdin=json.dumps(record).encode()))
+    assert line.startswith("%s: error: the %s record is not as hp-%s wrote it, and %s cannot use it (%s" % (
+        stage, kind, kind, stage, reason)), line
     assert line.endswith("; feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load")
-    assert sorted(cache_dir.rglob("entry.json")) == before
+    assert not cache.exists() or not list(cache.rglob("entry.json"))
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -154,12 +211,27 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     assert twice.code == 2 and twice.stdout == ""
     assert twice.err_lines == ["hp-load: error: - (stdin) is named 2 times; it can be read once; "
                                "name it once, or save the data to files"]
+    for stage in ("hp-check", "hp-format"):
+        again = run(stage, "-", "-", stdin=loaded.stdout.encode())
+        assert again.code == 2 and again.stdout == ""
+        assert again.err_lines == ["%s: error: - (stdin) is named 2 times; it can be read once; name it once, or "
+                                   "save the records to files" % stage]
 
 
 @pytest.mark.parametrize("argv, reason", [
     (("hp-sample", "--bogus"), "unknown option --bogus"),
     (("hp-sample", "--seed", "1", "--seed", "2"), "--seed is given more than once"),
-    (("hp-cache", "--stage", "load"), "--stage load cannot be used that way (see the Usage lines)"),
+    (("hp-sample", "--sede", "3"), "unknown option --sede; did you mean --seed?"),
+    (("hp-format", "--output", "json"), "--output could be --output-file or --output-format; write the option in "
+                                        "full"),
+    (("hp-format", "--output-form=json", "--summary-format", "csv"), "--summary-format needs --summary"),
+    (("hp-cache", "--stage", "load"), "--stage needs --clear; see 'hp-cache --help'"),
+    (("hp-cache", "--clear", "--max-bytes", "1G"), "--max-bytes cannot be used with --clear; see 'hp-cache --help'"),
+    (("hp-baseline", "--train-data", "a.csv"), "--benchmark-data and --output are required; e.g. hp-baseline "
+                                               "--train-data BASE --benchmark-data BENCH --output DIR"),
+    (("hp-baseline",), "--train-data, --benchmark-data and --output are required"),
+    (("hp-train", "--seed"), "--seed needs a value; e.g. --seed N"),
+    (("hp-load", "--seed", "-5"), "unknown option --seed"),  # -5 is --seed's value, not a flag
     (("hp-sample", "--seed", "4294967296"), "--seed must be at most 4294967295, not 4294967296"),
     (("hp-delta", "--bootstrap", "99999999999"), "--bootstrap must be at most 100000, not 99999999999"),
     (("hp-format", "--output-file", ""), "--output-file was given an empty value; give it a value, or leave"),
@@ -176,6 +248,23 @@ def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")
     assert result.code == 2 and result.stdout == ""
     assert len(result.err_lines) == 1 and result.err_lines[0].startswith("%s: error: %s" % (argv[0], reason)), result
+
+
+@pytest.mark.parametrize("argv, line", [
+    ((), "--data-path is required; e.g. hokusai-preview --data-path PATH"),
+    (("examples/a.csv",), "unexpected argument examples/a.csv; give a data file as --data-path examples/a.csv"),
+    (("--data-path",), "--data-path needs a value; e.g. --data-path PATH"),
+    (("--data", "a.csv", "--outptu-format", "json"), "unknown option --outptu-format; did you mean --output-format?"),
+    (("--data-path", "a.csv", "--sample", "5", "--full"), "--sample-size does not apply with --full, which uses "
+                                                          "every row; drop one of the two"),
+])
+def test_the_drivers_command_line_mistakes_are_put_in_words(argv, line):
+    from hokusai_preview.core.errors import UsageError
+    from hokusai_preview.tools.args import shell_code
+
+    with pytest.raises(UsageError) as raised:
+        shell_code(list(argv))
+    assert raised.value.line() == line
 
 
 def test_the_driver_refuses_a_dashed_file_name_alike():
@@ -196,3 +285,37 @@ def test_the_driver_refuses_a_sample_size_with_full(words):
         shell_code(["--data-path", "x.csv", "--full"] + words)
     assert "opt_full=1" in shell_code(["--data-path", "x.csv", "--full"])
     assert "opt_sample_size=10" in shell_code(["--data-path", "x.csv"] + words)
+
+
+@pytest.mark.parametrize("stage", ["hp-sample", "hp-format"])
+def test_a_record_line_nested_past_the_decoder_is_not_a_json_record(stage):
+    result = run(stage, stdin=("[" * 100000 + "]" * 100000 + "\n").encode())
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines[0].startswith("%s: error: line 1 of <stdin> is not a JSON record; feed %s the output of "
+                                          % (stage, stage))
+
+
+@pytest.mark.parametrize("where, words", [
+    (">&-", "cannot write to stdout: it is closed; give it a file or a pipe (e.g. > out.txt)"),
+    ("> /dev/full", "cannot write to stdout: No space left on device; send it to a file or a pipe that can take it"),
+])
+@pytest.mark.parametrize("stage", ["hp-sample", "hp-format"])
+def test_a_stdout_that_cannot_be_written_is_an_output_error(stage, where, words, written, tmp_path):
+    """Exit 7 with one line, not an internal error, nor a complaint about the input."""
+    import os
+    import shlex
+    import subprocess
+
+    from helpers import ROOT
+
+    record = tmp_path / "in.jsonl"
+    if stage == "hp-format":
+        record.write_text(run("hp-delta", "--cache-dir", written[1], stdin=json.dumps(written[0]["eval"])).stdout)
+    else:
+        record.write_text(json.dumps(written[0]["check"]) + "\n")
+    cache = "" if stage == "hp-format" else "--cache-dir %s" % shlex.quote(str(written[1]))  # it caches nothing
+    command = "%s %s %s %s" % (os.path.join(ROOT, ".venv", "bin", stage), cache, shlex.quote(str(record)), where)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert done.returncode == 7, done.stderr
+    assert lines == ["%s: error: %s" % (stage, words)]

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from helpers import EXAMPLES, ROOT, numbers, pipe, run
+from hokusai_preview.core.bundle import Bundle
 from hokusai_preview.core.cache import Cache, read_entry
 from hokusai_preview.tools.cache import STAGES as CACHE_STAGES
 
@@ -121,6 +122,16 @@ def test_a_changed_option_recomputes_exactly_the_stages_downstream(example_csv, 
     chain(example_csv, bundle)
     changed = chain(example_csv, bundle, **extra)
     assert statuses(changed) == {s: "miss" if s in recomputed else "hit" for s in STAGES}
+    # Another seed retrains the baseline's recipe too (like for like), and the output says so.
+    out = changed[-1].records[0]["output"]
+    seeded = [w for w in out["preview_metadata"]["warnings"] if w.startswith("with --seed")]
+    if "--seed" in extra.get("train", ()):
+        accuracy = out["baseline_model"]["metrics"]["accuracy"]
+        assert seeded == ["with --seed 7 (the bundle's model was trained with 42) the baseline is the recipe "
+                          "retrained with seed 7, so that both models share it: its accuracy is %.4f, the shipped "
+                          "model's %.4f" % (accuracy, Bundle.open(bundle).manifest["metrics"]["accuracy"])]
+    else:
+        assert seeded == []
     again = chain(example_csv, bundle, **extra)
     assert statuses(again) == {s: "hit" for s in STAGES}
 
@@ -234,7 +245,9 @@ def test_an_interrupted_training_resumes_from_its_checkpoint_with_identical_resu
     resumed = run("hp-train", "--full", "--round-size", "5", big["record"])
     assert resumed.code == 0, resumed
     training = resumed.records[0]["training"]
-    assert training["resumed_trees"] == saved and "resumed from a checkpoint" in resumed.stderr
+    assert training["resumed_trees"] == saved
+    assert "has 100 of 100 trees (%d from a checkpoint an earlier run on the same rows left, %d grown now)" % (
+        saved, 100 - saved) in resumed.stderr
     same_training(training, big["uninterrupted"])
     assert leftovers(cache_dir) == []  # a killed run's staging directory is removed by the next one
 

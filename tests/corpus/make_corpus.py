@@ -169,6 +169,14 @@ def refused_files():
     inf = jsonl(recs).split(b"\n")
     inf[2] = inf[2].replace(b'"hour": ', b'"hour": -Infinity, "x": ', 1)
     files["infinity.jsonl"] = b"\n".join(inf)
+    # finite, but past float32, in which scikit-learn's trees split
+    files["beyond_float32.csv"] = to_csv(*set_column(header, rows, "hour", lambda n, v: "1e39" if n == 5 else v))
+    huge = jsonl(recs).split(b"\n")
+    huge[1] = huge[1].replace(b'"compounds": ', b'"compounds": 1' + b"0" * 400 + b', "x": ', 1)
+    files["json_integer_beyond_float.jsonl"] = b"\n".join(huge)
+    # deeper than Python's json decoder recurses
+    files["nested_too_deeply.jsonl"] = b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"\n"
+    files["nested_too_deeply.json"] = b"[" + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"]\n"
     files["only_unseen_labels.csv"] = to_csv(*set_column(header, rows, "label", lambda n, v: "XL"))
     latin = to_csv(*set_column(header, rows, "day", lambda n, v: "Mi\u00e9" if n == 9 else v))
     files["latin1_not_utf8.csv"] = latin.decode("utf-8").encode("latin-1")

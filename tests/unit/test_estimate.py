@@ -390,3 +390,11 @@ def test_the_bootstrap_keeps_delta_one_where_a_replicate_lacks_a_class():
     # Where every metric is defined, delta_one is their plain mean, AUROC included.
     every = np.vstack([paired[m] for m in est.METRICS])[:, defined].mean(axis=0)
     assert np.allclose(paired["delta_one"][defined], every)
+
+
+def test_a_probability_is_rounded_without_rounding_a_doubt_away():
+    from hokusai_preview.stages.delta import rounded_probability
+
+    assert rounded_probability(0.99996) == 0.9999 and rounded_probability(0.00004) == 0.0001
+    assert rounded_probability(1.0) == 1.0 and rounded_probability(0.0) == 0.0  # certainties stay
+    assert rounded_probability(0.123456) == 0.1235

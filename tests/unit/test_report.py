@@ -33,6 +33,17 @@ def test_sampled_report_shows_the_extrapolation_and_fits_80_columns(bundles):
         assert len(line) <= 80, line
 
 
+@pytest.mark.parametrize("sample_size, split", [
+    (10000, "; fitted on 400 of them, 20% held out as the main pipeline does"),
+    (300, ", 20% held out as the main pipeline does; the preview fitted 241 of them")])
+def test_a_fine_tuned_model_is_not_said_to_be_fitted_on_the_base_rows(bundles, sample_size, split):
+    bundle, _ = bundles("hpc_finetune")
+    output = example_output(bundle, "hpc_jobs_500.json", sample_size=sample_size)
+    text = " ".join(render(output, color=False).split())
+    assert "new model fine-tuned: the baseline (trained on 600 base rows) plus new trees on 500 contributed " \
+           "rows" + split in text
+
+
 def test_a_sampled_preview_unsure_from_its_sample_says_how_to_firm_it_up(bundles):
     output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=300)
     p = output["preview_metadata"]
@@ -105,6 +116,12 @@ def test_bar_of_a_negative_interval_mirrors_it():
 def test_bar_of_an_interval_across_zero_has_no_solid_part():
     axis = Axis(-5.0, 5.0, 11)
     assert cells(axis, 1.0, -2.0, 3.0) == "   [-+o-]  "
+
+
+def test_a_narrow_interval_keeps_both_ends_beside_the_dot():
+    axis = Axis(0.0, 10.0, 11)
+    assert cells(axis, 6.0, 5.4, 6.4) == "|####[o]   "  # 6.4 rounds onto the dot's cell
+    assert cells(axis, 6.0, 5.6, 6.4) == "|#####o    "  # within one cell: the dot alone
 
 
 def test_scale_labels_sit_under_their_values():

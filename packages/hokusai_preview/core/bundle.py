@@ -102,7 +102,7 @@ class Bundle:
                                 "a bundle directory needs the manifest.json written by hp-baseline") from None
         try:
             manifest = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
         if not isinstance(manifest, dict):
             raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)

@@ -13,6 +13,7 @@
   and exit with the status documented in :mod:`hokusai_preview.core.errors`.
 """
 
+import contextlib
 import errno
 import json
 import math
@@ -22,8 +23,6 @@ import signal
 import sys
 import time
 import traceback
-
-from docopt import DocoptExit, docopt
 
 from .. import __version__
 from .errors import HPError, UsageError
@@ -90,33 +89,6 @@ def with_common_options(doc):
     return doc.replace("{common_options}", "\n".join(lines))
 
 
-def docopt_message(exc, usage="", argv=()):
-    """A person's words for docopt's complaint, which names unmatched arguments by their repr."""
-    import re
-
-    text = str(exc).split("Usage:")[0].strip()
-    unmatched = re.match(r"Warning: found unmatched \(duplicate\?\) arguments (\[.*\])\s*$", text, re.DOTALL)
-    if not unmatched:
-        return text or "missing or unexpected arguments"
-    given = [a.split("=", 1)[0] for a in argv]
-    reasons = []
-    # Option(short, long, argcount, value) and Argument(name, value), as docopt-ng prints them.
-    for kind, body in re.findall(r"(Option|Argument)\(([^()]*)\)", unmatched.group(1)):
-        parts = [p.strip().strip("'\"") for p in body.split(",")]
-        if kind == "Argument":
-            reasons.append("unexpected argument %s" % parts[-1])
-            continue
-        flag = parts[1] if parts[1] != "None" else parts[0]
-        shown = flag + (" " + parts[3] if parts[2] == "1" else "")
-        if given.count(flag) > 1:
-            reasons.append("%s is given more than once" % flag)
-        elif re.search(r"(^|[\s,\[(|])%s\b" % re.escape(flag), usage.split("Options:")[-1], re.MULTILINE):
-            reasons.append("%s cannot be used that way (see the Usage lines)" % shown)
-        else:
-            reasons.append("unknown option %s" % flag)
-    return "; ".join(reasons) or "unexpected arguments %s" % unmatched.group(1)
-
-
 def to_jsonable(value):
     """Plain JSON types for a record: numpy scalars and arrays unwrapped, NaN/inf as null."""
     if isinstance(value, dict):
@@ -180,13 +152,9 @@ class Command:
     # --- entry point ---------------------------------------------------------------------
 
     def parse(self, argv):
-        refuse_dashed_names(self.usage, argv)
-        try:
-            args = docopt(self.usage, argv, version="%s %s" % (self.name, __version__))
-        except DocoptExit as exc:
-            raise UsageError(docopt_message(exc, self.usage, argv), "see '%s --help'" % self.name) from None
-        refuse_empty_values(args)
-        return args
+        from .usage import parse
+
+        return parse(self.usage, argv, self.name, version="%s %s" % (self.name, __version__))
 
     def main(self, argv=None):
         """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
@@ -199,7 +167,8 @@ class Command:
             self.verbose = self.verbose or bool(self.args.get("--verbose"))
             self.quiet = bool(self.args.get("--quiet"))
             self.run(self.args)
-            sys.stdout.flush()
+            if sys.stdout is not None:
+                sys.stdout.flush()
             return 0
         except HPError as exc:
             if self.verbose:
@@ -260,18 +229,17 @@ class Command:
         sys.exit(command.main())
 
 
-def refuse_empty_values(args):
-    """An option given an empty value (``--output-file ""``, often an unset shell variable) is a
-    usage error: taken as absent, it would silently mean the default."""
-    for option, value in sorted(args.items()):
-        if option.startswith("--") and value == "":
-            raise UsageError("%s was given an empty value" % option, "give it a value, or leave the option out")
-
-
 def _main_thread():
     import threading
 
     return threading.current_thread() is threading.main_thread()
+
+
+def refuse_stdin_twice(sources, what):
+    """UsageError when ``-`` (stdin) is among ``sources`` more than once: the second would read nothing."""
+    if sources.count("-") > 1:
+        raise UsageError("- (stdin) is named %d times; it can be read once" % sources.count("-"),
+                         "name it once, or save the %s to files" % what)
 
 
 def write_stdout(text):
@@ -280,6 +248,10 @@ def write_stdout(text):
     Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
     silently there (the buffered writer keeps the partial count and drops the error), and the
     command would exit 0 with its output truncated."""
+    from .errors import OutputError
+
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise OutputError("cannot write to stdout: it is closed", "give it a file or a pipe (e.g. > out.txt)")
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, ValueError, OSError):  # not a real file (tests capture it)
@@ -287,8 +259,14 @@ def write_stdout(text):
         return
     sys.stdout.flush()
     view = memoryview(text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"))
-    while view:
-        view = view[os.write(fd, view):]
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        if exc.errno in (errno.EPIPE,):
+            raise
+        raise OutputError("cannot write to stdout: %s" % (exc.strerror or exc),
+                          "send it to a file or a pipe that can take it") from None
 
 
 def silence_stdout():
@@ -315,22 +293,6 @@ def _what_failed(exc):
         return "no field %s" % json.dumps(exc.args[0]) if isinstance(exc.args[0], str) else "no %r" % exc.args[0]
     text = " ".join(str(exc).split())
     return "%s: %s" % (type(exc).__name__, text[:80]) if text else type(exc).__name__
-
-
-def refuse_dashed_names(usage, argv):
-    """UsageError for a word like ``-data.csv`` where an option may stand: docopt would read it as
-    the short flags -d -a -t ... (and ``-h`` among them would print the help and exit 0)."""
-    flags = set(re.findall(r"^\s+-(\w)[ ,]", usage, re.M))
-    takes_value = set(re.findall(r"(--[\w-]+)[ =](?:[A-Z][A-Z_]*\b|<[\w-]+>)", usage))
-    previous = None
-    for word in argv:
-        if word == "--":
-            break
-        if word.startswith("-") and not word.startswith("--") and len(word) > 1 and previous not in takes_value \
-                and not set(word[1:]) <= flags:
-            raise UsageError("%s is not an option" % word, "to name a file whose name starts with '-', write ./%s "
-                             "or put it after --" % word)
-        previous = word
 
 
 class Stage(Command):
@@ -369,6 +331,7 @@ class Stage(Command):
 
     def input_records(self, args):
         sources = args.get(self.record_argument) or ["-"]
+        refuse_stdin_twice(sources, "records")
         for source in sources:
             yield from self.read_source(source)
 
@@ -406,7 +369,7 @@ class Stage(Command):
                     continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
                     raise UsageError("line %d of %s is not a JSON record" % (number, label),
                                      "feed %s the output of %s" % (self.name, self.upstream())) from None
                 yield self.check_record(record, number, label)
@@ -420,7 +383,7 @@ class Stage(Command):
     def check_record(self, record, number, label):
         kind = record.get("record") if isinstance(record, dict) else None
         if kind in self.accepts:
-            from .records import missing_field
+            from .records import missing_field, per_run_problem
 
             if not isinstance(record.get("key"), str):
                 raise UsageError("line %d of %s is a record of kind %r without its key, so not one hp-%s wrote" % (
@@ -429,6 +392,10 @@ class Stage(Command):
             if missing:
                 raise UsageError("line %d of %s is a record of kind %r without %s, so not one hp-%s wrote whole" % (
                     number, label, kind, missing, kind), "feed it the output of %s" % self.upstream())
+            problem = per_run_problem(record)
+            if problem:
+                raise UsageError("line %d of %s: %s" % (number, label, problem),
+                                 "feed it the output of %s, unedited" % self.upstream())
         if kind == "error" or kind in self.accepts:
             return record
         what = "a record of kind %r, not one %s reads" % (kind, self.name) if kind else \
@@ -448,7 +415,9 @@ class Stage(Command):
         from .records import missing_file
 
         started = time.perf_counter()
-        key = make_key(self.produces, self.input_key(record), self.params(record))
+        self.refuse_edited(record)
+        with self.usable(record):
+            key = make_key(self.produces, self.input_key(record), self.params(record))
         result = self.cache.lookup(self.produces, key)
         status = "hit"
         if result is None:
@@ -470,20 +439,14 @@ class Stage(Command):
 
                 prefetch.wait()  # never import a library while the background thread is importing it
                 try:
-                    result, artifacts = self.compute(record, entry)
+                    with self.usable(record):
+                        result, artifacts = self.compute(record, entry)
                 except FileNotFoundError:
                     gone = damaged_references(record) or missing_file(record)
                     if gone:  # e.g. hp-cache --clear while this ran: not a bug, and said so
                         raise UsageError("the %s record's cached files were removed while %s ran" % (
                             record.get("record"), self.name), "run the pipeline again from hp-load") from None
                     raise
-                except UNUSABLE as exc:
-                    if self.as_written(record):
-                        raise  # a record as its stage wrote it: this is a bug, shown as one
-                    raise UsageError("the %s record is not as hp-%s wrote it, and %s cannot use it (%s)" % (
-                        record.get("record"), record.get("record"), self.name, _what_failed(exc)),
-                        "feed it a record an earlier stage wrote, unedited, or run the pipeline again "
-                        "from hp-load") from None
                 result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
                 result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
                 result = entry.commit(result, artifacts)  # paths now point into the published entry
@@ -501,6 +464,34 @@ class Stage(Command):
         result["cache"] = dict(record.get("cache") or {}, **{self.produces: status})
         return result
 
+    @contextlib.contextmanager
+    def usable(self, record):
+        """Turn what a record made by hand raises (a field of the wrong type, a value out of
+        range) into a usage error; in a record as its stage wrote it, that is a bug, shown as one."""
+        try:
+            yield
+        except UNUSABLE as exc:
+            if self.as_written(record):
+                raise
+            raise UsageError("the %s record is not as hp-%s wrote it, and %s cannot use it (%s)" % (
+                record.get("record"), record.get("record"), self.name, _what_failed(exc)),
+                "feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load") from None
+
+    def refuse_edited(self, record):
+        """UsageError for a record that differs from the one its stage cached under its key: edited
+        since, its numbers would no longer say what its files hold. (A record whose key this cache
+        does not hold, e.g. from another cache, cannot be checked; it is keyed by its content.)"""
+        from .records import first_difference
+
+        cached = self.cached_record(record)
+        field = first_difference(written_part(cached), written_part(record)) if cached is not None else None
+        if field:
+            kind = record.get("record")
+            raise UsageError("the %s record differs from the one hp-%s cached under its key, at %s (edited, or "
+                             "the entry was rebuilt since)" % (kind, kind, field),
+                             "feed %s the record hp-%s writes now, unedited: run the pipeline again from hp-%s" % (
+                                 self.name, kind, kind))
+
     def input_key(self, record):
         """What the cache key hashes of the input: the key the record's stage gave it (keys chain,
         whatever the cache's place) when the record is the one cached under that key; otherwise
@@ -514,11 +505,15 @@ class Stage(Command):
 
     def as_written(self, record):
         """Whether ``record`` is what its stage cached under its key (per-run facts aside)."""
+        cached = self.cached_record(record)
+        return cached is not None and written_part(cached) == written_part(record)
+
+    def cached_record(self, record):
+        """The record this cache holds under ``record``'s kind and key, or None."""
         key = record.get("key")
         if not (isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)):
-            return False  # not a key this tool made: nothing to look up under it
-        cached = self.cache.recorded(record.get("record"), key)
-        return cached is not None and written_part(cached) == written_part(record)
+            return None  # not a key this tool made: nothing to look up under it
+        return self.cache.recorded(record.get("record"), key)
 
     def params(self, record):
         return {}

@@ -37,6 +37,8 @@ EXTENSIONS = {
     ".parquet": "parquet", ".pq": "parquet",
 }
 FORMATS = ("csv", "json", "jsonl", "parquet")
+# --format values beside FORMATS: delimited text read as csv with this delimiter, not a sniffed one.
+DELIMITED = {"tsv": "\t"}
 SNIFF_BYTES = 64 * 1024
 # pyarrow's CSV reader reads a few blocks ahead: peak memory grows with the block size
 # (measured on a 1 KB-per-row CSV: about 130 MB at 1 MB blocks, 260 MB at 4 MB), speed does not.
@@ -129,7 +131,7 @@ def describe_format(path, forced=None, label=None):
         try:
             json.loads(head.decode("utf-8-sig"))
             sniffed = "json"  # a JSON scalar or string: read as JSON, which says it is not a table
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if by_extension == "jsonl" and sniffed == "json" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         sniffed = "jsonl"  # a one-line JSON Lines file sniffs as a JSON document
@@ -165,7 +167,7 @@ def sniff(head, label="the file"):
             try:
                 json.loads(lines[0])
                 return "jsonl"
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         return "json"
     return "csv"
@@ -214,7 +216,8 @@ class BatchReader:
     path : str
         The file to read.
     fmt : str, optional
-        Force a format (csv, json, jsonl, parquet); default: detected.
+        Force a format (csv, json, jsonl, parquet, or tsv: csv delimited by tabs); default:
+        detected.
     label : str, optional
         How messages name the file (default ``path``; e.g. ``<stdin>`` for a spooled stdin).
     block_bytes, batch_rows : int, optional
@@ -228,8 +231,8 @@ class BatchReader:
         self.label = label or path
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
-        self.format, self.compressed, self.note = describe_format(path, fmt, self.label)
-        self.delimiter = None
+        self.delimiter = DELIMITED.get(fmt)  # None: sniffed when the text is first read
+        self.format, self.compressed, self.note = describe_format(path, "csv" if self.delimiter else fmt, self.label)
         self.encoding = None
         self.column_types = {}  # CSV, Parquet: column -> wider Arrow type learnt from a later batch
         self.columns = []  # JSON: every field seen so far, in order of first appearance
@@ -267,7 +270,7 @@ class BatchReader:
 
         if self.encoding is None:
             self.encoding = self.text_encoding()
-            self.delimiter = self.sniff_delimiter()
+            self.delimiter = self.delimiter or self.sniff_delimiter()
         read = pacsv.ReadOptions(block_size=self.block_bytes, encoding=self.encoding)
         parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
         convert = pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
@@ -374,7 +377,7 @@ class BatchReader:
         except _DuplicateKey as exc:
             raise bad(self.label, "has two fields named %r in one object" % exc.args[0],
                       "give every field a unique name") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             line = " at line %d" % (exc.lineno + skipped) if getattr(exc, "lineno", None) else ""
             raise bad(self.label, "is not valid JSON%s (%s)" % (line, _json_reason(exc)),
                       "check the file; JSON Lines files should be named .jsonl") from None
@@ -443,7 +446,7 @@ class BatchReader:
                         raise bad(self.label, "is not UTF-8 text (byte 0x%s on %s)" % (
                             line[exc.start:exc.start + 1].hex(), where),
                             "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again") from None
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise bad(self.label, "%s is not valid JSON (%s)" % (where, _json_reason(exc)),
                                   "every line must be one JSON object; fix or remove that line") from None
                     yield where, row, len(line)
@@ -600,6 +603,8 @@ def _unique_keys(pairs):
 
 def _json_reason(exc):
     """What a JSONDecodeError says, without its position (given separately)."""
+    if isinstance(exc, RecursionError):  # json's decoder recurses once per level of nesting
+        return "nested too deeply"
     text = getattr(exc, "msg", None) or str(exc).split(":")[0]
     text = text.replace(" starting at", "").replace(": line", "")
     return text[:1].lower() + text[1:]
@@ -685,6 +690,8 @@ def _json_array(text, label, first_line=1):
             except _DuplicateKey as exc:
                 raise bad(label, "has two fields named %r in record %d" % (exc.args[0], number + 1),
                           "give every field a unique name") from None
+            except RecursionError:
+                raise error("nested too deeply") from None
             except ValueError as exc:
                 if len(buffer) - position > MAX_RECORD_BYTES:
                     raise bad(label, "has a record larger than %d MB" % (MAX_RECORD_BYTES >> 20),
@@ -792,8 +799,17 @@ def _arrow_column(values, kind):
     if kind == "int":
         return pa.array(values, pa.int64())
     if kind == "float":
-        return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        return pa.array([None if v is None else _as_float(v) for v in values], pa.float64())
     return pa.array([None if v is None else _as_text(v) for v in values], pa.string())
+
+
+def _as_float(value):
+    """float(value), with an integer too large for a float as an infinity, as a CSV reader reads it
+    (hp-load then says which row has it)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
 
 
 def _as_text(value):

@@ -43,17 +43,42 @@ def colour(row):
     return AMBER if row["primary_delta_pp"] > 0 else RED
 
 
-def draw(rows, path):
-    """Write the picture of ``rows`` (summary rows) to ``path`` as a PNG (the caller makes the
-    path a temporary one, published when everything else is written too)."""
+# Picture formats by the name's extension (a name without one, e.g. /dev/stdout, gets a PNG), with
+# the metadata that would make the same rows give different bytes (dates, versions) left out.
+FORMATS = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
+def picture_format(path):
+    """The format :func:`draw` writes ``path`` in: png, svg or pdf by its extension (png if it has
+    none); UsageError for another extension, so out.jpg is never a PNG under a lying name."""
+    import os
+
+    name = os.path.basename(path.rstrip("/"))
+    extension = os.path.splitext(name)[1].lower().lstrip(".")
+    if not extension:
+        return "png"
+    if extension not in FORMATS:
+        raise UsageError("--plot %s: cannot draw a .%s picture" % (path, extension),
+                         "name it .png, .svg or .pdf")
+    return extension
+
+
+def draw(rows, path, fmt="png"):
+    """Write the picture of ``rows`` (summary rows) to ``path`` in ``fmt`` (see :data:`FORMATS`;
+    the caller makes the path a temporary one, published when everything else is written too)."""
     plt = _pyplot()
+    plt.rcParams["svg.hashsalt"] = "hokusai-preview"  # SVG element ids from a fixed salt, not a random one
     with warnings.catch_warnings():
         # A name in a script the font lacks (日本語) is drawn as boxes; matplotlib would also warn
         # once per character on stderr, where a command prints only its own lines.
         warnings.filterwarnings("ignore", message=r"(?s).*Glyph .* missing from")
         fig = _figure(plt, sort_rows(rows))
         try:
-            fig.savefig(path, format="png", metadata={"Software": None})
+            fig.savefig(path, format=fmt, metadata=FORMATS[fmt])
         finally:
             plt.close(fig)
 

@@ -51,6 +51,40 @@ def missing_field(record):
 FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path")
 
 
+def first_difference(a, b, where=""):
+    """The dotted path of the first field where JSON values ``a`` and ``b`` differ (``where`` when
+    they differ as wholes), or None when they are equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for name in list(a) + [n for n in b if n not in a]:
+            found = first_difference(a.get(name, _ABSENT), b.get(name, _ABSENT), where + "." + name if where else name)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, "%s[%d]" % (where, index))
+            if found:
+                return found
+        return None
+    return None if type(a) is type(b) and a == b else where or "the record"
+
+
+_ABSENT = object()
+
+
+def per_run_problem(record):
+    """What is wrong with ``record``'s per-run facts (``timings``: stage -> seconds, ``cache``:
+    stage -> hit or miss), or None; they are carried along, so a bad one is refused on input."""
+    for name, valid in (("timings", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0),
+                        ("cache", lambda v: v in ("hit", "miss"))):
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(valid(v) for v in value.values()):
+            return '"%s" is not an object of stage -> %s' % (name, "seconds" if name == "timings" else "hit or miss")
+    return None
+
+
 def leaves(value, where="", name=None):
     """Yield ``(dotted name, field name, value)`` for every value in ``value`` that is not an
     object or a list, in order (list items are named ``name[i]`` and keep their field's name)."""
@@ -86,7 +120,9 @@ def current_table(record):
     """(path, rows) of the newest contribution table in ``record``."""
     for name in TABLE_SECTIONS:
         section = record.get(name)
-        if section and section.get("table_path"):
-            rows = section.get("sample_size_used", section.get("rows_used"))
+        if section:  # the newest section has the table: an older one would undo what a stage did
+            rows = section["sample_size_used"] if name == "sample" else section["rows_used"]
+            if not isinstance(section["table_path"], str) or not isinstance(rows, int) or isinstance(rows, bool):
+                raise TypeError("%s.table_path and its row count are not a path and a number" % name)
             return section["table_path"], rows
     raise KeyError("record has no contribution table")

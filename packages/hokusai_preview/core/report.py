@@ -141,6 +141,8 @@ class Axis:
         cells = [(" ", "")] * self.width
         zero = self.col(0.0)
         a, b, c = self.col(low), self.col(high), self.col(centre)
+        if a < b:  # an interval a cell or two wide keeps both ends beside the dot, not under it
+            a, b = max(0, min(a, c - 1)), min(self.width - 1, max(b, c + 1))
         if low > 0:
             for i in range(zero + 1, a):
                 cells[i] = (g["bar"], "bar")
@@ -275,9 +277,13 @@ def render(output, color=False, glyphs=UNICODE):
                     "sample holds of that split)" % (100 * held_out, fitted)
         else:
             split = "; fitted on %s of them, %g%% held out as the main pipeline does" % (fitted, 100 * held_out)
-    lines.append(wrap("%s on %s base + %s contributed rows%s" % (
-        "retrained" if p["mode"] == "retrain" else "fine-tuned", thousands(training["base_samples"]),
-        thousands(training["contributed_samples"]), split), 14, "new model     "))
+    if p["mode"] == "retrain":
+        trained = "retrained on %s base + %s contributed rows%s" % (
+            thousands(training["base_samples"]), thousands(training["contributed_samples"]), split)
+    else:  # the new trees never see the base rows: only the baseline's own trees did
+        trained = "fine-tuned: the baseline (trained on %s base rows) plus new trees on %s contributed rows%s" % (
+            thousands(training["base_samples"]), thousands(training["contributed_samples"]), split)
+    lines.append(wrap(trained, 14, "new model     "))
     lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
                                                  budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:

@@ -83,6 +83,16 @@ class Delta(Stage):
         return {"baseline": record["baseline"], "output": build_output(record, self.primary, self.bootstrap)}, []
 
 
+def rounded_probability(p, places=4):
+    """``p`` to ``places`` decimals, except that a doubt never rounds away: 0 and 1 are kept for
+    certainties, so 0.99996 is 0.9999 (shown as >99%), not 1."""
+    value = round(float(p), places)
+    if 0 < p < 1:
+        step = 10.0 ** -places
+        value = min(max(value, step), 1 - step)
+    return value
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
@@ -197,6 +207,13 @@ def build_output(record, primary=None, bootstrap=500):
     elif primary != "accuracy":
         warnings.append("DeltaOne's significance rule treats %s as a proportion of benchmark rows, which it is "
                         "not exactly: the verdict is approximate" % primary)
+    shipped_seed = int(bundle.recipe["params"]["random_state"])
+    if mode == "retrain" and int(training["seed"]) != shipped_seed and available:
+        shipped = (bundle.manifest.get("metrics") or {}).get(primary)
+        warnings.append("with --seed %d (the bundle's model was trained with %d) the baseline is the recipe retrained "
+                        "with seed %d, so that both models share it: its %s is %.4f%s" % (
+                            int(training["seed"]), shipped_seed, int(training["seed"]), primary, baseline[primary],
+                            "" if shipped is None else ", the shipped model's %.4f" % shipped))
     if used < min(whole, SMALL_SAMPLE):
         warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "
                         "very little; use --sample-size %d or more" % (used, whole, min(whole, SMALL_SAMPLE)))
@@ -211,7 +228,7 @@ def build_output(record, primary=None, bootstrap=500):
     preview = {
         "preview_mode": preview_mode,
         "disclaimer": DISCLAIMER if preview_mode else None,
-        "estimation_confidence": round(confidence, 4),
+        "estimation_confidence": rounded_probability(confidence),
         "confidence_meaning": CONFIDENCE_MEANING if mode == "retrain" else FINE_TUNE_CONFIDENCE_MEANING,
         "sample_size_used": used,
         "original_data_size": whole,
@@ -245,8 +262,9 @@ def build_output(record, primary=None, bootstrap=500):
             "interval_pp": interval(primary, 100.0) if available else None,
             "benchmark_ci95_pp": paired_ci(primary, 100.0) if available else None,
         },
-        "deltaone": dict(rule, probability=round(probability, 4), probability_clears_threshold=round(clears, 4),
-                         probability_of_decision=round(same, 4), benchmark_rows=n_rows, judged_on=primary),
+        "deltaone": dict(rule, probability=rounded_probability(probability),
+                         probability_clears_threshold=rounded_probability(clears),
+                         probability_of_decision=rounded_probability(same), benchmark_rows=n_rows, judged_on=primary),
         "uncertainty": {
             "sd": sd,
             "from_unfitted_trees": full["from_unfitted_trees"],

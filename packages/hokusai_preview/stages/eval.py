@@ -11,7 +11,8 @@ f1 (weighted over classes) and auroc (one-vs-rest weighted for more than two cla
   k added trees weighted as the full budget's);
 * the baseline compared like with like: the expected score of a k-tree forest of the reference
   (the recipe on the base table, same seed), from the score of its k-tree subsets;
-* the baseline at its full budget (with the bundle's seed, the shipped model);
+* the baseline at its full budget: the shipped model, or (retrain, with another --seed given
+  to hp-train) the recipe retrained on the base table with that seed;
 * each learning-curve point, when the contribution was sampled.
 
 The reference's tree-count profile (how its score and its spread depend on the number of

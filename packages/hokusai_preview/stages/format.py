@@ -32,7 +32,8 @@ Options:
   --summary               Summarise all inputs in one table (--summary-format) instead.
   --summary-format FMT    md, csv or jsonl [default: md].
   --plot FILE             Also draw the inputs' estimated deltas, their intervals and the
-                          DeltaOne threshold to FILE (PNG; needs matplotlib: make install).
+                          DeltaOne threshold to FILE (.png, .svg or .pdf; needs matplotlib:
+                          make install).
   --output-file FILE      Write to FILE (atomically) instead of stdout.
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
@@ -87,6 +88,9 @@ class Format(Stage):
                 raise UsageError("--plot and --output-file name the same file, %s" % args["--plot"],
                                  "give the picture another name")
             check_output_path(args["--plot"], inputs, "--plot")
+            from ..core.plot import picture_format
+
+            self.picture_format = picture_format(args["--plot"])
         outputs = self.each(list(self.input_records(args)), self.output_of)
         if not outputs:
             if not self.summarising and not args["--plot"] and "-" in sources:
@@ -129,7 +133,7 @@ class Format(Stage):
         if args["--plot"]:
             from ..core.plot import draw
 
-            writers.append((args["--plot"], lambda tmp: draw(rows, tmp)))
+            writers.append((args["--plot"], lambda tmp: draw(rows, tmp, self.picture_format)))
         # Leaving the stack publishes the last entered first: a device or pipe (/dev/full, a
         # FIFO) is written into then, which can fail, while a rename into place hardly can; so
         # those go first, and a failure there leaves the other output unpublished too. (Of two
@@ -165,8 +169,8 @@ class Format(Stage):
         return record  # an error record, a summary row, or a saved output document
 
     def use_color(self, args):
-        return (not args["--output-file"] and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-                and os.environ.get("TERM") != "dumb")
+        return (not args["--output-file"] and sys.stdout is not None and sys.stdout.isatty()
+                and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
 
     unreadable = ("cannot read %s: %s", "name a file hp-delta, hokusai-preview or hp-format --summary wrote")
 
@@ -187,7 +191,7 @@ class Format(Stage):
         if stripped.startswith("[") or (stripped.startswith("{") and "\n" in stripped):  # one line is a record
             try:
                 document = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass  # JSON lines, or broken: read_lines says which line
             else:
                 items = document if isinstance(document, list) else [document]

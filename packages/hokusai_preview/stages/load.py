@@ -16,7 +16,7 @@ Options:
   --data-path PATH        The contributed data file (same as the positional argument).
   --baseline-model DIR    Baseline bundle directory (default: $HP_BASELINE, else the embedded one).
   --label-column NAME     The contribution's label column (default: the baseline's).
-  --format FMT            Read as csv, json, jsonl or parquet instead of detecting it.
+  --format FMT            Read as csv, tsv, json, jsonl or parquet instead of detecting it.
   --trust-model           Accept a baseline whose model is a pickle or joblib file, which runs any
                           code it contains when hp-train loads it (README: Trust and safety).
 {common_options}
@@ -27,14 +27,16 @@ format, file SHA-256, the normalised table's path (Parquet, in the cache), `rows
 extra columns, rows with missing features, class counts, warnings).
 """
 
+import contextlib
 import os
 
-from ..core.command import Stage, choice_option, with_common_options
-from ..core.errors import DataError, OutputError, UsageError
+from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
+from ..core.errors import DataError, OutputError
 
 __doc__ = with_common_options(__doc__)
 
 MAX_COLUMNS = 4096
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing numpy here
 MAX_CELL_BYTES = 100 * 1024
 # The reader's batches (1 MB CSV blocks) are checked, hashed and written in groups of about this
 # size: per-batch overhead fell from most of the time to little, for about 50 MB more memory.
@@ -49,9 +51,10 @@ class Load(Stage):
 
     def setup(self, args):
         from ..core.bundle import Bundle
-        from ..core.dataio import FORMATS
+        from ..core.dataio import DELIMITED, FORMATS
 
-        choice_option(args, "--format", FORMATS, "or leave it out to detect the format")
+        choices = FORMATS[:1] + tuple(DELIMITED) + FORMATS[1:]  # tsv beside csv
+        choice_option(args, "--format", choices, "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
         self.bundle.check_model(args["--trust-model"], scan=False)  # the skops type scan comes in compute
         if self.bundle.trust_model and self.bundle.model_format != "skops":
@@ -60,9 +63,7 @@ class Load(Stage):
 
     def input_records(self, args):
         paths = args["<data-path>"] or [args["--data-path"]]
-        if paths.count("-") > 1:
-            raise UsageError("- (stdin) is named %d times; it can be read once" % paths.count("-"),
-                             "name it once, or save the data to files")
+        refuse_stdin_twice(paths, "data")
         for path in paths:
             yield {"source": path}
 
@@ -98,6 +99,14 @@ class Load(Stage):
         self.report(result["contribution"])  # also on a cache hit: the warnings still hold
         return result
 
+    @contextlib.contextmanager
+    def usable(self, record):
+        """hp-load's input is a data file, not a record: nothing here was edited by hand."""
+        yield
+
+    def refuse_edited(self, record):
+        """Nothing to check: the input is a data file, keyed by its SHA-256."""
+
     def input_key(self, record):
         return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
 
@@ -122,7 +131,7 @@ class Load(Stage):
         self.bundle.check_model(self.args["--trust-model"], cache=self.cache)  # cached load implies scanned
         if reader.note:
             contribution["validation"]["warnings"].insert(0, reader.note)
-        contribution.update(format=reader.format, compressed=reader.compressed,
+        contribution.update(format=reader.format, delimiter=reader.delimiter, compressed=reader.compressed,
                             file_sha256="sha256:" + self.current["sha256"], bytes=self.current["bytes"])
         out = {"baseline": self.bundle.identity(), "contribution": contribution}
         return out, ["contribution.parquet"]
@@ -132,7 +141,7 @@ class Load(Stage):
         v = contribution["validation"]
         counts = ", ".join("%s %d" % kv for kv in sorted(v["class_counts"].items())[:8])
         parts = ["%s: %s (%s%s), %s, %s (%s)" % (
-            contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), contribution["format"],
+            contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), _format_name(contribution),
             ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
             _rows(len(v["class_counts"]), noun="class"), counts)]
         if v["rows_dropped"]:
@@ -145,6 +154,14 @@ class Load(Stage):
         self.info("; ".join(parts))
         for warning in v["warnings"]:
             self.warn(warning)
+
+
+def _format_name(contribution):
+    """csv, json, jsonl or parquet, and how a CSV file that is not comma-delimited is: "csv, tab-delimited"."""
+    delimiter = contribution.get("delimiter")
+    if contribution["format"] != "csv" or delimiter in (None, ","):
+        return contribution["format"]
+    return "csv, %s-delimited" % {"\t": "tab", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
 def _check_readable(path, stdin=True):
@@ -414,6 +431,13 @@ class ContributionLoader:
             raise DataError("%s: column %r has %s (first: data row %d)" % (
                 self.label, name, _rows(int(infinite.sum()), noun="infinite value"), first + 1),
                 "replace them with empty cells or finite numbers")
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) > FLOAT32_MAX  # NaN compares False
+        if huge.any():  # scikit-learn's trees split on float32: such a value would fail the training
+            first = int(np.flatnonzero(huge)[0]) + offset
+            raise DataError("%s: column %r has %s beyond +/-3.4e38, the model's float32 range (first: data row %d)" % (
+                self.label, name, _rows(int(huge.sum()), noun="value"), first + 1),
+                "replace them with empty cells or smaller numbers")
         if np.isnan(values).any():
             array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
         return array

@@ -40,6 +40,7 @@ the model file (skops), the per-tree benchmark predictions (NumPy .npz) of the n
 reference forests, the learning-curve points, and base/contributed sample counts.
 """
 
+import io
 import os
 import sys
 import time
@@ -165,8 +166,6 @@ class Train(Stage):
             "resumed_trees": int(trainer.resumed_trees),
             "reference_profile": trainer.profile.to_json() if trainer.profile is not None else None,
         }
-        if trainer.resumed_trees:
-            self.info("resumed from a checkpoint of %d trees grown earlier on the same rows" % trainer.resumed_trees)
         rows = "%d base + %d contributed" % (base_rows if mode == "retrain" else 0, len(contribution))
         if split.how == "none":
             rows += " rows"
@@ -174,12 +173,15 @@ class Train(Stage):
             rows = "%d rows (%d base + %d sampled contributed rows that the full run's %g%% %s training " \
                    "split of %d base + %d contributed keeps)" % (
                        len(frame), split.fitted_base, fitted_contributed, 100 * (1 - trainer.test_size),
-                       split.how, base_rows, int(sample["original_data_size"]))
+                       split.how, base_rows if mode == "retrain" else 0, int(sample["original_data_size"]))
         else:  # say what the main pipeline's train/test split kept
             rows = "%d rows (the %g%% %s training split of %s)" % (
                 len(frame), 100 * (1 - trainer.test_size), split.how, rows)
-        self.info("%s: grew %d of %d trees on %s, %s, in %.1fs" % (
-            mode, len(new_probas), full_new, rows, stop_reason.replace("_", " "), fit_seconds))
+        grew = "grew %d of %d trees" % (len(new_probas), full_new)
+        if trainer.resumed_trees:  # say which were only read back: "grew 100" in 0.3s would puzzle
+            grew = "has %d of %d trees (%d from a checkpoint an earlier run on the same rows left, %d grown now)" % (
+                len(new_probas), full_new, trainer.resumed_trees, len(new_probas) - trainer.resumed_trees)
+        self.info("%s: %s on %s, %s, in %.1fs" % (mode, grew, rows, stop_reason.replace("_", " "), fit_seconds))
         return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
 
     def progress(self, total, initial):
@@ -209,7 +211,11 @@ class Train(Stage):
                     probas = trainer.reference(shipped)
                     with atomic_path(entry.path("reference.npy")) as tmp:
                         with open(tmp, "wb") as handle:
-                            np.save(handle, probas)
+                            # Through bytes: np.save into a real file fails on a full disk with an
+                            # OSError that has no errno, which would read as a bug, not as exit 7.
+                            buffer = io.BytesIO()
+                            np.save(buffer, probas)
+                            handle.write(buffer.getbuffer())
                     entry.commit({"trees": int(len(probas))}, ["reference.npy"])
                 except BaseException:
                     entry.discard()

@@ -63,22 +63,16 @@ Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline integrit
 
 def shell_code(argv):
     """Shell code for the driver: variable assignments, or help / error and exit."""
-    from docopt import DocoptExit, docopt
+    from ..core.usage import Usage, given_option, parse
 
-    from ..core.command import docopt_message, refuse_dashed_names, refuse_empty_values
-
-    refuse_dashed_names(DRIVER_USAGE, argv)
+    Usage(DRIVER_USAGE).refuse_dashed_names(argv)
     if any(a in ("-h", "--help") for a in argv):
         return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
     if "--version" in argv:
         return "echo %s\nexit 0\n" % shlex.quote("hokusai-preview " + __version__)
-    try:
-        parsed = docopt(DRIVER_USAGE, argv, default_help=False)
-    except DocoptExit as exc:
-        raise UsageError(docopt_message(exc, DRIVER_USAGE, argv), "see 'hokusai-preview --help'") from None
-    refuse_empty_values(parsed)
+    parsed = parse(DRIVER_USAGE, argv, "hokusai-preview", default_help=False)
     check_values(parsed)
-    if parsed["--full"] and _given(argv, "--sample-size"):
+    if parsed["--full"] and given_option(DRIVER_USAGE, argv, "--sample-size"):
         raise UsageError("--sample-size does not apply with --full, which uses every row",
                          "drop one of the two")
     lines = []
@@ -92,17 +86,6 @@ def shell_code(argv):
             value = ""
         lines.append("%s=%s" % (name, shlex.quote(str(value))))
     return "\n".join(lines) + "\n"
-
-
-def _given(argv, option):
-    """Whether ``option`` was typed (docopt takes any unambiguous prefix of it: --sample 5)."""
-    words = argv[:argv.index("--")] if "--" in argv else argv
-    options = re.findall(r"^\s+(?:-\w )?(--[\w-]+)", DRIVER_USAGE, re.M)
-    for word in words:
-        name = word.split("=", 1)[0]
-        if name.startswith("--") and option.startswith(name) and [o for o in options if o.startswith(name)] == [option]:
-            return True
-    return False
 
 
 def check_values(parsed):

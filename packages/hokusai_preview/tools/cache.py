@@ -34,10 +34,9 @@ Exit status: 0 success, 2 usage, 7 the cache cannot be written.
 """
 
 import json
-import sys
 import time
 
-from ..core.command import Command
+from ..core.command import Command, write_stdout
 from ..core.errors import OutputError, UsageError
 
 # Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
@@ -75,9 +74,9 @@ class CacheCommand(Command):
         if args["--json"]:
             if not args["--entries"]:
                 del info["entries"]
-            sys.stdout.write(json.dumps(info, indent=2) + "\n")
+            write_stdout(json.dumps(info, indent=2) + "\n")
         else:
-            sys.stdout.write(render(info, args["--entries"]))
+            write_stdout(render(info, args["--entries"]))
 
 
 def describe(cache):

@@ -1,0 +1,210 @@
+"""Command lines: parsed by docopt from a command's usage text, and mistakes put in words.
+
+docopt answers a mistyped command line with its tokens' reprs ("found unmatched (duplicate?)
+arguments [Option(None, '--outptu-format', 0, True)]"), or nothing at all for a missing required
+option. :func:`parse` checks the words before and after docopt so that every mistake gets one
+sentence saying what is wrong and what to type instead:
+
+    unknown option --outptu-format; did you mean --output-format?
+    --output could be --output-file or --output-format; write the option in full
+    --summary-format needs --summary
+    --data-path is required; e.g. hokusai-preview --data-path PATH
+    unexpected argument data.csv; give a data file as --data-path data.csv
+"""
+
+import difflib
+import re
+
+from .errors import UsageError
+
+
+def parse(usage, argv, command, **docopt_options):
+    """docopt's dict of ``argv`` by ``usage``, or UsageError with one sentence on what is wrong.
+
+    ``command`` names the command in the default hint ("see 'hp-load --help'").
+    """
+    from docopt import DocoptExit, docopt
+
+    text = Usage(usage)
+    try:
+        text.refuse_unknown_options(argv)
+        text.refuse_dashed_names(argv)
+        try:
+            args = docopt(usage, argv, **docopt_options)
+        except DocoptExit as exc:
+            raise UsageError(*text.explain(str(exc), argv)) from None
+        refuse_empty_values(args)
+    except UsageError as exc:
+        exc.hint = exc.hint or "see '%s --help'" % command  # every error line says how to go on
+        raise
+    return args
+
+
+def refuse_empty_values(args):
+    """An option given an empty value (``--output-file ""``, often an unset shell variable) is a
+    usage error: taken as absent, it would silently mean the default."""
+    for option, value in sorted(args.items()):
+        if option.startswith("--") and value == "":
+            raise UsageError("%s was given an empty value" % option, "give it a value, or leave the option out")
+
+
+def given_option(usage, argv, option):
+    """Whether ``option`` was typed in ``argv``, in full or as docopt's unambiguous prefix (--sample 5)."""
+    return option in Usage(usage).typed(argv)
+
+
+class Usage:
+    """What a docopt usage text allows: its patterns (the Usage lines), its long options, which of
+    them take a value and with what name, and its short flags."""
+
+    def __init__(self, text):
+        self.text = text
+        section = re.search(r"^Usage:\s*\n(.*?)(?:\n\s*\n|\Z)", text, re.S | re.M)
+        self.patterns = [line.strip() for line in (section.group(1) if section else "").splitlines() if line.strip()]
+        options = text.split("Options:", 1)[-1]
+        self.options = sorted(set(re.findall(r"^\s+(?:-\w[ ,]\s*)?(--[\w-]+)", options, re.M)))
+        self.values = dict(re.findall(r"(--[\w-]+)[ =]([A-Z][A-Z_]*\b|<[\w-]+>)", text))
+        self.flags = set(re.findall(r"^\s+-(\w)[ ,]", text, re.M))
+
+    def words(self, argv):
+        """(index, word) of ``argv`` where an option may stand: not after --, not an option's value."""
+        value_next = False
+        for index, word in enumerate(argv):
+            if value_next:
+                value_next = False
+                continue
+            if word == "--":
+                return
+            yield index, word
+            name = word.split("=", 1)[0]
+            value_next = name.startswith("--") and "=" not in word and (self.unique(name) or name) in self.values
+
+    def unique(self, name):
+        """The long option ``name`` stands for (itself, or the one option it is a prefix of), else None."""
+        if name in self.options:
+            return name
+        matches = [o for o in self.options if o.startswith(name)]
+        return matches[0] if len(matches) == 1 else None
+
+    def typed(self, argv):
+        """The long options ``argv`` gives, each by its full name."""
+        found = []
+        for _, word in self.words(argv):
+            if word.startswith("--") and len(word) > 2:
+                option = self.unique(word.split("=", 1)[0])
+                if option:
+                    found.append(option)
+        return found
+
+    def refuse_dashed_names(self, argv):
+        """UsageError for a word like ``-data.csv`` where an option may stand: docopt would read it as
+        the short flags -d -a -t ... (and ``-h`` among them would print the help and exit 0)."""
+        for _, word in self.words(argv):
+            if word.startswith("-") and not word.startswith("--") and len(word) > 1 \
+                    and not set(word[1:]) <= self.flags:
+                raise UsageError("%s is not an option" % word, "to name a file whose name starts with '-', write "
+                                 "./%s or put it after --" % word)
+
+    def refuse_unknown_options(self, argv):
+        """UsageError for a long option the command lacks (with the nearest one it has), or a
+        prefix of more than one (docopt takes a unique prefix, and calls the others unknown)."""
+        for _, word in self.words(argv):
+            name = word.split("=", 1)[0]
+            if not name.startswith("--") or name == "--" or self.unique(name):
+                continue
+            matches = [o for o in self.options if o.startswith(name)]
+            if matches:
+                raise UsageError("%s could be %s" % (name, _either(matches)), "write the option in full")
+            near = difflib.get_close_matches(name, self.options, n=1, cutoff=0.7)
+            raise UsageError("unknown option %s" % name,
+                             "did you mean %s?" % near[0] if near else None)
+
+    def explain(self, complaint, argv):
+        """(message, hint or None) for docopt's ``complaint`` about ``argv``."""
+        text = complaint.split("Usage:")[0].strip()
+        needed = re.match(r"(--[\w-]+) requires argument$", text)
+        if needed:
+            option = needed.group(1)
+            return "%s needs a value" % option, "e.g. %s %s" % (option, self.values.get(option, "VALUE"))
+        unmatched = re.match(r"Warning: found unmatched \(duplicate\?\) arguments (\[.*\])\s*$", text, re.S)
+        if unmatched:
+            return self.unmatched(unmatched.group(1), argv)
+        if text:
+            return text, None
+        return self.missing(argv)
+
+    def unmatched(self, listing, argv):
+        typed = self.typed(argv)
+        reasons, hint = [], None
+        # Option(short, long, argcount, value) and Argument(name, value), as docopt-ng prints them.
+        for kind, body in re.findall(r"(Option|Argument)\(([^()]*)\)", listing):
+            parts = [p.strip().strip("'\"") for p in body.split(",")]
+            if kind == "Argument":
+                reasons.append("unexpected argument %s" % parts[-1])
+                takes_files = [o for o in self.options if self.values.get(o) == "PATH"]
+                if takes_files and not any("<" in p for p in self.patterns):  # files go in options only
+                    hint = "give a data file as %s %s" % (takes_files[0], parts[-1])
+                continue
+            flag = parts[1] if parts[1] != "None" else parts[0]
+            if typed.count(flag) > 1:
+                reasons.append("%s is given more than once" % flag)
+                continue
+            # The Usage lines that allow the flag say what it goes with.
+            allowing = [p for p in self.patterns if re.search(r"%s\b" % flag, p)]
+            needs = [self.required(p) - set(typed) for p in allowing]
+            needs = [n for n in needs if n]
+            if needs and all(n == needs[0] for n in needs):
+                if all(flag in self.required(p) for p in allowing):  # the flag's own Usage line lacks others
+                    pattern = allowing[0]
+                    lacking = sorted(needs[0], key=pattern.index)
+                    reasons.append("%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"))
+                    hint = hint or "e.g. %s" % _example(pattern)
+                else:
+                    reasons.append("%s needs %s" % (flag, _both(sorted(needs[0]))))
+            else:  # e.g. two actions of different Usage lines
+                actions = (set(typed) - {flag}) & set(re.findall(r"--[\w-]+", " ".join(self.patterns)))
+                reasons.append("%s cannot be used with %s" % (flag, _both(sorted(actions))) if actions
+                               else "%s cannot be used that way" % flag)
+        return "; ".join(sorted(set(reasons), key=reasons.index)), hint
+
+    def missing(self, argv):
+        """(message, hint) for a command line that gives too little: the options every Usage line
+        with them requires."""
+        typed = set(self.typed(argv))
+        lines = [p for p in self.patterns if "--help" not in p]
+        lacking = [(self.required(p) - typed, p) for p in lines]
+        lacking = [(need, p) for need, p in lacking if need]
+        if lacking and len(lacking) == len(lines):
+            need, pattern = min(lacking, key=lambda item: len(item[0]))
+            verb = "is" if len(need) == 1 else "are"
+            return "%s %s required" % (_both(sorted(need, key=pattern.index)), verb), "e.g. %s" % _example(pattern)
+        return "missing or unexpected arguments", None
+
+    @staticmethod
+    def required(pattern):
+        """The long options ``pattern`` (one Usage line) always needs: those outside [...] and (...)."""
+        bare = pattern
+        while True:
+            stripped = re.sub(r"\[[^\[\]]*\]|\([^()]*\)", "", bare)
+            if stripped == bare:
+                break
+            bare = stripped
+        return set(re.findall(r"(--[\w-]+)", bare))
+
+
+def _example(pattern):
+    """A Usage line without its optional parts: what the least complete command line looks like."""
+    bare = pattern
+    while True:
+        stripped = re.sub(r"\s*\[[^\[\]]*\]", "", bare)
+        if stripped == bare:
+            return bare
+        bare = stripped
+
+
+def _either(names):
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def _both(names):
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
