@@ -132,6 +132,15 @@ def test_plot_writes_the_format_its_name_asks_for_and_the_same_bytes_each_time(r
     assert not (tmp_path / "p.jpg").exists()
 
 
+def test_an_output_in_a_missing_folder_makes_it_and_says_so(results, tmp_path):
+    target, picture = tmp_path / "new" / "deeper" / "summary.md", tmp_path / "new" / "p.png"
+    result = run("hp-format", "--summary", "--output-file", target, "--plot", picture, *results)
+    assert result.code == 0, result
+    assert result.err_lines == ["hp-format: wrote %s (made the folder %s)" % (target, tmp_path / "new"),
+                                "hp-format: drew %s" % picture]
+    assert target.read_text().startswith("3 contributions against baseline") and picture.exists()
+
+
 def test_plot_without_matplotlib_is_one_line_and_no_file(results, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets when it is absent
     target = tmp_path / "summary.png"

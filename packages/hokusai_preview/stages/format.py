@@ -139,15 +139,21 @@ class Format(Stage):
         # those go first, and a failure there leaves the other output unpublished too. (Of two
         # such, bytes already written into the first cannot be taken back if the second fails.)
         writers.sort(key=lambda writer: written_through(writer[0]))
+        # Missing folders are made (as for results/ of make batch), and said, so a mistyped one shows.
+        made, seen = {}, set()
+        for path in (args["--output-file"], args["--plot"]):  # each folder said once, in this order
+            folder = _missing_folder(path) if path else None
+            made[path], seen = (folder if folder not in seen else None), seen | {folder}
         with contextlib.ExitStack() as stack:
             for path, write in writers:
                 write(stack.enter_context(atomic_path(path)))
+        said = {path: " (made the folder %s)" % made[path] if made[path] else "" for path in made}
         if args["--output-file"]:
-            self.info("wrote %s" % args["--output-file"])
+            self.info("wrote %s%s" % (args["--output-file"], said[args["--output-file"]]))
         else:
             write_stdout(text)
         if args["--plot"]:
-            self.info("drew %s" % args["--plot"])
+            self.info("drew %s%s" % (args["--plot"], said[args["--plot"]]))
 
     def each(self, items, convert):
         """``convert`` applied to every input, or one line naming the first input it cannot read."""
@@ -237,3 +243,11 @@ class Format(Stage):
 
 
 main = Format.entry_point
+
+
+def _missing_folder(path):
+    """The outermost folder of ``path`` that does not exist yet (atomic_path makes it), or None."""
+    folder, missing = os.path.dirname(os.path.abspath(path)), None
+    while not os.path.lexists(folder):
+        folder, missing = os.path.dirname(folder), folder
+    return missing
