@@ -255,6 +255,11 @@ def test_a_sampled_record_without_its_rows_is_refused_in_one_line(tmp_path, bund
     record = pipe(*steps)[-1].records[0]
     assert record["sample"]["sampled"] and os.path.exists(record["sample"]["rows_path"])
     del record["sample"]["rows_path"]
-    result = run("hp-train", stdin=(json.dumps(record) + "\n").encode())
+    # In the cache that made it, the record is not the one cached under its key: refused as edited.
+    edited = run("hp-train", stdin=(json.dumps(record) + "\n").encode())
+    assert edited.code == 2 and "differs from the one hp-sample cached under its key, at sample.rows_path" in \
+        edited.stderr
+    # Where its key names nothing (as for a record an older version wrote), what it lacks is said.
+    result = run("hp-train", "--cache-dir", tmp_path / "other", stdin=(json.dumps(record) + "\n").encode())
     assert result.code == 2 and result.stdout == ""
     assert len(result.err_lines) == 1 and "older hp-sample" in result.stderr and "hp-sample" in result.stderr

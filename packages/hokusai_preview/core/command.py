@@ -1,6 +1,7 @@
 """The stage protocol: how every hp-* command parses arguments, reads, writes and fails.
 
-* Arguments are parsed with docopt from the command's usage text, which is also its ``--help``.
+* Arguments are parsed with docopt from the command's usage text, which is also its ``--help``
+  (:mod:`hokusai_preview.core.usage` puts a mistyped command line in words).
 * Records are JSON objects, one per line. A stage reads them from the files named on its
   command line or from stdin (``-`` or nothing), and writes one record per input record to
   stdout. Heavy data (tables, models, predictions) travels as file paths inside the records.
@@ -243,7 +244,8 @@ def refuse_stdin_twice(sources, what):
 
 
 def write_stdout(text):
-    """Write ``text`` to stdout whole, or raise BrokenPipeError when the reader has gone.
+    """Write ``text`` to stdout whole, or raise BrokenPipeError when the reader has gone, and
+    OutputError when stdout is closed or cannot take it (a full disk, /dev/full).
 
     Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
     silently there (the buffered writer keeps the partial count and drops the error), and the
@@ -263,7 +265,7 @@ def write_stdout(text):
         while view:
             view = view[os.write(fd, view):]
     except OSError as exc:
-        if exc.errno in (errno.EPIPE,):
+        if exc.errno == errno.EPIPE:  # BrokenPipeError: the reader went away, ended quietly in main()
             raise
         raise OutputError("cannot write to stdout: %s" % (exc.strerror or exc),
                           "send it to a file or a pipe that can take it") from None
