@@ -37,6 +37,11 @@ COMMON_OPTIONS = (
     ("--version", "Show the version and exit."),
 )
 
+# Every stage's --help ends with it (README: Exit status).
+STAGE_EXIT_STATUS = ("Exit status: 0 success, 2 usage (options, or a record from the wrong stage, incomplete or\n"
+                     "edited), 3 bad data, 4 bad baseline, 5 baseline integrity failure, 6 untrusted model,\n"
+                     "7 cannot write output or cache, 1 internal error.")
+
 RECORD_VERSION = 1
 
 
@@ -87,7 +92,7 @@ def with_common_options(doc):
     own = [m.end() - m.start() for m in re.finditer(r"^  -\S.*?\s{2,}(?=\S)", doc, re.MULTILINE)]
     column = max(own) if own else 24
     lines = ["  %s%s" % (flag.ljust(column - 2), text) for flag, text in COMMON_OPTIONS]
-    return doc.replace("{common_options}", "\n".join(lines))
+    return doc.replace("{common_options}", "\n".join(lines)).rstrip("\n") + "\n\n" + STAGE_EXIT_STATUS + "\n"
 
 
 def to_jsonable(value):

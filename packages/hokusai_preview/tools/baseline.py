@@ -30,6 +30,9 @@ Options:
   -v --verbose            Show tracebacks on errors.
   -h --help               Show this help and exit.
   --version               Show the version and exit.
+
+Exit status: 0 success, 2 usage, 3 a table that cannot be read or used, 7 DIR cannot be written
+(or holds a bundle and --force was not given, or holds other files too), 1 internal error.
 """
 
 import os
