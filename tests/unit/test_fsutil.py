@@ -207,3 +207,12 @@ def test_written_through_tells_what_atomic_path_writes_in_place(tmp_path):
     (tmp_path / "to-file").symlink_to("file.txt")
     assert written_through(str(tmp_path / "my-stdout")) and written_through("/dev/null")
     assert not written_through(str(tmp_path / "to-file")) and not written_through(str(tmp_path / "new.txt"))
+
+
+def test_missing_folder_is_the_outermost_one_an_output_would_need(tmp_path):
+    from hokusai_preview.core.fsutil import missing_folder
+
+    assert missing_folder(str(tmp_path / "out.json")) is None
+    assert missing_folder(str(tmp_path / "a" / "b" / "out.json")) == str(tmp_path / "a")
+    (tmp_path / "a").mkdir()
+    assert missing_folder(str(tmp_path / "a" / "b" / "out.json")) == str(tmp_path / "a" / "b")

@@ -127,6 +127,15 @@ def nearest_existing(path):
     return place
 
 
+def missing_folder(path):
+    """The outermost folder of file ``path`` that does not exist yet (atomic_path makes it), or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = nearest_existing(folder)
+    if existing == folder:
+        return None
+    return os.path.join(existing, os.path.relpath(folder, existing).split(os.sep)[0])
+
+
 def check_writable_place(path):
     """Refuse now a file that could not be created later: its folder (made when missing) must be
     creatable in the nearest existing one, which must be a writable directory."""

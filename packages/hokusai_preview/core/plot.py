@@ -9,6 +9,7 @@ described by the summary's own functions (core/summary.py), so the picture says 
 says. matplotlib (the optional `plot` extra) is imported only here, only when a picture is drawn.
 """
 
+import os
 import warnings
 
 from .errors import UsageError
@@ -55,8 +56,6 @@ FORMATS = {
 def picture_format(path):
     """The format :func:`draw` writes ``path`` in: png, svg or pdf by its extension (png if it has
     none); UsageError for another extension, so out.jpg is never a PNG under a lying name."""
-    import os
-
     name = os.path.basename(path.rstrip("/"))
     extension = os.path.splitext(name)[1].lower().lstrip(".")
     if not extension:

@@ -277,13 +277,11 @@ def render(output, color=False, glyphs=UNICODE):
                     "sample holds of that split)" % (100 * held_out, fitted)
         else:
             split = "; fitted on %s of them, %g%% held out as the main pipeline does" % (fitted, 100 * held_out)
-    if p["mode"] == "retrain":
-        trained = "retrained on %s base + %s contributed rows%s" % (
-            thousands(training["base_samples"]), thousands(training["contributed_samples"]), split)
-    else:  # the new trees never see the base rows: only the baseline's own trees did
-        trained = "fine-tuned: the baseline (trained on %s base rows) plus new trees on %s contributed rows%s" % (
-            thousands(training["base_samples"]), thousands(training["contributed_samples"]), split)
-    lines.append(wrap(trained, 14, "new model     "))
+    # fine_tune: the new trees never see the base rows; only the baseline's own trees did
+    trained = "retrained on %s base + %s contributed rows%s" if p["mode"] == "retrain" else \
+        "fine-tuned: the baseline (trained on %s base rows) plus new trees on %s contributed rows%s"
+    lines.append(wrap(trained % (thousands(training["base_samples"]), thousands(training["contributed_samples"]),
+                                 split), 14, "new model     "))
     lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
                                                  budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:

@@ -67,15 +67,15 @@ class Usage:
         self.flags = set(re.findall(r"^\s+-(\w)[ ,]", text, re.M))
 
     def words(self, argv):
-        """(index, word) of ``argv`` where an option may stand: not after --, not an option's value."""
+        """The words of ``argv`` where an option may stand: not after --, not an option's value."""
         value_next = False
-        for index, word in enumerate(argv):
+        for word in argv:
             if value_next:
                 value_next = False
                 continue
             if word == "--":
                 return
-            yield index, word
+            yield word
             name = word.split("=", 1)[0]
             value_next = name.startswith("--") and "=" not in word and (self.unique(name) or name) in self.values
 
@@ -89,7 +89,7 @@ class Usage:
     def typed(self, argv):
         """The long options ``argv`` gives, each by its full name."""
         found = []
-        for _, word in self.words(argv):
+        for word in self.words(argv):
             if word.startswith("--") and len(word) > 2:
                 option = self.unique(word.split("=", 1)[0])
                 if option:
@@ -99,7 +99,7 @@ class Usage:
     def refuse_dashed_names(self, argv):
         """UsageError for a word like ``-data.csv`` where an option may stand: docopt would read it as
         the short flags -d -a -t ... (and ``-h`` among them would print the help and exit 0)."""
-        for _, word in self.words(argv):
+        for word in self.words(argv):
             if word.startswith("-") and not word.startswith("--") and len(word) > 1 \
                     and not set(word[1:]) <= self.flags:
                 raise UsageError("%s is not an option" % word, "to name a file whose name starts with '-', write "
@@ -108,7 +108,7 @@ class Usage:
     def refuse_unknown_options(self, argv):
         """UsageError for a long option the command lacks (with the nearest one it has), or a
         prefix of more than one (docopt takes a unique prefix, and calls the others unknown)."""
-        for _, word in self.words(argv):
+        for word in self.words(argv):
             name = word.split("=", 1)[0]
             if not name.startswith("--") or name == "--" or self.unique(name):
                 continue

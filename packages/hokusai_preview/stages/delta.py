@@ -207,12 +207,12 @@ def build_output(record, primary=None, bootstrap=500):
     elif primary != "accuracy":
         warnings.append("DeltaOne's significance rule treats %s as a proportion of benchmark rows, which it is "
                         "not exactly: the verdict is approximate" % primary)
-    shipped_seed = int(bundle.recipe["params"]["random_state"])
-    if mode == "retrain" and int(training["seed"]) != shipped_seed and available:
+    seed, shipped_seed = int(training["seed"]), int(bundle.recipe["params"]["random_state"])
+    if mode == "retrain" and seed != shipped_seed and available:
         shipped = (bundle.manifest.get("metrics") or {}).get(primary)
         warnings.append("with --seed %d (the bundle's model was trained with %d) the baseline is the recipe retrained "
                         "with seed %d, so that both models share it: its %s is %.4f%s" % (
-                            int(training["seed"]), shipped_seed, int(training["seed"]), primary, baseline[primary],
+                            seed, shipped_seed, seed, primary, baseline[primary],
                             "" if shipped is None else ", the shipped model's %.4f" % shipped))
     if used < min(whole, SMALL_SAMPLE):
         warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "

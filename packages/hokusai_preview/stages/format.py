@@ -128,7 +128,7 @@ class Format(Stage):
     def publish(self, args, text, rows):
         """Write the picture and the text, both or neither: each goes to a temporary file first,
         and they are published together once both are complete; stdout gets the text last."""
-        from ..core.fsutil import atomic_path, write_text, written_through
+        from ..core.fsutil import atomic_path, missing_folder, write_text, written_through
 
         writers = []
         if args["--output-file"]:
@@ -143,14 +143,14 @@ class Format(Stage):
         # such, bytes already written into the first cannot be taken back if the second fails.)
         writers.sort(key=lambda writer: written_through(writer[0]))
         # Missing folders are made (as for results/ of make batch), and said, so a mistyped one shows.
-        made, seen = {}, set()
-        for path in (args["--output-file"], args["--plot"]):  # each folder said once, in this order
-            folder = _missing_folder(path) if path else None
-            made[path], seen = (folder if folder not in seen else None), seen | {folder}
+        said, folders = {}, set()
+        for path in (args["--output-file"], args["--plot"]):  # a folder both need is said once
+            folder = missing_folder(path) if path else None
+            said[path] = " (made the folder %s)" % folder if folder and folder not in folders else ""
+            folders.add(folder)
         with contextlib.ExitStack() as stack:
             for path, write in writers:
                 write(stack.enter_context(atomic_path(path)))
-        said = {path: " (made the folder %s)" % made[path] if made[path] else "" for path in made}
         if args["--output-file"]:
             self.info("wrote %s%s" % (args["--output-file"], said[args["--output-file"]]))
         else:
@@ -246,11 +246,3 @@ class Format(Stage):
 
 
 main = Format.entry_point
-
-
-def _missing_folder(path):
-    """The outermost folder of ``path`` that does not exist yet (atomic_path makes it), or None."""
-    folder, missing = os.path.dirname(os.path.abspath(path)), None
-    while not os.path.lexists(folder):
-        folder, missing = os.path.dirname(folder), folder
-    return missing

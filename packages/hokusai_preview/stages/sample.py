@@ -58,8 +58,9 @@ class Sample(Stage):
 
         contribution = record["contribution"]
         source, rows = current_table(record)
-        if pq.read_metadata(source).num_rows != rows:  # a record edited by hand (usable() words it)
-            raise ValueError("%s holds %d rows, not %d" % (source, pq.read_metadata(source).num_rows, rows))
+        stored = pq.read_metadata(source).num_rows
+        if stored != rows:  # a record edited by hand (usable() words it)
+            raise ValueError("%s holds %d rows, not %d" % (source, stored, rows))
         label = record["baseline"].get("label_column") or _label_column(source)
         original_counts = (record.get("check") or contribution["validation"])["class_counts"]  # after hp-check
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,
