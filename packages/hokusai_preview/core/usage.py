@@ -12,7 +12,6 @@ sentence saying what is wrong and what to type instead:
     unexpected argument data.csv; give a data file as --data-path data.csv
 """
 
-import difflib
 import re
 
 from .errors import UsageError
@@ -115,6 +114,8 @@ class Usage:
             matches = [o for o in self.options if o.startswith(name)]
             if matches:
                 raise UsageError("%s could be %s" % (name, _either(matches)), "write the option in full")
+            import difflib  # only for a mistake: every command parses its line at start-up
+
             near = difflib.get_close_matches(name, self.options, n=1, cutoff=0.7)
             raise UsageError("unknown option %s" % name,
                              "did you mean %s?" % near[0] if near else None)
