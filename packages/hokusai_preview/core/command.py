@@ -83,7 +83,8 @@ def jobs_option(args):
 
 
 def with_common_options(doc):
-    """A stage's usage text with the options every cached stage shares put in place.
+    """A stage's usage text with the options every cached stage shares put in place, and the
+    exit statuses every stage shares at its end.
 
     Their descriptions start in the column of the stage's own options' descriptions.
     """
@@ -321,6 +322,7 @@ class Stage(Command):
         from .cache import Cache
 
         self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"), notify=self.info)
+        self._recorded = {}  # (kind, key) -> the record cached there: read once per input record
         self.setup(args)
         if self.prefetching:
             prefetch.start(self.prefetch)
@@ -478,8 +480,8 @@ class Stage(Command):
         try:
             yield
         except UNUSABLE as exc:
-            if self.as_written(record):
-                raise
+            if record.get("record") not in self.accepts or self.as_written(record):
+                raise  # not a record (hp-load's data file), or one as its stage wrote it
             raise UsageError("the %s record is not as hp-%s wrote it, and %s cannot use it (%s)" % (
                 record.get("record"), record.get("record"), self.name, _what_failed(exc)),
                 "feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load") from None
@@ -517,10 +519,12 @@ class Stage(Command):
 
     def cached_record(self, record):
         """The record this cache holds under ``record``'s kind and key, or None."""
-        key = record.get("key")
-        if not (isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)):
-            return None  # not a key this tool made: nothing to look up under it
-        return self.cache.recorded(record.get("record"), key)
+        kind, key = record.get("record"), record.get("key")
+        if kind not in self.accepts or not (isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)):
+            return None  # not a stage record (hp-load's data file), or not a key this tool made
+        if (kind, key) not in self._recorded:
+            self._recorded[kind, key] = self.cache.recorded(kind, key)
+        return self._recorded[kind, key]
 
     def params(self, record):
         return {}

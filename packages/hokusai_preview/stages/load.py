@@ -27,7 +27,6 @@ format, file SHA-256, the normalised table's path (Parquet, in the cache), `rows
 extra columns, rows with missing features, class counts, warnings).
 """
 
-import contextlib
 import os
 
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
@@ -98,14 +97,6 @@ class Load(Stage):
                 os.unlink(spooled)
         self.report(result["contribution"])  # also on a cache hit: the warnings still hold
         return result
-
-    @contextlib.contextmanager
-    def usable(self, record):
-        """hp-load's input is a data file, not a record: nothing here was edited by hand."""
-        yield
-
-    def refuse_edited(self, record):
-        """Nothing to check: the input is a data file, keyed by its SHA-256."""
 
     def input_key(self, record):
         return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
