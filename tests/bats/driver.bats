@@ -215,3 +215,14 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [ "$status" -eq 2 ]
   [ "${stderr_lines[0]}" = 'hokusai-preview: error: --output-file - would write a file named "-", not stdout; leave --output-file out to write to stdout, or give ./- for a file of that name' ]
 }
+
+@test "--help and --version to a closed or full stdout: one line, status 7" {
+  for option in --help --version; do
+    run --separate-stderr bash -c "hokusai-preview $option >&-"
+    [ "$status" -eq 7 ]
+    [ "$stderr" = "hokusai-preview: error: cannot write to stdout; give it a file or a pipe that can take it (e.g. > out.txt)" ]
+    run --separate-stderr bash -c "hokusai-preview $option > /dev/full"
+    [ "$status" -eq 7 ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+  done
+}

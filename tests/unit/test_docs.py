@@ -28,3 +28,16 @@ def test_readme_documents_the_current_help(command):
     assert "$ %s --help\n%s" % (command, done.stdout.rstrip("\n")) in readme, (
         "README lacks the current `%s --help`; run bin/update-readme" % command)
     assert "<!-- usage:%s -->" % command in readme
+
+
+@pytest.mark.parametrize("where, line", [
+    (">&-", "cannot write to stdout: it is closed; give it a file or a pipe (e.g. > out.txt)"),
+    ("> /dev/full", "cannot write to stdout: No space left on device; send it to a file or a pipe that can take it"),
+])
+@pytest.mark.parametrize("option", ["--help", "--version"])
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c != "hokusai-preview"])
+def test_help_to_a_stdout_that_cannot_take_it_is_an_output_error(command, option, where, line):
+    """Exit 7 and one line, as for any output: not exit 0 with nothing printed."""
+    done = subprocess.run(["bash", "-c", "%s %s %s" % (os.path.join(BIN, command), option, where)],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (7, "%s: error: %s\n" % (command, line))

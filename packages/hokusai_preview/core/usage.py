@@ -22,16 +22,28 @@ def parse(usage, argv, command, **docopt_options):
 
     ``command`` names the command in the default hint ("see 'hp-load --help'").
     """
+    import contextlib
+    import io
+
     from docopt import DocoptExit, docopt
 
     text = Usage(usage)
     try:
         text.refuse_unknown_options(argv)
         text.refuse_dashed_names(argv)
+        printed = io.StringIO()
         try:
-            args = docopt(usage, argv, **docopt_options)
+            with contextlib.redirect_stdout(printed):
+                args = docopt(usage, argv, **docopt_options)
         except DocoptExit as exc:
             raise UsageError(*text.explain(str(exc), argv)) from None
+        except SystemExit:
+            # --help or --version, which docopt print()s: written as any output is, so that a
+            # closed or full stdout is an error (exit 7) rather than an exit 0 that printed nothing.
+            from .command import write_stdout
+
+            write_stdout(printed.getvalue())
+            raise
         refuse_empty_values(args)
     except UsageError as exc:
         exc.hint = exc.hint or "see '%s --help'" % command  # every error line says how to go on

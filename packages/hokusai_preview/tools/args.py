@@ -67,9 +67,9 @@ def shell_code(argv):
 
     Usage(DRIVER_USAGE).refuse_dashed_names(argv)
     if any(a in ("-h", "--help") for a in argv):
-        return "printf '%%s' %s\nexit 0\n" % shlex.quote(DRIVER_USAGE)
+        return print_and_exit(DRIVER_USAGE)
     if "--version" in argv:
-        return "echo %s\nexit 0\n" % shlex.quote("hokusai-preview " + __version__)
+        return print_and_exit("hokusai-preview %s\n" % __version__)
     parsed = parse(DRIVER_USAGE, argv, "hokusai-preview", default_help=False)
     check_values(parsed)
     if parsed["--full"] and given_option(DRIVER_USAGE, argv, "--sample-size"):
@@ -86,6 +86,14 @@ def shell_code(argv):
             value = ""
         lines.append("%s=%s" % (name, shlex.quote(str(value))))
     return "\n".join(lines) + "\n"
+
+
+def print_and_exit(text):
+    """Shell code printing ``text`` and exiting 0, or, when stdout is closed or full, the one-line
+    error and exit status (7) the stages give, not bash's own message and status 1."""
+    return ("printf '%%s' %s 2>/dev/null || { echo %s >&2; exit 7; }\nexit 0\n"
+            % (shlex.quote(text), shlex.quote("hokusai-preview: error: cannot write to stdout; give it a file or a "
+                                              "pipe that can take it (e.g. > out.txt)")))
 
 
 def check_values(parsed):
@@ -116,24 +124,32 @@ def check_values(parsed):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--":
-        argv = argv[1:]  # the driver's own arguments follow
-    elif any(a in ("-h", "--help") for a in argv):
-        sys.stdout.write(__doc__)
-        return 0
-    try:
-        try:
-            sys.stdout.write(shell_code(argv))
-        except HPError as exc:
-            if isinstance(exc, UsageError) and not exc.hint:
-                exc.hint = "see 'hokusai-preview --help'"
-            sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
-            sys.stdout.write("exit %d\n" % exc.exit_code)
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader went away: stop quietly, as the stages do
-        from ..core.command import silence_stdout
+    from ..core.command import silence_stdout, write_stdout
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--"]:  # the driver's own arguments follow
+        text = driver_code(argv[1:])
+    elif any(a in ("-h", "--help") for a in argv):
+        text = __doc__
+    else:
+        text = driver_code(argv)
+    try:
+        write_stdout(text)
+    except BrokenPipeError:  # the reader went away: stop quietly, as the stages do
         silence_stdout()
         return 141
+    except HPError as exc:  # stdout closed or full
+        sys.stderr.write("hp-args: error: %s\n" % exc.line())
+        return exc.exit_code
     return 0
+
+
+def driver_code(argv):
+    """:func:`shell_code`, or after the one-line error on stderr, shell code exiting with its status."""
+    try:
+        return shell_code(argv)
+    except HPError as exc:
+        if isinstance(exc, UsageError) and not exc.hint:
+            exc.hint = "see 'hokusai-preview --help'"
+        sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
+        return "exit %d\n" % exc.exit_code
