@@ -127,6 +127,8 @@ def test_the_matching_rules_are_what_the_output_says():
     near, partner = D.near_match(ea, eb)
     assert near.tolist() == [True, True, True, False]  # ratio 1.0009; zero; missing; opposite sign
     assert D.exact_index(ea.keys, eb.keys).tolist() == [-1, 1, 2, -1]
+    # A reference repeating its rows: the first row of each key, counted in the reference itself.
+    assert D.exact_index(np.array([7, 9, 5, 4]), np.array([5, 5, 7, 9, 7])).tolist() == [2, 3, 0, -1]
 
     text = [{"name": "t", "kind": "text"}, {"name": "c", "kind": "categorical"}]
     a = pd.DataFrame({"t": ["the quick brown fox jumps over the lazy dog today", None, "", "hello there"],

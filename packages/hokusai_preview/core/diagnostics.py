@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: a matched reference row is counted in the reference itself, repeats included
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -326,10 +326,11 @@ def exact_index(keys, reference_keys):
     """For each key: the first position of the same key in ``reference_keys`` (-1 if none)."""
     import pandas as pd
 
-    index = pd.Index(reference_keys)
-    first = ~index.duplicated()
-    return pd.Index(reference_keys[first]).get_indexer(keys).astype(np.int64) if len(keys) else \
-        np.empty(0, dtype=np.int64)
+    if not len(keys):
+        return np.empty(0, dtype=np.int64)
+    first = np.flatnonzero(~pd.Index(reference_keys).duplicated())  # positions of each key's first row
+    found = pd.Index(reference_keys[first]).get_indexer(keys)  # a unique index: positions among those
+    return np.where(found >= 0, first[found], -1).astype(np.int64)
 
 
 def chance_expected(pair_rate, rows, others):
