@@ -243,3 +243,31 @@ def test_force_puts_the_old_bundle_back_when_the_new_one_cannot_be_moved_in(tmp_
         baseline._replace_dir(str(staging), str(output))
     assert (output / "manifest.json").read_text() == "old" and (staging / "manifest.json").read_text() == "new"
     assert sorted(os.listdir(str(tmp_path))) == [".bundle.building-x", "bundle"]
+
+
+def test_a_yes_no_feature_is_stored_as_a_contribution_stores_it(tmp_path):
+    """True in a base table and true in a contribution are one category: hp-load writes "true",
+    and the bundle's tables did keep True ("True" to the model), so the same column drifted
+    completely and was a category the baseline had never seen."""
+    import json
+
+    import pandas as pd
+
+    frames = {}
+    for name, source in (("train", "hpc_jobs_1000.csv"), ("bench", "hpc_jobs_700.parquet"),
+                         ("mine", "hpc_jobs_500.json")):
+        frame = pd.read_parquet(EXAMPLES + "/" + source) if source.endswith(".parquet") else \
+            pd.read_csv(EXAMPLES + "/" + source) if source.endswith(".csv") else pd.read_json(EXAMPLES + "/" + source)
+        frame["big"] = frame["compounds"] > 300
+        frames[name] = tmp_path / (name + ".csv")
+        frame.to_csv(str(frames[name]), index=False)
+    bundle, cache = tmp_path / "bundle", str(tmp_path / "cache")
+    assert run("hp-baseline", "--train-data", str(frames["train"]), "--benchmark-data", str(frames["bench"]),
+               "--output", str(bundle)).code == 0
+    for table in ("base", "benchmark"):
+        assert set(pd.read_parquet(str(bundle / (table + ".parquet")))["big"]) == {"true", "false"}
+    loaded = run("hp-load", "--cache-dir", cache, "--baseline-model", str(bundle), "--data-path", str(frames["mine"]))
+    checked = run("hp-check", "--cache-dir", cache, stdin=loaded.stdout)
+    drift = json.loads(checked.stdout)["check"]["diagnostics"]["drift"]
+    big = [f for f in drift["features"] if f["feature"] == "big"]
+    assert big and big[0]["value"] < 0.05 and not big[0]["drifted"]  # was a TVD of 1.0

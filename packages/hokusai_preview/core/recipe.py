@@ -132,6 +132,20 @@ def canonical_labels(series):
     return text.map(lambda v: None if v is None else canonical_label(v))
 
 
+def canonical_categories(series):
+    """A categorical or text column's values as hp-load stores a contribution's: text as it is,
+    other values (booleans, numbers) by :func:`canonical_label`, so that True is "true" and 1.0 is
+    "1" in the bundle's tables as in every contribution; missing values are None."""
+    import pandas as pd
+
+    def one(value):
+        if isinstance(value, str):
+            return value
+        return None if value is None or value is pd.NA or value is pd.NaT else canonical_label(value)
+
+    return series.astype(object).map(one).astype(object)
+
+
 def prepare_features(frame, features):
     """Type each feature column for the preprocessing step.
 

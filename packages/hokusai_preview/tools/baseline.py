@@ -157,7 +157,7 @@ class Baseline(Command):
 
     def specify(self, train, bench, label, args):
         """Validate the two tables and decide features, kinds and classes."""
-        from ..core.recipe import ID_COLUMNS, canonical_labels, infer_kind
+        from ..core.recipe import ID_COLUMNS, canonical_categories, canonical_labels, infer_kind
 
         for name, frame, path in (("training", train, args["--train-data"]),
                                   ("benchmark", bench, args["--benchmark-data"])):
@@ -192,6 +192,9 @@ class Baseline(Command):
             counts = train[label].value_counts()
             positive = min(classes, key=lambda c: (counts.get(c, 0), c))
         kinds = [{"name": c, "dtype": str(train[c].dtype), "kind": infer_kind(train[c])} for c in features]
+        for name in [f["name"] for f in kinds if f["kind"] != "numeric"]:
+            for frame in (train, bench):  # stored as contributions are, or True and "true" would differ
+                frame[name] = canonical_categories(frame[name])
         numbers_in_benchmark(bench, [f["name"] for f in kinds if f["kind"] == "numeric"], args["--benchmark-data"],
                              label)
         model_id = args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
