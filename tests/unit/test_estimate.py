@@ -1,4 +1,4 @@
-"""core/estimate.py: the DeltaOne rule at its boundaries, the probabilities, and the like-for-like premise."""
+"""The DeltaOne rule (core/deltaone.py) at its boundaries, the probabilities, the like-for-like premise."""
 
 import math
 import os
@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from hokusai_preview.core import estimate as est
+from hokusai_preview.core.deltaone import deltaone_rule
 from hokusai_preview.core.metrics import score
 
 H = "sha256:" + "0" * 64
 
 
 def rule(base, new, n=1500, hashes=(H, H)):
-    return est.deltaone_rule(base, new, n, n, hashes[0], hashes[1])
+    return deltaone_rule(base, new, n, n, hashes[0], hashes[1])
 
 
 # --- the DeltaOne rule -------------------------------------------------------------------------
@@ -23,7 +24,7 @@ def test_rule_checks_run_in_the_main_pipelines_order():
     assert rule(0.5, 0.9, n=799, hashes=(H, "sha256:" + "1" * 64))["decision"] == "insufficient_samples"
     assert rule(0.5, 0.9, n=800, hashes=(H, "sha256:" + "1" * 64))["decision"] == "dataset_hash_mismatch"
     assert rule(0.5, 0.9, n=800)["decision"] == "accepted"
-    assert est.deltaone_rule(0.5, 0.9, 800, 799, H, H)["decision"] == "insufficient_samples"
+    assert deltaone_rule(0.5, 0.9, 800, 799, H, H)["decision"] == "insufficient_samples"
 
 
 def test_a_delta_of_exactly_one_point_is_not_below_the_threshold():

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from hokusai_preview.core.metrics import METRICS, score_batch
+from hokusai_preview.core.deltaone import METRICS
+from hokusai_preview.core.metrics import score_batch
 
 
 def _case(seed, rows=300, classes=4, replicates=25):

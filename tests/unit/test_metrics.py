@@ -10,8 +10,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from hokusai_preview.core.deltaone import METRICS
 from hokusai_preview.core.metrics import (
-    METRICS,
     confusion_counts,
     score,
     score_batch,

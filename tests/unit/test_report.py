@@ -132,17 +132,29 @@ def test_scale_labels_sit_under_their_values():
 
 
 @pytest.mark.parametrize("p, text", [(1.0, "100%"), (0.9999, ">99%"), (0.995, ">99%"), (0.97, "97%"),
-                                     (0.5, "50%"), (0.004, "<1%"), (0.0, "0%"), (None, "?")])
+                                     (0.5, "50%"), (0.005, "<1%"), (0.004, "<1%"), (0.0, "0%"),
+                                     (None, "?")])
 def test_percent_never_rounds_a_doubt_away(p, text):
     assert percent(p) == text
 
 
 @pytest.mark.parametrize("c, text", [(1.0, "1.00"), (0.9999, ">0.99"), (0.995, ">0.99"), (0.994, "0.99"),
-                                     (0.5, "0.50"), (None, "?")])
+                                     (0.5, "0.50"), (0.004, "<0.01"), (0.0, "0.00"), (None, "?")])
 def test_a_confidence_short_of_the_full_computation_never_shows_as_1(c, text, output):
     assert confidence(c) == text
     output["preview_metadata"]["estimation_confidence"] = 0.9999
     assert "estimation_confidence  >0.99" in render(output, color=False)
+
+
+@pytest.mark.parametrize("value, text", [(0.996, "+0.99"), (0.995, "+0.99"), (1.0, "+1.00"), (1.004, "+1.00"),
+                                         (0.994, "+0.99"), (2.996, "+3.00"), (-0.996, "-1.00"), (None, "?")])
+def test_a_delta_below_the_threshold_never_shows_as_reaching_it(value, text, output):
+    from hokusai_preview.core.report import points
+
+    assert points(value) == text
+    primary = output["preview_metadata"]["primary_metric"]
+    primary["delta_pp"] = 0.996
+    assert "judged on %s: +0.99 pts" % primary["name"] in render(output, color=False)
 
 
 def test_an_error_record_reports_its_one_line_error():

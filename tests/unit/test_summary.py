@@ -218,7 +218,7 @@ def test_an_output_its_schema_refuses_is_refused_naming_the_field(bundles, chang
 def test_the_input_check_knows_the_metrics_and_error_kinds_the_tool_has():
     # hp-format must not import numpy, so summary.py names the metrics itself: kept equal here.
     from hokusai_preview.core import summary
-    from hokusai_preview.core.metrics import METRICS
+    from hokusai_preview.core.deltaone import METRICS
 
     assert summary.METRICS == METRICS
     with open(os.path.join(ROOT, "schemas", "error.schema.json"), encoding="utf-8") as handle:

@@ -56,11 +56,9 @@ import math
 
 import numpy as np
 
-from .metrics import METRICS, score_batch
+from .deltaone import EPSILON_PP, METRICS, MIN_BENCHMARK_ROWS, SIGNIFICANCE_Z, THRESHOLD_PP, deltaone_rule, variance
+from .metrics import score_batch
 
-THRESHOLD_PP = 1.0          # DeltaOne: at least one percentage point on the primary metric
-MIN_BENCHMARK_ROWS = 800    # DeltaOne: both evaluations on at least this many rows
-SIGNIFICANCE_Z = 1.96       # DeltaOne's constant, as the main pipeline writes it (not 1.95996...)
 RELATIVE_TOLERANCE = 0.20   # "within +/-20% of the estimate"
 ABSOLUTE_TOLERANCE = 0.002  # ... or within 0.2 points where the estimate is near zero
 SD_INFLATION = 1.25         # measured calibration of the reference-based spreads of a sampled preview
@@ -68,7 +66,6 @@ PROFILE_DRAWS = 50          # k-subsets of the reference per profile point
 PROFILE_POINTS = 9          # profile at 10%, 20%, ..., 90% of the full budget
 LUCK_DRAWS = 50             # bootstrap draws of the new forest's trees (tree_luck)
 MAX_CONFIDENCE = 0.9999     # anything short of the full computation keeps some doubt
-_EPSILON_PP = 1e-9          # a delta of exactly 1.0 point is 1.0 point despite floating point
 
 
 def normal_cdf(x):
@@ -470,37 +467,6 @@ def paired_bootstrap(y, new_proba, reference_proba, draws=1000, seed=0, chunk=10
     return out
 
 
-def deltaone_rule(baseline_value, new_value, n_baseline, n_new, hash_baseline, hash_new):
-    """The main pipeline's DeltaOne acceptance rule on a proportion metric.
-
-    Returns dict: ``decision`` (accepted | insufficient_samples | dataset_hash_mismatch |
-    delta_below_threshold | not_statistically_significant), ``accepted``, ``delta_pp``,
-    ``ci95_pp`` [low, high] (unpaired: SE = sqrt(p (1 - p) / n) per model), ``threshold_pp``,
-    ``min_examples``. The checks run in the main pipeline's order.
-    """
-    delta_pp = (new_value - baseline_value) * 100.0
-    half = SIGNIFICANCE_Z * math.sqrt(_variance(baseline_value, n_baseline) + _variance(new_value, n_new)) * 100.0
-    ci = [delta_pp - half, delta_pp + half]
-    if min(n_baseline, n_new) < MIN_BENCHMARK_ROWS:
-        decision = "insufficient_samples"
-    elif hash_baseline != hash_new:
-        decision = "dataset_hash_mismatch"
-    elif delta_pp < THRESHOLD_PP - _EPSILON_PP:
-        decision = "delta_below_threshold"
-    elif not ci[0] > 0:
-        decision = "not_statistically_significant"
-    else:
-        decision = "accepted"
-    return {"decision": decision, "accepted": decision == "accepted", "delta_pp": delta_pp, "ci95_pp": ci,
-            "threshold_pp": THRESHOLD_PP, "min_examples": MIN_BENCHMARK_ROWS}
-
-
-def _variance(p, n):
-    # An estimated value (baseline + extrapolated delta) can pass 0 or 1; a proportion cannot.
-    p = min(max(p, 0.0), 1.0)
-    return p * (1.0 - p) / n if n else 0.0
-
-
 def passing_delta(baseline_value, n_rows):
     """The smallest primary-metric delta (a fraction) that DeltaOne accepts on n_rows rows.
 
@@ -509,7 +475,7 @@ def passing_delta(baseline_value, n_rows):
     delta can pass (the baseline is already too close to 1).
     """
     def margin(d):
-        return d - SIGNIFICANCE_Z * math.sqrt(_variance(baseline_value, n_rows) + _variance(baseline_value + d, n_rows))
+        return d - SIGNIFICANCE_Z * math.sqrt(variance(baseline_value, n_rows) + variance(baseline_value + d, n_rows))
 
     low, high = 0.0, 1.0 - baseline_value
     if high <= 0 or margin(high) <= 0 or high < THRESHOLD_PP / 100.0:
@@ -544,7 +510,7 @@ def threshold_probability(delta_estimate, delta_sd, exact=False):
     """P(the full pipeline's primary-metric delta is at least the 1-point threshold)."""
     threshold = THRESHOLD_PP / 100.0
     if exact or not delta_sd or delta_sd <= 0:
-        return 1.0 if delta_estimate * 100.0 >= THRESHOLD_PP - _EPSILON_PP else 0.0
+        return 1.0 if delta_estimate * 100.0 >= THRESHOLD_PP - EPSILON_PP else 0.0
     return 1.0 - normal_cdf((threshold - delta_estimate) / delta_sd)
 
 

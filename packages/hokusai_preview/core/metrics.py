@@ -12,8 +12,6 @@ from typing import Dict, Optional
 
 import numpy as np
 
-METRICS = ("accuracy", "precision", "recall", "f1", "auroc")
-
 
 def _divide(num, den):
     # zero_division=0: 0/0 (e.g. a class that is never predicted) scores 0.

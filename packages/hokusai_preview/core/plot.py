@@ -12,12 +12,12 @@ says. matplotlib (the optional `plot` extra) is imported only here, only when a 
 import os
 import warnings
 
+from .deltaone import THRESHOLD_PP
 from .errors import UsageError
-from .report import percent, signed, thousands
+from .report import percent, points, signed, thousands
 from .summary import baselines, failed, judged_on, plural, primaries, sort_rows, tally, verdict
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
-THRESHOLD_PP = 1.0
 WIDTH_IN = 10.0
 MARGIN = 0.012  # of the figure's width, kept clear at either side
 SUBTITLE_CHARS = 135  # of the subtitle's small type fit on one line of the picture's width
@@ -123,7 +123,7 @@ def _figure(plt, rows):
             low, high = r["primary_interval_pp"] or (r["primary_delta_pp"],) * 2
             ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")
             ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, mec="white", mew=1.2, zorder=3)
-            ax.annotate(signed(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
+            ax.annotate(points(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
                         fontweight="bold")
         else:  # e.g. the primary metric is undefined on the benchmark: nothing to draw, said so

@@ -6,11 +6,14 @@ means; then one row per metric with a bar of the estimated delta and its interva
 axis; then where the numbers came from. Everything fits 80 columns.
 
 Colour only when the caller asks (hp-format does when stdout is a terminal and NO_COLOR is
-unset); box-drawing glyphs only when the output encoding can carry them. Standard library only:
-hp-format must start fast.
+unset); box-drawing glyphs only when the output encoding can carry them. Plain Python only (no
+numpy): hp-format must start fast.
 """
 
+import math
 import textwrap
+
+from .deltaone import EPSILON_PP, THRESHOLD_PP
 
 WIDTH = 80
 FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
@@ -70,19 +73,36 @@ def percent(p):
     """A probability as a percentage that never rounds a doubt away (>99%, <1%)."""
     if p is None:
         return "?"
-    if 0.995 <= p < 1:
-        return ">99%"
-    if 0 < p < 0.005:
-        return "<1%"
-    return "%.0f%%" % (100 * p)
+    return _never_certain(p, "%.0f%%" % (100 * p), "<1%", ">99%")
 
 
 def confidence(c):
     """An estimation_confidence to two places that never rounds a doubt away: 1.00 is only the
-    full computation's (0.9999 shows as >0.99)."""
+    full computation's (0.9999 shows as >0.99, 0.004 as <0.01)."""
     if c is None:
         return "?"
-    return ">0.99" if 0.995 <= c < 1 else "%.2f" % c
+    return _never_certain(c, "%.2f" % c, "<0.01", ">0.99")
+
+
+def _never_certain(p, text, low, high):
+    """``text`` for the probability ``p``, or ``low``/``high`` where it would round a doubt away
+    to 0 or 1 (the low side judged on the text: 0.005 is "0%" in Python's rounding)."""
+    if 0.995 <= p < 1:
+        return high
+    if 0 < p and float(text.rstrip("%")) == 0:
+        return low
+    return text
+
+
+def points(value):
+    """A delta in percentage points to two places, never rounded across DeltaOne's threshold:
+    0.996 shows as +0.99, below +1 as the verdict says, not as a passing +1.00."""
+    if value is None:
+        return "?"
+    text = "%+.2f" % value
+    if value < THRESHOLD_PP - EPSILON_PP <= float(text):
+        text = "%+.2f" % (math.floor(value * 100.0) / 100.0)
+    return text
 
 
 def thousands(n):
@@ -231,7 +251,7 @@ def render(output, color=False, glyphs=UNICODE):
     else:
         lines.extend([verdict_text, "  " + s.bold(chance)])
     lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s benchmark rows" % (
-        prim["name"], signed(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
+        prim["name"], points(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
         thousands(d1["benchmark_rows"])), 4, "  "))
     ci = d1.get("ci95_pp")
     lines.append(wrap("needs %s +%.1f pts, %s %s rows and a 95%% interval above 0; here %s .. %s" % (
@@ -342,7 +362,7 @@ def metric_table(output, s, g):
     lines = [s.bold(head + ("estimated delta, pts" if not est.get("extrapolated") else "estimated for all rows, pts"))]
     for (name, v, centre, low, high), span in zip(rows, spans):
         text = "%-9s %8s %8s %7s  %-*s " % (name, _fmt(v["baseline_value"]), _fmt(v["new_value"]),
-                                           signed(100 * v["absolute_delta"]), span_width, span)
+                                           points(100 * v["absolute_delta"]), span_width, span)
         cells = axis.bar(centre, low, high, g)
         lines.append(text + paint(cells, s, 1 if low > 0 else -1 if high < 0 else 0))
     lines.append(s.dim(" " * len(head) + axis.scale("pts")))

@@ -16,8 +16,9 @@ import json
 import math
 import os
 
+from .deltaone import METRICS
 from .errors import EXIT_CODES
-from .report import VERDICTS, confidence, percent, plural, removed_rows, signed, thousands, warnings_of
+from .report import VERDICTS, confidence, percent, plural, points, removed_rows, signed, thousands, warnings_of
 
 FORMATS = ("md", "csv", "jsonl")
 
@@ -187,7 +188,7 @@ def markdown(rows):
             metric = (row["primary_metric"] or "?") + " " if mixed else ""
             cells = [str(number), _cell(row["contribution"]), rows_used,
                      "%s (%s)" % (signed(row["delta_one_score"], 4), _span(row["delta_one_interval"], 4)),
-                     "%s%s (%s)" % (metric, signed(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
+                     "%s%s (%s)" % (metric, points(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
                      _verdict(row), percent(row["deltaone_probability"]),
                      confidence(row["estimation_confidence"]),
                      _cell("; ".join(row["warnings"]))]
@@ -246,7 +247,6 @@ KINDS = {
     "strings": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
     "object": (lambda v: isinstance(v, dict), "an object"),
 }
-METRICS = ("accuracy", "precision", "recall", "f1", "auroc")  # core/metrics.py's, which imports numpy
 DECISIONS = tuple(VERDICTS)
 ERROR_KINDS = tuple(EXIT_CODES) + ("internal",)  # the errors' kinds, and a bug's
 

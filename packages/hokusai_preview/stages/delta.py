@@ -60,7 +60,7 @@ class Delta(Stage):
     prefetch = ("numpy", "pyarrow.parquet")
 
     def setup(self, args):
-        from ..core.metrics import METRICS
+        from ..core.deltaone import METRICS
 
         self.primary = choice_option(args, "--primary-metric", METRICS)
         self.bootstrap = positive_int(args, "--bootstrap", minimum=10, maximum=BOOTSTRAP_MAX)
@@ -108,7 +108,8 @@ def build_output(record, primary=None, bootstrap=500):
     import numpy as np
 
     from ..core import estimate as est
-    from ..core.metrics import METRICS, score
+    from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, deltaone_rule
+    from ..core.metrics import score
     from .train import open_record_bundle, record_arrays
 
     started = time.perf_counter()
@@ -174,7 +175,7 @@ def build_output(record, primary=None, bootstrap=500):
     benchmark_hash = evaluation["benchmark"]["data_hash"]
     available = primary in included
     if available:
-        rule = est.deltaone_rule(baseline[primary], new_values[primary], n_rows, n_rows, benchmark_hash,
+        rule = deltaone_rule(baseline[primary], new_values[primary], n_rows, n_rows, benchmark_hash,
                                  benchmark_hash)
         probability = est.acceptance_probability(baseline[primary], deltas[primary], sd[primary], n_rows, exact)
         clears = est.threshold_probability(deltas[primary], sd[primary], exact)
@@ -198,9 +199,9 @@ def build_output(record, primary=None, bootstrap=500):
                             "improvement": bool(new_value - base > 0)}
 
     warnings = list(contribution["validation"].get("warnings", []))  # hp-load's name the rows it dropped
-    if n_rows < est.MIN_BENCHMARK_ROWS:
+    if n_rows < MIN_BENCHMARK_ROWS:
         warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
-                        % (n_rows, est.MIN_BENCHMARK_ROWS))
+                        % (n_rows, MIN_BENCHMARK_ROWS))
     if not available:
         warnings.append("the primary metric %s is undefined on this benchmark (it holds a single class), so "
                         "DeltaOne cannot be judged; choose another with --primary-metric" % primary)

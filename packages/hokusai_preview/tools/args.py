@@ -105,6 +105,7 @@ def check_values(parsed):
     """
     from ..core.cache import Cache
     from ..core.command import choice_option, jobs_option, positive_int, seed_option
+    from ..core.deltaone import METRICS
     from ..stages.format import FORMATS
 
     Cache(parsed["--cache-dir"])  # HP_CACHE_MAX_BYTES, and a cache directory that cannot be one
@@ -118,8 +119,6 @@ def check_values(parsed):
         # "-" is compared with stdin: `--data-path - < x.json --output-file x.json` is refused too.
         check_output_path(parsed["--output-file"], [parsed["--data-path"]])
     if parsed["--primary-metric"] is not None:
-        from ..core.metrics import METRICS  # imports numpy: only when the option is given
-
         choice_option(parsed, "--primary-metric", METRICS)
 
 

@@ -71,7 +71,7 @@ class Baseline(Command):
     usage = __doc__
 
     def run(self, args):
-        from ..core.metrics import METRICS
+        from ..core.deltaone import METRICS
 
         label = args["--label-column"]
         choice_option(args, "--primary-metric", METRICS)
@@ -133,7 +133,7 @@ class Baseline(Command):
         """Warn about tables that make a bundle whose verdicts mean little."""
         import pandas as pd
 
-        from ..core.estimate import MIN_BENCHMARK_ROWS
+        from ..core.deltaone import MIN_BENCHMARK_ROWS
 
         columns = [spec["label"]] + [f["name"] for f in spec["features"]]
         shared = pd.util.hash_pandas_object(bench[columns], index=False).isin(

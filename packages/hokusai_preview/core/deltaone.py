@@ -1,0 +1,45 @@
+"""The main pipeline's DeltaOne rule, as its facts state it: the five metrics, the threshold of one
+percentage point on the primary metric, the minimum benchmark size and the significance test.
+
+Plain Python, no numpy: the report, the batch summary and its picture (hp-format, which only
+formats and must start fast) draw the same line and name the same metrics as the estimate.
+"""
+
+import math
+
+METRICS = ("accuracy", "precision", "recall", "f1", "auroc")  # delta_one_score averages their deltas
+THRESHOLD_PP = 1.0          # at least one percentage point on the primary metric
+MIN_BENCHMARK_ROWS = 800    # both evaluations on at least this many rows
+SIGNIFICANCE_Z = 1.96       # the main pipeline's constant, as it writes it (not 1.95996...)
+EPSILON_PP = 1e-9           # a delta of exactly 1.0 point is 1.0 point despite floating point
+
+
+def deltaone_rule(baseline_value, new_value, n_baseline, n_new, hash_baseline, hash_new):
+    """The main pipeline's DeltaOne acceptance rule on a proportion metric.
+
+    Returns dict: ``decision`` (accepted | insufficient_samples | dataset_hash_mismatch |
+    delta_below_threshold | not_statistically_significant), ``accepted``, ``delta_pp``,
+    ``ci95_pp`` [low, high] (unpaired: SE = sqrt(p (1 - p) / n) per model), ``threshold_pp``,
+    ``min_examples``. The checks run in the main pipeline's order.
+    """
+    delta_pp = (new_value - baseline_value) * 100.0
+    half = SIGNIFICANCE_Z * math.sqrt(variance(baseline_value, n_baseline) + variance(new_value, n_new)) * 100.0
+    ci = [delta_pp - half, delta_pp + half]
+    if min(n_baseline, n_new) < MIN_BENCHMARK_ROWS:
+        decision = "insufficient_samples"
+    elif hash_baseline != hash_new:
+        decision = "dataset_hash_mismatch"
+    elif delta_pp < THRESHOLD_PP - EPSILON_PP:
+        decision = "delta_below_threshold"
+    elif not ci[0] > 0:
+        decision = "not_statistically_significant"
+    else:
+        decision = "accepted"
+    return {"decision": decision, "accepted": decision == "accepted", "delta_pp": delta_pp, "ci95_pp": ci,
+            "threshold_pp": THRESHOLD_PP, "min_examples": MIN_BENCHMARK_ROWS}
+
+
+def variance(p, n):
+    # An estimated value (baseline + extrapolated delta) can pass 0 or 1; a proportion cannot.
+    p = min(max(p, 0.0), 1.0)
+    return p * (1.0 - p) / n if n else 0.0
