@@ -54,9 +54,15 @@ def test_quota_properties_on_many_random_cases():
     ([9990, 10], 100, [99, 1]),  # a rare class is kept
     ([3, 0, 4], 100, [3, 0, 4]),  # smaller than the sample: everything
     ([10, 10, 10], 2, [1, 1, 1]),  # the size is raised to the number of classes
+    ([49, 16, 27, 12], 4, [1, 1, 1, 1]),  # 49 * (1 / 49) is under 1 in floating point, but not rare
+    ([14, 13, 12, 4, 18, 7, 10], 26, [5, 5, 4, 1, 6, 2, 3]),  # equal remainders: the lower class code
 ])
 def test_quota_examples(counts, size, expected):
-    assert stratified_quotas(np.array(counts), size).tolist() == expected
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy warning is a line on the stage's stderr
+        assert stratified_quotas(np.array(counts), size).tolist() == expected
 
 
 def test_proportions_are_within_one_row_when_no_class_is_rare():

@@ -33,19 +33,20 @@ def stratified_quotas(counts, size):
     size = max(int(size), int(present.sum()))
     if size >= total:
         return counts.copy()
+    # In whole numbers, share = counts * left / pool exactly: no rounding error decides which class
+    # is rare or which remainder is largest (ties go to the lower class code).
     rare = np.zeros(len(counts), dtype=bool)
     while True:  # fixing a rare class shrinks the others' shares, which may make more rare
         others = present & ~rare
-        exact = np.zeros(len(counts))
-        exact[others] = counts[others] * ((size - rare.sum()) / counts[others].sum())
-        newly = others & (exact < 1)
+        left, pool = size - int(rare.sum()), int(counts[others].sum())
+        newly = others & (counts * left < pool)
         if not newly.any():
             break
         rare |= newly
-    quotas = np.floor(exact).astype(np.int64)
+    quotas = np.where(others, counts * left // max(pool, 1), 0)
     quotas[rare] = 1
-    order = np.lexsort((np.arange(len(counts)), -(exact - quotas)))  # largest remainder first
-    order = [i for i in order if others[i]]
+    remainder = np.where(others, counts * left % max(pool, 1), -1)
+    order = np.lexsort((np.arange(len(counts)), -remainder))  # largest remainder first
     for index in order[: size - int(quotas.sum())]:
         quotas[index] += 1
     return quotas
