@@ -78,6 +78,25 @@ def test_fine_tune_mode_without_base_table(example_csv, bundles):
     assert any("no base training table" in w for w in output["preview_metadata"]["warnings"])
 
 
+@pytest.mark.parametrize("size", [4, 8])
+def test_fine_tuning_on_a_tiny_sample_the_full_run_mostly_holds_out(example_csv, bundles, size):
+    """With seed 25, the full run's split holds out all 4 rows of a 4-row sample (nothing to
+    fine-tune on: one line, exit 3) and all rows of the 8-row sample's learning-curve points
+    (those points are the baseline itself: skipped). Both ended in an internal error."""
+    bundle, _ = bundles("hpc_finetune")
+    steps = pipe(("hp-load", "--data-path", example_csv, "--baseline-model", bundle),
+                 ("hp-sample", "--sample-size", str(size), "--seed", "25"), ("hp-train", "--seed", "25"))
+    if size == 4:
+        assert steps[-1].code == 3 and steps[-1].stdout == ""
+        assert steps[-1].err_lines == ["hp-train: error: none of the 4 sampled rows is among the 80% of the "
+                                       "contribution the full run fits, so there is nothing to fine-tune on; "
+                                       "give a larger --sample-size"]
+    else:
+        assert steps[-1].code == 0, steps[-1].stderr
+        curve = steps[-1].records[0]["training"]["learning_curve"]
+        assert [p["fitted_rows"] for p in curve][-1] > 0 and all(p["fitted_rows"] > 0 for p in curve)
+
+
 def test_error_records_pass_through_every_stage():
     error = {"record": "error", "source_path": "x.csv",
              "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv is empty"}}

@@ -46,7 +46,7 @@ import sys
 import time
 
 from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
-from ..core.errors import BaselineError, UsageError
+from ..core.errors import BaselineError, DataError, UsageError
 
 __doc__ = with_common_options(__doc__)
 
@@ -124,6 +124,11 @@ class Train(Stage):
         trainer.cache = self.cache  # checkpoints: see core/checkpoint.py
         split, positions = trainer.full_run_split(contribution, sample)
         frame, fitted_contributed = split.frame(contribution, positions)
+        if not len(frame):  # fine_tune: every sampled row is among those the full run holds out
+            kept = round(100 * (1 - trainer.test_size))
+            raise DataError("none of the %d sampled rows is among the %d%% of the contribution the full run fits, so "
+                            "there is nothing to fine-tune on" % (len(contribution), kept),
+                            "give a larger --sample-size")
         grown = trainer.grow(frame, reference, y_bench, self.round_size,
                              None if self.full else (self.min_trees, self.target), progress=self.progress)
         model, new_probas, history, stop_reason = grown
@@ -421,6 +426,8 @@ class Trainer:
             size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
             chosen = stratified_indices(codes, size, self.seed) if size else np.empty(0, dtype=np.int64)
             frame, fitted = split.frame(contribution.iloc[chosen], positions[chosen])
+            if not len(frame):
+                continue  # fine_tune, every row held out: no trees to grow, the baseline is that point
             model, bench = self.start(frame)
             forest = model[-1]
             offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
