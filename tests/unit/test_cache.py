@@ -155,6 +155,25 @@ def test_entries_in_use_are_not_evicted_even_over_the_cap(tmp_path):
     assert len(removed) == 3 and list(cache.entries()) == []
 
 
+def test_a_long_stage_keeps_the_entries_its_record_reads_from(tmp_path):
+    """A stage that computed for longer than the grace period: the upstream entries it read were
+    last used when it started. Starting to compute marks them used, and its commit never evicts
+    what its own record refers to, which the next stage reads."""
+    from hokusai_preview.core.cache import damaged_references
+
+    cache = Cache(str(tmp_path), max_bytes=1)
+    upstream = build(cache, key=key(1))  # e.g. hp-sample's entry, read by hp-train
+    _age(cache, "s", key(1), 4000)
+    assert damaged_references(upstream) == []
+    assert time.time() - os.path.getmtime(os.path.join(cache.entry_dir("s", key(1)), "entry.json")) < 60
+    _age(cache, "s", key(1), 4000)  # ... and the stage then ran for over an hour
+    entry = cache.create("t", key(2))
+    with open(entry.path("b.bin"), "wb") as handle:
+        handle.write(b"y" * 1000)
+    entry.commit({"model": entry.path("b.bin"), "table": upstream["path"]}, ["b.bin"])
+    assert {e["key"] for e in cache.entries()} == {key(1), key(2)}  # over the cap, but both are needed
+
+
 def test_eviction_counts_a_file_shared_by_hard_links_once_and_frees_it_with_its_last_entry(tmp_path):
     cache = Cache(str(tmp_path), max_bytes=10 ** 9)
     shared = build(cache, key=key(1), payload=b"s" * 100000)["path"]  # oldest: links the big file first

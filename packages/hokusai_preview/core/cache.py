@@ -28,9 +28,11 @@ Keys chain the key of the stage's input record with the stage's parameters and t
 version, so a changed input or parameter invalidates exactly the stages downstream of it.
 
 Least-recently-used eviction keeps the cache under ``HP_CACHE_MAX_BYTES`` (default 2 GiB) after
-each commit: every lookup refreshes the modification time of the entry's ``entry.json``.
-Entries used in the last :data:`EVICTION_GRACE_SECONDS` are kept even over the cap, so a
-pipeline that is running never loses the files its next stage is about to read.
+each commit: every lookup refreshes the modification time of the entry's ``entry.json``, and so
+does a stage that starts computing, for every entry its input record reads from. Entries used in
+the last :data:`EVICTION_GRACE_SECONDS` are kept even over the cap, and a commit never evicts the
+entries its own record refers to, so a pipeline that is running never loses the files its next
+stage is about to read, however long a stage takes.
 """
 
 import collections
@@ -163,7 +165,7 @@ class Entry:
                               "give --cache-dir (or HP_CACHE_DIR) a writable directory with free space") from exc
         finally:
             self.release()
-        self.cache.enforce_limit(keep=self.final)
+        self.cache.enforce_limit(keep=[self.final] + referenced_entries(record))  # what the next stage reads
         return record
 
     def discard(self):
@@ -225,7 +227,6 @@ class Cache:
         """The record of the published entry if it verifies, even with lookups disabled; else
         None, the entry removed (the caller rebuilds it)."""
         directory = self.entry_dir(stage, key)
-        meta_path = os.path.join(directory, ENTRY_FILE)
         try:
             meta = read_entry(directory)
         except FileNotFoundError:
@@ -235,8 +236,7 @@ class Cache:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.remove(stage, key)  # truncated, corrupted or edited: rebuilt by the caller
             return None
-        with contextlib.suppress(OSError):
-            os.utime(meta_path)  # least-recently-used bookkeeping
+        _used(directory)
         return meta["record"]
 
     def recorded(self, stage, key):
@@ -351,10 +351,10 @@ class Cache:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
 
-    def enforce_limit(self, keep=None, max_bytes=None, grace=EVICTION_GRACE_SECONDS):
+    def enforce_limit(self, keep=(), max_bytes=None, grace=EVICTION_GRACE_SECONDS):
         """Evict least-recently-used entries until the cache fits; returns the entries removed.
 
-        Never evicts ``keep``, nor entries used in the last ``grace`` seconds.
+        Never evicts the entry directories in ``keep``, nor entries used in the last ``grace`` seconds.
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
         entries = sorted(self.entries(), key=lambda e: e["last_used"])
@@ -369,7 +369,7 @@ class Cache:
         for entry in entries:
             if total <= limit:
                 break
-            if entry["path"] == keep or now - entry["last_used"] < grace:
+            if entry["path"] in keep or now - entry["last_used"] < grace:
                 continue
             if not self._remove_tree(entry["path"]):
                 continue  # cannot be removed (a read-only cache): nothing freed
@@ -457,7 +457,8 @@ def damaged_references(record):
 
     A stage about to compute calls this: upstream files are only trusted while their entry
     verifies, so a saved record whose cached files were since evicted or damaged is refused
-    instead of silently giving other numbers.
+    instead of silently giving other numbers. The sound ones are marked used now: the stage is
+    about to read them.
     """
     damaged = []
     for directory in referenced_entries(record):
@@ -465,7 +466,15 @@ def damaged_references(record):
             read_entry(directory)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             damaged.append(directory)
+        else:
+            _used(directory)
     return damaged
+
+
+def _used(directory):
+    """Least-recently-used bookkeeping: the entry in ``directory`` was used now."""
+    with contextlib.suppress(OSError):  # a read-only cache is read all the same
+        os.utime(os.path.join(directory, ENTRY_FILE))
 
 
 def seal(directory, record, artifacts):
