@@ -182,6 +182,19 @@ def test_a_file_named_like_an_option_is_read_after_a_double_dash(tmp_path, monke
     assert record["contribution"]["rows_used"] == 1000
 
 
+def test_a_cached_load_names_the_file_as_this_run_typed_it(tmp_path, monkeypatch, cache_dir):
+    """The same file named from another directory: the record and the summary say the path typed
+    now, not the first run's spelling (which need not exist from here)."""
+    (tmp_path / "sub").mkdir()
+    data = tmp_path / "sub" / "mine.csv"
+    data.write_bytes(open(EXAMPLE, "rb").read())
+    for where, typed in ((tmp_path, "sub/mine.csv"), (tmp_path / "sub", "mine.csv"), (tmp_path, str(data))):
+        monkeypatch.chdir(where)
+        record, result = load_ok(typed)
+        assert record["contribution"]["source_path"] == typed
+        assert result.err_lines[-1].startswith("hp-load: %s: 1000 rows (csv)" % typed)
+
+
 def test_an_empty_path_is_named_as_such():
     result = run("hp-load", "")
     assert result.code == 3 and result.stdout == ""

@@ -102,9 +102,10 @@ class Load(Stage):
         return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
 
     def params(self, record):
-        source = self.current["label"]
-        return {"source": source if source == "<stdin>" else os.path.abspath(source),
-                "label_column": self.args["--label-column"], "format": self.args["--format"]}
+        # The path as typed, not the file it names: the record reports it (source_path), so the
+        # same file named another way (./x.csv, /abs/x.csv) is another entry, not the first spelling.
+        return {"source": self.current["label"], "label_column": self.args["--label-column"],
+                "format": self.args["--format"]}
 
     def compute(self, record, entry):
         from ..core.dataio import BatchReader, read_with_restarts
