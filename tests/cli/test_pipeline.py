@@ -27,6 +27,25 @@ def test_every_record_validates_against_its_schema(name, bundles):
     validate(results[-1].records[0]["output"], "delta-output")
 
 
+def test_the_schemas_validate_offline_with_the_installed_validator(example_csv, bundles, tmp_path):
+    """The README's command: references resolve next to the schema files, never over the network."""
+    import subprocess
+
+    from helpers import ROOT
+
+    bundle, _ = bundles("hpc")
+    output = json.loads(preview(example_csv, bundle=bundle)[-1].stdout)
+    command = [os.path.join(ROOT, ".venv", "bin", "jsonschema"), "--base-uri",
+               "file://%s/" % os.path.join(ROOT, "schemas"), "-i", str(tmp_path / "result.json"),
+               os.path.join(ROOT, "schemas", "delta-output.schema.json")]
+    for confidence, code in ((output["preview_metadata"]["estimation_confidence"], 0), (7, 1)):
+        output["preview_metadata"]["estimation_confidence"] = confidence
+        (tmp_path / "result.json").write_text(json.dumps(output))
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == code, done.stderr
+    assert "7 is greater than the maximum of 1" in done.stderr
+
+
 def test_output_is_the_main_pipeline_format_with_preview_fields(example_csv, bundles):
     bundle, _ = bundles("hpc")
     result = preview(example_csv, bundle=bundle)[-1]

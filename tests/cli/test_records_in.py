@@ -287,6 +287,15 @@ def test_the_driver_refuses_a_sample_size_with_full(words):
     assert "opt_sample_size=10" in shell_code(["--data-path", "x.csv"] + words)
 
 
+def test_records_saved_with_a_byte_order_mark_and_blank_lines_are_read(written):
+    """An editor's BOM and blank lines are not records: the line numbers still count them."""
+    records, cache = written
+    text = "\ufeff" + json.dumps(records["check"]) + "\n\n"
+    assert run("hp-sample", "--cache-dir", cache, stdin=text.encode()).code == 0
+    broken = run("hp-sample", "--cache-dir", cache, stdin=(text + "\n{nope\n").encode())
+    assert broken.code == 2 and broken.err_lines[0].startswith("hp-sample: error: line 4 of <stdin> is not a JSON record")
+
+
 @pytest.mark.parametrize("stage", ["hp-sample", "hp-format"])
 def test_a_record_line_nested_past_the_decoder_is_not_a_json_record(stage):
     result = run(stage, stdin=("[" * 100000 + "]" * 100000 + "\n").encode())

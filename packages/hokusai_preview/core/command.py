@@ -277,6 +277,15 @@ def write_stdout(text):
                           "send it to a file or a pipe that can take it") from None
 
 
+def _json_loads(text):
+    """json.loads, with a document nested past Python's stack as invalid JSON (a ValueError,
+    which jsonlines reports with its line number) rather than a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def silence_stdout():
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -371,17 +380,23 @@ class Stage(Command):
                 handle.close()
 
     def read_lines(self, lines, label):
-        """The checked records of an iterable of JSON lines."""
+        """The checked records of an iterable of JSON lines, read by jsonlines (blank lines
+        skipped, a leading byte-order mark allowed)."""
+        import jsonlines
+
+        read = [0]  # the number of the line last read: the record's, blank lines being skipped before it
+
+        def numbered():
+            for read[0], line in enumerate(lines, 1):
+                yield line
+
+        reader = jsonlines.Reader(numbered(), loads=_json_loads)
         try:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
-                    raise UsageError("line %d of %s is not a JSON record" % (number, label),
-                                     "feed %s the output of %s" % (self.name, self.upstream())) from None
-                yield self.check_record(record, number, label)
+            for record in reader.iter(allow_none=True, skip_empty=True):
+                yield self.check_record(record, read[0], label)
+        except jsonlines.InvalidLineError as exc:
+            raise UsageError("line %d of %s is not a JSON record" % (exc.lineno, label),
+                             "feed %s the output of %s" % (self.name, self.upstream())) from None
         except UnicodeDecodeError:  # decoded in chunks, so no line number can be trusted
             raise UsageError("%s is not UTF-8 text, so not JSON records" % label,
                              "feed %s the output of %s" % (self.name, self.upstream())) from None
