@@ -293,7 +293,8 @@ def test_records_saved_with_a_byte_order_mark_and_blank_lines_are_read(written):
     text = "\ufeff" + json.dumps(records["check"]) + "\n\n"
     assert run("hp-sample", "--cache-dir", cache, stdin=text.encode()).code == 0
     broken = run("hp-sample", "--cache-dir", cache, stdin=(text + "\n{nope\n").encode())
-    assert broken.code == 2 and broken.err_lines[0].startswith("hp-sample: error: line 4 of <stdin> is not a JSON record")
+    assert broken.code == 2
+    assert broken.err_lines[0].startswith("hp-sample: error: line 4 of <stdin> is not a JSON record")
 
 
 @pytest.mark.parametrize("stage", ["hp-sample", "hp-format"])

@@ -488,3 +488,18 @@ def test_prefetching_leaves_no_blas_worker_at_low_priority(modules, tmp_path):
     assert nices["pools"] == [nices["main"]] * len(nices["pools"]), nices
     if nices["main"] < 10:
         assert nices["rest"] == 10, nices  # the other imports still run at low priority
+
+
+@pytest.mark.parametrize("where", ["2>&-", "2>/dev/full"])
+def test_a_stderr_that_cannot_take_messages_changes_no_result(example_csv, bundles, tmp_path, where):
+    """Messages are not the output: with stderr closed or full, a good run still writes its
+    record and exits 0, and a bad one still exits with its own status (not 1)."""
+    bundle, _ = bundles("hpc")
+    load = os.path.join(ROOT, ".venv", "bin", "hp-load")
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"))
+    good = subprocess.run(["bash", "-c", "%s %s --baseline-model %s %s" % (load, example_csv, bundle, where)],
+                          capture_output=True, text=True, env=env)
+    assert good.returncode == 0 and json.loads(good.stdout)["record"] == "load"
+    bad = subprocess.run(["bash", "-c", "%s %s %s" % (load, tmp_path / "nope.csv", where)], capture_output=True,
+                         text=True, env=env)
+    assert (bad.returncode, bad.stdout) == (3, "")

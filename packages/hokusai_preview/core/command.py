@@ -143,17 +143,14 @@ class Command:
     def info(self, message):
         """A progress or status line on stderr (suppressed by --quiet)."""
         if not self.quiet:
-            sys.stderr.write("%s: %s\n" % (self.name, message))
-            sys.stderr.flush()
+            say("%s: %s" % (self.name, message))
 
     def warn(self, message):
         if not self.quiet:
-            sys.stderr.write("%s: warning: %s\n" % (self.name, message))
-            sys.stderr.flush()
+            say("%s: warning: %s" % (self.name, message))
 
     def fail_line(self, text, code):
-        sys.stderr.write("%s: error: %s\n" % (self.name, text))
-        sys.stderr.flush()
+        say("%s: error: %s" % (self.name, text))
         return code
 
     # --- entry point ---------------------------------------------------------------------
@@ -179,7 +176,7 @@ class Command:
             return 0
         except HPError as exc:
             if self.verbose:
-                traceback.print_exc()
+                print_traceback()
             if isinstance(exc, UsageError) and not exc.hint:
                 exc.hint = "see '%s --help'" % self.name  # every error line says how to go on
             return self.fail_line(exc.line(), exc.exit_code)
@@ -199,7 +196,7 @@ class Command:
             if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
                 return self.internal_error(exc)
             if self.verbose:
-                traceback.print_exc()
+                print_traceback()
             # Not a bug: a full disk (or quota), most often where the cache is.
             return self.fail_line("no space left to write %s; free some space or point --cache-dir (or "
                                   "HP_CACHE_DIR) at a disk with room" % (exc.filename or "the results"), 7)
@@ -212,7 +209,7 @@ class Command:
     def internal_error(self, exc):
         """One line for a bug (with the traceback too under --verbose); returns exit status 1."""
         if self.verbose:
-            traceback.print_exc()
+            print_traceback()
             return self.fail_line("internal error: %s: %s" % (type(exc).__name__, exc), 1)
         text = " ".join(str(exc).split())[:300]
         return self.fail_line("internal error: %s: %s; run again with --verbose and report it"
@@ -275,6 +272,21 @@ def write_stdout(text):
             raise
         raise OutputError("cannot write to stdout: %s" % (exc.strerror or exc),
                           "send it to a file or a pipe that can take it") from None
+
+
+def say(line):
+    """Write one line to stderr. Messages are not the output: a stderr that is closed (2>&-) or
+    cannot take them (2>/dev/full) loses them, and the command goes on to its own exit status."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # None when started closed; ValueError once closed
+        pass
+
+
+def print_traceback():
+    """--verbose: the current exception's traceback on stderr, as :func:`say` writes lines."""
+    say(traceback.format_exc().rstrip("\n"))
 
 
 def _json_loads(text):

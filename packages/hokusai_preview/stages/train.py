@@ -193,7 +193,7 @@ class Train(Stage):
         from tqdm import tqdm
 
         return tqdm(total=total, initial=initial, unit="tree", desc=self.name, leave=False, file=sys.stderr,
-                    disable=self.quiet or not sys.stderr.isatty())
+                    disable=self.quiet or sys.stderr is None or not sys.stderr.isatty())
 
     def reference_probas(self, bundle, mode, benchmark):
         """Per-tree benchmark probabilities of the reference forest, cached per bundle and seed.

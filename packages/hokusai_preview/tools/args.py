@@ -123,7 +123,7 @@ def check_values(parsed):
 
 
 def main(argv=None):
-    from ..core.command import silence_stdout, write_stdout
+    from ..core.command import say, silence_stdout, write_stdout
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--"]:  # the driver's own arguments follow
@@ -138,17 +138,19 @@ def main(argv=None):
         silence_stdout()
         return 141
     except HPError as exc:  # stdout closed or full
-        sys.stderr.write("hp-args: error: %s\n" % exc.line())
+        say("hp-args: error: %s" % exc.line())
         return exc.exit_code
     return 0
 
 
 def driver_code(argv):
     """:func:`shell_code`, or after the one-line error on stderr, shell code exiting with its status."""
+    from ..core.command import say
+
     try:
         return shell_code(argv)
     except HPError as exc:
         if isinstance(exc, UsageError) and not exc.hint:
             exc.hint = "see 'hokusai-preview --help'"
-        sys.stderr.write("hokusai-preview: error: %s\n" % exc.line())
+        say("hokusai-preview: error: %s" % exc.line())
         return "exit %d\n" % exc.exit_code
