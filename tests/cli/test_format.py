@@ -337,6 +337,22 @@ def test_a_picture_that_cannot_be_written_leaves_no_other_output(results, tmp_pa
         assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.parametrize("where", ["> /dev/full", ">&-"])
+def test_a_stdout_that_cannot_take_the_table_leaves_no_picture(results, tmp_path, where):
+    """The table goes to stdout before the picture is published: both or neither."""
+    import shlex
+    import subprocess
+
+    from helpers import ROOT
+
+    picture = tmp_path / "p.png"
+    command = "%s --summary --plot %s %s %s" % (os.path.join(ROOT, ".venv", "bin", "hp-format"), picture,
+                                                " ".join(shlex.quote(str(r)) for r in results), where)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert done.returncode == 7 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not picture.exists()
+
+
 def test_a_name_the_font_cannot_draw_prints_nothing(results, tmp_path):
     """matplotlib warns of every glyph its font lacks; hp-format's stderr holds its own lines only."""
     document = documents(results[:1])[0]

@@ -503,3 +503,41 @@ def test_a_stderr_that_cannot_take_messages_changes_no_result(example_csv, bundl
     bad = subprocess.run(["bash", "-c", "%s %s %s" % (load, tmp_path / "nope.csv", where)], capture_output=True,
                          text=True, env=env)
     assert (bad.returncode, bad.stdout) == (3, "")
+
+
+def test_a_name_that_is_not_utf8_is_refused_in_one_line(example_csv, tmp_path):
+    """A file name in another encoding reaches Python as lone surrogates, which no record can
+    carry: refused (exit 2) naming it, not an internal error."""
+    odd = os.path.join(os.fsencode(str(tmp_path)), b"donn\xe9es.csv")
+    with open(odd, "wb") as handle:
+        handle.write(open(example_csv, "rb").read())
+    bin_dir = os.path.join(ROOT, ".venv", "bin")
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"))
+    for argv in ([os.path.join(bin_dir, "hp-load"), odd],
+                 [os.path.join(bin_dir, "hokusai-preview"), "--data-path", odd]):
+        done = subprocess.run(argv, capture_output=True, env=env)
+        assert (done.returncode, done.stdout) == (2, b"")
+        assert done.stderr.decode().endswith("donn\\xe9es.csv is not UTF-8 text; rename it in UTF-8 "
+                                             "(e.g. convmv -f latin1 -t utf8 --notest NAME)\n")
+        assert len(done.stderr.splitlines()) == 1
+    env["HP_CACHE_DIR"] = os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"c\xffche"))
+    done = subprocess.run([os.path.join(bin_dir, "hp-load"), example_csv], capture_output=True, env=env)
+    assert done.returncode == 2 and b"the cache directory " in done.stderr
+    assert not os.path.exists(os.fsencode(env["HP_CACHE_DIR"]))
+
+
+def test_records_are_utf8_whatever_the_locale(example_csv, tmp_path):
+    """Records and JSON are UTF-8 (RFC 8259) even under an ASCII locale; the report escapes what
+    the terminal cannot show rather than failing."""
+    named = tmp_path / "données.csv"
+    named.write_bytes(open(example_csv, "rb").read())
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"), PYTHONIOENCODING="ascii")
+    driver = os.path.join(ROOT, ".venv", "bin", "hokusai-preview")
+    done = subprocess.run([driver, "-q", "--data-path", str(named), "--output-format", "json"], capture_output=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.decode("utf-8"))["new_model"]["training_metadata"]["data_manifest"][
+        "source_path"] == str(named)
+    pretty = subprocess.run([driver, "-q", "--data-path", "données.csv"], capture_output=True, env=env,
+                            cwd=str(tmp_path))
+    assert pretty.returncode == 0 and b"contribution  donn\\xe9es.csv: 1,000 of 1,000 rows" in pretty.stdout

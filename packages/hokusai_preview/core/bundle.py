@@ -28,7 +28,7 @@ import json
 import os
 
 from .errors import BaselineError, IntegrityError, UntrustedModelError
-from .fsutil import sha256_file
+from .fsutil import refuse_undecodable, sha256_file
 
 FORMAT = "hokusai-preview-bundle"
 FORMAT_VERSION = 1
@@ -80,6 +80,7 @@ class Bundle:
         """Open and verify the bundle at ``path`` (default: :func:`default_bundle_path`)."""
         explicit = path is not None
         path = os.path.abspath(path or default_bundle_path())
+        refuse_undecodable(path, "the baseline bundle")  # its path goes into every record
         if not os.path.isdir(path):
             if not explicit and os.environ.get(ENV_BASELINE):
                 raise BaselineError("%s=%s is not a bundle directory" % (ENV_BASELINE, os.environ[ENV_BASELINE]),

@@ -46,7 +46,7 @@ import uuid
 
 from .. import __version__
 from .errors import OutputError, UsageError
-from .fsutil import nearest_existing, sha256_file, sha256_json, write_json_atomic
+from .fsutil import nearest_existing, refuse_undecodable, sha256_file, sha256_json, write_json_atomic
 from .records import leaves
 
 ENTRY_FILE = "entry.json"
@@ -197,6 +197,7 @@ class Cache:
 
     def __init__(self, root=None, enabled=True, max_bytes=None, notify=None):
         self.root = os.path.abspath(root or default_cache_dir())
+        refuse_undecodable(self.root, "the cache directory")  # its paths go into every record
         self.enabled = enabled
         if max_bytes is None:
             try:

@@ -246,9 +246,13 @@ def refuse_stdin_twice(sources, what):
                          "name it once, or save the %s to files" % what)
 
 
-def write_stdout(text):
+def write_stdout(text, json_text=False):
     """Write ``text`` to stdout whole, or raise BrokenPipeError when the reader has gone, and
     OutputError when stdout is closed or cannot take it (a full disk, /dev/full).
+
+    ``json_text``: JSON, which is UTF-8 whatever the locale (RFC 8259), for the program that reads
+    it; other text is for a person, in stdout's encoding, with a character it cannot carry written
+    as an escape (\\xe9) rather than failing the command.
 
     Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
     silently there (the buffered writer keeps the partial count and drops the error), and the
@@ -263,7 +267,8 @@ def write_stdout(text):
         sys.stdout.write(text)
         return
     sys.stdout.flush()
-    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"))
+    data = text.encode("utf-8") if json_text else text.encode(sys.stdout.encoding or "utf-8", "backslashreplace")
+    view = memoryview(data)
     try:
         while view:
             view = view[os.write(fd, view):]
@@ -370,15 +375,16 @@ class Stage(Command):
     unreadable = ("cannot read record file %s: %s", "name a file written by an earlier stage")
 
     def open_source(self, source):
-        """(text handle, label) of a record source: a file, or stdin for ``-``."""
+        """(binary handle, label) of a record source: a file, or stdin for ``-``. Binary: records
+        are JSON, UTF-8 whatever the locale's encoding (RFC 8259)."""
         if source == "-":
             if sys.stdin is None or sys.stdin.isatty():
                 raise UsageError("%s reads records on stdin, but stdin is %s" % (
                     self.name, "closed" if sys.stdin is None else "a terminal"),
                     "pipe the previous stage into it or name a record file")
-            return sys.stdin, "<stdin>"
+            return sys.stdin.buffer, "<stdin>"
         try:
-            return open(source, encoding="utf-8"), source
+            return open(source, "rb"), source
         except OSError as exc:
             message, hint = self.unreadable
             raise UsageError(message % (source, exc.strerror or exc), hint) from None
@@ -388,12 +394,12 @@ class Stage(Command):
         try:
             yield from self.read_lines(handle, label)
         finally:
-            if handle is not sys.stdin:
+            if source != "-":
                 handle.close()
 
     def read_lines(self, lines, label):
-        """The checked records of an iterable of JSON lines, read by jsonlines (blank lines
-        skipped, a leading byte-order mark allowed)."""
+        """The checked records of an iterable of JSON lines (bytes in UTF-8, or text), read by
+        jsonlines (blank lines skipped, a leading byte-order mark allowed)."""
         import jsonlines
 
         read = [0]  # the number of the line last read: the record's, blank lines being skipped before it
@@ -407,11 +413,10 @@ class Stage(Command):
             for record in reader.iter(allow_none=True, skip_empty=True):
                 yield self.check_record(record, read[0], label)
         except jsonlines.InvalidLineError as exc:
-            raise UsageError("line %d of %s is not a JSON record" % (exc.lineno, label),
-                             "feed %s the output of %s" % (self.name, self.upstream())) from None
-        except UnicodeDecodeError:  # decoded in chunks, so no line number can be trusted
-            raise UsageError("%s is not UTF-8 text, so not JSON records" % label,
-                             "feed %s the output of %s" % (self.name, self.upstream())) from None
+            what = "%s is not UTF-8 text (line %d), so not JSON records" % (label, exc.lineno) \
+                if isinstance(exc.__cause__, UnicodeDecodeError) else \
+                "line %d of %s is not a JSON record" % (exc.lineno, label)
+            raise UsageError(what, "feed %s the output of %s" % (self.name, self.upstream())) from None
 
     def upstream(self):
         return " or ".join("hp-" + kind for kind in self.accepts)
@@ -441,7 +446,7 @@ class Stage(Command):
     # --- records out ---------------------------------------------------------------------
 
     def emit(self, record):
-        write_stdout(dumps_record(record) + "\n")
+        write_stdout(dumps_record(record) + "\n", json_text=True)
 
     def handle(self, record):
         """Pass error records through; otherwise compute or reuse the stage's output."""

@@ -25,6 +25,17 @@ from .errors import OutputError, UsageError
 CHUNK = 1 << 20
 
 
+def refuse_undecodable(name, what):
+    """UsageError when ``name`` (an argument, a path) is not UTF-8 text: a file name in another
+    encoding reaches Python as lone surrogates, which no record, output or message can carry."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError("%s %s is not UTF-8 text" % (what, shown),
+                         "rename it in UTF-8 (e.g. convmv -f latin1 -t utf8 --notest NAME)") from None
+
+
 def sha256_file(path):
     """SHA-256 hex digest of a file's bytes, read in 1 MiB chunks (bounded memory)."""
     digest = hashlib.sha256()

@@ -27,8 +27,12 @@ def parse(usage, argv, command, **docopt_options):
 
     from docopt import DocoptExit, docopt
 
+    from .fsutil import refuse_undecodable
+
     text = Usage(usage)
     try:
+        for word in argv:
+            refuse_undecodable(word, "the argument")
         text.refuse_unknown_options(argv)
         text.refuse_dashed_names(argv)
         printed = io.StringIO()

@@ -123,11 +123,13 @@ class Format(Stage):
 
             glyphs = UNICODE if args["--output-file"] else glyphs_for(getattr(sys.stdout, "encoding", None))
             text = "\n".join(self.each(outputs, lambda o: render(o, color=self.use_color(args), glyphs=glyphs)))
-        self.publish(args, text, rows)
+        json_text = (summary_fmt if self.summarising else fmt) in ("json", "jsonl")
+        self.publish(args, text, rows, json_text)
 
-    def publish(self, args, text, rows):
+    def publish(self, args, text, rows, json_text=False):
         """Write the picture and the text, both or neither: each goes to a temporary file first,
-        and they are published together once both are complete; stdout gets the text last."""
+        and they are published together once both are complete; stdout, which can fail (closed,
+        full), gets the text before a file is renamed into place."""
         from ..core.fsutil import atomic_path, missing_folder, write_text, written_through
 
         writers = []
@@ -138,23 +140,33 @@ class Format(Stage):
 
             writers.append((args["--plot"], lambda tmp: draw(rows, tmp, self.picture_format)))
         # Leaving the stack publishes the last entered first: a device or pipe (/dev/full, a
-        # FIFO) is written into then, which can fail, while a rename into place hardly can; so
-        # those go first, and a failure there leaves the other output unpublished too. (Of two
-        # such, bytes already written into the first cannot be taken back if the second fails.)
-        writers.sort(key=lambda writer: written_through(writer[0]))
+        # FIFO) is written into then, and stdout next, which can fail, while a rename into place
+        # hardly can; so those go last in, and a failure there leaves the renamed outputs
+        # unpublished too. (Of two such, bytes already written into the first cannot be taken
+        # back if the second fails.)
+        renamed = [writer for writer in writers if not written_through(writer[0])]
+        through = [writer for writer in writers if written_through(writer[0])]
         # Missing folders are made (as for results/ of make batch), and said, so a mistyped one shows.
         said, folders = {}, set()
         for path in (args["--output-file"], args["--plot"]):  # a folder both need is said once
             folder = missing_folder(path) if path else None
             said[path] = " (made the folder %s)" % folder if folder and folder not in folders else ""
             folders.add(folder)
+
+        def to_stdout(exc_type, exc, traceback):
+            if exc_type is None:  # everything after it was written
+                write_stdout(text, json_text)
+            return False
+
         with contextlib.ExitStack() as stack:
-            for path, write in writers:
+            for path, write in renamed:
+                write(stack.enter_context(atomic_path(path)))
+            if not args["--output-file"]:
+                stack.push(to_stdout)
+            for path, write in through:
                 write(stack.enter_context(atomic_path(path)))
         if args["--output-file"]:
             self.info("wrote %s%s" % (args["--output-file"], said[args["--output-file"]]))
-        else:
-            write_stdout(text)
         if args["--plot"]:
             self.info("drew %s%s" % (args["--plot"], said[args["--plot"]]))
 
@@ -189,12 +201,12 @@ class Format(Stage):
         # the whole input is read to tell the two apart.
         handle, label = self.open_source(source)
         try:
-            text = handle.read()
+            text = handle.read().decode("utf-8-sig")  # an editor's byte-order mark is not JSON
         except UnicodeDecodeError:
             raise UsageError("%s is not UTF-8 text, so not a delta output or record" % label,
                              "feed hp-format the output of hp-delta") from None
         finally:
-            if handle is not sys.stdin:
+            if source != "-":
                 handle.close()
         stripped = text.strip()
         if stripped.startswith("[") or (stripped.startswith("{") and "\n" in stripped):  # one line is a record

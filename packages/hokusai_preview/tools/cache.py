@@ -74,7 +74,7 @@ class CacheCommand(Command):
         if args["--json"]:
             if not args["--entries"]:
                 del info["entries"]
-            write_stdout(json.dumps(info, indent=2) + "\n")
+            write_stdout(json.dumps(info, indent=2) + "\n", json_text=True)
         else:
             write_stdout(render(info, args["--entries"]))
 
