@@ -177,6 +177,29 @@ def unknown_feature_kind(source, target):
     return edited_manifest(source, target, lambda m: m["features"][0].update(kind="ordinal"))
 
 
+def edited_params(source, target, **params):
+    """recipe.params changed (or added): n_estimators=0, bogus=1..."""
+    return edited_manifest(source, target, lambda m: m["recipe"]["params"].update(params))
+
+
+def benchmark_replaced(source, target, data_of):
+    """The benchmark replaced by ``data_of(frame)`` bytes, its true SHA-256 recorded."""
+    import pandas as pd
+
+    copy_bundle(source, target)
+    frame = pd.read_parquet(os.path.join(target, "benchmark.parquet"))
+    replace_file(target, "benchmark", "benchmark.parquet", data_of(frame))
+    return target
+
+
+def _parquet_bytes(frame):
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 CORPUS = {
     "pickle_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "pickle_model.created")),
     "joblib_model": lambda s, t: pickle_model(s, t, os.path.join(os.path.dirname(t), "joblib_model.created"),
@@ -193,6 +216,21 @@ CORPUS = {
     "future_version": future_version,
     "features_as_names": features_as_names,
     "unknown_feature_kind": unknown_feature_kind,
+    "zero_trees": lambda s, t: edited_params(s, t, n_estimators=0),
+    "trees_as_text": lambda s, t: edited_params(s, t, n_estimators="100"),
+    "unknown_param": lambda s, t: edited_params(s, t, bogus=1),
+    "whole_test_size": lambda s, t: edited_manifest(s, t, lambda m: m["recipe"].update(test_size=1.0)),
+    "not_a_forest": lambda s, t: edited_manifest(s, t, lambda m: m.update(model_type="LinearRegression")),
+    "unknown_primary_metric": lambda s, t: edited_manifest(s, t, lambda m: m.update(primary_metric="logloss")),
+    "metric_as_text": lambda s, t: edited_manifest(s, t, lambda m: m["metrics"].update(accuracy="high")),
+    "feature_twice": lambda s, t: edited_manifest(s, t, lambda m: m["features"].append(m["features"][0])),
+    "benchmark_as_csv": lambda s, t: benchmark_replaced(s, t, lambda f: f.to_csv(index=False).encode()),
+    "benchmark_without_label": lambda s, t: benchmark_replaced(s, t, lambda f: _parquet_bytes(f.drop(columns="label"))),
+    "benchmark_without_rows": lambda s, t: benchmark_replaced(s, t, lambda f: _parquet_bytes(f.iloc[:0])),
+    "benchmark_label_as_number": lambda s, t: benchmark_replaced(
+        s, t, lambda f: _parquet_bytes(f.assign(label=f["label"].astype("category").cat.codes))),
+    "feature_dropped": lambda s, t: edited_manifest(s, t, lambda m: m["features"].pop()),
+    "kind_changed": lambda s, t: edited_manifest(s, t, lambda m: m["features"][-1].update(kind="text")),
 }
 
 

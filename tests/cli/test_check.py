@@ -3,6 +3,7 @@ that carry its findings, the driver's option, cache reuse and failures."""
 
 import json
 import os
+import re
 import subprocess
 
 import pandas as pd
@@ -140,3 +141,24 @@ def test_the_driver_runs_hp_check_and_passes_keep_contaminated(tmp_path):
     validate(output, "delta-output")
     assert output["preview_metadata"]["diagnostics"]["contamination"]["action"] == "kept"
     assert output["new_model"]["training_metadata"]["contributed_samples"] == 880
+
+
+def test_a_fine_tune_contribution_left_with_one_class_is_refused_as_hp_load_refuses_one(tmp_path, bundles):
+    """hp-load refuses a single-class contribution to a bundle without a base table; removing
+    benchmark copies can leave one too, and fine-tuning on it would say nothing of the data."""
+    from hokusai_preview.core.bundle import Bundle
+
+    bundle, _ = bundles("hpc_finetune")
+    benchmark = Bundle.open(bundle).read_table("benchmark")
+    own = pd.read_csv(CLEAN)
+    path = tmp_path / "one-class-and-copies.csv"
+    pd.concat([own[own["label"] == "VF"].iloc[:100], benchmark[benchmark["label"] == "F"].iloc[:10]]).to_csv(
+        path, index=False)
+    load, result = pipe(("hp-load", str(path), "--baseline-model", bundle), ("hp-check",))
+    assert load.code == 0, load
+    assert result.code == 3 and result.stdout == ""
+    assert re.fullmatch(r"hp-check: error: without the \d+ rows that duplicate benchmark rows, every row has the "
+                        r"label 'VF', and the baseline has no base table to retrain with; contribute rows of at "
+                        r"least two classes, or pass --keep-contaminated", result.err_lines[-1]), result.err_lines
+    kept = pipe(("hp-load", str(path), "--baseline-model", bundle), ("hp-check", "--keep-contaminated"))[-1]
+    assert kept.code == 0, kept

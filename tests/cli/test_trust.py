@@ -63,6 +63,18 @@ CORPUS_CASES = [
                               "rebuild the bundle with hp-baseline"]),
     ("unknown_feature_kind", 4, ["manifest.json: features[0]", 'has kind "ordinal", not one of numeric, categorical, '
                                  "text", "rebuild the bundle with hp-baseline"]),
+    ("zero_trees", 4, ["manifest.json: recipe.params.n_estimators must be a whole number from 1 to 10000, not 0"]),
+    ("trees_as_text", 4, ['recipe.params.n_estimators must be a whole number from 1 to 10000, not "100"']),
+    ("unknown_param", 4, ["recipe.params.bogus is not a parameter of the recipe"]),
+    ("whole_test_size", 4, ["recipe.test_size must be a number from 0 up to (not including) 1, not 1.0"]),
+    ("not_a_forest", 4, ['model_type is "LinearRegression"; this hokusai-preview previews RandomForestClassifier']),
+    ("unknown_primary_metric", 4, ['primary_metric is "logloss", not one of accuracy, precision, recall, f1, auroc']),
+    ("metric_as_text", 4, ["metrics must give each of accuracy, precision, recall, f1, auroc as a number from 0"]),
+    ("feature_twice", 4, ["manifest.json: features name 'protocol' twice"]),
+    ("benchmark_as_csv", 4, ["the benchmark table", "benchmark.parquet is not a Parquet file"]),
+    ("benchmark_without_label", 4, ["benchmark.parquet lacks the column 'label' that its manifest names"]),
+    ("benchmark_without_rows", 4, ["benchmark.parquet has no rows"]),
+    ("benchmark_label_as_number", 4, ["benchmark.parquet holds the label 'label' as int8, not as text"]),
 ]
 
 
@@ -82,6 +94,20 @@ def test_hostile_bundle_is_refused_before_anything_is_used(name, code, words, vi
     assert "Traceback" not in result.stderr
     assert files_under(cache_dir) == [] and not output.exists()
     assert not [p for p in files_under(tmp_path) if p.endswith(".created")]  # no pickle ran
+
+
+@pytest.mark.parametrize("name", ["feature_dropped", "kind_changed"])
+def test_a_manifest_whose_features_the_model_was_not_fitted_on_is_refused_where_the_model_loads(
+        name, hostile, example_csv, cache_dir, tmp_path):
+    """Found only by loading the model, which hp-load never does (it would import scikit-learn):
+    the first stage to load it refuses, in one line with exit 4, and no output is written."""
+    bundle = hostile(name)
+    output = tmp_path / "out.json"
+    done = driver("--quiet", "--data-path", example_csv, "--baseline-model", bundle, "--output-file", output,
+                  cache=cache_dir)
+    assert_refused(Result(done.returncode, done.stdout, done.stderr), "hp-train", 4, "model.skops",
+                   "was not fitted on the features its manifest lists")
+    assert not output.exists() and not [p for p in files_under(cache_dir) if "/train/" in p]
 
 
 def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_option(hostile, example_csv,

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 
+from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError, UntrustedModelError
 from .fsutil import refuse_undecodable, sha256_file
 
@@ -133,6 +134,9 @@ class Bundle:
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
         bundle.verify()
+        for role in ("benchmark", "base"):  # files that match their hashes may still not match the manifest
+            if bundle.has(role):
+                bundle._parquet(role)
         return bundle
 
     # --- files ---------------------------------------------------------------------------
@@ -233,6 +237,16 @@ class Bundle:
 
         path = self.file_path("model")
         model = load_model(path, self.model_format, self.trust_model, sha256=self.manifest["files"]["model"]["sha256"])
+        from .recipe import build_preprocessor
+
+        expected = [(name, columns) for name, _, columns in build_preprocessor(self.features).transformers]
+        try:
+            fitted = [(name, columns) for name, _, columns in model[0].transformers]
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            fitted = None  # not the recipe's pipeline at all (a pickle can hold anything)
+        if fitted != expected:
+            raise BaselineError("model file %s was not fitted on the features its manifest lists, as the recipe "
+                                "encodes them" % path, REBUILD)
         unknown = sorted(set(str(c) for c in getattr(model[-1], "classes_", ())) - set(self.classes))
         if unknown:
             raise BaselineError("model file %s predicts classes its manifest lacks: %s" % (path, ", ".join(unknown)),
@@ -274,20 +288,49 @@ class Bundle:
                 "has_base_table": self.has("base"), "model_format": self.model_format,
                 "trust_model": self.trust_model and self.model_format != "skops"}
 
-    def read_table(self, role, columns=None):
+    def read_table(self, role):
         """A bundle table (benchmark or base) as a pandas DataFrame, as stored (hp-baseline stores
         the labels as canonical strings)."""
+        return self._parquet(role).read().to_pandas()
+
+    def _parquet(self, role):
+        """The bundle table ``role`` as a ParquetFile, checked to hold rows and the columns the
+        manifest names (the label as text, numeric features as numbers); BaselineError if not.
+
+        A bundle from elsewhere has files that match their hashes, which says nothing of whether
+        they match the manifest. (ParquetFile, not read_table: read_table imports pyarrow.dataset
+        and with it pandas, ~1 s.)"""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(self.file_path(role), columns=columns)
-        return table.to_pandas()
+        path = self.file_path(role)
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise BaselineError("the %s table %s is not a Parquet file (%s)" % (
+                role, path, " ".join(str(exc).split())[:80]), REBUILD) from None
+        schema = parquet.schema_arrow
+        missing = [c for c in [self.label_column] + self.feature_names if c not in schema.names]
+        if missing:
+            raise BaselineError("the %s table %s lacks the column%s %s that its manifest names" % (
+                role, path, "" if len(missing) == 1 else "s", ", ".join(map(repr, missing))), REBUILD)
+        label = schema.field(self.label_column).type
+        if not (pa.types.is_string(label) or pa.types.is_large_string(label)):
+            raise BaselineError("the %s table %s holds the label %r as %s, not as text" % (
+                role, path, self.label_column, label), REBUILD)
+        for feature in self.features:
+            kind = schema.field(feature["name"]).type
+            if feature["kind"] == "numeric" and not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                                                     or pa.types.is_null(kind)):
+                raise BaselineError("the %s table %s holds the numeric feature %r as %s" % (
+                    role, path, feature["name"], kind), REBUILD)
+        if not parquet.metadata.num_rows:
+            raise BaselineError("the %s table %s has no rows" % (role, path), REBUILD)
+        return parquet
 
     def benchmark_labels(self):
         """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
-        import pyarrow.parquet as pq
-
-        # ParquetFile, not read_table: read_table imports pyarrow.dataset and with it pandas (~1 s).
-        table = pq.ParquetFile(self.file_path("benchmark")).read(columns=[self.label_column])
+        table = self._parquet("benchmark").read(columns=[self.label_column])
         try:
             return class_codes(table.column(0).to_pylist(), self.classes)
         except KeyError as exc:  # a bundle from elsewhere: its files agree with its hashes, not with each other
@@ -325,10 +368,66 @@ def _check_contents(manifest, manifest_path):
     if not isinstance(manifest["label_column"], str):
         raise BaselineError("%s: label_column must be a string, not %s" % (
             manifest_path, _short_json(manifest["label_column"])), REBUILD)
+    names = [f["name"] for f in features]
+    twice = sorted(set(n for n in names if names.count(n) > 1))
+    if twice:
+        raise BaselineError("%s: features name %r twice" % (manifest_path, twice[0]), REBUILD)
+    if manifest["label_column"] in names:
+        raise BaselineError("%s: features name the label column %r" % (manifest_path, manifest["label_column"]),
+                            REBUILD)
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise BaselineError("%s: classes must be two or more distinct strings, not %s" % (
+            manifest_path, _short_json(classes)), REBUILD)
+    if manifest["model_type"] != "RandomForestClassifier":
+        raise BaselineError("%s: model_type is %s; this hokusai-preview previews RandomForestClassifier models" % (
+            manifest_path, _short_json(manifest["model_type"])), REBUILD)
+    if manifest["primary_metric"] not in METRICS:
+        raise BaselineError("%s: primary_metric is %s, not one of %s" % (
+            manifest_path, _short_json(manifest["primary_metric"]), ", ".join(METRICS)), REBUILD)
+    if manifest.get("positive_class") not in [None] + classes:
+        raise BaselineError("%s: positive_class %s is not one of its classes" % (
+            manifest_path, _short_json(manifest.get("positive_class"))), REBUILD)
+    metrics = manifest["metrics"]
+    if not isinstance(metrics, dict) or not all(_fraction(metrics.get(m), none=True) for m in METRICS):
+        raise BaselineError("%s: metrics must give each of %s as a number from 0 to 1 (or null), not %s" % (
+            manifest_path, ", ".join(METRICS), _short_json(metrics)), REBUILD)
     recipe = manifest["recipe"]
     if not isinstance(recipe, dict) or not isinstance(recipe.get("params"), dict):
         raise BaselineError("%s: recipe.params must be an object, not %s" % (
             manifest_path, _short_json(recipe.get("params") if isinstance(recipe, dict) else recipe)), REBUILD)
+    for name, (allowed, what) in sorted(RECIPE_PARAMS.items()):
+        value = recipe["params"].get(name)
+        if name not in recipe["params"] or not allowed(value):
+            raise BaselineError("%s: recipe.params.%s must be %s, not %s" % (
+                manifest_path, name, what, _short_json(value) if name in recipe["params"] else "absent"), REBUILD)
+    unknown = sorted(set(recipe["params"]) - set(RECIPE_PARAMS))
+    if unknown:
+        raise BaselineError("%s: recipe.params.%s is not a parameter of the recipe (%s)" % (
+            manifest_path, unknown[0], ", ".join(sorted(RECIPE_PARAMS))), REBUILD)
+    test_size = recipe.get("test_size")
+    if test_size is not None and not (_fraction(test_size) and test_size < 1):
+        raise BaselineError("%s: recipe.test_size must be a number from 0 up to (not including) 1, not %s" % (
+            manifest_path, _short_json(test_size)), REBUILD)
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fraction(value, none=False):
+    if value is None:
+        return none
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+# The forest's parameters a bundle may set, each with its allowed values.
+MAX_TREES = 10000
+RECIPE_PARAMS = {
+    "n_estimators": (lambda v: _whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
+    "max_depth": (lambda v: v is None or _whole(v) and v >= 1, "a whole number of at least 1, or null"),
+    "min_samples_split": (lambda v: _whole(v) and v >= 2, "a whole number of at least 2"),
+    "random_state": (lambda v: _whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
+}
 
 
 def _short_json(value, limit=40):

@@ -87,6 +87,10 @@ class Check(Stage):
                 raise DataError("every contributed row duplicates a benchmark row (%d rows); nothing is left to "
                                 "train with" % removed,
                                 "contribute rows the benchmark does not hold, or pass --keep-contaminated")
+            if len(class_counts) == 1 and base is None:  # as hp-load refuses such a contribution
+                raise DataError("without the %d rows that duplicate benchmark rows, every row has the label %r, and "
+                                "the baseline has no base table to retrain with" % (removed, next(iter(class_counts))),
+                                "contribute rows of at least two classes, or pass --keep-contaminated")
             table_path = cleaned
             artifacts.append("check.parquet")
             rows = len(keep) - removed
