@@ -159,7 +159,9 @@ BAD_ROWS = [
     ({"warnings": "abc"}, 'warnings "abc", not a list of strings'),
     ({"warnings": [1]}, "warnings [1], not a list of strings"),
     ({"rows_used": 1.5}, "rows_used 1.5, not a whole number of at least 1"),
-    ({"delta_one_interval": [0.1]}, "delta_one_interval [0.1], not two numbers [low, high]"),
+    ({"delta_one_interval": [0.1]}, "delta_one_interval [0.1], not two numbers [low, high] from -1 to 1, low first"),
+    ({"primary_interval_pp": [1e308, -1e308]}, "primary_interval_pp [1e+308, -1e+308], not two numbers [low, high] "
+                                               "from -100 to 100, low first"),
     ({"deltaone_decision": "maybe"}, 'deltaone_decision "maybe", not one of accepted, delta_below_threshold, '
                                      "not_statistically_significant, insufficient_samples, dataset_hash_mismatch, "
                                      "metric_unavailable"),
@@ -179,6 +181,13 @@ def test_a_row_its_schema_refuses_is_refused_naming_the_field(rows, change, text
     with pytest.raises(BadField) as caught:
         check_input(row)
     assert (caught.value.kind, caught.value.text) == ("a summary row", text)
+
+
+def test_an_interval_with_its_ends_swapped_is_refused(rows):
+    """Beyond what a JSON Schema can say: low comes first."""
+    with pytest.raises(BadField) as caught:
+        check_input(dict(rows[0], delta_one_interval=[0.2, 0.1]))
+    assert caught.value.text == "delta_one_interval [0.2, 0.1], not two numbers [low, high] from -1 to 1, low first"
 
 
 def test_what_the_pipeline_writes_passes_the_check(rows, bundles):

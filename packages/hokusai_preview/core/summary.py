@@ -233,6 +233,11 @@ def _whole(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _interval(value, bound=math.inf):
+    return isinstance(value, list) and len(value) == 2 and all(_number(x) and -bound <= x <= bound for x in value) \
+        and value[0] <= value[1]
+
+
 # kind -> (test, what the schema asks for)
 KINDS = {
     "string": (lambda v: isinstance(v, str), "a string"),
@@ -242,8 +247,9 @@ KINDS = {
     "delta": (lambda v: _number(v) and -1 <= v <= 1, "a number from -1 to 1"),
     "positive": (lambda v: _whole(v) and v >= 1, "a whole number of at least 1"),
     "count": (lambda v: _whole(v) and v >= 0, "a whole number of at least 0"),
-    "interval": (lambda v: isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v),
-                 "two numbers [low, high]"),
+    "interval": (lambda v: _interval(v), "two numbers [low, high], low first"),
+    "delta_interval": (lambda v: _interval(v, 1.0), "two numbers [low, high] from -1 to 1, low first"),
+    "pp_interval": (lambda v: _interval(v, 100.0), "two numbers [low, high] from -100 to 100, low first"),
     "strings": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
     "object": (lambda v: isinstance(v, dict), "an object"),
 }
@@ -260,8 +266,8 @@ ROW_FIELDS = [
     ("contribution", "string", ""), ("source_path", "string", ""), ("status", ("ok", "error"), ""),
     ("baseline_model_id", "string", "null"), ("preview_mode", "boolean", "null"), ("rows_used", "positive", "null"),
     ("original_rows", "positive", "null"), ("delta_one_score", "number", "null"),
-    ("delta_one_interval", "interval", "null"), ("primary_metric", "string", "null"),
-    ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "interval", "null"),
+    ("delta_one_interval", "delta_interval", "null"), ("primary_metric", "string", "null"),
+    ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "pp_interval", "null"),
     ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
     ("deltaone_probability", "fraction", "null"), ("estimation_confidence", "fraction", "null"),
     ("benchmark_rows", "positive", "null"), ("warnings", "strings", ""), ("error", "object", "null"),
@@ -285,17 +291,17 @@ OUTPUT_FIELDS = [
     ("preview_metadata.estimation_confidence", "fraction", ""),
     ("preview_metadata.confidence_meaning", "string", ""),
     ("preview_metadata.estimate.delta_one_score", "number", ""),
-    ("preview_metadata.estimate.delta_one_interval", "interval", ""),
+    ("preview_metadata.estimate.delta_one_interval", "delta_interval", ""),
     ("preview_metadata.estimate.interval_level", "fraction", ""),
     ("preview_metadata.estimate.metric_deltas.*", "delta", ""),
-    ("preview_metadata.estimate.metric_intervals.*", "interval", ""),
+    ("preview_metadata.estimate.metric_intervals.*", "delta_interval", ""),
     ("preview_metadata.measured.delta_one_score", "number", "optional"),
     ("preview_metadata.primary_metric.name", METRICS, ""),
     ("preview_metadata.primary_metric.baseline_value", "fraction", "null"),
     ("preview_metadata.primary_metric.new_value", "fraction", "null"),
     ("preview_metadata.primary_metric.delta_pp", "number", "null"),
     ("preview_metadata.primary_metric.estimated_delta_pp", "number", "null"),
-    ("preview_metadata.primary_metric.interval_pp", "interval", "null"),
+    ("preview_metadata.primary_metric.interval_pp", "pp_interval", "null"),
     ("preview_metadata.deltaone.decision", DECISIONS, ""),
     ("preview_metadata.deltaone.accepted", "boolean", ""),
     ("preview_metadata.deltaone.probability", "fraction", ""),
