@@ -287,6 +287,17 @@ def test_the_driver_refuses_a_sample_size_with_full(words):
     assert "opt_sample_size=10" in shell_code(["--data-path", "x.csv"] + words)
 
 
+def test_a_record_nested_deeper_than_any_stage_writes_is_refused(written):
+    """Valid JSON, 900 levels deep in a field of its own: refused in one line, not a RecursionError."""
+    records, cache = written
+    deep = 1
+    for _ in range(900):
+        deep = [deep]
+    result = run("hp-sample", "--cache-dir", cache, stdin=json.dumps(dict(records["check"], extra=deep)))
+    assert refused(result) == ("hp-sample: error: line 1 of <stdin> nests deeper than 32 levels, deeper than any "
+                               "record hp-check writes; feed it the output of hp-load or hp-check, unedited")
+
+
 def test_records_saved_with_a_byte_order_mark_and_blank_lines_are_read(written):
     """An editor's BOM and blank lines are not records: the line numbers still count them."""
     records, cache = written

@@ -424,7 +424,11 @@ class Stage(Command):
     def check_record(self, record, number, label):
         kind = record.get("record") if isinstance(record, dict) else None
         if kind in self.accepts:
-            from .records import missing_field, per_run_problem
+            from .records import MAX_DEPTH, missing_field, per_run_problem, too_deep
+
+            if too_deep(record):
+                raise UsageError("line %d of %s nests deeper than %d levels, deeper than any record hp-%s writes" % (
+                    number, label, MAX_DEPTH, kind), "feed it the output of %s, unedited" % self.upstream())
 
             if not isinstance(record.get("key"), str):
                 raise UsageError("line %d of %s is a record of kind %r without its key, so not one hp-%s wrote" % (

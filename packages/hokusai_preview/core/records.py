@@ -51,6 +51,20 @@ def missing_field(record):
 FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path")
 
 
+MAX_DEPTH = 32  # a stage's record nests about 8 deep; the tool's own walks over records recurse
+
+
+def too_deep(record):
+    """Whether ``record`` nests deeper than :data:`MAX_DEPTH` (found without recursing)."""
+    level = [record]
+    for _ in range(MAX_DEPTH):
+        level = [v for item in level for v in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(v, (dict, list))]
+        if not level:
+            return False
+    return True
+
+
 def first_difference(a, b, where=""):
     """The dotted path of the first field where JSON values ``a`` and ``b`` differ (``where`` when
     they differ as wholes), or None when they are equal."""
