@@ -271,3 +271,21 @@ def test_a_yes_no_feature_is_stored_as_a_contribution_stores_it(tmp_path):
     drift = json.loads(checked.stdout)["check"]["diagnostics"]["drift"]
     big = [f for f in drift["features"] if f["feature"] == "big"]
     assert big and big[0]["value"] < 0.05 and not big[0]["drifted"]  # was a TVD of 1.0
+
+
+def test_a_label_of_numbers_to_predict_is_refused(tmp_path):
+    """As many labels as rows is regression, which the recipe's classifier cannot preview: it
+    built a bundle with accuracy 0 while scikit-learn printed hundreds of warnings."""
+    import pandas as pd
+
+    train = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv").iloc[:300]
+    train["label"] = range(len(train))
+    path, output = tmp_path / "numbers.csv", tmp_path / "bundle"
+    train.to_csv(str(path), index=False)
+    result = run("hp-baseline", "--train-data", str(path), "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet",
+                 "--output", str(output))
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-baseline: error: training table %s has 300 distinct labels in 300 rows: 'label' "
+                                "holds numbers to predict, not classes; hokusai-preview previews classifiers; give a "
+                                "label column of classes" % path]
+    assert not output.exists()

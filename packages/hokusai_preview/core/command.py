@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 
 from .. import __version__
 from .errors import HPError, UsageError
@@ -164,6 +165,12 @@ class Command:
         """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
         argv = sys.argv[1:] if argv is None else list(argv)
         self.verbose = "-v" in argv or "--verbose" in argv
+        with warnings.catch_warnings():  # the filters come back after: the tests run commands in-process
+            if not self.verbose:  # stderr holds the command's own lines; a library's warnings only with --verbose
+                warnings.simplefilter("ignore")
+            return self._main(argv)
+
+    def _main(self, argv):
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
         try:
             self.args = self.parse(argv)

@@ -178,6 +178,10 @@ class Baseline(Command):
             raise DataError("benchmark table %s lacks feature columns %s" % (args["--benchmark-data"], missing),
                             "give both tables the same columns")
         classes = sorted(set(train[label]))
+        if len(classes) > len(train) / 2:  # scikit-learn's own test for "could represent a regression problem"
+            raise DataError("training table %s has %d distinct labels in %d rows: %r holds numbers to predict, not "
+                            "classes" % (args["--train-data"], len(classes), len(train), label),
+                            "hokusai-preview previews classifiers; give a label column of classes")
         if len(classes) < 2:
             raise DataError("training table %s has a single class %r" % (args["--train-data"], classes[0]),
                             "a classifier needs at least two classes")
