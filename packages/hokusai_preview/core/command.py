@@ -53,10 +53,10 @@ BOOTSTRAP_MAX = 100000
 def positive_int(args, option, minimum=1, maximum=None):
     """The integer value of a docopt option, or a UsageError naming it."""
     value = args[option]
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UsageError("%s must be a whole number, not %r" % (option, value), None) from None
+    # Digits only: int() also takes " 5", "5_00" and other scripts' digits, which no one means as a number here.
+    if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,4000}", value):  # 4000: under int()'s limit
+        raise UsageError("%s must be a whole number, not %r" % (option, value), None)
+    number = int(value)
     if number < minimum:
         raise UsageError("%s must be at least %d, not %d" % (option, minimum, number), None)
     if maximum is not None and number > maximum:
