@@ -289,3 +289,13 @@ def test_a_label_of_numbers_to_predict_is_refused(tmp_path):
                                 "holds numbers to predict, not classes; hokusai-preview previews classifiers; give a "
                                 "label column of classes" % path]
     assert not output.exists()
+
+
+def test_a_model_id_with_a_line_break_is_refused(tmp_path):
+    """The model id heads the one-line batch summary and the report: a line break would split them."""
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                 EXAMPLES + "/hpc_jobs_700.parquet", "--output", str(tmp_path / "b"), "--model-id", "a\nb")
+    assert (result.code, result.stdout) == (2, "")
+    assert result.err_lines == ["hp-baseline: error: the model id 'a\\nb' holds a control character (a line break, "
+                                "a tab); give --model-id, or name --output, in printable characters"]
+    assert not (tmp_path / "b").exists()

@@ -84,7 +84,7 @@ class Bundle:
         refuse_undecodable(path, "the baseline bundle")  # its path goes into every record
         if not os.path.isdir(path):
             if not explicit and os.environ.get(ENV_BASELINE):
-                raise BaselineError("%s=%s is not a bundle directory" % (ENV_BASELINE, os.environ[ENV_BASELINE]),
+                raise BaselineError("%s=%r is not a bundle directory" % (ENV_BASELINE, os.environ[ENV_BASELINE]),
                                     "point %s at a directory built by hp-baseline, or unset it" % ENV_BASELINE)
             if not explicit:
                 raise BaselineError("the embedded default baseline is missing at %s" % path,

@@ -74,6 +74,10 @@ class Baseline(Command):
         from ..core.deltaone import METRICS
 
         label = args["--label-column"]
+        model_id = _model_id(args)
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in model_id):  # it heads one-line summaries and reports
+            raise UsageError("the model id %r holds a control character (a line break, a tab)" % model_id,
+                             "give --model-id, or name --output, in printable characters")
         choice_option(args, "--primary-metric", METRICS)
         seed = seed_option(args)
         jobs = jobs_option(args)
@@ -201,10 +205,15 @@ class Baseline(Command):
                 frame[name] = canonical_categories(frame[name])
         numbers_in_benchmark(bench, [f["name"] for f in kinds if f["kind"] == "numeric"], args["--benchmark-data"],
                              label)
-        model_id = args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
+        model_id = _model_id(args)
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
                 "id_columns": [c for c in ID_COLUMNS if c in train.columns]}
+
+
+def _model_id(args):
+    """--model-id, by default the output directory's name."""
+    return args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
 
 
 def numbers_in_benchmark(bench, numeric, path, label):
