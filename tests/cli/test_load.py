@@ -195,6 +195,18 @@ def test_a_cached_load_names_the_file_as_this_run_typed_it(tmp_path, monkeypatch
         assert result.err_lines[-1].startswith("hp-load: %s: 1000 rows (csv)" % typed)
 
 
+@pytest.mark.parametrize("stream, words", [
+    (b"\n" * (200 << 10), "<stdin>: starts with 64 KB of nothing but blank space"),  # yes '' | hp-load -
+    (gzip.compress(b"\0" * (8 << 20)), "<stdin>: is binary content, not a table"),  # /dev/zero | gzip
+])
+def test_an_endless_stream_of_nothing_is_refused_from_its_start(stream, words, cache_dir):
+    """Refused on its first window, not copied into the cache until the disk is full."""
+    result = run("hp-load", "-", stdin=stream)
+    assert (result.code, result.stdout) == (3, "")
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("hp-load: error: " + words)
+    assert not os.listdir(str(cache_dir / "tmp"))
+
+
 def test_an_empty_path_is_named_as_such():
     result = run("hp-load", "")
     assert result.code == 3 and result.stdout == ""

@@ -931,8 +931,9 @@ def _short(text, limit=40):
 def spool_stream(source, directory, label="<stdin>"):
     """Copy a binary stream to a new file in ``directory`` (so it can be hashed and sniffed).
 
-    Its first bytes are sniffed before the rest is copied: an endless stream of binary data
-    (``< /dev/zero``) is refused at once rather than copied until the disk is full."""
+    Its first bytes (decompressed, when gzip) are sniffed before the rest is copied: an endless
+    stream of binary data (``< /dev/zero``, also gzipped) or of blank space (``yes ''``) is
+    refused at once rather than copied until the disk is full."""
     import tempfile
 
     os.makedirs(directory, exist_ok=True)
@@ -946,10 +947,14 @@ def spool_stream(source, directory, label="<stdin>"):
                 block = block if isinstance(block, bytes) else block.encode("utf-8")
                 if head is not None:
                     head += block
-                    if block and len(head) < SNIFF_BYTES:
+                    window = _content_start(head)
+                    if block and len(window) < SNIFF_BYTES:
                         continue
-                    if head[:2] != GZIP_MAGIC and head.strip():  # gzip is sniffed once decompressed
-                        sniff(head[:SNIFF_BYTES], label)
+                    if window.strip():
+                        sniff(window, label)
+                    elif block:  # a whole window of blank space, and more coming
+                        raise bad(label, "starts with %d KB of nothing but blank space" % (SNIFF_BYTES >> 10),
+                                  "give a table with a header row and data rows")
                     block, head = head, None
                 if not block:
                     break
@@ -958,6 +963,20 @@ def spool_stream(source, directory, label="<stdin>"):
         os.unlink(path)
         raise
     return path
+
+
+def _content_start(head):
+    """Up to SNIFF_BYTES of the content that ``head`` (a stream's first bytes) begins: itself, or
+    what it decompresses to when it is gzip (empty while it cannot tell, e.g. a damaged header,
+    which the reader reports)."""
+    if head[:2] != GZIP_MAGIC:
+        return head[:SNIFF_BYTES]
+    import zlib
+
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+    except zlib.error:
+        return b""
 
 
 def spool_stdin(directory):
