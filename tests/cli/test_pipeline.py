@@ -136,3 +136,22 @@ def test_a_stage_refuses_another_stages_record(example_csv, bundles):
     assert result.stdout == ""
     assert len(result.err_lines) == 1
     assert "record of kind 'load'" in result.stderr and "hp-train" in result.stderr
+
+
+def test_time_elapsed_counts_from_the_drivers_start(example_csv, bundles, monkeypatch):
+    """What a user waits for, every stage's start-up included; by hand, the stages' own times."""
+    import time
+
+    bundle, _ = bundles("hpc")
+    evaluated = stages(example_csv, bundle)[-2].stdout
+    for started, ours in ((time.time() - 100, True), ("1e12", False), ("soon", False), (None, False)):
+        if started is None:
+            monkeypatch.delenv("HP_DRIVER_STARTED", raising=False)
+        else:
+            monkeypatch.setenv("HP_DRIVER_STARTED", str(started))
+        (record,) = run("hp-delta", stdin=evaluated).records
+        elapsed = record["output"]["preview_metadata"]["time_elapsed"]
+        if ours:
+            assert 100 <= elapsed < 110
+        else:  # unset, in the future, or not a time: the stages' own times
+            assert elapsed == pytest.approx(sum(record["timings"].values()), abs=0.002)

@@ -31,6 +31,8 @@ schemas/delta-output.schema.json).
 """
 
 import datetime
+import math
+import os
 import time
 
 from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
@@ -73,14 +75,24 @@ class Delta(Stage):
         if result.get("record") == "delta":
             # Per-run facts, refreshed even when the estimate came from the cache.
             output = result["output"]
-            elapsed = sum(result["timings"].values())
-            output["preview_metadata"]["time_elapsed"] = round(elapsed, 3)
+            output["preview_metadata"]["time_elapsed"] = round(_elapsed(result["timings"]), 3)
             output["pipeline_metadata"]["timestamp"] = _now()
             output["preview_metadata"]["cache"] = result["cache"]
         return result
 
     def compute(self, record, entry):
         return {"baseline": record["baseline"], "output": build_output(record, self.primary, self.bootstrap)}, []
+
+
+def _elapsed(timings):
+    """Seconds the preview took: from the driver's start (``HP_DRIVER_STARTED``, epoch seconds),
+    which counts what a user waits for, each stage's start-up included; in a pipe typed by hand,
+    the sum of the stages' own times."""
+    try:
+        since = time.time() - float(os.environ.get("HP_DRIVER_STARTED", "nan").replace(",", "."))  # bash's locale
+    except ValueError:
+        since = math.nan
+    return since if 0 <= since < 86400 else sum(timings.values())  # nan, or a stale or future stamp: not ours
 
 
 def rounded_probability(p, places=4):
