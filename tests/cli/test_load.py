@@ -207,6 +207,22 @@ def test_an_endless_stream_of_nothing_is_refused_from_its_start(stream, words, c
     assert not os.listdir(str(cache_dir / "tmp"))
 
 
+@pytest.mark.parametrize("renamed, hint", [
+    ("label,class", "has no label column 'label' (columns besides the baseline's features: 'class'); name the label "
+                    "column with --label-column (e.g. --label-column class)"),
+    ("protocol,proto", "lacks 1 of the baseline's feature columns: 'protocol'; rename the file's column 'proto' to "
+                       "'protocol' if that is it, or add it (empty cells are allowed)"),
+])
+def test_a_renamed_column_is_pointed_at(renamed, hint, tmp_path):
+    """The column a user renamed is the one the error names, not one hidden among 'and 2 more'."""
+    old, new = renamed.split(",")
+    lines = open(EXAMPLE).read().split("\n", 1)
+    path = tmp_path / "renamed.csv"
+    path.write_text(",".join(new if c == old else c for c in lines[0].split(",")) + "\n" + lines[1])
+    result = run("hp-load", str(path))
+    assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
+
+
 def test_an_empty_path_is_named_as_such():
     result = run("hp-load", "")
     assert result.code == 3 and result.stdout == ""

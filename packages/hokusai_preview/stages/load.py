@@ -280,12 +280,16 @@ class ContributionLoader:
             if pa.types.is_nested(field.type):
                 raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
                                 "flatten it into plain values")
-        if self.label_column not in names:
-            raise DataError("%s: has no label column %r (columns: %s)" % (
-                self.label, self.label_column, _preview_list(names)),
-                _header_hint(names) or "name the label column with --label-column"
-                + _did_you_mean(self.label_column, names))
         features = self.bundle.feature_names
+        if self.label_column not in names:
+            # The label is most likely among the columns that are not the baseline's features.
+            others = [n for n in names if n not in features]
+            raise DataError("%s: has no label column %r (%s: %s)" % (
+                self.label, self.label_column, "columns besides the baseline's features" if others else "columns",
+                _preview_list(others or names)),
+                _header_hint(names) or "name the label column with --label-column"
+                + (_did_you_mean(self.label_column, names) or
+                   (" (e.g. --label-column %s)" % others[0] if len(others) == 1 else "")))
         if self.label_column in features:  # it cannot be both what is predicted and what predicts
             raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
                 self.label, self.label_column), "name the column that holds the labels (the baseline's is %r)"
@@ -297,9 +301,12 @@ class ContributionLoader:
                 self.label, len(features), _preview_list(features)),
                 "use a baseline built for this data (--baseline-model) or rename the columns")
         if missing:
+            add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
+            unmatched = [n for n in names if n not in features and n != self.label_column]
+            if len(missing) == 1 and len(unmatched) == 1 and not _did_you_mean(missing[0], names):
+                add = "rename the file's column %r to %r if that is it, or %s" % (unmatched[0], missing[0], add)
             raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
-                self.label, len(missing), _preview_list(missing)),
-                "add them (empty cells are allowed)" + _did_you_mean(missing[0], names))
+                self.label, len(missing), _preview_list(missing)), add + _did_you_mean(missing[0], names))
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
         # An extra column named like the baseline's label would collide with the label written
@@ -579,7 +586,7 @@ def _decimal_comma(value):
     return bool(re.match(r"^[-+]?\d+,\d+$", str(value)))
 
 
-def _preview_list(names, limit=6):
+def _preview_list(names, limit=12):
     names = [str(n) for n in names]
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
