@@ -49,6 +49,9 @@ class Check(Stage):
         self.keep = bool(args["--keep-contaminated"])
 
     def params(self, record):
+        from ..core import prefetch
+
+        prefetch.wait()  # core.diagnostics imports numpy: never while the background thread imports it
         from ..core.diagnostics import RULES_VERSION, SAMPLE_ROWS, SAMPLE_ROWS_TEXT
 
         params = {"seed": self.seed, "keep_contaminated": self.keep, "rules": RULES_VERSION}
