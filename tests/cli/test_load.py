@@ -223,6 +223,19 @@ def test_a_renamed_column_is_pointed_at(renamed, hint, tmp_path):
     assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
 
 
+def test_missing_values_are_counted_on_the_rows_kept(tmp_path):
+    """Rows dropped for an unknown label are not the data: missing_by_feature counted them while
+    rows_with_missing_features did not, so the two disagreed."""
+    frame = pd.read_csv(EXAMPLE).head(ROWS)
+    frame.loc[:9, "label"] = "XL"  # dropped, unknown to the baseline
+    frame.loc[:14, "hour"] = None  # 10 of them dropped, 5 kept
+    frame.to_csv(str(tmp_path / "gaps.csv"), index=False)
+    record, _ = load_ok(tmp_path / "gaps.csv")
+    validation = record["contribution"]["validation"]
+    assert validation["rows_dropped"] == 10
+    assert validation["missing_by_feature"]["hour"] == validation["rows_with_missing_features"] == 5
+
+
 def test_an_empty_path_is_named_as_such():
     result = run("hp-load", "")
     assert result.code == 3 and result.stdout == ""

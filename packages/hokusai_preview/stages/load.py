@@ -368,6 +368,7 @@ class ContributionLoader:
         _add_counts(self.class_counts, kept)
 
         columns = {self.bundle.label_column: kept}
+        known_rows = np.asarray(known, dtype=bool)  # the rows kept: counts are of them
         any_missing = np.zeros(batch.num_rows, dtype=bool)
         for feature in self.bundle.features:
             name = feature["name"]
@@ -381,7 +382,7 @@ class ContributionLoader:
             else:
                 values = canonical_label_array(array, trim=False)  # 1.0 and 1 are the same category
             nulls = np.asarray(values.is_null(), dtype=bool)
-            self.missing_by_feature[name] += int(nulls.sum())
+            self.missing_by_feature[name] += int(nulls[known_rows].sum())
             any_missing |= nulls
             columns[name] = values.filter(known)
         for name in self.kept_extra:
@@ -390,7 +391,7 @@ class ContributionLoader:
                 array = pa.nulls(len(array), pa.string()) if array.null_count == len(array) else \
                     pc.cast(array, pa.string())
             columns[name] = array.filter(known)
-        self.missing_feature_rows += int(any_missing[np.asarray(known, dtype=bool)].sum())
+        self.missing_feature_rows += int(any_missing[known_rows].sum())
         self.rows_written += len(kept)
         return pa.Table.from_pydict(columns, schema=self.output_schema())
 
@@ -469,7 +470,7 @@ class ContributionLoader:
                 self.label, _preview_list(sorted(self.unseen)), _preview_list(self.bundle.classes)),
                 "use the baseline's class names or a baseline built for these labels")
         features = self.bundle.feature_names
-        if all(self.missing_by_feature[f] >= rows for f in features):
+        if all(self.missing_by_feature[f] >= self.rows_written for f in features):  # counted on the rows kept
             raise DataError("%s: every feature value is empty (%s)" % (self.label, _preview_list(features)),
                             "fill in the feature columns")
         if len(self.class_counts) == 1 and not self.bundle.has("base"):
@@ -490,7 +491,7 @@ class ContributionLoader:
         if len(self.class_counts) == 1:
             warnings.append("every used row has the label %r: the estimate shows what adding only that class "
                             "does" % next(iter(self.class_counts)))
-        empty = [f for f in self.bundle.feature_names if self.missing_by_feature[f] >= self.manifest.rows]
+        empty = [f for f in self.bundle.feature_names if self.missing_by_feature[f] >= self.rows_written]
         if empty:
             warnings.append("feature columns with no values at all (imputed): %s" % _preview_list(empty))
         estimated = self.manifest.estimated_columns()
