@@ -338,12 +338,15 @@ class Bundle:
                 self.file_path("benchmark"), _short_json(exc.args[0])), REBUILD) from None
 
 
-def class_codes(labels, classes):
-    """``labels`` (canonical strings) as int64 positions in ``classes`` (numpy array)."""
+def class_codes(labels, classes, unknown=None):
+    """``labels`` (canonical strings) as int64 positions in ``classes`` (numpy array); a label not
+    among them is a KeyError, or the code ``unknown`` when given (e.g. -1)."""
     import numpy as np
 
     position = {c: i for i, c in enumerate(classes)}
-    return np.array([position[v] for v in labels], dtype=np.int64)
+    if unknown is None:
+        return np.array([position[v] for v in labels], dtype=np.int64)
+    return np.array([position.get(v, unknown) for v in labels], dtype=np.int64)
 
 
 def _check_contents(manifest, manifest_path):

@@ -347,7 +347,6 @@ class Stage(Command):
 
     accepts = ()
     produces = ""
-    record_argument = "<record>"
     prefetch = ()  # heavy modules compute() needs, imported while the stage waits for input
 
     def run(self, args):
@@ -372,7 +371,7 @@ class Stage(Command):
     # --- records in ----------------------------------------------------------------------
 
     def input_records(self, args):
-        sources = args.get(self.record_argument) or ["-"]
+        sources = args.get("<record>") or ["-"]
         refuse_stdin_twice(sources, "records")
         for source in sources:
             yield from self.read_source(source)

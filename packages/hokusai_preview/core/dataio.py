@@ -550,6 +550,19 @@ def parquet_batches(parquet, columns=None, max_rows=BATCH_ROWS, target_bytes=BAT
     return parquet.iter_batches(batch_size=max(rows, 1), columns=columns)
 
 
+def take_rows(batch, rows, start):
+    """The rows of ``batch``, whose first row is row ``start`` of its table, that ``rows`` (sorted
+    row numbers of the table) names, as a batch; None when it holds none of them."""
+    import numpy as np
+    import pyarrow as pa
+
+    lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+    if hi <= lo:
+        return None
+    wanted = np.ascontiguousarray(rows[lo:hi] - start, dtype=np.int64)  # as Arrow int64 without a copy
+    return batch.take(pa.Array.from_buffers(pa.int64(), len(wanted), [None, pa.py_buffer(wanted)]))
+
+
 def cast_batch(batch, types):
     """``batch`` with the named columns cast to the given Arrow types."""
     import pyarrow as pa

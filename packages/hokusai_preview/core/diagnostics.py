@@ -1,8 +1,9 @@
 """Data diagnostics: what may be wrong with a contribution before it is used.
 
 Pure functions over pandas DataFrames (the contribution as hp-load normalised it, the bundle's
-benchmark and base tables, the bundle's feature list); hp-check calls :func:`diagnose` and
-writes what it returns. Every rule and threshold is a constant below, documented in the
+benchmark and base tables, the bundle's feature list); :func:`diagnose` checks a table in
+memory, and :func:`diagnose_parquet`, which hp-check calls, the same in bounded memory over a
+Parquet file read in batches. Every rule and threshold is a constant below, documented in the
 README ("Data diagnostics"):
 
 * **Matching rows** (contamination and duplicates) compares the baseline's feature columns.
@@ -34,6 +35,8 @@ import re
 import time
 
 import numpy as np
+
+from .bundle import class_codes
 
 RULES_VERSION = 2  # 2: a matched reference row is counted in the reference itself, repeats included
 NUMERIC_DIGITS = 12
@@ -469,9 +472,8 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     n_total = len(contribution)
     skipped = {"status": "skipped", "method": "confident_learning", "rows_checked": 0, "flagged": 0,
                "rate": 0.0, "estimated_noise_rate": None, "warn": False, "row_indices": [], "examples": []}
-    position = {c: i for i, c in enumerate(classes)}
-    y_c = np.array([position[v] for v in contribution[label].astype(str)], dtype=np.int64)
-    y_r = np.array([position.get(v, -1) for v in reference[label].astype(str)], dtype=np.int64)
+    y_c = class_codes(contribution[label].astype(str), classes)
+    y_r = class_codes(reference[label].astype(str), classes, unknown=-1)
     if n_total < NOISE_MIN_ROWS:
         return _skip(dict(skipped, reason="fewer than %d rows" % NOISE_MIN_ROWS), all_rows)
     rows_c = np.arange(n_total)
@@ -620,11 +622,10 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None):
                                  and entry["p_value"] is not None and entry["p_value"] < alpha) or missing_moved)
         results.append(entry)
 
-    position = {c: i for i, c in enumerate(classes)}
     count_c = np.asarray(class_counts) if class_counts is not None else \
-        np.bincount([position[v] for v in contribution[label].astype(str)], minlength=len(classes))
-    count_b = np.bincount([position[v] for v in benchmark[label].astype(str) if v in position],
-                          minlength=len(classes))
+        np.bincount(class_codes(contribution[label].astype(str), classes), minlength=len(classes))
+    bench_codes = class_codes(benchmark[label].astype(str), classes, unknown=-1)
+    count_b = np.bincount(bench_codes[bench_codes >= 0], minlength=len(classes))
     table = np.vstack([count_c, count_b]).astype(float)
     tvd = _tvd(table)
     p_value = _chi2_p(table, chi2_contingency)
@@ -784,8 +785,7 @@ def pii(frame, columns, seed=42):
 # --- everything --------------------------------------------------------------------------------
 
 
-def diagnose(contribution, benchmark, base, features, label, classes, seed=42, remove_contaminated=True,
-             pii_columns=None):
+def diagnose(contribution, benchmark, base, features, label, classes, seed=42, remove_contaminated=True):
     """Every finding about ``contribution``; returns (diagnostics dict, boolean mask of rows to keep).
 
     Row numbers in the findings are 0-based positions in ``contribution``.
@@ -796,7 +796,7 @@ def diagnose(contribution, benchmark, base, features, label, classes, seed=42, r
         contribution, benchmark, base, features, label)
     timings["matching"] = time.perf_counter() - started
     keep = _act(contamination, contaminated, remove_contaminated)
-    columns = pii_columns if pii_columns is not None else [c for c in contribution.columns if c != label]
+    columns = [c for c in contribution.columns if c != label]
     noise, shift, personal = _row_checks(contribution, benchmark, base, features, label, classes, seed, columns,
                                          timings)
     return _findings(len(contribution), benchmark, base, contamination, duplicates, noise, shift, personal,
@@ -934,7 +934,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .dataio import parquet_batches
+    from .dataio import parquet_batches, take_rows
     from .fsutil import atomic_path
     from .sampling import stratified_indices
 
@@ -942,8 +942,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     started = time.perf_counter()
     names = [f["name"] for f in features]
     reference = ReferenceIndex(benchmark, base, features)
-    position = {c: i for i, c in enumerate(classes)}
-    bench_labels = np.array([position.get(v, -1) for v in benchmark[label].astype(str)], dtype=np.int64)
+    bench_labels = class_codes(benchmark[label].astype(str), classes, unknown=-1)
     # Per row only a label code, a key and its partner rows (about 30 bytes), none of its values.
     y = np.empty(n, dtype=np.int16 if len(classes) < 1 << 15 else np.int32)
     keys = np.empty(n, dtype=np.uint64)
@@ -986,9 +985,8 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
             for batch in parquet_batches(parquet, target_bytes=batch_bytes):
                 stop = start + batch.num_rows
                 for rows, parts, columns in ((near_rows, near_parts, names), (sample, sample_parts, None)):
-                    lo, hi = np.searchsorted(rows, [start, stop])
-                    if hi > lo:
-                        taken = batch.take(pa.array(rows[lo:hi] - start))
+                    taken = take_rows(batch, rows, start)
+                    if taken is not None:
                         parts.append(taken.select(columns) if columns is not None else taken)
                 if writer is not None:
                     kept = keep[start:stop]

@@ -240,7 +240,8 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
     as the ``k`` that were, so each draw resamples both from the grown ones (a bootstrap over
     trees) and scores the two forests. Measured on the new forest itself, not on the reference,
     because the trees of a forest fitted on noisy rows vary more: with 40% of the labels flipped
-    the reference's spread was half the real one (module doc).
+    the reference's spread was half the real one (on the exploratory scenarios the module doc
+    describes).
     """
     new = np.asarray(new, dtype=np.float64)
     k, full = len(new), int(full_new)
@@ -333,7 +334,8 @@ def curve_weights(rows, target_rows, base_rows, deltas=None):
     ``max(0, 1 - 1/t**2)``, ``t`` being the slope over its standard error from the points'
     scatter about the line: a slope that stands out from the scatter is followed, one that does
     not is not. Without ``deltas``, or with too few points to measure a scatter, ``trust`` is
-    1/2. Both weight vectors are linear, so the estimate of delta_one is the mean of the
+    1/2; with a single distinct size there is no slope, and the estimate is the last point
+    (``trust`` 0). Both weight vectors are linear, so the estimate of delta_one is the mean of the
     metrics' (``trust`` comes from delta_one's curve and serves every metric).
     """
     x = np.log(base_rows + np.asarray(rows, dtype=np.float64))

@@ -80,11 +80,12 @@ class ManifestBuilder:
     ----------
     source_path : str
         Recorded as given.
+    max_exact : int, default MAX_EXACT_UNIQUE
+        Distinct values counted exactly per column, at most; beyond, the count is estimated.
     """
 
-    def __init__(self, source_path, unique_budget=UNIQUE_BUDGET, max_exact=MAX_EXACT_UNIQUE):
+    def __init__(self, source_path, max_exact=MAX_EXACT_UNIQUE):
         self.source_path = source_path
-        self.unique_budget = unique_budget
         self.max_exact = max_exact
         self.columns = None
         self.dtypes = {}
@@ -124,7 +125,7 @@ class ManifestBuilder:
     def _start(self, names):
         self.columns = [str(c) for c in names]
         self.nulls = {c: 0 for c in self.columns}
-        k = max(MIN_EXACT_UNIQUE, min(self.max_exact, self.unique_budget // max(1, len(self.columns))))
+        k = max(MIN_EXACT_UNIQUE, min(self.max_exact, UNIQUE_BUDGET // max(1, len(self.columns))))
         self.distinct = {c: DistinctCounter(k) for c in self.columns}
 
     def update_arrow(self, batch):

@@ -51,7 +51,7 @@ class Sample(Stage):
         import pyarrow.parquet as pq
 
         from ..core.command import carry
-        from ..core.dataio import open_parquet, parquet_batches
+        from ..core.dataio import open_parquet, parquet_batches, take_rows
         from ..core.fsutil import atomic_path
         from ..core.records import current_table
         from ..core.sampling import stratified_indices
@@ -61,7 +61,7 @@ class Sample(Stage):
         stored = pq.read_metadata(source).num_rows
         if stored != rows:  # a record edited by hand (usable() words it)
             raise ValueError("%s holds %d rows, not %d" % (source, stored, rows))
-        label = record["baseline"].get("label_column") or _label_column(source)
+        label = record["baseline"]["label_column"]
         original_counts = (record.get("check") or contribution["validation"])["class_counts"]  # after hp-check
         section = {"sample_size_requested": self.size, "seed": self.seed, "original_data_size": rows,
                    "class_counts_original": original_counts, "method": "stratified_by_label"}
@@ -82,11 +82,10 @@ class Sample(Stage):
             try:
                 start = 0
                 for batch in parquet_batches(parquet):
-                    stop = start + batch.num_rows
-                    lo, hi = np.searchsorted(chosen, [start, stop])
-                    if hi > lo:
-                        writer.write_batch(batch.take(_arrow_ints(chosen[lo:hi] - start)))
-                    start = stop
+                    taken = take_rows(batch, chosen, start)
+                    if taken is not None:
+                        writer.write_batch(taken)
+                    start += batch.num_rows
             finally:
                 writer.close()
         # Which rows were kept, and every row's label: hp-train fits the sample's rows that the full
@@ -133,21 +132,6 @@ def _numpy_ints(array):
 
     width = array.type.bit_width // 8
     return np.frombuffer(array.buffers()[1], dtype="<i%d" % width, count=len(array), offset=array.offset * width)
-
-
-def _arrow_ints(values):
-    """A numpy integer array as an Arrow int64 array."""
-    import numpy as np
-    import pyarrow as pa
-
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
-
-
-def _label_column(path):
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).schema_arrow.names[0]
 
 
 main = Sample.entry_point
