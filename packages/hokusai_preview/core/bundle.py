@@ -29,7 +29,7 @@ import os
 
 from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError, UntrustedModelError
-from .fsutil import refuse_undecodable, sha256_file
+from .fsutil import inside, refuse_undecodable, sha256_file
 
 FORMAT = "hokusai-preview-bundle"
 FORMAT_VERSION = 1
@@ -93,7 +93,7 @@ class Bundle:
             raise BaselineError("baseline bundle %s %s" % (path, what),
                                 "pass a directory built by hp-baseline to --baseline-model")
         manifest_path = os.path.join(path, MANIFEST)
-        if os.path.lexists(manifest_path) and not _inside(manifest_path, path):
+        if os.path.lexists(manifest_path) and not inside(manifest_path, path):
             raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
                                  "only use bundles built by hp-baseline")
         try:
@@ -151,7 +151,7 @@ class Bundle:
             raise IntegrityError("bundle %s: the %s path %r leaves the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         full = os.path.join(self.path, relative)
-        if not _inside(full, self.path):
+        if not inside(full, self.path):
             raise IntegrityError("bundle %s: the %s file %r links outside the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         return full
@@ -451,9 +451,3 @@ def refuse_untrusted_record(baseline, trust_model):
     if fmt != "skops" and not trust_model:
         raise UntrustedModelError("the baseline %s has a %s model file, and loading one runs any code it contains, "
                                   "so it is refused" % (baseline["path"], fmt), TRUST_HINT)
-
-
-def _inside(path, root):
-    """Whether ``path``, with every link resolved, lies inside the directory ``root``."""
-    real_root = os.path.realpath(root)
-    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root

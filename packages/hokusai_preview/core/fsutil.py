@@ -25,6 +25,12 @@ from .errors import OutputError, UsageError
 CHUNK = 1 << 20
 
 
+def inside(path, folder):
+    """Whether ``path``, with every link resolved, is ``folder`` or lies inside it."""
+    real = os.path.realpath(folder)
+    return os.path.commonpath([os.path.realpath(path), real]) == real
+
+
 def refuse_undecodable(name, what):
     """UsageError when ``name`` (an argument, a path) is not UTF-8 text: a file name in another
     encoding reaches Python as lone surrogates, which no record, output or message can carry."""

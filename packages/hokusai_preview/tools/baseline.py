@@ -42,6 +42,7 @@ import tempfile
 from .. import __version__
 from ..core.command import Command, choice_option, jobs_option, seed_option
 from ..core.errors import DataError, OutputError, UsageError
+from ..core.fsutil import inside
 
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
 
@@ -84,7 +85,7 @@ class Baseline(Command):
         output = os.path.abspath(args["--output"])
         for option in ("--train-data", "--benchmark-data"):
             # Replacing the folder would delete the table, and comparing real paths sees through links.
-            if args[option] != "-" and os.path.lexists(output) and _within(args[option], output):
+            if args[option] != "-" and os.path.lexists(output) and inside(args[option], output):
                 from ..core.fsutil import same_path
 
                 if same_path(args[option], output):
@@ -320,12 +321,6 @@ def _is_bundle(path):
             return json.loads(handle.read().decode("utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _within(path, folder):
-    """Whether ``path`` is ``folder`` or inside it, links resolved."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _foreign_files(path):
