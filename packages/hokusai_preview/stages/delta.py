@@ -166,8 +166,8 @@ def build_output(record, primary=None, bootstrap=500):
     ref_mean = reference.mean(axis=0, dtype=np.float64)
     new_proba = est.combine(mode, ref_mean, new.astype(np.float64).mean(axis=0), len(reference), full_trees)
     paired = est.paired_bootstrap(y, new_proba, ref_mean, draws=bootstrap, seed=training["seed"])
-    observed_new, observed_ref = score(y, new_proba), score(y, ref_mean)
-    shift = {m: estimate[m] - (observed_new[m] - observed_ref[m]) for m in included}
+    observed_new = score(y, new_proba)  # the reference's is hp-eval's baseline_full_metrics (ref_mean's)
+    shift = {m: estimate[m] - (observed_new[m] - baseline[m]) for m in included}
     shift["delta_one"] = est.delta_one(shift)
 
     def paired_ci(name, scale=1.0):
