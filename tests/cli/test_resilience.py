@@ -90,6 +90,13 @@ def wait_for_checkpoint(cache, trees, process, timeout=300):
     raise AssertionError("no checkpoint of %d trees after %d s" % (trees, timeout))
 
 
+def interruptible():
+    """preexec_fn: SIGINT as a terminal's job has it. A suite run in the background (`make test &`)
+    inherits SIGINT ignored, and a child that starts with it ignored keeps it so: Ctrl-C would
+    never reach the run the test interrupts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def leftovers(cache):
     return [path for path, _size, alive in Cache(str(cache)).leftovers() if not alive]
 
@@ -229,7 +236,8 @@ EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_an_interrupted_training_resumes_from_its_checkpoint_with_identical_results(big, cache_dir, signum):
     argv = [os.path.join(BIN, "hp-train"), "--full", "--round-size", "5", big["record"]]
-    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=interruptible)
     wait_for_checkpoint(cache_dir, 10, process)
     process.send_signal(signum)
     out, err = process.communicate(timeout=120)
@@ -269,7 +277,7 @@ def test_a_killed_preview_leaves_nothing_a_later_run_trusts(big, cache_dir, sign
     argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
             "json", "--quiet"]
     process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=interruptible)
     wait_for_checkpoint(cache_dir, 10, process)
     os.killpg(process.pid, signum)  # what Ctrl-C (or a kill of the whole job) does
     out, err = process.communicate(timeout=120)
