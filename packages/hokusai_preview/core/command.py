@@ -253,13 +253,13 @@ def refuse_stdin_twice(sources, what):
                          "name it once, or save the %s to files" % what)
 
 
-def write_stdout(text, json_text=False):
+def write_stdout(text, utf8=False):
     """Write ``text`` to stdout whole, or raise BrokenPipeError when the reader has gone, and
     OutputError when stdout is closed or cannot take it (a full disk, /dev/full).
 
-    ``json_text``: JSON, which is UTF-8 whatever the locale (RFC 8259), for the program that reads
-    it; other text is for a person, in stdout's encoding, with a character it cannot carry written
-    as an escape (\\xe9) rather than failing the command.
+    ``utf8``: text for a program (JSON, which is UTF-8 whatever the locale by RFC 8259, or the
+    driver's shell code), written as UTF-8; otherwise text for a person, in stdout's encoding, a
+    character it cannot carry written as an escape (\\xe9) rather than failing the command.
 
     Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
     silently there (the buffered writer keeps the partial count and drops the error), and the
@@ -274,7 +274,7 @@ def write_stdout(text, json_text=False):
         sys.stdout.write(text)
         return
     sys.stdout.flush()
-    data = text.encode("utf-8") if json_text else text.encode(sys.stdout.encoding or "utf-8", "backslashreplace")
+    data = text.encode("utf-8") if utf8 else text.encode(sys.stdout.encoding or "utf-8", "backslashreplace")
     view = memoryview(data)
     try:
         while view:
@@ -456,7 +456,7 @@ class Stage(Command):
     # --- records out ---------------------------------------------------------------------
 
     def emit(self, record):
-        write_stdout(dumps_record(record) + "\n", json_text=True)
+        write_stdout(dumps_record(record) + "\n", utf8=True)
 
     def handle(self, record):
         """Pass error records through; otherwise compute or reuse the stage's output."""

@@ -123,10 +123,9 @@ class Format(Stage):
 
             glyphs = UNICODE if args["--output-file"] else glyphs_for(getattr(sys.stdout, "encoding", None))
             text = "\n".join(self.each(outputs, lambda o: render(o, color=self.use_color(args), glyphs=glyphs)))
-        json_text = (summary_fmt if self.summarising else fmt) in ("json", "jsonl")
-        self.publish(args, text, rows, json_text)
+        self.publish(args, text, rows, utf8=(summary_fmt if self.summarising else fmt) in ("json", "jsonl"))
 
-    def publish(self, args, text, rows, json_text=False):
+    def publish(self, args, text, rows, utf8=False):
         """Write the picture and the text, both or neither: each goes to a temporary file first,
         and they are published together once both are complete; stdout, which can fail (closed,
         full), gets the text before a file is renamed into place."""
@@ -155,7 +154,7 @@ class Format(Stage):
 
         def to_stdout(exc_type, exc, traceback):
             if exc_type is None:  # everything after it was written
-                write_stdout(text, json_text)
+                write_stdout(text, utf8)
             return False
 
         with contextlib.ExitStack() as stack:

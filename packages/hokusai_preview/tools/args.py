@@ -133,7 +133,7 @@ def main(argv=None):
     else:
         text = driver_code(argv)
     try:
-        write_stdout(text, json_text=True)  # UTF-8, as the driver's own arguments came
+        write_stdout(text, utf8=True)  # UTF-8, as the driver's own arguments came
     except BrokenPipeError:  # the reader went away: stop quietly, as the stages do
         silence_stdout()
         return 141

@@ -74,7 +74,7 @@ class CacheCommand(Command):
         if args["--json"]:
             if not args["--entries"]:
                 del info["entries"]
-            write_stdout(json.dumps(info, indent=2) + "\n", json_text=True)
+            write_stdout(json.dumps(info, indent=2) + "\n", utf8=True)
         else:
             write_stdout(render(info, args["--entries"]))
 
