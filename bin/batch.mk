@@ -2,8 +2,9 @@
 #   make -f bin/batch.mk -jJOBS CONTRIBUTIONS=dir/ [RESULTS=dir] [BASELINE=bundle/] [BATCH_OPTIONS=...]
 #
 # bin/hp-batch-plan lists the folder's files into $(STATE)/plan.mk: one target
-# $(RESULTS)/<file name>.json per contribution, remade when its file or $(STATE)/settings (the
-# baseline's manifest, BATCH_OPTIONS, the tool version) changed; make -j runs them in parallel.
+# $(RESULTS)/<file name>.json per contribution, remade when its file's stamp (its identity, size
+# and times) or $(STATE)/settings (the baseline's manifest, BATCH_OPTIONS, the tool version)
+# changed; make -j runs them in parallel.
 # Each runs bin/hp-batch-one, which previews through the stage cache (so a remade target redoes
 # only the stages whose inputs changed) and turns a bad file into an error record instead of
 # stopping the batch. The summaries are made from all the results.
@@ -38,7 +39,7 @@ all: $(SUMMARY)
 
 $(BATCH_OUTPUTS): $(STATE)/settings
 	@$(BIN)/python bin/hp-batch-one --train-jobs=$(TRAIN_JOBS) $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) \
-	  $(SOURCE) $@ -- $(BATCH_OPTIONS)
+	  $(if $(NAME_PROBLEM),--name-problem=$(NAME_PROBLEM)) $(SOURCE) $@ -- $(BATCH_OPTIONS)
 
 # The rows, once; the table, the CSV and the picture are made from them (hp-format reads rows back).
 # plan.mk is a prerequisite so that a file taken out of the folder leaves the summary too.

@@ -42,8 +42,9 @@ def test_plan_lists_supported_files_with_unique_make_safe_names(folder, tmp_path
         "Q3 jobs #1.csv", "a.csv", "b.JSON.gz", "c.parquet", "it's $HOME.tsv", "x y.csv", "x_y.csv"]]
     assert outputs[1:4] + outputs[-1:] == ["a.csv.json", "b.JSON.gz.json", "c.parquet.json", "x_y.csv.json"]
     assert re.match(r"^Q3_jobs__1\.csv-[0-9a-f]{12}\.json$", outputs[0])
-    link = os.path.join(results, ".batch", "sources", outputs[0][:-len(".json")])
-    assert os.path.realpath(link) == os.path.realpath(folder / "Q3 jobs #1.csv")
+    stamp = os.path.join(results, ".batch", "stamps", outputs[0][:-len(".json")])
+    with open(stamp, encoding="utf-8") as handle:
+        assert handle.readline() == ascii(str(folder / "Q3 jobs #1.csv")) + "\n"
 
 
 # Each character make or the shell reads as more than itself: `a=b.json` as it was made the plan's
@@ -81,11 +82,53 @@ def test_make_gives_each_target_its_real_file(folder, tmp_path):
     assert len(outputs) == len(expected)
 
 
-def test_a_file_name_that_is_not_utf8_is_refused(folder, tmp_path):
-    with open(os.path.join(os.fsencode(str(folder)), b"\xffbad.csv"), "w") as handle:
-        handle.write("label\n1\n")
-    with pytest.raises(UsageError, match=r"the file name '\\udcffbad.csv' in .* is not UTF-8"):
-        plan_module.plan(str(folder), str(tmp_path / "results"))
+def test_a_file_name_no_preview_can_be_given_is_a_failed_contribution(folder, tmp_path):
+    # Not UTF-8, or a line break: the driver, the plan and the records take lines of UTF-8 text.
+    for name in (b"\xffbad.csv", b"two\nlines.csv"):
+        with open(os.path.join(os.fsencode(str(folder)), name), "w") as handle:
+            handle.write("label\n1\n")
+    results = tmp_path / "results"
+    outputs = plan_module.plan(str(folder), str(results))
+    makefile = tmp_path / "echo.mk"
+    makefile.write_text("all:\ninclude %s/.batch/plan.mk\nall: $(BATCH_OUTPUTS)\n$(BATCH_OUTPUTS):\n"
+                        "\t@printf '%%s [%%s]\\n' $(SOURCE) $(NAME_PROBLEM)\n" % results)
+    done = subprocess.run(["make", "-s", "-f", str(makefile)], capture_output=True, text=True, check=True)
+    assert "%s/\\xffbad.csv [is not UTF-8]" % folder in done.stdout.splitlines()
+    assert "%s/two\\nlines.csv [holds a line break]" % folder in done.stdout.splitlines()
+    assert len(outputs) == 9
+
+    output = [o for o in outputs if "bad.csv" in o][0]
+    shown = "%s/\\xffbad.csv" % folder
+    assert one_module.main(["--name-problem=is not UTF-8", shown, output]) == 0
+    record = json.loads(open(output, encoding="utf-8").read())
+    validate(record, "error")
+    assert record["error"]["message"] == "%s: the file name is not UTF-8; rename it to preview it" % shown
+
+
+def test_a_file_copied_in_with_an_old_date_is_redone_and_a_removed_one_forgotten(folder, tmp_path):
+    results = tmp_path / "results"
+    output = results / "a.csv.json"
+    plan_module.plan(str(folder), str(results))
+    stamp = results / ".batch" / "stamps" / "a.csv"
+    output.write_text("{}")  # as if previewed
+    before = stamp.read_text()
+    replacement = tmp_path / "older.csv"
+    replacement.write_text("label\n2\n")
+    os.utime(str(replacement), (1, 1))
+    os.replace(str(replacement), str(folder / "a.csv"))  # as cp -p, tar or rsync -a leave it: older than its result
+    plan_module.plan(str(folder), str(results))
+    assert stamp.read_text() != before and stamp.stat().st_mtime > 1  # newer than the result: make redoes it
+    os.unlink(str(folder / "a.csv"))
+    plan_module.plan(str(folder), str(results))
+    assert not output.exists() and not stamp.exists()
+
+
+def test_an_internal_error_is_tried_again_by_the_next_batch(tmp_path):
+    result = tmp_path / "x.csv.json"
+    one_module.record_failure("x.csv", str(result), one_module.error_record("x.csv", 1, "hp-train: error: boom\n"))
+    assert result.stat().st_mtime == 0  # older than its stamp
+    one_module.record_failure("y.csv", str(result), one_module.error_record("y.csv", 3, "hp-load: error: bad\n"))
+    assert result.stat().st_mtime > 0  # bad data stays bad until the file changes
 
 
 def test_plan_rewrites_only_what_changed(folder, tmp_path):
@@ -177,8 +220,9 @@ def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tm
     os.symlink(str(tmp_path / "nowhere"), str(folder / "sub.csv" / "deeper.csv"))  # not in a subfolder
     output = results / "link.csv.json"
     assert str(output) in plan_module.plan(str(folder), str(results))
-    stamp = results / ".batch" / "sources" / "link.csv.broken-link"
+    stamp = results / ".batch" / "stamps" / "link.csv"
     assert "%s: %s" % (output, stamp) in (results / ".batch" / "plan.mk").read_text()  # make cannot date the link
+    assert "broken link to" in stamp.read_text()
 
     assert one_module.main([str(folder / "link.csv"), str(output)]) == 0
     record = json.loads(output.read_text())
@@ -189,6 +233,6 @@ def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tm
 
     target.write_text("label\n1\n")
     os.utime(str(target), (1, 1))  # older than the error record: make alone would keep that
+    os.utime(str(output), (2, 2))
     plan_module.plan(str(folder), str(results))
-    assert not output.exists() and not stamp.exists()
-    assert "%s: %s\n" % (output, folder / "link.csv") in (results / ".batch" / "plan.mk").read_text()
+    assert "broken link" not in stamp.read_text() and stamp.stat().st_mtime > 2  # so make redoes it

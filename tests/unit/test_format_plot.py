@@ -71,3 +71,13 @@ def test_every_label_stays_inside_the_picture(drawn, rows):
 def test_no_rows_is_a_picture_that_says_so(drawn):
     shown = [text for text, _ in drawn([])[0]]
     assert "No contributions to show" in shown
+
+
+def test_long_names_are_cut_in_the_middle_so_their_ends_stay_apart():
+    from hokusai_preview.core.plot import _clip
+
+    names = ["acme_hpc_jobs_contribution_2026-11_v%d.csv" % i for i in (1, 2)]
+    clipped = [_clip(n, 34) for n in names]
+    assert clipped[0] == "acme_hpc_jobs_contri…026-11_v1.csv" and len(clipped[1]) == 34
+    assert clipped[0] != clipped[1]
+    assert _clip("short.csv", 34) == "short.csv"

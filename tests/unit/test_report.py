@@ -76,6 +76,21 @@ def test_verdict_and_its_probability_come_first(output):
     assert lines[1].endswith("chance the full pipeline passes: %s" % percent(d1["probability"]))
 
 
+@pytest.mark.parametrize("mode, removed, title, target", [
+    ("retrain", 0, "FULL PIPELINE RECIPE (local run)", "the full pipeline"),
+    ("retrain", 3, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches)", "the full run on the kept rows"),
+    ("fine_tune", 0, "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)",
+     "a --full fine-tuning run")])
+def test_a_full_run_says_what_it_computed(output, mode, removed, title, target):
+    # Only the retrained run on every contributed row is the main pipeline's own computation.
+    p = output["preview_metadata"]
+    p.update(preview_mode=False, disclaimer=None, mode=mode)
+    p["diagnostics"] = {"contamination": {"rows_removed": removed}}
+    lines = render(output).splitlines()
+    assert lines[0] == title
+    assert "chance %s passes: " % target in " ".join(" ".join(lines[1:3]).split())
+
+
 def test_every_metric_has_a_bar_with_its_interval(output):
     text = render(output)
     est = output["preview_metadata"]["estimate"]

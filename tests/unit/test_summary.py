@@ -71,10 +71,16 @@ def test_markdown_table(rows):
     assert all(line.replace("\\|", "").count(" | ") == columns for line in body)
 
 
-def test_markdown_cells_stay_one_line_and_escape_pipes(rows):
-    rows[0]["warnings"] = ["a | b", "two\nlines"]
-    (line,) = [x for x in render(rows, "md").splitlines() if rows[0]["contribution"] in x]
-    assert line.endswith("| a \\| b; two lines |")
+def test_markdown_cells_stay_one_line_and_show_names_and_warnings_as_they_are(rows):
+    # One warning may hold "; ", so each gets its own line in the cell; markup is escaped.
+    rows[0]["warnings"] = ["a | b", "two\nlines; one warning"]
+    rows[0]["contribution"] = "__init__*x*`y`<script>.csv"
+    (line,) = [x for x in render(rows, "md").splitlines() if "script" in x]
+    assert line.endswith("| a \\| b<br>two lines; one warning |")
+    assert "| \\_\\_init\\_\\_\\*x\\*\\`y\\`\\<script\\>.csv |" in line
+    assert "| hpc_jobs_700.parquet |" in render(rows, "md")  # "_" between letters is no markup
+    (record,) = [r for r in csv.DictReader(io.StringIO(render(rows, "csv"))) if "script" in r["contribution"]]
+    assert record["warnings"].split("\n") == ["a | b", "two lines; one warning"]
 
 
 def test_markdown_names_each_metric_when_they_differ(rows):
@@ -117,7 +123,7 @@ def test_warnings_include_the_data_checks_once(bundles):
     output["preview_metadata"]["warnings"] = ["12 rows were dropped"]
     output["preview_metadata"]["diagnostics"] = {"warnings": ["12 rows were dropped", "30 rows repeat benchmark rows"]}
     assert row_of(output)["warnings"] == ["12 rows were dropped", "30 rows repeat benchmark rows"]
-    assert "| 12 rows were dropped; 30 rows repeat benchmark rows |" in render([row_of(output)], "md")
+    assert "| 12 rows were dropped<br>30 rows repeat benchmark rows |" in render([row_of(output)], "md")
 
 
 def test_the_headline_says_one_row_and_mixed_judgements_plainly(rows):

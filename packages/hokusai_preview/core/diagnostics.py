@@ -12,7 +12,7 @@ README ("Data diagnostics"):
   feature similar: numbers of the same sign with magnitudes within a ratio of 1 +
   ``NEAR_RATIO`` (zero only matches zero); categories equal ignoring case; free text with a
   Jaccard similarity of word 3-shingles of at least ``NEAR_TEXT`` (0.8), or without words on
-  both sides.
+  both sides (missing matches only missing).
 * **Chance level**: identical or near-identical rows also occur between clean tables of the
   same source (two customers with the same plan). The rate at which the baseline's own rows
   (benchmark and base) match each other gives the number expected by chance; a count is an
@@ -27,7 +27,9 @@ README ("Data diagnostics"):
   when the effect is at least ``DRIFT_MIN_EFFECT`` and p < ``DRIFT_ALPHA`` / features.
 * **PII**: e-mail addresses, phone numbers, card numbers (Luhn-valid) and government ids
   (US SSN, UK National Insurance number) in up to ``PII_SAMPLE`` values per column; an alarm when
-  at least ``PII_MIN_SHARE`` of a column's checked values hold one.
+  at least ``PII_MIN_SHARE`` of a column's checked values hold one (card numbers: and Luhn-valid
+  more often among the card-like numbers than the ``LUHN_CHANCE`` of random digits, p <
+  ``PII_CARD_ALPHA``).
 """
 
 import math
@@ -38,7 +40,9 @@ import numpy as np
 
 from .bundle import class_codes
 
-RULES_VERSION = 2  # 2: a matched reference row is counted in the reference itself, repeats included
+RULES_VERSION = 3  # 2: a matched reference row is counted in the reference itself, repeats included;
+#                    3: label noise at the contribution's class mix, card numbers above chance, missing
+#                       text near only missing text
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -61,6 +65,8 @@ RARE_CATEGORY = 5
 TEXT_TOP_WORDS = 200
 PII_SAMPLE = 1000
 PII_MIN_SHARE = 0.05
+LUHN_CHANCE = 0.1  # random digits pass the Luhn check one time in ten
+PII_CARD_ALPHA = 0.001
 EXAMPLES = 5
 SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
 SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
@@ -83,8 +89,11 @@ def _round_significant(values, digits=NUMERIC_DIGITS):
     out = np.array(values, dtype=np.float64)
     finite = np.isfinite(out) & (out != 0)
     magnitude = np.floor(np.log10(np.abs(out[finite])))
-    scale = 10.0 ** (digits - 1 - magnitude)
-    out[finite] = np.round(out[finite] * scale) / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = 10.0 ** (digits - 1 - magnitude)
+        rounded = np.round(out[finite] * scale) / scale
+    # Below about 1e-297 the scale overflows: such a value has nothing to round away.
+    out[finite] = np.where(np.isfinite(scale), rounded, out[finite])
     return out + 0.0  # -0.0 -> 0.0
 
 
@@ -175,7 +184,9 @@ def _encode_parts(frame, features):
     # Chebyshev distance of at most 1. Text similarity is checked on the pairs separately.
     values = [_numeric(frame[name]) for name in numeric]
     signs = [np.where(np.isnan(v), 2.0, np.sign(v)) for v in values]
-    wordless = [(np.diff(m.indptr) == 0).astype(np.float64) for m in matrices]
+    # 1: text without words, 2: missing (which matches only missing).
+    wordless = [np.where(frame[name].isna().to_numpy(), 2.0, (np.diff(m.indptr) == 0).astype(np.float64))
+                for name, m in zip(text, matrices)]
     groups = _hash_rows([_value_hashes(v) for v in signs + wordless]
                         + [_string_hashes(frame[name], fold=True) for name in categorical], n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -301,13 +312,36 @@ def near_earlier(a):
         partner[i[::-1]] = j[::-1]
         rows = np.flatnonzero(a.empty)
     if len(rows) >= 2:
+        points = a.points[rows]
+        tree = _tree(points)
         k = min(NEIGHBOURS, len(rows))
-        distance, index = _tree(a.points[rows]).query(a.points[rows], k=k)
+        distance, index = tree.query(points, k=k)
         index = rows[index]
         earlier = (distance <= 1.0 + 1e-9) & (index < rows[:, None])
         has = earlier.any(axis=1)
         partner[rows[has]] = index[has, np.argmax(earlier[has], axis=1)]
+        # Where all k nearest are near but later rows, an earlier one may lie further out.
+        crowded = np.flatnonzero(~has & (distance[:, -1] <= 1.0 + 1e-9))
+        if len(crowded):
+            _earlier_beyond(partner, rows, points, tree, crowded)
     return partner
+
+
+def _earlier_beyond(partner, rows, points, tree, crowded):
+    """near_earlier for rows whose k nearest neighbours are all near and later: the first of
+    identical points, else a search of the whole radius (in blocks, to bound memory)."""
+    _, first, inverse = np.unique(points, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    twin = first[inverse[crowded]]
+    found = twin < crowded
+    partner[rows[crowded[found]]] = rows[twin[found]]
+    rest = crowded[~found]
+    for start in range(0, len(rest), 256):
+        block = rest[start:start + 256]
+        for position, near in zip(block, tree.query_radius(points[block], r=1.0 + 1e-9)):
+            before = near[near < position]
+            if len(before):
+                partner[rows[position]] = rows[before.min()]
 
 
 def matching_pairs(a):
@@ -459,7 +493,8 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     of that class over rows labelled with it; a row is flagged when the most probable class
     whose probability reaches its threshold differs from its label. The confident joint of
     given and suggested labels, calibrated to the label counts, estimates the noise rate; the
-    same on the reference rows measures the task's own ambiguity, and the difference estimates
+    same on the reference rows (at the contribution's class mix: some classes are harder than
+    others) measures the task's own ambiguity, and the difference estimates
     the noise the contribution adds. With ``all_rows``, returns (summary, every flagged row).
     """
     import warnings
@@ -508,9 +543,10 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     flagged, suggested = _confident_issues(probas, y, len(classes))
     n_c = len(rows_c)
     is_c = np.arange(len(y)) < n_c
-    k_c, k_r = int(flagged[is_c].sum()), int(flagged[~is_c].sum())
-    rate_c, rate_r = k_c / n_c, (float(k_r / (~is_c).sum()) if (~is_c).sum() else 0.0)
-    p_value = _one_sided_two_proportions(k_c, n_c, k_r, int((~is_c).sum()))
+    k_c = int(flagged[is_c].sum())
+    rate_c = k_c / n_c
+    # Some classes are harder than others: the reference is taken at the contribution's class mix.
+    rate_r, p_value = _standardised_excess(flagged, y, is_c, len(classes))
     excess = rate_c - rate_r
     warn = bool(excess >= NOISE_MIN_EXCESS and p_value < NOISE_ALPHA)
     issue_rows = rows_c[flagged[:n_c]]
@@ -519,8 +555,11 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     order = np.argsort(-probas[issue_positions, suggested[issue_positions]], kind="stable")
     examples = [{"row": int(rows_c[p]), "label": classes[y[p]], "suggested": classes[suggested[p]],
                  "confidence": round(float(probas[p, suggested[p]]), 3)} for p in issue_positions[order][:EXAMPLES]]
-    noise_c = _noise_rate(probas[is_c], y[is_c], len(classes), probas, y)
-    noise_r = _noise_rate(probas[~is_c], y[~is_c], len(classes), probas, y) if (~is_c).any() else None
+    noise_c, per_class_c, given_c = _noise_rate(probas[is_c], y[is_c], len(classes), probas, y)
+    noise_r = None
+    if (~is_c).any():
+        noise_r, per_class_r, _ = _noise_rate(probas[~is_c], y[~is_c], len(classes), probas, y)
+        noise_r = _at_mix(per_class_r, ~np.isnan(per_class_r), noise_r, given_c * ~np.isnan(per_class_c))
     summary = {
         "status": "checked", "reason": None, "method": "confident_learning",
         "model": "recipe forest, %d trees, %d-fold out-of-fold probabilities" % (NOISE_TREES, folds),
@@ -561,30 +600,53 @@ def _confident_issues(probas, y, k):
 
 
 def _noise_rate(probas, y, k, all_probas, all_y):
-    """Off-diagonal mass of the calibrated confident joint (thresholds from all rows)."""
+    """Off-diagonal mass of the calibrated confident joint (thresholds from all rows).
+
+    Returns (rate, per-class rate (NaN where a class has no confident row), rows per class)."""
     suggested = _confident_classes(probas, _thresholds(all_probas, all_y, k))
     joint = np.zeros((k, k))
     counted = suggested >= 0
     np.add.at(joint, (y[counted], suggested[counted]), 1)
     given = np.bincount(y, minlength=k).astype(float)
     row_sums = joint.sum(axis=1)
-    calibrated = np.divide(joint, row_sums[:, None], out=np.zeros_like(joint), where=row_sums[:, None] > 0)
-    calibrated *= given[:, None]
-    total = calibrated.sum()
-    return float((total - np.trace(calibrated)) / total) if total else 0.0
+    # A calibrated row sums to the class's count, so the rate is the given-weighted per-class rate.
+    per_class = np.full(k, np.nan)
+    np.divide(row_sums - np.diag(joint), row_sums, out=per_class, where=row_sums > 0)
+    defined = given * (row_sums > 0)
+    rate = float((defined * np.nan_to_num(per_class)).sum() / defined.sum()) if defined.sum() else 0.0
+    return rate, per_class, given
 
 
-def _one_sided_two_proportions(k1, n1, k2, n2):
-    """p-value of "rate 1 > rate 2" (pooled z-test); 1.0 when undefined."""
+def _at_mix(per_class, known, overall, weights):
+    """The weighted mean of ``per_class`` rates, with ``overall`` for classes not ``known``."""
+    if not weights.sum():
+        return overall
+    return float((weights * np.where(known, np.nan_to_num(per_class), overall)).sum() / weights.sum())
+
+
+def _standardised_excess(flagged, y, is_c, k):
+    """(Reference flagged rate at the contribution's class mix, one-sided p-value of the
+    contribution's rate exceeding it): a z-test stratified by class, pooled within each class;
+    p is 1.0 when undefined or without reference rows."""
     from scipy.stats import norm
 
-    if not n1 or not n2:
-        return 1.0
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    return float(norm.sf((k1 / n1 - k2 / n2) / se))
+    n_c, n_r = np.bincount(y[is_c], minlength=k), np.bincount(y[~is_c], minlength=k)
+    k_c = np.bincount(y[is_c], weights=flagged[is_c], minlength=k)
+    k_r = np.bincount(y[~is_c], weights=flagged[~is_c], minlength=k)
+    if not n_r.sum():
+        return 0.0, 1.0
+    known = n_r > 0
+    overall = k_r.sum() / n_r.sum()
+    per_class = np.divide(k_r, n_r, out=np.zeros(k), where=known)
+    expected = _at_mix(per_class, known, overall, n_c) * n_c.sum()
+    # Var(k_c - expected) per class: n_c p (1 - p) (1 + n_c / n_r), p pooled within the class.
+    refs = np.where(known, n_r, n_r.sum()).astype(float)
+    pooled = np.where(known, (k_c + k_r) / np.maximum(n_c + n_r, 1), (k_c + k_r.sum()) / np.maximum(n_c + refs, 1))
+    variance = float((n_c * pooled * (1 - pooled) * (1 + n_c / refs)).sum())
+    rate = expected / n_c.sum()
+    if variance <= 0:
+        return rate, 1.0
+    return rate, float(norm.sf((k_c.sum() - expected) / math.sqrt(variance)))
 
 
 def drift(contribution, benchmark, features, label, classes, class_counts=None):
@@ -723,18 +785,28 @@ def luhn_valid(digits):
     return total % 10 == 0
 
 
-def _pii_found(kind, text):
-    """The first value of ``kind`` in ``text``, or None."""
+def _pii_found(kind, text, luhn=True):
+    """The first value of ``kind`` in ``text``, or None; ``luhn=False`` finds card-like numbers
+    whether or not they pass the Luhn check."""
     for match in PII_PATTERNS[kind].finditer(text):
         value = match.group(0)
         if kind == "card_number":
             digits = re.sub(r"\D", "", value)
-            if not (13 <= len(digits) <= 19 and luhn_valid(digits)) or len(set(digits)) == 1:
+            if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or (luhn and not luhn_valid(digits)):
                 continue
         if kind == "phone" and not 8 <= len(re.sub(r"\D", "", value)) <= 15:
             continue
         return value
     return None
+
+
+def _cards_above_chance(hits, texts):
+    """Whether Luhn-valid numbers are too frequent among the card-like ones for chance: ids,
+    timestamps and ISBNs of 13-19 digits pass one time in ten (binomial test)."""
+    from scipy.stats import binom
+
+    candidates = sum(_pii_found("card_number", t, luhn=False) is not None for t in texts)
+    return candidates, bool(binom.sf(hits - 1, candidates, LUHN_CHANCE) < PII_CARD_ALPHA)
 
 
 def mask(kind, value):
@@ -776,9 +848,13 @@ def pii(frame, columns, seed=42):
             if not hits:
                 continue
             share = len(hits) / checked
-            found.append({"column": name, "kind": kind, "values_checked": checked, "matches": len(hits),
-                          "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
-                          "examples": [mask(kind, h) for h in hits[:3]]})
+            entry = {"column": name, "kind": kind, "values_checked": checked, "matches": len(hits),
+                     "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
+                     "examples": [mask(kind, h) for h in hits[:3]]}
+            if kind == "card_number":
+                entry["card_like"], above = _cards_above_chance(len(hits), texts)
+                entry["flagged"] &= above
+            found.append(entry)
     return {"columns": found, "min_share": PII_MIN_SHARE, "warn": any(f["flagged"] for f in found)}
 
 
@@ -1046,7 +1122,8 @@ def messages(findings):
         text = ("%d of %d rows %s (%d exact, %d near; e.g. row %d ~ benchmark row %d)"
                 % (c["rows"], n, "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
                    c["exact"], c["near"], first["row"], first["benchmark_row"]))
-        action = ("; removed before training (--keep-contaminated keeps them)" if c["action"] == "removed"
+        action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
+                  "does too)" if c["action"] == "removed"
                   else "; kept (--keep-contaminated): the delta may be inflated")
         if c["warn"]:
             warnings.append("benchmark contamination: " + text + action)
@@ -1067,8 +1144,8 @@ def messages(findings):
                                                   % d["expected_by_chance"])
     ln = findings["label_noise"]
     if ln["status"] == "checked" and ln["warn"]:
-        warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own rows "
-                        "(e.g. rows %s); estimated noise %s above the baseline's %s" % (
+        warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own "
+                        "rows of the same classes (e.g. rows %s); estimated noise %s above the baseline's %s" % (
                             ln["flagged"], ln["rows_checked"], _pct(ln["rate"]), _pct(ln["reference_rate"]),
                             _rows(ln["row_indices"]), _pct(ln["excess_noise_rate"]),
                             _pct(ln["reference_noise_rate"] or 0.0)))

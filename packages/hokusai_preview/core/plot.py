@@ -268,5 +268,10 @@ def _plain(text):
 
 
 def _clip(text, most):
+    """At most ``most`` characters, cut in the middle: names that differ only at the end (v1.csv,
+    v2.csv) stay apart."""
     text = " ".join(str(text).split())
-    return text if len(text) <= most else text[:most - 1] + "…"
+    if len(text) <= most:
+        return text
+    tail = (most - 1) * 2 // 5
+    return text[:most - 1 - tail] + "…" + text[-tail:]

@@ -133,6 +133,24 @@ def removed_rows(preview):
     return int(contamination.get("rows_removed") or 0)
 
 
+def full_run_title(mode, removed):
+    """The report's first line for a --full run: what it computed, said plainly where that is
+    not the main pipeline's own computation."""
+    if mode == "fine_tune":
+        return "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)"
+    if removed:
+        return "FULL PIPELINE RECIPE (local run, without %s benchmark %s)" % (
+            thousands(removed), "match" if removed == 1 else "matches")
+    return "FULL PIPELINE RECIPE (local run)"
+
+
+def verdict_target(mode, removed):
+    """Whose verdict the probability is about: the main pipeline's, or the run this tool can do."""
+    if mode == "fine_tune":
+        return "a --full fine-tuning run"
+    return "the full run on the kept rows" if removed else "the full pipeline"
+
+
 def nice_ticks(lo, hi, most=5):
     """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], 0 included."""
     span = hi - lo
@@ -236,7 +254,8 @@ def render(output, color=False, glyphs=UNICODE):
     est = p["estimate"]
     prim = p["primary_metric"]
     d1 = p["deltaone"]
-    lines = [s.bold(p["disclaimer"] if p["preview_mode"] else "FULL PIPELINE RECIPE (local run)")]
+    removed = removed_rows(p)
+    lines = [s.bold(p["disclaimer"] if p["preview_mode"] else full_run_title(p["mode"], removed))]
 
     # The verdict and the probability that the full pipeline reaches it.
     accepted = bool(d1.get("accepted"))
@@ -244,7 +263,7 @@ def render(output, color=False, glyphs=UNICODE):
     verdict = "%s DeltaOne %s%s" % (g["yes" if accepted else "no"] if sure else "?",
                                     VERDICTS.get(d1["decision"], (d1["decision"],) * 2)[1],
                                     "" if sure else " (uncertain)")
-    chance = "chance the full pipeline passes: %s" % percent(d1["probability"])
+    chance = "chance %s passes: %s" % (verdict_target(p["mode"], removed), percent(d1["probability"]))
     verdict_text = (s.good if accepted else s.bad)(s.bold(verdict))
     if len(verdict) + 2 + len(chance) <= WIDTH:
         lines.append(verdict_text + " " * (WIDTH - len(verdict) - len(chance)) + s.bold(chance))
@@ -282,7 +301,6 @@ def render(output, color=False, glyphs=UNICODE):
     manifest = output["new_model"]["training_metadata"]["data_manifest"]
     training = output["new_model"]["training_metadata"]
     budget = p["budget"]
-    removed = removed_rows(p)
     notes = ["stratified sample"] if p["sample_size_used"] < p["original_data_size"] else []
     notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
     lines.append(wrap("%s: %s of %s rows used%s" % (

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 
 from .deltaone import METRICS
 from .errors import EXIT_CODES
@@ -92,7 +93,8 @@ def to_csv(rows):
         low, high = row.get("delta_one_interval") or (None, None)
         flat.update(delta_one_low=low, delta_one_high=high)
         low, high = row.get("primary_interval_pp") or (None, None)
-        flat.update(primary_low_pp=low, primary_high_pp=high, warnings="; ".join(row.get("warnings") or []))
+        flat.update(primary_low_pp=low, primary_high_pp=high, warnings="\n".join(  # one per line
+            " ".join(w.split()) for w in row.get("warnings") or []))
         error = row.get("error") or {}
         flat.update(error_kind=error.get("kind"), error_exit_code=error.get("exit_code"),
                     error_message=error.get("message"))
@@ -191,7 +193,7 @@ def markdown(rows):
                      "%s%s (%s)" % (metric, points(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
                      _verdict(row), percent(row["deltaone_probability"]),
                      confidence(row["estimation_confidence"]),
-                     _cell("; ".join(row["warnings"]))]
+                     _cells(row["warnings"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -204,9 +206,19 @@ def _span(interval, digits):
     return "%s .. %s" % (signed(interval[0], digits), signed(interval[1], digits)) if interval else "?"
 
 
+# Characters Markdown reads as markup anywhere in a cell; "_" only where it can open or close
+# emphasis (not between letters or digits: hpc_jobs_1000.csv stays as it is).
+_MARKUP = re.compile(r"([\\`*\[\]<>|~&])|_(?![^\W_])|(?<![^\W_])_")
+
+
 def _cell(text):
-    """Text safe inside a Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text shown as it is inside a Markdown table cell: one line, markup escaped."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(str(text).split()))
+
+
+def _cells(texts):
+    """Several texts (warnings) in one cell, one per line."""
+    return "<br>".join(_cell(t) for t in texts)
 
 
 # --- what hp-format checks before rendering ------------------------------------------------

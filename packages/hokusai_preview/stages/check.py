@@ -109,7 +109,8 @@ class Check(Stage):
         parts = ["benchmark matches %d%s" % (c["rows"], " (removed)" if removed else ""),
                  "repeated rows %d" % findings["duplicates"]["within"]["rows"]]
         if ln["status"] == "checked":
-            parts.append("label noise %.1f%% (baseline's rows %.1f%%)" % (100 * ln["rate"], 100 * ln["reference_rate"]))
+            parts.append("label noise %.1f%% (baseline's rows of the same classes %.1f%%)"
+                         % (100 * ln["rate"], 100 * ln["reference_rate"]))
         drift = findings["drift"]
         parts.append("drifted features %d of %d" % (len(drift["drifted"]), len(drift["features"])))
         parts.append("columns with personal data %d" % sum(f["flagged"] for f in findings["pii"]["columns"]))
