@@ -89,6 +89,13 @@ def parquet(columns):
     return sink.getvalue().to_pybytes()
 
 
+def gz(data, mtime=0):
+    """gzip bytes that are the same from every Python: the header's OS byte is 3 (Unix), as 3.11
+    writes it (3.8 wrote 255)."""
+    out = gzip.compress(data, mtime=mtime)
+    return out[:9] + b"\x03" + out[10:]
+
+
 def noise(seed, size):
     """Deterministic random bytes."""
     rng = random.Random(seed)
@@ -182,13 +189,13 @@ def refused_files():
     files["latin1_not_utf8.csv"] = latin.decode("utf-8").encode("latin-1")
     files["utf16_without_bom.csv"] = good.decode("utf-8").encode("utf-16-le")
     files["utf32.csv"] = good.decode("utf-8").encode("utf-32")
-    compressed = gzip.compress(good * 40, mtime=0)
+    compressed = gz(good * 40, mtime=0)
     files["truncated.csv.gz"] = compressed[: len(compressed) * 2 // 3]
     # long enough that the first 64 KB decompress fine and the end is missing
-    late = gzip.compress(b"\n".join([good] + [good.split(b"\n", 1)[1]] * 400), mtime=0)
+    late = gz(b"\n".join([good] + [good.split(b"\n", 1)[1]] * 400), mtime=0)
     files["truncated_late.csv.gz"] = late[: len(late) * 2 // 3]
     files["corrupt.csv.gz"] = compressed[:10] + noise(7, 300)
-    files["empty_inside.csv.gz"] = gzip.compress(b"", mtime=0)
+    files["empty_inside.csv.gz"] = gz(b"", mtime=0)
     files["bzip2.csv.bz2"] = bz2.compress(good)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:

@@ -314,6 +314,8 @@ class Bundle:
         if missing:
             raise BaselineError("the %s table %s lacks the column%s %s that its manifest names" % (
                 role, path, "" if len(missing) == 1 else "s", ", ".join(map(repr, missing))), REBUILD)
+        if not parquet.metadata.num_rows:  # first: an empty column may have no type (null)
+            raise BaselineError("the %s table %s has no rows" % (role, path), REBUILD)
         label = schema.field(self.label_column).type
         if not (pa.types.is_string(label) or pa.types.is_large_string(label)):
             raise BaselineError("the %s table %s holds the label %r as %s, not as text" % (
@@ -324,8 +326,6 @@ class Bundle:
                                                      or pa.types.is_null(kind)):
                 raise BaselineError("the %s table %s holds the numeric feature %r as %s" % (
                     role, path, feature["name"], kind), REBUILD)
-        if not parquet.metadata.num_rows:
-            raise BaselineError("the %s table %s has no rows" % (role, path), REBUILD)
         return parquet
 
     def benchmark_labels(self):

@@ -502,12 +502,15 @@ class BatchReader:
             if index:
                 schema = pa.schema([field for field in schema if field.name not in index])
             columns = schema.names if index else None
+            # Without pandas' metadata: to_pandas() would make a named index of it (pyarrow < 18).
+            schema = schema.remove_metadata()
             casts = {f.name: _plain_type(f.type) for f in schema if _plain_type(f.type) != f.type}
             casts.update(self.column_types)
             try:
                 empty = True
                 for batch in parquet_batches(parquet, columns=columns, max_rows=self.batch_rows):
                     empty = False
+                    batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
                     yield cast_batch(batch, casts) if casts else batch
                 if empty:
                     yield cast_batch(pa.RecordBatch.from_pylist([], schema=schema), casts)
@@ -533,7 +536,12 @@ def pandas_index_columns(schema):
     them back as the index, and the main pipeline's row hash (JSON records) leaves them out.
     A named index is kept as a column: its name says it may be data (``query_id``, say).
     """
-    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    try:  # metadata another writer damaged is ignored, as pandas would fail on it
+        index = (schema.pandas_metadata or {}).get("index_columns", [])
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+        return set()
+    if not isinstance(index, list):
+        return set()
     return {name for name in index if isinstance(name, str) and re.match(r"__index_level_\d+__\Z", name)}
 
 

@@ -72,7 +72,8 @@ SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows 
 SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
 STREAM_BATCH_BYTES = 8 << 20  # a larger table is read in batches of about this much data
 ROW_INDICES = 20
-MISSING = "\x00missing"
+# A noncharacter, not NUL: pandas before 2.1 hashes strings as C strings, so "\x00..." hashed as "".
+MISSING = "\uffffmissing"
 
 
 # --- normalisation ---------------------------------------------------------------------------

@@ -34,7 +34,12 @@ ID_COLUMNS = ("query_id",)
 TRUSTED_TYPES = [
     "numpy.dtype",
     "sklearn.tree._tree.Tree",
+    # Older scikit-learn (1.3, the last for Python 3.8) keeps TF-IDF weights as a sparse
+    # diagonal matrix: a plain data container.
+    "scipy.sparse._csr.csr_matrix",
 ]
+# Trusted types only some versions of the libraries need.
+VERSION_DEPENDENT_TYPES = {"scipy.sparse._csr.csr_matrix"}
 
 
 def default_recipe(random_state=None):
