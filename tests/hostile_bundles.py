@@ -192,6 +192,31 @@ def benchmark_replaced(source, target, data_of):
     return target
 
 
+def damaged_tree(source, target, damage):
+    """The model's first tree changed by ``damage(nodes)`` (only trusted types: it passes the
+    type scan); its true SHA-256 recorded. scikit-learn would crash or loop on it."""
+    import skops.io as sio
+
+    copy_bundle(source, target)
+    model = load_skops_model(target)
+    tree = model[-1].estimators_[0].tree_
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    damage(nodes)
+    state["nodes"] = nodes
+    tree.__setstate__(state)
+    replace_file(target, "model", "model.skops", sio.dumps(model))
+    return target
+
+
+def manifest_fifo(source, target):
+    """manifest.json is a named pipe: opening it to read would wait for a writer forever."""
+    copy_bundle(source, target)
+    os.unlink(os.path.join(target, "manifest.json"))
+    os.mkfifo(os.path.join(target, "manifest.json"))
+    return target
+
+
 def _parquet_bytes(frame):
     import io
 
@@ -231,6 +256,13 @@ CORPUS = {
         s, t, lambda f: _parquet_bytes(f.assign(label=f["label"].astype("category").cat.codes))),
     "feature_dropped": lambda s, t: edited_manifest(s, t, lambda m: m["features"].pop()),
     "kind_changed": lambda s, t: edited_manifest(s, t, lambda m: m["features"][-1].update(kind="text")),
+    "tree_child_outside": lambda s, t: damaged_tree(s, t, lambda n: n["left_child"].__setitem__(0, 10 ** 12)),
+    "tree_cycle": lambda s, t: damaged_tree(s, t, lambda n: n["left_child"].__setitem__(0, 0)),
+    "tree_unknown_feature": lambda s, t: damaged_tree(s, t, lambda n: n["feature"].__setitem__(0, 10 ** 9)),
+    "manifest_fifo": manifest_fifo,
+    "nul_in_path": lambda s, t: edited_manifest(s, t, lambda m: m["files"]["model"].update(path="model.skops\x00x")),
+    "huge_depth": lambda s, t: edited_params(s, t, max_depth=10 ** 30),
+    "base_samples_as_text": lambda s, t: edited_manifest(s, t, lambda m: m.update(base_samples="abc")),
 }
 
 

@@ -75,6 +75,10 @@ CORPUS_CASES = [
     ("benchmark_without_label", 4, ["benchmark.parquet lacks the column 'label' that its manifest names"]),
     ("benchmark_without_rows", 4, ["benchmark.parquet has no rows"]),
     ("benchmark_label_as_number", 4, ["benchmark.parquet holds the label 'label' as int8, not as text"]),
+    ("manifest_fifo", 4, ["manifest.json: not a regular file"]),
+    ("nul_in_path", 5, ["'model.skops\\x00x' links outside the bundle directory"]),
+    ("huge_depth", 4, ["recipe.params.max_depth must be a whole number from 1 to 2**31 - 1, or null"]),
+    ("base_samples_as_text", 4, ['base_samples must be a whole number of at least 0, not "abc"']),
 ]
 
 
@@ -107,6 +111,20 @@ def test_a_manifest_whose_features_the_model_was_not_fitted_on_is_refused_where_
                   cache=cache_dir)
     assert_refused(Result(done.returncode, done.stdout, done.stderr), "hp-train", 4, "model.skops",
                    "was not fitted on the features its manifest lists")
+    assert not output.exists() and not [p for p in files_under(cache_dir) if "/train/" in p]
+
+
+@pytest.mark.parametrize("name", ["tree_child_outside", "tree_cycle", "tree_unknown_feature"])
+def test_a_model_whose_trees_would_crash_or_hang_scikit_learn_is_refused(name, hostile, example_csv, cache_dir,
+                                                                         tmp_path):
+    """Trusted types can still hold arrays that send predict() out of bounds (a segmentation
+    fault) or round a loop (a hang): each tree is checked when the model loads."""
+    bundle = hostile(name)
+    output = tmp_path / "out.json"
+    done = driver("--quiet", "--data-path", example_csv, "--baseline-model", bundle, "--output-file", output,
+                  cache=cache_dir, timeout=120)
+    assert_refused(Result(done.returncode, done.stdout, done.stderr), "hp-train", 4, "model.skops",
+                   "tree 0 of its forest is damaged")
     assert not output.exists() and not [p for p in files_under(cache_dir) if "/train/" in p]
 
 
@@ -357,10 +375,10 @@ def test_atomic_path_refuses_a_directory_that_appears_while_writing(tmp_path):
 # --- the driver -----------------------------------------------------------------------------------
 
 
-def driver(*argv, cache):
+def driver(*argv, cache, timeout=600):
     env = dict(os.environ, HP_CACHE_DIR=str(cache))
     return subprocess.run([os.path.join(ROOT, "bin", "hokusai-preview")] + [str(a) for a in argv],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def test_the_driver_passes_trust_model_to_the_stages_that_need_it(bundles, tmp_path):

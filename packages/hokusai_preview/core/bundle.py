@@ -97,8 +97,11 @@ class Bundle:
             raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
                                  "only use bundles built by hp-baseline")
         try:
-            with open(manifest_path, "rb") as handle:
-                raw = handle.read()
+            with open(manifest_path, "rb", opener=_regular_file_opener) as handle:
+                raw = handle.read(MAX_MANIFEST_BYTES + 1)
+            if len(raw) > MAX_MANIFEST_BYTES:
+                raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
+                    manifest_path, MAX_MANIFEST_BYTES >> 20), REBUILD)
         except OSError as exc:
             raise BaselineError("cannot read %s: %s" % (manifest_path, exc.strerror or exc),
                                 "a bundle directory needs the manifest.json written by hp-baseline") from None
@@ -151,7 +154,7 @@ class Bundle:
             raise IntegrityError("bundle %s: the %s path %r leaves the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         full = os.path.join(self.path, relative)
-        if not inside(full, self.path):
+        if "\x00" in relative or not inside(full, self.path):
             raise IntegrityError("bundle %s: the %s file %r links outside the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
         return full
@@ -368,6 +371,14 @@ def _check_contents(manifest, manifest_path):
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise BaselineError("%s: classes must be a non-empty list of strings, not %s" % (
             manifest_path, _short_json(classes)), REBUILD)
+    model_id = manifest["model_id"]
+    if not isinstance(model_id, str) or not 0 < len(model_id) <= 200 or any(ord(c) < 32 for c in model_id):
+        raise BaselineError("%s: model_id must be a name of 1 to 200 printable characters, not %s" % (
+            manifest_path, _short_json(model_id)), REBUILD)
+    base_samples = manifest.get("base_samples")
+    if base_samples is not None and not (_whole(base_samples) and base_samples >= 0):
+        raise BaselineError("%s: base_samples must be a whole number of at least 0, not %s" % (
+            manifest_path, _short_json(base_samples)), REBUILD)
     if not isinstance(manifest["label_column"], str):
         raise BaselineError("%s: label_column must be a string, not %s" % (
             manifest_path, _short_json(manifest["label_column"])), REBUILD)
@@ -413,6 +424,20 @@ def _check_contents(manifest, manifest_path):
             manifest_path, _short_json(test_size)), REBUILD)
 
 
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def _regular_file_opener(path, flags):
+    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
+    import stat
+
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "not a regular file")
+    return fd
+
+
 def _whole(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -427,8 +452,8 @@ def _fraction(value, none=False):
 MAX_TREES = 10000
 RECIPE_PARAMS = {
     "n_estimators": (lambda v: _whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
-    "max_depth": (lambda v: v is None or _whole(v) and v >= 1, "a whole number of at least 1, or null"),
-    "min_samples_split": (lambda v: _whole(v) and v >= 2, "a whole number of at least 2"),
+    "max_depth": (lambda v: v is None or _whole(v) and 1 <= v < 2 ** 31, "a whole number from 1 to 2**31 - 1, or null"),
+    "min_samples_split": (lambda v: _whole(v) and 2 <= v < 2 ** 31, "a whole number from 2 to 2**31 - 1"),
     "random_state": (lambda v: _whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
 }
 

@@ -159,9 +159,10 @@ def sniff(head, label="the file"):
     if stripped[:15].lower().startswith(("<!doctype html", "<html")):
         raise bad(label, "is an HTML page, not a data table",
                   "download the raw file (CSV, JSON, JSON Lines or Parquet) instead of the web page")
-    if stripped.startswith("["):
+    # JSON opens with [ or { and a value or a key: a CSV header can start "[run]," or "{id},".
+    if re.match(r'\[\s*(?:[\[{"\]\d-]|true\b|false\b|null\b|$)', stripped):
         return "json"
-    if stripped.startswith("{"):
+    if re.match(r'\{\s*(?:["}]|$)', stripped):
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines[:2]):
             try:
@@ -252,6 +253,9 @@ class BatchReader:
         except pa.ArrowInvalid as exc:
             raise bad(self.label, "cannot be read (%s)" % _first_line(exc),
                       "check the file is complete and in a supported format") from None
+        except UnicodeDecodeError as exc:  # pyarrow's UTF-16 transcoding: a cut or broken file
+            raise bad(self.label, "is not valid %s text (%s)" % (exc.encoding.upper(), exc.reason),
+                      "check the file is complete, or save it as UTF-8") from None
 
     def widen(self, name, arrow_type):
         """Read again with column ``name`` as ``arrow_type`` (raises :class:`Restart`)."""
@@ -547,13 +551,14 @@ def pandas_index_columns(schema):
 
 def parquet_batches(parquet, columns=None, max_rows=BATCH_ROWS, target_bytes=BATCH_BYTES):
     """Record batches of ``columns`` (default all) of a ParquetFile, at most ``max_rows`` rows and
-    otherwise about ``target_bytes`` each (at least 256 rows): sized by the bytes of the columns
-    read, since a free-text column can outweigh the others a hundred times."""
+    otherwise about ``target_bytes`` each (at least 256 rows): sized by the bytes of the table
+    (its share for ``columns``), since a free-text column can outweigh the others a hundred times."""
     meta = parquet.metadata
-    wanted = None if columns is None else set(columns)
-    size = sum(group.column(j).total_uncompressed_size
-               for group in (meta.row_group(i) for i in range(meta.num_row_groups))
-               for j in range(group.num_columns) if wanted is None or group.column(j).path_in_schema in wanted)
+    # Row groups' sizes, not their column chunks': pyarrow aborts the process (a C++ exception
+    # it does not catch) on some damaged column-chunk metadata, where reading raises OSError.
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if columns is not None and meta.num_columns:
+        size = size * len(columns) / meta.num_columns
     rows = int(min(max_rows, max(256, target_bytes * meta.num_rows / max(size, 1))))
     return parquet.iter_batches(batch_size=max(rows, 1), columns=columns)
 

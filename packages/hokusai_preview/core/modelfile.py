@@ -141,3 +141,35 @@ def _check_recipe_model(path, model):
     if not isinstance(model, Pipeline) or not isinstance(model[-1], RandomForestClassifier):
         raise BaselineError("model file %s holds a %s, not the recipe's Pipeline ending in a RandomForestClassifier"
                             % (path, type(model).__name__), "rebuild the bundle with hp-baseline")
+    _check_trees(path, model[-1])
+
+
+def _check_trees(path, forest):
+    """Refuse trees scikit-learn would walk out of bounds (a crash) or in circles (a hang):
+    trusted types hold any arrays, and predict() trusts them. Every child comes after its node
+    and within the tree; every split's feature is one the forest has."""
+    import numpy as np
+
+    trees = getattr(forest, "estimators_", None)
+    features = getattr(forest, "n_features_in_", None)
+    if not trees or not isinstance(features, int):
+        raise BaselineError("model file %s holds a forest without fitted trees" % path,
+                            "rebuild the bundle with hp-baseline")
+    for number, estimator in enumerate(trees):
+        tree = getattr(estimator, "tree_", None)
+        try:
+            nodes = np.arange(tree.node_count)
+            left, right, feature = tree.children_left, tree.children_right, tree.feature
+            leaf = left == -1
+            sound = (len(left) == len(right) == len(feature) == tree.node_count > 0
+                     and tree.value.shape[0] == tree.node_count
+                     and np.array_equal(leaf, right == -1)
+                     and ((left > nodes) & (left < tree.node_count) | leaf).all()
+                     and ((right > nodes) & (right < tree.node_count) | leaf).all()
+                     and ((feature >= 0) & (feature < features) | leaf).all())
+        except (AttributeError, TypeError, ValueError):
+            sound = False
+        if not sound:
+            raise BaselineError("model file %s: tree %d of its forest is damaged (a node points outside the tree "
+                                "or back up it, or splits on a feature the model lacks)" % (path, number),
+                                "rebuild the bundle with hp-baseline")
