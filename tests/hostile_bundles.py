@@ -217,6 +217,56 @@ def manifest_fifo(source, target):
     return target
 
 
+def table_replaced(source, target, role, damage):
+    """The ``role`` table replaced by ``damage(table, features)`` (a pyarrow Table, or bytes), its
+    true SHA-256 recorded: it passes the integrity checks, not the table checks."""
+    import pyarrow.parquet as pq
+
+    copy_bundle(source, target)
+    features = read_manifest(target)["features"]
+    table = pq.read_table(os.path.join(target, read_manifest(target)["files"][role]["path"]))
+    data = damage(table, features)
+    replace_file(target, role, role + ".parquet", data if isinstance(data, bytes) else _table_bytes(data))
+    return target
+
+
+def _first(features, *kinds):
+    return next(f["name"] for f in features if f["kind"] in kinds)
+
+
+def _column_as(table, name, values):
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def _damaged_pages(table, _features):
+    """Data pages scrambled behind an intact footer: the schema reads, the values do not."""
+    data = bytearray(_table_bytes(table))
+    for at in range(len(data) // 4, len(data) // 2, 7):
+        data[at] ^= 0x55
+    return bytes(data)
+
+
+def _label_values(table, value, rows=3):
+    labels = table.column("label").to_pylist()
+    return _column_as(table, "label", pa_array([value] * rows + labels[rows:], "string"))
+
+
+def pa_array(values, kind=None):
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string() if kind == "string" else None)
+
+
+def _table_bytes(table):
+    import io
+
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
 def _parquet_bytes(frame):
     import io
 
@@ -263,6 +313,15 @@ CORPUS = {
     "nul_in_path": lambda s, t: edited_manifest(s, t, lambda m: m["files"]["model"].update(path="model.skops\x00x")),
     "huge_depth": lambda s, t: edited_params(s, t, max_depth=10 ** 30),
     "base_samples_as_text": lambda s, t: edited_manifest(s, t, lambda m: m.update(base_samples="abc")),
+    "label_column_twice": lambda s, t: table_replaced(
+        s, t, "benchmark", lambda tb, f: tb.append_column("label", tb.column("label"))),
+    "category_as_list": lambda s, t: table_replaced(s, t, "benchmark", lambda tb, f: _column_as(
+        tb, _first(f, "categorical", "text"), pa_array([[1, 2]] * len(tb)))),
+    "infinite_feature": lambda s, t: table_replaced(s, t, "benchmark", lambda tb, f: _column_as(
+        tb, _first(f, "numeric"), pa_array([float("inf")] * len(tb)))),
+    "damaged_pages": lambda s, t: table_replaced(s, t, "benchmark", _damaged_pages),
+    "benchmark_label_missing": lambda s, t: table_replaced(s, t, "benchmark", lambda tb, f: _label_values(tb, None)),
+    "base_label_unknown": lambda s, t: table_replaced(s, t, "base", lambda tb, f: _label_values(tb, "XX")),
 }
 
 

@@ -191,6 +191,25 @@ def test_a_benchmark_column_must_hold_what_the_training_column_holds(tmp_path):
     assert str(stored.dtype) == "float64" and stored.isna().sum() == 1 and stored[0] == 269.0
 
 
+@pytest.mark.parametrize("table", ["--train-data", "--benchmark-data"])
+def test_an_infinite_number_in_either_table_is_refused_as_in_a_contribution(table, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet")
+    frame["hour"] = frame["hour"].astype(float)
+    frame.loc[4, "hour"] = float("inf")
+    bad = tmp_path / "inf.parquet"
+    frame.to_parquet(str(bad))
+    tables = {"--train-data": EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data": EXAMPLES + "/hpc_jobs_500.json"}
+    tables[table] = str(bad)
+    result = run("hp-baseline", "--train-data", tables["--train-data"], "--benchmark-data",
+                 tables["--benchmark-data"], "--output", tmp_path / "bundle")
+    assert result.code == 3 and result.stdout == "", result
+    assert result.err_lines == ["hp-baseline: error: %s: column 'hour' has 1 infinite value (first: data row 5); "
+                                "replace them with empty cells or finite numbers" % bad]
+    assert not os.path.exists(str(tmp_path / "bundle"))
+
+
 def test_a_json_field_null_throughout_the_first_batch_is_read(tmp_path):
     """The reader types a field null in a batch of nulls alone (65,536 records) and numbers later:
     joining the batches failed with an internal error."""

@@ -84,6 +84,12 @@ REFUSED = {
     "digit_separator_in_number.csv": (BAD_DATA, "column 'compounds' should hold numbers but has '1_000' "
                                                 "(data row 5)"),
     "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
+    "thousands_separators.csv": (BAD_DATA, "has '1,111,500' (data row 3); write numbers without thousands separators "
+                                           "(1111500)"),
+    "spaces_after_delimiters.csv": (BAD_DATA, "its column names after the first start with a space: separate the "
+                                              "fields with the delimiter alone"),
+    "utf16_with_bom.jsonl": (BAD_DATA, "is UTF-16 text, and JSON is read as UTF-8; save it as UTF-8 (e.g. iconv -f "
+                                       "utf-16 -t utf-8)"),
     "infinity.csv": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 4)"),
     "infinity.jsonl": (BAD_DATA, "column 'hour' has 1 infinite value (first: data row 3)"),
     "nested_too_deeply.jsonl": (BAD_DATA, "line 1 is not valid JSON (nested too deeply)"),

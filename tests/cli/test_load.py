@@ -290,6 +290,21 @@ def test_the_data_hash_is_the_main_pipelines(bundles):
     assert manifest["dtypes"] == {c: str(t) for c, t in df.dtypes.items()}
 
 
+def test_unnamed_csv_columns_are_named_and_hashed_as_pandas_names_them(tmp_path, bundles):
+    """DataFrame.to_csv writes its index under an empty header cell: pandas reads it as "Unnamed: 0"."""
+    bundle, rest = bundles("hpc")
+    path = tmp_path / "with_index.csv"
+    # the index first, another unnamed column last, and a name across two lines between
+    rest.head(40).assign(**{"two\nlines": "x", "": 1}).to_csv(path)
+    record, _ = load_ok(path, "--baseline-model", bundle)
+    df = pd.read_csv(path)
+    manifest = record["contribution"]["data_manifest"]
+    last = "Unnamed: %d" % (len(rest.columns) + 2)
+    assert manifest["columns"] == list(df.columns) == ["Unnamed: 0"] + list(rest.columns) + ["two\nlines", last]
+    assert manifest["row_count"] == 40 and manifest["data_hash"] == main_pipeline_hash(df)
+    assert record["contribution"]["validation"]["extra_columns"] == ["Unnamed: 0", "two\nlines", last]
+
+
 def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bundles):
     """Many small CSV blocks, an integer column whose first missing value comes late, a column
     empty at first, a float column that starts with integers: every batch is typed as pandas
@@ -392,6 +407,38 @@ def test_labels_are_compared_as_trimmed_strings(tmp_path, bundles):
     record, _ = load_ok(path, "--baseline-model", bundle)
     assert record["contribution"]["validation"]["rows_dropped"] == 0
     assert set(pd.read_parquet(record["contribution"]["table_path"])["label"]) <= {"F", "L", "M", "VF"}
+
+
+def test_number_like_labels_are_one_class_however_the_file_types_them(tmp_path, bundles):
+    """A CSV reader types 1, 01 and 1.0 as numbers, JSON keeps "01" and "1.0" as text, and one
+    odd value turns a CSV column to text: all of them are the class "1"."""
+    _, rest = bundles("hpc")
+    codes = {"F": 1, "L": 2, "M": 3, "VF": 4}
+    numbered = rest.assign(label=rest["label"].map(codes))
+    base, bench, df = numbered.iloc[:400], numbered.iloc[400:1000], numbered.iloc[1000:1100].reset_index(drop=True)
+    base.to_csv(tmp_path / "base.csv", index=False)
+    bench.to_csv(tmp_path / "bench.csv", index=False)
+    built = run("hp-baseline", "--train-data", tmp_path / "base.csv", "--benchmark-data", tmp_path / "bench.csv",
+                "--output", tmp_path / "numbered")
+    assert built.code == 0, built
+    odd = df.assign(label=df["label"].astype(float).astype(str))
+    odd.loc[0, "label"] = "unknown"
+    variants = {"ints.csv": csv_bytes(df), "floats_and_text.csv": csv_bytes(odd),
+                "padded.json": json_records(df.assign(label=df["label"].map("{:02d}".format))),
+                "text_floats.jsonl": df.assign(label=df["label"].map("{:.1f} ".format)).to_json(
+                    orient="records", lines=True).encode(),
+                "floats.parquet": parquet_bytes(df.assign(label=df["label"].astype(float)))}
+    expected = {str(k): int(v) for k, v in df["label"].value_counts().items()}
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        record, _ = load_ok(tmp_path / name, "--baseline-model", tmp_path / "numbered")
+        validation = record["contribution"]["validation"]
+        dropped = 1 if name == "floats_and_text.csv" else 0
+        assert validation["rows_dropped"] == dropped, name
+        counts = dict(validation["class_counts"])
+        if dropped:
+            counts[str(df["label"][0])] += 1
+        assert counts == expected, name
 
 
 def test_label_column_option_reads_another_column(tmp_path, bundles):

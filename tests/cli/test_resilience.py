@@ -430,7 +430,7 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     info = json.loads(run("hp-cache", "--json", "--entries").stdout)
     assert info["path"] == str(cache_dir)
     assert {name: s["entries"] for name, s in info["stages"].items()} == {
-        "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "model-scan": 1, "reference": 1, "sample": 1, "train": 1}
+        "checkpoint": 1, "delta": 1, "eval": 1, "load": 1, "bundle-check": 1, "reference": 1, "sample": 1, "train": 1}
     assert set(info["stages"]) | {"check"} == set(CACHE_STAGES)
     bogus = run("hp-cache", "--clear", "--stage", "trian")
     assert bogus.code == 2 and bogus.err_lines == [

@@ -79,6 +79,12 @@ CORPUS_CASES = [
     ("nul_in_path", 5, ["'model.skops\\x00x' links outside the bundle directory"]),
     ("huge_depth", 4, ["recipe.params.max_depth must be a whole number from 1 to 2**31 - 1, or null"]),
     ("base_samples_as_text", 4, ['base_samples must be a whole number of at least 0, not "abc"']),
+    ("label_column_twice", 4, ["benchmark.parquet has two columns named 'label'"]),
+    ("category_as_list", 4, ["benchmark.parquet holds the categorical feature 'protocol' as list<", "not as text"]),
+    ("infinite_feature", 4, ["benchmark.parquet holds 1500 infinite values in the numeric feature 'compounds'"]),
+    ("damaged_pages", 4, ["the benchmark table", "benchmark.parquet cannot be read"]),
+    ("benchmark_label_missing", 4, ["benchmark.parquet: the benchmark holds the label null, which is not among"]),
+    ("base_label_unknown", 4, ['base.parquet: the base holds the label "XX", which is not among']),
 ]
 
 
@@ -155,6 +161,28 @@ def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_opt
     assert set(files_under(cache_dir)) == before
 
 
+class ExitsQuietly:
+    """Unpickling this calls sys.exit(0): a run that would look finished, with nothing done."""
+
+    def __reduce__(self):
+        import sys
+
+        return (sys.exit, (0,))
+
+
+def test_a_trusted_pickle_that_exits_while_loading_fails_the_run(bundles, example_csv, tmp_path):
+    import pickle
+
+    bundle = hb.copy_bundle(bundles("hpc")[0], str(tmp_path / "b"))
+    hb.replace_file(bundle, "model", "model.pkl", pickle.dumps(ExitsQuietly()), "pickle")
+    loaded = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle, "--trust-model")
+    assert loaded.code == 0, loaded
+    trained = run("hp-train", "--trust-model", stdin=loaded.stdout)
+    assert trained.code == 4 and trained.stdout == "", trained
+    assert trained.err_lines[-1] == "hp-train: error: model file %s cannot be loaded: SystemExit; rebuild the " \
+        "bundle with hp-baseline" % os.path.join(bundle, "model.pkl")
+
+
 def test_the_sha256_is_checked_before_a_trusted_pickle_is_loaded(hostile, example_csv, tmp_path):
     bundle = hostile("pickle_model")
     loaded = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle, "--trust-model")
@@ -177,6 +205,18 @@ def test_a_model_swapped_after_the_bundle_was_verified_is_not_loaded(bundles, tm
     os.replace(str(tmp_path / "other" / "model.skops"), bundle.file_path("model"))
     with pytest.raises(IntegrityError, match="changed after the manifest was written"):
         bundle.load_model()
+
+
+def test_a_table_swapped_after_the_bundle_was_verified_is_not_used(bundles, tmp_path):
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.errors import IntegrityError
+
+    bundle = Bundle.open(hb.copy_bundle(bundles("hpc")[0], str(tmp_path / "b")))
+    hb.benchmark_replaced(bundles("hpc")[0], str(tmp_path / "other"), lambda f: hb._parquet_bytes(f.iloc[::-1]))
+    os.replace(str(tmp_path / "other" / "benchmark.parquet"), bundle.file_path("benchmark"))
+    for read in (lambda: bundle.read_table("benchmark"), bundle.benchmark_labels):
+        with pytest.raises(IntegrityError, match="benchmark.parquet was changed after the manifest was written"):
+            read()
 
 
 @pytest.mark.parametrize("fmt,source", [("pickle", "hpc_finetune"), ("joblib", "hpc")])
@@ -226,6 +266,35 @@ def test_a_bundle_whose_labels_are_not_the_datas_is_refused_at_hp_load(tmp_path,
     assert built.code == 0, built
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", tmp_path / "other")
     assert_refused(result, "hp-load", 3, "none of its labels", "is a class of the baseline")
+    assert files_under(cache_dir) == []
+
+
+def test_a_remembered_verdict_does_not_pass_a_bundle_whose_manifest_changed(bundles, tmp_path, example_csv,
+                                                                            cache_dir):
+    bundle = bundles("hpc")[0]
+    assert run("hp-load", "--data-path", example_csv, "--baseline-model", bundle).code == 0
+    # Same files, same SHA-256s; one class fewer, which the benchmark still holds.
+    edited = hb.edited_manifest(bundle, str(tmp_path / "edited"), lambda m: m["classes"].remove("VF"))
+    result = run("hp-load", "--data-path", example_csv, "--baseline-model", edited)
+    assert_refused(result, "hp-load", 4, "the benchmark holds the label \"VF\", which is not among")
+
+
+@pytest.mark.parametrize("where", ["class", "category"])
+def test_a_bundle_from_before_numbers_in_text_were_read_as_numbers_is_refused(where, bundles, tmp_path,
+                                                                             example_csv, cache_dir):
+    """Before 0.8.0 a label or category "01" read as text stayed "01"; contributions now give "1"."""
+    import pyarrow as pa
+
+    source = bundles("hpc")[0]
+    if where == "class":
+        old = hb.edited_manifest(source, str(tmp_path / "old"), lambda m: m["classes"].__setitem__(0, "01"))
+        words = ['manifest.json: the class "01" is read as "1" in contributions (a bundle built before 0.8.0']
+    else:
+        old = hb.table_replaced(source, str(tmp_path / "old"), "base", lambda tb, f: hb._column_as(
+            tb, "protocol", pa.array(["01"] + tb.column("protocol").to_pylist()[1:], pa.string())))
+        words = ["base.parquet holds the category \"01\" in 'protocol', which contributions give as \"1\""]
+    result = run("hp-load", "--data-path", example_csv, "--baseline-model", old)
+    assert_refused(result, "hp-load", 4, *words)
     assert files_under(cache_dir) == []
 
 

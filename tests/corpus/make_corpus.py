@@ -189,6 +189,10 @@ def refused_files():
     files["latin1_not_utf8.csv"] = latin.decode("utf-8").encode("latin-1")
     files["utf16_without_bom.csv"] = good.decode("utf-8").encode("utf-16-le")
     files["utf32.csv"] = good.decode("utf-8").encode("utf-32")
+    files["utf16_with_bom.jsonl"] = jsonl(recs).decode("utf-8").encode("utf-16")  # fine for CSV, not for JSON
+    files["thousands_separators.csv"] = to_csv(
+        *set_column(header, rows, "compounds", lambda n, v: "1,%03d,500" % int(v) if n == 2 else v))
+    files["spaces_after_delimiters.csv"] = good.replace(b",", b", ")
     compressed = gz(good * 40, mtime=0)
     files["truncated.csv.gz"] = compressed[: len(compressed) * 2 // 3]
     # long enough that the first 64 KB decompress fine and the end is missing

@@ -42,8 +42,10 @@ def test_trusted_types_are_exactly_what_the_recipes_models_need(bundles, tmp_pat
 
 
 def test_the_embedded_baseline_needs_only_trusted_types():
-    # Runs skip the type scan for the bundle shipped in the package (Bundle.check_model): this is its scan.
+    # Runs skip the checks of the bundle shipped in the package (Bundle.check_contents): these are its checks.
     bundle = Bundle.open()
     assert bundle.embedded
     assert set(sio.get_untrusted_types(file=bundle.file_path("model"))) <= set(TRUSTED_TYPES)
     bundle.load_model()
+    for role in ("benchmark", "base"):
+        assert len(bundle.read_table(role)) > 0  # read_table checks the values as check_contents does

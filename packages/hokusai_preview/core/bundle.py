@@ -19,8 +19,9 @@ order (the first failure ends the command with one line):
    a regular file - exit 5;
 4. every listed file exists and matches its recorded SHA-256 - exit 5.
 
-Then, in the commands that need the model (:meth:`Bundle.check_model`, :meth:`Bundle.load_model`),
-the model file is checked by :mod:`.modelfile` before it is loaded - exit 6.
+Then, before a command computes anything (:meth:`Bundle.check_contents`), the model file is
+checked by :mod:`.modelfile` (exit 6) and the tables' values are checked (exit 4); whatever is
+later loaded is checked again as it is read (:meth:`Bundle.load_model`, :meth:`Bundle.read_table`).
 """
 
 import hashlib
@@ -37,6 +38,7 @@ MANIFEST = "manifest.json"
 REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column", "classes", "features",
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
+CHECK_STAGE = "bundle-check"  # the cache stage remembering bundles that passed check_contents
 REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 # The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
@@ -191,48 +193,51 @@ class Bundle:
         info = self.manifest["files"]["model"]
         return model_format(info["path"], info.get("format"))
 
-    def check_model(self, trust_model=False, scan=True, cache=None):
-        """Refuse the model file now if it cannot be loaded safely; no code in it runs.
-
-        Commands call this before they compute anything, so a refused bundle leaves no cache
-        entry. ``scan=False`` checks only the format (instant). The scan of a skops file's types
-        needs skops, whose import walks all of scikit-learn (seconds), so with a ``cache`` the
-        verdict is remembered by the model file's SHA-256 and the trusted-type list: a bundle is
-        scanned the first time this user's cache meets it, not on every run. A bundle shipped
-        inside the package is part of the installed code, like the modules beside it: it is not
-        scanned here (the test suite scans it), which spares a first run those seconds. Each
-        bundle is scanned at most once per process; :meth:`load_model` checks again whatever it
-        loads, embedded or not.
-        """
-        from .modelfile import check_format, check_model
+    def check_model(self, trust_model=False):
+        """Refuse the model file now if its format cannot be loaded safely: a pickle/joblib file
+        without ``trust_model``, a "skops" file that is not one (instant; no code in it runs).
+        :meth:`check_contents` does the thorough checks."""
+        from .modelfile import check_format
 
         self.trust_model = bool(trust_model)
-        fmt, path = self.model_format, self.file_path("model")
-        if not scan:
-            check_format(path, fmt, self.trust_model)
-            return
-        if getattr(self, "_scanned", False):
-            return
-        if self.embedded and fmt == "skops":
-            check_format(path, fmt, self.trust_model)
-            self._scanned = True
-            return
-        key = None
-        if cache is not None and fmt == "skops":
-            from .cache import make_key
-            from .recipe import TRUSTED_TYPES
+        check_format(self.file_path("model"), self.model_format, self.trust_model)
 
-            key = make_key("model-scan", self.manifest["files"]["model"]["sha256"], {"trusted": TRUSTED_TYPES})
-            if cache.lookup("model-scan", key) is not None:
-                check_format(path, fmt, self.trust_model)
-                self._scanned = True
-                return
-        needed = check_model(path, fmt, self.trust_model)
-        if key is not None:
-            entry = cache.create("model-scan", key)
-            if entry.reused is None:
-                entry.commit({"verdict": "trusted", "types": needed}, [])
-        self._scanned = True
+    def check_contents(self, trust_model=False, cache=None):
+        """Refuse the bundle now if its model file needs an untrusted type (exit 6) or a table
+        holds values the recipe cannot use (:meth:`_checked_table`, exit 4); no code in it runs.
+
+        Commands call this before they compute anything, so a refused bundle leaves no cache
+        entry. The scan of a skops file's types needs skops, whose import walks all of
+        scikit-learn (seconds), so with a ``cache`` the verdict is remembered (stage
+        ``bundle-check``) by the files' SHA-256s and the trusted-type list: a bundle is checked
+        the first time this user's cache meets it, not on every run, and a refusal is never
+        remembered. A bundle shipped inside the package is part of the installed code, like the
+        modules beside it: it is not checked here (the test suite checks it), which spares a
+        first run those seconds. :meth:`load_model` and :meth:`read_table` check again whatever
+        they read, embedded or not.
+        """
+        from .cache import make_key
+        from .modelfile import check_model
+        from .recipe import TRUSTED_TYPES
+
+        self.check_model(trust_model)
+        if self.embedded or getattr(self, "_checked", False):
+            return
+        fmt, path = self.model_format, self.file_path("model")
+        # The manifest's SHA-256 covers every file's, and the checks read the manifest too. An
+        # opted-in pickle has nothing to scan, and its verdict is not remembered.
+        key = make_key(CHECK_STAGE, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
+            if cache is not None and fmt == "skops" else None
+        if key is None or cache.lookup(CHECK_STAGE, key) is None:
+            types = check_model(path, fmt, self.trust_model)
+            for role in ("benchmark", "base"):
+                if self.has(role):
+                    self._check_streamed(role)
+            if key is not None:
+                entry = cache.create(CHECK_STAGE, key)
+                if entry.reused is None:
+                    entry.commit({"verdict": "passed", "types": types}, [])
+        self._checked = True
 
     def load_model(self):
         """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled."""
@@ -294,11 +299,17 @@ class Bundle:
     def read_table(self, role):
         """A bundle table (benchmark or base) as a pandas DataFrame, as stored (hp-baseline stores
         the labels as canonical strings)."""
-        return self._parquet(role).read().to_pandas()
+        return self._checked_table(role).to_pandas()
 
-    def _parquet(self, role):
+    def benchmark_labels(self):
+        """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
+        table = self._checked_table("benchmark", columns=[self.label_column])
+        return class_codes(table.column(0).to_pylist(), self.classes)
+
+    def _parquet(self, role, source=None):
         """The bundle table ``role`` as a ParquetFile, checked to hold rows and the columns the
-        manifest names (the label as text, numeric features as numbers); BaselineError if not.
+        manifest names, once each (the label as text, numeric features as numbers, the other
+        features as text); BaselineError if not. ``source``: the file's bytes, if already read.
 
         A bundle from elsewhere has files that match their hashes, which says nothing of whether
         they match the manifest. (ParquetFile, not read_table: read_table imports pyarrow.dataset
@@ -308,7 +319,7 @@ class Bundle:
 
         path = self.file_path(role)
         try:
-            parquet = pq.ParquetFile(path)
+            parquet = pq.ParquetFile(path if source is None else pa.BufferReader(source))
         except (pa.ArrowException, OSError) as exc:
             raise BaselineError("the %s table %s is not a Parquet file (%s)" % (
                 role, path, " ".join(str(exc).split())[:80]), REBUILD) from None
@@ -317,28 +328,108 @@ class Bundle:
         if missing:
             raise BaselineError("the %s table %s lacks the column%s %s that its manifest names" % (
                 role, path, "" if len(missing) == 1 else "s", ", ".join(map(repr, missing))), REBUILD)
+        twice = [c for c in [self.label_column] + self.feature_names if schema.names.count(c) > 1]
+        if twice:
+            raise BaselineError("the %s table %s has two columns named %r" % (role, path, twice[0]), REBUILD)
         if not parquet.metadata.num_rows:  # first: an empty column may have no type (null)
             raise BaselineError("the %s table %s has no rows" % (role, path), REBUILD)
         label = schema.field(self.label_column).type
-        if not (pa.types.is_string(label) or pa.types.is_large_string(label)):
+        if not _text_type(label):
             raise BaselineError("the %s table %s holds the label %r as %s, not as text" % (
                 role, path, self.label_column, label), REBUILD)
         for feature in self.features:
             kind = schema.field(feature["name"]).type
-            if feature["kind"] == "numeric" and not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                                                     or pa.types.is_null(kind)):
-                raise BaselineError("the %s table %s holds the numeric feature %r as %s" % (
-                    role, path, feature["name"], kind), REBUILD)
+            numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            if not (pa.types.is_null(kind) or (numeric if feature["kind"] == "numeric" else _text_type(kind))):
+                raise BaselineError("the %s table %s holds the %s feature %r as %s, not as %s" % (
+                    role, path, feature["kind"], feature["name"], kind,
+                    "numbers" if feature["kind"] == "numeric" else "text"), REBUILD)
         return parquet
 
-    def benchmark_labels(self):
-        """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
-        table = self._parquet("benchmark").read(columns=[self.label_column])
+    def _checked_table(self, role, columns=None):
+        """The bundle table ``role`` (only ``columns``, if given) as a pyarrow Table whose values
+        pass :meth:`_check_values`, parsed from bytes read once per command and checked against
+        the manifest's SHA-256 (a file swapped after :meth:`verify` is refused, not used)."""
+        import pyarrow as pa
+
+        path, info = self.file_path(role), self.manifest["files"][role]
+        cached = self.__dict__.setdefault("_table_bytes", {})
+        if role not in cached:
+            try:
+                with open(path, "rb", opener=_regular_file_opener) as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise BaselineError("cannot read the %s table %s: %s" % (role, path, exc.strerror or exc),
+                                    REFETCH) from None
+            if hashlib.sha256(data).hexdigest() != info["sha256"]:
+                raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
+                                     % (self.path, info["path"]), REFETCH)
+            cached[role] = data
         try:
-            return class_codes(table.column(0).to_pylist(), self.classes)
-        except KeyError as exc:  # a bundle from elsewhere: its files agree with its hashes, not with each other
-            raise BaselineError("%s: the benchmark holds the label %s, which is not among the manifest's classes" % (
-                self.file_path("benchmark"), _short_json(exc.args[0])), REBUILD) from None
+            table = self._parquet(role, cached[role]).read(columns=columns)
+        except (pa.ArrowException, OSError) as exc:  # damaged pages behind a sound footer
+            raise _unreadable(role, path, exc) from None
+        self._check_values(role, table)
+        return table
+
+    def _check_streamed(self, role, batch_rows=65536):
+        """:meth:`_check_values` over the whole ``role`` table, read batch by batch from its path
+        (verified when the bundle was opened): memory stays bounded whatever the table's size."""
+        import pyarrow as pa
+
+        parquet = self._parquet(role)
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_rows):
+                self._check_values(role, pa.Table.from_batches([batch]))
+        except (pa.ArrowException, OSError) as exc:
+            raise _unreadable(role, self.file_path(role), exc) from None
+
+    def _check_values(self, role, table):
+        """BaselineError naming the first value of ``table`` (part of the ``role`` table) the
+        recipe cannot use as this tool reads contributions: a label that is missing or not one of
+        the classes, an infinite numeric feature, a category not in the form contributions give it
+        (``"01"`` where they give ``"1"``: a bundle built before 0.8.0)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from .recipe import canonical_category
+
+        path = self.file_path(role)
+        if self.label_column in table.column_names:
+            # distinct values, not is_in(): an array built from Python values imports pandas (1 s)
+            unknown = sorted(set(pc.unique(table.column(self.label_column)).to_pylist()) - set(self.classes),
+                             key=lambda v: (v is not None, v))
+            if unknown:  # a bundle from elsewhere: its files agree with its hashes, not with each other
+                raise BaselineError("%s: the %s holds the label %s, which is not among the manifest's classes" % (
+                    path, role, _short_json(unknown[0])), REBUILD)
+        for feature in self.features:
+            name = feature["name"]
+            if name not in table.column_names:
+                continue
+            kind = table.schema.field(name).type
+            if feature["kind"] == "numeric" and pa.types.is_floating(kind):
+                infinite = pc.sum(pc.is_inf(table.column(name))).as_py() or 0
+                if infinite:
+                    raise BaselineError("the %s table %s holds %d infinite value%s in the numeric feature %r" % (
+                        role, path, infinite, "" if infinite == 1 else "s", name), REBUILD)
+            elif feature["kind"] == "categorical" and _text_type(kind):
+                for value in pc.unique(table.column(name)).to_pylist():
+                    if value is not None and canonical_category(value) != value:
+                        raise BaselineError("the %s table %s holds the category %s in %r, which contributions give "
+                                            "as %s (a bundle built before 0.8.0)" % (
+                                                role, path, _short_json(value), name,
+                                                _short_json(canonical_category(value))), REBUILD)
+
+
+def _unreadable(role, path, exc):
+    return BaselineError("the %s table %s cannot be read (%s)" % (role, path, " ".join(str(exc).split())[:80]),
+                         REBUILD)
+
+
+def _text_type(kind):
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def class_codes(labels, classes, unknown=None):
@@ -389,6 +480,13 @@ def _check_contents(manifest, manifest_path):
     if manifest["label_column"] in names:
         raise BaselineError("%s: features name the label column %r" % (manifest_path, manifest["label_column"]),
                             REBUILD)
+    from .recipe import canonical_label
+
+    stale = [c for c in classes if canonical_label(c) != c]
+    if stale:
+        raise BaselineError("%s: the class %s is read as %s in contributions (a bundle built before 0.8.0, or not by "
+                            "hp-baseline)" % (manifest_path, _short_json(stale[0]),
+                                              _short_json(canonical_label(stale[0]))), REBUILD)
     if len(set(classes)) != len(classes) or len(classes) < 2:
         raise BaselineError("%s: classes must be two or more distinct strings, not %s" % (
             manifest_path, _short_json(classes)), REBUILD)

@@ -238,6 +238,7 @@ class BatchReader:
         self.column_types = {}  # CSV, Parquet: column -> wider Arrow type learnt from a later batch
         self.columns = []  # JSON: every field seen so far, in order of first appearance
         self.json_kinds = {}  # JSON: field -> kind of value (see _join)
+        self.header = None  # CSV: the column names, once an empty one was named as pandas names it
 
     def batches(self):
         """Yield ``pyarrow.RecordBatch`` objects; raises DataError for unreadable content and
@@ -275,7 +276,9 @@ class BatchReader:
         if self.encoding is None:
             self.encoding = self.text_encoding()
             self.delimiter = self.delimiter or self.sniff_delimiter()
-        read = pacsv.ReadOptions(block_size=self.block_bytes, encoding=self.encoding)
+        # With names given, the header is skipped as a parsed row (it may hold quoted newlines).
+        read = pacsv.ReadOptions(block_size=self.block_bytes, encoding=self.encoding, column_names=self.header,
+                                 skip_rows_after_names=1 if self.header else 0)
         parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
         convert = pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
                                        null_values=NULL_VALUES, quoted_strings_can_be_null=True)
@@ -312,6 +315,11 @@ class BatchReader:
             with open_bytes(self.path, self.compressed) as raw:
                 stream = pacsv.open_csv(raw, read_options=read, parse_options=parse, convert_options=convert)
                 names = stream.schema.names
+                if "" in names:
+                    # pandas (the main pipeline's reader) names an empty header cell "Unnamed: <i>",
+                    # as in the index column DataFrame.to_csv writes; the data hash needs the same names.
+                    self.header = [name or "Unnamed: %d" % i for i, name in enumerate(names)]
+                    raise Restart()
                 check_names(self.label, names)
                 for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
                     if pa.types.is_binary(field.type):
@@ -365,7 +373,15 @@ class BatchReader:
 
     # --- JSON and JSON Lines ---------------------------------------------------------------
 
+    def _refuse_utf16(self):
+        """DataError for JSON in UTF-16 (JSON text is UTF-8; CSV may be UTF-16 with a BOM)."""
+        with open_bytes(self.path, self.compressed) as raw:
+            if raw.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                raise bad(self.label, "is UTF-16 text, and JSON is read as UTF-8",
+                          "save it as UTF-8 (e.g. iconv -f utf-16 -t utf-8) and try again")
+
     def _batches_json(self):
+        self._refuse_utf16()
         with open_bytes(self.path, self.compressed) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
             try:
@@ -433,6 +449,8 @@ class BatchReader:
         yield from self._from_records(("record %d" % n, row, 0) for n, row in enumerate(rows, 1))
 
     def _batches_jsonl(self):
+        self._refuse_utf16()
+
         def records():
             with open_bytes(self.path, self.compressed) as raw:
                 for number, line in enumerate(_limited_lines(raw, self.label), 1):

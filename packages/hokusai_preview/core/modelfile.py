@@ -127,7 +127,7 @@ def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None):
             import pickle
 
             model = pickle.loads(data)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a trusted pickle may call sys.exit(0): not a finished run
         raise BaselineError("model file %s cannot be loaded: %s" % (path, type(exc).__name__),
                             "rebuild the bundle with hp-baseline") from None
     _check_recipe_model(path, model)

@@ -17,6 +17,8 @@ identical to one grown at once, and its first ``k`` trees are the forest with ``
 scikit-learn is imported lazily: stages that do not train never pay for it.
 """
 
+import re
+
 import numpy as np
 
 RECIPE_NAME = "random_forest_v1"
@@ -111,8 +113,18 @@ def infer_kind(series):
     return "categorical"
 
 
+# Text a CSV reader types as a number or a boolean stands for that value, so the same data gives
+# the same classes and categories as CSV, JSON or Parquet, whichever way its column was typed:
+# "1.0", "01", " 1" and 1 are "1" (as 1.0 is), "TRUE" is "true". ASCII digits only, as CSV
+# readers. (No nested repeats in the patterns: a long run of digits must not match slowly.)
+_INTEGER = re.compile(r"([+-]?)0*([0-9]+)\Z")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_BOOLEANS = {"true": "true", "True": "true", "TRUE": "true", "false": "false", "False": "false", "FALSE": "false"}
+
+
 def canonical_label(value):
-    """Labels are compared as strings: 1, 1.0 and "1" are the same class; spaces are trimmed."""
+    """A label as the string it is compared as: 1, 1.0, "1.0" and " 1 " are "1"; True and "TRUE"
+    are "true"; other text is trimmed; missing, empty, NaN and infinite values are None."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
@@ -123,8 +135,24 @@ def canonical_label(value):
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if value is None:
         return None
-    text = str(value).strip()
-    return text or None
+    return canonical_category(str(value).strip()) or None
+
+
+def canonical_category(text):
+    """A categorical feature's text value as stored: as it is (not trimmed: " a" and "a" may
+    differ), unless it reads as a number or a boolean, spaces around it aside (see
+    :func:`canonical_label`). A number too large for a float stays as written."""
+    trimmed = text.strip()
+    if trimmed in _BOOLEANS:
+        return _BOOLEANS[trimmed]
+    integer = _INTEGER.match(trimmed)
+    if integer:  # by text, not int(): exact at any length (int() refuses over 4,300 digits)
+        sign, digits = integer.groups()
+        return ("-" if sign == "-" and digits != "0" else "") + digits
+    if _NUMBER.match(trimmed):
+        number = float(trimmed)
+        return canonical_label(number) if np.isfinite(number) else text
+    return text
 
 
 def canonical_labels(series):
@@ -137,18 +165,20 @@ def canonical_labels(series):
     return text.map(lambda v: None if v is None else canonical_label(v))
 
 
-def canonical_categories(series):
-    """A categorical or text column's values as hp-load stores a contribution's: text as it is,
-    other values (booleans, numbers) by :func:`canonical_label`, so that True is "true" and 1.0 is
-    "1" in the bundle's tables as in every contribution; missing values are None."""
+def canonical_categories(series, kind="categorical"):
+    """A categorical or text column's values as hp-load stores a contribution's: categories by
+    :func:`canonical_category` (text) or :func:`canonical_label` (booleans, numbers), so that
+    True, "TRUE" and "true" are one category and 1.0, "01" and 1 another, in the bundle's tables
+    as in every contribution; free text as it is. Missing values are None."""
     import pandas as pd
 
     def one(value):
         if isinstance(value, str):
-            return value
+            return value if kind == "text" else canonical_category(value)
         return None if value is None or value is pd.NA or value is pd.NaT else canonical_label(value)
 
-    return series.astype(object).map(one).astype(object)
+    mapped = series.astype(object).map(one).astype(object)
+    return mapped.where(mapped.notna(), None)  # map() may give NaN for None
 
 
 def prepare_features(frame, features):

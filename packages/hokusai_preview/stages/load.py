@@ -55,7 +55,7 @@ class Load(Stage):
         choices = FORMATS[:1] + tuple(DELIMITED) + FORMATS[1:]  # tsv beside csv
         choice_option(args, "--format", choices, "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
-        self.bundle.check_model(args["--trust-model"], scan=False)  # the skops type scan comes in compute
+        self.bundle.check_model(args["--trust-model"])  # the thorough checks come in compute
         if self.bundle.trust_model and self.bundle.model_format != "skops":
             self.warn("--trust-model: accepting the %s model file %s; loading it runs any code it contains"
                       % (self.bundle.model_format, self.bundle.file_path("model")))
@@ -118,9 +118,9 @@ class Load(Stage):
             return loader.run(reader, table_path)
 
         contribution = read_with_restarts(load, self.current["label"])
-        # After the data, which fails faster when bad; the verdict is cached per model file, so
-        # only a bundle's first run pays for the scan's imports.
-        self.bundle.check_model(self.args["--trust-model"], cache=self.cache)  # cached load implies scanned
+        # After the data, which fails faster when bad; the verdict is cached per bundle, so only a
+        # bundle's first run pays for the model scan's imports.
+        self.bundle.check_contents(self.args["--trust-model"], cache=self.cache)  # cached load implies checked
         if reader.note:
             contribution["validation"]["warnings"].insert(0, reader.note)
         contribution.update(format=reader.format, delimiter=reader.delimiter, compressed=reader.compressed,
@@ -299,14 +299,15 @@ class ContributionLoader:
         if not present:
             raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
                 self.label, len(features), _preview_list(features)),
-                "use a baseline built for this data (--baseline-model) or rename the columns")
+                _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
         if missing:
             add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
             unmatched = [n for n in names if n not in features and n != self.label_column]
             if len(missing) == 1 and len(unmatched) == 1 and not _did_you_mean(missing[0], names):
                 add = "rename the file's column %r to %r if that is it, or %s" % (unmatched[0], missing[0], add)
             raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
-                self.label, len(missing), _preview_list(missing)), add + _did_you_mean(missing[0], names))
+                self.label, len(missing), _preview_list(missing)),
+                _header_hint(names) or add + _did_you_mean(missing[0], names))
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
         # An extra column named like the baseline's label would collide with the label written
@@ -375,12 +376,12 @@ class ContributionLoader:
             array = batch.column(name)
             if feature["kind"] == "numeric":
                 values = self.numeric(name, array, offset)
-            elif pa.types.is_string(array.type):
+            elif pa.types.is_string(array.type) and feature["kind"] == "text":
                 values = array
             elif pa.types.is_null(array.type) or pa.types.is_floating(array.type) and array.null_count == len(array):
                 values = pa.nulls(len(array), pa.string())
             else:
-                values = canonical_label_array(array, trim=False)  # 1.0 and 1 are the same category
+                values = canonical_label_array(array, trim=False)  # 1.0, "01" and 1 are the same category
             nulls = np.asarray(values.is_null(), dtype=bool)
             self.missing_by_feature[name] += int(nulls[known_rows].sum())
             any_missing |= nulls
@@ -414,8 +415,7 @@ class ContributionLoader:
                 array = pc.cast(trimmed, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 row, value = _first_non_numeric(trimmed)
-                hint = "use '.' as the decimal mark" if _decimal_comma(value) else \
-                    "fix or empty that cell, or give each column one type of value"
+                hint = _number_hint(value) or "fix or empty that cell, or give each column one type of value"
                 raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
                     self.label, name, _short(value), row + offset + 1), hint) from None
         elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
@@ -486,8 +486,8 @@ class ContributionLoader:
             shown = ", ".join("%r: %d%s" % (value, count, _class_hint(value, self.bundle.classes))
                               for value, count in sorted(self.unseen.items())[:5])
             more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
-            warnings.append("dropped %d rows whose labels the baseline does not know (%s%s)" % (
-                sum(self.unseen.values()), shown, more))
+            warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
+                _rows(sum(self.unseen.values())), "" if sum(self.unseen.values()) == 1 else "s", shown, more))
         if len(self.class_counts) == 1:
             warnings.append("every used row has the label %r: the estimate shows what adding only that class "
                             "does" % next(iter(self.class_counts)))
@@ -525,15 +525,16 @@ def _concat(batches):
 
 
 def canonical_label_array(array, trim=True):
-    """Labels (or category values) as canonical strings, computed once per distinct value.
+    """Labels (or, with ``trim=False``, category values) as canonical strings, computed once per
+    distinct value.
 
-    Follows core/recipe.canonical_label: 1, 1.0 and "1" are the same; text is trimmed; NaN,
-    empty and missing values are null.
+    Follows core/recipe.canonical_label (canonical_category for a category's text): 1, 1.0,
+    "01" and "1" are the same; a label's text is trimmed; NaN, empty and missing labels are null.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ..core.recipe import canonical_label
+    from ..core.recipe import canonical_category, canonical_label
 
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.string())
@@ -542,7 +543,7 @@ def canonical_label_array(array, trim=True):
     if trim or not pa.types.is_string(array.type):
         mapped = [canonical_label(v) for v in dictionary]
     else:
-        mapped = dictionary
+        mapped = [None if v is None else canonical_category(v) for v in dictionary]
     return pc.take(pa.array(mapped, type=pa.string()), encoded.indices)
 
 
@@ -581,10 +582,20 @@ def _first_non_numeric(array):
     return low, array[low].as_py()
 
 
-def _decimal_comma(value):
+def _number_hint(value):
+    """How to write a number given with a decimal comma or thousands separators ("" if neither)."""
     import re
 
-    return bool(re.match(r"^[-+]?\d+,\d+$", str(value)))
+    value = str(value)
+    plain = value.replace(",", "")
+    if re.match(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", value):
+        if "." in value or value.count(",") > 1:
+            return "write numbers without thousands separators (%s)" % plain
+        return "write numbers without thousands separators (%s), or with '.' as the decimal mark (%s) if the " \
+               "comma is one" % (plain, value.replace(",", "."))
+    if re.match(r"[-+]?[0-9]+,[0-9]+\Z", value):
+        return "use '.' as the decimal mark (%s)" % value.replace(",", ".")
+    return ""
 
 
 def _preview_list(names, limit=12):
@@ -602,12 +613,16 @@ def _did_you_mean(wanted, names):
 
 
 def _header_hint(names):
-    """A hint when the header row looks like data (a file without a header)."""
+    """A hint when the header row looks like data (a file without a header), or when its names
+    after the first start with a space (fields separated by ", ": the values start with one too)."""
     from ..core.dataio import _is_float
 
     numeric = sum(_is_float(name) for name in names)
     if names and numeric * 2 >= len(names):
         return "the first row looks like data: add a header row naming the columns"
+    if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]):
+        return "its column names after the first start with a space: separate the fields with the delimiter " \
+               "alone, without a space after it"
     return ""
 
 

@@ -102,7 +102,7 @@ class Train(Stage):
         from ..core.modelfile import save_model
 
         bundle = open_record_bundle(record)
-        bundle.check_model(self.trust_model, cache=self.cache)  # refused whether or not this run loads it
+        bundle.check_contents(self.trust_model, cache=self.cache)  # refused whether or not this run loads it
         if bundle.trust_model and bundle.model_format != "skops":
             self.warn("--trust-model: the %s model file %s is loaded as it is; that runs any code it contains"
                       % (bundle.model_format, bundle.file_path("model")))

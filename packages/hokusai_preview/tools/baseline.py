@@ -201,11 +201,12 @@ class Baseline(Command):
             counts = train[label].value_counts()
             positive = min(classes, key=lambda c: (counts.get(c, 0), c))
         kinds = [{"name": c, "dtype": str(train[c].dtype), "kind": infer_kind(train[c])} for c in features]
-        for name in [f["name"] for f in kinds if f["kind"] != "numeric"]:
+        for feature in [f for f in kinds if f["kind"] != "numeric"]:
             for frame in (train, bench):  # stored as contributions are, or True and "true" would differ
-                frame[name] = canonical_categories(frame[name])
-        numbers_in_benchmark(bench, [f["name"] for f in kinds if f["kind"] == "numeric"], args["--benchmark-data"],
-                             label)
+                frame[feature["name"]] = canonical_categories(frame[feature["name"]], feature["kind"])
+        numeric = [f["name"] for f in kinds if f["kind"] == "numeric"]
+        numbers_in(train, numeric, args["--train-data"], label)
+        numbers_in(bench, numeric, args["--benchmark-data"], label)
         model_id = _model_id(args)
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
@@ -217,12 +218,14 @@ def _model_id(args):
     return args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
 
 
-def numbers_in_benchmark(bench, numeric, path, label):
-    """Make the benchmark's columns of the training table's numeric features numbers, as hp-load
-    makes a contribution's (empty cells missing); a DataError names the file, column, value and row.
+def numbers_in(frame, numeric, path, label):
+    """Check ``frame``'s columns of the numeric features as hp-load checks a contribution's: a
+    DataError names the file, column, value and row of text, or of an infinite value (which the
+    forest cannot split on). A column read as text becomes float64 numbers (empty cells missing);
+    numbers stay as they are, as the data hash has them.
 
-    Left as they are, text such as 'many' would be stored as text under a manifest that says
-    numeric, and scored as missing values."""
+    Left as they are, text such as 'many' in the benchmark would be stored as text under a
+    manifest that says numeric, and scored as missing values."""
     import pandas as pd
     import pyarrow as pa
 
@@ -230,14 +233,12 @@ def numbers_in_benchmark(bench, numeric, path, label):
 
     loader = ContributionLoader(None, path, label_column=label)  # for its numeric(), which needs no bundle
     for name in numeric:
-        column = bench[name]
-        if pd.api.types.is_numeric_dtype(column):
-            continue
-        array = pa.array(column, from_pandas=True)
+        array = pa.array(frame[name], from_pandas=True)
         if pa.types.is_large_string(array.type):  # pandas' str columns; the loader reads Arrow's string
             array = array.cast(pa.string())
         values = loader.numeric(name, array, 0)
-        bench[name] = values.to_numpy(zero_copy_only=False)  # float64, missing as NaN
+        if not pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = values.to_numpy(zero_copy_only=False)  # float64, missing as NaN
 
 
 def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):

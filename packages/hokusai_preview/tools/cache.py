@@ -19,7 +19,7 @@ Options:
                           with --stage).
   --stage NAME            With --clear: only this stage's entries (load, check, sample, train, eval,
                           delta; reference: a bundle's own predictions; checkpoint: trees grown;
-                          model-scan: a bundle's model file found safe to open).
+                          bundle-check: a bundle found safe to open and usable).
   --max-bytes SIZE        Evict least-recently-used entries now until the cache fits SIZE (bytes, or
                           like 500M, 2G); entries in use are not spared.
   --entries               List every entry (stage, key, size, last used) after the summary.
@@ -40,7 +40,7 @@ from ..core.command import Command, write_stdout
 from ..core.errors import OutputError, UsageError
 
 # Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
-STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "model-scan")
+STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "bundle-check")
 
 
 class CacheCommand(Command):

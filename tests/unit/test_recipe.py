@@ -1,0 +1,32 @@
+"""How labels and category values are compared: the same value, however a file typed it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hokusai_preview.core.recipe import canonical_categories, canonical_category, canonical_label
+
+
+@pytest.mark.parametrize("value, expected", [
+    (1, "1"), (np.int64(1), "1"), (1.0, "1"), ("1", "1"), ("1.0", "1"), (" 01 ", "1"), ("+1", "1"), ("1e0", "1"),
+    (0.5, "0.5"), ("0.50", "0.5"), (".5", "0.5"), ("-0", "0"), (-0.0, "0"),
+    ("12345678901234567890", "12345678901234567890"),
+    (True, "true"), (np.bool_(False), "false"), ("TRUE", "true"), ("False", "false"),
+    (" spam ", "spam"), ("tRuE", "tRuE"), ("1,000", "1,000"), ("\u0661", "\u0661"), ("nan", "nan"),
+    (None, None), ("", None), ("  ", None), (float("nan"), None), (float("inf"), None), ("1e999", "1e999"),
+    ("-00", "0"), ("-007", "-7"), ("1" * 5000, "1" * 5000),
+])
+def test_a_label_is_the_string_a_csv_reader_would_make_of_it(value, expected):
+    assert canonical_label(value) == expected
+
+
+@pytest.mark.parametrize("text, expected", [("01", "1"), ("2.50", "2.5"), ("TRUE", "true"), (" a", " a"),
+                                            (" 1 ", "1"), ("x1", "x1"), ("1" * 30000 + "x", "1" * 30000 + "x")])
+def test_a_category_is_not_trimmed_but_reads_numbers_and_booleans_spaces_aside(text, expected):
+    assert canonical_category(text) == expected
+
+
+def test_free_text_is_kept_as_it_is_and_categories_are_canonical():
+    column = pd.Series(["01", True, 2.0, None, "TRUE", "a b"], dtype=object)
+    assert canonical_categories(column).tolist() == ["1", "true", "2", None, "true", "a b"]
+    assert canonical_categories(column, "text").tolist() == ["01", "true", "2", None, "TRUE", "a b"]
