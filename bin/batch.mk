@@ -22,8 +22,8 @@ TRAIN_JOBS := $(if $(filter 1,$(JOBS)),0,1)
 shq = '$(subst ','\'',$(1))'
 
 # Listed when the makefile is read, so that the targets below name the folder's current files.
-PLANNED := $(shell $(BIN)/python bin/hp-batch-plan $(call shq,$(CONTRIBUTIONS)) $(call shq,$(RESULTS)) \
-  $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) \
+PLANNED := $(shell $(BIN)/python bin/hp-batch-plan $(call shq,$(value CONTRIBUTIONS)) $(call shq,$(RESULTS)) \
+  $(if $(BASELINE),$(call shq,--baseline=$(value BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) \
   --train-jobs=$(TRAIN_JOBS) >&2; echo $$?)
 ifneq ($(PLANNED),0)
 $(error the batch did not start (see the line above))
@@ -38,7 +38,7 @@ all: $(SUMMARY)
 	@echo "hp-batch: $(words $(BATCH_OUTPUTS)) results in $(RESULTS)/; summary: $(SUMMARY)"
 
 $(BATCH_OUTPUTS): $(STATE)/settings
-	@$(BIN)/python bin/hp-batch-one --train-jobs=$(TRAIN_JOBS) $(if $(BASELINE),$(call shq,--baseline=$(BASELINE))) \
+	@$(BIN)/python bin/hp-batch-one --train-jobs=$(TRAIN_JOBS) $(if $(BASELINE),$(call shq,--baseline=$(value BASELINE))) \
 	  $(if $(NAME_PROBLEM),--name-problem=$(NAME_PROBLEM)) $(SOURCE) $@ -- $(BATCH_OPTIONS)
 
 # The rows, once; the table, the CSV and the picture are made from them (hp-format reads rows back).

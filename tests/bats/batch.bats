@@ -90,8 +90,8 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   [[ "$stderr" == "hp-batch: error: $BATS_TEST_TMPDIR/empty holds no file to preview;"* ]]
 }
 
-@test "quotes in the folder name and in BATCH_OPTIONS reach the previews intact" {
-  folder="$BATS_FILE_TMPDIR/it's here"
+@test "quotes and a dollar sign in the folder name and quotes in BATCH_OPTIONS reach the previews intact" {
+  folder="$BATS_FILE_TMPDIR/it's \$here"
   mkdir -p "$folder"
   cp "$ROOT/examples/hpc_jobs_500.json" "$folder/"
   run make -C "$ROOT" --no-print-directory batch CONTRIBUTIONS="$folder" RESULTS="$BATS_FILE_TMPDIR/quoted" \
