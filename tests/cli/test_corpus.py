@@ -310,3 +310,10 @@ def test_a_parquet_file_forced_to_be_read_as_text_is_named_as_parquet(cache_dir)
     assert result.code == 3 and result.stdout == "" and len(result.err_lines) == 1, result
     assert "hpc_jobs_700.parquet: is Parquet by its content, not CSV as --format says" in result.stderr
     assert cache_files(cache_dir) == []
+
+
+def test_the_readme_counts_the_corpus():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = " ".join(handle.read().split())
+    assert "runs every refused input (%d) through `hp-load`" % len(REFUSED) in readme
+    assert "checks the accepted ones (%d) with their warnings" % len(ACCEPTED) in readme
