@@ -267,3 +267,23 @@ def test_a_csv_column_empty_for_whole_blocks_takes_its_later_values_type(late, d
     whole = pd.read_csv(path)
     assert str(whole["late"].dtype) == dtype and str(frame["late"].dtype) == dtype
     assert data_manifest(frame, "late.csv") == data_manifest(whole, "late.csv")
+
+
+def test_parquet_sink_writes_every_table_in_order_and_raises_a_failed_write(tmp_path):
+    import pyarrow.parquet as pq
+
+    from hokusai_preview.core.dataio import ParquetSink
+
+    schema = pa.schema([("x", pa.int64()), ("y", pa.string())])
+    parts = [pa.table({"x": list(range(i, i + 3)), "y": ["r%d" % i] * 3}, schema=schema) for i in range(0, 30, 3)]
+    with ParquetSink(str(tmp_path / "ok.parquet"), schema) as sink:
+        for part in parts:
+            sink.write(part)
+        sink.write(parts[0].to_batches()[0])  # a record batch too
+    assert pq.read_table(str(tmp_path / "ok.parquet")).equals(pa.concat_tables(parts + parts[:1]))
+
+    sink = ParquetSink(str(tmp_path / "bad.parquet"), schema)
+    sink.write(pa.table({"other": [1]}))  # fails in the thread: raised by the next call
+    with pytest.raises(ValueError, match="schema"):
+        sink.write(parts[0])
+    sink.close()

@@ -1009,9 +1009,8 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     import contextlib
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from .dataio import parquet_batches, take_rows
+    from .dataio import ParquetSink, parquet_batches, take_rows
     from .fsutil import atomic_path
     from .sampling import stratified_indices
 
@@ -1056,7 +1055,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
     near_parts, sample_parts = [], []
     with (atomic_path(cleaned_path) if write else contextlib.nullcontext()) as tmp:
         # No column statistics: nothing reads them, and on long texts they cost a fifth of the write.
-        writer = pq.ParquetWriter(tmp, parquet.schema_arrow, write_statistics=False) if write else None
+        writer = ParquetSink(tmp, parquet.schema_arrow, write_statistics=False) if write else None
         try:
             start = 0
             for batch in parquet_batches(parquet, target_bytes=batch_bytes):
@@ -1067,7 +1066,7 @@ def _diagnose_batches(parquet, n, benchmark, base, features, label, classes, see
                         parts.append(taken.select(columns) if columns is not None else taken)
                 if writer is not None:
                     kept = keep[start:stop]
-                    writer.write_batch(batch if kept.all() else batch.filter(pa.array(kept)))
+                    writer.write(batch if kept.all() else batch.filter(pa.array(kept)))
                 start = stop
         finally:
             if writer is not None:

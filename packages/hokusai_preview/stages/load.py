@@ -222,8 +222,7 @@ class ContributionLoader:
         self.int_columns_as_float = set()  # integer columns already hashed as floats (a missing value)
 
     def run(self, reader, table_path):
-        import pyarrow.parquet as pq
-
+        from ..core.dataio import ParquetSink
         from ..core.fsutil import atomic_path
 
         writer = None
@@ -232,13 +231,13 @@ class ContributionLoader:
                 for batch in self.groups(reader):
                     table = self.normalise(batch)
                     if writer is None:
-                        writer = pq.ParquetWriter(tmp, self.output_schema())
+                        writer = ParquetSink(tmp, self.output_schema())
                     if table.num_rows:
-                        writer.write_table(table)
+                        writer.write(table)
                 if self.schema is None:
                     raise DataError("%s: has no columns" % self.label, "give a table with a header row")
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, self.output_schema())
+                    writer = ParquetSink(tmp, self.output_schema())
             finally:
                 if writer is not None:
                     writer.close()
@@ -538,12 +537,15 @@ def canonical_label_array(array, trim=True):
 
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.string())
-    encoded = pc.dictionary_encode(array)
-    dictionary = encoded.dictionary.to_pylist()
-    if trim or not pa.types.is_string(array.type):
-        mapped = [canonical_label(v) for v in dictionary]
+    if not trim and pa.types.is_string(array.type):
+        # Categories are nearly always canonical already: then the array is kept, not rebuilt.
+        if all(v is None or canonical_category(v) == v for v in pc.unique(array).to_pylist()):
+            return array
+        canonical = canonical_category
     else:
-        mapped = [None if v is None else canonical_category(v) for v in dictionary]
+        canonical = canonical_label
+    encoded = pc.dictionary_encode(array)
+    mapped = [None if v is None else canonical(v) for v in encoded.dictionary.to_pylist()]
     return pc.take(pa.array(mapped, type=pa.string()), encoded.indices)
 
 
