@@ -81,7 +81,8 @@ CORPUS_CASES = [
     ("base_samples_as_text", 4, ['base_samples must be a whole number of at least 0, not "abc"']),
     ("label_column_twice", 4, ["benchmark.parquet has two columns named 'label'"]),
     ("category_as_list", 4, ["benchmark.parquet holds the categorical feature 'protocol' as list<", "not as text"]),
-    ("infinite_feature", 4, ["benchmark.parquet holds 1500 infinite values in the numeric feature 'compounds'"]),
+    ("infinite_feature", 4, ["benchmark.parquet holds an infinite value in the numeric feature 'compounds' (first: "
+                             "row 1)"]),
     ("damaged_pages", 4, ["the benchmark table", "benchmark.parquet cannot be read"]),
     ("benchmark_label_missing", 4, ["benchmark.parquet: the benchmark holds the label null, which is not among"]),
     ("base_label_unknown", 4, ['base.parquet: the base holds the label "XX", which is not among']),
@@ -267,6 +268,23 @@ def test_a_bundle_whose_labels_are_not_the_datas_is_refused_at_hp_load(tmp_path,
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", tmp_path / "other")
     assert_refused(result, "hp-load", 3, "none of its labels", "is a class of the baseline")
     assert files_under(cache_dir) == []
+
+
+def test_a_table_checked_batch_by_batch_names_its_first_bad_row(bundles, tmp_path):
+    import pyarrow as pa
+
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.errors import BaselineError
+
+    def damage(table, _features):
+        hours = table.column("hour").to_pylist()
+        hours[69] = float("inf")
+        return hb._column_as(table, "hour", pa.array(hours, pa.float64()))
+
+    bundle = Bundle.open(hb.table_replaced(bundles("hpc")[0], str(tmp_path / "b"), "base", damage))
+    with pytest.raises(BaselineError, match=r"base.parquet holds an infinite value in the numeric feature 'hour' "
+                                            r"\(first: row 70\)"):
+        bundle._check_streamed("base", batch_rows=32)
 
 
 def test_a_remembered_verdict_does_not_pass_a_bundle_whose_manifest_changed(bundles, tmp_path, example_csv,

@@ -209,7 +209,8 @@ class Bundle:
         Commands call this before they compute anything, so a refused bundle leaves no cache
         entry. The scan of a skops file's types needs skops, whose import walks all of
         scikit-learn (seconds), so with a ``cache`` the verdict is remembered (stage
-        ``bundle-check``) by the files' SHA-256s and the trusted-type list: a bundle is checked
+        ``bundle-check``) by the manifest's SHA-256 (which covers every file's) and the
+        trusted-type list: a bundle is checked
         the first time this user's cache meets it, not on every run, and a refusal is never
         remembered. A bundle shipped inside the package is part of the installed code, like the
         modules beside it: it is not checked here (the test suite checks it), which spares a
@@ -379,13 +380,16 @@ class Bundle:
 
         parquet = self._parquet(role)
         try:
+            offset = 0
             for batch in parquet.iter_batches(batch_size=batch_rows):
-                self._check_values(role, pa.Table.from_batches([batch]))
+                self._check_values(role, pa.Table.from_batches([batch]), offset)
+                offset += batch.num_rows
         except (pa.ArrowException, OSError) as exc:
             raise _unreadable(role, self.file_path(role), exc) from None
 
-    def _check_values(self, role, table):
-        """BaselineError naming the first value of ``table`` (part of the ``role`` table) the
+    def _check_values(self, role, table, offset=0):
+        """BaselineError naming the first value of ``table`` (the ``role`` table's rows from
+        ``offset`` on) the
         recipe cannot use as this tool reads contributions: a label that is missing or not one of
         the classes, an infinite numeric feature, a category not in the form contributions give it
         (``"01"`` where they give ``"1"``: a bundle built before 0.8.0)."""
@@ -408,10 +412,10 @@ class Bundle:
                 continue
             kind = table.schema.field(name).type
             if feature["kind"] == "numeric" and pa.types.is_floating(kind):
-                infinite = pc.sum(pc.is_inf(table.column(name))).as_py() or 0
-                if infinite:
-                    raise BaselineError("the %s table %s holds %d infinite value%s in the numeric feature %r" % (
-                        role, path, infinite, "" if infinite == 1 else "s", name), REBUILD)
+                first = pc.index(pc.is_inf(table.column(name)), True).as_py()
+                if first >= 0:
+                    raise BaselineError("the %s table %s holds an infinite value in the numeric feature %r (first: "
+                                        "row %d)" % (role, path, name, offset + first + 1), REBUILD)
             elif feature["kind"] == "categorical" and _text_type(kind):
                 for value in pc.unique(table.column(name)).to_pylist():
                     if value is not None and canonical_category(value) != value:
