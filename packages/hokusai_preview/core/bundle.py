@@ -77,6 +77,8 @@ class Bundle:
         self.manifest = manifest
         self.fingerprint = fingerprint
         self.trust_model = False
+        self._checked = False  # check_contents passed in this process
+        self._table_bytes = {}  # role -> the table's bytes, read and hash-checked once (_checked_table)
 
     @classmethod
     def open(cls, path=None):
@@ -222,7 +224,7 @@ class Bundle:
         from .recipe import TRUSTED_TYPES
 
         self.check_model(trust_model)
-        if self.embedded or getattr(self, "_checked", False):
+        if self.embedded or self._checked:
             return
         fmt, path = self.model_format, self.file_path("model")
         # The manifest's SHA-256 covers every file's, and the checks read the manifest too. An
@@ -354,7 +356,7 @@ class Bundle:
         import pyarrow as pa
 
         path, info = self.file_path(role), self.manifest["files"][role]
-        cached = self.__dict__.setdefault("_table_bytes", {})
+        cached = self._table_bytes
         if role not in cached:
             try:
                 with open(path, "rb", opener=_regular_file_opener) as handle:
