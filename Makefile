@@ -68,10 +68,12 @@ bats: install
 test: lint unit bats
 
 # The speed benchmark (README: Speed and the cache): wall time and peak memory of the driver,
-# cold and cached, at 1,000 to 1,000,000 contributed rows; writes its table into README.md.
+# cold and cached, at 1,000 to 1,000,000 contributed rows, and hp-check's findings on 10,000 rows
+# of each shipped dataset; writes the tables into README.md.
 # Minutes of work; run it on an otherwise idle machine. BENCH_OPTIONS='--repeat 5 --sizes 10000'
 bench: install
 	$(BIN)/python bench/speed.py --readme $(BENCH_OPTIONS)
+	$(BIN)/python bench/check.py --readme
 
 # The accuracy suite (README: What the numbers mean): previews against --full runs on scenarios
 # built from datasets/; prints the table and, at the full scale, writes it into README.md.

@@ -1,7 +1,6 @@
 """The data diagnostics on real tables with planted problems of known size, and on clean splits."""
 
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -108,6 +107,16 @@ def test_near_duplicate_reviews_are_found_by_their_word_shingles():
     assert np.flatnonzero(mask).tolist() == positions[:12].tolist()
 
 
+def test_markup_does_not_hide_a_copied_review():
+    base, bench, clean, features, _ = split("fine_food_reviews")
+    marked = bench[bench["review"].str.contains("<br />", regex=False)].iloc[:10].copy()
+    assert len(marked) == 10
+    marked["review"] = marked["review"].str.replace("<br />", " ", regex=False).str.replace("&quot;", '"')
+    table, positions = planted(clean, marked)
+    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    assert set(positions) <= set(np.flatnonzero(mask))
+
+
 def test_chance_level_matches_do_not_raise_an_alarm():
     # wa_churn holds identical customers: some clean rows match benchmark rows by chance.
     base, bench, clean, features, _ = split("wa_churn", seed=3, rows=3000)
@@ -160,14 +169,20 @@ def test_a_near_repeat_is_found_behind_a_crowd_of_nearer_later_rows():
 # --- label noise -----------------------------------------------------------------------------------
 
 
+def flip(clean, classes, count, seed=0):
+    """``clean`` with the labels of ``count`` random rows changed to another class; and those rows."""
+    noisy = clean.copy()
+    rng = np.random.default_rng(seed)
+    flipped = rng.choice(len(noisy), count, replace=False)
+    for row in flipped:
+        noisy.loc[row, "label"] = rng.choice([c for c in classes if c != noisy.loc[row, "label"]])
+    return noisy, flipped
+
+
 @pytest.mark.parametrize("name", ["hpc_data", "wa_churn"])
 def test_planted_flipped_labels_raise_the_noise_estimate(name):
     base, bench, clean, features, classes = split(name, seed=3)
-    noisy = clean.copy()
-    rng = np.random.default_rng(0)
-    flipped = rng.choice(len(noisy), 100, replace=False)
-    for row in flipped:
-        noisy.loc[row, "label"] = rng.choice([c for c in classes if c != noisy.loc[row, "label"]])
+    noisy, flipped = flip(clean, classes, 100)
     reference = pd.concat([base, bench], ignore_index=True)
     summary, rows = D.label_noise(noisy, reference, features, "label", classes, seed=42, all_rows=True)
     assert summary["warn"] is True
@@ -181,6 +196,19 @@ def test_planted_flipped_labels_raise_the_noise_estimate(name):
     assert clean_summary["warn"] is False
     assert clean_summary["excess_noise_rate"] < 0.04
     assert summary["estimated_noise_rate"] > clean_summary["estimated_noise_rate"] + 0.04
+
+
+@pytest.mark.parametrize("name", ["hpc_data", "wa_churn", "credit_data"])
+def test_heavy_label_noise_is_not_read_as_the_baselines_own(name):
+    # Flipped rows lower the confidence thresholds of every row they are scored with: judged by
+    # those, the baseline's rows would look noisier, and 30% planted would read as 15-22%.
+    base, bench, clean, features, classes = split(name, seed=3)
+    noisy, _ = flip(clean, classes, 300)
+    reference = pd.concat([base, bench], ignore_index=True)
+    clean_summary = D.label_noise(clean, reference, features, "label", classes, seed=42)
+    summary = D.label_noise(noisy, reference, features, "label", classes, seed=42)
+    assert abs(summary["reference_noise_rate"] - clean_summary["reference_noise_rate"]) < 0.05
+    assert 0.16 <= summary["excess_noise_rate"] <= 0.4  # 30% planted
 
 
 def test_clean_rows_of_the_hardest_classes_are_not_called_noisy():
@@ -237,18 +265,36 @@ def test_text_drift_uses_the_word_distribution():
     assert result["features"][0]["statistic"] == "tvd_words"
 
 
+@pytest.mark.parametrize("text", ["", "  ", "!!!", None])
+def test_texts_without_words_count_as_missing_text(text):
+    base, bench, clean, features, classes = split("fine_food_reviews")
+    blank = clean.copy()
+    blank["review"] = text
+    result = D.drift(blank, bench, features, "label", classes)
+    assert result["drifted"] == ["review"]
+    assert result["features"][0]["missing_share"][0] == 1.0
+
+
 # --- PII ----------------------------------------------------------------------------------------------
+
+
+def with_luhn_digit(number):
+    """``number`` followed by the digit that makes it pass the Luhn check."""
+    return next(number + d for d in "0123456789" if D.luhn_valid(number + d))
 
 
 def test_columns_of_personal_data_are_flagged_and_not_repeated():
     n = 200
     rng = np.random.default_rng(1)
+    valid = [with_luhn_digit("453957876362%03d" % i) for i in range(n)]
+    spaced = [" ".join(v[i:i + 4] for i in range(0, 16, 4)) for v in valid]
     frame = pd.DataFrame({
         "email": ["user%d@example.org" % i for i in range(n)],
         "phone": ["+44 20 7946 %04d" % i for i in range(n)],
-        "card": ["4539 5787 6362 1486"] * (n // 2) + ["4539 5787 6362 1487"] * (n // 2),  # half pass Luhn
+        # Half pass Luhn: the other half has the last digit changed.
+        "card": spaced[: n // 2] + [v[:-1] + str((int(v[-1]) + 1) % 10) for v in spaced[n // 2:]],
         "ssn": ["%03d-%02d-%04d" % (100 + i, 10 + i % 80, 1000 + i) for i in range(n)],
-        "card_as_number": [4539578763621486.0] * n,
+        "card_as_number": [float(v) for v in valid],
         "note": ["called back, all fine"] * (n - 1) + ["reach me at a.b@example.com"],
         "amount": rng.uniform(0, 1000, n),
         "date": ["2024-01-%02d" % (1 + i % 28) for i in range(n)],
@@ -264,7 +310,7 @@ def test_columns_of_personal_data_are_flagged_and_not_repeated():
     assert note and note[0]["matches"] == 1 and not note[0]["flagged"]  # one value in 200: reported only
     card = [f for f in result["columns"] if f["column"] == "card"][0]
     assert card["matches"] == n // 2 and card["card_like"] == n
-    chance = [f for f in result["columns"] if f["column"] in ("id16", "ts_ms")]
+    chance = [f for f in result["columns"] if f["column"] in ("id16", "ts_ms") and f["kind"] == "card_number"]
     assert [f["column"] for f in chance] == ["id16", "ts_ms"]  # reported, Luhn-valid at about 10%
     assert all(f["share"] >= D.PII_MIN_SHARE and f["card_like"] == n for f in chance)
     assert result["warn"]
@@ -272,6 +318,23 @@ def test_columns_of_personal_data_are_flagged_and_not_repeated():
         for example in finding["examples"]:
             assert example not in frame[finding["column"]].astype(str).tolist()
     assert D.mask("email", "jane.doe@example.org") == "j***@example.org"
+
+
+def test_look_alikes_of_personal_data_are_not_flagged():
+    n = 300
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({
+        # One barcode of three passes the Luhn check: three numbers, however often repeated, are no cards.
+        "barcode": rng.choice(["5449000000996", "4006381333931", "8712100325953"], n),
+        "position": ["%+.6f,%+.6f" % (lat, lon) for lat, lon in rng.uniform(-80, 80, (n, 2))],
+        "part": ["%03d-%02d-%04d-X" % (100 + i, 10 + i % 80, 1000 + i) for i in range(n)],
+        "version_ref": ["REF-%03d-%02d-%04d" % (100 + i, 10 + i % 80, 1000 + i) for i in range(n)],
+    })
+    assert D.luhn_valid("5449000000996") and not D.luhn_valid("4006381333931")
+    result = D.pii(frame, list(frame.columns))
+    assert [f for f in result["columns"] if f["flagged"]] == [] and not result["warn"]
+    barcode = [f for f in result["columns"] if f["column"] == "barcode"][0]
+    assert barcode["card_like"] == 3 and barcode["matches"] > 0.05 * n  # reported, not flagged
 
 
 # --- everything together -----------------------------------------------------------------------------
@@ -313,21 +376,11 @@ def test_findings_are_deterministic_for_a_seed():
     assert strip(first) == strip(second)
 
 
-def test_ten_thousand_rows_take_a_few_seconds_of_cpu():
-    base, bench, clean, features, classes = split("wa_churn", rows=5000)
-    big = pd.concat([clean, clean], ignore_index=True)  # 10,000 rows, half of them repeats
-    big["monthly_charges"] = big["monthly_charges"] * np.repeat([1.0, 1.01], len(clean))
-    D.diagnose(big.iloc[:100], bench, base, features, "label", classes)  # imports out of the timing
-    started = time.process_time()
-    findings, _ = D.diagnose(big, bench, base, features, "label", classes)
-    assert time.process_time() - started < 10.0
-    assert findings["rows_checked"] == 10000
-
-
 # --- tables larger than the sample cap ---------------------------------------------------------------
 
 
-def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest(tmp_path):
+def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "NOISE_MAX_CONTRIBUTION", 200)  # label noise: fewer rows than the sample
     base, bench, clean, features, classes = split("hpc_data", seed=1)
     copies = pd.concat([bench.iloc[:30], near_copy(bench.iloc[100:120]), clean.iloc[:40], base.iloc[:25]])
     table, _ = planted(clean, copies)
@@ -346,7 +399,11 @@ def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest
     assert counts(findings["duplicates"]["base"]) == counts(whole["duplicates"]["base"])
     assert findings["rows_checked"] == len(table)
     assert findings["sample"]["rows"] == 300 and findings["sample"]["distinct_rows_checked"] == 300
-    assert any(note.startswith("sampled:") for note in findings["notes"])
+    assert findings["label_noise"]["rows_checked"] == 200
+    assert [note for note in findings["notes"] if note.startswith("sampled:")] == [
+        "sampled: feature drift and personal data checked on a stratified sample of 300 of %s rows (more than "
+        "300), label noise on 200 of them; benchmark copies and repeats on every row, near repeats among 300 of "
+        "1,075 distinct rows" % format(len(table), ",")]
     kept = table[keep].reset_index(drop=True)
     assert class_counts == {k: int(v) for k, v in kept["label"].astype(str).value_counts().items()}
     pd.testing.assert_frame_equal(pd.read_parquet(cleaned), kept)
@@ -362,3 +419,18 @@ def test_a_table_within_the_cap_gets_the_findings_of_diagnose(tmp_path):
     findings, keep, _ = D.diagnose_parquet(path, bench, base, features, "label", classes)
     strip = lambda f: {k: v for k, v in f.items() if k != "timings"}  # noqa: E731
     assert strip(findings) == strip(whole) and keep.tolist() == whole_keep.tolist()
+
+
+def test_repeats_above_chance_yet_too_few_to_matter_are_a_note_that_says_so():
+    base, bench, clean, features, classes = split("credit_data", seed=2)
+    table, _ = planted(clean, clean.iloc[:8])  # 8 of 1008 rows: above chance, under 1%
+    findings, _ = D.diagnose(table, bench, base, features, "label", classes)
+    within = findings["duplicates"]["within"]
+    assert within["exact"] >= 8 and within["rows"] > within["alarm_above"] and not within["warn"]
+    assert not any(w.startswith("duplicates") for w in findings["warnings"])
+    assert [n for n in findings["notes"] if n.startswith("duplicates") and "contributed" in n] == [
+        "duplicates: %d rows repeat other contributed rows (%d exact, %d near; e.g. row %d ~ row %d), more than "
+        "chance (%.1f expected) but under 1%% of the rows" % (within["rows"], within["exact"], within["near"],
+                                                              within["examples"][0]["row"],
+                                                              within["examples"][0]["duplicate_of"],
+                                                              within["expected_by_chance"])]

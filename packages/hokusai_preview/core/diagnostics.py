@@ -40,9 +40,12 @@ import numpy as np
 
 from .bundle import class_codes
 
-RULES_VERSION = 3  # 2: a matched reference row is counted in the reference itself, repeats included;
+RULES_VERSION = 4  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
 #                       text near only missing text
+#                    4: noise rates with each table's own thresholds, markup out of shingles,
+#                       wordless text as missing in drift, card numbers tested on distinct
+#                       values, no decimal fractions as phones nor part numbers as SSNs
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -206,8 +209,13 @@ def encode(frames, features):
     return [Encoded(parts[i][0], full[bounds[i]:bounds[i + 1]], parts[i][3]) for i in range(len(frames))]
 
 
+# Markup (HTML tags and entities) is formatting, not content: "<br />" must not make two copies
+# of a review differ.
+_MARKUP = re.compile(r"<[^<>]{0,200}>|&(?:[A-Za-z]{2,8}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});")
+
+
 def _shingle_words(text):
-    tokens = re.findall(r"\w+", text.casefold())
+    tokens = re.findall(r"\w+", _MARKUP.sub(" ", text).casefold())
     if len(tokens) < SHINGLE_WORDS:
         return [" ".join(tokens)] if tokens else []
     return [" ".join(tokens[i:i + SHINGLE_WORDS]) for i in range(len(tokens) - SHINGLE_WORDS + 1)]
@@ -480,7 +488,8 @@ def rules():
                      "whitespace; missing equals missing" % NUMERIC_DIGITS,
             "near": "every feature similar: numbers of the same sign with magnitudes within a ratio of %g "
                     "(zero only matches zero); categories equal ignoring case; free text with a Jaccard "
-                    "similarity of word %d-shingles of at least %g" % (1 + NEAR_RATIO, SHINGLE_WORDS, NEAR_TEXT),
+                    "similarity of word %d-shingles (HTML markup aside) of at least %g"
+                    % (1 + NEAR_RATIO, SHINGLE_WORDS, NEAR_TEXT),
             "chance": "alarm only above the %g Poisson quantile of the matches expected from how often the "
                       "baseline's own rows match each other (duplicates: and at least %g%% of the rows)"
                       % (ALARM_QUANTILE, 100 * DUPLICATE_MIN_SHARE)}
@@ -556,10 +565,10 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     order = np.argsort(-probas[issue_positions, suggested[issue_positions]], kind="stable")
     examples = [{"row": int(rows_c[p]), "label": classes[y[p]], "suggested": classes[suggested[p]],
                  "confidence": round(float(probas[p, suggested[p]]), 3)} for p in issue_positions[order][:EXAMPLES]]
-    noise_c, per_class_c, given_c = _noise_rate(probas[is_c], y[is_c], len(classes), probas, y)
+    noise_c, per_class_c, given_c = _noise_rate(probas[is_c], y[is_c], len(classes))
     noise_r = None
     if (~is_c).any():
-        noise_r, per_class_r, _ = _noise_rate(probas[~is_c], y[~is_c], len(classes), probas, y)
+        noise_r, per_class_r, _ = _noise_rate(probas[~is_c], y[~is_c], len(classes))
         noise_r = _at_mix(per_class_r, ~np.isnan(per_class_r), noise_r, given_c * ~np.isnan(per_class_c))
     summary = {
         "status": "checked", "reason": None, "method": "confident_learning",
@@ -600,11 +609,13 @@ def _confident_issues(probas, y, k):
     return (suggested >= 0) & (suggested != y), suggested
 
 
-def _noise_rate(probas, y, k, all_probas, all_y):
-    """Off-diagonal mass of the calibrated confident joint (thresholds from all rows).
+def _noise_rate(probas, y, k):
+    """Off-diagonal mass of the calibrated confident joint of these rows, with their own thresholds
+    (flipped contributed rows lower the thresholds of all rows: the baseline's rows would then
+    look noisier than they are, and the excess smaller).
 
     Returns (rate, per-class rate (NaN where a class has no confident row), rows per class)."""
-    suggested = _confident_classes(probas, _thresholds(all_probas, all_y, k))
+    suggested = _confident_classes(probas, _thresholds(probas, y, k))
     joint = np.zeros((k, k))
     counted = suggested >= 0
     np.add.at(joint, (y[counted], suggested[counted]), 1)
@@ -662,7 +673,7 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None):
     for f in features:
         name, kind = f["name"], f["kind"]
         a, b = contribution[name], benchmark[name]
-        missing = [float(a.isna().mean()) if len(a) else 0.0, float(b.isna().mean()) if len(b) else 0.0]
+        missing = [float(_absent(column, kind).mean()) if len(column) else 0.0 for column in (a, b)]
         entry = {"feature": name, "kind": kind, "missing_share": [round(m, 4) for m in missing]}
         if kind == "numeric":
             x, z = _numeric(a), _numeric(b)
@@ -699,6 +710,15 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None):
     return {"reference": "benchmark", "reference_rows": int(len(benchmark)), "alpha": DRIFT_ALPHA,
             "min_effect": DRIFT_MIN_EFFECT, "features": results, "drifted": drifted, "class_balance": balance,
             "warn": bool(drifted) or balance["shifted"]}
+
+
+def _absent(column, kind):
+    """Per value: missing, or for free text without a word (a text of "" or "!!!" says nothing,
+    as near matching treats it; its words would be left out of the word counts unseen)."""
+    missing = column.isna().to_numpy()
+    if kind == "text":
+        missing = missing | ~column.astype(str).str.contains(r"\w", regex=True).to_numpy(dtype=bool)
+    return missing
 
 
 def _sig(value, digits=4):
@@ -765,12 +785,15 @@ PII_PATTERNS = {
     "phone": re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}"
                         r"|(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[ .-]\d{4})(?![\w])"),
     "card_number": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
-    "government_id": re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)"
+    "government_id": re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"
                                 r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
                                 r" ?[A-D]\b"),
 }
 PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card_number": "card numbers",
              "government_id": "government ids"}
+
+
+_FRACTION = re.compile(r"\.\d{5}")
 
 
 def luhn_valid(digits):
@@ -795,19 +818,25 @@ def _pii_found(kind, text, luhn=True):
             digits = re.sub(r"\D", "", value)
             if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or (luhn and not luhn_valid(digits)):
                 continue
-        if kind == "phone" and not 8 <= len(re.sub(r"\D", "", value)) <= 15:
+        # A decimal fraction (+40.712776, a latitude) is not a phone number's digit group.
+        if kind == "phone" and (not 8 <= len(re.sub(r"\D", "", value)) <= 15 or _FRACTION.search(value)):
             continue
         return value
     return None
 
 
-def _cards_above_chance(hits, texts):
-    """Whether Luhn-valid numbers are too frequent among the card-like ones for chance: ids,
-    timestamps and ISBNs of 13-19 digits pass one time in ten (binomial test)."""
+def _cards_above_chance(texts):
+    """(card-like values, whether Luhn-valid numbers are too frequent among them for chance):
+    ids, timestamps and ISBNs of 13-19 digits pass one time in ten (a binomial test over the
+    distinct values: a barcode repeated on every row is one number, not a thousand)."""
     from scipy.stats import binom
 
-    candidates = sum(_pii_found("card_number", t, luhn=False) is not None for t in texts)
-    return candidates, bool(binom.sf(hits - 1, candidates, LUHN_CHANCE) < PII_CARD_ALPHA)
+    candidates = hits = 0
+    for text in set(texts):
+        if _pii_found("card_number", text, luhn=False) is not None:
+            candidates += 1
+            hits += _pii_found("card_number", text) is not None
+    return candidates, bool(hits and binom.sf(hits - 1, candidates, LUHN_CHANCE) < PII_CARD_ALPHA)
 
 
 def mask(kind, value):
@@ -853,7 +882,7 @@ def pii(frame, columns, seed=42):
                      "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
                      "examples": [mask(kind, h) for h in hits[:3]]}
             if kind == "card_number":
-                entry["card_like"], above = _cards_above_chance(len(hits), texts)
+                entry["card_like"], above = _cards_above_chance(texts)
                 entry["flagged"] &= above
             found.append(entry)
     return {"columns": found, "min_share": PII_MIN_SHARE, "warn": any(f["flagged"] for f in found)}
@@ -1139,9 +1168,13 @@ def messages(findings):
         text = "duplicates: %d %s %s (%d exact, %d near; e.g. row %d ~ %s %d)" % (
             d["rows"], "row repeats" if d["rows"] == 1 else "rows repeat", what, d["exact"], d["near"], first["row"],
             "row" if key == "within" else "base row", partner)
-        (warnings if d["warn"] else notes).append(text if d["warn"] else
-                                                  text + ", about as many as chance (%.1f expected)"
-                                                  % d["expected_by_chance"])
+        if d["warn"]:
+            warnings.append(text)
+        elif d["rows"] > d["alarm_above"]:  # above chance, but too few to move an estimate
+            notes.append(text + ", more than chance (%.1f expected) but under %s of the rows"
+                         % (d["expected_by_chance"], "%g%%" % (100 * DUPLICATE_MIN_SHARE)))
+        else:
+            notes.append(text + ", about as many as chance (%.1f expected)" % d["expected_by_chance"])
     ln = findings["label_noise"]
     if ln["status"] == "checked" and ln["warn"]:
         warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own "
@@ -1179,9 +1212,10 @@ def messages(findings):
     sample = findings.get("sample")
     if sample:
         partial = sample["distinct_rows_checked"] < sample["distinct_rows"]
-        notes.append("sampled: label noise, feature drift and personal data checked on a stratified sample of "
-                     "{:,} of {:,} rows (more than {:,}); benchmark copies and repeats on every row{}".format(
-                         sample["rows"], n, sample["cap"],
+        noise_rows = ln["rows_checked"] if ln["status"] == "checked" else sample["rows"]
+        notes.append("sampled: feature drift and personal data checked on a stratified sample of {:,} of {:,} "
+                     "rows (more than {:,}), label noise on {:,} of them; benchmark copies and repeats on every "
+                     "row{}".format(sample["rows"], n, sample["cap"], min(noise_rows, sample["rows"]),
                          ", near repeats among {:,} of {:,} distinct rows".format(
                              sample["distinct_rows_checked"], sample["distinct_rows"]) if partial else ""))
     return warnings, notes
