@@ -42,9 +42,15 @@ $(BATCH_OUTPUTS): $(STATE)/settings
 	  $(if $(NAME_PROBLEM),--name-problem=$(NAME_PROBLEM)) $(SOURCE) $@ -- $(BATCH_OPTIONS)
 
 # The rows, once; the table, the CSV and the picture are made from them (hp-format reads rows back).
-# plan.mk is a prerequisite so that a file taken out of the folder leaves the summary too.
-$(RESULTS)/summary.jsonl: $(BATCH_OUTPUTS) $(STATE)/plan.mk
-	@$(BIN)/hp-format --quiet --summary --summary-format jsonl --output-file $@ $(BATCH_OUTPUTS)
+# Made on every run, and replaced only when they changed (so the picture is redrawn only then):
+# results' times cannot say it all (a failed file's record is dated back, to be retried; a file
+# taken out of the folder leaves no result behind).
+$(RESULTS)/summary.jsonl: $(BATCH_OUTPUTS) FORCE
+	@$(BIN)/hp-format --quiet --summary --summary-format jsonl --output-file $@.new $(BATCH_OUTPUTS)
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+.PHONY: FORCE
+FORCE:
 
 $(RESULTS)/summary.md: $(RESULTS)/summary.jsonl
 	@$(BIN)/hp-format --quiet --summary --summary-format md --output-file $@ $<

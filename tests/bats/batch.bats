@@ -66,6 +66,45 @@ assert record["error"]["exit_code"] == 3 and record["error"]["stage"] == "load",
   [[ "$output" == *"hp-batch: hpc_jobs_500.json: accuracy"* ]]
 }
 
+@test "a preview killed by the system is a failed contribution; the batch goes on and its summary says so" {
+  folder="$BATS_TEST_TMPDIR/contributions" results="$BATS_TEST_TMPDIR/results"
+  mkdir -p "$folder"
+  head -n 301 "$ROOT/examples/hpc_jobs_1000.csv" > "$folder/a.csv"
+  head -n 401 "$ROOT/examples/hpc_jobs_1000.csv" > "$folder/b.csv"
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$results" JOBS=1
+  [ "$status" -eq 0 ]
+  grep -q '^| [12] | b.csv | 400 |' "$results/summary.md"
+  # b.csv changes, and its preview is killed as the out-of-memory killer kills: by a signal,
+  # without a word. A CPU-time limit does it for real (SIGXCPU once a stage has used 3 s of CPU),
+  # and recomputing b.csv's check and training takes more; a.csv, answered by the cache, less.
+  head -n 451 "$ROOT/examples/hpc_jobs_1000.csv" > "$folder/b.csv"
+  run --separate-stderr bash -c 'ulimit -S -t 3 && "$@"' - make -C "$ROOT" --no-print-directory batch \
+    CONTRIBUTIONS="$folder" RESULTS="$results" JOBS=1
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"hp-batch: b.csv failed (internal, exit 152): a stage was killed by SIGXCPU"* ]]
+  "$ROOT/.venv/bin/python" -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from helpers import validate
+record = json.load(open(sys.argv[2]))
+validate(record, "error")
+assert record["error"]["kind"] == "internal" and record["error"]["exit_code"] == 152, record
+' "$ROOT/tests" "$results/b.csv.json"
+  # The summary was remade though the failed result is dated back (to be retried next time).
+  grep -q '^| 2 | b.csv | — | .*\*\*failed\*\* (internal, exit 152)' "$results/summary.md"
+  grep -q '^| 1 | a.csv | 300 |' "$results/summary.md"
+  # Without the limit, the next batch previews it again.
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$results" JOBS=1
+  [ "$status" -eq 0 ]
+  grep -q '^| [12] | b.csv | 450 |' "$results/summary.md"
+  # Every file taken out: the folder is refused, and what was said about the files is gone.
+  rm "$folder"/*.csv
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$results" JOBS=1
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == "hp-batch: error: $folder holds no file to preview;"* ]]
+  [ -z "$(ls "$results")" ]
+}
+
 @test "a bad baseline stops the batch with its one-line error" {
   run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BASELINE="$BATS_TEST_TMPDIR/no-bundle"
   [ "$status" -ne 0 ]

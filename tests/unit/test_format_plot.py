@@ -73,6 +73,32 @@ def test_no_rows_is_a_picture_that_says_so(drawn):
     assert "No contributions to show" in shown
 
 
+def test_each_name_carries_its_row_number_in_the_table(drawn, rows):
+    # Names that clip to the same text stay apart by their number, the table's "#".
+    same = [dict(rows[0], contribution="submission_acme_corp_batch_%04d_2024-06-01.csv" % i,
+                 source_path="%d.csv" % i, delta_one_score=0.01 * i) for i in range(1, 5)]
+    shown = [text for text, _ in drawn(same + rows[3:])[0]]
+    names = [text for text in shown if "acme" in text or "broken" in text]
+    assert names == ["%d  submission_acme_corp…024-06-01.csv" % i for i in range(1, 5)] + ["5  broken.csv"]
+
+
+def test_a_picture_of_many_contributions_shows_the_best_and_counts_the_rest(drawn, rows):
+    from hokusai_preview.core.plot import MOST_FAILED, MOST_ROWS
+
+    many = [dict(rows[0], contribution="c%04d.csv" % i, source_path="c%04d.csv" % i, delta_one_score=-0.001 * i)
+            for i in range(300)]
+    errors = [dict(rows[3], contribution="e%02d.csv" % i, source_path="e%02d.csv" % i) for i in range(20)]
+    shown = [text for text, _ in drawn(many + errors)[0]]
+    assert len([t for t in shown if t.endswith(".csv") and t.split()[0].isdigit()]) == MOST_ROWS
+    drawn_rows = MOST_ROWS - MOST_FAILED
+    assert "%d  c%04d.csv" % (drawn_rows, drawn_rows - 1) in shown and "%d  c%04d.csv" % (
+        drawn_rows + 1, drawn_rows) not in shown
+    assert "301  e00.csv" in shown and "311  e10.csv" not in shown
+    subtitle = next(text for text in shown if "previewed" in text)
+    assert subtitle.endswith("showing %d of 300 previewed (the best estimates) and %d of 20 failed; the table lists "
+                             "every one" % (drawn_rows, MOST_FAILED))
+
+
 def test_long_names_are_cut_in_the_middle_so_their_ends_stay_apart():
     from hokusai_preview.core.plot import _clip
 

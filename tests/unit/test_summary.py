@@ -108,6 +108,21 @@ def test_csv_has_every_field_unrounded(rows):
     assert failed["delta_one_score"] == "" and failed["error_message"].endswith("give a file")
 
 
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "+1.csv", "-leading-dash.csv", "@SUM(A1).csv",
+                                  "\tx.csv"])
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(rows, name):
+    # Contributors choose the file names: a name a spreadsheet reads as a formula must not be one.
+    rows = [dict(r) for r in rows]
+    rows[0].update(contribution=name, source_path="dir/" + name)
+    rows[0]["warnings"] = ["=cmd|' /C calc'!A0"]
+    table = {t["source_path"]: t for t in csv.DictReader(io.StringIO(render(rows, "csv")))}
+    line = table["dir/" + name]
+    assert line["contribution"] == "'" + name
+    assert line["warnings"] == "'=cmd|' /C calc'!A0"
+    assert float(line["delta_one_low"]) == rows[0]["delta_one_interval"][0]  # numbers stay numbers, "-" or not
+    assert line["delta_one_low"][:1] != "'"
+
+
 def test_jsonl_rows_read_back_give_the_same_tables(rows):
     lines = render(rows, "jsonl").splitlines()
     back = [json.loads(line) for line in lines]

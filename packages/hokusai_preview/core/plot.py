@@ -4,9 +4,11 @@ One row per contribution, in the summary's order (best estimated delta_one_score
 estimated change of the primary metric in points as a dot, its 90% interval as a bar, the
 DeltaOne threshold (+1 point) as a dashed line with the passing side shaded, and on the right
 the predicted verdict with the probability that the full pipeline passes it. Failed
-contributions are listed under the others with their error. Rows are counted, classified and
-described by the summary's own functions (core/summary.py), so the picture says what the table
-says. matplotlib (the optional `plot` extra) is imported only here, only when a picture is drawn.
+contributions are listed under the others with their error. Each name carries its row number
+in the table; beyond MOST_ROWS contributions the picture shows the best ones and says how many
+it leaves to the table (a picture thousands of rows tall is no glance). Rows are counted,
+classified and described by the summary's own functions (core/summary.py), so the picture says
+what the table says. matplotlib (the optional `plot` extra) is imported only here, only when a picture is drawn.
 """
 
 import os
@@ -22,6 +24,8 @@ WIDTH_IN = 10.0
 MARGIN = 0.012  # of the figure's width, kept clear at either side
 SUBTITLE_CHARS = 135  # of the subtitle's small type fit on one line of the picture's width
 LINE_IN = 0.17  # the height of one more line of it, in inches
+MOST_ROWS = 60  # drawn at most: beyond, the best ones (and a few failures), the rest counted
+MOST_FAILED = 10  # of those, failed ones at most when there are others to draw
 
 
 def _pyplot():
@@ -85,13 +89,22 @@ def draw(rows, path, fmt="png"):
 def _figure(plt, rows):
     if not rows:
         return _empty(plt)
+    number = {id(r): i + 1 for i, r in enumerate(rows)}  # the table's "#"
     shown = [r for r in rows if not failed(r)]  # previewed, with or without a delta to draw
     errors = [r for r in rows if failed(r)]
-    n = len(rows)
+    left_out = ""
+    if len(rows) > MOST_ROWS:
+        errors_drawn = errors[:max(MOST_FAILED, MOST_ROWS - len(shown))]
+        shown_drawn = shown[:MOST_ROWS - len(errors_drawn)]
+        left_out = "showing %d of %s previewed (the best estimates)%s; the table lists every one" % (
+            len(shown_drawn), thousands(len(shown)),
+            " and %d of %s failed" % (len(errors_drawn), thousands(len(errors))) if errors else "")
+        shown, errors = shown_drawn, errors_drawn
+    n = len(shown) + len(errors)
     metrics = primaries(rows)
     metric = _plain(metrics[0]) if len(metrics) == 1 else "each one's primary metric" if metrics else "its metric"
 
-    subtitle = _subtitle(rows)
+    subtitle = _subtitle(rows) + ("\n" + left_out if left_out else "")
     extra = LINE_IN * subtitle.count("\n")
     height = 1.55 + extra + 0.52 * n + (0.25 if errors else 0.0)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=150)
@@ -133,7 +146,7 @@ def _figure(plt, rows):
                                      bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
         warnings_count = len(r.get("warnings") or [])
         detail = _rows_text(r) + (" · " + plural(warnings_count, "warning") if warnings_count else "")
-        _label(ax, y, r["contribution"], detail, INK, AMBER if warnings_count else GREY)
+        _label(ax, y, number[id(r)], r["contribution"], detail, INK, AMBER if warnings_count else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
         ax.annotate("delta_one %s" % signed(r["delta_one_score"], 4), (1.02, y), xycoords=("axes fraction", "data"),
@@ -142,8 +155,8 @@ def _figure(plt, rows):
     for i, r in enumerate(errors):
         y = len(shown) + i
         error = r.get("error") or {}
-        _label(ax, y, r["contribution"], "%s, exit %s" % (str(error.get("kind", "error")).replace("_", " "),
-                                                          error.get("exit_code", "?")), RED)
+        kind = str(error.get("kind", "error")).replace("_", " ")
+        _label(ax, y, number[id(r)], r["contribution"], "%s, exit %s" % (kind, error.get("exit_code", "?")), RED)
         # What is wrong (the hint after "; " is in the table).
         message = " ".join(str(error.get("message", "")).split()).split("; ")[0]
         for prefix in (r["source_path"] + ": ", r["source_path"] + " "):  # the name is on the left already
@@ -189,10 +202,12 @@ def _empty(plt):
     return fig
 
 
-def _label(ax, y, name, detail, color, detail_color=GREY):
-    """The contribution's name and, under it, its rows and warnings or its failure."""
+def _label(ax, y, number, name, detail, color, detail_color=GREY):
+    """The contribution's row number in the table and name and, under them, its rows and
+    warnings or its failure. (The number tells apart names that clip to the same text.)"""
     at = {"xycoords": ("axes fraction", "data"), "ha": "right"}
-    ax.annotate(_plain(_clip(name, 34)), (-0.02, y), va="bottom", fontsize=9.5, color=color, fontweight="bold", **at)
+    ax.annotate("%d  %s" % (number, _plain(_clip(name, 34))), (-0.02, y), va="bottom", fontsize=9.5, color=color,
+                fontweight="bold", **at)
     ax.annotate(_plain(detail), (-0.02, y), va="top", fontsize=8, color=detail_color, **at)
 
 

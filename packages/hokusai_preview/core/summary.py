@@ -98,9 +98,18 @@ def to_csv(rows):
         error = row.get("error") or {}
         flat.update(error_kind=error.get("kind"), error_exit_code=error.get("exit_code"),
                     error_message=error.get("message"))
-        writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v
+        writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else _inert(v)
                          for k, v in flat.items()})
     return buffer.getvalue()
+
+
+def _inert(value):
+    """A text cell a spreadsheet will not run: file names and messages come from contributors,
+    and a cell starting with = + - @ (or a tab or carriage return) is a formula to Excel and
+    LibreOffice. Such a cell gets a leading apostrophe, which spreadsheets show as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 # --- what the table and the picture both say -----------------------------------------------
