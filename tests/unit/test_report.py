@@ -76,15 +76,22 @@ def test_verdict_and_its_probability_come_first(output):
     assert lines[1].endswith("chance the full pipeline passes: %s" % percent(d1["probability"]))
 
 
-@pytest.mark.parametrize("mode, removed, title, target", [
-    ("retrain", 0, "FULL PIPELINE RECIPE (local run)", "the full pipeline"),
-    ("retrain", 3, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches)", "the full run on the kept rows"),
-    ("fine_tune", 0, "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)",
+@pytest.mark.parametrize("mode, removed, seed, title, target", [
+    ("retrain", 0, 42, "FULL PIPELINE RECIPE (local run)", "the full pipeline"),
+    ("retrain", 3, 42, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches)",
+     "the full run on the kept rows"),
+    ("retrain", 0, 7, "FULL PIPELINE RECIPE (local run, seed 7, not the recipe's 42)", "the full pipeline"),
+    ("retrain", 3, 7, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches, seed 7, not the recipe's 42)",
+     "the full run on the kept rows"),
+    ("fine_tune", 0, 42, "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)",
      "a --full fine-tuning run")])
-def test_a_full_run_says_what_it_computed(output, mode, removed, title, target):
-    # Only the retrained run on every contributed row is the main pipeline's own computation.
+def test_a_full_run_says_what_it_computed(output, mode, removed, seed, title, target):
+    # Only the retrained run on every contributed row, with the recipe's seed, is the main
+    # pipeline's own computation.
     p = output["preview_metadata"]
     p.update(preview_mode=False, disclaimer=None, mode=mode)
+    output["pipeline_metadata"]["config"]["random_seed"] = seed
+    assert output["pipeline_metadata"]["config"]["model_recipe"]["params"]["random_state"] == 42
     p["diagnostics"] = {"contamination": {"rows_removed": removed}}
     lines = render(output).splitlines()
     assert lines[0] == title
@@ -194,8 +201,12 @@ def test_warnings_of_the_data_checks_are_reported_once(output):
 def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
     output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=8)
     p = output["preview_metadata"]
-    assert "only 8 of 1000 contributed rows were sampled: the estimate for all of them rests on very little; " \
-           "use --sample-size 200 or more" in p["warnings"]
+    assert "only 8 of 1000 contributed rows were sampled: the estimate for all of them rests on very little (too " \
+           "little to extrapolate: it is what the sample shows, its interval wide); use --sample-size 200 or more" \
+           in p["warnings"]
+    # Not followed along a curve of a few rows (which can say anything): what the sample shows.
+    assert p["estimate"]["curve_trust"] == 0.0
+    assert p["estimate"]["delta_one_score"] == p["measured"]["delta_one_score"]
     baseline = p["baseline_full_metrics"]
     low, high = p["estimate"]["delta_one_interval"]
     assert -sum(baseline.values()) / len(baseline) - 1e-12 <= low <= high <= \

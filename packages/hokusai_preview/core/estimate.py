@@ -66,6 +66,11 @@ PROFILE_DRAWS = 50          # k-subsets of the reference per profile point
 PROFILE_POINTS = 9          # profile at 10%, 20%, ..., 90% of the full budget
 LUCK_DRAWS = 50             # bootstrap draws of the new forest's trees (tree_luck)
 MAX_CONFIDENCE = 0.9999     # anything short of the full computation keeps some doubt
+# A sample smaller than this (of a larger contribution) is too small to extrapolate from: curve
+# points a few dozen rows apart differ by their forests' luck, not by learning, and a line through
+# them, followed to thousands of rows, can say anything (tens of points either way). Its estimate
+# is what the whole sample shows, with the whole way to the line in its spread.
+SMALL_SAMPLE = 200
 
 
 def normal_cdf(x):
@@ -367,7 +372,7 @@ def slope_trust(x, y):
 
 
 def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows, target_rows, base_rows,
-                      luck=None):
+                      luck=None, extrapolate=True):
     """The estimate of the full computation's metric deltas and their spread.
 
     Parameters
@@ -390,6 +395,9 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
         Base rows both fit besides the contribution (0 in fine_tune mode).
     luck : dict name -> float
         :func:`tree_luck` of the preview's forest; needed when ``k < full_new``.
+    extrapolate : bool, default True
+        False when the sample is too small to follow its learning curve (fewer than
+        SMALL_SAMPLE rows): the estimate is then the last point, the way to the line all spread.
 
     Returns
     -------
@@ -419,6 +427,8 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     rows = [p[0] for p in points]
     weights, log_linear, trust = curve_weights(rows, target_rows, base_rows,
                                                [values["delta_one"] for _, values in points])
+    if not extrapolate:
+        weights, trust = np.eye(len(rows))[-1], 0.0  # the last point: see SMALL_SAMPLE
     estimate, sd, sampling = {}, {}, {}
     for name in everything:
         deltas = np.array([values[name] for _, values in points])

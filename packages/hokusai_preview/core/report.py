@@ -133,15 +133,18 @@ def removed_rows(preview):
     return int(contamination.get("rows_removed") or 0)
 
 
-def full_run_title(mode, removed):
+def full_run_title(mode, removed, seed=None, pipeline_seed=None):
     """The report's first line for a --full run: what it computed, said plainly where that is
-    not the main pipeline's own computation."""
+    not the main pipeline's own computation (no base table, benchmark matches left out, or a
+    seed other than the one the main pipeline trains with)."""
     if mode == "fine_tune":
         return "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)"
+    caveats = []
     if removed:
-        return "FULL PIPELINE RECIPE (local run, without %s benchmark %s)" % (
-            thousands(removed), "match" if removed == 1 else "matches")
-    return "FULL PIPELINE RECIPE (local run)"
+        caveats.append("without %s benchmark %s" % (thousands(removed), "match" if removed == 1 else "matches"))
+    if seed is not None and pipeline_seed is not None and seed != pipeline_seed:
+        caveats.append("seed %d, not the recipe's %d" % (seed, pipeline_seed))
+    return "FULL PIPELINE RECIPE (local run%s)" % "".join(", " + c for c in caveats)
 
 
 def verdict_target(mode, removed):
@@ -255,7 +258,10 @@ def render(output, color=False, glyphs=UNICODE):
     prim = p["primary_metric"]
     d1 = p["deltaone"]
     removed = removed_rows(p)
-    lines = [s.bold(p["disclaimer"] if p["preview_mode"] else full_run_title(p["mode"], removed))]
+    config = output["pipeline_metadata"]["config"]
+    recipe_seed = ((config.get("model_recipe") or {}).get("params") or {}).get("random_state")
+    lines = [s.bold(p["disclaimer"] if p["preview_mode"] else
+                    full_run_title(p["mode"], removed, config.get("random_seed"), recipe_seed))]
 
     # The verdict and the probability that the full pipeline reaches it.
     accepted = bool(d1.get("accepted"))

@@ -51,7 +51,6 @@ FINE_TUNE_WARNING = ("this baseline bundle has no base training table, so the ma
                      "measures whether the contribution carries signal the benchmark rewards, but the main "
                      "pipeline's delta can differ from it in either direction, by an amount this tool cannot bound")
 INTERVAL_Z = 1.6448536269514722  # 90% two-sided
-SMALL_SAMPLE = 200  # a sample smaller than this (of a larger contribution) is warned about
 
 
 class Delta(Stage):
@@ -154,7 +153,7 @@ def build_output(record, primary=None, bootstrap=500):
     luck = est.tree_luck(y, reference, new, mode, full_trees, seed=training["seed"]) if trees < full_trees else None
     full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees,
                                  int(training["fitted_samples"]) - fitted_base, int(full_fitted["contributed"]),
-                                 fitted_base, luck)
+                                 fitted_base, luck, extrapolate=used >= est.SMALL_SAMPLE)
     exact, sd = full["exact"], full["sd"]
     new_values = {m: min(max(baseline[m] + full["estimate"][m], 0.0), 1.0) for m in included}
     deltas = {m: new_values[m] - baseline[m] for m in included}
@@ -224,12 +223,16 @@ def build_output(record, primary=None, bootstrap=500):
     if mode == "retrain" and seed != shipped_seed and available:
         shipped = (bundle.manifest.get("metrics") or {}).get(primary)
         warnings.append("with --seed %d (the bundle's model was trained with %d) the baseline is the recipe retrained "
-                        "with seed %d, so that both models share it: its %s is %.4f%s" % (
+                        "with seed %d, so that both models share it: its %s is %.4f%s%s" % (
                             seed, shipped_seed, seed, primary, baseline[primary],
-                            "" if shipped is None else ", the shipped model's %.4f" % shipped))
-    if used < min(whole, SMALL_SAMPLE):
+                            "" if shipped is None else ", the shipped model's %.4f" % shipped,
+                            "" if preview_mode else "; the main pipeline trains with the recipe's seed %d, and a "
+                            "forest grown with another seed has other luck: this is not its result (that is "
+                            "--seed %d)" % (shipped_seed, shipped_seed)))
+    if used < min(whole, est.SMALL_SAMPLE):
         warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "
-                        "very little; use --sample-size %d or more" % (used, whole, min(whole, SMALL_SAMPLE)))
+                        "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
+                        "use --sample-size %d or more" % (used, whole, min(whole, est.SMALL_SAMPLE)))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
     trust = {"model_format": record["baseline"].get("model_format", "skops"),
