@@ -561,3 +561,34 @@ def test_a_label_column_that_is_a_feature_is_refused(cache_dir):
                                 "baseline's feature columns; name the column that holds the labels (the baseline's "
                                 "is 'label')" % EXAMPLES]
     assert not list(cache_dir.glob("load/*/*"))
+
+
+@pytest.mark.parametrize("command", ["hp-load", "hokusai-preview"])
+def test_dash_with_a_terminal_on_stdin_is_refused_not_waited_on(command, tmp_path):
+    # Nobody types a table: waiting for one would look like a hang.
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([os.path.join(os.path.dirname(sys.executable), command), "--data-path", "-"],
+                              stdin=follower, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache")))
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("hp-load: error: --data-path - reads the data on stdin, but stdin is a terminal; pipe the "
+                           "data in (e.g. zcat data.csv.gz | ... --data-path -) or name a file\n")
+
+
+def test_data_for_another_baseline_is_named_so_before_its_label_is_looked_for(tmp_path):
+    # Its label has another name too: "no label column" would send the user the wrong way.
+    path = tmp_path / "reviews.csv"
+    path.write_text("review,product,rating\nwould buy again,B00X,5\n", encoding="utf-8")
+    result = run("hp-load", "--data-path", path)
+    assert result.code == 3 and result.stdout == ""
+    assert result.err_lines == ["hp-load: error: %s: matches none of the baseline's 7 feature columns ('protocol', "
+                                "'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day'); use a "
+                                "baseline built for this data (--baseline-model) or rename the columns" % path]

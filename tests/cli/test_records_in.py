@@ -243,6 +243,7 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-load", "-data.csv"), "-data.csv is not an option; to name a file whose name starts with '-', write "
                                "./-data.csv or put it after --"),
     (("hp-train", "-qvx"), "-qvx is not an option"),
+    (("hp-load",), "<data-path> is required; e.g. hp-load <data-path>..."),  # nothing given at all
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")

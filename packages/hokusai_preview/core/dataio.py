@@ -29,7 +29,7 @@ import os
 import re
 import zlib
 
-from .errors import DataError
+from .errors import DataError, UsageError
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".tab": "csv", ".txt": "csv", ".psv": "csv",
@@ -314,28 +314,33 @@ class BatchReader:
         try:
             with open_bytes(self.path, self.compressed) as raw:
                 stream = pacsv.open_csv(raw, read_options=read, parse_options=parse, convert_options=convert)
-                names = stream.schema.names
-                if "" in names:
-                    # pandas (the main pipeline's reader) names an empty header cell "Unnamed: <i>",
-                    # as in the index column DataFrame.to_csv writes; the data hash needs the same names.
-                    self.header = [name or "Unnamed: %d" % i for i, name in enumerate(names)]
-                    raise Restart()
-                check_names(self.label, names)
-                for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
-                    if pa.types.is_binary(field.type):
-                        raise bad(self.label, "is not UTF-8 text (in column %r)" % field.name,
-                                  "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
-                # pandas keeps dates and times as text; so must we, for the same data hash.
-                odd = {f.name: pa.string() for f in stream.schema if _needs_text(f.type)}
-                if odd:
-                    self.column_types.update(odd)
-                    raise Restart()
-                empty = True
-                for batch in stream:
-                    empty = False
-                    yield batch
-                if empty:  # a header without rows: the columns still need checking
-                    yield pa.RecordBatch.from_pylist([], schema=stream.schema)
+                # Closed before the file it reads: its read-ahead thread must not outlive the file,
+                # whatever ends the reading (an error, or a reader that stops early).
+                try:
+                    names = stream.schema.names
+                    if "" in names:
+                        # pandas (the main pipeline's reader) names an empty header cell "Unnamed: <i>",
+                        # as in the index column DataFrame.to_csv writes; the data hash needs the same names.
+                        self.header = [name or "Unnamed: %d" % i for i, name in enumerate(names)]
+                        raise Restart()
+                    check_names(self.label, names)
+                    for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
+                        if pa.types.is_binary(field.type):
+                            raise bad(self.label, "is not UTF-8 text (in column %r)" % field.name,
+                                      "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
+                    # pandas keeps dates and times as text; so must we, for the same data hash.
+                    odd = {f.name: pa.string() for f in stream.schema if _needs_text(f.type)}
+                    if odd:
+                        self.column_types.update(odd)
+                        raise Restart()
+                    empty = True
+                    for batch in stream:
+                        empty = False
+                        yield batch
+                    if empty:  # a header without rows: the columns still need checking
+                        yield pa.RecordBatch.from_pylist([], schema=stream.schema)
+                finally:
+                    stream.close()
         except pa.ArrowInvalid as exc:
             message = str(exc)
             widened = _widen(message, self.column_types, names)
@@ -1069,4 +1074,7 @@ def spool_stdin(directory):
 
     if sys.stdin is None:  # started with stdin closed (<&-)
         raise bad("<stdin>", "is closed", "pipe the data in or name a file")
+    if sys.stdin.isatty():  # nobody types a table: waiting for one would look like a hang
+        raise UsageError("--data-path - reads the data on stdin, but stdin is a terminal",
+                         "pipe the data in (e.g. zcat data.csv.gz | ... --data-path -) or name a file")
     return spool_stream(getattr(sys.stdin, "buffer", sys.stdin), directory)

@@ -189,7 +189,10 @@ class Usage:
         with them requires."""
         typed = set(self.typed(argv))
         lines = [p for p in self.patterns if "--help" not in p]
-        lacking = [(self.required(p) - typed, p) for p in lines]
+        if argv:
+            lacking = [(self.required(p) - typed, p) for p in lines]
+        else:  # nothing at all: a Usage line's <arguments> are missing too
+            lacking = [(self.required(p) | set(re.findall(r"<[\w-]+>", p)), p) for p in lines]
         lacking = [(need, p) for need, p in lacking if need]
         if lacking and len(lacking) == len(lines):
             need, pattern = min(lacking, key=lambda item: len(item[0]))

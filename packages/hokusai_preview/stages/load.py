@@ -249,8 +249,9 @@ class ContributionLoader:
         from ..core.dataio import Restart
 
         pending, size = [], 0
+        batches = reader.batches()
         try:
-            for batch in reader.batches():
+            for batch in batches:
                 if self.schema is None:
                     self.plan(batch.schema)
                 batch = self.pandas_types(batch, reader)
@@ -263,6 +264,8 @@ class ContributionLoader:
             if pending:
                 yield _concat(pending)  # the rows before the problem come first, with their own problems
             raise
+        finally:
+            batches.close()  # now, not when collected: the reader's threads end with it
         if pending:
             yield _concat(pending)
 
@@ -280,6 +283,11 @@ class ContributionLoader:
                 raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
                                 "flatten it into plain values")
         features = self.bundle.feature_names
+        # First: with none of the features, it is data for another baseline, whatever its label is.
+        if not any(f in names for f in features):
+            raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
+                self.label, len(features), _preview_list(features)),
+                _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
         if self.label_column not in names:
             # The label is most likely among the columns that are not the baseline's features.
             others = [n for n in names if n not in features]
@@ -293,12 +301,7 @@ class ContributionLoader:
             raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
                 self.label, self.label_column), "name the column that holds the labels (the baseline's is %r)"
                 % self.bundle.label_column)
-        present = [f for f in features if f in names]
         missing = [f for f in features if f not in names]
-        if not present:
-            raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
-                self.label, len(features), _preview_list(features)),
-                _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
         if missing:
             add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
             unmatched = [n for n in names if n not in features and n != self.label_column]
