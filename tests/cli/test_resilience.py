@@ -302,6 +302,43 @@ def test_a_killed_preview_leaves_nothing_a_later_run_trusts(big, cache_dir, sign
     assert leftovers(cache_dir) == []
 
 
+def children(pid):
+    """The processes whose parent is ``pid`` (from /proc: Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_to_the_driver_alone_stops_every_stage_and_writes_nothing(big, cache_dir, tmp_path, signum):
+    # kill PID, Popen.terminate() and supervisors signal the driver alone, not its process group.
+    output = tmp_path / "out.json"
+    argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
+            "json", "--output-file", str(output), "--quiet"]
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=interruptible)
+    wait_for_checkpoint(cache_dir, 10, process)
+    stages = children(process.pid)
+    assert stages  # hp-train and the stages after it (those before it have ended)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    assert (process.returncode, out) == (EXIT[signum], b"")
+    assert err.decode().splitlines() == ["hokusai-preview: error: %s; no partial output or cache entry is left"
+                                         % ("interrupted" if signum == signal.SIGINT else "terminated")]
+    for stage in stages:  # ended before the driver: none is left to finish and write
+        with pytest.raises(ProcessLookupError):
+            os.kill(stage, 0)
+    assert not output.exists()
+    assert not {e["stage"] for e in Cache(str(cache_dir)).entries()} & {"train", "eval", "delta"}
+    assert leftovers(cache_dir) == []
+
+
 def test_two_runs_at_once_share_the_cache_and_print_the_same_numbers(example_csv, bundles, cache_dir):
     bundle, _ = bundles("hpc")
     argv = [DRIVER, "--data-path", example_csv, "--baseline-model", bundle, "--output-format", "json"]

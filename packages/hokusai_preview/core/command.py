@@ -118,8 +118,13 @@ class _Terminated(BaseException):
     """Raised from the SIGTERM handler so that cleanup (temporary files) runs."""
 
 
-def _on_sigterm(signum, frame):
-    raise _Terminated()
+def _on_signal(signum, frame):
+    """SIGINT and SIGTERM end the command through its cleanup, once: a second one (the driver
+    passes on a signal that may also have reached the stages themselves) must not cut the
+    cleanup short."""
+    for ignored in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(ignored, signal.SIG_IGN)
+    raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
 
 
 class Command:
@@ -171,7 +176,10 @@ class Command:
             return self._main(argv)
 
     def _main(self, argv):
-        previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+        previous = {}
+        for number in (signal.SIGINT, signal.SIGTERM) if _main_thread() else ():
+            if signal.getsignal(number) is not signal.SIG_IGN:  # ignored by whoever started it: stays so
+                previous[number] = signal.signal(number, _on_signal)
         try:
             self.args = self.parse(argv)
             # The early guess above serves errors in parsing; docopt also knows -qv and --verb.
@@ -210,8 +218,8 @@ class Command:
         except Exception as exc:  # a bug: one line unless --verbose
             return self.internal_error(exc)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def internal_error(self, exc):
         """One line for a bug (with the traceback too under --verbose); returns exit status 1."""
