@@ -592,3 +592,32 @@ def test_data_for_another_baseline_is_named_so_before_its_label_is_looked_for(tm
     assert result.err_lines == ["hp-load: error: %s: matches none of the baseline's 7 feature columns ('protocol', "
                                 "'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day'); use a "
                                 "baseline built for this data (--baseline-model) or rename the columns" % path]
+
+
+@pytest.mark.parametrize("stdin", [False, True])
+def test_a_stages_record_given_as_data_is_named_for_what_it_is(tmp_path, stdin):
+    # Read as data it would be "a nested object": exit 2, as a stage answers a record of the wrong stage.
+    loaded = run("hp-load", "--data-path", EXAMPLE)
+    assert loaded.code == 0
+    path = tmp_path / "load.jsonl"
+    path.write_text(loaded.stdout, encoding="utf-8")
+    result = run("hp-load", "-", stdin=loaded.stdout) if stdin else run("hp-load", path)
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines == ["hp-load: error: %s is a load record (written by hp-load), not contributed data; give "
+                                "hp-load the data file, and the record to hp-check (or hp-sample)"
+                                % ("<stdin>" if stdin else path)]
+
+
+@pytest.mark.parametrize("content, line", [
+    (b"not parquet", "garbage.parquet: is empty (the content is CSV although the name says Parquet, read as CSV); "
+                     "give a file with a header row and data rows"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 12345\n",
+     "garbage.parquet: is a Git LFS pointer, not the data it stands for; fetch the file itself (git lfs pull) and "
+     "give that"),
+])
+def test_text_named_parquet_that_fails_says_what_its_name_promised(tmp_path, monkeypatch, content, line):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "garbage.parquet").write_bytes(content)
+    result = run("hp-load", "garbage.parquet")
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-load: error: " + line]

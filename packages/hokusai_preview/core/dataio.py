@@ -145,6 +145,24 @@ def describe_format(path, forced=None, label=None):
 
 
 _FORMAT_NAMES = {"csv": "CSV", "json": "JSON", "jsonl": "JSON Lines", "parquet": "Parquet"}
+_NEXT_STAGE = {"load": "hp-check (or hp-sample)", "check": "hp-sample", "sample": "hp-train", "train": "hp-eval",
+               "eval": "hp-delta", "delta": "hp-format"}
+
+
+def _refuse_stage_record(text, label):
+    """UsageError (exit 2, as every stage answers a record of the wrong stage) when ``text``
+    opens with a record a stage wrote: read as data, it would be "a nested object" or "a single
+    JSON object", which sends the user the wrong way."""
+    from .records import RECORD_SECTIONS
+
+    try:
+        first = json.loads(text.split("\n", 1)[0])
+    except (ValueError, RecursionError):
+        return
+    kind = first.get("record") if isinstance(first, dict) else None
+    if kind in RECORD_SECTIONS and "key" in first and all(s in first for s in RECORD_SECTIONS[kind]):
+        raise UsageError("%s is a %s record (written by hp-%s), not contributed data" % (label, kind, kind),
+                         "give hp-load the data file, and the record to %s" % _NEXT_STAGE[kind])
 
 
 def sniff(head, label="the file"):
@@ -156,6 +174,9 @@ def sniff(head, label="the file"):
             raise bad(label, "is %s, not a table hokusai-preview reads" % what, todo)
     text = _decode_head(head, label)
     stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("version https://git-lfs.github.com/spec/"):
+        raise bad(label, "is a Git LFS pointer, not the data it stands for",
+                  "fetch the file itself (git lfs pull) and give that")
     if stripped[:15].lower().startswith(("<!doctype html", "<html")):
         raise bad(label, "is an HTML page, not a data table",
                   "download the raw file (CSV, JSON, JSON Lines or Parquet) instead of the web page")
@@ -163,6 +184,7 @@ def sniff(head, label="the file"):
     if re.match(r'\[\s*(?:[\[{"\]\d-]|true\b|false\b|null\b|$)', stripped):
         return "json"
     if re.match(r'\{\s*(?:["}]|$)', stripped):
+        _refuse_stage_record(stripped, label)
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines[:2]):
             try:

@@ -117,7 +117,12 @@ class Load(Stage):
             loader = ContributionLoader(self.bundle, self.current["label"], self.args["--label-column"])
             return loader.run(reader, table_path)
 
-        contribution = read_with_restarts(load, self.current["label"])
+        try:
+            contribution = read_with_restarts(load, self.current["label"])
+        except DataError as exc:
+            if reader.note:  # e.g. text named .parquet: the name may say more than the content's error
+                exc.message = "%s (%s)" % (exc.message, reader.note.replace("; read as", ", read as"))
+            raise
         # After the data, which fails faster when bad; the verdict is cached per bundle, so only a
         # bundle's first run pays for the model scan's imports.
         self.bundle.check_contents(self.args["--trust-model"], cache=self.cache)  # cached load implies checked
