@@ -432,6 +432,42 @@ def imported(command, argv, stdin, cache, tmp_path):
         return set(json.load(handle)), result
 
 
+WINDOW_PROBE = ("import importlib, json, sys\n"
+                "from hokusai_preview.core import prefetch\n"
+                "seen = {}\n"
+                "def extensions():\n"
+                "    return {n for n, m in list(sys.modules.items())\n"
+                "            if str(getattr(m, '__file__', '')).endswith('.so')}\n"
+                "prefetch.start = lambda modules, delay=0: seen.setdefault('start', extensions())\n"
+                "prefetch.wait = prefetch.cancel = lambda: seen.setdefault('wait', extensions())\n"
+                "module, name = sys.argv[1].split(':')\n"
+                "command = getattr(importlib.import_module(module), name)()\n"
+                "command.prefetching = True\n"
+                "code = command.main(sys.argv[3:])\n"
+                "with open(sys.argv[2], 'w') as handle:\n"
+                "    json.dump(sorted(seen['wait'] - seen['start']), handle)\n"
+                "sys.exit(code)\n")
+
+
+def test_no_stage_loads_a_c_extension_while_its_background_imports_may_run(example_csv, bundles, tmp_path):
+    # Between the start of the background imports and wait(), a dlopen in the main thread can
+    # deadlock with them (core/prefetch.py): hp-train hung so on Python 3.8, loading fcntl.
+    from helpers import COMMANDS
+
+    bundle, _ = bundles("hpc")
+    results = chain(example_csv, bundle, sample=("--sample-size", "500"))
+    fresh = str(tmp_path / "fresh-cache")  # each stage computes (a cache miss takes a lock: fcntl)
+    for command, upstream in (("hp-sample", results[0]), ("hp-train", results[1]), ("hp-eval", results[2]),
+                              ("hp-delta", results[3])):
+        report = str(tmp_path / (command + ".window.json"))
+        done = subprocess.run([sys.executable, "-c", WINDOW_PROBE, COMMANDS[command], report], capture_output=True,
+                              input=upstream.stdout.encode(), env=env_for(fresh), timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert b'"miss"' in done.stdout
+        with open(report) as handle:
+            assert json.load(handle) == [], command
+
+
 def test_light_stages_never_import_pandas_or_scikit_learn(example_csv, bundles, tmp_path, cache_dir):
     bundle, _ = bundles("hpc")
     results = chain(example_csv, bundle)

@@ -15,6 +15,8 @@ def drawn(monkeypatch, tmp_path):
     close = plt.close
 
     def measure_then_close(fig=None):  # draw() closes the figure it saved: what was in it, where
+        if not hasattr(fig, "canvas"):  # close("all"): matplotlib's own, when a backend is first chosen
+            return close(fig)
         renderer = fig.canvas.get_renderer()
         texts = fig.texts + [t for ax in fig.axes for t in ax.texts]
         seen.append(([(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()], fig.bbox.width))

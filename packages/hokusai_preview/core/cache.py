@@ -44,6 +44,13 @@ import shutil
 import time
 import uuid
 
+try:
+    # Loaded with this module, before a stage's background imports start (core/prefetch.py): a
+    # C extension loaded later by the main thread can deadlock with them (see prefetch.py).
+    import fcntl
+except ImportError:  # no flock (Windows): concurrent runs still publish safely, maybe twice
+    fcntl = None
+
 from .. import __version__
 from .errors import OutputError, UsageError
 from .fsutil import nearest_existing, refuse_undecodable, sha256_file, sha256_json, write_json_atomic
@@ -491,9 +498,7 @@ class _Lock:
 
     def __init__(self, path, notify=None, root=None):
         self.handle = None
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): concurrent runs still publish safely, maybe twice
+        if fcntl is None:
             return
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -365,6 +365,8 @@ class Stage(Command):
         self._recorded = {}  # (kind, key) -> the record cached there: read once per input record
         self.setup(args)
         if self.prefetching:
+            import jsonlines  # noqa: F401 - the records' reader, with the C extensions it loads, first: see prefetch.py
+
             prefetch.start(self.prefetch)
         # Every input is read, and every result made, before the first is written: a bad second
         # input leaves stdout empty rather than holding half of what was asked for.

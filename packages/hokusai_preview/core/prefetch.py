@@ -14,7 +14,13 @@ a background thread during the wait takes that time off the critical path of a c
   nice value of the thread that creates it and cannot lower it back, so workers started after
   the renice would slow every matrix product of the process.
 * A stage calls :func:`wait` before it computes, so its main thread never imports a library
-  while the thread is importing it (concurrent imports of one package can fail).
+  while the thread is importing it (concurrent imports of one package can fail). Nor may the
+  main thread load a C extension the first time while the thread runs (its record handling
+  needs only modules loaded before the thread starts, such as fcntl with core/cache.py):
+  importing skops.io, the thread lists the loaded libraries through threadpoolctl, whose
+  dl_iterate_phdr callback holds the dynamic loader's lock while it waits for the GIL, and a
+  dlopen in the main thread holds the GIL while it waits for that lock (a deadlock seen on
+  Python 3.8).
 * Only console-script runs prefetch (``Command.entry_point``); in-process runs do not.
   ``HP_PREFETCH=0`` turns it off (the benchmark measures the difference).
 """
