@@ -621,3 +621,16 @@ def test_text_named_parquet_that_fails_says_what_its_name_promised(tmp_path, mon
     result = run("hp-load", "garbage.parquet")
     assert (result.code, result.stdout) == (3, "")
     assert result.err_lines == ["hp-load: error: " + line]
+
+
+def test_labels_that_differ_from_the_classes_only_in_case_are_named_so(tmp_path):
+    path = tmp_path / "lower.csv"
+    with open(EXAMPLE, encoding="utf-8") as handle:
+        header, *rows = handle.read().splitlines()
+    path.write_text("\n".join([header] + [r[:r.rindex(",") + 1] + r[r.rindex(",") + 1:].lower() for r in rows]) + "\n",
+                    encoding="utf-8")
+    result = run("hp-load", path)
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-load: error: %s: none of its labels ('f', 'l', 'm', 'vf') is a class of the "
+                                "baseline ('F', 'L', 'M', 'VF'); its labels differ from the baseline's classes only "
+                                "in letter case: write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'" % path]

@@ -265,6 +265,22 @@ def test_text_drift_uses_the_word_distribution():
     assert result["features"][0]["statistic"] == "tvd_words"
 
 
+def test_categories_that_differ_only_in_letter_case_are_named_so():
+    base, bench, clean, features, classes = split("hpc_data")
+    lower = clean.copy()
+    lower["day"] = lower["day"].str.lower()
+    result = D.drift(lower, bench, features, "label", classes)
+    assert result["drifted"] == ["day"]
+    (day,) = [f for f in result["features"] if f["feature"] == "day"]
+    assert day["case_differs"][0] == day["case_differs"][1].lower() != day["case_differs"][1]
+    assert all(f.get("case_differs") is None for f in D.drift(clean, bench, features, "label", classes)["features"])
+    findings, _ = D.diagnose(lower, bench, base, features, "label", classes)
+    (warning,) = [w for w in findings["warnings"] if w.startswith("drift")]
+    assert "day (TVD 1.00: its values differ from the benchmark's in letter case, e.g. %r for %r)" % tuple(
+        day["case_differs"]) in warning
+    validate(findings, "diagnostics")
+
+
 @pytest.mark.parametrize("text", ["", "  ", "!!!", None])
 def test_texts_without_words_count_as_missing_text(text):
     base, bench, clean, features, classes = split("fine_food_reviews")

@@ -45,7 +45,8 @@ RULES_VERSION = 4  # 2: a matched reference row is counted in the reference itse
 #                       text near only missing text
 #                    4: noise rates with each table's own thresholds, markup out of shingles,
 #                       wordless text as missing in drift, card numbers tested on distinct
-#                       values, no decimal fractions as phones nor part numbers as SSNs
+#                       values, no decimal fractions as phones nor part numbers as SSNs, categories
+#                       that differ from the benchmark's only in letter case named
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -684,8 +685,10 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None):
             else:
                 entry.update(statistic="ks", value=None, p_value=None)
         elif kind == "categorical":
-            table = _category_table(_strings(a), _strings(b))
-            entry.update(statistic="tvd", value=round(_tvd(table), 6), p_value=_sig(_chi2_p(table, chi2_contingency)))
+            a, b = _strings(a), _strings(b)
+            table = _category_table(a, b)
+            entry.update(statistic="tvd", value=round(_tvd(table), 6), p_value=_sig(_chi2_p(table, chi2_contingency)),
+                         case_differs=_case_differs(a, b))
         else:
             table = _word_table(a, b)
             entry.update(statistic="tvd_words", value=round(_tvd(table), 6),
@@ -719,6 +722,27 @@ def _absent(column, kind):
     if kind == "text":
         missing = missing | ~column.astype(str).str.contains(r"\w", regex=True).to_numpy(dtype=bool)
     return missing
+
+
+def _case_differs(a, b):
+    """[contributed value, benchmark value] when the contribution's values are mostly unknown to
+    the benchmark but for their letter case ("fri" where the benchmark has "Fri"): the model
+    reads them as new categories, and the contributor wants to know why. Else None. ``a`` and
+    ``b`` are :func:`_strings` arrays (missing: MISSING)."""
+    import pandas as pd
+
+    known = set(b[b != MISSING].tolist())
+    values = pd.Series(a[a != MISSING])
+    if not len(values) or values.isin(known).mean() >= 0.5:
+        return None
+    folded = {}
+    for value in sorted(known):
+        folded.setdefault(value.casefold(), value)
+    unknown = values[~values.isin(known)]
+    if unknown.str.casefold().isin(set(folded)).mean() < 0.9:
+        return None
+    example = unknown.value_counts().index[0]
+    return [example, folded[example.casefold()]]
 
 
 def _sig(value, digits=4):
@@ -1190,7 +1214,10 @@ def messages(findings):
         for r in d["features"]:
             if not r["drifted"]:
                 continue
-            if r["value"] is not None and r["value"] >= DRIFT_MIN_EFFECT:
+            if r.get("case_differs"):
+                parts.append("%s (%s %.2f: its values differ from the benchmark's in letter case, e.g. %r for %r)"
+                             % (r["feature"], STATISTICS[r["statistic"]], r["value"], *r["case_differs"]))
+            elif r["value"] is not None and r["value"] >= DRIFT_MIN_EFFECT:
                 parts.append("%s (%s %.2f)" % (r["feature"], STATISTICS[r["statistic"]], r["value"]))
             else:
                 parts.append("%s (missing %s vs %s)" % (r["feature"], _pct(r["missing_share"][0]),

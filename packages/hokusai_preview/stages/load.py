@@ -473,9 +473,13 @@ class ContributionLoader:
         if rows == 0:
             raise DataError("%s: has a header but no data rows" % self.label, "give at least one row of data")
         if self.rows_written == 0:
+            cased = [(value, _same_but_case(value, self.bundle.classes)) for value in sorted(self.unseen)]
+            hint = "use the baseline's class names or a baseline built for these labels"
+            if all(match for _, match in cased):  # yes/no against Yes/No: say so, not "another baseline"
+                hint = "its labels differ from the baseline's classes only in letter case: write %s" % ", ".join(
+                    "%r as %r" % pair for pair in cased[:5]) + (" and so on" if len(cased) > 5 else "")
             raise DataError("%s: none of its labels (%s) is a class of the baseline (%s)" % (
-                self.label, _preview_list(sorted(self.unseen)), _preview_list(self.bundle.classes)),
-                "use the baseline's class names or a baseline built for these labels")
+                self.label, _preview_list(sorted(self.unseen)), _preview_list(self.bundle.classes)), hint)
         features = self.bundle.feature_names
         if all(self.missing_by_feature[f] >= self.rows_written for f in features):  # counted on the rows kept
             raise DataError("%s: every feature value is empty (%s)" % (self.label, _preview_list(features)),
@@ -636,9 +640,15 @@ def _header_hint(names):
     return ""
 
 
-def _class_hint(value, classes):
+def _same_but_case(value, classes):
+    """The one class that ``value`` spells in another letter case, or None."""
     matches = [c for c in classes if c.casefold() == str(value).strip().casefold()]
-    return " - did you mean %r?" % matches[0] if len(matches) == 1 else ""
+    return matches[0] if len(matches) == 1 else None
+
+
+def _class_hint(value, classes):
+    match = _same_but_case(value, classes)
+    return " - did you mean %r?" % match if match else ""
 
 
 main = Load.entry_point
