@@ -8,7 +8,8 @@ contributions are listed under the others with their error. Each name carries it
 in the table; beyond MOST_ROWS contributions the picture shows the best ones and says how many
 it leaves to the table (a picture thousands of rows tall is no glance). Rows are counted,
 classified and described by the summary's own functions (core/summary.py), so the picture says
-what the table says. matplotlib (the optional `plot` extra) is imported only here, only when a picture is drawn.
+what the table says. matplotlib (the optional `plot` extra) is imported only here, only when a
+picture is drawn.
 """
 
 import os
