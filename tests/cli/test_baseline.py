@@ -318,3 +318,18 @@ def test_a_model_id_with_a_line_break_is_refused(tmp_path):
     assert result.err_lines == ["hp-baseline: error: the model id 'a\\nb' holds a control character (a line break, "
                                 "a tab); give --model-id, or name --output, in printable characters"]
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("label, tail", [
+    ("Label", "; name the label column with --label-column (the file has 'label': did you mean that column?)"),
+    ("target", "; name the label column with --label-column"),
+])
+def test_a_label_column_not_in_the_table_is_refused_naming_the_columns_it_has(label, tail, tmp_path):
+    table = EXAMPLES + "/hpc_jobs_1000.csv"
+    result = run("hp-baseline", "--train-data", table, "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet",
+                 "--output", str(tmp_path / "b"), "--label-column", label)
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-baseline: error: training table %s has no label column %r (its columns: "
+                                "'protocol', 'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day', "
+                                "'label')%s" % (table, label, tail)]
+    assert not (tmp_path / "b").exists()

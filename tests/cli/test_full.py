@@ -145,10 +145,13 @@ def test_a_sampled_preview_extrapolates_and_all_trees_on_a_sample_are_not_the_fu
     preview = stages(data, bundle, sample=("--sample-size", "300"))
     p = preview[-1]["output"]["preview_metadata"]
     assert p["sample_size_used"] == 300 and p["original_data_size"] == 1200
-    assert [point["rows"] for point in p["learning_curve"]] == [0, 75, 150, 300]  # 0: the base rows alone
+    # 0: the base rows alone; then a quarter and a half of the sample, the other half (complement), all.
+    assert [point["rows"] for point in p["learning_curve"]] == [0, 75, 150, 150, 300]
+    assert [point["complement"] for point in p["learning_curve"]] == [False, False, False, True, False]
     # Fitted: the sampled rows the full run's split keeps, with the full run's base rows.
     fitted = [point["fitted_rows"] for point in p["learning_curve"]]
-    assert fitted[0] == 0 and all(0.6 * n < f < n for f, n in zip(fitted[1:], (75, 150, 300)))
+    assert fitted[0] == 0 and all(0.6 * n < f < n for f, n in zip(fitted[1:], (75, 150, 150, 300)))
+    assert fitted[2] + fitted[3] == fitted[4]  # the halves: disjoint, together the whole sample
     planned = preview[3]["training"]["full_run_fitted"]
     full = stages(data, bundle, sample=("--sample-size", "2147483647"), train=("--full",))[3]["training"]
     assert full["full_run_fitted"] == planned
@@ -161,6 +164,7 @@ def test_a_sampled_preview_extrapolates_and_all_trees_on_a_sample_are_not_the_fu
     assert p["estimate"]["extrapolated"] is True and p["estimate"]["exact"] is False
     assert 0 < p["estimation_confidence"] < 1
     assert p["uncertainty"]["from_sampling"]["delta_one"] > 0
+    assert p["uncertainty"]["from_row_draw"]["delta_one"] >= 0
     full_trees = stages(data, bundle, sample=("--sample-size", "300"), train=("--full",))[-1]["output"]
     q = full_trees["preview_metadata"]
     validate(full_trees, "delta-output")

@@ -244,6 +244,10 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
                                "./-data.csv or put it after --"),
     (("hp-train", "-qvx"), "-qvx is not an option"),
     (("hp-load",), "<data-path> is required; e.g. hp-load <data-path>..."),  # nothing given at all
+    # Several files after --data-path, which takes one: the bare list takes many.
+    (("hp-load", "--data-path", "a.csv", "b.csv", "c.csv"),
+     "--data-path takes one path, so b.csv and c.csv cannot follow it; to give several, leave --data-path out: "
+     "hp-load a.csv b.csv c.csv"),
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")
@@ -254,6 +258,8 @@ def test_option_errors_say_what_is_wrong_in_words(argv, reason):
 @pytest.mark.parametrize("argv, line", [
     ((), "--data-path is required; e.g. hokusai-preview --data-path PATH"),
     (("examples/a.csv",), "unexpected argument examples/a.csv; give a data file as --data-path examples/a.csv"),
+    (("--data-path", "a.csv", "b.csv"), "unexpected argument b.csv; --data-path takes one file: run the command "
+                                        "once per file"),
     (("--data-path",), "--data-path needs a value; e.g. --data-path PATH"),
     (("--data", "a.csv", "--outptu-format", "json"), "unknown option --outptu-format; did you mean --output-format?"),
     (("--data-path", "a.csv", "--sample", "5", "--full"), "--sample-size does not apply with --full, which uses "

@@ -203,6 +203,33 @@ def test_missing_trees_give_their_luck_and_sampling_adds_to_it():
     assert e["accuracy"] > measured["accuracy"]  # the curve rises: the estimate extrapolates upwards
 
 
+def test_two_halves_that_disagree_beyond_their_trees_luck_widen_the_spread_by_exactly_that():
+    profile = fake_profile()
+    measured = {"accuracy": 0.03, "f1": 0.01}
+
+    def estimate(rest):
+        curve = [(0, {"accuracy": 0.0, "f1": 0.0}), (175, {"accuracy": 0.01, "f1": 0.0}),
+                 (350, {"accuracy": 0.02, "f1": 0.005}), (350, rest), (700, measured)]
+        return est.full_run_estimate(["accuracy", "f1"], measured, curve, profile, 100, 100, 700, 2800, 600,
+                                     halves=(2, 3))
+
+    agree, apart = estimate({"accuracy": 0.02, "f1": 0.005}), estimate({"accuracy": 0.06, "f1": 0.005})
+    assert agree["from_row_draw"] == {"accuracy": 0.0, "f1": 0.0, "delta_one": 0.0}
+    assert apart["from_row_draw"]["f1"] == 0.0 and apart["from_row_draw"]["accuracy"] > 0
+    # Without the pair the same five points give the same estimate and no row-draw part.
+    curve = [(0, {"accuracy": 0.0, "f1": 0.0}), (175, {"accuracy": 0.01, "f1": 0.0}),
+             (350, {"accuracy": 0.02, "f1": 0.005}), (350, {"accuracy": 0.06, "f1": 0.005}), (700, measured)]
+    unpaired = est.full_run_estimate(["accuracy", "f1"], measured, curve, profile, 100, 100, 700, 2800, 600)
+    assert unpaired["estimate"] == apart["estimate"] and unpaired["from_row_draw"]["accuracy"] == 0.0
+    # The part adds in variance: (0.04 ** 2 / 2 less the points' forest luck) times the weights' sum of squares.
+    weights, _, _ = est.curve_weights([0, 175, 350, 350, 700], 2800, 600,
+                                      [0.0, 0.005, 0.0125, 0.0325, 0.02])
+    point_var = profile.nested_sd("accuracy", 100) ** 2 + profile.forest_sd("accuracy") ** 2
+    expected = float(weights @ weights) * (0.04 ** 2 / 2 - est.SD_INFLATION ** 2 * point_var)
+    assert apart["from_row_draw"]["accuracy"] == pytest.approx(math.sqrt(expected))
+    assert apart["sd"]["accuracy"] ** 2 == pytest.approx(unpaired["sd"]["accuracy"] ** 2 + expected)
+
+
 def test_a_sample_without_a_curve_still_admits_growth():
     measured = {"accuracy": 0.03}
     got = est.full_run_estimate(["accuracy"], measured, [], fake_profile(), 100, 100, 500, 5000, 600)

@@ -81,3 +81,19 @@ class OutputError(HPError):
 
 EXIT_CODES = {cls.kind: cls.exit_code for cls in (UsageError, DataError, BaselineError, IntegrityError,
                                                    UntrustedModelError, OutputError)}
+
+
+def name_list(names, limit=12):
+    """``'a', 'b' and 3 more``: names quoted for a message, at most ``limit`` of them."""
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+
+
+def did_you_mean(wanted, names):
+    """A hint's tail naming the one of ``names`` that is ``wanted`` but for case and spaces, else ""."""
+    key = "".join(str(wanted).split()).casefold()
+    for name in names:
+        if "".join(str(name).split()).casefold() == key:
+            return " (the file has %r: did you mean that column?)" % name
+    return ""

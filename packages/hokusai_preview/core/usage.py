@@ -94,6 +94,10 @@ class Usage:
             name = word.split("=", 1)[0]
             value_next = name.startswith("--") and "=" not in word and (self.unique(name) or name) in self.values
 
+    def extra_words(self, argv):
+        """The words of ``argv`` that are neither options nor their values."""
+        return [w for w in self.words(argv) if not w.startswith("-") or w == "-"]
+
     def unique(self, name):
         """The long option ``name`` stands for (itself, or the one option it is a prefix of), else None."""
         if name in self.options:
@@ -160,7 +164,9 @@ class Usage:
                 reasons.append("unexpected argument %s" % parts[-1])
                 takes_files = [o for o in self.options if self.values.get(o) == "PATH"]
                 if takes_files and not any("<" in p for p in self.patterns):  # files go in options only
-                    hint = "give a data file as %s %s" % (takes_files[0], parts[-1])
+                    given = [o for o in takes_files if o in typed]
+                    hint = "give a data file as %s %s" % (takes_files[0], parts[-1]) if not given else \
+                        "%s takes one file: run the command once per file" % given[0]
                 continue
             flag = parts[1] if parts[1] != "None" else parts[0]
             if typed.count(flag) > 1:
@@ -178,6 +184,14 @@ class Usage:
                     hint = hint or "e.g. %s" % _example(pattern)
                 else:
                     reasons.append("%s needs %s" % (flag, _both(sorted(needs[0]))))
+            elif self.extra_words(argv) and not any("<" in p for p in allowing) \
+                    and any("<" in p for p in self.patterns):
+                # e.g. hp-load --data-path a.csv b.csv: the option takes one value, a bare list takes many
+                extra = self.extra_words(argv)
+                reasons.append("%s takes one %s, so %s cannot follow it"
+                               % (flag, self.values.get(flag, "value").lower(), _both(extra)))
+                hint = "to give several, leave %s out: %s %s" % (flag, self.patterns[0].split()[0],
+                                                                    " ".join([parts[-1]] + extra))
             else:  # e.g. two actions of different Usage lines
                 actions = (set(typed) - {flag}) & set(re.findall(r"--[\w-]+", " ".join(self.patterns)))
                 reasons.append("%s cannot be used with %s" % (flag, _both(sorted(actions))) if actions

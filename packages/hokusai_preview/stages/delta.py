@@ -147,13 +147,16 @@ def build_output(record, primary=None, bootstrap=500):
     stored = evaluation["reference_profile"]  # hp-eval's, whenever the preview is short of the full computation
     profile = est.Profile.from_json(stored) if stored else None
     # In rows fitted: the preview fits the sampled ones among the rows the full run fits (hp-train).
-    curve = [(p["fitted_rows"], p["metric_deltas"]) for p in evaluation["learning_curve"]] if used < whole else []
+    points = evaluation["learning_curve"] if used < whole else []
+    curve = [(p["fitted_rows"], p["metric_deltas"]) for p in points]
+    # hp-train draws the rest of the sample right after its half: the pair of disjoint draws.
+    halves = next(((i - 1, i) for i, p in enumerate(points) if p["complement"]), None)
     full_fitted = training["full_run_fitted"]
     fitted_base = int(full_fitted["base"])
     luck = est.tree_luck(y, reference, new, mode, full_trees, seed=training["seed"]) if trees < full_trees else None
     full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees,
                                  int(training["fitted_samples"]) - fitted_base, int(full_fitted["contributed"]),
-                                 fitted_base, luck, extrapolate=used >= est.SMALL_SAMPLE)
+                                 fitted_base, luck, extrapolate=used >= est.SMALL_SAMPLE, halves=halves)
     exact, sd = full["exact"], full["sd"]
     new_values = {m: min(max(baseline[m] + full["estimate"][m], 0.0), 1.0) for m in included}
     deltas = {m: new_values[m] - baseline[m] for m in included}
@@ -285,6 +288,7 @@ def build_output(record, primary=None, bootstrap=500):
             "sd": sd,
             "from_unfitted_trees": full["from_unfitted_trees"],
             "from_sampling": full["from_sampling"],
+            "from_row_draw": full["from_row_draw"],
             "sd_inflation": est.SD_INFLATION,
             "paired_benchmark_bootstrap": {
                 "replicates": bootstrap,

@@ -64,8 +64,8 @@ class Eval(Stage):
             # The last point is the whole sample: the new forest just compared.
             point_deltas = deltas if point["array"] == "new" else \
                 like_for_like(y, reference, arrays[point["array"]], mode, full, profile)[2]
-            curve.append({"rows": point["rows"], "fitted_rows": point["fitted_rows"], "metric_deltas": point_deltas,
-                          "delta_one": delta_one(point_deltas)})
+            curve.append({"rows": point["rows"], "fitted_rows": point["fitted_rows"], "complement": point["complement"],
+                          "metric_deltas": point_deltas, "delta_one": delta_one(point_deltas)})
         benchmark = bundle.manifest["files"]["benchmark"]
         section = {
             "benchmark": {"size": int(len(y)), "features": bundle.feature_names, "classes": bundle.classes,

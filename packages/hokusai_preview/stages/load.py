@@ -30,7 +30,7 @@ extra columns, rows with missing features, class counts, warnings).
 import os
 
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
-from ..core.errors import DataError, OutputError
+from ..core.errors import DataError, OutputError, did_you_mean, name_list
 
 __doc__ = with_common_options(__doc__)
 
@@ -291,16 +291,16 @@ class ContributionLoader:
         # First: with none of the features, it is data for another baseline, whatever its label is.
         if not any(f in names for f in features):
             raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
-                self.label, len(features), _preview_list(features)),
+                self.label, len(features), name_list(features)),
                 _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
         if self.label_column not in names:
             # The label is most likely among the columns that are not the baseline's features.
             others = [n for n in names if n not in features]
             raise DataError("%s: has no label column %r (%s: %s)" % (
                 self.label, self.label_column, "columns besides the baseline's features" if others else "columns",
-                _preview_list(others or names)),
+                name_list(others or names)),
                 _header_hint(names) or "name the label column with --label-column"
-                + (_did_you_mean(self.label_column, names) or
+                + (did_you_mean(self.label_column, names) or
                    (" (e.g. --label-column %s)" % others[0] if len(others) == 1 else "")))
         if self.label_column in features:  # it cannot be both what is predicted and what predicts
             raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
@@ -310,11 +310,11 @@ class ContributionLoader:
         if missing:
             add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
             unmatched = [n for n in names if n not in features and n != self.label_column]
-            if len(missing) == 1 and len(unmatched) == 1 and not _did_you_mean(missing[0], names):
+            if len(missing) == 1 and len(unmatched) == 1 and not did_you_mean(missing[0], names):
                 add = "rename the file's column %r to %r if that is it, or %s" % (unmatched[0], missing[0], add)
             raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
-                self.label, len(missing), _preview_list(missing)),
-                _header_hint(names) or add + _did_you_mean(missing[0], names))
+                self.label, len(missing), name_list(missing)),
+                _header_hint(names) or add + did_you_mean(missing[0], names))
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
         # An extra column named like the baseline's label would collide with the label written
@@ -479,10 +479,10 @@ class ContributionLoader:
                 hint = "its labels differ from the baseline's classes only in letter case: write %s" % ", ".join(
                     "%r as %r" % pair for pair in cased[:5]) + (" and so on" if len(cased) > 5 else "")
             raise DataError("%s: none of its labels (%s) is a class of the baseline (%s)" % (
-                self.label, _preview_list(sorted(self.unseen)), _preview_list(self.bundle.classes)), hint)
+                self.label, name_list(sorted(self.unseen)), name_list(self.bundle.classes)), hint)
         features = self.bundle.feature_names
         if all(self.missing_by_feature[f] >= self.rows_written for f in features):  # counted on the rows kept
-            raise DataError("%s: every feature value is empty (%s)" % (self.label, _preview_list(features)),
+            raise DataError("%s: every feature value is empty (%s)" % (self.label, name_list(features)),
                             "fill in the feature columns")
         if len(self.class_counts) == 1 and not self.bundle.has("base"):
             raise DataError("%s: every used row has the label %r, and the baseline has no base table to "
@@ -504,7 +504,7 @@ class ContributionLoader:
                             "does" % next(iter(self.class_counts)))
         empty = [f for f in self.bundle.feature_names if self.missing_by_feature[f] >= self.rows_written]
         if empty:
-            warnings.append("feature columns with no values at all (imputed): %s" % _preview_list(empty))
+            warnings.append("feature columns with no values at all (imputed): %s" % name_list(empty))
         estimated = self.manifest.estimated_columns()
         validation = {
             "label_column": self.label_column,
@@ -609,20 +609,6 @@ def _number_hint(value):
                "comma is one" % (plain, value.replace(",", "."))
     if re.match(r"[-+]?[0-9]+,[0-9]+\Z", value):
         return "use '.' as the decimal mark (%s)" % value.replace(",", ".")
-    return ""
-
-
-def _preview_list(names, limit=12):
-    names = [str(n) for n in names]
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
-
-
-def _did_you_mean(wanted, names):
-    key = "".join(str(wanted).split()).casefold()
-    for name in names:
-        if "".join(str(name).split()).casefold() == key:
-            return " (the file has %r: did you mean that column?)" % name
     return ""
 
 

@@ -19,9 +19,10 @@ least 0.2 points), and that the DeltaOne verdict on the bundle's primary metric 
 same, both reach the target (--target); with --full every tree is grown.
 
 When the contribution was sampled, the same number of trees is also trained on nested
-quarter and half sub-samples and (retrain) on the base rows alone, for the learning curve that
-extrapolates to the whole file. Every forest fits the rows the full run fits (the train/test
-split of base + the whole contribution), restricted to those sampled.
+quarter and half sub-samples, on the other half of the sample, and (retrain) on the base rows
+alone, for the learning curve that extrapolates to the whole file; the two halves, drawn from
+different rows, measure how much the rows drawn matter. Every forest fits the rows the full run
+fits (the train/test split of base + the whole contribution), restricted to those sampled.
 
 Options:
   --seed N                Random seed of the forest [default: 42].
@@ -53,9 +54,12 @@ __doc__ = with_common_options(__doc__)
 # Learning-curve points of a sampled contribution, as shares of the sample. 0 is the full run's
 # base rows alone (retrain only): the curve's anchor, known exactly, so its lever reaches further.
 CURVE_FRACTIONS = (0.0, 0.25, 0.5)
+# The share whose complement in the sample is a point too: a second draw of that size from other
+# rows, whose disagreement with the first measures the sampling luck (core/estimate.py).
+COMPLEMENT_OF = 0.5
 # Part of the cache key (hp-eval's and hp-delta's keys chain it): change it whenever the stopping
 # rule or the estimate (core/estimate.py) changes, so no result of an older method is reused.
-ESTIMATE_METHOD = "tree-luck-1"
+ESTIMATE_METHOD = "halves-1"
 
 
 class Train(Stage):
@@ -135,11 +139,14 @@ class Train(Stage):
         arrays = {"new": new_probas}
         curve = []
         if sample.get("sampled"):
-            points = trainer.learning_curve(split, contribution, positions, len(new_probas), CURVE_FRACTIONS)
-            for rows, fitted, probas in points:
-                arrays["curve_%d" % rows] = probas
-                curve.append({"rows": rows, "fitted_rows": fitted, "array": "curve_%d" % rows})
-            curve.append({"rows": len(contribution), "fitted_rows": fitted_contributed, "array": "new"})
+            points = trainer.learning_curve(split, contribution, positions, len(new_probas), CURVE_FRACTIONS,
+                                            COMPLEMENT_OF)
+            for rows, fitted, probas, complement in points:
+                name = "curve_%d%s" % (rows, "_rest" if complement else "")
+                arrays[name] = probas
+                curve.append({"rows": rows, "fitted_rows": fitted, "array": name, "complement": complement})
+            curve.append({"rows": len(contribution), "fitted_rows": fitted_contributed, "array": "new",
+                          "complement": False})
         fit_seconds = time.perf_counter() - started
 
         save_model(model, entry.path("model.skops"))
@@ -407,9 +414,11 @@ class Trainer:
             reason = "full_budget_requested"
         return model, np.concatenate(probas), history, reason
 
-    def learning_curve(self, split, contribution, positions, trees, fractions):
-        """Yield (rows, fitted rows, per-tree probabilities) for nested stratified sub-samples of
-        the contribution (whose rows are at ``positions`` of the whole), fitted with ``split``."""
+    def learning_curve(self, split, contribution, positions, trees, fractions, complement_of=None):
+        """Yield (rows, fitted rows, per-tree probabilities, complement) for nested stratified
+        sub-samples of the contribution (whose rows are at ``positions`` of the whole), fitted
+        with ``split``; right after the sub-sample of share ``complement_of``, for the rest of the
+        contribution (``complement`` True: a disjoint draw of about the same size)."""
         import functools
 
         import numpy as np
@@ -425,18 +434,22 @@ class Trainer:
                 continue  # no trees without contributed rows: the baseline is that point
             size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
             chosen = stratified_indices(codes, size, self.seed) if size else np.empty(0, dtype=np.int64)
-            frame, fitted = split.frame(contribution.iloc[chosen], positions[chosen])
-            if not len(frame):
-                continue  # fine_tune, every row held out: no trees to grow, the baseline is that point
-            model, bench = self.start(frame)
-            forest = model[-1]
-            offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
-            saved = open_checkpoint(self, frame)
-            try:
-                saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
-            finally:
-                saved.close()
-            yield len(chosen), fitted, tree_probas(forest, bench, self.classes, start=offset)
+            draws = [(chosen, False)]
+            if fraction == complement_of:
+                draws.append((np.setdiff1d(np.arange(len(contribution)), chosen), True))
+            for rows, complement in draws:
+                frame, fitted = split.frame(contribution.iloc[rows], positions[rows])
+                if not len(frame):
+                    break  # fine_tune, every row held out: no trees to grow, the baseline is that point
+                model, bench = self.start(frame)
+                forest = model[-1]
+                offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
+                saved = open_checkpoint(self, frame)
+                try:
+                    saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
+                finally:
+                    saved.close()
+                yield len(rows), fitted, tree_probas(forest, bench, self.classes, start=offset), complement
 
 
 class FullRunSplit:

@@ -41,7 +41,7 @@ import tempfile
 
 from .. import __version__
 from ..core.command import Command, choice_option, jobs_option, seed_option
-from ..core.errors import DataError, OutputError, UsageError
+from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
 from ..core.fsutil import inside
 
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
@@ -167,8 +167,10 @@ class Baseline(Command):
         for name, frame, path in (("training", train, args["--train-data"]),
                                   ("benchmark", bench, args["--benchmark-data"])):
             if label not in frame.columns:
-                raise DataError("%s table %s has no label column %r" % (name, path, label),
-                                "name it with --label-column")
+                columns = [str(c) for c in frame.columns]
+                raise DataError("%s table %s has no label column %r (its columns: %s)"
+                                % (name, path, label, name_list(columns)),
+                                "name the label column with --label-column" + did_you_mean(label, columns))
             labels = canonical_labels(frame[label])
             if labels.isna().any():
                 raise DataError("%s table %s has %d rows without a label" % (name, path, int(labels.isna().sum())),
