@@ -198,6 +198,17 @@ def test_warnings_of_the_data_checks_are_reported_once(output):
     assert "warning  12 rows were dropped" in text
 
 
+@pytest.mark.parametrize("sample_size, warned", [
+    (250, None),  # 4-fold: not beyond
+    (220, "the estimate extrapolates 4.5-fold, from 220 sampled rows to all 1,000: beyond 4-fold, sampled previews' "
+          "intervals have proved too narrow (README: Where it can be wrong); --sample-size 250 or more, or --full, "
+          "gives a firmer one")])
+def test_a_far_extrapolation_is_warned_about(bundles, sample_size, warned):
+    warnings = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=sample_size)[
+        "preview_metadata"]["warnings"]
+    assert [w for w in warnings if "extrapolates" in w] == ([warned] if warned else [])
+
+
 def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
     output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=8)
     p = output["preview_metadata"]

@@ -236,6 +236,13 @@ def build_output(record, primary=None, bootstrap=500):
         warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "
                         "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
                         "use --sample-size %d or more" % (used, whole, min(whole, est.SMALL_SAMPLE)))
+    elif whole > est.FAR_EXTRAPOLATION * used:
+        ratio, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)
+        fold = "%d" % round(ratio) if ratio >= 10 else ("%.1f" % ratio).rstrip("0").rstrip(".")
+        warnings.append("the estimate extrapolates %s-fold, from %s sampled rows to all %s: beyond %d-fold, sampled "
+                        "previews' intervals have proved too narrow (README: Where it can be wrong); --sample-size "
+                        "%s or more, or --full, gives a firmer one" % (
+                            fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
     trust = {"model_format": record["baseline"].get("model_format", "skops"),
