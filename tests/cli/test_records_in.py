@@ -246,8 +246,12 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-load",), "<data-path> is required; e.g. hp-load <data-path>..."),  # nothing given at all
     # Several files after --data-path, which takes one: the bare list takes many.
     (("hp-load", "--data-path", "a.csv", "b.csv", "c.csv"),
-     "--data-path takes one path, so b.csv and c.csv cannot follow it; to give several, leave --data-path out: "
-     "hp-load a.csv b.csv c.csv"),
+     "--data-path takes one path, so b.csv and c.csv cannot be given with it; to give several, leave --data-path "
+     "out: hp-load a.csv b.csv c.csv"),
+    # ... wherever they stand, the other options kept in the hint.
+    (("hp-load", "b.csv", "--data-path=a.csv", "--quiet"),
+     "--data-path takes one path, so b.csv cannot be given with it; to give several, leave --data-path out: "
+     "hp-load b.csv a.csv --quiet"),
 ])
 def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     result = run(*argv, stdin=b"")

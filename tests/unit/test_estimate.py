@@ -230,6 +230,19 @@ def test_two_halves_that_disagree_beyond_their_trees_luck_widen_the_spread_by_ex
     assert apart["sd"]["accuracy"] ** 2 == pytest.approx(unpaired["sd"]["accuracy"] ** 2 + expected)
 
 
+@pytest.mark.parametrize("complements, pair", [
+    ([False, False, False, True, False], (2, 3)),  # retrain: base rows alone, quarter, half, the rest, all
+    ([False, False, True, False], (1, 2)),  # fine_tune: no base-rows point
+    ([False, False, False, False], None),  # no pair drawn (or a record from before 0.9.0)
+    ([True, False], None),  # a complement with nothing before it pairs with nothing
+])
+def test_the_halves_of_the_sample_are_found_in_the_learning_curve(complements, pair):
+    from hokusai_preview.stages.delta import curve_halves
+
+    assert curve_halves([{"complement": c} for c in complements]) == pair
+    assert curve_halves([{} for _ in complements]) is None
+
+
 def test_a_sample_without_a_curve_still_admits_growth():
     measured = {"accuracy": 0.03}
     got = est.full_run_estimate(["accuracy"], measured, [], fake_profile(), 100, 100, 500, 5000, 600)

@@ -187,11 +187,17 @@ class Usage:
             elif self.extra_words(argv) and not any("<" in p for p in allowing) \
                     and any("<" in p for p in self.patterns):
                 # e.g. hp-load --data-path a.csv b.csv: the option takes one value, a bare list takes many
-                extra = self.extra_words(argv)
-                reasons.append("%s takes one %s, so %s cannot follow it"
-                               % (flag, self.values.get(flag, "value").lower(), _both(extra)))
-                hint = "to give several, leave %s out: %s %s" % (flag, self.patterns[0].split()[0],
-                                                                    " ".join([parts[-1]] + extra))
+                reasons.append("%s takes one %s, so %s cannot be given with it"
+                               % (flag, self.values.get(flag, "value").lower(), _both(self.extra_words(argv))))
+                # The same command line without the option's name: its value joins the others.
+                kept = [self.patterns[0].split()[0]]
+                for word in argv:
+                    name, equals, value = word.partition("=")
+                    if word.startswith("--") and self.unique(name) == flag:
+                        kept.extend([value] if equals else [])
+                    else:
+                        kept.append(word)
+                hint = "to give several, leave %s out: %s" % (flag, " ".join(kept))
             else:  # e.g. two actions of different Usage lines
                 actions = (set(typed) - {flag}) & set(re.findall(r"--[\w-]+", " ".join(self.patterns)))
                 reasons.append("%s cannot be used with %s" % (flag, _both(sorted(actions))) if actions

@@ -104,6 +104,19 @@ def rounded_probability(p, places=4):
     return value
 
 
+def curve_halves(points):
+    """(i, j): the learning-curve points fitted on the two disjoint halves of the sample, or None.
+
+    hp-train yields the rest of the sample (``complement``) right after the half it complements,
+    and only when both have contributed rows fitted; records of versions before 0.9.0 have no
+    such point.
+    """
+    for i, point in enumerate(points):
+        if point.get("complement") and i > 0 and not points[i - 1].get("complement"):
+            return i - 1, i
+    return None
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
@@ -149,8 +162,7 @@ def build_output(record, primary=None, bootstrap=500):
     # In rows fitted: the preview fits the sampled ones among the rows the full run fits (hp-train).
     points = evaluation["learning_curve"] if used < whole else []
     curve = [(p["fitted_rows"], p["metric_deltas"]) for p in points]
-    # hp-train draws the rest of the sample right after its half: the pair of disjoint draws.
-    halves = next(((i - 1, i) for i, p in enumerate(points) if p["complement"]), None)
+    halves = curve_halves(points)
     full_fitted = training["full_run_fitted"]
     fitted_base = int(full_fitted["base"])
     luck = est.tree_luck(y, reference, new, mode, full_trees, seed=training["seed"]) if trees < full_trees else None
@@ -238,10 +250,11 @@ def build_output(record, primary=None, bootstrap=500):
                         "use --sample-size %d or more" % (used, whole, min(whole, est.SMALL_SAMPLE)))
     elif whole > est.FAR_EXTRAPOLATION * used:
         ratio, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)
-        fold = "%d" % round(ratio) if ratio >= 10 else ("%.1f" % ratio).rstrip("0").rstrip(".")
-        warnings.append("the estimate extrapolates %s-fold, from %s sampled rows to all %s: beyond %d-fold, sampled "
-                        "previews' intervals have proved too narrow (README: Where it can be wrong); --sample-size "
-                        "%s or more, or --full, gives a firmer one" % (
+        # Rounded up, so that just beyond the bound never reads as the bound itself.
+        fold = "%d" % math.ceil(ratio) if ratio >= 10 else ("%.1f" % (math.ceil(ratio * 10) / 10)).replace(".0", "")
+        warnings.append("the estimate extrapolates %s-fold, from %s sampled rows to all %s: sampled previews' "
+                        "intervals have held in testing up to %d-fold and proved too narrow at 8- to 10-fold (README: "
+                        "Where it can be wrong); --sample-size %s or more, or --full, gives a firmer one" % (
                             fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)

@@ -64,7 +64,8 @@ class Eval(Stage):
             # The last point is the whole sample: the new forest just compared.
             point_deltas = deltas if point["array"] == "new" else \
                 like_for_like(y, reference, arrays[point["array"]], mode, full, profile)[2]
-            curve.append({"rows": point["rows"], "fitted_rows": point["fitted_rows"], "complement": point["complement"],
+            curve.append({"rows": point["rows"], "fitted_rows": point["fitted_rows"],
+                          "complement": point.get("complement", False),  # none before 0.9.0
                           "metric_deltas": point_deltas, "delta_one": delta_one(point_deltas)})
         benchmark = bundle.manifest["files"]["benchmark"]
         section = {

@@ -59,7 +59,7 @@ CURVE_FRACTIONS = (0.0, 0.25, 0.5)
 COMPLEMENT_OF = 0.5
 # Part of the cache key (hp-eval's and hp-delta's keys chain it): change it whenever the stopping
 # rule or the estimate (core/estimate.py) changes, so no result of an older method is reused.
-ESTIMATE_METHOD = "halves-1"
+ESTIMATE_METHOD = "halves-2"
 
 
 class Train(Stage):
@@ -434,13 +434,16 @@ class Trainer:
                 continue  # no trees without contributed rows: the baseline is that point
             size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
             chosen = stratified_indices(codes, size, self.seed) if size else np.empty(0, dtype=np.int64)
-            draws = [(chosen, False)]
+            draws, drawn = [(chosen, False)], 0  # drawn: contributed rows the first draw fitted
             if fraction == complement_of:
                 draws.append((np.setdiff1d(np.arange(len(contribution)), chosen), True))
             for rows, complement in draws:
                 frame, fitted = split.frame(contribution.iloc[rows], positions[rows])
                 if not len(frame):
                     break  # fine_tune, every row held out: no trees to grow, the baseline is that point
+                if complement and not (fitted and drawn):
+                    break  # either half has no contributed row fitted: no pair of draws to compare
+                drawn = fitted
                 model, bench = self.start(frame)
                 forest = model[-1]
                 offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
