@@ -408,28 +408,28 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
         SMALL_SAMPLE rows): the estimate is then the last point, the way to the line all spread.
     halves : (int, int), optional
         Indices into ``curve`` of two points fitted on disjoint rows of about the same size
-        (half the sample and the rest of it). Their squared difference over 2, less the part the forests'
-        luck explains, is a curve point's sampling variance (which rows were drawn), propagated
-        through the extrapolation like the forests' luck. On 44 sampled draws apart from the
-        accuracy suite (replicates 5-12 of its ``large`` kind on four tables at 500 of 2,000
-        rows, 5-8 on three at 250), adding the second half as a curve point and this variance to the spread
-        took previews within tolerance from 7 to 10, the error's RMSE from 1.87 to 1.67 points,
-        and the 90% intervals' coverage from 86% to 93%.
+        (half the sample and the rest of it). Their squared difference over 2, less the part
+        the forests' luck explains, is a curve point's sampling variance (which rows were
+        drawn), propagated through the extrapolation like the forests' luck. On 44 sampled
+        draws apart from the accuracy suite (replicates 5-12 of its ``large`` kind on four
+        tables at 500 of 2,000 rows, 5-8 on three at 250), adding the second half as a curve
+        point and this variance to the spread took previews within tolerance from 7 to 10, the
+        error's RMSE from 1.87 to 1.67 points, and the 90% intervals' coverage from 86% to 93%.
 
     Returns
     -------
     dict with ``estimate``, ``sd``, ``from_unfitted_trees``, ``from_sampling`` and
-    ``from_row_draw`` (each a dict over ``names`` + delta_one; ``from_row_draw`` is the spread's
-    part from which rows were drawn, as the halves measure it, zeros without them), ``exact``, ``extrapolated`` and
-    ``curve_trust`` (the share of the way to the log-linear extrapolation the estimate went,
-    :func:`curve_weights`; None when not extrapolated).
+    ``from_row_draw`` (each a dict over ``names`` + delta_one; ``from_row_draw`` is the
+    spread's part from which rows were drawn, as the halves measure it, zeros without them),
+    ``exact``, ``extrapolated`` and ``curve_trust`` (the share of the way to the log-linear
+    extrapolation the estimate went, :func:`curve_weights`; None when not extrapolated).
     """
     sampled = sample_rows < target_rows
     exact = k >= full_new and not sampled
     everything = list(names) + ["delta_one"]
     measured = dict(measured, delta_one=delta_one({m: measured[m] for m in names}))
+    zero = {name: 0.0 for name in everything}
     if exact:
-        zero = {name: 0.0 for name in everything}
         return {"estimate": measured, "sd": dict(zero), "from_unfitted_trees": dict(zero),
                 "from_sampling": dict(zero), "from_row_draw": dict(zero), "exact": True, "extrapolated": False,
                 "curve_trust": None}
@@ -437,8 +437,7 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
         raise ValueError("a preview short of the full budget needs the spread of its trees (tree_luck)")
     tree = {name: float(luck[name]) if k < full_new else 0.0 for name in everything}
     if not sampled:
-        zero = {name: 0.0 for name in everything}
-        return {"estimate": measured, "sd": dict(tree), "from_unfitted_trees": tree, "from_sampling": zero,
+        return {"estimate": measured, "sd": dict(tree), "from_unfitted_trees": tree, "from_sampling": dict(zero),
                 "from_row_draw": dict(zero), "exact": False, "extrapolated": False, "curve_trust": None}
     points = [(rows, dict(values, delta_one=delta_one({m: values[m] for m in names}))) for rows, values in curve]
     if not points:

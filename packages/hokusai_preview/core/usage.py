@@ -155,7 +155,7 @@ class Usage:
         return self.missing(argv)
 
     def unmatched(self, listing, argv):
-        typed = self.typed(argv)
+        typed, extra = self.typed(argv), self.extra_words(argv)
         reasons, hint = [], None
         # Option(short, long, argcount, value) and Argument(name, value), as docopt-ng prints them.
         for kind, body in re.findall(r"(Option|Argument)\(([^()]*)\)", listing):
@@ -184,11 +184,11 @@ class Usage:
                     hint = hint or "e.g. %s" % _example(pattern)
                 else:
                     reasons.append("%s needs %s" % (flag, _both(sorted(needs[0]))))
-            elif self.extra_words(argv) and not any("<" in p for p in allowing) \
+            elif extra and not any("<" in p for p in allowing) \
                     and any("<" in p for p in self.patterns):
                 # e.g. hp-load --data-path a.csv b.csv: the option takes one value, a bare list takes many
                 reasons.append("%s takes one %s, so %s cannot be given with it"
-                               % (flag, self.values.get(flag, "value").lower(), _both(self.extra_words(argv))))
+                               % (flag, self.values.get(flag, "value").lower(), _both(extra)))
                 # The same command line without the option's name: its value joins the others.
                 kept = [self.patterns[0].split()[0]]
                 for word in argv:
