@@ -156,7 +156,7 @@ def score_scenario(name, kind, rep, rows, preview, full, seconds):
     error = estimate - truth
     return {
         "dataset": name, "kind": kind, "replicate": rep, "rows": rows,
-        "sampled": p["sample_size_used"] < p["original_data_size"],
+        "sampled": p["sampled"],
         "sample_rows": p["sample_size_used"], "trees": p["budget"]["trees"], "exact": p["estimate"]["exact"],
         "preview_pts": 100 * estimate, "full_pts": 100 * truth, "error_pts": 100 * error,
         "within": abs(error) <= max(0.2 * abs(truth), 0.002) + 1e-12,

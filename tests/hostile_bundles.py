@@ -209,6 +209,23 @@ def damaged_tree(source, target, damage):
     return target
 
 
+def zip_bomb(source, target):
+    """The skops model with one more member: 1.1 GB of zeros, compressed to about 1 MB."""
+    import zipfile
+
+    copy_bundle(source, target)
+    path = os.path.join(target, read_manifest(target)["files"]["model"]["path"])
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb.npy", "w", force_zip64=True) as member:
+            zeros = bytes(1 << 20)
+            for _ in range(1100):
+                member.write(zeros)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    replace_file(target, "model", os.path.basename(path), data)
+    return target
+
+
 def manifest_fifo(source, target):
     """manifest.json is a named pipe: opening it to read would wait for a writer forever."""
     copy_bundle(source, target)
@@ -310,6 +327,9 @@ CORPUS = {
     "tree_cycle": lambda s, t: damaged_tree(s, t, lambda n: n["left_child"].__setitem__(0, 0)),
     "tree_unknown_feature": lambda s, t: damaged_tree(s, t, lambda n: n["feature"].__setitem__(0, 10 ** 9)),
     "manifest_fifo": manifest_fifo,
+    "zip_bomb": zip_bomb,
+    "classes_extra": lambda s, t: edited_manifest(s, t, lambda m: m["classes"].append("ZZ")),
+    "classes_reversed": lambda s, t: edited_manifest(s, t, lambda m: m["classes"].reverse()),
     "nul_in_path": lambda s, t: edited_manifest(s, t, lambda m: m["files"]["model"].update(path="model.skops\x00x")),
     "huge_depth": lambda s, t: edited_params(s, t, max_depth=10 ** 30),
     "base_samples_as_text": lambda s, t: edited_manifest(s, t, lambda m: m.update(base_samples="abc")),

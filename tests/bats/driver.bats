@@ -70,6 +70,20 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [ "$(numbers "$BATS_TEST_TMPDIR/first.json")" = "$(numbers "$BATS_TEST_TMPDIR/second.json")" ]
 }
 
+@test "a stage killed by the system is said in one line, without the shell's job notice" {
+  # A CPU-time limit kills a stage as the out-of-memory killer would: by a signal, without a word
+  # (SIGXCPU once a stage has used 2 s of CPU; training from an empty cache takes more).
+  run --separate-stderr bash -c 'ulimit -S -t 2 && "$@"' - hokusai-preview --data-path "$EXAMPLE" \
+    --output-file "$BATS_TEST_TMPDIR/out.json"
+  [ "$status" -eq 152 ]
+  [ -z "$output" ]
+  [ "${stderr_lines[-1]}" = "hokusai-preview: error: a stage was killed by SIGXCPU; no partial output or cache entry is left; run it again" ]
+  for line in "${stderr_lines[@]}"; do  # the stages' own lines (hp-load's summary) and that one
+    [[ "$line" == hp-*:* || "$line" == hokusai-preview:* ]]
+  done
+  [ ! -e "$BATS_TEST_TMPDIR/out.json" ]
+}
+
 @test "--output-file writes the file and nothing on stdout" {
   run --separate-stderr hokusai-preview --data-path "$EXAMPLE" --output-format json \
     --output-file "$BATS_TEST_TMPDIR/result.json"

@@ -81,7 +81,13 @@ def test_the_estimate_carries_the_findings_and_the_report_shows_them():
     validate(output, "delta-output")
     assert output["preview_metadata"]["diagnostics"] == findings
     assert output["new_model"]["training_metadata"]["contributed_samples"] == 800
-    assert output["preview_metadata"]["original_data_size"] == 800
+    meta = output["preview_metadata"]
+    assert (meta["sample_size_used"], meta["original_data_size"], meta["sampled"]) == (800, 880, False)
+    # its warnings are the output's too, not only the data check's
+    assert set(findings["warnings"]) <= set(meta["warnings"]) and findings["warnings"]
+    # the confidence is about the run this tool can do, which leaves the matches out
+    assert "the full run on the kept rows" in meta["confidence_meaning"]
+    assert "--keep-contaminated" in meta["confidence_meaning"]
 
     pretty = run("hp-format", "--output-format", "pretty", stdin=results[-1].stdout)
     assert pretty.code == 0, pretty
@@ -90,7 +96,10 @@ def test_the_estimate_carries_the_findings_and_the_report_shows_them():
     assert "800 of 880 rows used (80 matching benchmark rows removed)" in " ".join(pretty.stdout.split())
     summary = run("hp-format", "--summary", "--summary-format", "jsonl", stdin=results[-1].stdout)
     assert summary.code == 0, summary
-    assert (summary.records[0]["rows_used"], summary.records[0]["original_rows"]) == (800, 880)
+    row = summary.records[0]
+    assert (row["rows_used"], row["original_rows"], row["rows_removed"]) == (800, 880, 80)
+    table = run("hp-format", "--summary", "--summary-format", "md", stdin=results[-1].stdout)
+    assert "| 800 of 880 (80 benchmark matches removed) |" in table.stdout
 
 
 def test_a_cached_check_still_warns():
@@ -106,7 +115,7 @@ def test_a_contribution_made_only_of_benchmark_rows_fails_with_one_line(tmp_path
     result = check(str(path))
     assert result.code == 3 and result.stdout == ""
     assert len(result.err_lines) == 1
-    assert result.err_lines[0].startswith("hp-check: error: every contributed row duplicates a benchmark row")
+    assert result.err_lines[0].startswith("hp-check: error: %s: every row duplicates a benchmark row" % path)
 
 
 def test_personal_data_in_an_extra_column_is_flagged(tmp_path):
@@ -157,8 +166,9 @@ def test_a_fine_tune_contribution_left_with_one_class_is_refused_as_hp_load_refu
     load, result = pipe(("hp-load", str(path), "--baseline-model", bundle), ("hp-check",))
     assert load.code == 0, load
     assert result.code == 3 and result.stdout == ""
-    assert re.fullmatch(r"hp-check: error: without the \d+ rows that duplicate benchmark rows, every row has the "
-                        r"label 'VF', and the baseline has no base table to retrain with; contribute rows of at "
-                        r"least two classes, or pass --keep-contaminated", result.err_lines[-1]), result.err_lines
+    assert re.fullmatch(r"hp-check: error: .*one-class-and-copies\.csv: without the \d+ rows that duplicate "
+                        r"benchmark rows, every row has the label 'VF', and the baseline has no base table to "
+                        r"retrain with; contribute rows of at least two classes, or pass --keep-contaminated",
+                        result.err_lines[-1]), result.err_lines
     kept = pipe(("hp-load", str(path), "--baseline-model", bundle), ("hp-check", "--keep-contaminated"))[-1]
     assert kept.code == 0, kept

@@ -439,3 +439,17 @@ def test_a_probability_is_rounded_without_rounding_a_doubt_away():
     assert rounded_probability(0.99996) == 0.9999 and rounded_probability(0.00004) == 0.0001
     assert rounded_probability(1.0) == 1.0 and rounded_probability(0.0) == 0.0  # certainties stay
     assert rounded_probability(0.123456) == 0.1235
+
+
+@pytest.mark.parametrize("deltas, point_sd, steepens", [
+    ([-0.010, -0.017, -0.039, -0.039, -0.105], 0.004, True),   # flipped labels: the harm accelerates
+    ([0.010, 0.017, 0.039, 0.035, 0.105], 0.004, True),        # and so can a gain
+    ([0.000, 0.010, 0.020, 0.021, 0.030], 0.004, False),       # log-linear on: the line holds
+    ([0.000, 0.020, 0.030, 0.031, 0.032], 0.004, False),       # flattening
+    ([-0.010, -0.017, -0.039, -0.039, -0.105], 0.02, False),   # the same steps within the points' noise
+    ([0.000, 0.020, 0.030, 0.031, -0.030], 0.004, False),      # turned back: not beyond where it was heading
+])
+def test_a_curve_that_steepens_at_its_last_point_is_told_apart(deltas, point_sd, steepens):
+    # 0 contributed rows (the base alone), a quarter, a half and its complement, the whole sample
+    rows, base = [0, 250, 500, 500, 1000], 480
+    assert est.curve_steepens(rows, deltas, base, point_sd) is steepens

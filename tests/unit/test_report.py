@@ -5,6 +5,7 @@ import re
 import pytest
 
 from format_outputs import error_record, example_output
+from helpers import validate
 from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, glyphs_for, percent, render
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -80,9 +81,9 @@ def test_verdict_and_its_probability_come_first(output):
     ("retrain", 0, 42, "FULL PIPELINE RECIPE (local run)", "the full pipeline"),
     ("retrain", 3, 42, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches)",
      "the full run on the kept rows"),
-    ("retrain", 0, 7, "FULL PIPELINE RECIPE (local run, seed 7, not the recipe's 42)", "the full pipeline"),
+    ("retrain", 0, 7, "FULL PIPELINE RECIPE (local run, seed 7, not the recipe's 42)", "the full run with seed 7"),
     ("retrain", 3, 7, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches, seed 7, not the recipe's 42)",
-     "the full run on the kept rows"),
+     "the full run on the kept rows and with seed 7"),
     ("fine_tune", 0, 42, "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)",
      "a --full fine-tuning run")])
 def test_a_full_run_says_what_it_computed(output, mode, removed, seed, title, target):
@@ -205,9 +206,13 @@ def test_warnings_of_the_data_checks_are_reported_once(output):
           "held in testing up to 4-fold and proved too narrow at 8- to 10-fold (README: Where it can be wrong); "
           "--sample-size 250 or more, or --full, gives a firmer one")])
 def test_a_far_extrapolation_is_warned_about(bundles, sample_size, warned):
-    warnings = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=sample_size)[
-        "preview_metadata"]["warnings"]
+    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=sample_size)
+    warnings = output["preview_metadata"]["warnings"]
     assert [w for w in warnings if "extrapolates" in w] == ([warned] if warned else [])
+    # the fold is the warning's alone: the contribution's share of the training rows stays a share
+    validate(output, "delta-output")
+    share = output["new_model"]["training_metadata"]["contribution_ratio"]
+    assert share == output["contributor_attribution"]["contributor_weights"] == 1000 / (600 + 1000)
 
 
 def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
@@ -232,10 +237,29 @@ def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdi
             low, high = (float(x) for x in line.split()[4].split(".."))
             base = 100 * float(line.split()[1])
             assert -base - 0.01 <= low <= high <= 100 - base + 0.01, line
-    uncertain = p["deltaone"]["probability_of_decision"] < 0.8
+    d1 = p["deltaone"]
+    uncertain = d1["probability_of_decision"] < 0.8 and 0.2 < d1["probability"] < 0.8
     assert text.splitlines()[1].startswith("? DeltaOne" if uncertain else ("✔", "✘"))
     assert ("(uncertain)" in text.splitlines()[1]) == uncertain
-    p["deltaone"]["probability_of_decision"] = 0.5
+    d1.update(probability_of_decision=0.5, probability=0.4)
     assert render(output, color=False).splitlines()[1].startswith("? DeltaOne")
-    p["deltaone"]["probability_of_decision"] = 0.95
+    d1["probability_of_decision"] = 0.95
     assert render(output, color=False).splitlines()[1][0] in "✔✘"
+
+
+@pytest.mark.parametrize("decision, p_decision, p_pass, headline", [
+    ("delta_below_threshold", 0.95, 0.01, "✘ DeltaOne would not pass: below the +1 point threshold"),
+    # the reason is in doubt, the outcome is not: a cross, and the likelier reason
+    ("delta_below_threshold", 0.65, 0.01, "✘ DeltaOne would not pass (likelier reason: below the +1 point "
+                                          "threshold)"),
+    ("not_statistically_significant", 0.6, 0.15, "✘ DeltaOne would not pass (likelier reason: not statistically "
+                                                 "significant)"),
+    # the outcome itself is in doubt
+    ("not_statistically_significant", 0.6, 0.4, "? DeltaOne would not pass: not statistically significant "
+                                                "(uncertain)"),
+    ("accepted", 0.6, 0.6, "? DeltaOne would pass (uncertain)"),
+    ("accepted", 0.9, 0.9, "✔ DeltaOne would pass")])
+def test_the_verdict_mark_is_certain_when_the_outcome_is(output, decision, p_decision, p_pass, headline):
+    output["preview_metadata"]["deltaone"].update(decision=decision, accepted=decision == "accepted",
+                                                  probability_of_decision=p_decision, probability=p_pass)
+    assert " ".join(render(output, color=False).splitlines()[1].split()).startswith(headline)

@@ -27,6 +27,7 @@ later loaded is checked again as it is read (:meth:`Bundle.load_model`, :meth:`B
 import hashlib
 import json
 import os
+import re
 
 from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError, UntrustedModelError
@@ -134,6 +135,10 @@ class Bundle:
             if not isinstance(info, dict) or not isinstance(info.get("path"), str) \
                     or not isinstance(info.get("sha256"), str):
                 raise BaselineError("%s: files.%s needs a path and a sha256" % (manifest_path, role), REBUILD)
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", info["sha256"]):
+                raise BaselineError("%s: files.%s.sha256 is not 64 hexadecimal digits" % (manifest_path, role),
+                                    REBUILD)
+            info["sha256"] = info["sha256"].lower()  # hex is hex in either case
         from .modelfile import model_format
 
         model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
@@ -233,6 +238,8 @@ class Bundle:
             if cache is not None and fmt == "skops" else None
         if key is None or cache.lookup(CHECK_STAGE, key) is None:
             types = check_model(path, fmt, self.trust_model)
+            if fmt == "skops":  # safe to load, and skops has imported scikit-learn already
+                self.load_model()  # trees, features and classes: refused here, before any stage caches
             for role in ("benchmark", "base"):
                 if self.has(role):
                     self._check_streamed(role)
@@ -258,10 +265,14 @@ class Bundle:
         if fitted != expected:
             raise BaselineError("model file %s was not fitted on the features its manifest lists, as the recipe "
                                 "encodes them" % path, REBUILD)
-        unknown = sorted(set(str(c) for c in getattr(model[-1], "classes_", ())) - set(self.classes))
+        predicted = [str(c) for c in getattr(model[-1], "classes_", ())]
+        unknown = sorted(set(predicted) - set(self.classes))
         if unknown:
             raise BaselineError("model file %s predicts classes its manifest lacks: %s" % (path, ", ".join(unknown)),
                                 REBUILD)
+        if predicted != self.classes:  # a class it never predicts, or another order of the same
+            raise BaselineError("model file %s predicts the classes %s, where its manifest lists %s" % (
+                path, ", ".join(predicted), ", ".join(self.classes)), REBUILD)
         return model
 
     @property

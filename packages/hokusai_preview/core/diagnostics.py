@@ -21,12 +21,16 @@ README ("Data diagnostics"):
 * **Label noise**: confident learning (Northcutt et al., 2021) on out-of-fold probabilities of
   the recipe's forest (``NOISE_TREES`` trees, ``NOISE_FOLDS`` folds) trained on contribution and
   reference rows together; an alarm when the contribution's flagged rate exceeds the
-  reference rows' rate by ``NOISE_MIN_EXCESS`` and significantly (p < ``NOISE_ALPHA``).
+  reference rows' rate by ``NOISE_MIN_EXCESS`` and significantly (p < ``NOISE_ALPHA``). A
+  contribution that relabels the task consistently (every label flipped) teaches the pooled
+  model its rule, so it is caught otherwise: a *label conflict* when the reference rows flagged
+  with the contribution in the pooled rows exceed those flagged by the reference rows alone by
+  as much, and as significantly (McNemar's test on the same rows).
 * **Drift** against the benchmark: Kolmogorov-Smirnov for numbers, total variation distance
   (with a chi-square test) for categories and for the word distribution of free text; an alarm
   when the effect is at least ``DRIFT_MIN_EFFECT`` and p < ``DRIFT_ALPHA`` / features.
-* **PII**: e-mail addresses, phone numbers, card numbers (Luhn-valid) and government ids
-  (US SSN, UK National Insurance number) in up to ``PII_SAMPLE`` values per column; an alarm when
+* **PII**: e-mail addresses, phone numbers, card numbers (Luhn-valid), IBANs (mod-97-valid) and
+  government ids (US SSN, UK National Insurance number) in up to ``PII_SAMPLE`` values per column; an alarm when
   at least ``PII_MIN_SHARE`` of a column's checked values hold one (card numbers: and Luhn-valid
   more often among the card-like numbers than the ``LUHN_CHANCE`` of random digits, p <
   ``PII_CARD_ALPHA``).
@@ -40,13 +44,14 @@ import numpy as np
 
 from .bundle import class_codes
 
-RULES_VERSION = 4  # 2: a matched reference row is counted in the reference itself, repeats included;
+RULES_VERSION = 5  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
 #                       text near only missing text
 #                    4: noise rates with each table's own thresholds, markup out of shingles,
 #                       wordless text as missing in drift, card numbers tested on distinct
 #                       values, no decimal fractions as phones nor part numbers as SSNs, categories
 #                       that differ from the benchmark's only in letter case named
+#                    5: a contribution whose labels contradict the reference's (label conflict), IBANs
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -537,23 +542,31 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     if folds < 2 or (counts > 0).sum() < 2:
         return _skip(dict(skipped, reason="a class has fewer than 2 rows"), all_rows)
 
-    from sklearn.model_selection import StratifiedKFold
-
     # The encoding is fitted on all rows at once: it never sees labels, and fitting TF-IDF once
     # instead of per fold keeps the check fast. Only the forest is cross-validated.
     X = build_preprocessor(features).fit_transform(prepare_features(frame, features))
-    probas = np.zeros((len(y), len(classes)))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for train, test in splitter.split(np.zeros(len(y)), y):
-            forest = build_forest(dict(FOREST_PARAMS, random_state=seed), NOISE_TREES, n_jobs=1)
-            forest.fit(X[train], y[train])
-            probas[np.ix_(test, forest.classes_)] = forest.predict_proba(X[test])
 
+    def out_of_fold(rows):
+        from sklearn.model_selection import StratifiedKFold
+
+        probas = np.zeros((len(rows), len(classes)))
+        counts = np.bincount(y[rows], minlength=len(classes))
+        splits = int(min(folds, counts[counts > 0].min()))
+        if splits < 2 or (counts > 0).sum() < 2:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for train, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(rows, y[rows]):
+                forest = build_forest(dict(FOREST_PARAMS, random_state=seed), NOISE_TREES, n_jobs=1)
+                forest.fit(X[rows[train]], y[rows[train]])
+                probas[np.ix_(test, forest.classes_)] = forest.predict_proba(X[rows[test]])
+        return probas
+
+    probas = out_of_fold(np.arange(len(y)))
     flagged, suggested = _confident_issues(probas, y, len(classes))
     n_c = len(rows_c)
     is_c = np.arange(len(y)) < n_c
+    conflict = _conflict(flagged[~is_c], out_of_fold(np.flatnonzero(~is_c)), y[~is_c], len(classes))
     k_c = int(flagged[is_c].sum())
     rate_c = k_c / n_c
     # Some classes are harder than others: the reference is taken at the contribution's class mix.
@@ -579,10 +592,35 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
         "reference_rows": int((~is_c).sum()), "reference_rate": round(rate_r, 6),
         "reference_noise_rate": None if noise_r is None else round(noise_r, 6),
         "excess_noise_rate": round(max(0.0, noise_c - (noise_r or 0.0)), 6),
-        "excess_rate": round(excess, 6), "p_value": _sig(p_value), "warn": warn,
+        "excess_rate": round(excess, 6), "p_value": _sig(p_value), "warn": warn or conflict["conflict"],
+        "conflict": conflict,
         "row_indices": np.sort(issue_rows)[:ROW_INDICES].tolist(), "examples": examples,
     }
     return (summary, np.sort(issue_rows)) if all_rows else summary
+
+
+def _conflict(flagged_together, probas_alone, y, k):
+    """Whether the contribution's labels contradict the reference's: the reference rows flagged
+    when the model also learns from the contribution, against those flagged when it learns
+    from the reference rows alone (McNemar's test on the same rows). Confident learning within
+    the pooled rows cannot see a contribution that relabels the task consistently (every label
+    flipped): the model learns the contribution's rule, and the reference rows then look as
+    noisy as the contribution. That is the sign this looks for."""
+    from scipy.stats import norm
+
+    result = {"conflict": False, "reference_rate_alone": None,
+              "reference_rate_together": round(float(flagged_together.mean()), 6) if len(y) else None,
+              "p_value": 1.0}
+    if probas_alone is None:
+        return result
+    flagged_alone = _confident_issues(probas_alone, y, k)[0]
+    gained = int((flagged_together & ~flagged_alone).sum())
+    lost = int((flagged_alone & ~flagged_together).sum())
+    p_value = float(norm.sf((gained - lost) / math.sqrt(gained + lost))) if gained + lost else 1.0
+    rise = (gained - lost) / len(y)
+    result.update(reference_rate_alone=round(float(flagged_alone.mean()), 6), p_value=_sig(p_value),
+                  conflict=bool(rise >= NOISE_MIN_EXCESS and p_value < NOISE_ALPHA))
+    return result
 
 
 def _skip(summary, all_rows):
@@ -812,9 +850,11 @@ PII_PATTERNS = {
     "government_id": re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"
                                 r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
                                 r" ?[A-D]\b"),
+    # Country, check digits, then up to 30 letters and digits, in groups of four or not.
+    "iban": re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w])"),
 }
 PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card_number": "card numbers",
-             "government_id": "government ids"}
+             "government_id": "government ids", "iban": "bank account numbers (IBAN)"}
 
 
 _FRACTION = re.compile(r"\.\d{5}")
@@ -833,6 +873,15 @@ def luhn_valid(digits):
     return total % 10 == 0
 
 
+def iban_valid(text):
+    """The ISO 13616 check of an IBAN (spaces allowed): its number, country and check digits
+    moved to the end and letters read as 10-35, is 1 modulo 97."""
+    compact = text.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    return int("".join(str(int(ch, 36)) for ch in compact[4:] + compact[:4])) % 97 == 1
+
+
 def _pii_found(kind, text, luhn=True):
     """The first value of ``kind`` in ``text``, or None; ``luhn=False`` finds card-like numbers
     whether or not they pass the Luhn check."""
@@ -844,6 +893,8 @@ def _pii_found(kind, text, luhn=True):
                 continue
         # A decimal fraction (+40.712776, a latitude) is not a phone number's digit group.
         if kind == "phone" and (not 8 <= len(re.sub(r"\D", "", value)) <= 15 or _FRACTION.search(value)):
+            continue
+        if kind == "iban" and not iban_valid(value):  # random letters and digits pass one time in 97
             continue
         return value
     return None
@@ -1200,11 +1251,18 @@ def messages(findings):
         else:
             notes.append(text + ", about as many as chance (%.1f expected)" % d["expected_by_chance"])
     ln = findings["label_noise"]
-    if ln["status"] == "checked" and ln["warn"]:
+    conflict = ln.get("conflict") or {}
+    if ln["status"] == "checked" and conflict.get("conflict"):
+        # The pooled model learnt the contribution's rule, so its per-row flags mean little here.
+        warnings.append("label conflict: the contribution's labels contradict the baseline's rows: a model "
+                        "cross-validated with them finds %s of the baseline's own rows mislabelled, against %s "
+                        "without them (labels flipped, or another labelling rule?)" % (
+                            _pct(conflict["reference_rate_together"]), _pct(conflict["reference_rate_alone"])))
+    elif ln["status"] == "checked" and ln["warn"]:
         warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own "
-                        "rows of the same classes (e.g. rows %s); estimated noise %s above the baseline's %s" % (
+                        "rows of the same classes (e.g. rows %s); estimated noise %s against the baseline's %s" % (
                             ln["flagged"], ln["rows_checked"], _pct(ln["rate"]), _pct(ln["reference_rate"]),
-                            _rows(ln["row_indices"]), _pct(ln["excess_noise_rate"]),
+                            _rows(ln["row_indices"]), _pct(ln["estimated_noise_rate"]),
                             _pct(ln["reference_noise_rate"] or 0.0)))
     elif ln["status"] == "skipped":
         notes.append("label noise not checked: %s" % ln["reason"])

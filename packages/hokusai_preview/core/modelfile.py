@@ -27,6 +27,9 @@ FORMATS = (SAFE_FORMAT,) + UNSAFE_FORMATS
 EXTENSIONS = {".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
 ZIP_MAGIC = b"PK\x03\x04"  # a skops file is a zip archive
 PICKLE_MAGIC = b"\x80"  # the PROTO opcode that starts every pickle of protocol 2 or later
+# A forest of the recipe's depth unpacks to tens of MB; a file that would unpack to more than
+# this is refused before skops reads it (a few MB of compressed zeros can declare gigabytes).
+MAX_UNPACKED_BYTES = 1 << 30
 TRUST_HINT = ("pass --trust-model only if you trust whoever made this bundle; bundles built by hp-baseline "
               "use skops, which loads without running code")
 
@@ -86,6 +89,7 @@ def check_model(path, fmt, trust=False, data=None):
 
     from .recipe import TRUSTED_TYPES
 
+    _check_unpacked_size(path, data)
     try:
         needed = sio.get_untrusted_types(data=data) if data is not None else sio.get_untrusted_types(file=path)
     except Exception as exc:  # a zip but not a skops file, or truncated
@@ -96,6 +100,24 @@ def check_model(path, fmt, trust=False, data=None):
         raise UntrustedModelError("model file %s needs types outside the trusted list: %s" % (path, ", ".join(refused)),
                                   "it is not a model hokusai-preview builds; rebuild it with hp-baseline")
     return sorted(needed)
+
+
+def _check_unpacked_size(path, data=None):
+    """Refuse a zip whose members declare more than MAX_UNPACKED_BYTES (zipfile never inflates a
+    member past its declared size, so the declaration bounds what loading can take)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
+                            "rebuild the bundle with hp-baseline") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise BaselineError("model file %s would unpack to %.1f GB, over the %d GB limit (a model of the recipe "
+                            "unpacks to tens of MB), so it is not opened" % (
+                                path, unpacked / 1e9, MAX_UNPACKED_BYTES >> 30),
+                            "rebuild the bundle with hp-baseline")
 
 
 def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None):

@@ -18,7 +18,7 @@ import warnings
 from .deltaone import THRESHOLD_PP
 from .errors import UsageError
 from .report import percent, points, signed, thousands
-from .summary import baselines, failed, judged_on, plural, primaries, sort_rows, tally, verdict
+from .summary import baselines, failed, judged_on, plural, primaries, rows_text, sort_rows, tally, verdict
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
 WIDTH_IN = 10.0
@@ -146,7 +146,7 @@ def _figure(plt, rows):
                                      fontsize=8.5, color=GREY, zorder=5,
                                      bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
         warnings_count = len(r.get("warnings") or [])
-        detail = _rows_text(r) + (" · " + plural(warnings_count, "warning") if warnings_count else "")
+        detail = rows_text(r, unit=True) + (" · " + plural(warnings_count, "warning") if warnings_count else "")
         _label(ax, y, number[id(r)], r["contribution"], detail, INK, AMBER if warnings_count else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
@@ -210,12 +210,6 @@ def _label(ax, y, number, name, detail, color, detail_color=GREY):
     ax.annotate("%d  %s" % (number, _plain(_clip(name, 34))), (-0.02, y), va="bottom", fontsize=9.5, color=color,
                 fontweight="bold", **at)
     ax.annotate(_plain(detail), (-0.02, y), va="top", fontsize=8, color=detail_color, **at)
-
-
-def _rows_text(row):
-    if row["original_rows"] is not None and row["rows_used"] != row["original_rows"]:
-        return "%s of %s" % (thousands(row["rows_used"]), plural(row["original_rows"], "row"))
-    return plural(row["rows_used"], "row") if row["rows_used"] is not None else "? rows"
 
 
 def _subtitle(rows):

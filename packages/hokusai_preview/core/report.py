@@ -133,6 +133,21 @@ def removed_rows(preview):
     return int(contamination.get("rows_removed") or 0)
 
 
+def verdict_headline(deltaone, glyphs):
+    """(mark, words) of the report's first verdict line. The mark is certain (a tick or a cross)
+    when the full run is likely (:data:`SURE`) to decide alike; when only the reason is in
+    doubt (below the threshold, or not significant) the pass-or-fail is still certain, and the
+    line says which reason is the likelier."""
+    accepted = bool(deltaone.get("accepted"))
+    words = VERDICTS.get(deltaone["decision"], (deltaone["decision"],) * 2)[1]
+    if deltaone.get("probability_of_decision", 1.0) >= SURE:
+        return glyphs["yes" if accepted else "no"], words
+    passes = deltaone.get("probability")
+    if passes is not None and not accepted and 1.0 - passes >= SURE and words.startswith("would not pass: "):
+        return glyphs["no"], "would not pass (likelier reason: %s)" % words[len("would not pass: "):]
+    return "?", words + " (uncertain)"
+
+
 def full_run_title(mode, removed, seed=None, pipeline_seed=None):
     """The report's first line for a --full run: what it computed, said plainly where that is
     not the main pipeline's own computation (no base table, benchmark matches left out, or a
@@ -147,11 +162,16 @@ def full_run_title(mode, removed, seed=None, pipeline_seed=None):
     return "FULL PIPELINE RECIPE (local run%s)" % "".join(", " + c for c in caveats)
 
 
-def verdict_target(mode, removed):
-    """Whose verdict the probability is about: the main pipeline's, or the run this tool can do."""
+def verdict_target(mode, removed=0, seed=None, recipe_seed=None):
+    """Whose result the estimate, its confidence and the verdict's probability are about: the
+    main pipeline's, or the run this tool can do where that is not the main pipeline's
+    computation (no base table, benchmark matches left out, another seed than the recipe's)."""
     if mode == "fine_tune":
         return "a --full fine-tuning run"
-    return "the full run on the kept rows" if removed else "the full pipeline"
+    caveats = ["on the kept rows"] if removed else []
+    if seed is not None and recipe_seed is not None and seed != recipe_seed:
+        caveats.append("with seed %d" % seed)
+    return "the full run %s" % " and ".join(caveats) if caveats else "the full pipeline"
 
 
 def nice_ticks(lo, hi, most=5):
@@ -265,11 +285,9 @@ def render(output, color=False, glyphs=UNICODE):
 
     # The verdict and the probability that the full pipeline reaches it.
     accepted = bool(d1.get("accepted"))
-    sure = d1.get("probability_of_decision", 1.0) >= SURE
-    verdict = "%s DeltaOne %s%s" % (g["yes" if accepted else "no"] if sure else "?",
-                                    VERDICTS.get(d1["decision"], (d1["decision"],) * 2)[1],
-                                    "" if sure else " (uncertain)")
-    chance = "chance %s passes: %s" % (verdict_target(p["mode"], removed), percent(d1["probability"]))
+    verdict = "%s DeltaOne %s" % verdict_headline(d1, g)
+    chance = "chance %s passes: %s" % (verdict_target(p["mode"], removed, config.get("random_seed"), recipe_seed),
+                                       percent(d1["probability"]))
     verdict_text = (s.good if accepted else s.bad)(s.bold(verdict))
     if len(verdict) + 2 + len(chance) <= WIDTH:
         lines.append(verdict_text + " " * (WIDTH - len(verdict) - len(chance)) + s.bold(chance))
@@ -294,7 +312,10 @@ def render(output, color=False, glyphs=UNICODE):
         # The estimate above is extrapolated to all rows; this is what the sample itself gave.
         lines.append(wrap("%s  as measured on the %s-row sample" % (
             signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
-    lines.append(wrap(p["confidence_meaning"].replace("+/-", g["pm"]), 31,
+    # Its first clause: what the rest says (why the run is not the main pipeline's own) the
+    # report's first lines and its contribution line say already.
+    meaning = p["confidence_meaning"].split("; ")[0]
+    lines.append(wrap(meaning.replace("+/-", g["pm"]), 31,
                       "%-22s %-7s " % ("estimation_confidence", confidence(p["estimation_confidence"]))))
     hint = firmer_hint(p)
     if hint:
@@ -307,16 +328,16 @@ def render(output, color=False, glyphs=UNICODE):
     manifest = output["new_model"]["training_metadata"]["data_manifest"]
     training = output["new_model"]["training_metadata"]
     budget = p["budget"]
-    notes = ["stratified sample"] if p["sample_size_used"] < p["original_data_size"] else []
+    notes = ["stratified sample"] if p["sampled"] else []
     notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
     lines.append(wrap("%s: %s of %s rows used%s" % (
-        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"] + removed),
+        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))
     held_out = output["pipeline_metadata"]["config"].get("test_size")
     split = ""
     if budget.get("split", "none") != "none":
         fitted = thousands(budget["fitted_samples"])
-        if p["sample_size_used"] < p["original_data_size"]:  # the split is the full run's, over all rows
+        if p["sampled"]:  # the split is the full run's, over all rows
             split = ", %g%% held out as the main pipeline does; the preview fitted %s of them (what its " \
                     "sample holds of that split)" % (100 * held_out, fitted)
         else:
@@ -346,7 +367,7 @@ def firmer_hint(p):
     uncertainty = p.get("uncertainty") or {}
     sampling = (uncertainty.get("from_sampling") or {}).get("delta_one", 0.0)
     trees = (uncertainty.get("from_unfitted_trees") or {}).get("delta_one", 0.0)
-    if p["sample_size_used"] >= p["original_data_size"] or p["estimation_confidence"] >= FIRM or sampling <= trees:
+    if not p["sampled"] or p["estimation_confidence"] >= FIRM or sampling <= trees:
         return None
     return ("most of that uncertainty is from the rows the sample left out; --sample-size %d uses every row"
             % p["original_data_size"])

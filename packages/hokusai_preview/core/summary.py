@@ -23,11 +23,11 @@ from .report import VERDICTS, confidence, percent, plural, points, removed_rows,
 
 FORMATS = ("md", "csv", "jsonl")
 
-CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "delta_one_score", "delta_one_low",
-              "delta_one_high", "primary_metric", "primary_delta_pp", "primary_low_pp", "primary_high_pp",
-              "deltaone_decision", "deltaone_accepted", "deltaone_probability", "estimation_confidence",
-              "warnings", "error_kind", "error_exit_code", "error_message", "source_path", "baseline_model_id",
-              "benchmark_rows", "preview_mode"]
+CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "rows_removed", "delta_one_score",
+              "delta_one_low", "delta_one_high", "primary_metric", "primary_delta_pp", "primary_low_pp",
+              "primary_high_pp", "deltaone_decision", "deltaone_accepted", "deltaone_probability",
+              "estimation_confidence", "warnings", "error_kind", "error_exit_code", "error_message", "source_path",
+              "baseline_model_id", "benchmark_rows", "preview_mode"]
 
 
 def row_of(item):
@@ -44,7 +44,7 @@ def row_of(item):
     est, prim, d1 = p["estimate"], p["primary_metric"], p["deltaone"]
     source = item["new_model"]["training_metadata"]["data_manifest"].get("source_path", "?")
     return _row(source, "ok", baseline_model_id=item["baseline_model"]["model_id"], preview_mode=p["preview_mode"],
-                rows_used=p["sample_size_used"], original_rows=p["original_data_size"] + removed_rows(p),
+                rows_used=p["sample_size_used"], original_rows=p["original_data_size"], rows_removed=removed_rows(p),
                 delta_one_score=est["delta_one_score"], delta_one_interval=list(est["delta_one_interval"]),
                 primary_metric=prim["name"], primary_delta_pp=prim["estimated_delta_pp"],
                 primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") else None,
@@ -56,7 +56,8 @@ def row_of(item):
 def _row(source, status, **fields):
     row = {"record": "summary", "contribution": os.path.basename(source) or source, "source_path": source,
            "status": status, "baseline_model_id": None, "preview_mode": None, "rows_used": None,
-           "original_rows": None, "delta_one_score": None, "delta_one_interval": None, "primary_metric": None,
+           "original_rows": None, "rows_removed": None, "delta_one_score": None, "delta_one_interval": None,
+           "primary_metric": None,
            "primary_delta_pp": None, "primary_interval_pp": None, "deltaone_decision": None,
            "deltaone_accepted": None, "deltaone_probability": None, "estimation_confidence": None,
            "benchmark_rows": None, "warnings": [], "error": None}
@@ -193,9 +194,7 @@ def markdown(rows):
                      "**failed** (%s, exit %s)" % (error.get("kind", "error"), error.get("exit_code", "?")),
                      "—", "—", _cell(error.get("message", ""))]
         else:
-            rows_used = thousands(row["rows_used"])
-            if row["original_rows"] is not None and row["rows_used"] != row["original_rows"]:
-                rows_used += " of " + thousands(row["original_rows"])
+            rows_used = rows_text(row)
             metric = (row["primary_metric"] or "?") + " " if mixed else ""
             cells = [str(number), _cell(row["contribution"]), rows_used,
                      "%s (%s)" % (signed(row["delta_one_score"], 4), _span(row["delta_one_interval"], 4)),
@@ -205,6 +204,21 @@ def markdown(rows):
                      _cells(row["warnings"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def rows_text(row, unit=False):
+    """'1,000', '500 of 20,000' (sampled) or '499 of 500 (1 benchmark match removed)'; with
+    ``unit``, '1,000 rows' and '500 of 20,000 rows'."""
+    used, total, removed = row["rows_used"], row["original_rows"], row.get("rows_removed") or 0
+    if used is None:
+        return "? rows" if unit else "?"
+    if total is None or used == total:
+        text = plural(used, "row") if unit else thousands(used)
+    else:
+        text = "%s of %s" % (thousands(used), plural(total, "row") if unit else thousands(total))
+    if removed:
+        text += " (%s benchmark %s removed)" % (thousands(removed), "match" if removed == 1 else "matches")
+    return text
 
 
 def _verdict(row):
@@ -286,7 +300,8 @@ ERROR_FIELDS = [
 ROW_FIELDS = [
     ("contribution", "string", ""), ("source_path", "string", ""), ("status", ("ok", "error"), ""),
     ("baseline_model_id", "string", "null"), ("preview_mode", "boolean", "null"), ("rows_used", "positive", "null"),
-    ("original_rows", "positive", "null"), ("delta_one_score", "number", "null"),
+    ("original_rows", "positive", "null"), ("rows_removed", "count", "null optional"),
+    ("delta_one_score", "number", "null"),
     ("delta_one_interval", "delta_interval", "null"), ("primary_metric", "string", "null"),
     ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "pp_interval", "null"),
     ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
@@ -308,6 +323,7 @@ OUTPUT_FIELDS = [
     ("preview_metadata.mode", ("retrain", "fine_tune"), ""),
     ("preview_metadata.sample_size_used", "positive", ""),
     ("preview_metadata.original_data_size", "positive", ""),
+    ("preview_metadata.sampled", "boolean", ""),
     ("preview_metadata.time_elapsed", "number", ""),
     ("preview_metadata.estimation_confidence", "fraction", ""),
     ("preview_metadata.confidence_meaning", "string", ""),

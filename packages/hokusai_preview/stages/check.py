@@ -12,8 +12,10 @@ compares the contribution with the baseline's benchmark and base tables and repo
 * duplicates within the contribution and against the base training table;
 * label noise: rows whose label a cross-validated model confidently disagrees with
   (confident learning), with the estimated noise rate, against the same on the baseline's rows;
+  and labels that contradict the baseline's rows throughout (flipped, another labelling rule);
 * drift of each feature and of the class balance against the benchmark;
-* personal data: columns holding e-mail addresses, phone numbers, card numbers or government ids.
+* personal data: columns holding e-mail addresses, phone numbers, card numbers, IBANs or
+  government ids.
 
 Counts that clean data from the same source reaches by chance are reported but raise no
 warning. Warnings go to stderr; everything is in the record and, through hp-delta, in the
@@ -87,12 +89,13 @@ class Check(Stage):
         table_path, rows = contribution["table_path"], contribution["rows_used"]
         if removed:
             if removed == len(keep):
-                raise DataError("every contributed row duplicates a benchmark row (%d rows); nothing is left to "
-                                "train with" % removed,
+                raise DataError("%s: every row duplicates a benchmark row (%d rows); nothing is left to train "
+                                "with" % (contribution["source_path"], removed),
                                 "contribute rows the benchmark does not hold, or pass --keep-contaminated")
             if len(class_counts) == 1 and base is None:  # as hp-load refuses such a contribution
-                raise DataError("without the %d rows that duplicate benchmark rows, every row has the label %r, and "
-                                "the baseline has no base table to retrain with" % (removed, next(iter(class_counts))),
+                raise DataError("%s: without the %d rows that duplicate benchmark rows, every row has the label %r, "
+                                "and the baseline has no base table to retrain with" % (
+                                    contribution["source_path"], removed, next(iter(class_counts))),
                                 "contribute rows of at least two classes, or pass --keep-contaminated")
             table_path = cleaned
             artifacts.append("check.parquet")
@@ -106,14 +109,21 @@ class Check(Stage):
     def report(self, findings, removed):
         c, ln = findings["contamination"], findings["label_noise"]
         # "name count" pairs read right for any count (no "1 match benchmark rows").
+        duplicates = findings["duplicates"]
         parts = ["benchmark matches %d%s" % (c["rows"], " (removed)" if removed else ""),
-                 "repeated rows %d" % findings["duplicates"]["within"]["rows"]]
-        if ln["status"] == "checked":
+                 "repeated rows %d" % duplicates["within"]["rows"]]
+        if duplicates["base"].get("available"):
+            parts.append("copies of base rows %d" % duplicates["base"]["rows"])
+        if ln["status"] == "checked" and (ln.get("conflict") or {}).get("conflict"):
+            parts.append("labels contradicting the baseline's rows")
+        elif ln["status"] == "checked":
             parts.append("label noise %.1f%% (baseline's rows of the same classes %.1f%%)"
                          % (100 * ln["rate"], 100 * ln["reference_rate"]))
         drift = findings["drift"]
         parts.append("drifted features %d of %d" % (len(drift["drifted"]), len(drift["features"])))
-        parts.append("columns with personal data %d" % sum(f["flagged"] for f in findings["pii"]["columns"]))
+        # a column holding two kinds (e-mails and phone numbers) is one column
+        parts.append("columns with personal data %d" % len({f["column"] for f in findings["pii"]["columns"]
+                                                            if f["flagged"]}))
         self.info("checked %d rows in %.1fs: %s" % (findings["rows_checked"], sum(findings["timings"].values()),
                                                       ", ".join(parts)))
         for note in findings["notes"]:

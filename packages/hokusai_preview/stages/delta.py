@@ -14,7 +14,11 @@ contributor_attribution, evaluation_metadata, pipeline_metadata) plus `preview_m
 * estimation_confidence: the probability that the full pipeline's delta_one_score lies within
   +/-20% of this estimate (at least +/-0.2 points), from the measured spread of the trees not
   grown and, when the contribution was sampled, of the learning-curve extrapolation; exactly 1
-  only when the preview is the full computation (every tree, every row);
+  only when the preview is the full computation (every tree, every row); where hp-check left
+  out benchmark matches, or with another --seed than the recipe's, it is about that run
+  (`confidence_meaning` says which);
+* sample_size_used (rows the preview used), original_data_size (the contribution's rows,
+  benchmark matches included) and sampled (whether the preview sampled the rows it kept);
 * intervals (90%) for delta_one_score and the primary metric's delta in points, and a paired
   bootstrap over the benchmark rows (how much the delta depends on which rows are in it);
 * the main pipeline's DeltaOne decision for the primary metric (>= 1 point, >= 800 rows,
@@ -51,6 +55,25 @@ FINE_TUNE_WARNING = ("this baseline bundle has no base training table, so the ma
                      "measures whether the contribution carries signal the benchmark rewards, but the main "
                      "pipeline's delta can differ from it in either direction, by an amount this tool cannot bound")
 INTERVAL_Z = 1.6448536269514722  # 90% two-sided
+
+
+def confidence_meaning(mode, removed=0, seed=None, recipe_seed=None):
+    """What ``estimation_confidence`` is the probability of, naming the run it is about where
+    that is not the main pipeline's own computation (see report.verdict_target)."""
+    from ..core.report import verdict_target
+
+    if mode == "fine_tune":
+        return FINE_TUNE_CONFIDENCE_MEANING
+    target = verdict_target(mode, removed, seed, recipe_seed)
+    if target == "the full pipeline":
+        return CONFIDENCE_MEANING
+    other_seed = seed != recipe_seed
+    differs = (["would also train on the %d benchmark %s left out (--full --keep-contaminated runs that)"
+                % (removed, "match" if removed == 1 else "matches")] if removed else []) + \
+        (["trains with the recipe's seed %d" % recipe_seed] if other_seed else [])
+    return ("probability that the delta_one_score of %s (hokusai-preview --full%s) lies within +/-20%% of this "
+            "estimate (at least +/-0.2 points); the main pipeline %s" % (
+                target, " --seed %d" % seed if other_seed else "", " and ".join(differs)))
 
 
 class Delta(Stage):
@@ -225,6 +248,7 @@ def build_output(record, primary=None, bootstrap=500):
                             "improvement": bool(new_value - base > 0)}
 
     warnings = list(contribution["validation"].get("warnings", []))  # hp-load's name the rows it dropped
+    removed = int((record.get("check") or {}).get("rows_removed") or 0)  # benchmark matches hp-check left out
     if n_rows < MIN_BENCHMARK_ROWS:
         warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
                         % (n_rows, MIN_BENCHMARK_ROWS))
@@ -249,13 +273,20 @@ def build_output(record, primary=None, bootstrap=500):
                         "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
                         "use --sample-size %d or more" % (used, whole, min(whole, est.SMALL_SAMPLE)))
     elif whole > est.FAR_EXTRAPOLATION * used:
-        ratio, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)
+        times, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)
         # Rounded up, so that just beyond the bound never reads as the bound itself.
-        fold = "%d" % math.ceil(ratio) if ratio >= 10 else ("%.1f" % (math.ceil(ratio * 10) / 10)).replace(".0", "")
+        fold = "%d" % math.ceil(times) if times >= 10 else ("%.1f" % (math.ceil(times * 10) / 10)).replace(".0", "")
         warnings.append("the estimate extrapolates %s-fold, from %s sampled rows to all %s: sampled previews' "
                         "intervals have held in testing up to %d-fold and proved too narrow at 8- to 10-fold (README: "
                         "Where it can be wrong); --sample-size %s or more, or --full, gives a firmer one" % (
                             fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
+    if full.get("steepens"):
+        steps = ", ".join("%+.2f" % (100 * est.delta_one(p["metric_deltas"]))
+                          for p in points if not p.get("complement"))
+        warnings.append("the learning curve steepens at the sample's full size (delta_one_score %s points along it, "
+                        "from the base rows alone to all %s sampled): the estimate assumes a curve that flattens or "
+                        "stays log-linear, so the full run may lie well beyond its interval; --sample-size %s or "
+                        "--full measures it" % (steps, format(used, ","), format(whole, ",")))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
     trust = {"model_format": record["baseline"].get("model_format", "skops"),
@@ -268,9 +299,10 @@ def build_output(record, primary=None, bootstrap=500):
         "preview_mode": preview_mode,
         "disclaimer": DISCLAIMER if preview_mode else None,
         "estimation_confidence": rounded_probability(confidence),
-        "confidence_meaning": CONFIDENCE_MEANING if mode == "retrain" else FINE_TUNE_CONFIDENCE_MEANING,
+        "confidence_meaning": confidence_meaning(mode, removed, seed, shipped_seed),
         "sample_size_used": used,
-        "original_data_size": whole,
+        "original_data_size": whole + removed,  # the contribution's rows, benchmark matches included
+        "sampled": used < whole,
         "time_elapsed": None,
         "mode": mode,
         "estimate": {
@@ -281,6 +313,7 @@ def build_output(record, primary=None, bootstrap=500):
             "metric_intervals": {m: interval(m) for m in included},
             "extrapolated": full["extrapolated"],
             "curve_trust": full["curve_trust"],
+            "curve_steepens": bool(full.get("steepens")),
             "exact": exact,
         },
         "measured": {
@@ -324,8 +357,9 @@ def build_output(record, primary=None, bootstrap=500):
         "warnings": warnings,
         "trust": trust,
     }
-    if record.get("check"):  # hp-check ran: its findings travel with the estimate
+    if record.get("check"):  # hp-check ran: its findings travel with the estimate, its warnings among the rest
         preview["diagnostics"] = record["check"]["diagnostics"]
+        warnings.extend(w for w in preview["diagnostics"].get("warnings") or [] if w not in warnings)
     # sample_size: the size the contribution was sampled down to, null when it was used whole.
     config = {"random_seed": training["seed"], "sample_size": sample.get("sample_size_requested"),
               "test_size": training["test_size"], "evaluation_metrics": list(METRICS), "primary_metric": primary,

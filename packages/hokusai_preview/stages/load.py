@@ -89,7 +89,8 @@ class Load(Stage):
         try:
             if spooled and os.path.getsize(spooled) == 0:
                 raise DataError("%s: is empty" % label, "give a file with a header row and data rows")
-            self.current = {"path": path, "label": label,
+            before = _identity(path)  # before the hash: a change while hashing is caught too
+            self.current = {"path": path, "label": label, "identity": before,
                             "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
             result = super().handle({"record": "source", "key": self.current["sha256"]})
         finally:
@@ -104,8 +105,10 @@ class Load(Stage):
     def params(self, record):
         # The path as typed, not the file it names: the record reports it (source_path), so the
         # same file named another way (./x.csv, /abs/x.csv) is another entry, not the first spelling.
+        # The bundle's directory too: the record names it for the later stages, and a copy of the
+        # same bundle elsewhere (the first one moved or deleted since) must not be answered with it.
         return {"source": self.current["label"], "label_column": self.args["--label-column"],
-                "format": self.args["--format"]}
+                "format": self.args["--format"], "bundle_path": self.bundle.path}
 
     def compute(self, record, entry):
         from ..core.dataio import BatchReader, read_with_restarts
@@ -123,6 +126,10 @@ class Load(Stage):
             if reader.note:  # e.g. text named .parquet: the name may say more than the content's error
                 exc.message = "%s (%s)" % (exc.message, reader.note.replace("; read as", ", read as"))
             raise
+        if _identity(self.current["path"]) != self.current["identity"]:
+            # Hashed, then parsed: a file written meanwhile would be stored under a hash of other content.
+            raise DataError("%s: changed while it was read" % self.current["label"],
+                            "run again once whatever writes it has finished (or preview a copy)")
         # After the data, which fails faster when bad; the verdict is cached per bundle, so only a
         # bundle's first run pays for the model scan's imports.
         self.bundle.check_contents(self.args["--trust-model"], cache=self.cache)  # cached load implies checked
@@ -151,6 +158,12 @@ class Load(Stage):
         self.info("; ".join(parts))
         for warning in v["warnings"]:
             self.warn(warning)
+
+
+def _identity(path):
+    """What changes when a file is written: its inode, size and modification time."""
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _format_name(contribution):
