@@ -634,3 +634,44 @@ def test_labels_that_differ_from_the_classes_only_in_case_are_named_so(tmp_path)
     assert result.err_lines == ["hp-load: error: %s: none of its labels ('f', 'l', 'm', 'vf') is a class of the "
                                 "baseline ('F', 'L', 'M', 'VF'); its labels differ from the baseline's classes only "
                                 "in letter case: write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'" % path]
+
+
+def test_a_file_written_to_while_it_is_read_is_refused_and_not_cached(tmp_path, monkeypatch, cache_dir, bundles):
+    # Hashed for the key, then parsed: content that changed between the two must not be stored
+    # under the first content's hash. Here the file changes during the parse, as a writer would.
+    from hokusai_preview.core import dataio
+    from hokusai_preview.core.cache import Cache
+
+    path = tmp_path / "growing.csv"
+    path.write_bytes(open(os.path.join(EXAMPLES, "hpc_jobs_1000.csv"), "rb").read())
+    opened = dataio.BatchReader.__init__
+
+    def open_and_append(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        with open(str(path), "ab") as handle:  # another program appends a row meanwhile
+            handle.write(b"CA,10,10,10,0,10,Mon,VF\n")
+
+    monkeypatch.setattr(dataio.BatchReader, "__init__", open_and_append)
+    result = run("hp-load", "--data-path", path, "--baseline-model", bundles("hpc")[0])
+    assert result.code == 3 and result.stdout == ""
+    assert result.err_lines == ["hp-load: error: %s: changed while it was read; run again once whatever writes "
+                                "it has finished (or preview a copy)" % path]
+    assert [e for e in Cache(str(cache_dir)).entries() if e["stage"] == "load"] == []
+
+
+def test_a_copy_of_a_bundle_elsewhere_is_named_as_given_not_as_first_met(tmp_path, bundles, cache_dir):
+    # The record tells the later stages where the bundle is: a copy (the first one since moved
+    # or deleted) is not answered with the first one's path.
+    import shutil
+
+    first, second = str(tmp_path / "P"), str(tmp_path / "Q")
+    shutil.copytree(bundles("hpc")[0], first)
+    shutil.copytree(first, second)
+    example = os.path.join(EXAMPLES, "hpc_jobs_1000.csv")
+    assert run("hp-load", "--data-path", example, "--baseline-model", first).code == 0
+    shutil.rmtree(first)
+    again = run("hp-load", "--data-path", example, "--baseline-model", second)
+    assert again.code == 0, again
+    assert again.records[0]["baseline"]["path"] == second
+    later = run("hp-check", stdin=again.stdout)
+    assert later.code == 0, later

@@ -61,8 +61,14 @@ def same_training(a, b):
     assert sorted(first) == sorted(second)
     for name in first:
         assert np.array_equal(first[name], second[name]), name
-    for field in ("trees", "stop_reason", "convergence", "learning_curve"):
+    for field in ("trees", "stop_reason", "convergence"):
         assert a[field] == b[field], field
+    # How a run came by its trees (grown, or read back from a checkpoint) is not its result.
+    assert strip_resumed(a["learning_curve"]) == strip_resumed(b["learning_curve"])
+
+
+def strip_resumed(curve):
+    return [{k: v for k, v in point.items() if k != "resumed_trees"} for point in curve]
 
 
 def checkpoint_trees(cache):
@@ -270,6 +276,30 @@ def test_a_full_runs_checkpoint_serves_a_later_preview(example_csv, bundles, tmp
     training = preview.records[0]["training"]
     assert training["resumed_trees"] == training["trees"] < training["full_trees"]
     same_training(training, alone.records[0]["training"])
+
+
+def test_a_larger_sample_continues_from_the_forests_of_a_smaller_one(example_csv, bundles, tmp_path):
+    # The learning curve's sub-samples are hp-sample's smaller samples of the same file: the half
+    # of 500 rows is the sample of 250, the quarter that sample's half. Their training rows are
+    # the same, so their trees come from the checkpoints the smaller run left.
+    bundle, _ = bundles("hpc")
+    loaded = run("hp-load", example_csv, "--baseline-model", bundle)
+    small = pipe(("hp-sample", "--sample-size", "250"), ("hp-train",), stdin=loaded.stdout)[-1]
+    larger = pipe(("hp-sample", "--sample-size", "500"), ("hp-train",), stdin=loaded.stdout)[-1]
+    alone = pipe(("hp-sample", "--sample-size", "500"), ("hp-train", "--cache-dir", str(tmp_path / "alone")),
+                 stdin=loaded.stdout)[-1]
+    for result in (small, larger, alone):
+        assert result.code == 0, result
+    before, after = small.records[0]["training"], larger.records[0]["training"]
+    points = {(p["rows"], p["complement"]): p for p in after["learning_curve"]}
+    earlier = {(p["rows"], p["complement"]): p for p in before["learning_curve"]}
+    assert points[(250, False)]["fitted_rows"] == earlier[(250, False)]["fitted_rows"]  # the same rows
+    assert points[(125, False)]["fitted_rows"] == earlier[(125, False)]["fitted_rows"]
+    assert points[(250, False)]["resumed_trees"] == min(before["trees"], after["trees"]) > 0
+    assert points[(125, False)]["resumed_trees"] == min(before["trees"], after["trees"])
+    assert points[(250, True)]["resumed_trees"] == 0 and after["resumed_trees"] == 0  # rows no earlier run had
+    assert "learning curve: 3 of its 4 forests from checkpoints of earlier runs" in larger.stderr
+    same_training(after, alone.records[0]["training"])  # the same numbers as a run that grew every tree
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)

@@ -77,16 +77,21 @@ CORRUPTIONS = {
     "entry.json not JSON": lambda d: open(os.path.join(d, "entry.json"), "w").write("\x00garbage"),
     "entry.json deleted": lambda d: os.unlink(os.path.join(d, "entry.json")),
     "entry.json lists a file outside": lambda d: _rewrite_files(d, {"../../x": {"size": 1, "sha256": "0"}}),
+    "entry.json record edited": lambda d: _rewrite(d, lambda meta: meta["record"].update(n=2)),
 }
 
 
-def _rewrite_files(directory, files):
+def _rewrite(directory, edit):
     path = os.path.join(directory, "entry.json")
     with open(path) as handle:
         meta = json.load(handle)
-    meta["files"] = files
+    edit(meta)
     with open(path, "w") as handle:
         json.dump(meta, handle)
+
+
+def _rewrite_files(directory, files):
+    _rewrite(directory, lambda meta: meta.update(files=files))
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))

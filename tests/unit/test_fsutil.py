@@ -7,6 +7,7 @@ replace the link, and /dev/stdout is the system's.
 
 import json
 import os
+import re
 import stat
 import subprocess
 import uuid
@@ -216,3 +217,12 @@ def test_missing_folder_is_the_outermost_one_an_output_would_need(tmp_path):
     assert missing_folder(str(tmp_path / "a" / "b" / "out.json")) == str(tmp_path / "a")
     (tmp_path / "a").mkdir()
     assert missing_folder(str(tmp_path / "a" / "b" / "out.json")) == str(tmp_path / "a" / "b")
+
+
+@pytest.mark.parametrize("name", ["x" * 300 + ".json", "d" * 300 + "/out.json"])
+def test_an_output_name_too_long_for_the_file_system_is_refused_before_any_work(tmp_path, name):
+    with pytest.raises(OutputError) as refused:
+        check_output_path(str(tmp_path / name))
+    assert re.search(r"is 30\d bytes long, more than the \d+ this file system allows", refused.value.message)
+    assert len(str(refused.value.message)) < 250  # the path is shortened, the line stays one line
+    assert os.listdir(str(tmp_path)) == []

@@ -97,3 +97,18 @@ def test_smaller_samples_nest_in_larger_ones():
 def test_data_smaller_than_the_sample_passes_whole():
     codes = np.array([0, 1, 1, 2, 0])
     assert stratified_indices(codes, 10, seed=0).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_sample_drawn_within_a_larger_one_is_the_smaller_sample_of_the_whole():
+    # What hp-train's learning curve draws from hp-sample's sample: the sample of that size from
+    # the whole table, as far as the larger sample holds it (here, wholly).
+    rng = np.random.default_rng(3)
+    codes = rng.choice(4, size=5000, p=[0.6, 0.3, 0.09, 0.01])
+    larger = stratified_indices(codes, 1000, seed=7)
+    for size in (500, 250, 1):
+        within = stratified_indices(codes, size, seed=7, within=larger)
+        assert np.array_equal(larger[within], stratified_indices(codes, size, seed=7))
+    # Rows the larger sample lacks are not invented: a class it holds fewer of gives what it has.
+    few = larger[codes[larger] != 0][:10]
+    within = stratified_indices(codes, 500, seed=7, within=few)
+    assert set(within) <= set(range(len(few)))

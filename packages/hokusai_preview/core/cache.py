@@ -4,7 +4,7 @@ Layout::
 
     $HP_CACHE_DIR/<stage>/<key[:2]>/<key>/   a published entry, never modified in place:
         <artifacts>                          files the stage wrote (Parquet tables, models, arrays)
-        entry.json                           the output record plus the size and SHA-256 of every artifact
+        entry.json                           the output record and its SHA-256, the size and SHA-256 of every artifact
     $HP_CACHE_DIR/.staging/<...>/            entries being built, one private directory per run
     $HP_CACHE_DIR/.locks/<stage>/<key>.lock  held (flock) by the run computing that key
     $HP_CACHE_DIR/.trash/<...>/              entries being removed
@@ -15,8 +15,9 @@ Nothing lost, nothing half-trusted:
   directory onto its key, so under ``<stage>/`` there are only complete entries. A run killed
   at any point (SIGINT, SIGTERM, SIGKILL) leaves at most a staging directory, which no lookup
   reads; the next run removes staging directories whose process is gone.
-* A lookup trusts an entry only when ``entry.json`` parses and every artifact it lists has the
-  recorded size and SHA-256; anything else (truncated, corrupted, edited) is removed and rebuilt.
+* A lookup trusts an entry only when ``entry.json`` parses, its record has the recorded SHA-256
+  and every artifact it lists has the recorded size and SHA-256; anything else (truncated,
+  corrupted, edited) is removed and rebuilt.
 * Two runs that need the same result at once: the second waits on the key's lock (which the
   kernel releases even when the holder is killed) and then reuses what the first published. If
   the lock is bypassed (lock file removed by eviction), both compute, the first published entry
@@ -37,6 +38,7 @@ stage is about to read, however long a stage takes.
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -435,6 +437,8 @@ def read_entry(directory):
         meta = json.load(handle)
     if not isinstance(meta.get("record"), dict):
         raise ValueError("entry has no record")
+    if meta.get("record_sha256") != _record_digest(meta["record"]):
+        raise ValueError("record changed")  # e.g. a count edited by hand: the record is output too
     for name, info in meta["files"].items():
         path = os.path.join(directory, name)
         if os.path.basename(name) != name:
@@ -489,8 +493,14 @@ def seal(directory, record, artifacts):
     """Write ``entry.json`` for the artifacts in ``directory``: new entries, and checkpoints as they grow."""
     files = {name: {"size": os.path.getsize(os.path.join(directory, name)),
                     "sha256": sha256_file(os.path.join(directory, name))} for name in artifacts}
+    record = json.loads(json.dumps(record))  # as it will read back (tuples as lists, keys as text)
     write_json_atomic(os.path.join(directory, ENTRY_FILE), {"record": record, "files": files,
+                                                            "record_sha256": _record_digest(record),
                                                             "created": time.time()})
+
+
+def _record_digest(record):
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
 class _Lock:

@@ -161,6 +161,20 @@ def check_writable_place(path):
         raise OutputError("cannot write %s: %s is not a directory" % (path, place), "choose another place")
     if not os.access(place, os.W_OK | os.X_OK):
         raise OutputError("cannot write %s: %s is not writable" % (path, place), "choose a writable place")
+    try:
+        longest = os.pathconf(place, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not every system says
+        longest = 255
+    for name in os.path.abspath(path)[len(place):].split(os.sep):
+        if len(os.fsencode(name)) > longest:
+            raise OutputError("cannot write %s: a name in it is %d bytes long, more than the %d this file system "
+                              "allows" % (_short(path), len(os.fsencode(name)), longest), "choose a shorter name")
+
+
+def _short(path, most=80):
+    """``path`` for a one-line message: a very long one cut in the middle."""
+    text = str(path)
+    return text if len(text) <= most else text[:most // 2 - 2] + "..." + text[-(most // 2 - 1):]
 
 
 # An open file named by descriptor: /proc/self and /proc/thread-self resolve to the pid (below);

@@ -52,7 +52,7 @@ def stratified_quotas(counts, size):
     return quotas
 
 
-def stratified_indices(codes, size, seed):
+def stratified_indices(codes, size, seed, within=None):
     """Sorted row indices of a stratified sample.
 
     Parameters
@@ -61,16 +61,26 @@ def stratified_indices(codes, size, seed):
         Class code of each row.
     size : int
     seed : int
+    within : array of int, optional
+        Sorted rows the sample is drawn from, when not all: the quotas and priorities are still
+        the whole table's, so the result is the sample of ``size`` from the whole table as far
+        as ``within`` holds it (all of it when ``within`` is a larger sample of the same seed:
+        a learning curve drawn so from hp-sample's sample reproduces hp-sample's smaller
+        samples, whose forests a smaller run's checkpoints hold).
 
     Returns
     -------
-    indices : array of int64, sorted ascending (the sample keeps the file's row order).
+    indices : array of int64, sorted ascending (the sample keeps the file's row order); with
+    ``within``, indices into ``within``.
     """
     codes = np.asarray(codes, dtype=np.int64)
     n_classes = int(codes.max()) + 1 if len(codes) else 0
     quotas = stratified_quotas(np.bincount(codes, minlength=n_classes), size)
     priority = np.random.Generator(np.random.PCG64(seed)).permutation(len(codes))
+    if within is not None:
+        codes, priority = codes[within], priority[within]
     order = np.lexsort((priority, codes))  # by class, then by priority
-    starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_classes))[:-1]])
-    chosen = [order[start:start + quota] for start, quota in zip(starts, quotas)]
+    counts = np.bincount(codes, minlength=n_classes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    chosen = [order[start:start + min(quota, count)] for start, quota, count in zip(starts, quotas, counts)]
     return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)

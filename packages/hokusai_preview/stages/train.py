@@ -23,6 +23,8 @@ quarter and half sub-samples, on the other half of the sample, and (retrain) on 
 alone, for the learning curve that extrapolates to the whole file; the two halves, drawn from
 different rows, measure how much the rows drawn matter. Every forest fits the rows the full run
 fits (the train/test split of base + the whole contribution), restricted to those sampled.
+The sub-samples are hp-sample's smaller samples of the file, so a run with a larger
+--sample-size takes those a smaller run grew from its checkpoints.
 
 Options:
   --seed N                Random seed of the forest [default: 42].
@@ -140,13 +142,14 @@ class Train(Stage):
         curve = []
         if sample.get("sampled"):
             points = trainer.learning_curve(split, contribution, positions, len(new_probas), CURVE_FRACTIONS,
-                                            COMPLEMENT_OF)
-            for rows, fitted, probas, complement in points:
+                                            COMPLEMENT_OF, draw_seed=int(sample["seed"]))
+            for rows, fitted, probas, complement, resumed in points:
                 name = "curve_%d%s" % (rows, "_rest" if complement else "")
                 arrays[name] = probas
-                curve.append({"rows": rows, "fitted_rows": fitted, "array": name, "complement": complement})
+                curve.append({"rows": rows, "fitted_rows": fitted, "array": name, "complement": complement,
+                              "resumed_trees": resumed})
             curve.append({"rows": len(contribution), "fitted_rows": fitted_contributed, "array": "new",
-                          "complement": False})
+                          "complement": False, "resumed_trees": int(trainer.resumed_trees)})
         fit_seconds = time.perf_counter() - started
 
         save_model(model, entry.path("model.skops"))
@@ -194,6 +197,12 @@ class Train(Stage):
             grew = "has %d of %d trees (%d from a checkpoint an earlier run on the same rows left, %d grown now)" % (
                 len(new_probas), full_new, trainer.resumed_trees, len(new_probas) - trainer.resumed_trees)
         self.info("%s: %s on %s, %s, in %.1fs" % (mode, grew, rows, stop_reason.replace("_", " "), fit_seconds))
+        reused = [p for p in curve[:-1] if p["resumed_trees"]]
+        if reused:  # a smaller --sample-size on the same file grew these (its sample, or its curve's)
+            self.info("learning curve: %s from checkpoints of earlier runs (%s)" % (
+                "%d of its %d forests" % (len(reused), len(curve) - 1),
+                ", ".join("%d trees on %d %srows" % (p["resumed_trees"], p["rows"], "other " if p["complement"] else "")
+                          for p in reused)))
         return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
 
     def progress(self, total, initial):
@@ -352,6 +361,7 @@ class Trainer:
             positions = np.arange(len(contribution), dtype=np.int64)
             classes, codes = np.unique(contribution[self.label].astype(str).to_numpy(), return_inverse=True)
             classes = [str(c) for c in classes]
+        self.contribution_codes = np.asarray(codes)  # every contributed row's class: the curve's draws
         columns = [self.label] + [f["name"] for f in self.features]
         base = self.bundle.read_table("base")[columns] if self.mode == "retrain" else contribution[columns].iloc[:0]
         return FullRunSplit(base, self.label, codes, classes, self.test_size, self.seed), positions
@@ -414,11 +424,17 @@ class Trainer:
             reason = "full_budget_requested"
         return model, np.concatenate(probas), history, reason
 
-    def learning_curve(self, split, contribution, positions, trees, fractions, complement_of=None):
-        """Yield (rows, fitted rows, per-tree probabilities, complement) for nested stratified
-        sub-samples of the contribution (whose rows are at ``positions`` of the whole), fitted
-        with ``split``; right after the sub-sample of share ``complement_of``, for the rest of the
-        contribution (``complement`` True: a disjoint draw of about the same size)."""
+    def learning_curve(self, split, contribution, positions, trees, fractions, complement_of=None, draw_seed=None):
+        """Yield (rows, fitted rows, per-tree probabilities, complement, trees resumed) for nested
+        stratified sub-samples of the contribution (whose rows are at ``positions`` of the whole),
+        fitted with ``split``; right after the sub-sample of share ``complement_of``, for the rest
+        of the contribution (``complement`` True: a disjoint draw of about the same size).
+
+        The sub-samples are drawn as hp-sample draws from the whole file (its quotas and row
+        priorities for ``draw_seed``, hp-sample's seed), within the rows at hand: the half of a
+        sample of 2m rows is then the sample of m rows itself, and the full run's split makes
+        its training rows the same, so a preview with a larger --sample-size takes the forests
+        of a smaller one's sample and curve from their checkpoints instead of growing them."""
         import functools
 
         import numpy as np
@@ -427,13 +443,12 @@ class Trainer:
         from ..core.recipe import tree_probas
         from ..core.sampling import stratified_indices
 
-        labels = contribution[self.label].astype(str).to_numpy()
-        _, codes = np.unique(labels, return_inverse=True)
         for fraction in fractions:
             if fraction == 0 and self.mode == "fine_tune":
                 continue  # no trees without contributed rows: the baseline is that point
             size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
-            chosen = stratified_indices(codes, size, self.seed) if size else np.empty(0, dtype=np.int64)
+            chosen = stratified_indices(self.contribution_codes, size, draw_seed, within=positions) if size \
+                else np.empty(0, dtype=np.int64)
             draws, drawn = [(chosen, False)], 0  # drawn: contributed rows the first draw fitted
             if fraction == complement_of:
                 draws.append((np.setdiff1d(np.arange(len(contribution)), chosen), True))
@@ -452,7 +467,8 @@ class Trainer:
                     saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
                 finally:
                     saved.close()
-                yield len(rows), fitted, tree_probas(forest, bench, self.classes, start=offset), complement
+                yield len(rows), fitted, tree_probas(forest, bench, self.classes, start=offset), complement, \
+                    saved.resumed
 
 
 class FullRunSplit:
