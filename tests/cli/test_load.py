@@ -81,6 +81,7 @@ VARIANTS = {
     "json_columns": ("data.json", json_columns, "json", False),
     "json_columns_gz": ("data.json.gz", lambda d: gz(json_columns(d)), "json", True),
     "json_pandas_default": ("data.json", lambda d: d.to_json().encode("utf-8"), "json", False),
+    "json_pandas_index": ("data.json", lambda d: d.to_json(orient="index").encode("utf-8"), "json", False),
     "json_indented": ("data.json", lambda d: json.dumps(json.loads(json_records(d)), indent=2).encode(), "json",
                       False),
     "jsonl": ("data.jsonl", jsonl, "jsonl", False),

@@ -1,7 +1,8 @@
 """Reading contributed tables of any supported format as a stream of Arrow record batches.
 
 Formats: CSV/TSV (``,`` ``;`` tab or ``|`` delimited, quoted fields, UTF-8 with or without BOM,
-UTF-16 with BOM), JSON (an array of records or an object of columns), JSON Lines, Parquet;
+UTF-16 with BOM), JSON (an array of records, an object of columns, or records keyed by row
+number as pandas' orient="index" writes them), JSON Lines, Parquet;
 each may be gzip-compressed. The format comes from the extension and is confirmed by sniffing
 the first bytes, which win when the extension is missing or lies.
 
@@ -432,6 +433,14 @@ class BatchReader:
                 and ("columns" in value or "schema" in value):  # pandas' other layouts of a table
             raise bad(self.label, "is pandas' orient=%r JSON, not records or columns" % (
                 "split" if "columns" in value else "table"), "write it with DataFrame.to_json(orient='records')")
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) \
+                and all(str(k).isdigit() for k in value) \
+                and not all(str(k).isdigit() for row in value.values() for k in row):
+            # pandas' orient="index": records keyed by row number ({"0": {"col": 1, ...}, ...}),
+            # told from an object of columns keyed by row number by which side the names are on.
+            rows = (("record %s" % key, row, 0) for key, row in value.items())
+            yield from self._from_records(rows)
+            return
         if isinstance(value, dict) and value and all(isinstance(v, (list, dict)) for v in value.values()):
             yield from self._from_columns(value)
             return
