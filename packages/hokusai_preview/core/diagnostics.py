@@ -44,7 +44,7 @@ import numpy as np
 
 from .bundle import class_codes
 
-RULES_VERSION = 5  # 2: a matched reference row is counted in the reference itself, repeats included;
+RULES_VERSION = 6  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
 #                       text near only missing text
 #                    4: noise rates with each table's own thresholds, markup out of shingles,
@@ -52,6 +52,8 @@ RULES_VERSION = 5  # 2: a matched reference row is counted in the reference itse
 #                       values, no decimal fractions as phones nor part numbers as SSNs, categories
 #                       that differ from the benchmark's only in letter case named
 #                    5: a contribution whose labels contradict the reference's (label conflict), IBANs
+#                    6: a conflict only where the noise test is blind, IBANs in either case and by
+#                       distinct values
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -75,6 +77,7 @@ TEXT_TOP_WORDS = 200
 PII_SAMPLE = 1000
 PII_MIN_SHARE = 0.05
 LUHN_CHANCE = 0.1  # random digits pass the Luhn check one time in ten
+IBAN_CHANCE = 1 / 97  # and random IBAN-shaped codes the mod-97 check one time in 97
 PII_CARD_ALPHA = 0.001
 EXAMPLES = 5
 SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
@@ -573,6 +576,9 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     rate_r, p_value = _standardised_excess(flagged, y, is_c, len(classes))
     excess = rate_c - rate_r
     warn = bool(excess >= NOISE_MIN_EXCESS and p_value < NOISE_ALPHA)
+    # Random noise raises the reference rows' flags too, but the contribution's stand out from
+    # theirs (label noise, above); a consistent relabelling's do not: that is a conflict.
+    conflict["conflict"] = conflict["conflict"] and not warn
     issue_rows = rows_c[flagged[:n_c]]
     issue_positions = np.flatnonzero(flagged[:n_c])
     # The most confident issues first: highest probability of the suggested class.
@@ -605,7 +611,9 @@ def _conflict(flagged_together, probas_alone, y, k):
     from the reference rows alone (McNemar's test on the same rows). Confident learning within
     the pooled rows cannot see a contribution that relabels the task consistently (every label
     flipped): the model learns the contribution's rule, and the reference rows then look as
-    noisy as the contribution. That is the sign this looks for."""
+    noisy as the contribution. That is the sign this looks for (:func:`label_noise` keeps it
+    only where the contribution's own flags do not stand out: random noise raises the
+    reference's flags a little too, and is label noise)."""
     from scipy.stats import norm
 
     result = {"conflict": False, "reference_rate_alone": None,
@@ -851,7 +859,7 @@ PII_PATTERNS = {
                                 r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
                                 r" ?[A-D]\b"),
     # Country, check digits, then up to 30 letters and digits, in groups of four or not.
-    "iban": re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w])"),
+    "iban": re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w])", re.IGNORECASE),
 }
 PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card_number": "card numbers",
              "government_id": "government ids", "iban": "bank account numbers (IBAN)"}
@@ -884,7 +892,7 @@ def iban_valid(text):
 
 def _pii_found(kind, text, luhn=True):
     """The first value of ``kind`` in ``text``, or None; ``luhn=False`` finds card-like numbers
-    whether or not they pass the Luhn check."""
+    and IBAN-like codes whether or not they pass their checksum."""
     for match in PII_PATTERNS[kind].finditer(text):
         value = match.group(0)
         if kind == "card_number":
@@ -894,24 +902,26 @@ def _pii_found(kind, text, luhn=True):
         # A decimal fraction (+40.712776, a latitude) is not a phone number's digit group.
         if kind == "phone" and (not 8 <= len(re.sub(r"\D", "", value)) <= 15 or _FRACTION.search(value)):
             continue
-        if kind == "iban" and not iban_valid(value):  # random letters and digits pass one time in 97
+        if kind == "iban" and luhn and not iban_valid(value):  # random letters and digits pass one time in 97
             continue
         return value
     return None
 
 
-def _cards_above_chance(texts):
-    """(card-like values, whether Luhn-valid numbers are too frequent among them for chance):
-    ids, timestamps and ISBNs of 13-19 digits pass one time in ten (a binomial test over the
-    distinct values: a barcode repeated on every row is one number, not a thousand)."""
+def _above_chance(texts, kind="card_number"):
+    """(values of the shape, whether those passing the checksum are too frequent among them for
+    chance): ids, timestamps and ISBNs of 13-19 digits pass the Luhn check one time in ten, and
+    codes shaped like IBANs pass mod 97 one time in 97 (a binomial test over the distinct values:
+    a barcode repeated on every row is one number, not a thousand)."""
     from scipy.stats import binom
 
     candidates = hits = 0
     for text in set(texts):
-        if _pii_found("card_number", text, luhn=False) is not None:
+        if _pii_found(kind, text, luhn=False) is not None:
             candidates += 1
-            hits += _pii_found("card_number", text) is not None
-    return candidates, bool(hits and binom.sf(hits - 1, candidates, LUHN_CHANCE) < PII_CARD_ALPHA)
+            hits += _pii_found(kind, text) is not None
+    chance = LUHN_CHANCE if kind == "card_number" else IBAN_CHANCE
+    return candidates, bool(hits and binom.sf(hits - 1, candidates, chance) < PII_CARD_ALPHA)
 
 
 def mask(kind, value):
@@ -956,8 +966,8 @@ def pii(frame, columns, seed=42):
             entry = {"column": name, "kind": kind, "values_checked": checked, "matches": len(hits),
                      "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
                      "examples": [mask(kind, h) for h in hits[:3]]}
-            if kind == "card_number":
-                entry["card_like"], above = _cards_above_chance(texts)
+            if kind in ("card_number", "iban"):
+                entry["card_like" if kind == "card_number" else "iban_like"], above = _above_chance(texts, kind)
                 entry["flagged"] &= above
             found.append(entry)
     return {"columns": found, "min_share": PII_MIN_SHARE, "warn": any(f["flagged"] for f in found)}
