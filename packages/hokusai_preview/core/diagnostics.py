@@ -540,9 +540,8 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     frame = pd.concat([contribution.iloc[rows_c][[f["name"] for f in features]],
                        reference.iloc[rows_r][[f["name"] for f in features]]], ignore_index=True)
     y = np.concatenate([y_c[rows_c], y_r[rows_r]])
-    counts = np.bincount(y, minlength=len(classes))
-    folds = int(min(NOISE_FOLDS, counts[counts > 0].min()))
-    if folds < 2 or (counts > 0).sum() < 2:
+    folds = _folds(y, len(classes))
+    if not folds:
         return _skip(dict(skipped, reason="a class has fewer than 2 rows"), all_rows)
 
     # The encoding is fitted on all rows at once: it never sees labels, and fitting TF-IDF once
@@ -553,9 +552,8 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
         from sklearn.model_selection import StratifiedKFold
 
         probas = np.zeros((len(rows), len(classes)))
-        counts = np.bincount(y[rows], minlength=len(classes))
-        splits = int(min(folds, counts[counts > 0].min()))
-        if splits < 2 or (counts > 0).sum() < 2:
+        splits = _folds(y[rows], len(classes))
+        if not splits:
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -603,6 +601,14 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
         "row_indices": np.sort(issue_rows)[:ROW_INDICES].tolist(), "examples": examples,
     }
     return (summary, np.sort(issue_rows)) if all_rows else summary
+
+
+def _folds(y, k):
+    """Stratified folds these labels allow (at most NOISE_FOLDS), or 0 when they allow none: a
+    class with a single row, or a single class."""
+    counts = np.bincount(y, minlength=k)
+    folds = int(min(NOISE_FOLDS, counts[counts > 0].min()))
+    return folds if folds >= 2 and (counts > 0).sum() >= 2 else 0
 
 
 def _conflict(flagged_together, probas_alone, y, k):
@@ -890,19 +896,19 @@ def iban_valid(text):
     return int("".join(str(int(ch, 36)) for ch in compact[4:] + compact[:4])) % 97 == 1
 
 
-def _pii_found(kind, text, luhn=True):
-    """The first value of ``kind`` in ``text``, or None; ``luhn=False`` finds card-like numbers
-    and IBAN-like codes whether or not they pass their checksum."""
+def _pii_found(kind, text, checksum=True):
+    """The first value of ``kind`` in ``text``, or None; ``checksum=False`` finds card-like
+    numbers and IBAN-like codes whether or not they pass their checksum."""
     for match in PII_PATTERNS[kind].finditer(text):
         value = match.group(0)
         if kind == "card_number":
             digits = re.sub(r"\D", "", value)
-            if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or (luhn and not luhn_valid(digits)):
+            if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or (checksum and not luhn_valid(digits)):
                 continue
         # A decimal fraction (+40.712776, a latitude) is not a phone number's digit group.
         if kind == "phone" and (not 8 <= len(re.sub(r"\D", "", value)) <= 15 or _FRACTION.search(value)):
             continue
-        if kind == "iban" and luhn and not iban_valid(value):  # random letters and digits pass one time in 97
+        if kind == "iban" and checksum and not iban_valid(value):  # random letters and digits pass one time in 97
             continue
         return value
     return None
@@ -917,7 +923,7 @@ def _above_chance(texts, kind="card_number"):
 
     candidates = hits = 0
     for text in set(texts):
-        if _pii_found(kind, text, luhn=False) is not None:
+        if _pii_found(kind, text, checksum=False) is not None:
             candidates += 1
             hits += _pii_found(kind, text) is not None
     chance = LUHN_CHANCE if kind == "card_number" else IBAN_CHANCE

@@ -447,7 +447,7 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
                                                [values["delta_one"] for _, values in points])
     if not extrapolate:
         weights, trust = np.eye(len(rows))[-1], 0.0  # the last point: see SMALL_SAMPLE
-    estimate, sd, sampling, row_draw = {}, {}, {}, {}
+    estimate, sd, sampling, row_draw, point_noise = {}, {}, {}, {}, {}
     for name in everything:
         deltas = np.array([values[name] for _, values in points])
         estimate[name] = float(weights @ deltas)
@@ -460,21 +460,21 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
         forest_luck = profile.forest_sd(name)
         point_var = profile.nested_sd(name, k) ** 2 + forest_luck ** 2  # each point: a k-tree forest's luck
         noise_var = SD_INFLATION ** 2 * (float(weights @ weights) * point_var + forest_luck ** 2)
-        draw_var = 0.0
+        point_draw_var = 0.0  # a curve point's sampling variance, as the halves measure it
         if halves is not None:
             a, b = deltas[halves[0]], deltas[halves[1]]
-            draw_var = float(weights @ weights) * max((a - b) ** 2 / 2.0 - SD_INFLATION ** 2 * point_var, 0.0)
+            point_draw_var = max((a - b) ** 2 / 2.0 - SD_INFLATION ** 2 * point_var, 0.0)
+        draw_var = float(weights @ weights) * point_draw_var
         row_draw[name] = math.sqrt(draw_var)
+        point_noise[name] = math.sqrt(SD_INFLATION ** 2 * point_var + point_draw_var)
         # The full run lies anywhere between "stops" (0) and "keeps growing" (gap), uniformly;
         # the estimate sits at trust * gap: its mean squared distance from there.
         sd[name] = math.sqrt(noise_var + draw_var + gap ** 2 * (1.0 / 3.0 - trust + trust ** 2))
         sampling[name] = math.sqrt(max(sd[name] ** 2 - tree[name] ** 2, 0.0))
     # Metric estimates are linear in the deltas, so delta_one's is their mean (the pipeline's formula).
     estimate["delta_one"] = delta_one({m: estimate[m] for m in names})
-    point_sd = SD_INFLATION * math.hypot(profile.nested_sd("delta_one", k), profile.forest_sd("delta_one"))
     steepens = curve_steepens(rows, [values["delta_one"] for _, values in points], base_rows,
-                              math.hypot(point_sd, row_draw["delta_one"] / max(math.sqrt(float(weights @ weights)),
-                                                                               1e-12)))
+                              point_noise["delta_one"])
     return {"estimate": estimate, "sd": sd, "from_unfitted_trees": tree, "from_sampling": sampling,
             "from_row_draw": row_draw, "exact": False, "extrapolated": True, "curve_trust": trust,
             "steepens": steepens}
@@ -489,8 +489,8 @@ def curve_steepens(rows, deltas, base_rows, point_sd):
     prediction, about as large, on top), further in the direction the curve was heading.
     The estimate assumes a curve that flattens or stays log-linear; one that steepens can keep
     steepening, past any interval drawn from those two (a contribution that relabels the task:
-    2,000 flipped churn rows sampled to 1,000 read -15.3 points, extrapolated 2-fold from a
-    curve of -1.0, -1.7, -3.9 and -10.6, where the full run gave -37.8).
+    2,000 flipped churn rows sampled to 1,000 read -15.1 points, extrapolated 2-fold from a
+    curve of -1.0, -1.8, -4.4 and -10.6, where the full run gave -37.8).
     """
     x = np.log(base_rows + np.asarray(rows, dtype=np.float64))
     y = np.asarray(deltas, dtype=np.float64)

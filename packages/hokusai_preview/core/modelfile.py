@@ -93,13 +93,17 @@ def check_model(path, fmt, trust=False, data=None):
     try:
         needed = sio.get_untrusted_types(data=data) if data is not None else sio.get_untrusted_types(file=path)
     except Exception as exc:  # a zip but not a skops file, or truncated
-        raise BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
-                            "rebuild the bundle with hp-baseline") from None
+        raise _unreadable(path, exc) from None
     refused = sorted(set(needed) - set(TRUSTED_TYPES))
     if refused:
         raise UntrustedModelError("model file %s needs types outside the trusted list: %s" % (path, ", ".join(refused)),
                                   "it is not a model hokusai-preview builds; rebuild it with hp-baseline")
     return sorted(needed)
+
+
+def _unreadable(path, exc):
+    return BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
+                         "rebuild the bundle with hp-baseline")
 
 
 def _check_unpacked_size(path, data=None):
@@ -111,8 +115,7 @@ def _check_unpacked_size(path, data=None):
         with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
-                            "rebuild the bundle with hp-baseline") from None
+        raise _unreadable(path, exc) from None
     if unpacked > MAX_UNPACKED_BYTES:
         raise BaselineError("model file %s would unpack to %.1f GB, over the %d GB limit (a model of the recipe "
                             "unpacks to tens of MB), so it is not opened" % (

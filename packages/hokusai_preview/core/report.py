@@ -127,6 +127,11 @@ def warnings_of(preview):
     return warnings
 
 
+def benchmark_matches(count):
+    """'1 benchmark match', '80 benchmark matches'."""
+    return "%s benchmark %s" % (thousands(count), "match" if count == 1 else "matches")
+
+
 def removed_rows(preview):
     """Contributed rows hp-check took out before sampling (benchmark copies), 0 when none."""
     contamination = (preview.get("diagnostics") or {}).get("contamination") or {}
@@ -156,7 +161,7 @@ def full_run_title(mode, removed, seed=None, pipeline_seed=None):
         return "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)"
     caveats = []
     if removed:
-        caveats.append("without %s benchmark %s" % (thousands(removed), "match" if removed == 1 else "matches"))
+        caveats.append("without " + benchmark_matches(removed))
     if seed is not None and pipeline_seed is not None and seed != pipeline_seed:
         caveats.append("seed %d, not the recipe's %d" % (seed, pipeline_seed))
     return "FULL PIPELINE RECIPE (local run%s)" % "".join(", " + c for c in caveats)

@@ -19,7 +19,18 @@ import re
 
 from .deltaone import METRICS
 from .errors import EXIT_CODES
-from .report import VERDICTS, confidence, percent, plural, points, removed_rows, signed, thousands, warnings_of
+from .report import (
+    VERDICTS,
+    benchmark_matches,
+    confidence,
+    percent,
+    plural,
+    points,
+    removed_rows,
+    signed,
+    thousands,
+    warnings_of,
+)
 
 FORMATS = ("md", "csv", "jsonl")
 
@@ -217,7 +228,7 @@ def rows_text(row, unit=False):
     else:
         text = "%s of %s" % (thousands(used), plural(total, "row") if unit else thousands(total))
     if removed:
-        text += " (%s benchmark %s removed)" % (thousands(removed), "match" if removed == 1 else "matches")
+        text += " (%s removed)" % benchmark_matches(removed)
     return text
 
 

@@ -60,7 +60,7 @@ INTERVAL_Z = 1.6448536269514722  # 90% two-sided
 def confidence_meaning(mode, removed=0, seed=None, recipe_seed=None):
     """What ``estimation_confidence`` is the probability of, naming the run it is about where
     that is not the main pipeline's own computation (see report.verdict_target)."""
-    from ..core.report import verdict_target
+    from ..core.report import benchmark_matches, verdict_target
 
     if mode == "fine_tune":
         return FINE_TUNE_CONFIDENCE_MEANING
@@ -68,8 +68,8 @@ def confidence_meaning(mode, removed=0, seed=None, recipe_seed=None):
     if target == "the full pipeline":
         return CONFIDENCE_MEANING
     other_seed = seed != recipe_seed
-    differs = (["would also train on the %d benchmark %s left out (--full --keep-contaminated runs that)"
-                % (removed, "match" if removed == 1 else "matches")] if removed else []) + \
+    differs = (["would also train on the %s left out (--full --keep-contaminated runs that)"
+                % benchmark_matches(removed)] if removed else []) + \
         (["trains with the recipe's seed %d" % recipe_seed] if other_seed else [])
     return ("probability that the delta_one_score of %s (hokusai-preview --full%s) lies within +/-20%% of this "
             "estimate (at least +/-0.2 points); the main pipeline %s" % (
@@ -281,8 +281,7 @@ def build_output(record, primary=None, bootstrap=500):
                         "Where it can be wrong); --sample-size %s or more, or --full, gives a firmer one" % (
                             fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
     if full.get("steepens"):
-        steps = ", ".join("%+.2f" % (100 * est.delta_one(p["metric_deltas"]))
-                          for p in points if not p.get("complement"))
+        steps = ", ".join("%+.2f" % (100 * p["delta_one"]) for p in points if not p.get("complement"))
         warnings.append("the learning curve steepens at the sample's full size (delta_one_score %s points along it, "
                         "from the base rows alone to all %s sampled): the estimate assumes a curve that flattens or "
                         "stays log-linear, so the full run may lie well beyond its interval; --sample-size %s or "

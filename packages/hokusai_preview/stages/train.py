@@ -361,7 +361,6 @@ class Trainer:
             positions = np.arange(len(contribution), dtype=np.int64)
             classes, codes = np.unique(contribution[self.label].astype(str).to_numpy(), return_inverse=True)
             classes = [str(c) for c in classes]
-        self.contribution_codes = np.asarray(codes)  # every contributed row's class: the curve's draws
         columns = [self.label] + [f["name"] for f in self.features]
         base = self.bundle.read_table("base")[columns] if self.mode == "retrain" else contribution[columns].iloc[:0]
         return FullRunSplit(base, self.label, codes, classes, self.test_size, self.seed), positions
@@ -447,7 +446,7 @@ class Trainer:
             if fraction == 0 and self.mode == "fine_tune":
                 continue  # no trees without contributed rows: the baseline is that point
             size = max(int(round(len(contribution) * fraction)), 1) if fraction else 0
-            chosen = stratified_indices(self.contribution_codes, size, draw_seed, within=positions) if size \
+            chosen = stratified_indices(split.codes, size, draw_seed, within=positions) if size \
                 else np.empty(0, dtype=np.int64)
             draws, drawn = [(chosen, False)], 0  # drawn: contributed rows the first draw fitted
             if fraction == complement_of:
@@ -507,6 +506,7 @@ class FullRunSplit:
         labels = np.concatenate([np.searchsorted(union, base_labels),
                                  np.searchsorted(union, np.array(classes))[np.asarray(codes)]])
         self.kept, self.how = split_positions(labels, test_size, seed)
+        self.codes = np.asarray(codes)  # the learning curve draws its sub-samples by them, as hp-sample does
         self.base = base
         self.fitted_base = int((self.kept < len(base)).sum())
         self.fitted_contributed = int(len(self.kept) - self.fitted_base)
