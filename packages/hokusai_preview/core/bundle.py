@@ -237,9 +237,10 @@ class Bundle:
         key = make_key(CHECK_STAGE, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
             if cache is not None and fmt == "skops" else None
         if key is None or cache.lookup(CHECK_STAGE, key) is None:
-            types = check_model(path, fmt, self.trust_model)
-            if fmt == "skops":  # safe to load, and skops has imported scikit-learn already
-                self.load_model()  # trees, features and classes: refused here, before any stage caches
+            if fmt == "skops":  # scanned, then loaded (safe once scanned): trees, features and classes are
+                types = self.load_model(with_types=True)[1]  # refused here, before any stage caches
+            else:
+                types = check_model(path, fmt, self.trust_model)
             for role in ("benchmark", "base"):
                 if self.has(role):
                     self._check_streamed(role)
@@ -249,12 +250,14 @@ class Bundle:
                     entry.commit({"verdict": "passed", "types": types}, [])
         self._checked = True
 
-    def load_model(self):
-        """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled."""
+    def load_model(self, with_types=False):
+        """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled.
+        With ``with_types``, (the Pipeline, the skops types its file needs)."""
         from .modelfile import load_model
 
         path = self.file_path("model")
-        model = load_model(path, self.model_format, self.trust_model, sha256=self.manifest["files"]["model"]["sha256"])
+        model, types = load_model(path, self.model_format, self.trust_model,
+                                  sha256=self.manifest["files"]["model"]["sha256"], with_types=True)
         from .recipe import build_preprocessor
 
         expected = [(name, columns) for name, _, columns in build_preprocessor(self.features).transformers]
@@ -273,7 +276,7 @@ class Bundle:
         if predicted != self.classes:  # a class it never predicts, or another order of the same
             raise BaselineError("model file %s predicts the classes %s, where its manifest lists %s" % (
                 path, ", ".join(predicted), ", ".join(self.classes)), REBUILD)
-        return model
+        return (model, types) if with_types else model
 
     @property
     def embedded(self):

@@ -123,11 +123,12 @@ def _check_unpacked_size(path, data=None):
                             "rebuild the bundle with hp-baseline")
 
 
-def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None):
+def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None, with_types=False):
     """Load a model file after :func:`check_model`.
 
     The file is read once; when ``sha256`` is given, those very bytes are checked against it
-    before they are loaded (a file swapped after the bundle was verified is refused).
+    before they are loaded (a file swapped after the bundle was verified is refused). With
+    ``with_types``, returns (model, the types :func:`check_model` found).
     """
     try:
         with open(path, "rb") as handle:
@@ -156,7 +157,7 @@ def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None):
         raise BaselineError("model file %s cannot be loaded: %s" % (path, type(exc).__name__),
                             "rebuild the bundle with hp-baseline") from None
     _check_recipe_model(path, model)
-    return model
+    return (model, needed) if with_types else model
 
 
 def _check_recipe_model(path, model):
