@@ -82,6 +82,10 @@ VARIANTS = {
     "json_columns_gz": ("data.json.gz", lambda d: gz(json_columns(d)), "json", True),
     "json_pandas_default": ("data.json", lambda d: d.to_json().encode("utf-8"), "json", False),
     "json_pandas_index": ("data.json", lambda d: d.to_json(orient="index").encode("utf-8"), "json", False),
+    # Rows keyed by name rather than number, on either side: the label and features say which.
+    "json_pandas_index_named": ("data.json", lambda d: named_rows(d).to_json(orient="index").encode("utf-8"),
+                                "json", False),
+    "json_pandas_default_named": ("data.json", lambda d: named_rows(d).to_json().encode("utf-8"), "json", False),
     "json_indented": ("data.json", lambda d: json.dumps(json.loads(json_records(d)), indent=2).encode(), "json",
                       False),
     "jsonl": ("data.jsonl", jsonl, "jsonl", False),
@@ -103,6 +107,10 @@ VARIANTS = {
     "plain_named_gz": ("data.csv.gz", csv_bytes, "csv", False),
 }
 MISLABELLED = {"parquet_named_csv", "csv_named_parquet", "json_named_csv", "plain_named_gz"}
+
+
+def named_rows(frame):
+    return frame.set_axis(["job-%d" % i for i in range(len(frame))], axis=0)
 
 
 def write_variant(tmp_path, frame, variant):

@@ -375,6 +375,29 @@ def test_columns_of_personal_data_are_flagged_and_not_repeated():
     assert D.mask("email", "jane.doe@example.org") == "j***@example.org"
 
 
+def test_bare_numbers_are_personal_data_only_where_the_column_name_says_so():
+    n = 200
+    rng = np.random.default_rng(4)
+    phones = rng.integers(2_000_000_000, 9_999_999_999, n)
+    ssns = [int("%03d%02d%04d" % (1 + i, 10 + i % 80, 1000 + i)) for i in range(n)]  # 001...: leading zeros lost
+    frame = pd.DataFrame({
+        "phoneNumber": phones, "mobile_no": ["%d" % v for v in phones], "customer_ssn": ssns,
+        "Social Security": ["%09d" % v for v in ssns], "tel": ["(%03d) %03d %04d" % (v // 10 ** 7, v // 10 ** 4 % 1000,
+                                                                                     v % 10 ** 4) for v in phones],
+        # The same digits under names that say nothing: ids.
+        "account_id": phones, "order": ssns, "telescope": phones,
+        # A phone column of short extensions, an SSN column of invalid areas: not flagged.
+        "fax": rng.integers(100, 9999, n), "ssn_bad": [int("666%06d" % i) for i in range(n)],
+    })
+    result = D.pii(frame, list(frame.columns))
+    flagged = {(f["column"], f["kind"]) for f in result["columns"] if f["flagged"]}
+    assert flagged == {("phoneNumber", "phone"), ("mobile_no", "phone"), ("tel", "phone"),
+                       ("customer_ssn", "government_id"), ("Social Security", "government_id")}
+    assert all(f.get("named") for f in result["columns"] if f["flagged"])
+    assert [f["matches"] for f in result["columns"] if f["column"] == "customer_ssn"] == [n]
+    assert not [f for f in result["columns"] if f["column"] in ("account_id", "order", "telescope", "fax", "ssn_bad")]
+
+
 def test_look_alikes_of_personal_data_are_not_flagged():
     n = 300
     rng = np.random.default_rng(2)

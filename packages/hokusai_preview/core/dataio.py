@@ -2,7 +2,7 @@
 
 Formats: CSV/TSV (``,`` ``;`` tab or ``|`` delimited, quoted fields, UTF-8 with or without BOM,
 UTF-16 with BOM), JSON (an array of records, an object of columns, or records keyed by row
-number as pandas' orient="index" writes them), JSON Lines, Parquet;
+number or name as pandas' orient="index" writes them), JSON Lines, Parquet;
 each may be gzip-compressed. The format comes from the extension and is confirmed by sniffing
 the first bytes, which win when the extension is missing or lies.
 
@@ -244,15 +244,20 @@ class BatchReader:
         detected.
     label : str, optional
         How messages name the file (default ``path``; e.g. ``<stdin>`` for a spooled stdin).
+    expected : collection of str, optional
+        Column names the table should hold (the bundle's label and features): a JSON object of
+        objects is read as records keyed by row (pandas' orient="index") when these are its
+        inner keys and not its outer ones, whatever its row keys are.
     block_bytes, batch_rows : int, optional
         Size of a CSV/JSON Lines block, and the most rows in a batch of the other formats
         (Parquet batches also stop at about 8 MB); tests use small values to exercise many
         batches.
     """
 
-    def __init__(self, path, fmt=None, label=None, block_bytes=BLOCK_BYTES, batch_rows=BATCH_ROWS):
+    def __init__(self, path, fmt=None, label=None, block_bytes=BLOCK_BYTES, batch_rows=BATCH_ROWS, expected=()):
         self.path = path
         self.label = label or path
+        self.expected = set(expected)
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
         self.delimiter = DELIMITED.get(fmt)  # None: sniffed when the text is first read
@@ -434,10 +439,9 @@ class BatchReader:
             raise bad(self.label, "is pandas' orient=%r JSON, not records or columns" % (
                 "split" if "columns" in value else "table"), "write it with DataFrame.to_json(orient='records')")
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) \
-                and all(str(k).isdigit() for k in value) \
-                and not all(str(k).isdigit() for row in value.values() for k in row):
-            # pandas' orient="index": records keyed by row number ({"0": {"col": 1, ...}, ...}),
-            # told from an object of columns keyed by row number by which side the names are on.
+                and self._names_inside(value):
+            # pandas' orient="index": records keyed by row ({"0": {"col": 1, ...}, ...}), told
+            # from an object of columns keyed by row by which side the names are on.
             rows = (("record %s" % key, row, 0) for key, row in value.items())
             yield from self._from_records(rows)
             return
@@ -450,6 +454,18 @@ class BatchReader:
                       "{\"col\": [1, ...], ...}; one record per line is JSON Lines (.jsonl)")
         raise bad(self.label, "is JSON but not a table (a %s)" % _json_kind(value),
                   "give an array of records [{\"col\": 1, ...}, ...] or an object of columns {\"col\": [1, ...]}")
+
+    def _names_inside(self, document):
+        """Whether an object of objects holds the column names in its inner keys: those that
+        name expected columns when the outer ones do not, or else row numbers outside and
+        names inside."""
+        inner = {str(k) for row in document.values() for k in row}
+        outer = {str(k) for k in document}
+        if self.expected & inner and not self.expected & outer:
+            return True
+        if self.expected & outer:
+            return False
+        return all(k.isdigit() for k in outer) and not all(k.isdigit() for k in inner)
 
     def _read_document(self, text):
         chunks, size = [], 0

@@ -33,7 +33,8 @@ README ("Data diagnostics"):
   government ids (US SSN, UK National Insurance number) in up to ``PII_SAMPLE`` values per column; an alarm when
   at least ``PII_MIN_SHARE`` of a column's checked values hold one (card numbers: and Luhn-valid
   more often among the card-like numbers than the ``LUHN_CHANCE`` of random digits, p <
-  ``PII_CARD_ALPHA``).
+  ``PII_CARD_ALPHA``). Bare digits and numbers count as phone numbers or SSNs only in a column
+  whose name says so (``PII_NAMED``).
 """
 
 import math
@@ -44,7 +45,7 @@ import numpy as np
 
 from .bundle import class_codes
 
-RULES_VERSION = 6  # 2: a matched reference row is counted in the reference itself, repeats included;
+RULES_VERSION = 7  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
 #                       text near only missing text
 #                    4: noise rates with each table's own thresholds, markup out of shingles,
@@ -54,6 +55,7 @@ RULES_VERSION = 6  # 2: a matched reference row is counted in the reference itse
 #                    5: a contribution whose labels contradict the reference's (label conflict), IBANs
 #                    6: a conflict only where the noise test is blind, IBANs in either case and by
 #                       distinct values
+#                    7: bare numbers as phone numbers or SSNs where the column's name says so
 NUMERIC_DIGITS = 12
 NEAR_RATIO = 0.001
 NEAR_TEXT = 0.8
@@ -873,6 +875,43 @@ PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card_number
 
 _FRACTION = re.compile(r"\.\d{5}")
 
+# Bare digits (5551234567, 123456789, or the same as an integer) are as likely an id as a phone
+# number or an SSN; a column whose name says which it is settles it, as PII scanners' context
+# words do. Names are split into words (camelCase too); (words, fewest and most digits).
+PII_NAMED = {
+    "phone": ({"phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "msisdn"}, 10, 15),
+    "government_id": ({"ssn", "ssns", "socialsecurity", "nationalid", "taxid", "tin", "itin"}, 9, 9),
+}
+_BARE = re.compile(r"\+?[\d .()/-]+")
+
+
+def _named_kind(name):
+    """The kind of bare number a column named ``name`` declares itself to hold, or None."""
+    words = re.findall(r"[a-z]+|\d+", re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower())
+    joined = {"".join(words[i:i + 2]) for i in range(len(words))}
+    for kind, (names, _, _) in PII_NAMED.items():
+        if names & (set(words) | joined):
+            return kind
+    return None
+
+
+def _bare_found(kind, text):
+    """``text`` if it is a bare number of ``kind``'s length (an SSN with a valid area; an SSN
+    read as an integer may have lost its leading zeros), else None."""
+    if not _BARE.fullmatch(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    _, fewest, most = PII_NAMED[kind]
+    if kind == "government_id":
+        if not 7 <= len(digits) <= 9 or text.strip().startswith("+"):
+            return None
+        digits = digits.zfill(9)
+        if digits[:3] in ("000", "666") or digits[0] == "9" or digits[3:5] == "00" or digits[5:] == "0000":
+            return None
+    elif not fewest <= len(digits) <= most:
+        return None
+    return text
+
 
 def luhn_valid(digits):
     """The Luhn checksum of a string of digits (card numbers have a valid one)."""
@@ -954,11 +993,16 @@ def pii(frame, columns, seed=42):
             continue
         if len(column) > PII_SAMPLE:
             column = column.sample(PII_SAMPLE, random_state=seed)
+        named = _named_kind(name)
         if pd.api.types.is_numeric_dtype(column):
-            # Numbers can only be card numbers (13-16 digit integers; float64 holds 15-16 exactly).
+            # Numbers can only be card numbers (13-16 digit integers; float64 holds 15-16 exactly),
+            # or what the column's name says they are.
             values = column.to_numpy(dtype=np.float64)
-            whole = values[(values == np.round(values)) & (np.abs(values) >= 1e12) & (np.abs(values) < 1e16)]
-            kinds = {"card_number": ["%d" % v for v in whole]}
+            whole = values[(values == np.round(values)) & (np.abs(values) < 1e16)]
+            texts = ["%d" % v for v in whole]
+            kinds = {"card_number": [t for t in texts if len(t.lstrip("-")) >= 13]}
+            if named:
+                kinds[named] = texts
             checked = len(values)
         else:
             texts = column.astype(str).tolist()
@@ -966,12 +1010,17 @@ def pii(frame, columns, seed=42):
             checked = len(texts)
         for kind, texts in kinds.items():
             hits = [v for v in (_pii_found(kind, t) for t in texts) if v is not None]
+            if kind == named:
+                hits += [v for v in (_bare_found(kind, t) for t in texts)
+                         if v is not None and _pii_found(kind, v) is None]
             if not hits:
                 continue
             share = len(hits) / checked
             entry = {"column": name, "kind": kind, "values_checked": checked, "matches": len(hits),
                      "share": round(share, 4), "flagged": bool(share >= PII_MIN_SHARE),
                      "examples": [mask(kind, h) for h in hits[:3]]}
+            if kind == named:
+                entry["named"] = True
             if kind in ("card_number", "iban"):
                 entry["card_like" if kind == "card_number" else "iban_like"], above = _above_chance(texts, kind)
                 entry["flagged"] &= above
@@ -1307,9 +1356,10 @@ def messages(findings):
             for k in moved[:3])))
     for f in findings["pii"]["columns"]:
         if f["flagged"]:
-            warnings.append("personal data: column %r holds %s (%d of %d values checked, e.g. %s); the main "
+            warnings.append("personal data: column %r holds %s (%d of %d values checked, e.g. %s%s); the main "
                             "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]], f["matches"],
-                                                                 f["values_checked"], f["examples"][0]))
+                                                                 f["values_checked"], f["examples"][0],
+                                                                 ", as its name says" if f.get("named") else ""))
     sample = findings.get("sample")
     if sample:
         partial = sample["distinct_rows_checked"] < sample["distinct_rows"]

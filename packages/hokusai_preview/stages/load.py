@@ -113,7 +113,9 @@ class Load(Stage):
     def compute(self, record, entry):
         from ..core.dataio import BatchReader, read_with_restarts
 
-        reader = BatchReader(self.current["path"], self.args["--format"], label=self.current["label"])
+        reader = BatchReader(self.current["path"], self.args["--format"], label=self.current["label"],
+                             expected=[self.args["--label-column"] or self.bundle.label_column]
+                             + list(self.bundle.feature_names))
         table_path = entry.path("contribution.parquet")
 
         def load():  # a fresh loader per read: a restart discards what the last one counted

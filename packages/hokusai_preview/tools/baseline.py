@@ -47,15 +47,16 @@ from ..core.fsutil import inside
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
 
 
-def read_any(path):
-    """A whole table in any supported format, as a pandas DataFrame."""
+def read_any(path, expected=()):
+    """A whole table in any supported format, as a pandas DataFrame (``expected``: column names
+    it should hold, see :class:`BatchReader`)."""
     import pyarrow as pa
 
     from ..core.dataio import BatchReader, cast_batch, read_with_restarts
     from ..stages.load import _check_readable
 
     _check_readable(path, stdin=False)
-    reader = BatchReader(path)
+    reader = BatchReader(path, expected=expected)
     batches = read_with_restarts(lambda: list(reader.batches()), path)
     if not sum(batch.num_rows for batch in batches):  # a header alone gives an empty batch
         raise DataError("%s has no rows" % path, "give a table with data rows")
@@ -113,8 +114,8 @@ class Baseline(Command):
             if args[option] == "-":
                 raise UsageError("%s - : hp-baseline reads its tables from files, not stdin" % option,
                                  "save the table to a file and name it")
-        train = read_any(args["--train-data"])
-        bench = read_any(args["--benchmark-data"])
+        train = read_any(args["--train-data"], [label])
+        bench = read_any(args["--benchmark-data"], [label])
         spec = self.specify(train, bench, label, args)
         self.check_tables(train, bench, spec, args)
         parent = os.path.dirname(output)
