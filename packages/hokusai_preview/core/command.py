@@ -167,7 +167,7 @@ class Command:
         return parse(self.usage, argv, self.name, version="%s %s" % (self.name, __version__))
 
     def main(self, argv=None):
-        """Run the command; returns the exit status (console scripts call ``sys.exit`` on it)."""
+        """Run the command; returns the exit status (console scripts end with it: ``exit_now``)."""
         argv = sys.argv[1:] if argv is None else list(argv)
         self.verbose = "-v" in argv or "--verbose" in argv
         with warnings.catch_warnings():  # the filters come back after: the tests run commands in-process
@@ -245,7 +245,22 @@ class Command:
         """Console-script entry: ``main = Stage.entry_point``."""
         command = cls()
         command.prefetching = True
-        sys.exit(command.main())
+        exit_now(command.main())
+
+
+def exit_now(code):
+    """End the process with ``code`` once stdout and stderr are flushed, skipping the
+    interpreter's teardown: native threads still at work when the command has finished (Arrow's
+    read-ahead of a file the command refused, a prefetch import it abandoned) can abort the
+    process there (``terminate called without an active exception``, exit 134) after its last
+    line was said. Everything the command writes is closed or renamed into place before
+    ``main`` returns."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):  # closed, or the reader has gone
+            pass
+    os._exit(code if isinstance(code, int) else 0)
 
 
 def _main_thread():
