@@ -335,6 +335,8 @@ def render(output, color=False, glyphs=UNICODE):
     budget = p["budget"]
     notes = ["stratified sample"] if p["sampled"] else []
     notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
+    notes += ["%s with labels the baseline does not know dropped" % thousands(p["rows_dropped"])] \
+        if p.get("rows_dropped") else []
     lines.append(wrap("%s: %s of %s rows used%s" % (
         manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))

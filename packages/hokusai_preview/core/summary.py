@@ -34,7 +34,7 @@ from .report import (
 
 FORMATS = ("md", "csv", "jsonl")
 
-CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "rows_removed", "delta_one_score",
+CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "rows_removed", "rows_dropped", "delta_one_score",
               "delta_one_low", "delta_one_high", "primary_metric", "primary_delta_pp", "primary_low_pp",
               "primary_high_pp", "deltaone_decision", "deltaone_accepted", "deltaone_probability",
               "estimation_confidence", "warnings", "error_kind", "error_exit_code", "error_message", "source_path",
@@ -56,6 +56,7 @@ def row_of(item):
     source = item["new_model"]["training_metadata"]["data_manifest"].get("source_path", "?")
     return _row(source, "ok", baseline_model_id=item["baseline_model"]["model_id"], preview_mode=p["preview_mode"],
                 rows_used=p["sample_size_used"], original_rows=p["original_data_size"], rows_removed=removed_rows(p),
+                rows_dropped=p.get("rows_dropped") or 0,
                 delta_one_score=est["delta_one_score"], delta_one_interval=list(est["delta_one_interval"]),
                 primary_metric=prim["name"], primary_delta_pp=prim["estimated_delta_pp"],
                 primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") else None,
@@ -67,8 +68,8 @@ def row_of(item):
 def _row(source, status, **fields):
     row = {"record": "summary", "contribution": os.path.basename(source) or source, "source_path": source,
            "status": status, "baseline_model_id": None, "preview_mode": None, "rows_used": None,
-           "original_rows": None, "rows_removed": None, "delta_one_score": None, "delta_one_interval": None,
-           "primary_metric": None,
+           "original_rows": None, "rows_removed": None, "rows_dropped": None, "delta_one_score": None,
+           "delta_one_interval": None, "primary_metric": None,
            "primary_delta_pp": None, "primary_interval_pp": None, "deltaone_decision": None,
            "deltaone_accepted": None, "deltaone_probability": None, "estimation_confidence": None,
            "benchmark_rows": None, "warnings": [], "error": None}
@@ -227,9 +228,10 @@ def rows_text(row, unit=False):
         text = plural(used, "row") if unit else thousands(used)
     else:
         text = "%s of %s" % (thousands(used), plural(total, "row") if unit else thousands(total))
-    if removed:
-        text += " (%s removed)" % benchmark_matches(removed)
-    return text
+    notes = ["%s removed" % benchmark_matches(removed)] if removed else []
+    if row.get("rows_dropped"):
+        notes.append("%s with unknown labels dropped" % thousands(row["rows_dropped"]))
+    return text + (" (%s)" % "; ".join(notes) if notes else "")
 
 
 def _verdict(row):
@@ -312,6 +314,7 @@ ROW_FIELDS = [
     ("contribution", "string", ""), ("source_path", "string", ""), ("status", ("ok", "error"), ""),
     ("baseline_model_id", "string", "null"), ("preview_mode", "boolean", "null"), ("rows_used", "positive", "null"),
     ("original_rows", "positive", "null"), ("rows_removed", "count", "null optional"),
+    ("rows_dropped", "count", "null optional"),
     ("delta_one_score", "number", "null"),
     ("delta_one_interval", "delta_interval", "null"), ("primary_metric", "string", "null"),
     ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "pp_interval", "null"),

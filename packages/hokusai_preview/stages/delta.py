@@ -17,8 +17,10 @@ contributor_attribution, evaluation_metadata, pipeline_metadata) plus `preview_m
   only when the preview is the full computation (every tree, every row); where hp-check left
   out benchmark matches, or with another --seed than the recipe's, it is about that run
   (`confidence_meaning` says which);
-* sample_size_used (rows the preview used), original_data_size (the contribution's rows,
-  benchmark matches included) and sampled (whether the preview sampled the rows it kept);
+* sample_size_used (rows the preview used), original_data_size (the contribution file's rows,
+  benchmark matches and rows with labels the baseline does not know included), rows_dropped
+  (those labels' rows, left out by hp-load) and sampled (whether the preview sampled the rows
+  it kept);
 * intervals (90%) for delta_one_score and the primary metric's delta in points, and a paired
   bootstrap over the benchmark rows (how much the delta depends on which rows are in it);
 * the main pipeline's DeltaOne decision for the primary metric (>= 1 point, >= 800 rows,
@@ -249,6 +251,7 @@ def build_output(record, primary=None, bootstrap=500):
 
     warnings = list(contribution["validation"].get("warnings", []))  # hp-load's name the rows it dropped
     removed = int((record.get("check") or {}).get("rows_removed") or 0)  # benchmark matches hp-check left out
+    dropped = int(contribution["validation"].get("rows_dropped") or 0)  # labels the baseline does not know
     if n_rows < MIN_BENCHMARK_ROWS:
         warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
                         % (n_rows, MIN_BENCHMARK_ROWS))
@@ -300,7 +303,8 @@ def build_output(record, primary=None, bootstrap=500):
         "estimation_confidence": rounded_probability(confidence),
         "confidence_meaning": confidence_meaning(mode, removed, seed, shipped_seed),
         "sample_size_used": used,
-        "original_data_size": whole + removed,  # the contribution's rows, benchmark matches included
+        "original_data_size": whole + removed + dropped,  # the contribution file's rows
+        "rows_dropped": dropped,
         "sampled": used < whole,
         "time_elapsed": None,
         "mode": mode,
