@@ -209,6 +209,37 @@ def damaged_tree(source, target, damage):
     return target
 
 
+def fewer_trees(source, target, trees=5):
+    """The model cut to its first ``trees`` trees (the recipe grows more); its true SHA-256 recorded."""
+    import skops.io as sio
+
+    copy_bundle(source, target)
+    model = load_skops_model(target)
+    model[-1].estimators_ = model[-1].estimators_[:trees]
+    model[-1].n_estimators = trees
+    replace_file(target, "model", "model.skops", sio.dumps(model))
+    return target
+
+
+def base_from_benchmark(source, target, listed=False):
+    """The base table is the benchmark: listed as the same file, or a copy of its bytes."""
+    copy_bundle(source, target)
+    manifest = read_manifest(target)
+    if listed:
+        manifest["files"]["base"] = dict(manifest["files"]["benchmark"])
+        write_manifest(target, manifest)
+        return target
+    with open(os.path.join(target, manifest["files"]["benchmark"]["path"]), "rb") as handle:
+        replace_file(target, "base", "base.parquet", handle.read())
+    return target
+
+
+def extra_roles(source, target, count=3):
+    """The model listed again under roles the format does not define (each would be hashed)."""
+    return edited_manifest(source, target, lambda m: m["files"].update(
+        {"r%d" % i: dict(m["files"]["model"]) for i in range(count)}))
+
+
 def zip_bomb(source, target):
     """The skops model with one more member: 1.1 GB of zeros, compressed to about 1 MB."""
     import zipfile
@@ -341,6 +372,12 @@ CORPUS = {
         tb, _first(f, "numeric"), pa_array([float("inf")] * len(tb)))),
     "damaged_pages": lambda s, t: table_replaced(s, t, "benchmark", _damaged_pages),
     "benchmark_label_missing": lambda s, t: table_replaced(s, t, "benchmark", lambda tb, f: _label_values(tb, None)),
+    "model_five_trees": fewer_trees,
+    "base_is_benchmark": lambda s, t: base_from_benchmark(s, t, listed=True),
+    "base_copy_of_benchmark": base_from_benchmark,
+    "base_samples_wrong": lambda s, t: edited_manifest(s, t, lambda m: m.update(base_samples=m["base_samples"] + 1)),
+    "base_rows_wrong": lambda s, t: edited_manifest(s, t, lambda m: m["files"]["base"].update(rows=7)),
+    "extra_roles": extra_roles,
     "base_label_unknown": lambda s, t: table_replaced(s, t, "base", lambda tb, f: _label_values(tb, "XX")),
 }
 

@@ -160,6 +160,36 @@ def test_changed_data_at_the_same_path_recomputes_everything(bundles, tmp_path):
     assert statuses(chain(str(data), bundle)) == {s: "miss" for s in STAGES}
 
 
+def test_a_moved_cache_is_reused_where_it_is_now(example_csv, bundles, cache_dir, monkeypatch):
+    # The full-disk hint says to move the cache; its entries' records must follow it.
+    bundle, _ = bundles("hpc")
+    first = chain(example_csv, bundle)
+    moved = cache_dir.parent / "moved"
+    os.rename(str(cache_dir), str(moved))
+    monkeypatch.setenv("HP_CACHE_DIR", str(moved))
+    again = chain(example_csv, bundle)
+    assert statuses(again) == {stage: "hit" for stage in STAGES}
+    assert output(again) == output(first)
+    training = again[2].records[0]["training"]
+    assert training["model_path"].startswith(str(moved) + os.sep) and os.path.isfile(training["model_path"])
+    changed = chain(example_csv, bundle, train=("--seed", "7"))  # stages downstream read the moved files
+    assert statuses(changed) == {s: "miss" if s in ("train", "eval", "delta") else "hit" for s in STAGES}
+
+
+def test_no_cache_prints_and_keeps_what_it_computed(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    chain(example_csv, bundle)
+    delta = glob.glob(os.path.join(str(cache_dir), "delta", "*", "*", "entry.json"))
+    assert len(delta) == 1
+    before = os.stat(delta[0]).st_ino
+    again = chain(example_csv, bundle, delta=("--no-cache",))
+    assert statuses(again)["delta"] == "miss"
+    after = glob.glob(os.path.join(str(cache_dir), "delta", "*", "*", "entry.json"))
+    assert after == delta and os.stat(after[0]).st_ino != before  # the new entry took the key
+    with open(after[0]) as handle:
+        assert numbers(json.load(handle)["record"]["output"]) == output(again)
+
+
 # --- damaged entries --------------------------------------------------------------------------
 
 

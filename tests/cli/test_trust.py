@@ -95,6 +95,12 @@ CORPUS_CASES = [
     ("tree_unknown_feature", 4, ["model.skops", "tree 0 of its forest is damaged"]),
     ("classes_extra", 4, ["model.skops predicts the classes F, L, M, VF, where its manifest lists F, L, M, VF, ZZ"]),
     ("classes_reversed", 4, ["model.skops predicts the classes F, L, M, VF, where its manifest lists VF, M, L, F"]),
+    ("model_five_trees", 4, ["model.skops holds 5 trees, where its recipe grows 100"]),
+    ("base_is_benchmark", 4, ["its base table is its benchmark table (the same SHA-256)"]),
+    ("base_copy_of_benchmark", 4, ["its base table is its benchmark table (the same SHA-256)"]),
+    ("base_samples_wrong", 4, ["its base table has 600 rows, where base_samples says 601"]),
+    ("base_rows_wrong", 4, ["its base table has 600 rows, where files.base.rows says 7"]),
+    ("extra_roles", 4, ["manifest.json: files.r0 is not a file of the bundle format (model, benchmark, base)"]),
     ("zip_bomb", 4, ["model.skops would unpack to 1.2 GB, over the 1 GB limit", "not opened"]),
 ]
 
@@ -461,3 +467,20 @@ def test_the_driver_passes_trust_model_to_the_stages_that_need_it(bundles, tmp_p
     assert result.returncode == 0, result.stderr
     assert "hp-load: warning: --trust-model" in result.stderr and "hp-train: warning: --trust-model" in result.stderr
     assert json.loads(result.stdout)["preview_metadata"]["trust"] == {"model_format": "pickle", "trust_model": True}
+
+
+def test_a_file_listed_twice_is_hashed_once_and_a_role_without_end_is_refused_unread(hostile, monkeypatch):
+    import hokusai_preview.core.bundle as bundle_module
+    from hokusai_preview.core.errors import BaselineError
+
+    hashed = []
+    real = bundle_module.sha256_file
+    monkeypatch.setattr(bundle_module, "sha256_file", lambda path: hashed.append(path) or real(path))
+    with pytest.raises(BaselineError, match="its base table is its benchmark table"):
+        bundle_module.Bundle.open(hostile("base_is_benchmark"))
+    assert len(hashed) == len(set(hashed)) == 2  # model and benchmark, once each
+    hashed.clear()
+    many = hostile("extra_roles")
+    with pytest.raises(BaselineError, match="files.r0 is not a file of the bundle format"):
+        bundle_module.Bundle.open(many)
+    assert hashed == []  # refused before any file is read

@@ -273,22 +273,82 @@ def test_when_two_runs_publish_the_same_key_the_first_wins_and_both_emit_it(tmp_
     assert staging(cache) == []
 
 
-def test_without_the_cache_a_verified_entry_is_kept_not_replaced(tmp_path):
-    # Same key, same content: replacing it gains nothing, and would pull the files from under a
-    # run that just got this entry from the cache and is reading them.
-    old = build(Cache(str(tmp_path)), payload=b"old")
-    published = os.stat(old["path"])
+@pytest.mark.parametrize("exchange", [True, False], ids=["swapped", "removed-then-renamed"])
+def test_without_the_cache_the_new_entry_replaces_the_published_one(tmp_path, monkeypatch, exchange):
+    # --no-cache recomputes, and what it prints must be what it computed (not the old record
+    # while saying "miss"), so the new entry takes the key.
+    import hokusai_preview.core.cache as cache_module
+
+    if not exchange:
+        monkeypatch.setattr(cache_module, "_exchange", lambda a, b: False)
+    build(Cache(str(tmp_path)), payload=b"old")
     entry = Cache(str(tmp_path), enabled=False).create("s", KEY)
     assert entry.reused is None  # --no-cache still recomputes
     with open(entry.path("a.bin"), "wb") as handle:
         handle.write(b"new")
     record = entry.commit({"path": entry.path("a.bin"), "nested": [], "n": 2}, ["a.bin"])
-    assert record == old and entry.dir == Cache(str(tmp_path)).entry_dir("s", KEY)
-    assert os.path.samestat(os.stat(record["path"]), published)  # the very same file
+    assert record["n"] == 2 and entry.dir == Cache(str(tmp_path)).entry_dir("s", KEY)
     with open(record["path"], "rb") as handle:
-        assert handle.read() == b"old"
-    assert read_entry(entry.dir)["record"] == old
+        assert handle.read() == b"new"
+    assert read_entry(entry.dir)["record"] == record == Cache(str(tmp_path)).lookup("s", KEY)
     assert staging(Cache(str(tmp_path))) == []
+    trash = os.path.join(str(tmp_path), ".trash")
+    assert not os.path.isdir(trash) or os.listdir(trash) == []
+
+
+def test_a_moved_cache_reads_its_entries_at_their_new_place(tmp_path):
+    # The full-disk hint says to move the cache: its records must follow it.
+    first = Cache(str(tmp_path / "one"))
+    record = build(first)
+    other = build(first, stage="t", key=key(7))
+    chained = first.create("u", key(8))  # a record reading another entry's file
+    chained_record = chained.commit({"table": record["path"], "own": other["path"]}, [])
+    os.rename(str(tmp_path / "one"), str(tmp_path / "two"))
+    moved = Cache(str(tmp_path / "two"))
+    found = moved.lookup("s", KEY)
+    assert found["path"] == os.path.join(moved.entry_dir("s", KEY), "a.bin") == found["nested"][0]["path"]
+    assert moved.recorded("s", KEY) == found
+    assert os.path.isfile(found["path"])
+    again = moved.lookup("u", key(8))
+    assert again["table"] == found["path"] and os.path.isfile(again["own"])
+    assert again != chained_record
+    from hokusai_preview.core.cache import damaged_references
+
+    assert damaged_references(again) == []
+
+
+def test_a_copied_cache_reads_its_own_files_not_the_original_s(tmp_path):
+    import shutil
+
+    build(Cache(str(tmp_path / "one")))
+    shutil.copytree(str(tmp_path / "one"), str(tmp_path / "two"))
+    copy = Cache(str(tmp_path / "two"))
+    assert copy.lookup("s", KEY)["path"].startswith(str(tmp_path / "two") + os.sep)
+
+
+@pytest.mark.parametrize("how", ["swapped", "copied"])
+def test_an_entry_under_another_key_is_damaged_not_trusted(tmp_path, how):
+    import shutil
+
+    cache = Cache(str(tmp_path))
+    build(cache, key=key(1), payload=b"one")
+    build(cache, key=key(2), payload=b"two")
+    a, b = cache.entry_dir("s", key(1)), cache.entry_dir("s", key(2))
+    if how == "swapped":
+        os.rename(a, a + ".x")
+        os.rename(b, a)
+        os.rename(a + ".x", b)
+    else:
+        shutil.rmtree(b)
+        shutil.copytree(a, b)
+    assert cache.lookup("s", key(2)) is None and not os.path.exists(b)  # removed, to be rebuilt
+    if how == "swapped":
+        assert cache.recorded("s", key(1)) is None
+        with pytest.raises(ValueError):
+            read_entry(a)  # sealed under key(2): its directory's name is the key looked up
+        assert cache.lookup("s", key(1)) is None
+    else:
+        assert cache.lookup("s", key(1))["path"].startswith(a)  # the original is untouched
 
 
 def test_without_the_cache_a_damaged_entry_is_replaced(tmp_path):
@@ -358,3 +418,34 @@ def test_clear_removes_entries_of_one_stage_or_everything(tmp_path):
     os.makedirs(os.path.join(cache.root, ".staging", "x-%s-%d-%s" % ("0" * 16, _dead_pid(), "ff" * 4)))
     assert cache.clear() > 0
     assert list(cache.entries()) == [] and staging(cache) == []
+
+
+def _checkpoint_with_a_tree(cache, k, rows):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from hokusai_preview.core.checkpoint import Checkpoint
+
+    tree = DecisionTreeClassifier(random_state=0).fit([[0], [1]], [0, 1])
+    saved = Checkpoint(cache, k, rows).open()
+    saved.save([tree])
+    saved.close()
+
+
+@pytest.mark.parametrize("how", ["directory copied over", "same key, other rows"])
+def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path, how):
+    import shutil
+
+    from hokusai_preview.core.checkpoint import STAGE, Checkpoint
+
+    cache = Cache(str(tmp_path))
+    _checkpoint_with_a_tree(cache, key(1), "rows-one")
+    assert len(Checkpoint(cache, key(1), "rows-one").open().trees) == 1  # its own run resumes
+    if how == "directory copied over":
+        _checkpoint_with_a_tree(cache, key(2), "rows-two")
+        shutil.rmtree(cache.entry_dir(STAGE, key(2)))
+        shutil.copytree(cache.entry_dir(STAGE, key(1)), cache.entry_dir(STAGE, key(2)))
+        opened = Checkpoint(cache, key(2), "rows-two").open()
+    else:
+        opened = Checkpoint(cache, key(1), "rows-other").open()
+    assert opened.trees == [] and opened.files == []
+    opened.close()

@@ -29,12 +29,60 @@ Options:
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
-def test_a_full_disk_is_the_users_to_fix_not_a_bug(code, capsys):
+def test_a_full_disk_is_the_users_to_fix_not_a_bug(code, capsys, monkeypatch):
+    monkeypatch.setenv("HP_CACHE_DIR", "/cache")
     status = Failing(OSError(code, "No space left on device", "/cache/train/x.npz")).main([])
     assert status == 7
     err = capsys.readouterr().err
     assert err == ("hp-failing: error: no space left to write /cache/train/x.npz; free some space or point "
                    "--cache-dir (or HP_CACHE_DIR) at a disk with room\n")
+
+
+def test_a_full_disk_where_the_output_goes_names_that_place_not_the_cache(capsys, monkeypatch):
+    monkeypatch.setenv("HP_CACHE_DIR", "/cache")
+    assert Failing(OSError(errno.ENOSPC, "No space left on device", "/out/report.json")).main([]) == 7
+    assert capsys.readouterr().err == ("hp-failing: error: no space left to write /out/report.json; free some "
+                                       "space where /out/report.json is written, or write it to a disk with room\n")
+
+
+@pytest.mark.parametrize("where,hint", [
+    ("/cache/load/x.parquet",
+     "raise the limit, or point --cache-dir (or HP_CACHE_DIR) at a disk that takes larger files"),
+    ("/out/report.json", "raise the limit, or write /out/report.json elsewhere"),
+])
+def test_a_file_over_the_size_limit_is_one_line_and_exit_7(where, hint, capsys, monkeypatch):
+    monkeypatch.setenv("HP_CACHE_DIR", "/cache")
+    assert Failing(OSError(errno.EFBIG, "File too large", where)).main([]) == 7
+    assert capsys.readouterr().err == (
+        "hp-failing: error: %s would be larger than the system lets a file be (the file size limit, ulimit -f); %s\n"
+        % (where, hint))
+
+
+def test_atomic_path_says_which_file_a_failed_write_was_for(tmp_path):
+    from hokusai_preview.core.fsutil import atomic_path
+
+    target = str(tmp_path / "out.json")
+    with pytest.raises(OSError) as caught:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.filename == target and os.listdir(str(tmp_path)) == []
+
+
+def test_ulimit_f_is_one_line_and_exit_7(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    env = dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache"))
+    bin_dir = os.path.dirname(os.path.abspath(sys.executable))
+    done = subprocess.run([os.path.join(bin_dir, "hp-load"), "-q", os.path.join(EXAMPLES, "hpc_jobs_500.json")],
+                          env=env, capture_output=True, text=True, preexec_fn=small_files, timeout=300)
+    assert done.returncode == 7, done.stderr
+    assert done.stderr.count("\n") == 1 and "file size limit" in done.stderr and "internal error" not in done.stderr
 
 
 def test_another_os_error_is_an_internal_error(capsys):

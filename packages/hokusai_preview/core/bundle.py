@@ -39,6 +39,7 @@ MANIFEST = "manifest.json"
 REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column", "classes", "features",
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
+ROLES = ("model", "benchmark", "base")  # the files a bundle of this format lists, and no others
 CHECK_STAGE = "bundle-check"  # the cache stage remembering bundles that passed check_contents
 REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
@@ -131,6 +132,10 @@ class Bundle:
         files = manifest["files"]
         if not isinstance(files, dict) or "model" not in files or "benchmark" not in files:
             raise BaselineError("%s must list the model and benchmark files" % manifest_path, REBUILD)
+        unknown = sorted(set(files) - set(ROLES), key=str)
+        if unknown:  # each listed file is hashed on every open: a list without end is refused first
+            raise BaselineError("%s: files.%s is not a file of the bundle format (%s)" % (
+                manifest_path, _short_json(unknown[0]).strip('"'), ", ".join(ROLES)), REBUILD)
         for role, info in sorted(files.items()):
             if not isinstance(info, dict) or not isinstance(info.get("path"), str) \
                     or not isinstance(info.get("sha256"), str):
@@ -146,9 +151,16 @@ class Bundle:
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
         bundle.verify()
-        for role in ("benchmark", "base"):  # files that match their hashes may still not match the manifest
-            if bundle.has(role):
-                bundle._parquet(role)
+        if bundle.has("base") and files["base"]["sha256"] == files["benchmark"]["sha256"]:
+            # the new model would train on the rows it is scored on
+            raise BaselineError("bundle %s: its base table is its benchmark table (the same SHA-256)" % path, REBUILD)
+        for role, count in (("benchmark", "benchmark_samples"), ("base", "base_samples")):
+            if bundle.has(role):  # files that match their hashes may still not match the manifest
+                rows = bundle._parquet(role).metadata.num_rows
+                for field, stated in (("files.%s.rows" % role, files[role].get("rows")), (count, manifest.get(count))):
+                    if stated is not None and stated != rows:
+                        raise BaselineError("bundle %s: its %s table has %d rows, where %s says %s" % (
+                            path, role, rows, field, _short_json(stated)), REBUILD)
         return bundle
 
     # --- files ---------------------------------------------------------------------------
@@ -172,7 +184,9 @@ class Bundle:
         return role in self.manifest["files"]
 
     def verify(self):
-        """Check every listed file against its recorded SHA-256 (raises IntegrityError)."""
+        """Check every listed file against its recorded SHA-256 (raises IntegrityError); a file
+        listed twice is read once."""
+        digests = {}
         for role, info in sorted(self.manifest["files"].items()):
             full = self.file_path(role)
             if not os.path.lexists(full):
@@ -182,7 +196,10 @@ class Bundle:
                 raise IntegrityError("bundle %s: the %s file %s is not a regular file" % (
                     self.path, role, info["path"]), REFETCH)
             try:
-                digest = sha256_file(full)
+                real = os.path.realpath(full)
+                if real not in digests:
+                    digests[real] = sha256_file(full)
+                digest = digests[real]
             except OSError as exc:
                 raise BaselineError("bundle %s: cannot read the %s file %s: %s" % (
                     self.path, role, info["path"], exc.strerror or exc), REBUILD) from None
@@ -276,6 +293,19 @@ class Bundle:
         if predicted != self.classes:  # a class it never predicts, or another order of the same
             raise BaselineError("model file %s predicts the classes %s, where its manifest lists %s" % (
                 path, ", ".join(predicted), ", ".join(self.classes)), REBUILD)
+        forest = model[-1]
+        trees = len(getattr(forest, "estimators_", ()))
+        if trees != self.recipe["params"]["n_estimators"]:  # the baseline is the recipe: so many trees
+            raise BaselineError("model file %s holds %d trees, where its recipe grows %d" % (
+                path, trees, self.recipe["params"]["n_estimators"]), REBUILD)
+        try:
+            fitted_params = forest.get_params(deep=False)
+        except (AttributeError, TypeError):
+            fitted_params = {}
+        for name, value in sorted(self.recipe["params"].items()):
+            if name != "n_estimators" and name in fitted_params and fitted_params[name] != value:
+                raise BaselineError("model file %s was fitted with %s=%s, where its recipe says %s" % (
+                    path, name, _short_json(fitted_params[name]), _short_json(value)), REBUILD)
         return (model, types) if with_types else model
 
     @property

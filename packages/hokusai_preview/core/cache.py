@@ -21,8 +21,13 @@ Nothing lost, nothing half-trusted:
 * Two runs that need the same result at once: the second waits on the key's lock (which the
   kernel releases even when the holder is killed) and then reuses what the first published. If
   the lock is bypassed (lock file removed by eviction), both compute, the first published entry
-  wins and the second run emits it, so both print the same numbers. So does a ``--no-cache`` run
-  whose key is already published: a published entry that verifies is never replaced.
+  wins and the second run emits it, so both print the same numbers. A ``--no-cache`` run is
+  the exception: it replaces the published entry with the one it computed (in one atomic swap
+  where the system has one), so what it prints is what it computed.
+* An entry is tied to its key: ``entry.json`` holds the key, and an entry found under another
+  key (entry directories swapped or copied by hand) is damaged, rebuilt, never trusted.
+* A cache can be moved or copied: ``entry.json`` also holds the cache directory it was sealed
+  in, and paths in its record under that directory are read as paths under the cache's place now.
 * Removing an entry renames it out of its key first, so a lookup never sees half of one.
 
 Keys chain the key of the stage's input record with the stage's parameters and the tool
@@ -144,14 +149,15 @@ class Entry:
 
         Paths inside ``record`` that point into the staging directory are rewritten to the
         published location. If the key is already published and its entry verifies (another run
-        published it meanwhile, its lock bypassed, or this run recomputed it under --no-cache),
-        that one is kept and its record returned: the same key means the same content, concurrent
-        runs emit the same thing, and a run reading that entry's files never sees them go.
+        published it meanwhile, its lock bypassed), that one is kept and its record returned: the
+        same key means the same content and concurrent runs emit the same thing. Under --no-cache
+        (lookups disabled) the new entry replaces the published one, so the run emits what it
+        computed.
         """
         try:
             staging = self.dir
             record = _relocate(record, staging, self.final)
-            seal(staging, record, artifacts)
+            seal(staging, record, artifacts, key=self.key, root=self.cache.root)
             os.makedirs(os.path.dirname(self.final), exist_ok=True)
             for _attempt in range(3):
                 try:
@@ -160,6 +166,12 @@ class Entry:
                 except OSError:
                     if not os.path.exists(self.final):
                         raise
+                if not self.cache.enabled:  # --no-cache: what this run computed is what it emits
+                    if _exchange(staging, self.final):
+                        self.cache._remove_tree(staging)  # the old entry, swapped out of its key
+                        break
+                    self.cache.remove(self.stage, self.key)
+                    continue
                 existing = self.cache.verified(self.stage, self.key)  # removes it unless it verifies
                 if existing is not None:
                     self.cache._remove_tree(staging)
@@ -238,7 +250,7 @@ class Cache:
         None, the entry removed (the caller rebuilds it)."""
         directory = self.entry_dir(stage, key)
         try:
-            meta = read_entry(directory)
+            meta = read_entry(directory, key)
         except FileNotFoundError:
             if os.path.isdir(directory):
                 self.remove(stage, key)  # no seal: never published by this version
@@ -252,12 +264,16 @@ class Cache:
     def recorded(self, stage, key):
         """The record a published entry holds, read without checking its files (None if none):
         enough to tell whether a record is the one its key names, on every cache hit too."""
+        directory = self.entry_dir(stage, key)
         try:
-            with open(os.path.join(self.entry_dir(stage, key), ENTRY_FILE), encoding="utf-8") as handle:
-                record = json.load(handle).get("record")
+            with open(os.path.join(directory, ENTRY_FILE), encoding="utf-8") as handle:
+                meta = json.load(handle)
+            record = meta.get("record")
+            if not isinstance(record, dict) or meta.get("key") != key:
+                return None
+            return _here(meta, directory)
         except (OSError, ValueError, AttributeError):
             return None
-        return record if isinstance(record, dict) else None
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -427,11 +443,14 @@ class Cache:
             os.rmdir(locks)
 
 
-def read_entry(directory):
-    """The parsed ``entry.json`` of an entry directory after checking every artifact it lists.
+def read_entry(directory, key=None):
+    """The parsed ``entry.json`` of an entry directory after checking every artifact it lists,
+    its record's paths under the cache it was sealed in moved to where that cache is now.
 
+    ``key`` (default: the directory's name, which is the key in the cache's layout) is the key
+    looked up: an entry sealed under another key (moved or copied by hand) does not verify.
     Raises FileNotFoundError when there is no seal, ValueError (or KeyError, TypeError...) when
-    the seal or an artifact does not match.
+    the seal, its key or an artifact does not match.
     """
     with open(os.path.join(directory, ENTRY_FILE), encoding="utf-8") as handle:
         meta = json.load(handle)
@@ -439,6 +458,9 @@ def read_entry(directory):
         raise ValueError("entry has no record")
     if meta.get("record_sha256") != _record_digest(meta["record"]):
         raise ValueError("record changed")  # e.g. a count edited by hand: the record is output too
+    expected = os.path.basename(os.path.normpath(directory)) if key is None else key
+    if meta.get("key") != expected or meta["record"].get("key", expected) != expected:
+        raise ValueError("entry sealed under another key")  # directories swapped or copied by hand
     for name, info in meta["files"].items():
         path = os.path.join(directory, name)
         if os.path.basename(name) != name:
@@ -449,7 +471,23 @@ def read_entry(directory):
             raise ValueError("artifact %s missing" % name) from None
         if size != info["size"] or sha256_file(path) != info["sha256"]:
             raise ValueError("artifact %s changed" % name)
+    meta["record"] = _here(meta, directory)
     return meta
+
+
+def _root_of(directory):
+    """The cache directory an entry directory (``<root>/<stage>/<key[:2]>/<key>``) is in."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.normpath(directory))))
+
+
+def _here(meta, directory):
+    """The record of ``meta`` (read from ``directory``) with paths under the cache directory it
+    was sealed in moved to the cache directory it is in now (a cache moved or copied whole)."""
+    sealed_in = meta.get("root")
+    now = _root_of(directory)
+    if not isinstance(sealed_in, str) or sealed_in == now:
+        return meta["record"]
+    return _relocate(meta["record"], sealed_in, now)
 
 
 def referenced_entries(record):
@@ -489,14 +527,20 @@ def _used(directory):
         os.utime(os.path.join(directory, ENTRY_FILE))
 
 
-def seal(directory, record, artifacts):
-    """Write ``entry.json`` for the artifacts in ``directory``: new entries, and checkpoints as they grow."""
+def seal(directory, record, artifacts, key=None, root=None):
+    """Write ``entry.json`` for the artifacts in ``directory``: new entries, and checkpoints as they grow.
+
+    ``key`` (default: the directory's name) ties the entry to its key; ``root`` (default: the
+    cache directory of an entry directory) is where the cache is, so that its paths can follow
+    it when the cache is moved.
+    """
     files = {name: {"size": os.path.getsize(os.path.join(directory, name)),
                     "sha256": sha256_file(os.path.join(directory, name))} for name in artifacts}
     record = json.loads(json.dumps(record))  # as it will read back (tuples as lists, keys as text)
-    write_json_atomic(os.path.join(directory, ENTRY_FILE), {"record": record, "files": files,
-                                                            "record_sha256": _record_digest(record),
-                                                            "created": time.time()})
+    write_json_atomic(os.path.join(directory, ENTRY_FILE), {
+        "record": record, "files": files, "record_sha256": _record_digest(record),
+        "key": key or os.path.basename(os.path.normpath(directory)),
+        "root": root or _root_of(directory), "created": time.time()})
 
 
 def _record_digest(record):
@@ -547,6 +591,25 @@ def _relocate(value, old, new):
     if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
         return new + value[len(old):]
     return value
+
+
+def _exchange(a, b):
+    """Swap directories ``a`` and ``b`` in one step (Linux renameat2 RENAME_EXCHANGE); False
+    where the system cannot (the caller then removes ``b`` and renames ``a`` onto it)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 def _owner_alive(name):

@@ -14,10 +14,12 @@ already grown (and a run that needs fewer trees takes the first ones).
 
 Layout: ``$HP_CACHE_DIR/checkpoint/<key[:2]>/<key>/`` holds ``trees-<from>-<to>.skops`` (the
 trees of one round, saved with skops: plain arrays, no code runs on loading) and ``entry.json``
-listing each with its SHA-256. Unlike other entries a checkpoint grows in place: each round's
-file is written atomically before ``entry.json`` is rewritten (atomically) to list it, so a run
-killed at any point leaves the trees of the last listed round; a file that does not match its
-checksum makes the whole checkpoint discarded, never trusted. One run at a time extends a
+listing each with its SHA-256, the checkpoint's key and the hash of its training rows (a
+checkpoint directory copied over from another run does not match them, and is discarded).
+Unlike other entries a checkpoint grows in place: each round's file is written atomically
+before ``entry.json`` is rewritten (atomically) to list it, so a run killed at any point
+leaves the trees of the last listed round; a file that does not match its checksum makes the
+whole checkpoint discarded, never trusted. One run at a time extends a
 checkpoint (a lock); others wait, then continue from what it saved.
 """
 
@@ -36,8 +38,9 @@ def open_checkpoint(trainer, frame):
     if cache is None:
         return NoCheckpoint()
     columns = [trainer.label] + [f["name"] for f in trainer.features]
-    key = checkpoint_key(trainer.bundle.fingerprint, trainer.mode, trainer.seed, rows_hash(frame, columns))
-    return Checkpoint(cache, key).open()
+    rows = rows_hash(frame, columns)
+    key = checkpoint_key(trainer.bundle.fingerprint, trainer.mode, trainer.seed, rows)
+    return Checkpoint(cache, key, rows).open()
 
 
 def rows_hash(frame, columns):
@@ -69,11 +72,15 @@ class Checkpoint:
     cache : Cache
     key : str
         From :func:`checkpoint_key`.
+    rows : str, optional
+        The :func:`rows_hash` of the training rows, stored with the trees: a checkpoint whose
+        stored key or rows differ (copied over from another run) is discarded, never resumed.
     """
 
-    def __init__(self, cache, key):
+    def __init__(self, cache, key, rows=None):
         self.cache = cache
         self.key = key
+        self.rows = rows
         self.dir = cache.entry_dir(STAGE, key)
         self.trees = []      # saved trees, in order
         self.files = []      # their round files, in order
@@ -113,6 +120,9 @@ class Checkpoint:
     def _load(self):
         record = self.cache.lookup(STAGE, self.key)  # verified; --no-cache starts afresh
         if record is None:
+            return [], []
+        if record.get("key") != self.key or record.get("rows") != self.rows:
+            self.cache.remove(STAGE, self.key)  # another run's trees: never resumed from
             return [], []
         trees, files = [], []
         try:
@@ -169,7 +179,8 @@ class Checkpoint:
                 with open(tmp, "wb") as handle:
                     handle.write(data)
             files = self.files + [name]
-            seal(self.dir, {"trees": start + len(trees), "files": files}, files)
+            seal(self.dir, {"trees": start + len(trees), "files": files, "key": self.key, "rows": self.rows},
+                 files, key=self.key, root=self.cache.root)
         except (OSError, OutputError):
             return  # a checkpoint is an optimisation: a full disk must not fail the training
         self.trees = self.trees + list(trees)

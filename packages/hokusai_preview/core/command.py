@@ -31,7 +31,7 @@ from .errors import HPError, UsageError
 
 COMMON_OPTIONS = (
     ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
-    ("--no-cache", "Recompute even if a cached result exists (its entry is replaced only if damaged)."),
+    ("--no-cache", "Recompute even if a cached result exists, and replace it."),
     ("-q --quiet", "Print nothing on stderr but errors."),
     ("-v --verbose", "Show tracebacks on errors."),
     ("-h --help", "Show this help and exit."),
@@ -44,6 +44,10 @@ STAGE_EXIT_STATUS = ("Exit status: 0 success, 2 usage (options, or a record from
                      "7 cannot write output or cache, 1 internal error.")
 
 RECORD_VERSION = 1
+
+# A write that found no room: a full disk, a quota, a file over the size limit (``ulimit -f``;
+# Python ignores SIGXFSZ, so the write fails with EFBIG instead of killing the process).
+FULL = {errno.ENOSPC, errno.EFBIG} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
 
 
 SEED_MAX = 2 ** 32 - 1  # numpy's RandomState, which scikit-learn seeds, takes seeds below 2**32
@@ -208,18 +212,46 @@ class Command:
         except MemoryError:
             return self.fail_line("out of memory; try a smaller --sample-size", 1)
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            if exc.errno not in FULL:
                 return self.internal_error(exc)
             if self.verbose:
                 print_traceback()
-            # Not a bug: a full disk (or quota), most often where the cache is.
-            return self.fail_line("no space left to write %s; free some space or point --cache-dir (or "
-                                  "HP_CACHE_DIR) at a disk with room" % (exc.filename or "the results"), 7)
+            return self.fail_line(self.full_line(exc), 7)  # not a bug: a full disk, a quota, a size limit
         except Exception as exc:  # a bug: one line unless --verbose
             return self.internal_error(exc)
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
+
+    def full_line(self, exc):
+        """The error line for a write that found no room (ENOSPC, EDQUOT) or went over the file
+        size limit (EFBIG: ``ulimit -f``), with a hint naming the place that was being written:
+        the cache, or another file (the --output-file)."""
+        where = exc.filename if isinstance(exc.filename, str) else None
+        cache = self._cache_root()
+        in_cache = where is None or (cache is not None and (
+            where == cache or os.path.abspath(where).startswith(cache.rstrip(os.sep) + os.sep)))
+        if exc.errno == errno.EFBIG:
+            what = "%s would be larger than the system lets a file be (the file size limit, ulimit -f)" % (
+                where or "a file of the results")
+            if in_cache:
+                return "%s; raise the limit, or point --cache-dir (or HP_CACHE_DIR) at a disk that takes larger " \
+                       "files" % what
+            return "%s; raise the limit, or write %s elsewhere" % (what, where)
+        what = "no space left to write %s" % (where or "the results")
+        if in_cache:  # the cache is where most bytes go
+            return "%s; free some space or point --cache-dir (or HP_CACHE_DIR) at a disk with room" % what
+        return "%s; free some space where %s is written, or write it to a disk with room" % (what, where)
+
+    def _cache_root(self):
+        """The cache directory this command uses (None when it cannot be told)."""
+        try:
+            from .cache import default_cache_dir
+
+            given = self.args.get("--cache-dir") if isinstance(self.args, dict) else None
+            return os.path.abspath(given or default_cache_dir())
+        except Exception:  # noqa: BLE001 - only for wording an error line
+            return None
 
     def internal_error(self, exc):
         """One line for a bug (with the traceback too under --verbose); returns exit status 1."""

@@ -91,9 +91,11 @@ def atomic_path(path):
         except OSError as exc:  # e.g. a directory appeared at path meanwhile
             raise OutputError("cannot write %s: %s" % (path, exc.strerror or exc),
                               "give a file name for the output") from exc
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
+            exc.filename = path  # a full disk while writing: say where (core/command.py names the place)
         raise
 
 

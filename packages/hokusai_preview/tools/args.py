@@ -50,7 +50,7 @@ Options:
   --trust-model           Accept and load a baseline model that is a pickle or joblib file,
                           which runs any code it contains (only for a source you trust).
   --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
-  --no-cache              Recompute every stage (a cached entry is replaced only if damaged).
+  --no-cache              Recompute every stage and replace its cached results.
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
   -h --help               Show this help and exit.
