@@ -97,6 +97,18 @@ REFUSED = {
     "json_integer_beyond_float.jsonl": (BAD_DATA, "column 'compounds' has 1 infinite value (first: data row 2)"),
     "beyond_float32.csv": (BAD_DATA, "column 'hour' has 1 value beyond +/-3.4e38, the model's float32 range "
                                      "(first: data row 6)"),
+    "hex_in_numeric_column.csv": (BAD_DATA, "column 'compounds' should hold numbers but has '0x1A' (data row 4)"),
+    "hex_labels.csv": (BAD_DATA, "none of its labels ('0x1') is a class of the baseline"),
+    "lone_surrogate.jsonl": (BAD_DATA, "field 'day' of line 4 holds a lone surrogate escape"),
+    "fixed_size_binary_column.parquet": (BAD_DATA, "column 'day' holds binary values, not text; store text as UTF-8"),
+    "uuid_column.parquet": (BAD_DATA, "column 'id' holds binary values, not text; store text as UTF-8"),
+    "binary_view_column.parquet": (BAD_DATA, "column 'id' holds binary values, not text; store text as UTF-8"),
+    "date_beyond_2262.parquet": (BAD_DATA, "column 'until' holds dates or times outside 1677-09-21 to 2262-04-11"),
+    "comment_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 2: protocol,"
+                                           "compounds,input_fields,iterations,num_pending,hour,...); its first line "
+                                           "(# exported by foo) was taken as the header and looks like a comment"),
+    "space_only_line.csv": (BAD_DATA, "has a row with 1 field where the header has 8 (line 5: ' '); remove that "
+                                      "line"),
     # made at test time (make_corpus.make_generated)
     "a_directory": (BAD_DATA, "is a directory"),
     "missing_path.csv": (BAD_DATA, "does not exist"),
@@ -140,6 +152,7 @@ ACCEPTED = {
     "quoted_delimiters_and_newlines.csv": ([], lambda c, t: t["comment"][0] == 'ran, then "failed"\nretried'
                                            and t["comment"][1] == "ok; fine"),
     "trailing_blank_lines.csv": ([], lambda c, t: c["rows_used"] == 40),
+    "excel_sep_line.csv": ([], lambda c, t: c["rows_used"] == 40 and c["delimiter"] == ","),
     "padded_labels_and_numbers.csv": ([], lambda c, t: set(t["label"]) <= {"F", "L", "M", "VF"}
                                       and t["compounds"].notna().all()),
 }

@@ -5,6 +5,8 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
+import time
 
 import pandas as pd
 import pyarrow as pa
@@ -684,3 +686,25 @@ def test_a_copy_of_a_bundle_elsewhere_is_named_as_given_not_as_first_met(tmp_pat
     assert again.records[0]["baseline"]["path"] == second
     later = run("hp-check", stdin=again.stdout)
     assert later.code == 0, later
+
+
+def test_a_huge_binary_file_is_refused_before_it_is_hashed(tmp_path, cache_dir):
+    path = tmp_path / "zeros.csv"
+    with open(str(path), "wb") as handle:
+        handle.truncate(2 << 30)  # sparse: 2 GB of zeros that take no disk
+    started = time.monotonic()
+    result = run("hp-load", str(path))
+    assert result.code == 3 and "is binary content" in result.stderr, result
+    assert time.monotonic() - started < 5  # hashing it first took seconds per GB
+
+
+def test_control_characters_in_a_file_name_are_escaped_in_messages(tmp_path, cache_dir):
+    bad_name = tmp_path / "bad\x1b[31mred.csv"
+    bad_name.write_bytes(b"\x00" * 100)
+    result = run("hp-load", str(bad_name))
+    assert result.code == 3 and "\x1b" not in result.stderr and "bad\\x1b[31mred.csv: is binary" in result.stderr
+    good = tmp_path / "good\nname.csv"
+    shutil.copy(EXAMPLE, str(good))
+    result = run("hp-load", str(good))
+    assert result.code == 0, result
+    assert len(result.err_lines) == 1 and "good\\nname.csv: 1000 rows" in result.stderr, result

@@ -210,6 +210,38 @@ def refused_files():
     churn = _churn_rows(12)
     files["other_dataset_schema.csv"] = to_csv(churn[0], churn[1])
     files["single_class.csv"] = to_csv(*set_column(header, rows, "label", lambda n, v: "VF"))  # fine-tune bundle
+    # pyarrow alone reads hexadecimal text as integers (0x1A as 26); pandas keeps it as text
+    files["hex_in_numeric_column.csv"] = to_csv(
+        *set_column(header, rows, "compounds", lambda n, v: "0x1A" if n == 3 else v))
+    files["hex_labels.csv"] = to_csv(*set_column(header, rows, "label", lambda n, v: "0x1"))
+    surrogate = [dict(r) for r in recs]
+    surrogate[3]["day"] = "Fri\ud800"  # json.dumps writes a lone surrogate as the escape \ud800
+    files["lone_surrogate.jsonl"] = jsonl(surrogate)
+    files["comment_above_header.csv"] = b"# exported by foo\n" + good
+    lines = good.split(b"\n")
+    files["space_only_line.csv"] = b"\n".join(lines[:4] + [b" "] + lines[4:])
+    return files
+
+
+def refused_parquet_files():
+    """Parquet inputs of types that need a recent pyarrow to write (binary view, UUID)."""
+    import datetime
+
+    import pyarrow as pa
+
+    files = {}
+    columns = example_columns()
+    columns["day"] = pa.array([d.encode() for d in columns["day"]], pa.binary(3))
+    files["fixed_size_binary_column.parquet"] = parquet(columns)
+    columns = example_columns()
+    columns["id"] = pa.array([bytes([n] * 16) for n in range(len(columns["label"]))], pa.uuid())
+    files["uuid_column.parquet"] = parquet(columns)
+    columns = example_columns()
+    columns["id"] = pa.array([b"\xff%d" % n for n in range(len(columns["label"]))], pa.binary_view())
+    files["binary_view_column.parquet"] = parquet(columns)
+    columns = example_columns()
+    columns["until"] = pa.array([datetime.date(9999, 12, 31)] * len(columns["label"]), pa.date32())
+    files["date_beyond_2262.parquet"] = parquet(columns)
     return files
 
 
@@ -237,6 +269,7 @@ def accepted_files():
     comments = ['ran, then "failed"\nretried' if n % 3 == 0 else "ok; fine" for n in range(len(rows))]
     files["quoted_delimiters_and_newlines.csv"] = to_csv(*with_column(header, rows, "comment", comments))
     files["trailing_blank_lines.csv"] = to_csv(header, rows) + b"\n\n\n"
+    files["excel_sep_line.csv"] = b"sep=,\n" + to_csv(header, rows)
     files["padded_labels_and_numbers.csv"] = to_csv(*set_column(
         *set_column(header, rows, "label", lambda n, v: " %s " % v), "compounds", lambda n, v: " %s " % v))
     return files
@@ -300,7 +333,8 @@ GENERATED = ["a_directory", "missing_path.csv", "dangling_symlink.csv", "symlink
 
 
 def write_all():
-    for directory, files in ((REFUSED, refused_files()), (ACCEPTED, accepted_files())):
+    refused = dict(refused_files(), **refused_parquet_files())
+    for directory, files in ((REFUSED, refused), (ACCEPTED, accepted_files())):
         os.makedirs(directory, exist_ok=True)
         for name in os.listdir(directory):
             os.unlink(os.path.join(directory, name))

@@ -287,3 +287,28 @@ def test_parquet_sink_writes_every_table_in_order_and_raises_a_failed_write(tmp_
     with pytest.raises(ValueError, match="schema"):
         sink.write(parts[0])
     sink.close()
+
+
+@pytest.mark.parametrize("late", ["0x1A", "0XFFFFFFFFFFFFFFFF", " 0x0 "])
+def test_hex_text_in_an_integer_csv_column_stays_text_as_pandas_reads_it(late, tmp_path):
+    """pyarrow alone reads "0x1A" as 26 (and 0xFFFFFFFFFFFFFFFF as -1), in any block."""
+    rows = ["%d,%d,x%d" % (n, n % 3, n) for n in range(3000)]
+    rows[2500] = "%s,1,y" % late
+    path = tmp_path / "hex.csv"
+    path.write_text("a,label,c\n" + "\n".join(rows) + "\n")
+    frame, _ = read_all(BatchReader(str(path), block_bytes=4096))
+    expected = pd.read_csv(str(path))
+    assert frame["a"].tolist() == expected["a"].tolist()
+    assert frame["a"][2500] == late and frame["label"].tolist() == expected["label"].tolist()
+
+
+def test_integer_csv_columns_read_as_text_still_convert_like_pyarrow(tmp_path):
+    """Once "0x" is in the file, integers are converted here: padded, missing and float values as before."""
+    path = tmp_path / "ints.csv"
+    rows = ["%d, %d ,%s,0x%d" % (n, n, "" if n == 3000 else n, n) for n in range(4000)]
+    rows[3500] = "3500,2.5,7,z"
+    path.write_text("a,b,c,d\n" + "\n".join(rows) + "\n")
+    frame, batches = read_all(BatchReader(str(path), block_bytes=4096))
+    types = {f.name: str(f.type) for f in batches[0].schema}
+    assert types == {"a": "int64", "b": "double", "c": "int64", "d": "string"}
+    assert frame["b"][3500] == 2.5 and frame["b"][1] == 1.0 and frame["a"][3999] == 3999

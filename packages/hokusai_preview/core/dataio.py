@@ -87,6 +87,13 @@ def read_with_restarts(read, label):
     raise RuntimeError("column types of %s kept changing after %d reads" % (label, MAX_RESTARTS))
 
 
+def printable(name):
+    """A file name as messages show it: control characters escaped (\\x1b, \\n), so that a name
+    cannot drive the terminal or split a message over lines."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(
+        m.group(), "\\x%02x" % ord(m.group())), name)
+
+
 def bad(label, what, todo):
     """A DataError in the one-line form ``<file>: <what is wrong>; <what to do>``."""
     return DataError("%s: %s" % (label, what), todo)
@@ -267,6 +274,11 @@ class BatchReader:
         self.columns = []  # JSON: every field seen so far, in order of first appearance
         self.json_kinds = {}  # JSON: field -> kind of value (see _join)
         self.header = None  # CSV: the column names, once an empty one was named as pandas names it
+        # CSV: pyarrow reads "0x1A" in an integer column as 26, where pandas keeps the text. Once
+        # the bytes hold "0x" anywhere, integer columns are read as text and converted here.
+        self.ints_as_text = False
+        self.saw_hex = False
+        self.skip_rows = 0  # CSV: 1 after Excel's "sep=;" line, which names the delimiter
 
     def batches(self):
         """Yield ``pyarrow.RecordBatch`` objects; raises DataError for unreadable content and
@@ -299,6 +311,7 @@ class BatchReader:
     # --- CSV -------------------------------------------------------------------------------
 
     def csv_options(self):
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
         if self.encoding is None:
@@ -306,9 +319,12 @@ class BatchReader:
             self.delimiter = self.delimiter or self.sniff_delimiter()
         # With names given, the header is skipped as a parsed row (it may hold quoted newlines).
         read = pacsv.ReadOptions(block_size=self.block_bytes, encoding=self.encoding, column_names=self.header,
-                                 skip_rows_after_names=1 if self.header else 0)
+                                 skip_rows=self.skip_rows, skip_rows_after_names=1 if self.header else 0)
         parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
-        convert = pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
+        types = self.column_types
+        if self.ints_as_text:
+            types = {name: pa.string() if pa.types.is_integer(t) else t for name, t in types.items()}
+        convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                        null_values=NULL_VALUES, quoted_strings_can_be_null=True)
         return read, parse, convert
 
@@ -331,6 +347,10 @@ class BatchReader:
         lines = text.splitlines()[:50]
         if len(lines) > 1 and len(head) == SNIFF_BYTES:
             lines = lines[:-1]  # the last line may be cut by the sniff window
+        excel = re.match(r"sep=(.)\Z", lines[0]) if lines else None
+        if excel:  # Excel's line naming the delimiter, above the header
+            self.skip_rows = 1
+            return excel.group(1)
         return guess_delimiter(lines)
 
     def _batches_csv(self):
@@ -341,6 +361,7 @@ class BatchReader:
         names = []
         try:
             with open_bytes(self.path, self.compressed) as raw:
+                raw = raw if self.ints_as_text else _HexWatch(raw, self)
                 stream = pacsv.open_csv(raw, read_options=read, parse_options=parse, convert_options=convert)
                 # Closed before the file it reads: its read-ahead thread must not outlive the file,
                 # whatever ends the reading (an error, or a reader that stops early).
@@ -361,10 +382,18 @@ class BatchReader:
                     if odd:
                         self.column_types.update(odd)
                         raise Restart()
+                    if self.ints_as_text:  # integers inferred from the first block: read as text from now
+                        found = {f.name: f.type for f in stream.schema
+                                 if pa.types.is_integer(f.type) and f.name not in self.column_types}
+                        if found:
+                            self.column_types.update(found)
+                            raise Restart()
                     empty = True
                     for batch in stream:
                         empty = False
-                        yield batch
+                        self._check_hex(stream.schema)
+                        yield self._ints_from_text(batch) if self.ints_as_text else batch
+                    self._check_hex(stream.schema)
                     if empty:  # a header without rows: the columns still need checking
                         yield pa.RecordBatch.from_pylist([], schema=stream.schema)
                 finally:
@@ -380,6 +409,64 @@ class BatchReader:
                 raise Restart() from None
             raise self._csv_error(message, names) from None
 
+    def _text_lines(self):
+        codec = "utf-16" if self.encoding == "utf16" else "utf-8-sig"
+        raw = open_bytes(self.path, self.compressed)
+        return io.TextIOWrapper(raw, encoding=codec, errors="replace", newline="")
+
+    def _first_text_line(self):
+        with self._text_lines() as text:
+            return text.readline(1000).rstrip("\r\n")
+
+    def _line_of(self, row, limit=64 << 20):
+        """The number of the first line of the file that is ``row`` (a ragged row as pyarrow quotes it),
+        looked for in the first ``limit`` characters; None if not found there."""
+        wanted = row.rstrip("\r\n")
+        if "\n" in wanted or "\r" in wanted:
+            return None
+        seen = 0
+        with self._text_lines() as text:
+            for number, line in enumerate(text, 1):
+                if line.rstrip("\r\n") == wanted:
+                    return number
+                seen += len(line)
+                if seen > limit:
+                    return None
+        return None
+
+    def _check_hex(self, schema):
+        """Restart with integer columns read as text once "0x" was seen in the bytes read so far
+        (pyarrow reads ahead: a block is read before its batch comes out)."""
+        import pyarrow as pa
+
+        if self.saw_hex and not self.ints_as_text and any(pa.types.is_integer(f.type) for f in schema):
+            self.ints_as_text = True
+            raise Restart()
+
+    def _ints_from_text(self, batch):
+        """``batch`` with the integer columns (read as text) converted as pyarrow's CSV reader
+        converts them, except that hexadecimal text ("0x1A") stays text, as pandas reads it."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrays = []
+        for name, array in zip(batch.schema.names, batch.columns):
+            wanted = self.column_types.get(name)
+            if wanted is not None and pa.types.is_integer(wanted) and pa.types.is_string(array.type):
+                trimmed = pc.utf8_trim(array, characters=" \t")  # as the CSV reader trims numbers
+                if pc.any(pc.match_substring_regex(trimmed, r"^[+-]?0[xX]")).as_py():
+                    self.widen(name, pa.string())
+                try:
+                    array = pc.cast(trimmed, wanted)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    try:
+                        pc.cast(trimmed, pa.float64())
+                        self.widen(name, pa.float64())
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        self.widen(name, pa.string())
+            arrays.append(array)
+        return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
     def _csv_error(self, message, names):
         text = _first_line(message)
         if "Empty CSV file" in text:
@@ -391,8 +478,20 @@ class BatchReader:
                 self.delimiter)
             if "\n" in row.strip():
                 hint = "close the quote this row opens: an unclosed quote swallows the lines after it"
-            return bad(self.label, "has a row with %s fields where the header has %s (%s)" % (
-                ragged.group(2), ragged.group(1), _short(row, 60)), hint)
+            first = self._first_text_line()
+            if ragged.group(1) == "1" and first.lstrip().startswith(("#", "//", "--")):
+                hint = "its first line (%s) was taken as the header and looks like a comment: remove the lines " \
+                       "above the header" % _short(first, 40)
+            elif re.match(r"sep=", first):
+                hint = "its first line (%s) was taken as the header and looks like Excel's delimiter line: " \
+                       "remove it, or give --format" % _short(first, 40)
+            line = self._line_of(row)
+            fields = int(ragged.group(2))
+            if not row.strip():
+                hint = "remove that line, which holds only spaces or tabs"
+            return bad(self.label, "has a row with %d field%s where the header has %s (%s%s)" % (
+                fields, "" if fields == 1 else "s", ragged.group(1), "line %d: " % line if line else "",
+                repr(row.strip("\r\n")) if not row.strip() else _short(row, 60)), hint)
         if "invalid UTF8" in text:
             column = re.search(r"column #(\d+)", text)
             where = " (in column %r)" % names[int(column.group(1))] if column and int(column.group(1)) < len(
@@ -877,6 +976,7 @@ class _RecordBatcher:
         self.kinds = {}
         self.rows = 0
         self.emitted = False
+        self.wheres = []  # where each row of the batch comes from, for messages
 
     def add(self, where, row):
         for name, value in row.items():
@@ -896,6 +996,7 @@ class _RecordBatcher:
             self.kinds[name] = _join(self.kinds.get(name, "null"), kind)
         for name, column in self.values.items():
             column.append(row.get(name))
+        self.wheres.append(where)
         self.rows += 1
 
     def flush(self):
@@ -914,15 +1015,43 @@ class _RecordBatcher:
             if kind != known and known != "null" and self.emitted:
                 widened = True
             types[name] = kind
-            arrays.append(_arrow_column(values, kind))
+            try:
+                arrays.append(_arrow_column(values, kind))
+            except UnicodeEncodeError:
+                raise self._surrogate(name, values) from None
         if widened:
             raise Restart()
         self.values = {name: [] for name in self.reader.columns}
         self.kinds = {}
         self.rows = 0
         self.emitted = True
+        self.wheres = []
         check_names(self.reader.label, self.reader.columns)
+        for name in self.reader.columns:
+            if not _is_utf8(name):
+                raise _surrogate_error(self.reader.label, "a field name (%r)" % name)
         return pa.RecordBatch.from_arrays(arrays, names=list(self.reader.columns))
+
+    def _surrogate(self, name, values):
+        """The DataError for a value of column ``name`` holding a lone surrogate ("\\ud800")."""
+        for where, value in zip(self.wheres, values):
+            if isinstance(value, str) and not _is_utf8(value):
+                return _surrogate_error(self.reader.label, "field %r of %s" % (name, where))
+        return _surrogate_error(self.reader.label, "field %r" % name)
+
+
+def _is_utf8(text):
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _surrogate_error(label, where):
+    return bad(label, "%s holds a lone surrogate escape (\\ud800 to \\udfff), half of a character, which is "
+                      "not text" % where,
+               "fix or remove the broken character (it is often an emoji cut in two) and write the file again")
 
 
 def _arrow_column(values, kind):
@@ -985,6 +1114,30 @@ def _count_outside_quotes(line, delimiter):
         elif char == delimiter and not quoted:
             count += 1
     return count
+
+
+class _HexWatch:
+    """A binary file whose reads note, in ``reader.saw_hex``, whether "0x" or "0X" passed (also
+    in UTF-16); a byte is kept across reads so a pair cut in two is seen too."""
+
+    NEEDLES = (b"0x", b"0X", b"0\x00x", b"0\x00X")
+
+    def __init__(self, raw, reader):
+        self.raw = raw
+        self.reader = reader
+        self.tail = b""
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        if data and not self.reader.saw_hex:
+            edge = self.tail + data[:3]
+            if any(n in edge or n in data for n in self.NEEDLES):
+                self.reader.saw_hex = True
+            self.tail = data[-3:]
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
 
 
 def _widen(message, column_types, names):
@@ -1099,6 +1252,15 @@ def spool_stream(source, directory, label="<stdin>"):
         os.unlink(path)
         raise
     return path
+
+
+def refuse_early(path, label):
+    """DataError at once when the first bytes of the file at ``path`` (decompressed, when gzip)
+    are no table (binary, an archive, an HTML page...): hashing a huge file first would take long."""
+    with open(path, "rb") as handle:
+        window = _content_start(handle.read(SNIFF_BYTES))
+    if window.strip():
+        sniff(window, label)
 
 
 def _content_start(head):

@@ -67,12 +67,12 @@ class Load(Stage):
             yield {"source": path}
 
     def handle(self, record):
-        from ..core.dataio import spool_stdin, spool_stream
+        from ..core.dataio import printable, refuse_early, spool_stdin, spool_stream
         from ..core.fsutil import sha256_file
 
         source = record["source"]
         spooled = None
-        label = "<stdin>" if source == "-" else source
+        label = "<stdin>" if source == "-" else printable(source)  # the one name messages use
         spool_dir = os.path.join(self.cache.root, "tmp")
         try:
             if source == "-":
@@ -83,6 +83,8 @@ class Load(Stage):
                     spooled = path = spool_stream(stream, spool_dir, label)
             else:
                 path = source
+                if not self.args["--format"]:
+                    refuse_early(path, label)  # before the hash: a 4 GB sparse file is refused at once
         except OSError as exc:
             raise OutputError("cannot copy %s to %s: %s" % (label, spool_dir, exc.strerror or exc),
                               "give --cache-dir (or HP_CACHE_DIR) a writable directory with free space") from None
@@ -182,19 +184,22 @@ def _check_readable(path, stdin=True):
     ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
     import stat
 
+    from ..core.dataio import printable
+
+    name = printable(path)  # as messages show it
     if not path:
         raise DataError("the data path is empty", "name the data file%s" % (" (or - to read stdin)" if stdin else ""))
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise DataError("%s: does not exist" % path,
+        raise DataError("%s: does not exist" % name,
                         "check the path (use - to read stdin)" if stdin else "check the path") from None
     except OSError as exc:
-        raise DataError("%s: cannot be opened (%s)" % (path, exc.strerror or exc), "check the path") from None
+        raise DataError("%s: cannot be opened (%s)" % (name, exc.strerror or exc), "check the path") from None
     if stat.S_ISDIR(mode):
-        raise DataError("%s: is a directory" % path, "give a data file (CSV, JSON, JSON Lines or Parquet)")
+        raise DataError("%s: is a directory" % name, "give a data file (CSV, JSON, JSON Lines or Parquet)")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise DataError("%s: is a device or socket, not a file" % path,
+        raise DataError("%s: is a device or socket, not a file" % name,
                         "give a data file, or - to read stdin" if stdin else "give a data file")
     if stat.S_ISFIFO(mode):
         return "stream"  # opening a pipe waits for its writer: it is opened once, to be copied
@@ -202,10 +207,10 @@ def _check_readable(path, stdin=True):
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise DataError("%s: cannot be read (%s)" % (path, exc.strerror or exc),
+        raise DataError("%s: cannot be read (%s)" % (name, exc.strerror or exc),
                         "fix its permissions (chmod +r) or copy it somewhere readable") from None
     if os.path.getsize(path) == 0:
-        raise DataError("%s: is empty" % path, "give a file with a header row and data rows")
+        raise DataError("%s: is empty" % name, "give a file with a header row and data rows")
     return "file"
 
 
@@ -302,6 +307,9 @@ class ContributionLoader:
             if pa.types.is_nested(field.type):
                 raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
                                 "flatten it into plain values")
+            if _is_binary_type(field.type):
+                raise DataError("%s: column %r holds binary values, not text" % (self.label, field.name),
+                                "store text as UTF-8 strings")
         features = self.bundle.feature_names
         # First: with none of the features, it is data for another baseline, whatever its label is.
         if not any(f in names for f in features):
@@ -376,7 +384,10 @@ class ContributionLoader:
 
         offset = self.manifest.rows  # rows before this batch
         self.check_cells(batch, offset)
-        self.manifest.update_arrow(batch)
+        try:
+            self.manifest.update_arrow(batch)
+        except OverflowError:
+            raise self.out_of_range(batch) from None
 
         labels = canonical_label_array(batch.column(self.label_column))
         if labels.null_count:
@@ -464,12 +475,25 @@ class ContributionLoader:
             array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
         return array
 
+    def out_of_range(self, batch):
+        """The DataError for a batch whose JSON pandas cannot write: a date or time beyond the years
+        1677 to 2262 (pandas' nanosecond timestamps), as the main pipeline could not hash it either."""
+        for name in batch.schema.names:
+            try:
+                batch.select([name]).to_pandas().to_json(orient="records")
+            except OverflowError:
+                return DataError("%s: column %r holds dates or times outside 1677-09-21 to 2262-04-11, which pandas "
+                                 "cannot write as JSON (the data hash)" % (self.label, name),
+                                 "store them as text (e.g. '9999-12-31'), or leave the column out")
+        return DataError("%s: has values pandas cannot write as JSON (the data hash)" % self.label,
+                         "store dates and times as text")
+
     def check_cells(self, batch, offset):
         import pyarrow as pa
         import pyarrow.compute as pc
 
         for name, array in zip(batch.schema.names, batch.columns):
-            if pa.types.is_binary(array.type):
+            if _is_binary_type(array.type):
                 raise DataError("%s: column %r holds binary values, not text" % (self.label, name),
                                 "store text as UTF-8 strings")
             if pa.types.is_string(array.type) and len(array) and array.null_count < len(array):
@@ -538,6 +562,21 @@ class ContributionLoader:
         }
         return {"source_path": self.label, "table_path": table_path, "rows_used": self.rows_written,
                 "data_manifest": self.manifest.result(), "validation": validation}
+
+
+def _is_binary_type(arrow_type):
+    """Whether a column holds bytes: binary of any layout (fixed-size, large, view), also as the
+    storage of an extension type (a UUID) or as the values of a dictionary."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    storage = getattr(arrow_type, "storage_type", None)  # extension types (arrow.uuid, ...)
+    if storage is not None:
+        arrow_type = storage
+    return (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
+            or pa.types.is_fixed_size_binary(arrow_type)
+            or getattr(pa.types, "is_binary_view", lambda t: False)(arrow_type))
 
 
 def _concat(batches):
