@@ -40,15 +40,28 @@ demo: install
 # Preview every contribution in a folder in parallel and summarise them (README: Batch evaluation):
 #   make batch CONTRIBUTIONS=dir/ [BASELINE=bundle/] [JOBS=N] [RESULTS=results] [BATCH_OPTIONS='...']
 # A BASELINE given here is the batch's bundle: only without one is the embedded bundle built.
-BATCH_JOBS = $(or $(JOBS),$(shell nproc 2>/dev/null || echo 2))
+# bin/hp-batch-plan checks the settings (a bad one is its one line, before any preview) and lists
+# the folder's files for bin/batch.mk, which previews them JOBS at a time: without JOBS=, a
+# `make -jN batch` runs them in make's own N job slots (bin/batch.mk shares make's jobserver), and
+# a plain `make batch` one per CPU. JOBS= given with -jN has bin/batch.mk keep a jobserver of its own.
+RESULTS ?= results
+# A value as one shell word, whatever quotes it holds: 'it'\''s'.
+shq = '$(subst ','\'',$(1))'
+BATCH_BASELINE = $(if $(filter command line,$(origin BASELINE)),$(value BASELINE))
+MAKE_JOBS = $(firstword $(filter -j%,$(MAKEFLAGS)))# make -jN's flag (make puts it there for recipes only)
+BATCH_JOBS = $(or $(JOBS),$(if $(MAKE_JOBS),$(or $(MAKE_JOBS:-j%=%),many),$(shell nproc 2>/dev/null || echo 2)))
 batch: batch-jobs $(VENV)/.installed $(if $(filter command line,$(origin BASELINE)),,$(BASELINE)/manifest.json)
-	@$(MAKE) --no-print-directory -f bin/batch.mk -j$(BATCH_JOBS) JOBS=$(BATCH_JOBS) BIN=$(BIN) \
-	  $(if $(filter command line,$(origin BASELINE)),,BASELINE=)
+	@$(BIN)/python bin/hp-batch-plan $(call shq,$(value CONTRIBUTIONS)) $(call shq,$(RESULTS)) \
+	  $(if $(BATCH_BASELINE),$(call shq,--baseline=$(BATCH_BASELINE))) $(call shq,--options=$(BATCH_OPTIONS)) \
+	  --train-jobs=$(if $(filter 1,$(BATCH_JOBS)),0,1)
+	@$(if $(JOBS),MAKEFLAGS=$$(printf '%s' "$$MAKEFLAGS" | sed 's/ --jobserver-auth=[^ ]*//');) \
+	  $(MAKE) --no-print-directory -f bin/batch.mk $(if $(JOBS),-j$(JOBS),$(if $(MAKE_JOBS),,-j$(BATCH_JOBS))) \
+	  BIN=$(BIN) RESULTS=$(call shq,$(RESULTS))
 
 # Checked first: make -j0 (or -jabc) answers with its whole usage text.
 .PHONY: batch-jobs
 batch-jobs:
-	@jobs='$(subst ','\'',$(BATCH_JOBS))'; case "$$jobs" in ''|0*|*[!0-9]*) printf "make batch: error: JOBS must be \
+	@jobs=$(call shq,$(JOBS)); case "$$jobs" in 0*|*[!0-9]*) printf "make batch: error: JOBS must be \
 	a whole number of at least 1, not '%s'; give e.g. JOBS=4, or leave it out for one per CPU\n" "$$jobs" >&2; exit 2;; esac
 
 # The Python scripts in bin/ (the rest there is shell).

@@ -333,3 +333,23 @@ def test_a_label_column_not_in_the_table_is_refused_naming_the_columns_it_has(la
                                 "'protocol', 'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day', "
                                 "'label')%s" % (table, label, tail)]
     assert not (tmp_path / "b").exists()
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    frame.head(1).to_csv(str(tmp_path / "one.csv"), index=False)
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                 str(tmp_path / "one.csv"), "--output", str(tmp_path / "b"))
+    assert result.code == 0, result
+    assert "hp-baseline: warning: 1 of 1 benchmark row also appears in the training table" in result.stderr
+    assert "hp-baseline: warning: the benchmark has 1 row, fewer than the 800 DeltaOne needs" in result.stderr
+    assert "RandomForestClassifier on 1,000 base rows, accuracy " in result.stderr
+    assert result.stderr.rstrip().endswith(" on 1 benchmark row")
+    frame.loc[5, "label"] = None
+    frame.to_csv(str(tmp_path / "unlabelled.csv"), index=False)
+    refused = run("hp-baseline", "--train-data", str(tmp_path / "unlabelled.csv"), "--benchmark-data",
+                  str(tmp_path / "one.csv"), "--output", str(tmp_path / "c"))
+    assert refused.err_lines == ["hp-baseline: error: training table %s has 1 row without a label; fill in or "
+                                 "remove it" % (tmp_path / "unlabelled.csv")]

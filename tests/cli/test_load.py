@@ -708,3 +708,18 @@ def test_control_characters_in_a_file_name_are_escaped_in_messages(tmp_path, cac
     result = run("hp-load", str(good))
     assert result.code == 0, result
     assert len(result.err_lines) == 1 and "good\\nname.csv: 1000 rows" in result.stderr, result
+
+
+def test_a_baseline_of_one_feature_is_said_to_have_one_feature_column(tmp_path):
+    tables = [tmp_path / "base.csv", tmp_path / "bench.csv"]
+    for start, table in zip((0, 40), tables):
+        table.write_text("x,label\n" + "".join("%d,%s\n" % (i, "ab"[i % 2]) for i in range(start, start + 40)),
+                         encoding="utf-8")
+    built = run("hp-baseline", "--train-data", tables[0], "--benchmark-data", tables[1], "--output", tmp_path / "b")
+    assert built.code == 0, built
+    data = tmp_path / "other.csv"
+    data.write_text("y,label\n1,a\n", encoding="utf-8")
+    result = run("hp-load", "--data-path", data, "--baseline-model", tmp_path / "b")
+    assert result.code == 3
+    assert result.err_lines[0].startswith("hp-load: error: %s: matches none of the baseline's 1 feature column ('x')"
+                                          % data)

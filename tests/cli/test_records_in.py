@@ -192,7 +192,7 @@ def test_error_records_pass_through(stage):
         assert result.records == [error]
 
 
-@pytest.mark.parametrize("flags", [("--verbose",), ("-v",), ("-qv",), ("--verb",)])
+@pytest.mark.parametrize("flags", [("--verbose",), ("-v",), ("--verb",)])
 def test_verbose_in_any_spelling_shows_the_traceback(flags):
     quiet = run("hp-check", EXAMPLES + "/hpc_jobs_700.parquet")
     loud = run("hp-check", EXAMPLES + "/hpc_jobs_700.parquet", *flags)
@@ -243,6 +243,13 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-load", "-data.csv"), "-data.csv is not an option; to name a file whose name starts with '-', write "
                                "./-data.csv or put it after --"),
     (("hp-train", "-qvx"), "-qvx is not an option"),
+    # Options that contradict each other are refused, not one silently winning.
+    (("hp-sample", "-qv"), "--quiet and --verbose cannot go together: one asks for less on stderr, the other for "
+                           "more; drop one of the two"),
+    (("hp-train", "--full", "--target", "0.5"), "--target does not apply with --full, which grows every tree without "
+                                                "stopping early; drop one of the two"),
+    (("hp-train", "--min-trees=10", "--full"), "--min-trees does not apply with --full, which grows every tree "
+                                               "without stopping early; drop one of the two"),
     (("hp-load",), "<data-path> is required; e.g. hp-load <data-path>..."),  # nothing given at all
     # Several files after --data-path, which takes one: the bare list takes many.
     (("hp-load", "--data-path", "a.csv", "b.csv", "c.csv"),
@@ -268,6 +275,8 @@ def test_option_errors_say_what_is_wrong_in_words(argv, reason):
     (("--data", "a.csv", "--outptu-format", "json"), "unknown option --outptu-format; did you mean --output-format?"),
     (("--data-path", "a.csv", "--sample", "5", "--full"), "--sample-size does not apply with --full, which uses "
                                                           "every row; drop one of the two"),
+    (("--data-path", "a.csv", "--quiet", "--verbose"), "--quiet and --verbose cannot go together: one asks for less "
+                                                       "on stderr, the other for more; drop one of the two"),
 ])
 def test_the_drivers_command_line_mistakes_are_put_in_words(argv, line):
     from hokusai_preview.core.errors import UsageError

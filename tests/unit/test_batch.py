@@ -236,3 +236,77 @@ def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tm
     os.utime(str(output), (2, 2))
     plan_module.plan(str(folder), str(results))
     assert "broken link" not in stamp.read_text() and stamp.stat().st_mtime > 2  # so make redoes it
+
+
+@pytest.mark.parametrize("results, message", [
+    ("/proc/x", "RESULTS=/proc/x is in /proc, which cannot hold files of results"),
+    ("FILE", "RESULTS=FILE is a file, not a folder"),
+    ("FILE/sub", "RESULTS=FILE/sub cannot be made: FILE is a file, not a folder")])
+def test_a_results_that_is_no_writable_folder_names_results(folder, tmp_path, results, message):
+    """Not "give a file name for the output": the batch names its results itself; RESULTS= is what to change."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    results = results.replace("FILE", str(afile))
+    with pytest.raises(OutputError) as raised:
+        plan_module.plan(str(folder), results)
+    assert raised.value.line() == "%s; give RESULTS= a writable folder (it is made if missing), e.g. " \
+                                  "RESULTS=results" % message.replace("FILE", str(afile))
+
+
+def test_a_missing_baseline_names_baseline_not_the_drivers_option(folder, tmp_path):
+    from hokusai_preview.core.errors import BaselineError
+
+    with pytest.raises(BaselineError) as raised:
+        plan_module.plan(str(folder), str(tmp_path / "results"), baseline=str(tmp_path / "nope"))
+    assert raised.value.line() == ("baseline bundle %s does not exist; give BASELINE= a bundle directory built by "
+                                   "hp-baseline, or leave it out for the embedded one" % (tmp_path / "nope"))
+
+
+def test_results_removed_from_results_are_said_in_one_line(folder, tmp_path, capsys):
+    results = str(tmp_path / "results")
+    plan_module.plan(str(folder), results)
+    assert capsys.readouterr().out == ""
+    os.unlink(str(folder / "a.csv"))
+    plan_module.plan(str(folder), results)
+    assert capsys.readouterr().out == "hp-batch: removed the results of 1 file not in %s: a.csv\n" % folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "z.csv").write_text("label\n1\n")
+    plan_module.plan(str(other), results)  # another folder, the same RESULTS: its results replace the first's
+    said = capsys.readouterr().out
+    assert said.startswith("hp-batch: removed the results of 6 files not in %s: %s, %s, %s and 3 more (a RESULTS "
+                           "folder holds one folder's results: give each folder its own RESULTS= to keep both)\n" % (
+                               other, folder / "Q3 jobs #1.csv", folder / "b.JSON.gz", folder / "c.parquet"))
+    assert os.listdir(os.path.join(results, ".batch", "stamps")) == ["z.csv"]
+
+
+def test_the_plan_says_what_each_preview_is_given_and_counts_the_results_in_words(folder, tmp_path):
+    results = tmp_path / "results"
+    only = tmp_path / "one"
+    only.mkdir()
+    (only / "a b.csv").write_text("label\n1\n")
+    plan_module.plan(str(only), str(results), baseline=plan_module.Bundle.open().path, train_jobs="0")
+    text = (results / ".batch" / "plan.mk").read_text()
+    assert "\nONE_OPTIONS := --train-jobs=0 --baseline=%s\n" % plan_module.Bundle.open().path in text
+    assert "\nRESULTS_TEXT := 1 result\n" in text
+    plan_module.plan(str(folder), str(results))
+    text = (results / ".batch" / "plan.mk").read_text()
+    assert "\nONE_OPTIONS := --train-jobs=1\nRESULTS_TEXT := 7 results\n" in text
+
+
+def test_verbose_in_batch_options_is_refused_once(folder, tmp_path):
+    with pytest.raises(UsageError) as raised:
+        plan_module.plan(str(folder), str(tmp_path / "results"), options="--verbose")
+    assert raised.value.line().startswith("BATCH_OPTIONS: --verbose does not go with the --quiet the batch gives "
+                                          "every preview")
+
+
+def test_the_line_of_a_finished_preview_marks_an_uncertain_verdict(bundles, tmp_path):
+    from format_outputs import example_output
+
+    output = example_output(bundles("hpc")[0], "hpc_jobs_500.json")
+    output["preview_metadata"]["deltaone"].update(decision="not_statistically_significant", accepted=False,
+                                                  probability=0.44, probability_of_decision=0.35)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(output))
+    assert one_module.describe(str(path)).endswith(", DeltaOne not significant (uncertain), P(pass) 44%")

@@ -449,3 +449,21 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path, how):
         opened = Checkpoint(cache, key(1), "rows-other").open()
     assert opened.trees == [] and opened.files == []
     opened.close()
+
+
+def test_hp_cache_says_a_missing_directory_does_not_exist_and_counts_in_words(tmp_path):
+    from helpers import run
+
+    missing = tmp_path / "typo"
+    shown = run("hp-cache", "--cache-dir", str(missing))
+    assert shown.code == 0 and shown.stdout.splitlines()[0] == "cache: %s (does not exist yet: nothing cached " \
+                                                               "there)" % missing
+    assert shown.stdout.splitlines()[1].startswith("size: 0 B in 0 entries (cap ")
+    assert json.loads(run("hp-cache", "--cache-dir", str(missing), "--json").stdout)["exists"] is False
+    assert not missing.exists()  # looking makes nothing
+    build(Cache(str(tmp_path / "one")))
+    one = run("hp-cache", "--cache-dir", str(tmp_path / "one"))
+    assert one.stdout.splitlines()[0] == "cache: %s" % (tmp_path / "one")
+    assert " in 1 entry (cap " in one.stdout
+    evicted = run("hp-cache", "--cache-dir", str(tmp_path / "one"), "--max-bytes", "0")
+    assert evicted.err_lines[0].startswith("hp-cache: evicted 1 entry (")

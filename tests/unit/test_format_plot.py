@@ -20,6 +20,13 @@ def drawn(monkeypatch, tmp_path):
         renderer = fig.canvas.get_renderer()
         texts = fig.texts + [t for ax in fig.axes for t in ax.texts]
         seen.append(([(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()], fig.bbox.width))
+        if fig.axes:  # the plot's shaded spans, vertical lines (x in pixels) and dots (x, face colour)
+            ax = fig.axes[0]
+            vertical = [line for line in ax.lines if len(set(line.get_xdata())) == 1 and line.get_marker() != "o"]
+            draw_rows.plot = {"patches": len(ax.patches), "xlabel": ax.get_xlabel(),
+                              "lines": [ax.transData.transform((line.get_xdata()[0], 0))[0] for line in vertical],
+                              "dots": [(line.get_xdata()[0], line.get_markerfacecolor()) for line in ax.lines
+                                       if line.get_marker() == "o"]}
         close(fig)
 
     monkeypatch.setattr(plt, "close", measure_then_close)
@@ -109,3 +116,42 @@ def test_long_names_are_cut_in_the_middle_so_their_ends_stay_apart():
     assert clipped[0] == "acme_hpc_jobs_contri…026-11_v1.csv" and len(clipped[1]) == 34
     assert clipped[0] != clipped[1]
     assert _clip("short.csv", 34) == "short.csv"
+
+
+def test_an_uncertain_verdict_is_marked_and_counted_as_the_table_does(drawn, rows):
+    unsure = dict(rows[0], deltaone_decision="not_statistically_significant", deltaone_accepted=False,
+                  deltaone_probability=0.44, deltaone_probability_of_decision=0.35)
+    shown = [text for text, _ in drawn([unsure, rows[3]])[0]]
+    assert "not significant (uncertain)  44%" in shown
+    subtitle = next(text for text in shown if "previewed" in text)
+    assert subtitle.startswith("1 previewed · 0 would pass DeltaOne · 1 would not (1 uncertain) · 1 failed")
+
+
+def test_rows_of_several_baselines_name_their_baseline_under_the_name(drawn, rows):
+    other = dict(rows[0], baseline_model_id="other-baseline", contribution="x.csv", source_path="x.csv")
+    shown = [text for text, _ in drawn([rows[0], other])[0]]
+    assert any(text.endswith("rows · baseline other-baseline") for text in shown), shown
+    assert any(text.endswith("rows · baseline hpc") for text in shown), shown
+    assert not any("· baseline" in text for text, _ in drawn(rows[:1])[0])
+
+
+@pytest.mark.parametrize("value", [1.13, 1.0, 0.98, 0.05, 1.8])
+def test_value_labels_keep_clear_of_the_vertical_lines(drawn, rows, value):
+    row = dict(rows[0], primary_delta_pp=value, primary_interval_pp=[value - 1.5, value + 1.5])
+    texts, _ = drawn([row])
+    (box,) = [box for text, box in texts if text == "%+.2f" % value]
+    for x in drawn.plot["lines"]:  # the zero line and the +1 point line
+        assert not box.x0 <= x <= box.x1, (value, x, box)
+
+
+def test_nothing_is_shaded_as_passing_and_each_dot_says_its_verdict(drawn, rows):
+    passing = dict(rows[0], deltaone_decision="accepted", deltaone_accepted=True, deltaone_probability=0.99,
+                   primary_delta_pp=3.0, delta_one_score=0.9)
+    failing = dict(rows[0], deltaone_decision="not_statistically_significant", deltaone_accepted=False,
+                   deltaone_probability=0.1, primary_delta_pp=2.0, delta_one_score=0.1)
+    shown = [text for text, _ in drawn([passing, failing])[0]]
+    assert drawn.plot["patches"] == 0  # beyond +1 a delta can still fail: no side is shaded as passing
+    assert any("DeltaOne needs ≥ +1 pt" in text for text in shown)
+    faces = dict(drawn.plot["dots"])
+    assert faces[2.0] == "white" and faces[3.0] != "white"  # hollow: would not pass; filled: would pass
+    assert "dot: estimate, filled where DeltaOne would pass; bar: 90% interval" in drawn.plot["xlabel"]

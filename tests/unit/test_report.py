@@ -189,14 +189,26 @@ def test_an_error_record_reports_its_one_line_error():
     assert "\x1b[31m" in render(error_record(), color=True)
 
 
-def test_warnings_of_the_data_checks_are_reported_once(output):
+def test_warnings_of_the_data_checks_are_reported_once_under_it_and_no_others(output):
     output["preview_metadata"]["warnings"] = ["30 rows repeat benchmark rows", "12 rows were dropped"]
     output["preview_metadata"]["diagnostics"] = {"rows_checked": 500, "warnings": ["30 rows repeat benchmark rows"],
-                                                 "notes": []}
+                                                 "notes": ["label noise not checked: fewer than 30 rows"]}
     text = render(output)
-    assert "data check    500 rows: 1 warning\nwarning  30 rows repeat benchmark rows\n" in text
+    # The run's own warning comes before the data check's line: what follows that line is its findings.
+    assert ("time          %.1f s\nwarning       12 rows were dropped\ndata check    500 rows: 1 warning\n"
+            "warning       30 rows repeat benchmark rows\nnote          label noise not checked: fewer than 30 rows\n"
+            % output["preview_metadata"]["time_elapsed"]) in text
     assert text.count("30 rows repeat benchmark rows") == 1
-    assert "warning  12 rows were dropped" in text
+
+
+def test_a_long_warning_wraps_in_the_gutter_of_the_other_labels(output):
+    output["preview_metadata"]["warnings"] = ["the new model is fine-tuned " * 6]
+    output["preview_metadata"]["diagnostics"] = {"rows_checked": 1, "warnings": [], "notes": []}
+    lines = render(output, color=False).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("warning"))
+    assert lines[first].startswith("warning       the new model is fine-tuned")
+    assert lines[first + 1].startswith(" " * 14 + "model is") and lines[first + 2].startswith(" " * 14 + "fine")
+    assert lines[first + 3] == "data check    1 row: no problems found"
 
 
 @pytest.mark.parametrize("sample_size, warned", [
@@ -263,3 +275,58 @@ def test_the_verdict_mark_is_certain_when_the_outcome_is(output, decision, p_dec
     output["preview_metadata"]["deltaone"].update(decision=decision, accepted=decision == "accepted",
                                                   probability_of_decision=p_decision, probability=p_pass)
     assert " ".join(render(output, color=False).splitlines()[1].split()).startswith(headline)
+
+
+def test_a_value_that_rounds_to_zero_never_shows_as_minus_zero(output):
+    from hokusai_preview.core.report import points, signed
+
+    assert [signed(-0.0042), signed(-0.00004, 4), points(-0.0042), signed(0.0), signed(-0.006)] == [
+        "+0.00", "+0.0000", "+0.00", "+0.00", "-0.01"]
+    est = output["preview_metadata"]["estimate"]
+    est["metric_intervals"]["accuracy"] = [-0.000042, est["metric_intervals"]["accuracy"][1]]
+    (line,) = [x for x in render(output, color=False).splitlines() if x.startswith("accuracy ")]
+    assert " +0.00..+" in line and "-0.00" not in line
+
+
+def exact(output):
+    """``output`` as the full computation writes it: every interval zero wide, ``estimate.exact``."""
+    p = output["preview_metadata"]
+    est = p["estimate"]
+    est["exact"] = True
+    est["delta_one_interval"] = [est["delta_one_score"]] * 2
+    est["metric_intervals"] = {m: [v, v] for m, v in est["metric_deltas"].items()}
+    p["estimation_confidence"] = 1.0
+    p.update(preview_mode=False, disclaimer=None)
+    return output
+
+
+def test_the_full_computation_shows_its_delta_without_an_interval_or_an_estimate(output):
+    p = exact(output)["preview_metadata"]
+    p["confidence_meaning"] = ("probability that the delta_one_score of the full run on the kept rows "
+                               "(hokusai-preview --full) lies within +/-20% of this estimate")
+    text = render(output, color=False)
+    score = p["estimate"]["delta_one_score"]
+    assert "\ndelta_one_score        %+.4f  (%+.2f pts)\n" % (score, 100 * score) in text
+    assert "interval" not in text.replace("95% interval", "")  # the rule's own test stays
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("estimation_confidence"))
+    assert " ".join(" ".join(lines[at:at + 2]).split()) == ("estimation_confidence 1.00 exact: this run is the full "
+                                                             "computation (every tree on every row), not an estimate")
+    assert "hokusai-preview --full" not in text
+    (head,) = [x for x in text.splitlines() if x.startswith("metric ")]
+    assert head.split() == ["metric", "baseline", "new", "delta", "delta,", "pts"]
+
+
+def test_counts_of_one_are_singular(output):
+    p = output["preview_metadata"]
+    p.update(sample_size_used=1, original_data_size=1, sampled=False)
+    p["deltaone"]["benchmark_rows"] = 1
+    p["diagnostics"] = {"rows_checked": 1, "warnings": [], "notes": []}
+    output["new_model"]["training_metadata"]["contributed_samples"] = 1
+    text = " ".join(render(output, color=False).split())
+    assert "on 1 benchmark row needs" in text and ": 1 of 1 row used" in text
+    assert "retrained on 600 base + 1 contributed row;" in text
+    assert "data check 1 row: no problems found" in text
+    p["mode"] = "fine_tune"
+    text = " ".join(render(output, color=False).split())
+    assert "fine-tuned: the baseline (trained on 600 base rows) plus new trees on 1 contributed row;" in text

@@ -9,6 +9,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from helpers import ROOT, validate
+from hokusai_preview.core.report import points, signed
 from hokusai_preview.core.summary import CSV_FIELDS, BadField, check_input, render, row_of, sort_rows, tally, verdict
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
@@ -162,7 +163,7 @@ def test_a_row_whose_metric_is_unavailable_is_previewed_not_failed(rows):
                        deltaone_probability=0.0, primary_delta_pp=None, primary_interval_pp=None)
     validate(unavailable, "summary")
     assert tally([unavailable, rows[2]]) == {"contributions": 2, "previewed": 1, "passing": 0, "not_passing": 1,
-                                             "failed": 1}
+                                             "passing_uncertain": 0, "not_passing_uncertain": 0, "failed": 1}
     assert verdict(unavailable) == "metric unavailable"
     assert "| metric unavailable | 0% |" in render([unavailable], "md")
 
@@ -254,3 +255,65 @@ def test_the_input_check_knows_the_metrics_and_error_kinds_the_tool_has():
     with open(os.path.join(ROOT, "schemas", "error.schema.json"), encoding="utf-8") as handle:
         schema = json.load(handle)
     assert list(summary.ERROR_KINDS) == schema["properties"]["error"]["properties"]["kind"]["enum"]
+
+
+@pytest.mark.parametrize("decision, p_decision, p_pass, cell", [
+    ("not_statistically_significant", 0.35, 0.44, "not significant (uncertain)"),  # as the report's "?"
+    ("accepted", 0.6, 0.6, "**pass** (uncertain)"),
+    ("not_statistically_significant", 0.6, 0.1, "not significant"),  # only the reason is in doubt: a sure fail
+    ("accepted", 0.9, 0.9, "**pass**")])
+def test_an_uncertain_verdict_is_marked_as_the_single_report_marks_it(bundles, decision, p_decision, p_pass, cell):
+    from hokusai_preview.core.report import render as report
+
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    output["preview_metadata"]["deltaone"].update(decision=decision, accepted=decision == "accepted",
+                                                  probability_of_decision=p_decision, probability=p_pass)
+    row = row_of(output)
+    validate(row, "summary")
+    unsure = report(output, color=False).splitlines()[1].startswith("? ")
+    assert unsure == cell.endswith("(uncertain)")
+    text = render([row], "md")
+    assert "| %s | %d%% |" % (cell, round(100 * p_pass)) in text
+    passing = decision == "accepted"
+    assert ": %d would pass DeltaOne%s, %d would not%s." % (
+        passing, " (1 uncertain)" if unsure and passing else "", not passing,
+        " (1 uncertain)" if unsure and not passing else "") in text.splitlines()[0]
+    (line,) = csv.DictReader(io.StringIO(render([row], "csv")))
+    assert line["deltaone_uncertain"] == str(unsure).lower()
+    assert float(line["deltaone_probability_of_decision"]) == p_decision
+    back = json.loads(render([row], "jsonl"))
+    assert render([back], "md") == text  # read back, the mark stays
+
+
+def test_a_row_written_before_it_carried_the_decision_probability_is_read_as_sure(rows):
+    old = {k: v for k, v in rows[0].items() if k != "deltaone_probability_of_decision"}
+    validate(old, "summary")
+    check_input(old)
+    assert "(uncertain)" not in render([old], "md")
+
+
+def test_rows_of_several_baselines_name_their_baseline(rows):
+    other = dict(rows[0], baseline_model_id="other-baseline", delta_one_score=rows[0]["delta_one_score"] / 2)
+    text = render([rows[0], other, rows[2]], "md")
+    header, rule = text.splitlines()[2:4]
+    assert header.startswith("| # | contribution | baseline | rows used |") and rule.count("|") == header.count("|")
+    body = text.splitlines()[4:]
+    assert body[0].startswith("| 1 | hpc_jobs_500.json | hpc | ")
+    assert body[1].startswith("| 2 | hpc_jobs_500.json | other-baseline | ")
+    assert body[2].startswith("| 3 | broken.csv | — | — |")
+    assert "| baseline |" not in render([rows[0], rows[2]], "md")  # one baseline: said once, in the headline
+
+
+def test_the_full_computation_has_no_interval_in_the_table(rows):
+    full = dict(rows[0], delta_one_interval=[rows[0]["delta_one_score"]] * 2,
+                primary_interval_pp=[rows[0]["primary_delta_pp"]] * 2)
+    text = render([full], "md")
+    assert "| %s | %s | " % (signed(full["delta_one_score"], 4), points(full["primary_delta_pp"])) in text
+    assert "interval" not in text  # nor in the head, when no row has one
+    assert "delta_one_score (90% interval)" in render([full, rows[1]], "md")
+
+
+def test_an_interval_end_that_rounds_to_zero_is_not_minus_zero(rows):
+    low = dict(rows[0], primary_interval_pp=[-0.0042, 14.14], delta_one_interval=[-0.000042, 0.1329])
+    text = render([low], "md")
+    assert "(+0.00 .. +14.14)" in text and "(+0.0000 .. +0.1329)" in text and "-0.00" not in text

@@ -415,8 +415,11 @@ class Cache:
         entries = [e for e in self.entries() if stage is None or e["stage"] == stage]
         kept = [e for e in entries if not self._remove_tree(e["path"])]
         if kept:
-            raise OutputError("cannot remove %d of %d cache entries in %s (is it read-only?)" % (
-                len(kept), len(entries), self.root), "check the directory's permissions")
+            from .report import plural
+
+            raise OutputError("cannot remove %d of %s in %s (is it read-only?)" % (
+                len(kept), plural(len(entries), "cache entry", "cache entries"), self.root),
+                "check the directory's permissions")
         freed = sum(e["bytes"] for e in entries)
         if stage is None:
             before = sum(size for _path, size, alive in self.leftovers() if not alive)

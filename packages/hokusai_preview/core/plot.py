@@ -1,15 +1,16 @@
 """The batch picture (hp-format --plot FILE): every contribution's estimated delta at a glance.
 
 One row per contribution, in the summary's order (best estimated delta_one_score on top): the
-estimated change of the primary metric in points as a dot, its 90% interval as a bar, the
-DeltaOne threshold (+1 point) as a dashed line with the passing side shaded, and on the right
+estimated change of the primary metric in points as a dot, filled where DeltaOne would pass and
+hollow where it would not, its 90% interval as a bar, the +1 point DeltaOne needs as a dashed
+line (not shaded beyond: a delta past it can still fail the significance test), and on the right
 the predicted verdict with the probability that the full pipeline passes it. Failed
-contributions are listed under the others with their error. Each name carries its row number
-in the table; beyond MOST_ROWS contributions the picture shows the best ones and says how many
-it leaves to the table (a picture thousands of rows tall is no glance). Rows are counted,
-classified and described by the summary's own functions (core/summary.py), so the picture says
-what the table says. matplotlib (the optional `plot` extra) is imported only here, only when a
-picture is drawn.
+contributions are listed under the others with their error. Each name carries its row number in
+the table (and, where the rows come from several baselines, its baseline); beyond MOST_ROWS
+contributions the picture shows the best ones and says how many it leaves to the table (a
+picture thousands of rows tall is no glance). Rows are counted, classified and described by the
+summary's own functions (core/summary.py), so the picture says what the table says. matplotlib
+(the optional `plot` extra) is imported only here, only when a picture is drawn.
 """
 
 import os
@@ -17,8 +18,19 @@ import warnings
 
 from .deltaone import THRESHOLD_PP
 from .errors import UsageError
-from .report import percent, points, signed, thousands
-from .summary import baselines, failed, judged_on, plural, primaries, rows_text, sort_rows, tally, verdict
+from .report import interval_text, percent, points, signed, thousands
+from .summary import (
+    baselines,
+    failed,
+    judged_on,
+    plural,
+    primaries,
+    rows_text,
+    sort_rows,
+    tally,
+    verdict,
+    verdict_counts,
+)
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
 WIDTH_IN = 10.0
@@ -102,6 +114,7 @@ def _figure(plt, rows):
             " and %d of %s failed" % (len(errors_drawn), thousands(len(errors))) if errors else "")
         shown, errors = shown_drawn, errors_drawn
     n = len(shown) + len(errors)
+    by_baseline = len(baselines(rows)) > 1  # then each row names its baseline
     metrics = primaries(rows)
     metric = _plain(metrics[0]) if len(metrics) == 1 else "each one's primary metric" if metrics else "its metric"
 
@@ -122,31 +135,36 @@ def _figure(plt, rows):
     ax.set_xlim(lo, hi)
     ax.set_ylim(n - 0.4, -0.6)
 
-    ax.axvspan(THRESHOLD_PP, hi, color=GREEN, alpha=0.06, lw=0)
+    # The +1 point is needed, not enough (the rule's significance test decides too), so the side
+    # beyond it is not shaded as passing: each dot's fill says whether it would pass.
     ax.axvline(0.0, color=GREY, lw=1.0)
-    ax.axvline(THRESHOLD_PP, color=GREEN, lw=1.2, ls=(0, (4, 3)))
-    # The threshold's label goes on the side of the line with room for it.
+    ax.axvline(THRESHOLD_PP, color=INK, lw=1.0, ls=(0, (4, 3)), alpha=0.7)
+    # The line's label goes on the side of the line with room for it.
     right_side = (THRESHOLD_PP - lo) / (hi - lo) < 0.6
-    ax.text(THRESHOLD_PP, -0.6, " DeltaOne threshold +1 pt " if right_side else "DeltaOne threshold +1 pt  ",
-            color=GREEN, fontsize=8.5, ha="left" if right_side else "right", va="bottom", clip_on=False)
+    needed = "DeltaOne needs \u2265 +1 pt"
+    ax.text(THRESHOLD_PP, -0.6, " %s " % needed if right_side else "%s  " % needed,
+            color=INK, fontsize=8.5, ha="left" if right_side else "right", va="bottom", clip_on=False)
 
     notes = []  # texts inside the plot, shortened below to its width
+    values = []  # (label, the value it labels): kept clear of the vertical lines once laid out
     for y, r in enumerate(shown):
         c = colour(r)
         if r["primary_delta_pp"] is not None:
             low, high = r["primary_interval_pp"] or (r["primary_delta_pp"],) * 2
             ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")
-            ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, mec="white", mew=1.2, zorder=3)
-            ax.annotate(points(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
-                        fontweight="bold")
+            face = {"mec": "white", "mew": 1.2} if r["deltaone_accepted"] else {"mfc": "white", "mec": c, "mew": 2}
+            ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, zorder=3, **face)
+            values.append((ax.annotate(points(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
+                                       textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
+                                       fontweight="bold"), r["primary_delta_pp"]))
         else:  # e.g. the primary metric is undefined on the benchmark: nothing to draw, said so
             what = "no estimated %s delta to draw" % _plain(r["primary_metric"] or "primary metric")
             notes.append(ax.annotate("–  " + what, (0.015, y), xycoords=("axes fraction", "data"), va="center",
                                      fontsize=8.5, color=GREY, zorder=5,
                                      bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
         warnings_count = len(r.get("warnings") or [])
-        detail = rows_text(r, unit=True) + (" · " + plural(warnings_count, "warning") if warnings_count else "")
+        detail = rows_text(r, unit=True) + (" · baseline " + r["baseline_model_id"] if by_baseline else "") + (
+            " · " + plural(warnings_count, "warning") if warnings_count else "")
         _label(ax, y, number[id(r)], r["contribution"], detail, INK, AMBER if warnings_count else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
@@ -179,8 +197,11 @@ def _figure(plt, rows):
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: "0" if abs(v) < 1e-9 else "%+g" % v))
     ax.grid(axis="x", color="#eaeef2", lw=0.8)
     ax.set_axisbelow(True)
-    ax.set_xlabel("estimated change in %s, points (dot: estimate, bar: 90%% interval)" % metric, fontsize=9,
-                  color=INK)
+    # The full computation's rows have no interval (report.interval_text): then no bar is said.
+    intervals = any(interval_text(r["primary_interval_pp"]) for r in shown)
+    ax.set_xlabel("%s in %s, points (dot: %s, filled where DeltaOne would pass%s)" % (
+        "estimated change" if intervals else "change", metric, "estimate" if intervals else "value",
+        "; bar: 90% interval" if intervals else ""), fontsize=9, color=INK)
 
     models = baselines(rows)
     title = "How much would each contribution move %s?" % (
@@ -190,6 +211,7 @@ def _figure(plt, rows):
     ax.annotate("DeltaOne verdict, P(pass)", (1.02, -0.6), xycoords=("axes fraction", "data"), va="bottom",
                 fontsize=8.5, color=GREY)
     _fit(fig, ax, notes, heads)
+    _clear_of_lines(fig, ax, values)
     return fig
 
 
@@ -217,8 +239,7 @@ def _subtitle(rows):
     counts = tally(rows)
     if not rows:
         return "0 contributions · PREVIEW - NON-BINDING ESTIMATES"
-    parts = ["%d previewed" % counts["previewed"], "%d would pass DeltaOne" % counts["passing"],
-             "%d would not" % counts["not_passing"]]
+    parts = ["%d previewed" % counts["previewed"]] + verdict_counts(counts)
     if counts["failed"]:
         parts.append("%d failed" % counts["failed"])
     judged = judged_on(rows)
@@ -262,6 +283,34 @@ def _fit(fig, ax, notes, heads):
         _shorten(note, renderer, plot_right)
     for head in heads:
         _shorten(head, renderer, (1 - MARGIN) * width)
+
+
+def _clear_of_lines(fig, ax, values):
+    """Move a value label that the zero line or the +1 point line would cross to the side of its
+    dot away from the line; where the lines leave room on neither side, give it a backing."""
+    renderer = fig.canvas.get_renderer()
+    lines = [ax.transData.transform((x, 0.0))[0] for x in (0.0, THRESHOLD_PP)]
+
+    def crossed(label):
+        box = label.get_window_extent(renderer)
+        return [x for x in lines if box.x0 - 2 <= x <= box.x1 + 2]
+
+    for label, value in values:
+        crossing = crossed(label)
+        if not crossing:
+            continue
+        dot = ax.transData.transform((value, 0.0))[0]
+        sides = ("left", "right") if dot >= crossing[0] else ("right", "left")  # away from the line first
+        for side in sides:
+            label.set_horizontalalignment(side)
+            label.xyann = (6 if side == "left" else -6, 9)
+            if not crossed(label):
+                break
+        else:
+            label.set_horizontalalignment("center")
+            label.xyann = (0, 9)
+            label.set_bbox({"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
+            label.set_zorder(4)
 
 
 def _shorten(text, renderer, limit):

@@ -16,6 +16,9 @@ import textwrap
 from .deltaone import EPSILON_PP, THRESHOLD_PP
 
 WIDTH = 80
+# What estimation_confidence says of the full computation (preview_metadata.estimate.exact), in
+# place of the output's confidence_meaning, which speaks of an estimate.
+EXACT_MEANING = "exact: this run is the full computation (every tree on every row), not an estimate"
 FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
 SURE = 0.8  # below this chance that the full run decides alike, the verdict is shown as uncertain
 
@@ -99,23 +102,35 @@ def points(value):
     0.996 shows as +0.99, below +1 as the verdict says, not as a passing +1.00."""
     if value is None:
         return "?"
-    text = "%+.2f" % value
-    if value < THRESHOLD_PP - EPSILON_PP <= float(text):
-        text = "%+.2f" % (math.floor(value * 100.0) / 100.0)
-    return text
+    if value < THRESHOLD_PP - EPSILON_PP <= float("%.2f" % value):
+        value = math.floor(value * 100.0) / 100.0
+    return signed(value)
 
 
 def thousands(n):
     return "?" if n is None else "{:,}".format(n)
 
 
-def plural(count, noun):
-    """'1 row', '1,500 rows'."""
-    return "%s %s%s" % (thousands(count), noun, "" if count == 1 else "s")
+def plural(count, noun, nouns=None):
+    """'1 row', '1,500 rows'; ``nouns`` for a plural that is not ``noun`` + s ('1 entry', '2 entries')."""
+    return "%s %s" % (thousands(count), noun if count == 1 else nouns or noun + "s")
 
 
 def signed(value, digits=2):
-    return "?" if value is None else "%+.*f" % (digits, value)
+    """'+0.12', '-3.40': every rounded number the output shows with its sign goes through here. A
+    value that rounds to zero is '+0.00', as zero itself prints, never '-0.00'."""
+    if value is None:
+        return "?"
+    text = "%+.*f" % (digits, value)
+    return "+" + text[1:] if float(text) == 0 else text
+
+
+def interval_text(interval, digits=2, exact=False, between=" .. "):
+    """'+0.0358 .. +0.0481', or None where there is no interval to show: none given, or the full
+    computation's (``exact``; its interval is the value itself, zero wide)."""
+    if not interval or exact or interval[0] == interval[1]:
+        return None
+    return signed(interval[0], digits) + between + signed(interval[1], digits)
 
 
 def warnings_of(preview):
@@ -138,17 +153,34 @@ def removed_rows(preview):
     return int(contamination.get("rows_removed") or 0)
 
 
-def verdict_headline(deltaone, glyphs):
-    """(mark, words) of the report's first verdict line. The mark is certain (a tick or a cross)
-    when the full run is likely (:data:`SURE`) to decide alike; when only the reason is in
-    doubt (below the threshold, or not significant) the pass-or-fail is still certain, and the
-    line says which reason is the likelier."""
-    accepted = bool(deltaone.get("accepted"))
-    words = VERDICTS.get(deltaone["decision"], (deltaone["decision"],) * 2)[1]
-    if deltaone.get("probability_of_decision", 1.0) >= SURE:
-        return glyphs["yes" if accepted else "no"], words
+def verdict_certainty(deltaone):
+    """How sure the predicted DeltaOne verdict (a ``preview_metadata.deltaone``) is: "sure" when the
+    full run is likely (:data:`SURE`) to decide alike; "reason" when only the reason is in doubt
+    (below the threshold, or not significant) and the failing is not; else "uncertain". The
+    report's mark and the summary's "(uncertain)" both come from here."""
+    same = deltaone.get("probability_of_decision")
+    if same is None or same >= SURE:  # None: written before outputs and rows carried it (read as then)
+        return "sure"
     passes = deltaone.get("probability")
-    if passes is not None and not accepted and 1.0 - passes >= SURE and words.startswith("would not pass: "):
+    if passes is not None and not deltaone.get("accepted") and 1.0 - passes >= SURE \
+            and _phrase(deltaone["decision"]).startswith("would not pass: "):
+        return "reason"
+    return "uncertain"
+
+
+def _phrase(decision):
+    return VERDICTS.get(decision, (decision,) * 2)[1]
+
+
+def verdict_headline(deltaone, glyphs):
+    """(mark, words) of the report's first verdict line (see :func:`verdict_certainty`): a tick or
+    a cross when the outcome is sure, with the likelier reason when only that is in doubt, else
+    "?" and "(uncertain)"."""
+    words = _phrase(deltaone["decision"])
+    certainty = verdict_certainty(deltaone)
+    if certainty == "sure":
+        return glyphs["yes" if deltaone.get("accepted") else "no"], words
+    if certainty == "reason":
         return glyphs["no"], "would not pass (likelier reason: %s)" % words[len("would not pass: "):]
     return "?", words + " (uncertain)"
 
@@ -298,20 +330,22 @@ def render(output, color=False, glyphs=UNICODE):
         lines.append(verdict_text + " " * (WIDTH - len(verdict) - len(chance)) + s.bold(chance))
     else:
         lines.extend([verdict_text, "  " + s.bold(chance)])
-    lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s benchmark rows" % (
+    lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s" % (
         prim["name"], points(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
-        thousands(d1["benchmark_rows"])), 4, "  "))
+        plural(d1["benchmark_rows"], "benchmark row")), 4, "  "))
     ci = d1.get("ci95_pp")
-    lines.append(wrap("needs %s +%.1f pts, %s %s rows and a 95%% interval above 0; here %s .. %s" % (
-        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], thousands(d1.get("min_examples", 800)),
+    lines.append(wrap("needs %s +%.1f pts, %s %s and a 95%% interval above 0; here %s .. %s" % (
+        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "row"),
         signed(ci[0]) if ci else "?", signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")
 
-    # The estimate of delta_one_score and what the confidence means.
-    low, high = est["delta_one_interval"]
-    lines.append("%-22s %s  (%s pts)  %d%% interval %s .. %s" % (
+    # The estimate of delta_one_score and what the confidence means; the full computation is
+    # no estimate, so it has no interval.
+    exact = bool(est.get("exact"))
+    span = interval_text(est["delta_one_interval"], 4, exact)
+    lines.append("%-22s %s  (%s pts)%s" % (
         "delta_one_score", s.bold(signed(est["delta_one_score"], 4)), signed(100 * est["delta_one_score"]),
-        round(100 * est["interval_level"]), signed(low, 4), signed(high, 4)))
+        "  %d%% interval %s" % (round(100 * est["interval_level"]), span) if span else ""))
     measured = (p.get("measured") or {}).get("delta_one_score", dc["delta_one_score"])
     if est.get("extrapolated") and abs(est["delta_one_score"] - measured) > 1e-12:
         # The estimate above is extrapolated to all rows; this is what the sample itself gave.
@@ -319,7 +353,7 @@ def render(output, color=False, glyphs=UNICODE):
             signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
     # Its first clause: what the rest says (why the run is not the main pipeline's own) the
     # report's first lines and its contribution line say already.
-    meaning = p["confidence_meaning"].split("; ")[0]
+    meaning = EXACT_MEANING if exact else p["confidence_meaning"].split("; ")[0]
     lines.append(wrap(meaning.replace("+/-", g["pm"]), 31,
                       "%-22s %-7s " % ("estimation_confidence", confidence(p["estimation_confidence"]))))
     hint = firmer_hint(p)
@@ -337,8 +371,8 @@ def render(output, color=False, glyphs=UNICODE):
     notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
     notes += ["%s with labels the baseline does not know dropped" % thousands(p["rows_dropped"])] \
         if p.get("rows_dropped") else []
-    lines.append(wrap("%s: %s of %s rows used%s" % (
-        manifest["source_path"], thousands(p["sample_size_used"]), thousands(p["original_data_size"]),
+    lines.append(wrap("%s: %s of %s used%s" % (
+        manifest["source_path"], thousands(p["sample_size_used"]), plural(p["original_data_size"], "row"),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))
     held_out = output["pipeline_metadata"]["config"].get("test_size")
     split = ""
@@ -350,20 +384,23 @@ def render(output, color=False, glyphs=UNICODE):
         else:
             split = "; fitted on %s of them, %g%% held out as the main pipeline does" % (fitted, 100 * held_out)
     # fine_tune: the new trees never see the base rows; only the baseline's own trees did
-    trained = "retrained on %s base + %s contributed rows%s" if p["mode"] == "retrain" else \
-        "fine-tuned: the baseline (trained on %s base rows) plus new trees on %s contributed rows%s"
-    lines.append(wrap(trained % (thousands(training["base_samples"]), thousands(training["contributed_samples"]),
-                                 split), 14, "new model     "))
+    if p["mode"] == "retrain":
+        trained = "retrained on %s base + %s%s" % (thousands(training["base_samples"]), plural(
+            training["contributed_samples"], "contributed row"), split)
+    else:
+        trained = "fine-tuned: the baseline (trained on %s) plus new trees on %s%s" % (plural(
+            training["base_samples"], "base row"), plural(training["contributed_samples"], "contributed row"), split)
+    lines.append(wrap(trained, 14, "new model     "))
     lines.append("trees         %d of %d (%s)" % (budget["trees"], budget["full_trees"],
                                                  budget["stop_reason"].replace("_", " ")))
     if p.get("time_elapsed") is not None:
         cached = p.get("cache") and all(v == "hit" for v in p["cache"].values())
         lines.append("time          %.1f s%s" % (p["time_elapsed"], ", every stage from the cache" if cached else ""))
-    lines.extend(diagnostics_lines(p.get("diagnostics"), s))
+    # The run's own warnings, then the data check with its findings under it: a warning listed
+    # under "data check" is one of its findings, and no other is.
     checked = (p.get("diagnostics") or {}).get("warnings") or []
-    for warning in p.get("warnings", []):
-        if warning not in checked:  # the data check's own are listed with it above
-            lines.append(s.warn("warning") + wrap(warning, 9, " " * 9)[7:])
+    lines.extend(labelled("warning", w, s.warn) for w in p.get("warnings", []) if w not in checked)
+    lines.extend(diagnostics_lines(p.get("diagnostics"), s))
     if p["preview_mode"]:
         lines.append(s.dim(wrap(p["disclaimer"] + ": only the main pipeline's evaluation counts.", 0)))
     return "\n".join(lines) + "\n"
@@ -386,10 +423,16 @@ def diagnostics_lines(diagnostics, s):
         return []  # hp-check was not in the pipe
     alarms, notes = diagnostics.get("warnings", []), diagnostics.get("notes", [])
     found = plural(len(alarms), "warning") if alarms else "no problems found"
-    lines = ["data check    %s rows: %s" % (thousands(diagnostics.get("rows_checked")), found)]
-    lines.extend(s.warn("warning") + wrap(text, 9, " " * 9)[7:] for text in alarms)
-    lines.extend(s.dim("note" + wrap(text, 9, " " * 9)[4:]) for text in notes)
+    lines = ["data check    %s: %s" % (plural(diagnostics.get("rows_checked"), "row"), found)]
+    lines.extend(labelled("warning", text, s.warn) for text in alarms)
+    lines.extend(s.dim(labelled("note", text)) for text in notes)
     return lines
+
+
+def labelled(label, text, tone=None):
+    """``text`` wrapped beside ``label`` in the report's 14-column gutter (the label toned)."""
+    body = wrap(text, 14, "%-14s" % label)[len(label):]
+    return (tone(label) if tone else label) + body
 
 
 def metric_table(output, s, g):
@@ -400,10 +443,13 @@ def metric_table(output, s, g):
     for name, v in output["delta_computation"]["metric_deltas"].items():
         low, high = est["metric_intervals"][name]
         rows.append((name, v, 100 * est["metric_deltas"][name], 100 * low, 100 * high))
-    spans = ["%s..%s" % (signed(low), signed(high)) for _, _, _, low, high in rows]
-    level = "%d%% interval" % round(100 * est["interval_level"])
+    # The full computation's deltas are no estimates: no interval column, no "estimated".
+    exact = bool(est.get("exact"))
+    spans = [interval_text((low, high), exact=exact, between="..") or "" for _, _, _, low, high in rows]
+    level = "%d%% interval" % round(100 * est["interval_level"]) if any(spans) else ""
     span_width = max([len(level)] + [len(x) for x in spans])
-    head = "%-9s %8s %8s %7s  %-*s " % ("metric", "baseline", "new", "delta", span_width, level)
+    head = "%-9s %8s %8s %7s  %s" % ("metric", "baseline", "new", "delta", "%-*s " % (span_width, level) if level
+                                    else "")
     width = WIDTH - len(head)
     lo, hi = min([0.0] + [r[3] for r in rows]), max([0.0] + [r[4] for r in rows])
     if hi - lo < 2.0:  # at least 2 points across, so that a tiny delta looks tiny
@@ -411,10 +457,13 @@ def metric_table(output, s, g):
         lo, hi = (lo, hi + extra) if lo == 0 else (lo - extra, hi) if hi == 0 else (lo - extra / 2, hi + extra / 2)
     pad = (hi - lo) * 0.04
     axis = Axis(lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0), width)
-    lines = [s.bold(head + ("estimated delta, pts" if not est.get("extrapolated") else "estimated for all rows, pts"))]
+    title = "delta, pts" if exact else "estimated for all rows, pts" if est.get("extrapolated") else \
+        "estimated delta, pts"
+    lines = [s.bold(head + title)]
     for (name, v, centre, low, high), span in zip(rows, spans):
-        text = "%-9s %8s %8s %7s  %-*s " % (name, _fmt(v["baseline_value"]), _fmt(v["new_value"]),
-                                           points(100 * v["absolute_delta"]), span_width, span)
+        text = "%-9s %8s %8s %7s  %s" % (name, _fmt(v["baseline_value"]), _fmt(v["new_value"]),
+                                        points(100 * v["absolute_delta"]), "%-*s " % (span_width, span) if level
+                                        else "")
         cells = axis.bar(centre, low, high, g)
         lines.append(text + paint(cells, s, 1 if low > 0 else -1 if high < 0 else 0))
     lines.append(s.dim(" " * len(head) + axis.scale("pts")))

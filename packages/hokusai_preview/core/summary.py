@@ -7,7 +7,8 @@ summarised or drawn again. Rows are sorted by the estimated delta_one_score, bes
 by name; failed contributions come last. Standard library only: hp-format must start fast.
 
 The table and the picture (core/plot.py) count, classify and describe rows with the same
-functions here (:func:`tally`, :func:`verdict`, :func:`judged_on`), so they cannot disagree.
+functions here (:func:`tally`, :func:`verdict`, :func:`judged_on`), so they cannot disagree; a
+verdict is uncertain by the single report's own rule (report.verdict_certainty).
 """
 
 import csv
@@ -23,12 +24,14 @@ from .report import (
     VERDICTS,
     benchmark_matches,
     confidence,
+    interval_text,
     percent,
     plural,
     points,
     removed_rows,
     signed,
     thousands,
+    verdict_certainty,
     warnings_of,
 )
 
@@ -37,8 +40,9 @@ FORMATS = ("md", "csv", "jsonl")
 CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "rows_removed", "rows_dropped", "delta_one_score",
               "delta_one_low", "delta_one_high", "primary_metric", "primary_delta_pp", "primary_low_pp",
               "primary_high_pp", "deltaone_decision", "deltaone_accepted", "deltaone_probability",
-              "estimation_confidence", "warnings", "error_kind", "error_exit_code", "error_message", "source_path",
-              "baseline_model_id", "benchmark_rows", "preview_mode"]
+              "deltaone_probability_of_decision", "deltaone_uncertain", "estimation_confidence", "warnings",
+              "error_kind", "error_exit_code", "error_message", "source_path", "baseline_model_id", "benchmark_rows",
+              "preview_mode"]
 
 
 def row_of(item):
@@ -61,7 +65,9 @@ def row_of(item):
                 primary_metric=prim["name"], primary_delta_pp=prim["estimated_delta_pp"],
                 primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") else None,
                 deltaone_decision=d1["decision"], deltaone_accepted=bool(d1.get("accepted")),
-                deltaone_probability=d1["probability"], estimation_confidence=p["estimation_confidence"],
+                deltaone_probability=d1["probability"],
+                deltaone_probability_of_decision=d1.get("probability_of_decision"),
+                estimation_confidence=p["estimation_confidence"],
                 benchmark_rows=d1.get("benchmark_rows"), warnings=warnings_of(p))
 
 
@@ -71,7 +77,8 @@ def _row(source, status, **fields):
            "original_rows": None, "rows_removed": None, "rows_dropped": None, "delta_one_score": None,
            "delta_one_interval": None, "primary_metric": None,
            "primary_delta_pp": None, "primary_interval_pp": None, "deltaone_decision": None,
-           "deltaone_accepted": None, "deltaone_probability": None, "estimation_confidence": None,
+           "deltaone_accepted": None, "deltaone_probability": None, "deltaone_probability_of_decision": None,
+           "estimation_confidence": None,
            "benchmark_rows": None, "warnings": [], "error": None}
     row.update(fields)
     return row
@@ -110,7 +117,7 @@ def to_csv(rows):
             " ".join(w.split()) for w in row.get("warnings") or []))
         error = row.get("error") or {}
         flat.update(error_kind=error.get("kind"), error_exit_code=error.get("exit_code"),
-                    error_message=error.get("message"))
+                    error_message=error.get("message"), deltaone_uncertain=None if failed(row) else uncertain(row))
         writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else _inert(v)
                          for k, v in flat.items()})
     return buffer.getvalue()
@@ -134,16 +141,38 @@ def failed(row):
 
 
 def tally(rows):
-    """How many rows were previewed, would pass DeltaOne, would not, and failed."""
+    """How many rows were previewed, would pass DeltaOne, would not (each: how many of them
+    uncertainly), and failed."""
     ok = [r for r in rows if not failed(r)]
     passing = sum(1 for r in ok if r["deltaone_accepted"])
+    unsure = [bool(r["deltaone_accepted"]) for r in ok if uncertain(r)]
     return {"contributions": len(rows), "previewed": len(ok), "passing": passing, "not_passing": len(ok) - passing,
+            "passing_uncertain": sum(unsure), "not_passing_uncertain": len(unsure) - sum(unsure),
             "failed": len(rows) - len(ok)}
 
 
-def verdict(row):
-    """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...)."""
-    return VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
+def verdict_counts(counts):
+    """['1 would pass DeltaOne', '3 would not (2 uncertain)'] of a :func:`tally`."""
+    return ["%d would pass DeltaOne%s" % (counts["passing"], _uncertain_count(counts["passing_uncertain"])),
+            "%d would not%s" % (counts["not_passing"], _uncertain_count(counts["not_passing_uncertain"]))]
+
+
+def _uncertain_count(count):
+    return " (%d uncertain)" % count if count else ""
+
+
+def uncertain(row):
+    """Whether a previewed row's verdict is uncertain, as the single report marks it "?"."""
+    return verdict_certainty({"decision": row["deltaone_decision"], "accepted": row["deltaone_accepted"],
+                              "probability": row["deltaone_probability"],
+                              "probability_of_decision": row.get("deltaone_probability_of_decision")}) == "uncertain"
+
+
+def verdict(row, bold=lambda text: text):
+    """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...), with
+    " (uncertain)" where the single report marks it "?"; ``bold`` marks up a passing one."""
+    short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
+    return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if uncertain(row) else "")
 
 
 def baselines(rows):
@@ -184,7 +213,7 @@ def headline(rows):
     judged = judged_on(rows)
     if judged:
         parts.append(" (DeltaOne judged on %s)" % judged)
-    parts.append(": %d would pass DeltaOne, %d would not" % (counts["passing"], counts["not_passing"]))
+    parts.append(": " + ", ".join(verdict_counts(counts)))
     if counts["failed"]:
         parts.append(", %d failed" % counts["failed"])
     parts.append(". PREVIEW - NON-BINDING ESTIMATES, sorted by estimated delta_one_score.")
@@ -194,26 +223,30 @@ def headline(rows):
 def markdown(rows):
     metrics = primaries(rows)
     mixed = len(metrics) > 1  # then each cell names its metric
+    by_baseline = len(baselines(rows)) > 1  # then each row names its baseline
     primary = "primary metric" if mixed or not metrics else metrics[0]
-    head = ["#", "contribution", "rows used", "delta_one_score (90% interval)",
-            "%s delta, pts (90%% interval)" % primary, "DeltaOne", "P(pass)", "confidence", "warnings / error"]
-    lines = [headline(rows), "", "| " + " | ".join(head) + " |",
-             "|" + "|".join(["--:", ":--", "--:", ":--", ":--", ":--", "--:", "--:", ":--"]) + "|"]
+    # The full computation has no interval (report.interval_text): said in the head only if a row has one.
+    ok = [r for r in rows if not failed(r)]
+    level = " (90% interval)" if not ok or any(interval_text(r["delta_one_interval"]) for r in ok) else ""
+    head = ["#", "contribution"] + (["baseline"] if by_baseline else []) + [
+        "rows used", "delta_one_score" + level, "%s delta, pts%s" % (primary, level), "DeltaOne", "P(pass)",
+        "confidence", "warnings / error"]
+    align = ["--:", ":--"] + ([":--"] if by_baseline else []) + ["--:", ":--", ":--", ":--", "--:", "--:", ":--"]
+    lines = [headline(rows), "", "| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     for number, row in enumerate(rows, 1):
+        named = [str(number), _cell(row["contribution"])] + (
+            [_cell(row["baseline_model_id"] or "—")] if by_baseline else [])
         if failed(row):
             error = row.get("error") or {}
-            cells = [str(number), _cell(row["contribution"]), "—", "—", "—",
-                     "**failed** (%s, exit %s)" % (error.get("kind", "error"), error.get("exit_code", "?")),
-                     "—", "—", _cell(error.get("message", ""))]
+            cells = named + ["—", "—", "—",
+                             "**failed** (%s, exit %s)" % (error.get("kind", "error"), error.get("exit_code", "?")),
+                             "—", "—", _cell(error.get("message", ""))]
         else:
-            rows_used = rows_text(row)
             metric = (row["primary_metric"] or "?") + " " if mixed else ""
-            cells = [str(number), _cell(row["contribution"]), rows_used,
-                     "%s (%s)" % (signed(row["delta_one_score"], 4), _span(row["delta_one_interval"], 4)),
-                     "%s%s (%s)" % (metric, points(row["primary_delta_pp"]), _span(row["primary_interval_pp"], 2)),
-                     _verdict(row), percent(row["deltaone_probability"]),
-                     confidence(row["estimation_confidence"]),
-                     _cells(row["warnings"])]
+            cells = named + [rows_text(row), signed(row["delta_one_score"], 4) + _span(row["delta_one_interval"], 4),
+                             metric + points(row["primary_delta_pp"]) + _span(row["primary_interval_pp"], 2),
+                             verdict(row, "**{}**".format), percent(row["deltaone_probability"]),
+                             confidence(row["estimation_confidence"]), _cells(row["warnings"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -234,12 +267,10 @@ def rows_text(row, unit=False):
     return text + (" (%s)" % "; ".join(notes) if notes else "")
 
 
-def _verdict(row):
-    return "**%s**" % verdict(row) if row["deltaone_accepted"] else verdict(row)
-
-
 def _span(interval, digits):
-    return "%s .. %s" % (signed(interval[0], digits), signed(interval[1], digits)) if interval else "?"
+    """' (low .. high)' after a value, or nothing where it has no interval."""
+    text = interval_text(interval, digits)
+    return " (%s)" % text if text else ""
 
 
 # Characters Markdown reads as markup anywhere in a cell; "_" only where it can open or close
@@ -319,7 +350,8 @@ ROW_FIELDS = [
     ("delta_one_interval", "delta_interval", "null"), ("primary_metric", "string", "null"),
     ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "pp_interval", "null"),
     ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
-    ("deltaone_probability", "fraction", "null"), ("estimation_confidence", "fraction", "null"),
+    ("deltaone_probability", "fraction", "null"), ("deltaone_probability_of_decision", "fraction", "null optional"),
+    ("estimation_confidence", "fraction", "null"),
     ("benchmark_rows", "positive", "null"), ("warnings", "strings", ""), ("error", "object", "null"),
 ]
 OUTPUT_FIELDS = [

@@ -10,17 +10,31 @@ sentence saying what is wrong and what to type instead:
     --summary-format needs --summary
     --data-path is required; e.g. hokusai-preview --data-path PATH
     unexpected argument data.csv; give a data file as --data-path data.csv
+    --sample-size does not apply with --full, which uses every row; drop one of the two
 """
 
 import re
 
 from .errors import UsageError
 
+# Options that contradict each other, refused rather than one silently winning: (option, other,
+# what is wrong), for every command whose usage has both; an option with a default counts only
+# when typed.
+WITHOUT_STOPPING = "which grows every tree without stopping early"
+CONFLICTS = (
+    ("--quiet", "--verbose", "--quiet and --verbose cannot go together: one asks for less on stderr, the other for "
+                             "more"),  # every command
+    ("--full", "--sample-size", "--sample-size does not apply with --full, which uses every row"),  # hokusai-preview
+    ("--full", "--target", "--target does not apply with --full, " + WITHOUT_STOPPING),  # hp-train
+    ("--full", "--min-trees", "--min-trees does not apply with --full, " + WITHOUT_STOPPING),  # hp-train
+)
 
-def parse(usage, argv, command, **docopt_options):
+
+def parse(usage, argv, command, conflicts=True, **docopt_options):
     """docopt's dict of ``argv`` by ``usage``, or UsageError with one sentence on what is wrong.
 
-    ``command`` names the command in the default hint ("see 'hp-load --help'").
+    ``command`` names the command in the default hint ("see 'hp-load --help'"); ``conflicts``
+    false lets options of :data:`CONFLICTS` stand together (to see what a command line gives).
     """
     import contextlib
     import io
@@ -49,6 +63,8 @@ def parse(usage, argv, command, **docopt_options):
             write_stdout(printed.getvalue())
             raise
         refuse_empty_values(args)
+        if conflicts:
+            text.refuse_conflicts(argv, args)
     except UsageError as exc:
         exc.hint = exc.hint or "see '%s --help'" % command  # every error line says how to go on
         raise
@@ -61,11 +77,6 @@ def refuse_empty_values(args):
     for option, value in sorted(args.items()):
         if option.startswith("--") and value == "":
             raise UsageError("%s was given an empty value" % option, "give it a value, or leave the option out")
-
-
-def given_option(usage, argv, option):
-    """Whether ``option`` was typed in ``argv``, in full or as docopt's unambiguous prefix (--sample 5)."""
-    return option in Usage(usage).typed(argv)
 
 
 class Usage:
@@ -114,6 +125,13 @@ class Usage:
                 if option:
                     found.append(option)
         return found
+
+    def refuse_conflicts(self, argv, args):
+        """UsageError for two options of :data:`CONFLICTS` given together (``args``: docopt's)."""
+        given = set(self.typed(argv)) | {option for option, value in args.items() if value is True}
+        for option, other, message in CONFLICTS:
+            if option in given and other in given:
+                raise UsageError(message, "drop one of the two")
 
     def refuse_dashed_names(self, argv):
         """UsageError for a word like ``-data.csv`` where an option may stand: docopt would read it as

@@ -313,8 +313,8 @@ class ContributionLoader:
         features = self.bundle.feature_names
         # First: with none of the features, it is data for another baseline, whatever its label is.
         if not any(f in names for f in features):
-            raise DataError("%s: matches none of the baseline's %d feature columns (%s)" % (
-                self.label, len(features), name_list(features)),
+            raise DataError("%s: matches none of the baseline's %s (%s)" % (
+                self.label, _rows(len(features), noun="feature column"), name_list(features)),
                 _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
         if self.label_column not in names:
             # The label is most likely among the columns that are not the baseline's features.

@@ -63,18 +63,15 @@ Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline integrit
 
 def shell_code(argv):
     """Shell code for the driver: variable assignments, or help / error and exit."""
-    from ..core.usage import Usage, given_option, parse
+    from ..core.usage import Usage, parse
 
     Usage(DRIVER_USAGE).refuse_dashed_names(argv)
     if any(a in ("-h", "--help") for a in argv):
         return print_and_exit(DRIVER_USAGE)
     if "--version" in argv:
         return print_and_exit("hokusai-preview %s\n" % __version__)
-    parsed = parse(DRIVER_USAGE, argv, "hokusai-preview", default_help=False)
+    parsed = parse(DRIVER_USAGE, argv, "hokusai-preview", default_help=False)  # refuses --full --sample-size too
     check_values(parsed)
-    if parsed["--full"] and given_option(DRIVER_USAGE, argv, "--sample-size"):
-        raise UsageError("--sample-size does not apply with --full, which uses every row",
-                         "drop one of the two")
     lines = []
     for key, value in sorted(parsed.items()):
         if not key.startswith("--"):

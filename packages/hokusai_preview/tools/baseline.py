@@ -43,6 +43,7 @@ from .. import __version__
 from ..core.command import Command, choice_option, jobs_option, seed_option
 from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
 from ..core.fsutil import inside
+from ..core.report import plural
 
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
 
@@ -131,9 +132,9 @@ class Baseline(Command):
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self.info("built %s: %s on %d base rows, %s %.4f on %d benchmark rows" % (
-            output, manifest["model_type"], manifest["base_samples"], manifest["primary_metric"],
-            manifest["metrics"][manifest["primary_metric"]], manifest["benchmark_samples"]))
+        self.info("built %s: %s on %s, %s %.4f on %s" % (
+            output, manifest["model_type"], plural(manifest["base_samples"], "base row"), manifest["primary_metric"],
+            manifest["metrics"][manifest["primary_metric"]], plural(manifest["benchmark_samples"], "benchmark row")))
 
     def check_tables(self, train, bench, spec, args):
         """Warn about tables that make a bundle whose verdicts mean little."""
@@ -145,12 +146,13 @@ class Baseline(Command):
         shared = pd.util.hash_pandas_object(bench[columns], index=False).isin(
             set(pd.util.hash_pandas_object(train[columns], index=False)))
         if shared.any():
-            self.warn("%d of %d benchmark rows also appear in the training table %s: the baseline's metrics are "
-                      "inflated and contributions are judged on rows it has seen; give a held-out benchmark" % (
-                          int(shared.sum()), len(bench), args["--train-data"]))
+            self.warn("%d of %s also appear%s in the training table %s: the baseline's metrics are inflated and "
+                      "contributions are judged on rows it has seen; give a held-out benchmark" % (
+                          int(shared.sum()), plural(len(bench), "benchmark row"), "s" if shared.sum() == 1 else "",
+                          args["--train-data"]))
         if len(bench) < MIN_BENCHMARK_ROWS:
-            self.warn("the benchmark has %d rows, fewer than the %d DeltaOne needs: every verdict will be "
-                      "insufficient_samples" % (len(bench), MIN_BENCHMARK_ROWS))
+            self.warn("the benchmark has %s, fewer than the %d DeltaOne needs: every verdict will be "
+                      "insufficient_samples" % (plural(len(bench), "row"), MIN_BENCHMARK_ROWS))
         counts = train[spec["label"]].astype(str).value_counts()
         rare = counts[counts < MIN_CLASS_ROWS]
         if len(rare):
@@ -174,8 +176,9 @@ class Baseline(Command):
                                 "name the label column with --label-column" + did_you_mean(label, columns))
             labels = canonical_labels(frame[label])
             if labels.isna().any():
-                raise DataError("%s table %s has %d rows without a label" % (name, path, int(labels.isna().sum())),
-                                "fill in or remove them")
+                unlabelled = int(labels.isna().sum())
+                raise DataError("%s table %s has %s without a label" % (name, path, plural(unlabelled, "row")),
+                                "fill in or remove %s" % ("it" if unlabelled == 1 else "them"))
             frame[label] = labels.astype(str)
         features = [c for c in train.columns if c != label and c not in ID_COLUMNS]
         if not features:

@@ -34,10 +34,12 @@ Exit status: 0 success, 2 usage, 7 the cache cannot be written.
 """
 
 import json
+import os
 import time
 
 from ..core.command import Command, write_stdout
 from ..core.errors import OutputError, UsageError
+from ..core.report import plural
 
 # Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
 STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "bundle-check")
@@ -66,7 +68,7 @@ class CacheCommand(Command):
                 raise UsageError("--max-bytes must be a size like 500M or 2G, not %r" % args["--max-bytes"],
                                  None) from None
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
-            self.info("evicted %d entries (%s)" % (len(removed), human(sum(e["bytes"] for e in removed))))
+            self.info("evicted %s (%s)" % (entries_text(len(removed)), human(sum(e["bytes"] for e in removed))))
         info = describe(cache)
         if args["--max-bytes"] is not None and info["bytes"] > limit:  # enforce_limit skips what it cannot remove
             raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it read-only?)"
@@ -91,6 +93,7 @@ def describe(cache):
     leftovers = [(path, size) for path, size, alive in cache.leftovers() if not alive]
     return {
         "path": cache.root,
+        "exists": os.path.isdir(cache.root),
         "bytes": sum(e["bytes"] for e in entries),
         "max_bytes": cache.max_bytes,
         "entry_count": len(entries),
@@ -102,16 +105,17 @@ def describe(cache):
 
 
 def render(info, with_entries=False):
-    lines = ["cache: %s" % info["path"],
-             "size: %s in %d entries (cap %s, HP_CACHE_MAX_BYTES)" % (
-                 human(info["bytes"]), info["entry_count"], human(info["max_bytes"]))]
+    # A directory that does not exist is said to: a mistyped --cache-dir would read as an empty cache.
+    lines = ["cache: %s%s" % (info["path"], "" if info["exists"] else " (does not exist yet: nothing cached there)"),
+             "size: %s in %s (cap %s, HP_CACHE_MAX_BYTES)" % (
+                 human(info["bytes"]), entries_text(info["entry_count"]), human(info["max_bytes"]))]
     if info["stages"]:
         lines.append("%-12s %8s %10s  %s" % ("stage", "entries", "size", "last used"))
         for name, stage in info["stages"].items():
             lines.append("%-12s %8d %10s  %s" % (name, stage["entries"], human(stage["bytes"]), stage["last_used"]))
     if info["leftovers"]["count"]:
-        lines.append("left by interrupted runs: %d items, %s (never read; removed by the next run or --clear)"
-                     % (info["leftovers"]["count"], human(info["leftovers"]["bytes"])))
+        lines.append("left by interrupted runs: %s, %s (never read; removed by the next run or --clear)"
+                     % (plural(info["leftovers"]["count"], "item"), human(info["leftovers"]["bytes"])))
     if with_entries and info["entries"]:
         lines.append("")
         lines.append("%-12s %-16s %10s  %s" % ("stage", "key", "size", "last used"))
@@ -119,6 +123,10 @@ def render(info, with_entries=False):
             lines.append("%-12s %-16s %10s  %s" % (entry["stage"], entry["key"][:16], human(entry["bytes"]),
                                                    entry["last_used"]))
     return "\n".join(lines) + "\n"
+
+
+def entries_text(count):
+    return plural(count, "entry", "entries")
 
 
 def human(size):
