@@ -29,7 +29,8 @@ contributor_attribution, evaluation_metadata, pipeline_metadata) plus `preview_m
 
 Options:
   --primary-metric NAME   Metric DeltaOne is judged on (default: the bundle's, usually accuracy).
-  --bootstrap N           Paired bootstrap replicates over benchmark rows [default: 500].
+  --bootstrap N           Paired bootstrap replicates over benchmark rows, 10 to 100000
+                          [default: 500].
 {common_options}
 
 Record written (schema: schemas/delta.schema.json; its `output` follows
@@ -42,6 +43,7 @@ import os
 import time
 
 from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
+from ..core.report import plural, signed
 
 __doc__ = with_common_options(__doc__)
 
@@ -51,6 +53,7 @@ CONFIDENCE_MEANING = ("probability that the full pipeline's delta_one_score lies
 FINE_TUNE_CONFIDENCE_MEANING = ("probability that this tool's full fine-tuning run (--full) gives a delta_one_score "
                                 "within +/-20% of this estimate (at least +/-0.2 points); the main pipeline "
                                 "retrains on the base table, which this bundle lacks")
+SMALL_SHARE = 0.1  # contributed rows under this share of the base rows: the fresh split's part may dominate
 FINE_TUNE_WARNING = ("this baseline bundle has no base training table, so the main pipeline's computation (the "
                      "recipe retrained on base + contribution) cannot be run here: the new model is the baseline "
                      "forest plus as many trees again fitted on the contribution alone, with --full too. That "
@@ -253,8 +256,8 @@ def build_output(record, primary=None, bootstrap=500):
     removed = int((record.get("check") or {}).get("rows_removed") or 0)  # benchmark matches hp-check left out
     dropped = int(contribution["validation"].get("rows_dropped") or 0)  # labels the baseline does not know
     if n_rows < MIN_BENCHMARK_ROWS:
-        warnings.append("the benchmark has %d rows, fewer than the %d DeltaOne requires"
-                        % (n_rows, MIN_BENCHMARK_ROWS))
+        warnings.append("the benchmark has %s, fewer than the %d DeltaOne requires"
+                        % (plural(n_rows, "row"), MIN_BENCHMARK_ROWS))
     if not available:
         warnings.append("the primary metric %s is undefined on this benchmark (it holds a single class), so "
                         "DeltaOne cannot be judged; choose another with --primary-metric" % primary)
@@ -272,9 +275,10 @@ def build_output(record, primary=None, bootstrap=500):
                             "forest grown with another seed has other luck: this is not its result (that is "
                             "--seed %d)" % (shipped_seed, shipped_seed)))
     if used < min(whole, est.SMALL_SAMPLE):
-        warnings.append("only %d of %d contributed rows were sampled: the estimate for all of them rests on "
+        warnings.append("only %d of %d contributed rows %s sampled: the estimate for all of them rests on "
                         "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
-                        "use --sample-size %d or more" % (used, whole, min(whole, est.SMALL_SAMPLE)))
+                        "use --sample-size %d or more" % (used, whole, "was" if used == 1 else "were",
+                                                          min(whole, est.SMALL_SAMPLE)))
     elif whole > est.FAR_EXTRAPOLATION * used:
         times, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)
         # Rounded up, so that just beyond the bound never reads as the bound itself.
@@ -284,13 +288,18 @@ def build_output(record, primary=None, bootstrap=500):
                         "Where it can be wrong); --sample-size %s or more, or --full, gives a firmer one" % (
                             fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
     if full.get("steepens"):
-        steps = ", ".join("%+.2f" % (100 * p["delta_one"]) for p in points if not p.get("complement"))
+        steps = ", ".join(signed(100 * p["delta_one"]) for p in points if not p.get("complement"))
         warnings.append("the learning curve steepens at the sample's full size (delta_one_score %s points along it, "
                         "from the base rows alone to all %s sampled): the estimate assumes a curve that flattens or "
                         "stays log-linear, so the full run may lie well beyond its interval; --sample-size %s or "
                         "--full measures it" % (steps, format(used, ","), format(whole, ",")))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
+    elif training.get("test_size") and whole < SMALL_SHARE * base_samples:
+        warnings.append("%s contributed beside %s base rows: the main pipeline splits them afresh for training, "
+                        "so its new model fits other base rows than the baseline did, and that alone moves the "
+                        "delta by up to about a point either way; with so few rows, most of this delta may be that, "
+                        "not what the rows teach" % (plural(whole, "row"), format(base_samples, ",")))
     trust = {"model_format": record["baseline"].get("model_format", "skops"),
              "trust_model": bool(record["baseline"].get("trust_model"))}
     if trust["trust_model"]:

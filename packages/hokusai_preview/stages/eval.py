@@ -31,6 +31,7 @@ import datetime
 import time
 
 from ..core.command import Stage, carry, with_common_options
+from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
 
@@ -81,8 +82,8 @@ class Eval(Stage):
             "evaluation_timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "evaluation_time_seconds": round(time.perf_counter() - started, 4),
         }
-        self.info("scored both models on %d benchmark rows: accuracy %.4f -> %.4f (%d trees each)" % (
-            len(y), baseline_metrics["accuracy"], new_metrics["accuracy"], len(new)))
+        self.info("scored both models on %s: accuracy %.4f -> %.4f (%d trees each)" % (
+            plural(len(y), "benchmark row"), baseline_metrics["accuracy"], new_metrics["accuracy"], len(new)))
         return carry(record, evaluation=section), []
 
 

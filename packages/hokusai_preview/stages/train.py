@@ -50,6 +50,7 @@ import time
 
 from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
 from ..core.errors import BaselineError, DataError, UsageError
+from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
 
@@ -181,17 +182,18 @@ class Train(Stage):
             "resumed_trees": int(trainer.resumed_trees),
             "reference_profile": trainer.profile.to_json() if trainer.profile is not None else None,
         }
-        rows = "%d base + %d contributed" % (base_rows if mode == "retrain" else 0, len(contribution))
+        base_shown = base_rows if mode == "retrain" else 0
+        rows = "%d base + %d contributed" % (base_shown, len(contribution))
         if split.how == "none":
-            rows += " rows"
+            rows = "%d base + %s" % (base_shown, plural(len(contribution), "contributed row"))
         elif sample.get("sampled"):  # the full run's split is over the whole contribution
-            rows = "%d rows (%d base + %d sampled contributed rows that the full run's %g%% %s training " \
-                   "split of %d base + %d contributed keeps)" % (
-                       len(frame), split.fitted_base, fitted_contributed, 100 * (1 - trainer.test_size),
-                       split.how, base_rows if mode == "retrain" else 0, int(sample["original_data_size"]))
+            rows = "%s (%d base + %s that the full run's %g%% %s training split of %d base + %d contributed " \
+                   "keeps)" % (plural(len(frame), "row"), split.fitted_base,
+                               plural(fitted_contributed, "sampled contributed row"), 100 * (1 - trainer.test_size),
+                               split.how, base_shown, int(sample["original_data_size"]))
         else:  # say what the main pipeline's train/test split kept
-            rows = "%d rows (the %g%% %s training split of %s)" % (
-                len(frame), 100 * (1 - trainer.test_size), split.how, rows)
+            rows = "%s (the %g%% %s training split of %s)" % (
+                plural(len(frame), "row"), 100 * (1 - trainer.test_size), split.how, rows)
         grew = "grew %d of %d trees" % (len(new_probas), full_new)
         if trainer.resumed_trees:  # say which were only read back: "grew 100" in 0.3s would puzzle
             grew = "has %d of %d trees (%d from a checkpoint an earlier run on the same rows left, %d grown now)" % (
