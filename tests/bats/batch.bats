@@ -109,8 +109,48 @@ assert record["error"]["kind"] == "internal" and record["error"]["exit_code"] ==
   run --separate-stderr batch RESULTS="$BATS_TEST_TMPDIR/other" BASELINE="$BATS_TEST_TMPDIR/no-bundle"
   [ "$status" -ne 0 ]
   [ "$(grep -c 'error: ' <<< "$stderr")" -eq 1 ]  # said once before any preview, not once per file
-  [[ "$stderr" == "hp-batch: error: baseline bundle $BATS_TEST_TMPDIR/no-bundle does not exist;"* ]]
+  # It names BASELINE=, not the driver's --baseline-model; make adds only its own "*** [batch] Error" line.
+  [ "${stderr%%$'\n'*}" = "hp-batch: error: baseline bundle $BATS_TEST_TMPDIR/no-bundle does not exist; give BASELINE= a bundle directory built by hp-baseline, or leave it out for the embedded one" ]
+  [ "$(wc -l <<< "$stderr")" -eq 2 ]
   [ ! -e "$BATS_TEST_TMPDIR/other" ]
+}
+
+@test "a RESULTS that is no writable folder is one line naming RESULTS=" {
+  for results in /proc/x "$CONTRIB/hpc_jobs_500.json"; do
+    run --separate-stderr batch RESULTS="$results"
+    [ "$status" -ne 0 ]
+    [[ "${stderr%%$'\n'*}" == "hp-batch: error: RESULTS=$results is "*"; give RESULTS= a writable folder (it is made if missing), e.g. RESULTS=results" ]]
+    [ "$(wc -l <<< "$stderr")" -eq 2 ]
+  done
+}
+
+@test "make -jN batch shares make's job slots; JOBS= still sets them" {
+  for jobs in "-j2" "-j3 JOBS=2"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr make -C "$ROOT" --no-print-directory $jobs batch CONTRIBUTIONS="$CONTRIB" RESULTS="$RESULTS"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" != *"jobserver"* && "$stderr" != *"forced in submake"* ]]
+  done
+  # Without JOBS=, the sub-make gets no -j of its own (which would drop make's jobserver).
+  run make -C "$ROOT" --no-print-directory -n -j2 batch CONTRIBUTIONS="$CONTRIB" RESULTS="$RESULTS"
+  [[ "$output" == *"-f bin/batch.mk  "* ]]
+  run make -C "$ROOT" --no-print-directory -n -j2 batch CONTRIBUTIONS="$CONTRIB" RESULTS="$RESULTS" JOBS=3
+  [[ "$output" == *"-f bin/batch.mk -j3 "* ]]
+}
+
+@test "another folder's batch into the same RESULTS says whose results it removed" {
+  folder="$BATS_TEST_TMPDIR/other" results="$BATS_TEST_TMPDIR/r"
+  mkdir -p "$folder"
+  head -n 301 "$ROOT/examples/hpc_jobs_1000.csv" > "$folder/a.csv"
+  cp "$folder/a.csv" "$BATS_TEST_TMPDIR/b.csv"
+  run --separate-stderr batch CONTRIBUTIONS="$folder" RESULTS="$results" JOBS=1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"hp-batch: 1 result in $results/;"* ]]
+  mkdir "$BATS_TEST_TMPDIR/next" && mv "$BATS_TEST_TMPDIR/b.csv" "$BATS_TEST_TMPDIR/next/"
+  run --separate-stderr batch CONTRIBUTIONS="$BATS_TEST_TMPDIR/next" RESULTS="$results" JOBS=1
+  [ "$status" -eq 0 ]
+  [[ "$output" == "hp-batch: removed the results of 1 file not in $BATS_TEST_TMPDIR/next: $folder/a.csv (a RESULTS folder holds one folder's results: give each folder its own RESULTS= to keep both)"$'\n'* ]]
+  [ ! -e "$results/a.csv.json" ] && [ -f "$results/b.csv.json" ]
 }
 
 @test "a bad option in BATCH_OPTIONS stops the batch once, before any preview" {

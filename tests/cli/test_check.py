@@ -42,6 +42,7 @@ def test_the_contaminated_example_loses_its_benchmark_copies():
     assert len(cleaned) == 800 and sum(section["class_counts"].values()) == 800
     assert cleaned.merge(default_benchmark()[FEATURES], on=FEATURES).empty  # no exact copy left
     assert findings["warnings"] == [w.split("warning: ", 1)[1] for w in result.err_lines if "warning:" in w]
+    assert not findings["contamination"]["closeness"]["warn"]  # the 800 clean rows are not close
     assert findings["warnings"][0].startswith("benchmark contamination: 80 of 880 rows duplicate benchmark rows "
                                               "(60 exact, 20 near;")
 
@@ -116,6 +117,29 @@ def test_a_contribution_made_only_of_benchmark_rows_fails_with_one_line(tmp_path
     assert result.code == 3 and result.stdout == ""
     assert len(result.err_lines) == 1
     assert result.err_lines[0].startswith("hp-check: error: %s: every row duplicates a benchmark row" % path)
+
+
+def test_altered_benchmark_rows_are_closer_than_chance_and_kept(tmp_path):
+    import numpy as np
+
+    clean = pd.read_csv(CLEAN).iloc[:500]
+    altered = default_benchmark().sample(500, random_state=0)[clean.columns]
+    altered["hour"] = altered["hour"] + np.random.default_rng(0).choice([-0.25, 0.25], len(altered))  # 15 minutes
+    path = tmp_path / "altered.csv"
+    pd.concat([clean, altered], ignore_index=True).to_csv(path, index=False)
+    result = check(str(path))
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "check")
+    section, findings = record["check"], record["check"]["diagnostics"]
+    close = findings["contamination"]["closeness"]
+    assert findings["contamination"]["rows"] <= 5  # beyond the near rule
+    assert close["warn"] and 350 <= close["estimated_rows"] <= 600
+    assert section["rows_removed"] == findings["contamination"]["rows"]  # the altered rows are kept
+    (line,) = [w for w in result.err_lines if "closer to the benchmark than chance" in w]
+    assert line.startswith("hp-check: warning: closer to the benchmark than chance: ")
+    assert "look like altered benchmark rows" in line and "remove them or explain where the data came from" in line
+    assert re.search(r"rows nearest a benchmark row \d+ \(\d+ expected\)", result.stderr)
 
 
 def test_personal_data_in_an_extra_column_is_flagged(tmp_path):

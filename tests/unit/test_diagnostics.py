@@ -166,6 +166,157 @@ def test_a_near_repeat_is_found_behind_a_crowd_of_nearer_later_rows():
     assert (partner[2:-1] >= 0).all() and (partner[2:-1] < np.arange(2, len(x) - 1)).all()
 
 
+# --- closeness to the benchmark ------------------------------------------------------------------
+
+
+def nudged(rows, column, seed=0):
+    """``rows`` with ``column`` moved one unit up or down: altered benchmark rows the near rule misses."""
+    rows = rows.copy()
+    rows[column] = rows[column] + np.random.default_rng(seed).choice([-1, 1], len(rows))
+    return rows
+
+
+def jittered(rows, share, seed=0):
+    """``rows`` with each numeric feature of more than 10 values moved by normal noise of ``share``
+    of its standard deviation (as the reviewer's files were made)."""
+    rows = rows.copy()
+    rng = np.random.default_rng(seed)
+    for name in rows.columns:
+        if name != "label" and pd.api.types.is_numeric_dtype(rows[name]) and rows[name].nunique() > 10:
+            values = rows[name].astype(float)
+            rows[name] = values + rng.normal(0.0, share * values.std(), len(rows))
+    return rows
+
+
+def closeness_of(table, bench, base, features, classes, seed=42):
+    """The closeness finding as :func:`D.diagnose` makes it, without the slower checks."""
+    matched = D._match_all(table, bench, base, features, "label")[3]
+    return D.closeness(table, bench, base, features, "label", classes, np.flatnonzero(~matched), seed)
+
+
+def test_benchmark_rows_with_one_number_moved_are_closer_than_chance():
+    base, bench, clean, features, classes = split("credit_data", seed=4, rows=400)
+    sources = bench.sample(600, random_state=0)
+    table, positions = planted(clean, nudged(sources, "Age"))  # Age +-1: no benchmark match
+    findings, keep = D.diagnose(table, bench, base, features, "label", classes)
+    assert findings["contamination"]["rows"] <= 2  # the near rule misses them
+    close = findings["contamination"]["closeness"]
+    assert close["status"] == "checked" and close["warn"] and close["p_value"] < D.CLOSE_ALPHA
+    assert 540 <= close["estimated_rows"] <= 660  # 600 planted
+    assert close["benchmark_nearest"] - close["expected"] == pytest.approx(close["excess"], abs=0.01)
+    # The examples are planted rows, each named with the benchmark row it was made from.
+    names = [f["name"] for f in features if f["name"] != "Age"]
+    for example in close["examples"]:
+        assert example["row"] in positions and example["distance_ratio"] < 0.1
+        source = sources.iloc[example["row"] - len(clean)]
+        assert bench.iloc[example["benchmark_row"]][names].equals(source[names])
+    assert close["rows_tested"] == len(table)  # else "of 1000 rows tested"
+    assert findings["warnings"][0].startswith(
+        "closer to the benchmark than chance: %.0f of 1000 rows have a benchmark row as their nearest neighbour "
+        "where %.0f were expected (p < 1e-12); about %.0f rows look like altered benchmark rows (e.g. row %d ~ "
+        "benchmark row %d), which would inflate the delta; they are kept" % (
+            close["benchmark_nearest"], close["expected"], close["estimated_rows"], close["examples"][0]["row"],
+            close["examples"][0]["benchmark_row"]))
+    assert keep.sum() == len(table) - findings["contamination"]["rows_removed"]  # not removed for it
+    validate(findings, "diagnostics")
+
+
+@pytest.mark.parametrize("name, share", [("credit_data", 0.01), ("wa_churn", 0.1)])
+def test_benchmark_rows_with_every_number_jittered_are_closer_than_chance(name, share):
+    base, bench, clean, features, classes = split(name, seed=4, rows=600)
+    close = closeness_of(planted(clean, jittered(bench.sample(400, random_state=0), share))[0], bench, base,
+                         features, classes)
+    assert close["warn"]
+    assert 300 <= close["estimated_rows"] <= 480  # 400 planted
+
+
+def test_benchmark_rows_altered_and_copied_are_counted_once():
+    base, bench, clean, features, classes = split("credit_data", seed=4, rows=400)
+    copies = pd.concat([bench.iloc[:100], base.iloc[:50]])  # exact: set aside before the test
+    table, _ = planted(clean, pd.concat([copies, nudged(bench.iloc[200:500], "Age")]))
+    findings, keep = D.diagnose(table, bench, base, features, "label", classes)
+    contamination, close = findings["contamination"], findings["contamination"]["closeness"]
+    assert contamination["exact"] >= 100 and findings["duplicates"]["base"]["exact"] >= 50
+    assert close["rows_eligible"] <= len(table) - 150
+    assert close["warn"] and 240 <= close["estimated_rows"] <= 360  # the 300 altered, not the copies
+    assert findings["warnings"][0].startswith("benchmark contamination: ")
+    assert findings["warnings"][1].startswith("closer to the benchmark than chance: ")
+
+
+@pytest.mark.parametrize("name", ["credit_data", "hpc_data"])
+def test_clean_draws_are_not_closer_to_the_benchmark_than_chance(name):
+    # Independent splits, each with a contribution of every remaining row: under a random split
+    # (benchmark_nearest - expected) / sd is about standard normal; the alarm needs 4.75.
+    scores = []
+    for seed in range(8):
+        base, bench, clean, features, classes = split(name, seed=200 + seed, rows=5000)
+        close = closeness_of(clean, bench, base, features, classes, seed=seed)
+        assert close["status"] == "checked" and not close["warn"], close
+        scores.append((close["benchmark_nearest"] - close["expected"]) / close["sd"])
+    assert max(scores) < 3.5 and abs(np.mean(scores)) < 1.0
+
+
+@pytest.mark.parametrize("name, column, value", [("wa_churn", "contract", "Two year"), ("hpc_data", "protocol", "J")])
+def test_a_contribution_of_one_subpopulation_is_not_closer_than_chance(name, column, value):
+    base, bench, clean, features, classes = split(name, seed=5, rows=5000)
+    part = clean[clean[column] == value].reset_index(drop=True)
+    assert len(part) >= 300
+    close = closeness_of(part, bench, base, features, classes)
+    assert close["status"] == "checked" and not close["warn"]
+    assert abs(close["benchmark_nearest"] - close["expected"]) < 4 * close["sd"]
+
+
+def test_a_reference_split_other_than_at_random_is_not_tested():
+    # Benchmark and base from different customers (long and short tenure): every contribution
+    # of long-tenure customers would look close to the benchmark, so the test does not run.
+    base, bench, clean, features, classes = split("wa_churn", seed=6, rows=2000)
+    pooled = pd.concat([base, bench], ignore_index=True).sort_values("tenure", kind="stable")
+    base, bench = pooled.iloc[:800].reset_index(drop=True), pooled.iloc[800:].reset_index(drop=True)
+    findings, _ = D.diagnose(clean[clean["tenure"] > bench["tenure"].median()].reset_index(drop=True), bench, base,
+                             features, "label", classes)
+    close = findings["contamination"]["closeness"]
+    assert close["status"] == "skipped" and not close["warn"]
+    assert not close["premise"]["holds"] and close["premise"]["p_value"] < D.CLOSE_PREMISE_ALPHA
+    assert "do not look like random splits" in close["reason"]
+    assert not any(w.startswith("closer") for w in findings["warnings"])
+    assert any(n.startswith("closeness to the benchmark not tested: the benchmark and base tables") for n in
+               findings["notes"])
+    validate(findings, "diagnostics")
+
+
+def test_rows_closer_than_chance_yet_too_few_to_matter_are_a_note():
+    close = {"status": "checked", "p_value": 1e-8, "benchmark_nearest": 140.0, "rows_tested": 200, "expected": 120.4,
+             "warn": False, "estimated_rows": 8.2, "examples": []}  # significant, but under 10 rows
+    findings = {"rows_checked": 200, "contamination": {"rows": 0, "closeness": close},
+                "duplicates": {"within": {}, "base": {}}, "label_noise": {"status": "checked", "warn": False},
+                "drift": {"drifted": [], "features": [], "class_balance": {"shifted": False}}, "pii": {"columns": []}}
+    assert D.messages(findings) == ([], [
+        "closer to the benchmark than chance: 140 of 200 rows have a benchmark row as their nearest neighbour "
+        "where 120 were expected (p = 1e-08), but that makes about 8 altered benchmark rows, fewer than the 10 (2% "
+        "of the rows tested, at least 10) that would be a warning"])
+
+
+def test_closeness_is_skipped_without_a_base_table_or_features_to_place_rows():
+    base, bench, clean, features, classes = split("fine_food_reviews")
+    assert D.closeness(clean, bench, None, features, "label", classes)["reason"] == "the bundle has no base table"
+    text = [f for f in features if f["kind"] == "text"]
+    skipped = D.closeness(clean, bench, base, text, "label", classes)
+    assert (skipped["status"], skipped["reason"], skipped["warn"]) == ("skipped", "no feature besides free text", False)
+    assert D.closeness(clean, bench, base, features, "label", classes, rows=[])["reason"].startswith("no row is left")
+
+
+def test_ties_share_the_benchmark_row_among_the_tied_rows():
+    # One numeric feature: contributed 5 has 4 (benchmark) and 6 (base) at equal distance, and
+    # 1 has two identical rows, one of each table: each counts half. 9 is nearest 10 (benchmark),
+    # at a third of its distance to 6 (base).
+    features = [{"name": "x", "kind": "numeric"}]
+    bench = pd.DataFrame({"x": [4.0, 1.0, 10.0, 20.0], "label": "a"})
+    base = pd.DataFrame({"x": [6.0, 1.0, 30.0, 40.0], "label": "a"})
+    close = D.closeness(pd.DataFrame({"x": [5.0, 1.0, 9.0], "label": "a"}), bench, base, features, "label", ["a"])
+    assert close["status"] == "checked" and close["benchmark_nearest"] == 2.0 and close["expected"] == 1.5
+    assert close["examples"] == [{"row": 2, "benchmark_row": 2, "distance_ratio": round(1 / 3, 4)}]
+
+
 # --- label noise -----------------------------------------------------------------------------------
 
 
@@ -431,6 +582,11 @@ def test_clean_splits_raise_no_alarm(name):
     findings, keep = D.diagnose(clean, bench, base, features, "label", classes)
     assert findings["warnings"] == []
     assert keep.sum() == len(clean) - findings["contamination"]["rows_removed"]
+    close = findings["contamination"]["closeness"]
+    if name == "fine_food_reviews":  # a product per review, none seen twice: nothing to place rows by
+        assert close["reason"] == "no feature tells the reference rows apart"
+    else:
+        assert close["status"] == "checked" and close["premise"]["holds"] and close["p_value"] > 1e-3
     validate(findings, "diagnostics")
 
 
@@ -485,13 +641,31 @@ def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest
     assert findings["rows_checked"] == len(table)
     assert findings["sample"]["rows"] == 300 and findings["sample"]["distinct_rows_checked"] == 300
     assert findings["label_noise"]["rows_checked"] == 200
+    close = findings["contamination"]["closeness"]
+    assert close["status"] == "checked" and close["rows_tested"] == close["rows_eligible"] <= 300
     assert [note for note in findings["notes"] if note.startswith("sampled:")] == [
         "sampled: feature drift and personal data checked on a stratified sample of 300 of %s rows (more than "
-        "300), label noise on 200 of them; benchmark copies and repeats on every row, near repeats among 300 of "
-        "1,075 distinct rows" % format(len(table), ",")]
+        "300), label noise on 200 of them, closeness to the benchmark on %d; benchmark copies and repeats on every "
+        "row, near repeats among 300 of 1,075 distinct rows" % (format(len(table), ","), close["rows_tested"])]
     kept = table[keep].reset_index(drop=True)
     assert class_counts == {k: int(v) for k, v in kept["label"].astype(str).value_counts().items()}
     pd.testing.assert_frame_equal(pd.read_parquet(cleaned), kept)
+    validate(findings, "diagnostics")
+
+
+def test_closeness_is_tested_on_the_sample_of_a_table_beyond_the_cap(tmp_path):
+    base, bench, clean, features, classes = split("credit_data", seed=4, rows=1000)
+    table, positions = planted(clean, nudged(bench.sample(600, random_state=1), "Age"))
+    path = str(tmp_path / "contribution.parquet")
+    table.to_parquet(path, index=False)
+    findings, keep, _ = D.diagnose_parquet(path, bench, base, features, "label", classes, sample_rows=1000,
+                                           batch_bytes=1 << 14)
+    close = findings["contamination"]["closeness"]
+    assert findings["sample"]["rows"] == 1000 and "closeness" in findings["sample"]["checks"]
+    assert close["warn"] and close["rows_eligible"] <= 1000
+    assert 0.25 <= close["estimated_rows"] / close["rows_tested"] <= 0.45  # 600 of 1,600 rows planted
+    assert {e["row"] for e in close["examples"]} <= set(positions)  # the whole table's row numbers
+    assert keep.sum() == len(table) - findings["contamination"]["rows_removed"]
     validate(findings, "diagnostics")
 
 

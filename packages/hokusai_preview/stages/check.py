@@ -8,7 +8,10 @@ Reads `load` records (from hp-load) and writes one `check` record each, for hp-s
 compares the contribution with the baseline's benchmark and base tables and reports:
 
 * benchmark contamination: rows that duplicate benchmark rows, exactly or nearly; they inflate
-  the delta, so they are removed before training unless --keep-contaminated is given;
+  the delta, so they are removed before training unless --keep-contaminated is given; and rows
+  closer to the benchmark than chance (their nearest neighbour among benchmark and base rows is
+  a benchmark row too often), the mark of altered benchmark rows the near rule misses: reported,
+  not removed;
 * duplicates within the contribution and against the base training table;
 * label noise: rows whose label a cross-validated model confidently disagrees with
   (confident learning), with the estimated noise rate, against the same on the baseline's rows;
@@ -110,8 +113,12 @@ class Check(Stage):
         c, ln = findings["contamination"], findings["label_noise"]
         # "name count" pairs read right for any count (no "1 match benchmark rows").
         duplicates = findings["duplicates"]
-        parts = ["benchmark matches %d%s" % (c["rows"], " (removed)" if removed else ""),
-                 "repeated rows %d" % duplicates["within"]["rows"]]
+        parts = ["benchmark matches %d%s" % (c["rows"], " (removed)" if removed else "")]
+        close = c["closeness"]
+        if close["status"] == "checked":
+            parts.append("rows nearest a benchmark row %.0f (%.0f expected)" % (close["benchmark_nearest"],
+                                                                               close["expected"]))
+        parts.append("repeated rows %d" % duplicates["within"]["rows"])
         if duplicates["base"].get("available"):
             parts.append("copies of base rows %d" % duplicates["base"]["rows"])
         if ln["status"] == "checked" and (ln.get("conflict") or {}).get("conflict"):
