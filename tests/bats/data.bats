@@ -11,7 +11,7 @@ setup() {
 @test "hp-load reads gzipped CSV on stdin" {
   run bash -c "gzip -c '$EXAMPLE' | hp-load - 2>&1 >/dev/null"
   [ "$status" -eq 0 ]
-  [[ "$output" == "hp-load: <stdin>: 1000 rows (csv, gzip), 7 features, 4 classes"* ]]
+  [[ "$output" == "hp-load: <stdin>: 1,000 rows (csv, gzip), 7 features, 4 classes"* ]]
 }
 
 @test "the driver reads a process substitution and stdin alike" {

@@ -203,7 +203,7 @@ def test_a_cached_load_names_the_file_as_this_run_typed_it(tmp_path, monkeypatch
         monkeypatch.chdir(where)
         record, result = load_ok(typed)
         assert record["contribution"]["source_path"] == typed
-        assert result.err_lines[-1].startswith("hp-load: %s: 1000 rows (csv)" % typed)
+        assert result.err_lines[-1].startswith("hp-load: %s: 1,000 rows (csv)" % typed)
 
 
 @pytest.mark.parametrize("stream, words", [
@@ -707,7 +707,7 @@ def test_control_characters_in_a_file_name_are_escaped_in_messages(tmp_path, cac
     shutil.copy(EXAMPLE, str(good))
     result = run("hp-load", str(good))
     assert result.code == 0, result
-    assert len(result.err_lines) == 1 and "good\\nname.csv: 1000 rows" in result.stderr, result
+    assert len(result.err_lines) == 1 and "good\\nname.csv: 1,000 rows" in result.stderr, result
 
 
 def test_a_baseline_of_one_feature_is_said_to_have_one_feature_column(tmp_path):

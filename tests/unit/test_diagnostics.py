@@ -597,7 +597,7 @@ def test_diagnose_removes_contamination_by_default_and_keeps_it_on_request():
     findings, keep = D.diagnose(table, bench, base, features, "label", classes)
     assert np.flatnonzero(~keep).tolist() == positions.tolist()
     assert findings["contamination"]["action"] == "removed" and findings["contamination"]["rows_removed"] == 12
-    assert findings["warnings"][0].startswith("benchmark contamination: 12 of 1012 rows")
+    assert findings["warnings"][0].startswith("benchmark contamination: 12 of 1,012 rows")
     assert "removed before training" in findings["warnings"][0]
     validate(findings, "diagnostics")
 

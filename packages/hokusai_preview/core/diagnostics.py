@@ -51,6 +51,7 @@ import time
 import numpy as np
 
 from .bundle import class_codes
+from .report import plural
 
 RULES_VERSION = 8  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
@@ -1648,8 +1649,9 @@ def messages(findings):
     c = findings["contamination"]
     if c["rows"]:
         first = c["examples"][0]
-        text = ("%d of %d rows %s (%d exact, %d near; e.g. row %d ~ benchmark row %d)"
-                % (c["rows"], n, "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
+        text = ("%d of %s %s (%d exact, %d near; e.g. row %d ~ benchmark row %d)"
+                % (c["rows"], plural(n, "row"),
+                   "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
                    c["exact"], c["near"], first["row"], first["benchmark_row"]))
         action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
                   "does too)" if c["action"] == "removed"
@@ -1705,9 +1707,10 @@ def messages(findings):
                         "without them (labels flipped, or another labelling rule?)" % (
                             _pct(conflict["reference_rate_together"]), _pct(conflict["reference_rate_alone"])))
     elif ln["status"] == "checked" and ln["warn"]:
-        warnings.append("label noise: %d of %d rows (%s) look mislabelled against %s of the baseline's own "
+        warnings.append("label noise: %d of %s (%s) %s mislabelled against %s of the baseline's own "
                         "rows of the same classes (e.g. rows %s); estimated noise %s against the baseline's %s" % (
-                            ln["flagged"], ln["rows_checked"], _pct(ln["rate"]), _pct(ln["reference_rate"]),
+                            ln["flagged"], plural(ln["rows_checked"], "row"), _pct(ln["rate"]),
+                            "looks" if ln["flagged"] == 1 else "look", _pct(ln["reference_rate"]),
                             _rows(ln["row_indices"]), _pct(ln["estimated_noise_rate"]),
                             _pct(ln["reference_noise_rate"] or 0.0)))
     elif ln["status"] == "skipped":
@@ -1726,8 +1729,9 @@ def messages(findings):
             else:
                 parts.append("%s (missing %s vs %s)" % (r["feature"], _pct(r["missing_share"][0]),
                                                         _pct(r["missing_share"][1])))
-        warnings.append("drift: %d of %d features differ from the benchmark: %s" % (
-            len(d["drifted"]), len(d["features"]), ", ".join(parts[:5])))
+        warnings.append("drift: %d of %s %s from the benchmark: %s" % (
+            len(d["drifted"]), plural(len(d["features"]), "feature"), "differs" if len(d["drifted"]) == 1 else "differ",
+            ", ".join(parts[:5])))
     balance = d["class_balance"]
     if balance["shifted"]:
         moved = sorted(balance["contribution"], key=lambda k: -abs(balance["contribution"][k]
@@ -1737,9 +1741,9 @@ def messages(findings):
             for k in moved[:3])))
     for f in findings["pii"]["columns"]:
         if f["flagged"]:
-            warnings.append("personal data: column %r holds %s (%d of %d values checked, e.g. %s%s); the main "
+            warnings.append("personal data: column %r holds %s (in %d of %s checked, e.g. %s%s); the main "
                             "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]], f["matches"],
-                                                                 f["values_checked"], f["examples"][0],
+                                                                 plural(f["values_checked"], "value"), f["examples"][0],
                                                                  ", as its name says" if f.get("named") else ""))
     sample = findings.get("sample")
     if sample:

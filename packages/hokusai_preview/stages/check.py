@@ -36,6 +36,7 @@ rows), `rows_removed`, `class_counts` and `diagnostics` (schemas/diagnostics.sch
 
 from ..core.command import Stage, carry, seed_option, with_common_options
 from ..core.errors import DataError
+from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
 
@@ -92,13 +93,15 @@ class Check(Stage):
         table_path, rows = contribution["table_path"], contribution["rows_used"]
         if removed:
             if removed == len(keep):
-                raise DataError("%s: every row duplicates a benchmark row (%d rows); nothing is left to train "
-                                "with" % (contribution["source_path"], removed),
+                raise DataError("%s: every row duplicates a benchmark row (%s); nothing is left to train "
+                                "with" % (contribution["source_path"], plural(removed, "row")),
                                 "contribute rows the benchmark does not hold, or pass --keep-contaminated")
             if len(class_counts) == 1 and base is None:  # as hp-load refuses such a contribution
-                raise DataError("%s: without the %d rows that duplicate benchmark rows, every row has the label %r, "
+                raise DataError("%s: without the %s, every row has the label %r, "
                                 "and the baseline has no base table to retrain with" % (
-                                    contribution["source_path"], removed, next(iter(class_counts))),
+                                    contribution["source_path"], "row that duplicates a benchmark row" if removed == 1
+                                    else "%s rows that duplicate benchmark rows" % format(removed, ","),
+                                    next(iter(class_counts))),
                                 "contribute rows of at least two classes, or pass --keep-contaminated")
             table_path = cleaned
             artifacts.append("check.parquet")
@@ -131,8 +134,8 @@ class Check(Stage):
         # a column holding two kinds (e-mails and phone numbers) is one column
         parts.append("columns with personal data %d" % len({f["column"] for f in findings["pii"]["columns"]
                                                             if f["flagged"]}))
-        self.info("checked %d rows in %.1fs: %s" % (findings["rows_checked"], sum(findings["timings"].values()),
-                                                      ", ".join(parts)))
+        self.info("checked %s in %.1fs: %s" % (plural(findings["rows_checked"], "row"),
+                                                sum(findings["timings"].values()), ", ".join(parts)))
         for note in findings["notes"]:
             self.info(note)
 

@@ -625,7 +625,7 @@ def _add_counts(counts, array):
 
 def _rows(count, singular="", plural="", noun="row"):
     """'1 row has' / '3 rows have'."""
-    text = "%d %s%s" % (count, noun, "" if count == 1 else "es" if noun.endswith("s") else "s")
+    text = "{:,} {}{}".format(count, noun, "" if count == 1 else "es" if noun.endswith("s") else "s")
     verb = singular if count == 1 else plural
     return text + (" " + verb if verb else "")
 

@@ -183,9 +183,9 @@ class Train(Stage):
             "reference_profile": trainer.profile.to_json() if trainer.profile is not None else None,
         }
         base_shown = base_rows if mode == "retrain" else 0
-        rows = "%d base + %d contributed" % (base_shown, len(contribution))
+        rows = "%s base + %s contributed" % (format(base_shown, ","), format(len(contribution), ","))
         if split.how == "none":
-            rows = "%d base + %s" % (base_shown, plural(len(contribution), "contributed row"))
+            rows = "%s base + %s" % (format(base_shown, ","), plural(len(contribution), "contributed row"))
         elif sample.get("sampled"):  # the full run's split is over the whole contribution
             rows = "%s (%d base + %s that the full run's %g%% %s training split of %d base + %d contributed " \
                    "keeps)" % (plural(len(frame), "row"), split.fitted_base,
