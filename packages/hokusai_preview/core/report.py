@@ -334,9 +334,12 @@ def render(output, color=False, glyphs=UNICODE):
         prim["name"], points(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
         plural(d1["benchmark_rows"], "benchmark row")), 4, "  "))
     ci = d1.get("ci95_pp")
-    lines.append(wrap("needs %s +%.1f pts, %s %s and a 95%% interval above 0; here %s .. %s" % (
+    # The rule's interval is over benchmark rows, at the delta shown: not the estimate's interval
+    # below (90%, of where the full run lands), which a sampled preview's can be far wider than.
+    lines.append(wrap("needs %s +%.1f pts, %s %s and a 95%% interval above 0 over the benchmark rows; %s %s .. %s" % (
         g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "row"),
-        signed(ci[0]) if ci else "?", signed(ci[1]) if ci else "?"), 4, "  "))
+        "here" if est.get("exact") else "at this delta", signed(ci[0]) if ci else "?",
+        signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")
 
     # The estimate of delta_one_score and what the confidence means; the full computation is
