@@ -399,6 +399,36 @@ def test_a_signal_to_the_driver_alone_stops_every_stage_and_writes_nothing(big, 
     assert leftovers(cache_dir) == []
 
 
+def test_a_driver_killed_outright_leaves_no_stage_to_write_its_output(big, cache_dir, tmp_path):
+    # SIGKILL runs no trap: the stages end because each asked for a signal at its parent's death.
+    output = tmp_path / "out.json"
+    argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
+            "json", "--output-file", str(output), "--quiet"]
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=interruptible)
+    wait_for_checkpoint(cache_dir, 10, process)
+    stages = children(process.pid)
+    assert stages
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(_alive(stage) for stage in stages) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(stage) for stage in stages)
+    assert not output.exists()
+    assert not {e["stage"] for e in Cache(str(cache_dir)).entries()} & {"train", "eval", "delta"}
+    assert leftovers(cache_dir) == []
+
+
+def _alive(pid):
+    """Whether ``pid`` still runs (a zombie, ended and waiting to be reaped by init, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_two_runs_at_once_share_the_cache_and_print_the_same_numbers(example_csv, bundles, cache_dir):
     bundle, _ = bundles("hpc")
     argv = [DRIVER, "--data-path", example_csv, "--baseline-model", bundle, "--output-format", "json"]

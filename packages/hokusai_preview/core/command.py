@@ -275,9 +275,27 @@ class Command:
     @classmethod
     def entry_point(cls):
         """Console-script entry: ``main = Stage.entry_point``."""
+        end_with_driver()
         command = cls()
         command.prefetching = True
         exit_now(command.main())
+
+
+def end_with_driver():
+    """A stage the driver started (``HP_DRIVER_PID`` is its parent) is sent SIGTERM when the
+    driver dies, so a driver killed with SIGKILL, which runs no trap to stop its stages, leaves
+    none running to write its output later (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
+    driver = os.environ.get("HP_DRIVER_PID")
+    if not driver or not sys.platform.startswith("linux") or str(os.getppid()) != driver:
+        return  # not started by the driver, or by a subshell of it: no parent to follow
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != driver:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def exit_now(code):
