@@ -329,6 +329,7 @@ def test_a_larger_sample_continues_from_the_forests_of_a_smaller_one(example_csv
     assert points[(125, False)]["resumed_trees"] == min(before["trees"], after["trees"])
     assert points[(250, True)]["resumed_trees"] == 0 and after["resumed_trees"] == 0  # rows no earlier run had
     assert "learning curve: 3 of its 4 forests from checkpoints of earlier runs" in larger.stderr
+    assert "trees on the base rows alone" in larger.stderr and " on 0 rows" not in larger.stderr
     same_training(after, alone.records[0]["training"])  # the same numbers as a run that grew every tree
 
 

@@ -203,7 +203,8 @@ class Train(Stage):
         if reused:  # a smaller --sample-size on the same file grew these (its sample, or its curve's)
             self.info("learning curve: %s from checkpoints of earlier runs (%s)" % (
                 "%d of its %d forests" % (len(reused), len(curve) - 1),
-                ", ".join("%d trees on %d %srows" % (p["resumed_trees"], p["rows"], "other " if p["complement"] else "")
+                ", ".join("%d trees on %s" % (p["resumed_trees"], "the base rows alone" if not p["rows"] else
+                                              plural(p["rows"], "other row" if p["complement"] else "row"))
                           for p in reused)))
         return carry(record, training=section), ["model.skops", "predictions.npz", "reference.npy"]
 
