@@ -269,3 +269,21 @@ def test_a_sampled_record_without_its_rows_is_refused_in_one_line(tmp_path, bund
     result = run("hp-train", "--cache-dir", tmp_path / "other", stdin=(json.dumps(record) + "\n").encode())
     assert result.code == 2 and result.stdout == ""
     assert len(result.err_lines) == 1 and "older hp-sample" in result.stderr and "hp-sample" in result.stderr
+
+
+def test_a_baseline_that_scores_otherwise_than_its_manifest_says_is_warned_of(tmp_path, bundles):
+    """The shipped model on its own benchmark gives the manifest's score: a bundle whose parts
+    disagree (a manifest edited, columns swapped) is said to, not trusted silently."""
+    import shutil
+
+    source, _ = bundles("hpc")
+    data = contribution_csv(tmp_path, bundles, "hpc", 300)
+    clean = stages(data, source)[-1]["output"]["preview_metadata"]["warnings"]
+    assert not [w for w in clean if "where its manifest says" in w]
+    bundle = tmp_path / "edited"
+    shutil.copytree(source, str(bundle))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["metrics"]["accuracy"] -= 0.05
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    warned = stages(data, str(bundle))[-1]["output"]["preview_metadata"]["warnings"]
+    assert [w for w in warned if "where its manifest says %.4f" % manifest["metrics"]["accuracy"] in w]

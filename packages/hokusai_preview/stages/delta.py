@@ -274,6 +274,14 @@ def build_output(record, primary=None, bootstrap=500):
                             "" if preview_mode else "; the main pipeline trains with the recipe's seed %d, and a "
                             "forest grown with another seed has other luck: this is not its result (that is "
                             "--seed %d)" % (shipped_seed, shipped_seed)))
+    listed = (bundle.manifest.get("metrics") or {}).get("accuracy")
+    if (mode == "fine_tune" or seed == shipped_seed) and listed is not None and "accuracy" in baseline \
+            and abs(baseline["accuracy"] - listed) > 0.5 / max(n_rows, 1):  # more than one benchmark row's worth
+        # The shipped model on its own benchmark: hp-baseline wrote this very score into the manifest.
+        warnings.append("the baseline scores accuracy %.4f on its benchmark here where its manifest says %.4f: the "
+                        "bundle's model, benchmark and manifest do not agree (edited since hp-baseline built it?), "
+                        "so these deltas may not be what the main pipeline finds; rebuild the bundle with "
+                        "hp-baseline" % (baseline["accuracy"], listed))
     if used < min(whole, est.SMALL_SAMPLE):
         warnings.append("only %d of %d contributed rows %s sampled: the estimate for all of them rests on "
                         "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
