@@ -30,6 +30,15 @@ def test_readme_documents_the_current_help(command):
     assert "<!-- usage:%s -->" % command in readme
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_fits_an_80_column_terminal(command):
+    """No --help line wraps in an 80-column terminal (option descriptions wrap at their own column)."""
+    done = subprocess.run([os.path.join(BIN, command), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    wide = ["%d: %s" % (len(line), line) for line in done.stdout.splitlines() if len(line) > 80]
+    assert not wide, "%s --help has lines over 80 columns:\n%s" % (command, "\n".join(wide))
+
+
 @pytest.mark.parametrize("where, line", [
     (">&-", "cannot write to stdout: it is closed; give it a file or a pipe (e.g. > out.txt)"),
     ("> /dev/full", "cannot write to stdout: No space left on device; send it to a file or a pipe that can take it"),

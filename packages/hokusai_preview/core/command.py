@@ -38,10 +38,13 @@ COMMON_OPTIONS = (
     ("--version", "Show the version and exit."),
 )
 
+# No line of any command's --help is wider than this (an 80-column terminal).
+HELP_WIDTH = 80
+
 # Every stage's --help ends with it (README: Exit status).
-STAGE_EXIT_STATUS = ("Exit status: 0 success, 2 usage (options, or a record from the wrong stage, incomplete or\n"
-                     "edited), 3 bad data, 4 bad baseline, 5 baseline integrity failure, 6 untrusted model,\n"
-                     "7 cannot write output or cache, 1 internal error.")
+STAGE_EXIT_STATUS = ("Exit status: 0 success, 2 usage (options, or a record from the wrong stage,\n"
+                     "incomplete or edited), 3 bad data, 4 bad baseline, 5 baseline integrity failure,\n"
+                     "6 untrusted model, 7 cannot write output or cache, 1 internal error.")
 
 RECORD_VERSION = 1
 
@@ -91,13 +94,17 @@ def with_common_options(doc):
     """A stage's usage text with the options every cached stage shares put in place, and the
     exit statuses every stage shares at its end.
 
-    Their descriptions start in the column of the stage's own options' descriptions.
+    Their descriptions start in the column of the stage's own options' descriptions, and wrap
+    there to keep the help within 80 columns.
     """
     import re
+    import textwrap
 
     own = [m.end() - m.start() for m in re.finditer(r"^  -\S.*?\s{2,}(?=\S)", doc, re.MULTILINE)]
     column = max(own) if own else 24
-    lines = ["  %s%s" % (flag.ljust(column - 2), text) for flag, text in COMMON_OPTIONS]
+    lines = [textwrap.fill(text, HELP_WIDTH, initial_indent="  %s" % flag.ljust(column - 2),
+                           subsequent_indent=" " * column, break_long_words=False, break_on_hyphens=False)
+             for flag, text in COMMON_OPTIONS]
     return doc.replace("{common_options}", "\n".join(lines)).rstrip("\n") + "\n\n" + STAGE_EXIT_STATUS + "\n"
 
 

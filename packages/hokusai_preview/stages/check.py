@@ -1,38 +1,44 @@
-"""hp-check: know your data before you submit it: contamination, duplicates, label noise, drift, PII.
+"""hp-check: know your data before you submit it: contamination, duplicates, label
+noise, drift, PII.
 
 Usage:
   hp-check [options] [--] [<record>...]
   hp-check (-h | --help | --version)
 
-Reads `load` records (from hp-load) and writes one `check` record each, for hp-sample. It
-compares the contribution with the baseline's benchmark and base tables and reports:
+Reads `load` records (from hp-load) and writes one `check` record each, for
+hp-sample. It compares the contribution with the baseline's benchmark and base
+tables and reports:
 
-* benchmark contamination: rows that duplicate benchmark rows, exactly or nearly; they inflate
-  the delta, so they are removed before training unless --keep-contaminated is given; and rows
-  closer to the benchmark than chance (their nearest neighbour among benchmark and base rows is
-  a benchmark row too often), the mark of altered benchmark rows the near rule misses: reported,
-  not removed;
+* benchmark contamination: rows that duplicate benchmark rows, exactly or
+  nearly; they inflate the delta, so they are removed before training
+  unless --keep-contaminated is given; and rows closer to the benchmark than
+  chance (their nearest neighbour among benchmark and base rows is a benchmark
+  row too often), the mark of altered benchmark rows the near rule misses:
+  reported, not removed;
 * duplicates within the contribution and against the base training table;
-* label noise: rows whose label a cross-validated model confidently disagrees with
-  (confident learning), with the estimated noise rate, against the same on the baseline's rows;
-  and labels that contradict the baseline's rows throughout (flipped, another labelling rule);
+* label noise: rows whose label a cross-validated model confidently disagrees
+  with (confident learning), with the estimated noise rate, against the same on
+  the baseline's rows; and labels that contradict the baseline's rows throughout
+  (flipped, another labelling rule);
 * drift of each feature and of the class balance against the benchmark;
-* personal data: columns holding e-mail addresses, phone numbers, card numbers, IBANs or
-  government ids.
+* personal data: columns holding e-mail addresses, phone numbers, card numbers,
+  IBANs or government ids.
 
-Counts that clean data from the same source reaches by chance are reported but raise no
-warning. Warnings go to stderr; everything is in the record and, through hp-delta, in the
-output's preview_metadata.diagnostics. The README's "Data diagnostics" gives every rule.
+Counts that clean data from the same source reaches by chance are reported but
+raise no warning. Warnings go to stderr; everything is in the record and,
+through hp-delta, in the output's preview_metadata.diagnostics. The README's
+"Data diagnostics" gives every rule.
 
 Options:
-  --keep-contaminated     Train with the rows that duplicate benchmark rows (default: remove them).
+  --keep-contaminated     Train with the rows that duplicate benchmark rows
+                          (default: remove them).
   --seed N                Random seed of the label-noise model [default: 42].
 {common_options}
 
-Record written (schema: schemas/check.schema.json): everything in the load record plus
-`check`: the table to train with (`table_path`, `rows_used`: the contribution less removed
-rows), `rows_removed`, `class_counts` and `diagnostics` (schemas/diagnostics.schema.json).
-"""
+Record written (schema: schemas/check.schema.json): everything in the load
+record plus `check`: the table to train with (`table_path`, `rows_used`: the
+contribution less removed rows), `rows_removed`, `class_counts` and
+`diagnostics` (schemas/diagnostics.schema.json)."""
 
 from ..core.command import Stage, carry, seed_option, with_common_options
 from ..core.errors import DataError

@@ -1,36 +1,43 @@
-"""hp-delta: the DeltaOne estimate, its uncertainty and verdict, in the main pipeline's format.
+"""hp-delta: the DeltaOne estimate, its uncertainty and verdict, in the main
+pipeline's format.
 
 Usage:
   hp-delta [options] [--] [<record>...]
   hp-delta (-h | --help | --version)
 
-Reads `eval` records and writes one `delta` record each, whose `output` is the main
-pipeline's delta output (schema_version "1.0": delta_computation, baseline_model, new_model,
-contributor_attribution, evaluation_metadata, pipeline_metadata) plus `preview_metadata`:
+Reads `eval` records and writes one `delta` record each, whose `output` is the
+main pipeline's delta output (schema_version "1.0": delta_computation,
+baseline_model, new_model, contributor_attribution, evaluation_metadata,
+pipeline_metadata) plus `preview_metadata`:
 
-* delta_one_score: the plain mean of the metrics' absolute deltas (the main pipeline's formula),
-  as the preview estimates the full run's: the baseline's metrics are its full-budget ones, the
-  new model's are baseline + estimated delta (what the preview measured is in `measured`);
-* estimation_confidence: the probability that the full pipeline's delta_one_score lies within
-  +/-20% of this estimate (at least +/-0.2 points), from the measured spread of the trees not
-  grown and, when the contribution was sampled, of the learning-curve extrapolation; exactly 1
-  only when the preview is the full computation (every tree, every row); where hp-check left
-  out benchmark matches, or with another --seed than the recipe's, it is about that run
-  (`confidence_meaning` says which);
-* sample_size_used (rows the preview used), original_data_size (the contribution file's rows,
-  benchmark matches and rows with labels the baseline does not know included), rows_dropped
-  (those labels' rows, left out by hp-load) and sampled (whether the preview sampled the rows
-  it kept);
-* intervals (90%) for delta_one_score and the primary metric's delta in points, and a paired
-  bootstrap over the benchmark rows (how much the delta depends on which rows are in it);
-* the main pipeline's DeltaOne decision for the primary metric (>= 1 point, >= 800 rows,
-  significant), as it would fall for the estimate, its reason code, the probability that the
-  full run accepts and the probability that its delta clears 1 point.
+* delta_one_score: the plain mean of the metrics' absolute deltas (the main
+  pipeline's formula), as the preview estimates the full run's: the baseline's
+  metrics are its full-budget ones, the new model's are baseline + estimated
+  delta (what the preview measured is in `measured`);
+* estimation_confidence: the probability that the full pipeline's
+  delta_one_score lies within +/-20% of this estimate (at least +/-0.2 points),
+  from the measured spread of the trees not grown and, when the contribution was
+  sampled, of the learning-curve extrapolation; exactly 1 only when the preview
+  is the full computation (every tree, every row); where hp-check left out
+  benchmark matches, or with another --seed than the recipe's, it is about that
+  run (`confidence_meaning` says which);
+* sample_size_used (rows the preview used), original_data_size (the contribution
+  file's rows, benchmark matches and rows with labels the baseline does not know
+  included), rows_dropped (those labels' rows, left out by hp-load) and sampled
+  (whether the preview sampled the rows it kept);
+* intervals (90%) for delta_one_score and the primary metric's delta in points,
+  and a paired bootstrap over the benchmark rows (how much the delta depends on
+  which rows are in it);
+* the main pipeline's DeltaOne decision for the primary metric (>= 1 point, >=
+  800 rows, significant), as it would fall for the estimate, its reason code,
+  the probability that the full run accepts and the probability that its delta
+  clears 1 point.
 
 Options:
-  --primary-metric NAME   Metric DeltaOne is judged on (default: the bundle's, usually accuracy).
-  --bootstrap N           Paired bootstrap replicates over benchmark rows, 10 to 100000
-                          [default: 500].
+  --primary-metric NAME   Metric DeltaOne is judged on (default: the bundle's,
+                          usually accuracy).
+  --bootstrap N           Paired bootstrap replicates over benchmark rows, 10 to
+                          100000 [default: 500].
 {common_options}
 
 Record written (schema: schemas/delta.schema.json; its `output` follows

@@ -4,28 +4,30 @@ Usage:
   hp-eval [options] [--] [<record>...]
   hp-eval (-h | --help | --version)
 
-Reads `train` records and writes one `eval` record each, with accuracy, precision, recall,
-f1 (weighted over classes) and auroc (one-vs-rest weighted for more than two classes) of:
+Reads `train` records and writes one `eval` record each, with accuracy,
+precision, recall, f1 (weighted over classes) and auroc (one-vs-rest weighted
+for more than two classes) of:
 
-* the new model as the preview grew it (retrain: its k trees; fine_tune: the baseline with its
-  k added trees weighted as the full budget's);
-* the baseline compared like with like: the expected score of a k-tree forest of the reference
-  (the recipe on the base table, same seed), from the score of its k-tree subsets;
-* the baseline at its full budget: the shipped model, or (retrain, with another --seed given
-  to hp-train) the recipe retrained on the base table with that seed;
+* the new model as the preview grew it (retrain: its k trees; fine_tune: the
+  baseline with its k added trees weighted as the full budget's);
+* the baseline compared like with like: the expected score of a k-tree forest of
+  the reference (the recipe on the base table, same seed), from the score of its
+  k-tree subsets;
+* the baseline at its full budget: the shipped model, or (retrain, with
+  another --seed given to hp-train) the recipe retrained on the base table with
+  that seed;
 * each learning-curve point, when the contribution was sampled.
 
-The reference's tree-count profile (how its score and its spread depend on the number of
-trees; see core/estimate.py) is taken from the train record, or measured when missing; the
-full computation (every tree, every row) needs none.
+The reference's tree-count profile (how its score and its spread depend on the
+number of trees; see core/estimate.py) is taken from the train record, or
+measured when missing; the full computation (every tree, every row) needs none.
 
 Options:
 {common_options}
 
-Record written (schema: schemas/eval.schema.json): everything in the train record plus
-`evaluation`: the benchmark (rows, features, classes, data hash), the metrics above, the
-timestamp and the time the evaluation took.
-"""
+Record written (schema: schemas/eval.schema.json): everything in the train
+record plus `evaluation`: the benchmark (rows, features, classes, data hash),
+the metrics above, the timestamp and the time the evaluation took."""
 
 import datetime
 import time

@@ -1,39 +1,45 @@
-"""hp-format: print delta outputs as JSON for machines, as a report for people, or summarise many.
+"""hp-format: print delta outputs as JSON for machines, as a report for people, or
+summarise many.
 
 Usage:
   hp-format [options] [--] [<record>...]
   hp-format --summary [--summary-format FMT] [options] [--] [<record>...]
   hp-format (-h | --help | --version)
 
-Reads `delta` records (from hp-delta), saved JSON outputs (e.g. results/*.json of `make batch`)
-and error records, from the files named or stdin, and prints them.
+Reads `delta` records (from hp-delta), saved JSON outputs (e.g. results/*.json
+of `make batch`) and error records, from the files named or stdin, and prints
+them.
 
-  json    the main pipeline's delta output plus preview_metadata, indented (several inputs
-          give a JSON array)
+  json    the main pipeline's delta output plus preview_metadata, indented
+          (several inputs give a JSON array)
   jsonl   the same, one compact JSON document per line
-  pretty  a report: the DeltaOne verdict and the probability that the full pipeline passes it
-          first, then delta_one_score with its interval and confidence, a bar per metric of
-          the estimated delta and its 90% interval, and the disclaimer. Coloured when stdout
-          is a terminal (not with NO_COLOR set or TERM=dumb).
+  pretty  a report: the DeltaOne verdict and the probability that the full
+          pipeline passes it first, then delta_one_score with its interval and
+          confidence, a bar per metric of the estimated delta and its 90%
+          interval, and the disclaimer. Coloured when stdout is a terminal (not
+          with NO_COLOR set or TERM=dumb).
 
-With --summary, one table of every input instead, sorted by estimated delta_one_score (best
-first; failed contributions last, with their error): contribution, rows used, delta_one_score
-and its 90% interval, the primary metric's delta in points and its interval, the predicted
-DeltaOne verdict, the probability that the full pipeline passes, the estimation confidence and
-the warnings.
+With --summary, one table of every input instead, sorted by estimated
+delta_one_score (best first; failed contributions last, with their error):
+contribution, rows used, delta_one_score and its 90% interval, the primary
+metric's delta in points and its interval, the predicted DeltaOne verdict, the
+probability that the full pipeline passes, the estimation confidence and the
+warnings.
 
   md      a Markdown table under a one-line headline
   csv     one row per contribution, numbers unrounded
-  jsonl   one `summary` row per line (schemas/summary.schema.json); hp-format reads these
-          back, so rows can be filtered (e.g. with jq) and summarised or drawn again
+  jsonl   one `summary` row per line (schemas/summary.schema.json); hp-format
+          reads these back, so rows can be filtered (e.g. with jq) and
+          summarised or drawn again
 
 Options:
   --output-format FMT     json, jsonl or pretty [default: pretty].
-  --summary               Summarise all inputs in one table (--summary-format) instead.
+  --summary               Summarise all inputs in one table (--summary-format)
+                          instead.
   --summary-format FMT    md, csv or jsonl [default: md].
-  --plot FILE             Also draw the inputs' estimated deltas, their intervals and the
-                          DeltaOne threshold to FILE (.png, .svg or .pdf; needs matplotlib:
-                          make install).
+  --plot FILE             Also draw the inputs' estimated deltas, their
+                          intervals and the DeltaOne threshold to FILE (.png,
+                          .svg or .pdf; needs matplotlib: make install).
   --output-file FILE      Write to FILE (atomically) instead of stdout.
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
@@ -42,9 +48,8 @@ Options:
 
 hp-format caches nothing: rendering takes less time than a cache lookup would.
 
-Exit status: 0 success, 2 usage (options, or input that is not a delta output or summary row),
-7 cannot write output, 1 internal error.
-"""
+Exit status: 0 success, 2 usage (options, or input that is not a delta output or
+summary row), 7 cannot write output, 1 internal error."""
 
 import contextlib
 import json

@@ -1,31 +1,37 @@
-"""hp-load: read contributed data, check it against the baseline, store it as Parquet.
+"""hp-load: read contributed data, check it against the baseline, store it as
+Parquet.
 
 Usage:
   hp-load [options] [--] <data-path>...
   hp-load [options] --data-path PATH
   hp-load (-h | --help | --version)
 
-Reads each contributed data file (CSV/TSV, JSON, JSON Lines or Parquet, each optionally
-gzip-compressed; "-" reads stdin), checks it against the baseline bundle's manifest, and
-writes one `load` record per file on stdout. The checks: the label column exists and has no
-missing values; every feature the baseline uses exists (extra columns are reported and kept
-aside); numeric features hold numbers; labels the baseline has never seen are counted and
-their rows dropped.
+Reads each contributed data file (CSV/TSV, JSON, JSON Lines or Parquet, each
+optionally gzip-compressed; "-" reads stdin), checks it against the baseline
+bundle's manifest, and writes one `load` record per file on stdout. The checks:
+the label column exists and has no missing values; every feature the baseline
+uses exists (extra columns are reported and kept aside); numeric features hold
+numbers; labels the baseline has never seen are counted and their rows dropped.
 
 Options:
-  --data-path PATH        The contributed data file (same as the positional argument).
-  --baseline-model DIR    Baseline bundle directory (default: $HP_BASELINE, else the embedded one).
-  --label-column NAME     The contribution's label column (default: the baseline's).
-  --format FMT            Read as csv, tsv, json, jsonl or parquet instead of detecting it.
-  --trust-model           Accept a baseline whose model is a pickle or joblib file, which runs any
-                          code it contains when hp-train loads it (README: Trust and safety).
+  --data-path PATH        The contributed data file (same as the positional
+                          argument).
+  --baseline-model DIR    Baseline bundle directory (default: $HP_BASELINE, else
+                          the embedded one).
+  --label-column NAME     The contribution's label column (default: the
+                          baseline's).
+  --format FMT            Read as csv, tsv, json, jsonl or parquet instead of
+                          detecting it.
+  --trust-model           Accept a baseline whose model is a pickle or joblib
+                          file, which runs any code it contains when hp-train
+                          loads it (README: Trust and safety).
 {common_options}
 
-Record written (schema: schemas/load.schema.json): `contribution` holds the source path,
-format, file SHA-256, the normalised table's path (Parquet, in the cache), `rows_used`, the
-`data_manifest` (as the main pipeline writes it) and `validation` (dropped rows, unseen labels,
-extra columns, rows with missing features, class counts, warnings).
-"""
+Record written (schema: schemas/load.schema.json): `contribution` holds the
+source path, format, file SHA-256, the normalised table's path (Parquet, in the
+cache), `rows_used`, the `data_manifest` (as the main pipeline writes it) and
+`validation` (dropped rows, unseen labels, extra columns, rows with missing
+features, class counts, warnings)."""
 
 import os
 

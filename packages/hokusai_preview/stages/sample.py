@@ -1,27 +1,29 @@
-"""hp-sample: stratified sample of a loaded contribution, down to --sample-size rows.
+"""hp-sample: stratified sample of a loaded contribution, down to --sample-size
+rows.
 
 Usage:
   hp-sample [options] [--] [<record>...]
   hp-sample (-h | --help | --version)
 
-Reads `load` records (from hp-load) or `check` records (from hp-check, whose cleaned table it
-then samples) on stdin or from the named files and writes one `sample` record each. A
-contribution larger than --sample-size is sampled by label: every class keeps at least one row
-and the class proportions are kept to within one row per class. Smaller contributions pass
-through unchanged. The same seed gives the same sample.
+Reads `load` records (from hp-load) or `check` records (from hp-check, whose
+cleaned table it then samples) on stdin or from the named files and writes one
+`sample` record each. A contribution larger than --sample-size is sampled by
+label: every class keeps at least one row and the class proportions are kept to
+within one row per class. Smaller contributions pass through unchanged. The same
+seed gives the same sample.
 
 Options:
-  --sample-size N         Rows to keep at most, though never fewer than one per class
-                          [default: 10000].
+  --sample-size N         Rows to keep at most, though never fewer than one per
+                          class [default: 10000].
   --seed N                Random seed [default: 42].
 {common_options}
 
-Record written (schema: schemas/sample.schema.json): everything in the load record plus
-`sample`: the sampled table's path, `sample_size_used`, `original_data_size`, `sampled`
-(true when rows were dropped), the seed and the class counts before and after; when sampled,
-`rows_path` (which rows were kept and every row's label, for hp-train to fit on the rows the
-full run's train/test split keeps) and `classes`.
-"""
+Record written (schema: schemas/sample.schema.json): everything in the load
+record plus `sample`: the sampled table's path, `sample_size_used`,
+`original_data_size`, `sampled` (true when rows were dropped), the seed and the
+class counts before and after; when sampled, `rows_path` (which rows were kept
+and every row's label, for hp-train to fit on the rows the full run's train/test
+split keeps) and `classes`."""
 
 from ..core.command import Stage, positive_int, seed_option, with_common_options
 

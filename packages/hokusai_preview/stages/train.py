@@ -1,47 +1,55 @@
-"""hp-train: train the new model with the contribution, in rounds of trees, stopping early.
+"""hp-train: train the new model with the contribution, in rounds of trees,
+stopping early.
 
 Usage:
   hp-train [options] [--] [<record>...]
   hp-train (-h | --help | --version)
 
-Reads `sample` records (or `check` or `load` records, to use the whole contribution) and
-writes one `train` record each. The new model is the baseline's recipe, really trained:
+Reads `sample` records (or `check` or `load` records, to use the whole
+contribution) and writes one `train` record each. The new model is the
+baseline's recipe, really trained:
 
-* retrain (the bundle holds its base training table): the recipe trained on the base table
-  joined with the contribution, compared with the recipe on the base table alone grown with
-  the same trees and seed;
-* fine_tune (no base table): new trees fitted on the contribution added to the baseline forest.
+* retrain (the bundle holds its base training table): the recipe trained on the
+  base table joined with the contribution, compared with the recipe on the base
+  table alone grown with the same trees and seed;
+* fine_tune (no base table): new trees fitted on the contribution added to the
+  baseline forest.
 
-Trees are added in rounds. After each round from --min-trees on, how far the trees not yet
-grown could still move delta_one_score is measured on the trees grown (a bootstrap over them);
-training stops early once the probability that it moves no more than the tolerance (20%, at
-least 0.2 points), and that the DeltaOne verdict on the bundle's primary metric stays the
-same, both reach the target (--target); with --full every tree is grown.
+Trees are added in rounds. After each round from --min-trees on, how far the
+trees not yet grown could still move delta_one_score is measured on the trees
+grown (a bootstrap over them); training stops early once the probability that it
+moves no more than the tolerance (20%, at least 0.2 points), and that the
+DeltaOne verdict on the bundle's primary metric stays the same, both reach the
+target (--target); with --full every tree is grown.
 
-When the contribution was sampled, the same number of trees is also trained on nested
-quarter and half sub-samples, on the other half of the sample, and (retrain) on the base rows
-alone, for the learning curve that extrapolates to the whole file; the two halves, drawn from
-different rows, measure how much the rows drawn matter. Every forest fits the rows the full run
-fits (the train/test split of base + the whole contribution), restricted to those sampled.
-The sub-samples are hp-sample's smaller samples of the file, so a run with a larger
---sample-size takes those a smaller run grew from its checkpoints.
+When the contribution was sampled, the same number of trees is also trained on
+nested quarter and half sub-samples, on the other half of the sample, and
+(retrain) on the base rows alone, for the learning curve that extrapolates to
+the whole file; the two halves, drawn from different rows, measure how much the
+rows drawn matter. Every forest fits the rows the full run fits (the train/test
+split of base + the whole contribution), restricted to those sampled. The
+sub-samples are hp-sample's smaller samples of the file, so a run with a
+larger --sample-size takes those a smaller run grew from its checkpoints.
 
 Options:
   --seed N                Random seed of the forest [default: 42].
   --round-size N          Trees added per round [default: 10].
-  --min-trees N           Trees grown before early stopping may stop [default: 30].
+  --min-trees N           Trees grown before early stopping may stop
+                          [default: 30].
   --target P              Early-stopping probability target [default: 0.95].
-  --full                  Grow the recipe's full budget of trees (no early stopping).
+  --full                  Grow the recipe's full budget of trees (no early
+                          stopping).
   --jobs N                CPU cores used for training, 0 for all [default: 0].
-  --trust-model           Load a baseline model that is a pickle or joblib file, which runs any
-                          code it contains (README: Trust and safety).
+  --trust-model           Load a baseline model that is a pickle or joblib file,
+                          which runs any code it contains (README: Trust and
+                          safety).
 {common_options}
 
-Record written (schema: schemas/train.schema.json): everything in the input record plus
-`training`: mode, trees grown and the full budget, why it stopped, the convergence history,
-the model file (skops), the per-tree benchmark predictions (NumPy .npz) of the new and the
-reference forests, the learning-curve points, and base/contributed sample counts.
-"""
+Record written (schema: schemas/train.schema.json): everything in the input
+record plus `training`: mode, trees grown and the full budget, why it stopped,
+the convergence history, the model file (skops), the per-tree benchmark
+predictions (NumPy .npz) of the new and the reference forests, the
+learning-curve points, and base/contributed sample counts."""
 
 import io
 import os

@@ -4,12 +4,12 @@ Usage:
   hp-args [--] [<argument>...]
   hp-args (-h | --help)
 
-The driver `hokusai-preview` is a shell script; it runs `eval "$(hp-args "$@")"` so that its
-options are parsed by docopt from the usage text below, like every other command's. hp-args
-prints shell code: assignments of `opt_<name>` variables, or the help text and `exit 0`, or,
-after a one-line error on stderr, `exit N` with that error's status (2 for usage; 7 for an output
-or cache place that cannot be written, which it also checks before any stage runs).
-"""
+The driver `hokusai-preview` is a shell script; it runs `eval "$(hp-args "$@")"`
+so that its options are parsed by docopt from the usage text below, like every
+other command's. hp-args prints shell code: assignments of `opt_<name>`
+variables, or the help text and `exit 0`, or, after a one-line error on stderr,
+`exit N` with that error's status (2 for usage; 7 for an output or cache place
+that cannot be written, which it also checks before any stage runs)."""
 
 import re
 import shlex
@@ -19,46 +19,56 @@ from .. import __version__
 from ..core.errors import HPError, UsageError
 
 DRIVER_USAGE = """\
-hokusai-preview: how much would this data move the model? A local, non-binding DeltaOne estimate.
+hokusai-preview: how much would this data move the model? A local, non-binding
+DeltaOne estimate.
 
 Usage:
   hokusai-preview --data-path PATH [options]
   hokusai-preview (-h | --help | --version)
 
-Trains the baseline's recipe with the contributed data on this machine, scores the baseline and
-the new model on the baseline's benchmark, and prints the DeltaOne estimate in the main
-pipeline's JSON format (plus preview fields) or as a report. It chains hp-load, hp-check,
-hp-sample, hp-train, hp-eval, hp-delta and hp-format; each caches its result, so a re-run is
-instant. hp-check reports contamination, duplicates, label noise, drift and personal data, and
-removes contributed rows that duplicate benchmark rows before training.
+Trains the baseline's recipe with the contributed data on this machine, scores
+the baseline and the new model on the baseline's benchmark, and prints the
+DeltaOne estimate in the main pipeline's JSON format (plus preview fields) or as
+a report. It chains hp-load, hp-check, hp-sample, hp-train, hp-eval, hp-delta
+and hp-format; each caches its result, so a re-run is instant. hp-check reports
+contamination, duplicates, label noise, drift and personal data, and removes
+contributed rows that duplicate benchmark rows before training.
 
 Options:
-  --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or Parquet, optionally
-                          .gz; "-" reads stdin.
+  --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or
+                          Parquet, optionally .gz; "-" reads stdin.
   --output-format FMT     pretty, json or jsonl [default: pretty].
-  --output-file FILE      Write the output to FILE (atomically) instead of stdout.
-  --sample-size N         Train with at most N contributed rows (stratified) [default: 10000].
-  --baseline-model DIR    Baseline bundle (default: $HP_BASELINE, else the embedded one).
-  --label-column NAME     The contribution's label column (default: the baseline's).
-  --primary-metric NAME   Metric DeltaOne is judged on (default: the baseline's).
+  --output-file FILE      Write the output to FILE (atomically) instead of
+                          stdout.
+  --sample-size N         Train with at most N contributed rows (stratified)
+                          [default: 10000].
+  --baseline-model DIR    Baseline bundle (default: $HP_BASELINE, else the
+                          embedded one).
+  --label-column NAME     The contribution's label column (default: the
+                          baseline's).
+  --primary-metric NAME   Metric DeltaOne is judged on (default: the
+                          baseline's).
   --seed N                Random seed for sampling and training [default: 42].
-  --full                  Run the main pipeline's recipe at full budget: every row, every tree,
-                          no early stopping (output has preview_mode false).
+  --full                  Run the main pipeline's recipe at full budget: every
+                          row, every tree, no early stopping (output has
+                          preview_mode false).
   --jobs N                CPU cores for training, 0 for all [default: 0].
-  --keep-contaminated     Train with contributed rows that duplicate benchmark rows too (they
-                          inflate the delta; by default they are removed).
-  --trust-model           Accept and load a baseline model that is a pickle or joblib file,
-                          which runs any code it contains (only for a source you trust).
-  --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
+  --keep-contaminated     Train with contributed rows that duplicate benchmark
+                          rows too (they inflate the delta; by default they are
+                          removed).
+  --trust-model           Accept and load a baseline model that is a pickle or
+                          joblib file, which runs any code it contains (only for
+                          a source you trust).
+  --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else
+                          ~/.cache/hokusai-preview).
   --no-cache              Recompute every stage and replace its cached results.
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
   -h --help               Show this help and exit.
   --version               Show the version and exit.
 
-Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline integrity failure,
-6 untrusted model, 7 cannot write output, 1 internal error.
-"""
+Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline
+integrity failure, 6 untrusted model, 7 cannot write output, 1 internal error."""
 
 
 def shell_code(argv):

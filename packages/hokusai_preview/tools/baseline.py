@@ -1,29 +1,35 @@
-"""hp-baseline: build a baseline bundle from a training table and a benchmark table.
+"""hp-baseline: build a baseline bundle from a training table and a benchmark
+table.
 
 Usage:
   hp-baseline --train-data BASE --benchmark-data BENCH --output DIR [options]
   hp-baseline (-h | --help | --version)
 
-Trains the main pipeline's recipe (a random forest behind numeric, categorical and text
-encoding) on BASE, fitted like the main pipeline on the training part of a stratified 80/20
-split of its rows, scores it on BENCH, and writes a bundle directory: the model (skops),
-the benchmark table, the base training table (unless --no-base-table), and manifest.json
-with the features, classes, recipe, metrics and the SHA-256 of every file. Tables may be in
-any format hp-load reads (files, not stdin). The same inputs and seed give the same model and
-metrics. It warns when benchmark rows also appear in the training table, when the benchmark
-has fewer than the 800 rows a DeltaOne verdict needs, or when a class has fewer than 10
-training rows.
+Trains the main pipeline's recipe (a random forest behind numeric, categorical
+and text encoding) on BASE, fitted like the main pipeline on the training part
+of a stratified 80/20 split of its rows, scores it on BENCH, and writes a bundle
+directory: the model (skops), the benchmark table, the base training table
+(unless --no-base-table), and manifest.json with the features, classes, recipe,
+metrics and the SHA-256 of every file. Tables may be in any format hp-load reads
+(files, not stdin). The same inputs and seed give the same model and metrics. It
+warns when benchmark rows also appear in the training table, when the benchmark
+has fewer than the 800 rows a DeltaOne verdict needs, or when a class has fewer
+than 10 training rows.
 
 Options:
   --train-data BASE       Base training table (features and label).
   --benchmark-data BENCH  Held-out benchmark table with the same columns.
   --output DIR            Bundle directory to create.
   --label-column NAME     Label column of both tables [default: label].
-  --model-id ID           Model id for the manifest (default: the output directory's name).
-  --positive-class C      Positive class for binary metrics (default: the rarer class).
+  --model-id ID           Model id for the manifest (default: the output
+                          directory's name).
+  --positive-class C      Positive class for binary metrics (default: the rarer
+                          class).
   --primary-metric NAME   Metric DeltaOne is judged on [default: accuracy].
-  --seed N                random_state of the forest and the split [default: 42].
-  --no-base-table         Leave the base table out: previews then fine-tune instead of retraining.
+  --seed N                random_state of the forest and the split
+                          [default: 42].
+  --no-base-table         Leave the base table out: previews then fine-tune
+                          instead of retraining.
   --force                 Replace DIR if it holds a bundle and nothing else.
   --jobs N                CPU cores for training, 0 for all [default: 0].
   -q --quiet              Print nothing on stderr but errors.
@@ -31,9 +37,9 @@ Options:
   -h --help               Show this help and exit.
   --version               Show the version and exit.
 
-Exit status: 0 success, 2 usage, 3 a table that cannot be read or used, 7 DIR cannot be written
-(or holds a bundle and --force was not given, or holds other files too), 1 internal error.
-"""
+Exit status: 0 success, 2 usage, 3 a table that cannot be read or used, 7 DIR
+cannot be written (or holds a bundle and --force was not given, or holds other
+files too), 1 internal error."""
 
 import os
 import shutil

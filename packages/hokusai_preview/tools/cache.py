@@ -6,25 +6,30 @@ Usage:
   hp-cache [options] --max-bytes SIZE
   hp-cache (-h | --help | --version)
 
-Without an action, prints where the cache is, its size and its cap, and per stage the number of
-entries, their size and when one was last used, plus what interrupted runs left behind (the
-next run removes it). Every stage caches its result under a key that hashes its input record,
-its options and the tool version; a re-run with the same inputs reuses it. The cap
-(HP_CACHE_MAX_BYTES, default 2G) is enforced after every new entry by evicting the least
-recently used ones; entries used in the last 10 minutes are kept, so a running pipeline keeps
-its files.
+Without an action, prints where the cache is, its size and its cap, and per
+stage the number of entries, their size and when one was last used, plus what
+interrupted runs left behind (the next run removes it). Every stage caches its
+result under a key that hashes its input record, its options and the tool
+version; a re-run with the same inputs reuses it. The cap (HP_CACHE_MAX_BYTES,
+default 2G) is enforced after every new entry by evicting the least recently
+used ones; entries used in the last 10 minutes are kept, so a running pipeline
+keeps its files.
 
 Options:
-  --clear                 Remove every entry and what interrupted runs left (only --stage's entries
-                          with --stage).
-  --stage NAME            With --clear: only this stage's entries (load, check, sample, train, eval,
-                          delta; reference: a bundle's own predictions; checkpoint: trees grown;
-                          bundle-check: a bundle found safe to open and usable).
-  --max-bytes SIZE        Evict least-recently-used entries now until the cache fits SIZE (bytes, or
-                          like 500M, 2G); entries in use are not spared.
-  --entries               List every entry (stage, key, size, last used) after the summary.
+  --clear                 Remove every entry and what interrupted runs left
+                          (only --stage's entries with --stage).
+  --stage NAME            With --clear: only this stage's entries (load, check,
+                          sample, train, eval, delta; reference: a bundle's own
+                          predictions; checkpoint: trees grown; bundle-check: a
+                          bundle found safe to open and usable).
+  --max-bytes SIZE        Evict least-recently-used entries now until the cache
+                          fits SIZE (bytes, or like 500M, 2G); entries in use
+                          are not spared.
+  --entries               List every entry (stage, key, size, last used) after
+                          the summary.
   --json                  Print one JSON object instead of text.
-  --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview).
+  --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else
+                          ~/.cache/hokusai-preview).
   -q --quiet              Print nothing on stderr but errors.
   -v --verbose            Show tracebacks on errors.
   -h --help               Show this help and exit.
