@@ -38,7 +38,8 @@ Options:
 Record written (schema: schemas/check.schema.json): everything in the load
 record plus `check`: the table to train with (`table_path`, `rows_used`: the
 contribution less removed rows), `rows_removed`, `class_counts` and
-`diagnostics` (schemas/diagnostics.schema.json)."""
+`diagnostics` (schemas/diagnostics.schema.json).
+"""
 
 from ..core.command import Stage, carry, seed_option, with_common_options
 from ..core.errors import DataError

@@ -27,7 +27,8 @@ Options:
 
 Record written (schema: schemas/eval.schema.json): everything in the train
 record plus `evaluation`: the benchmark (rows, features, classes, data hash),
-the metrics above, the timestamp and the time the evaluation took."""
+the metrics above, the timestamp and the time the evaluation took.
+"""
 
 import datetime
 import time

@@ -49,7 +49,8 @@ Options:
 hp-format caches nothing: rendering takes less time than a cache lookup would.
 
 Exit status: 0 success, 2 usage (options, or input that is not a delta output or
-summary row), 7 cannot write output, 1 internal error."""
+summary row), 7 cannot write output, 1 internal error.
+"""
 
 import contextlib
 import json

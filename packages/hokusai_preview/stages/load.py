@@ -31,7 +31,8 @@ Record written (schema: schemas/load.schema.json): `contribution` holds the
 source path, format, file SHA-256, the normalised table's path (Parquet, in the
 cache), `rows_used`, the `data_manifest` (as the main pipeline writes it) and
 `validation` (dropped rows, unseen labels, extra columns, rows with missing
-features, class counts, warnings)."""
+features, class counts, warnings).
+"""
 
 import os
 

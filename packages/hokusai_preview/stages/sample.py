@@ -23,7 +23,8 @@ record plus `sample`: the sampled table's path, `sample_size_used`,
 `original_data_size`, `sampled` (true when rows were dropped), the seed and the
 class counts before and after; when sampled, `rows_path` (which rows were kept
 and every row's label, for hp-train to fit on the rows the full run's train/test
-split keeps) and `classes`."""
+split keeps) and `classes`.
+"""
 
 from ..core.command import Stage, positive_int, seed_option, with_common_options
 

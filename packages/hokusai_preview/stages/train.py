@@ -49,7 +49,8 @@ Record written (schema: schemas/train.schema.json): everything in the input
 record plus `training`: mode, trees grown and the full budget, why it stopped,
 the convergence history, the model file (skops), the per-tree benchmark
 predictions (NumPy .npz) of the new and the reference forests, the
-learning-curve points, and base/contributed sample counts."""
+learning-curve points, and base/contributed sample counts.
+"""
 
 import io
 import os

@@ -9,7 +9,8 @@ so that its options are parsed by docopt from the usage text below, like every
 other command's. hp-args prints shell code: assignments of `opt_<name>`
 variables, or the help text and `exit 0`, or, after a one-line error on stderr,
 `exit N` with that error's status (2 for usage; 7 for an output or cache place
-that cannot be written, which it also checks before any stage runs)."""
+that cannot be written, which it also checks before any stage runs).
+"""
 
 import re
 import shlex
@@ -68,7 +69,8 @@ Options:
   --version               Show the version and exit.
 
 Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline
-integrity failure, 6 untrusted model, 7 cannot write output, 1 internal error."""
+integrity failure, 6 untrusted model, 7 cannot write output, 1 internal error.
+"""
 
 
 def shell_code(argv):

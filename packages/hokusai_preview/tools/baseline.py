@@ -39,7 +39,8 @@ Options:
 
 Exit status: 0 success, 2 usage, 3 a table that cannot be read or used, 7 DIR
 cannot be written (or holds a bundle and --force was not given, or holds other
-files too), 1 internal error."""
+files too), 1 internal error.
+"""
 
 import os
 import shutil
