@@ -503,6 +503,12 @@ class ContributionLoader:
             if _is_binary_type(array.type):
                 raise DataError("%s: column %r holds binary values, not text" % (self.label, name),
                                 "store text as UTF-8 strings")
+            row = _outside_pandas_time(array)
+            if row is not None:  # checked here, not left to pandas: its versions read such dates differently
+                raise DataError("%s: column %r holds a date or time outside 1677-09-21 to 2262-04-11 (data row %d), "
+                                "which pandas cannot hold as a timestamp (the data hash)" % (
+                                    self.label, name, row + offset + 1),
+                                "store dates as text (e.g. '9999-12-31'), or leave the column out")
             if pa.types.is_string(array.type) and len(array) and array.null_count < len(array):
                 lengths = pc.binary_length(array)
                 longest = pc.max(lengths).as_py()
@@ -569,6 +575,33 @@ class ContributionLoader:
         }
         return {"source_path": self.label, "table_path": table_path, "rows_used": self.rows_written,
                 "data_manifest": self.manifest.result(), "validation": validation}
+
+
+# pandas' timestamps: int64 nanoseconds (its smallest value is NaT's), 1677-09-21 to 2262-04-11.
+_PANDAS_NS = (-(2 ** 63) + 1, 2 ** 63 - 1)
+_NS_PER = {"s": 10 ** 9, "ms": 10 ** 6, "us": 10 ** 3, "ns": 1}
+
+
+def _outside_pandas_time(array):
+    """The index of the first date or time in ``array`` outside pandas' timestamp range, or None
+    (also for a column of another type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_date32(kind):
+        per, values = 86400 * 10 ** 9, array.cast(pa.int32()).cast(pa.int64())
+    elif pa.types.is_date64(kind):
+        per, values = 10 ** 6, array.cast(pa.int64())
+    elif pa.types.is_timestamp(kind) and kind.unit != "ns":
+        per, values = _NS_PER[kind.unit], array.cast(pa.int64())
+    else:
+        return None
+    low, high = -(-_PANDAS_NS[0] // per), _PANDAS_NS[1] // per
+    outside = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
+    if not pc.any(outside).as_py():
+        return None
+    return pc.index(outside, True).as_py()
 
 
 def _is_binary_type(arrow_type):
