@@ -376,17 +376,24 @@ def children(pid):
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
-def test_a_signal_to_the_driver_alone_stops_every_stage_and_writes_nothing(big, cache_dir, tmp_path, signum):
-    # kill PID, Popen.terminate() and supervisors signal the driver alone, not its process group.
-    output = tmp_path / "out.json"
+def driver_in_training(big, cache_dir, output):
+    """The driver on a --full run writing ``output``, once hp-train has checkpointed: (process,
+    its stages still running: hp-train and those after it, the ones before having ended)."""
     argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
             "json", "--output-file", str(output), "--quiet"]
     process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=interruptible)
     wait_for_checkpoint(cache_dir, 10, process)
     stages = children(process.pid)
-    assert stages  # hp-train and the stages after it (those before it have ended)
+    assert stages
+    return process, stages
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_to_the_driver_alone_stops_every_stage_and_writes_nothing(big, cache_dir, tmp_path, signum):
+    # kill PID, Popen.terminate() and supervisors signal the driver alone, not its process group.
+    output = tmp_path / "out.json"
+    process, stages = driver_in_training(big, cache_dir, output)
     process.send_signal(signum)
     out, err = process.communicate(timeout=120)
     assert (process.returncode, out) == (EXIT[signum], b"")
@@ -403,13 +410,7 @@ def test_a_signal_to_the_driver_alone_stops_every_stage_and_writes_nothing(big, 
 def test_a_driver_killed_outright_leaves_no_stage_to_write_its_output(big, cache_dir, tmp_path):
     # SIGKILL runs no trap: the stages end because each asked for a signal at its parent's death.
     output = tmp_path / "out.json"
-    argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
-            "json", "--output-file", str(output), "--quiet"]
-    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=interruptible)
-    wait_for_checkpoint(cache_dir, 10, process)
-    stages = children(process.pid)
-    assert stages
+    process, stages = driver_in_training(big, cache_dir, output)
     process.kill()
     process.communicate(timeout=60)
     deadline = time.monotonic() + 60
