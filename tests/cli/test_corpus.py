@@ -103,7 +103,8 @@ REFUSED = {
     "fixed_size_binary_column.parquet": (BAD_DATA, "column 'day' holds binary values, not text; store text as UTF-8"),
     "uuid_column.parquet": (BAD_DATA, "column 'id' holds binary values, not text; store text as UTF-8"),
     "binary_view_column.parquet": (BAD_DATA, "column 'id' holds binary values, not text; store text as UTF-8"),
-    "date_beyond_2262.parquet": (BAD_DATA, "column 'until' holds a date or time outside 1677-09-21 to 2262-04-11 (data row 1)"),
+    "date_beyond_2262.parquet": (BAD_DATA, "column 'until' holds a date or time outside 1677-09-21 to 2262-04-11 "
+                                           "(data row 1)"),
     "comment_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 2: protocol,"
                                            "compounds,input_fields,iterations,num_pending,hour,...); its first line "
                                            "(# exported by foo) was taken as the header and looks like a comment"),
