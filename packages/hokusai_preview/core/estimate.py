@@ -360,12 +360,15 @@ def curve_weights(rows, target_rows, base_rows, deltas=None):
     # +6.6). On 16 previews sampled to 1,000-10,000 rows, apart from the suite, 10 were within
     # tolerance where 4 were, the mean error 0.57 points where 1.23; smaller samples, whose
     # sub-samples are few rows beside the base, keep the point (their tail alone is noise).
+    def sizes(chosen):  # distinct curve sizes among the chosen points
+        return len(set(np.round(x[chosen], 12).tolist()))
+
     counts = np.asarray(rows)
     use = np.ones(len(x), dtype=bool)
-    grown = counts[counts > 0]
-    if grown.size and grown.min() >= base_rows and len(set(np.round(x[counts > 0], 12).tolist())) >= 2:
-        use = counts > 0
-    if len(set(np.round(x[use], 12).tolist())) < 2:
+    grown = counts > 0
+    if grown.any() and counts[grown].min() >= base_rows and sizes(grown) >= 2:
+        use = grown
+    if sizes(use) < 2:
         return last, last, 0.0
     design = np.vstack([np.ones_like(x[use]), x[use]]).T
     log_linear = np.zeros(len(x))
