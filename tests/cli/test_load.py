@@ -206,6 +206,18 @@ def test_a_cached_load_names_the_file_as_this_run_typed_it(tmp_path, monkeypatch
         assert result.err_lines[-1].startswith("hp-load: %s: 1,000 rows (csv)" % typed)
 
 
+def test_spellings_of_one_path_share_the_cache_entry(tmp_path, monkeypatch, cache_dir):
+    """``./sub//mine.csv`` names what ``sub/mine.csv`` names: one entry, reported tidied."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.csv").write_bytes(open(EXAMPLE, "rb").read())
+    monkeypatch.chdir(tmp_path)
+    first, _ = load_ok("sub/mine.csv")
+    second, result = load_ok("./sub//mine.csv")
+    assert second["contribution"]["source_path"] == "sub/mine.csv"
+    assert (second["key"], second["cache"]["load"]) == (first["key"], "hit")
+    assert result.err_lines[-1].startswith("hp-load: sub/mine.csv: 1,000 rows (csv)")
+
+
 @pytest.mark.parametrize("stream, words", [
     (b"\n" * (200 << 10), "<stdin>: starts with 64 KB of nothing but blank space"),  # yes '' | hp-load -
     (gzip.compress(b"\0" * (8 << 20)), "<stdin>: is binary content, not a table"),  # /dev/zero | gzip

@@ -42,6 +42,15 @@ def refuse_undecodable(name, what):
                          "rename it in UTF-8 (e.g. convmv -f latin1 -t utf8 --notest NAME)") from None
 
 
+def tidy_path(path):
+    """``path`` without the parts that cannot change the file it names: ``./``, repeated and
+    trailing slashes (``./examples//a.csv`` is ``examples/a.csv``). ``..`` stays: through a
+    link, ``a/../b`` need not be ``b``. Records and cache keys use it, so two such spellings of
+    one file are one input."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    return ("/" if path.startswith("/") else "") + "/".join(parts) or path
+
+
 def sha256_file(path):
     """SHA-256 hex digest of a file's bytes, read in 1 MiB chunks (bounded memory)."""
     digest = hashlib.sha256()

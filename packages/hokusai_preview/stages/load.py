@@ -75,11 +75,11 @@ class Load(Stage):
 
     def handle(self, record):
         from ..core.dataio import printable, refuse_early, spool_stdin, spool_stream
-        from ..core.fsutil import sha256_file
+        from ..core.fsutil import sha256_file, tidy_path
 
         source = record["source"]
         spooled = None
-        label = "<stdin>" if source == "-" else printable(source)  # the one name messages use
+        label = "<stdin>" if source == "-" else printable(tidy_path(source))  # the one name messages use
         spool_dir = os.path.join(self.cache.root, "tmp")
         try:
             if source == "-":
@@ -112,8 +112,8 @@ class Load(Stage):
         return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
 
     def params(self, record):
-        # The path as typed, not the file it names: the record reports it (source_path), so the
-        # same file named another way (./x.csv, /abs/x.csv) is another entry, not the first spelling.
+        # The path as typed (tidied), not the file it names: the record reports it (source_path), so
+        # the same file named another way (/abs/x.csv) is another entry, not the first spelling.
         # The bundle's directory too: the record names it for the later stages, and a copy of the
         # same bundle elsewhere (the first one moved or deleted since) must not be answered with it.
         return {"source": self.current["label"], "label_column": self.args["--label-column"],
