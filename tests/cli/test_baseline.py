@@ -88,11 +88,28 @@ def test_force_replaces_a_bundle_but_never_a_folder_of_other_things(tmp_path):
 
 
 def test_a_benchmark_that_overlaps_the_training_table_or_is_small_is_warned_about(tmp_path):
-    same = EXAMPLES + "/hpc_jobs_700.parquet"
-    result = run("hp-baseline", "--train-data", same, "--benchmark-data", same, "--output", str(tmp_path / "b"))
+    import pandas as pd
+
+    part = str(tmp_path / "part.parquet")
+    pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv").head(700).to_parquet(part)
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", part,
+                 "--output", str(tmp_path / "b"))
     assert result.code == 0, result
     assert "hp-baseline: warning: 700 of 700 benchmark rows also appear in the training table" in result.stderr
     assert "fewer than the 800 DeltaOne needs" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-base-table",)])
+def test_a_benchmark_that_is_the_training_table_is_refused(tmp_path, extra):
+    """Its bundle would be refused at every use (its base table is its benchmark table)."""
+    same = EXAMPLES + "/hpc_jobs_700.parquet"
+    result = run("hp-baseline", "--train-data", same, "--benchmark-data", same, "--output", str(tmp_path / "b"),
+                 *extra)
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-baseline: error: the training table %s and the benchmark table %s hold the same "
+                                "rows: the new model would be scored on the rows it trains on; give --benchmark-data "
+                                "rows held out of the training table" % (same, same)]
+    assert not (tmp_path / "b").exists()
 
 
 TABLES = ("--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
@@ -353,3 +370,12 @@ def test_counts_of_one_are_singular(tmp_path):
                   str(tmp_path / "one.csv"), "--output", str(tmp_path / "c"))
     assert refused.err_lines == ["hp-baseline: error: training table %s has 1 row without a label; fill in or "
                                  "remove it" % (tmp_path / "unlabelled.csv")]
+
+
+def test_a_positive_class_is_for_two_classes_only(tmp_path):
+    """Of more classes every metric is weighted over all of them: a positive class would mean nothing."""
+    result = run("hp-baseline", *TABLES, "--output", str(tmp_path / "b"), "--positive-class", "M")
+    assert (result.code, result.stdout) == (2, "")
+    assert result.err_lines == ["hp-baseline: error: --positive-class is for a label of two classes; 'label' has 4; "
+                                "leave it out: every metric of more classes is weighted over all of them"]
+    assert not (tmp_path / "b").exists()

@@ -34,6 +34,7 @@ REFUSED = {
     "whitespace_only.csv": (BAD_DATA, "is empty (only blank lines)"),
     "bom_only.csv": (BAD_DATA, "is empty"),
     "header_only.csv": (BAD_DATA, "has a header but no data rows"),
+    "header_without_line_break.csv": (BAD_DATA, "has a header but no data rows"),
     "binary_garbage.csv": (BAD_DATA, "is binary content"),
     "truncated.parquet": (BAD_DATA, "is not a readable Parquet file"),
     "parquet_magic_then_garbage.parquet": (BAD_DATA, "is not a readable Parquet file"),

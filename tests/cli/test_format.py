@@ -56,6 +56,26 @@ def test_summary_rows_piped_back_give_the_same_table(results):
     assert again.stdout == run("hp-format", "--summary", *results).stdout
 
 
+def test_a_result_given_twice_is_counted_once(results, tmp_path):
+    """`hp-format --summary results/*.json results/summary.jsonl` reads every result twice."""
+    rows = tmp_path / "summary.jsonl"
+    rows.write_text(run("hp-format", "--summary", "--summary-format", "jsonl", *results).stdout)
+    once = run("hp-format", "--summary", *results)
+    twice = run("hp-format", "--summary", *(results + [str(rows), results[0]]))
+    assert twice.code == 0 and twice.stdout == once.stdout, twice
+    assert twice.err_lines == ["hp-format: warning: 4 rows given more than once, listed once: broken.csv, "
+                               "hpc_jobs_500.json, hpc_jobs_700.parquet"]
+    with open(results[0]) as handle:  # the same contribution, another result: both listed, and said
+        other = json.load(handle)
+    other["preview_metadata"]["estimate"]["delta_one_score"] += 0.01
+    (tmp_path / "again.json").write_text(json.dumps(other))
+    both = run("hp-format", "--summary", results[0], str(tmp_path / "again.json"))
+    assert both.code == 0 and both.stdout.count("hpc_jobs_500.json") == 2
+    assert both.err_lines == ["hp-format: warning: 1 contribution listed more than once with different results "
+                              "(other options, or an older run): %s" % other["new_model"]["training_metadata"][
+                                  "data_manifest"]["source_path"]]
+
+
 def test_a_saved_output_reads_alike_from_its_file_and_from_stdin(results):
     # `hokusai-preview --output-format json | hp-format` and `hp-format < saved.json`: an
     # indented document, not JSON lines.

@@ -118,6 +118,7 @@ def refused_files():
     files["whitespace_only.csv"] = b"\n  \n\t\n"
     files["bom_only.csv"] = codecs.BOM_UTF8
     files["header_only.csv"] = to_csv(header, [])
+    files["header_without_line_break.csv"] = to_csv(header, []).rstrip(b"\r\n")
     files["binary_garbage.csv"] = noise(3, 4096)
     whole = parquet(example_columns(200))
     files["truncated.parquet"] = whole[: len(whole) // 2]

@@ -262,13 +262,32 @@ def test_a_missing_baseline_names_baseline_not_the_drivers_option(folder, tmp_pa
                                    "hp-baseline, or leave it out for the embedded one" % (tmp_path / "nope"))
 
 
+SKIPPED = ("hp-batch: skipped 4 entries of %s: .hidden.csv (hidden), README.txt (text: name it .csv or .tsv if it is "
+           "a table), notes.md (not a data file: .md) and 1 more\n")
+
+
+def test_what_the_folder_holds_besides_contributions_is_said(folder, tmp_path, capsys):
+    """A reviewer can tell "not previewed" from "not submitted": every run names what it left."""
+    (folder / ".DS_Store").write_text("")  # hidden, and no data file's name: not worth a word
+    plan_module.plan(str(folder), str(tmp_path / "results"))
+    assert capsys.readouterr().out == SKIPPED % folder
+    entries = ["sheet.xlsx", "jobs.zip", "data", "sub.csv", "a.csv"]
+    for name in entries[:3]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub.csv").mkdir()
+    assert plan_module.skipped(str(tmp_path), entries, ["a.csv"]) == [
+        "data (not a data file: no extension)", "jobs.zip (an archive: unpack it (.gz is read))",
+        "sheet.xlsx (a spreadsheet: save it as CSV)", "sub.csv/ (a folder: not searched)"]
+
+
 def test_results_removed_from_results_are_said_in_one_line(folder, tmp_path, capsys):
     results = str(tmp_path / "results")
     plan_module.plan(str(folder), results)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == SKIPPED % folder
     os.unlink(str(folder / "a.csv"))
     plan_module.plan(str(folder), results)
-    assert capsys.readouterr().out == "hp-batch: removed the results of 1 file not in %s: a.csv\n" % folder
+    assert capsys.readouterr().out == (SKIPPED + "hp-batch: removed the results of 1 file not in %s: a.csv\n") % (
+        folder, folder)
     other = tmp_path / "other"
     other.mkdir()
     (other / "z.csv").write_text("label\n1\n")
@@ -310,3 +329,69 @@ def test_the_line_of_a_finished_preview_marks_an_uncertain_verdict(bundles, tmp_
     path = tmp_path / "r.json"
     path.write_text(json.dumps(output))
     assert one_module.describe(str(path)).endswith(", DeltaOne not significant (uncertain), P(pass) 44%")
+
+
+def test_a_result_made_stale_takes_the_summaries_with_it(folder, tmp_path):
+    """Until make has made every result again (a batch interrupted), no summary describes old ones."""
+    results = tmp_path / "results"
+    plan_module.plan(str(folder), str(results))
+    for name in plan_module.SUMMARIES:
+        (results / name).write_text("made from the results")
+    plan_module.plan(str(folder), str(results))  # nothing changed: the summaries stay
+    assert all((results / name).exists() for name in plan_module.SUMMARIES)
+    (folder / "a.csv").write_text("label\n2\n")
+    plan_module.plan(str(folder), str(results))
+    assert not any((results / name).exists() for name in plan_module.SUMMARIES)
+
+
+def test_a_damaged_result_is_removed_to_be_made_again(folder, tmp_path, capsys, bundles):
+    from format_outputs import example_output
+
+    results = tmp_path / "results"
+    plan_module.plan(str(folder), str(results))
+    good = results / "a.csv.json"
+    good.write_text(json.dumps(example_output(bundles("hpc")[0], "hpc_jobs_500.json")))
+    (results / "c.parquet.json").write_text('{"foo": 1}')
+    (results / "b.JSON.gz.json").write_text('{"record": "error", "source_path": "b.JSON.gz", "err')  # cut short
+    capsys.readouterr()
+    plan_module.plan(str(folder), str(results))
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "hp-batch: removed the damaged results of %s, %s, to make them again (each was not whole, or edited "
+        "since)" % (folder / "b.JSON.gz", folder / "c.parquet"))
+    assert good.exists() and not (results / "c.parquet.json").exists()
+    assert not (results / "b.JSON.gz.json").exists()
+
+
+def test_the_folder_named_another_way_keeps_its_results(folder, tmp_path, monkeypatch):
+    """./contributions/, contributions and its absolute path are one folder: the previews' paths
+    (in every stage's cache key) stay the first batch's, so nothing is made again."""
+    monkeypatch.chdir(tmp_path)
+    plan_module.plan("contributions", "results")
+    plan = (tmp_path / "results" / ".batch" / "plan.mk").read_text()
+    stamps = sorted(p.read_text() for p in (tmp_path / "results" / ".batch" / "stamps").iterdir())
+    for spelling in ("./contributions/", str(folder), "../%s/contributions" % tmp_path.name):
+        plan_module.plan(spelling, "results")
+        assert (tmp_path / "results" / ".batch" / "plan.mk").read_text() == plan
+        assert sorted(p.read_text() for p in (tmp_path / "results" / ".batch" / "stamps").iterdir()) == stamps
+
+
+def test_an_empty_or_mistyped_folder_leaves_another_folders_results(folder, tmp_path):
+    results = tmp_path / "results"
+    plan_module.plan(str(folder), str(results))
+    (results / "a.csv.json").write_text("{}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="holds no file to preview"):
+        plan_module.plan(str(empty), str(results))
+    assert (results / "a.csv.json").exists() and len(os.listdir(str(results / ".batch" / "stamps"))) == 7
+    for name in os.listdir(str(folder)):  # the same folder emptied: its results go
+        if os.path.isfile(str(folder / name)):
+            os.unlink(str(folder / name))
+    with pytest.raises(UsageError, match="holds no file to preview"):
+        plan_module.plan(str(folder), str(results))
+    assert not (results / "a.csv.json").exists()
+
+
+def test_a_name_led_by_a_dash_gets_a_result_no_command_reads_as_an_option():
+    assert re.match(r"^_-help\.csv-[0-9a-f]{12}\.json$", plan_module.output_name("--help.csv"))
+    assert plan_module.output_name("a-b.csv") == "a-b.csv.json"

@@ -22,11 +22,14 @@ def drawn(monkeypatch, tmp_path):
         seen.append(([(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()], fig.bbox.width))
         if fig.axes:  # the plot's shaded spans, vertical lines (x in pixels) and dots (x, face colour)
             ax = fig.axes[0]
-            vertical = [line for line in ax.lines if len(set(line.get_xdata())) == 1 and line.get_marker() != "o"]
-            draw_rows.plot = {"patches": len(ax.patches), "xlabel": ax.get_xlabel(),
+            vertical = [line for line in ax.lines if len(set(line.get_xdata())) == 1
+                        and line.get_marker() not in ("o", "<", ">")]
+            draw_rows.plot = {"patches": len(ax.patches), "xlabel": ax.get_xlabel(), "xlim": ax.get_xlim(),
                               "lines": [ax.transData.transform((line.get_xdata()[0], 0))[0] for line in vertical],
                               "dots": [(line.get_xdata()[0], line.get_markerfacecolor()) for line in ax.lines
-                                       if line.get_marker() == "o"]}
+                                       if line.get_marker() == "o"],
+                              "arrows": [(line.get_xdata()[0], line.get_markerfacecolor()) for line in ax.lines
+                                         if line.get_marker() in ("<", ">")]}
         close(fig)
 
     monkeypatch.setattr(plt, "close", measure_then_close)
@@ -155,3 +158,26 @@ def test_nothing_is_shaded_as_passing_and_each_dot_says_its_verdict(drawn, rows)
     faces = dict(drawn.plot["dots"])
     assert faces[2.0] == "white" and faces[3.0] != "white"  # hollow: would not pass; filled: would pass
     assert "dot: estimate, filled where DeltaOne would pass; bar: 90% interval" in drawn.plot["xlabel"]
+
+
+def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
+    """A flipped-label file at -38.55 points: the others keep an axis of a few points, and it is an
+    arrow at the left edge that still says its value."""
+    near = [dict(rows[0], contribution="n%d.csv" % i, source_path="n%d.csv" % i, primary_delta_pp=v,
+                 primary_interval_pp=[v - 0.8, v + 0.8]) for i, v in enumerate([1.33, 0.67, 0.2, -0.4, 1.9])]
+    far = dict(rows[0], contribution="flipped.csv", source_path="flipped.csv", primary_delta_pp=-38.55,
+               primary_interval_pp=[-41.0, -36.0])
+    texts, _ = drawn(near + [far])
+    zero, threshold = drawn.plot["lines"]
+    arrows = [x for x, _ in drawn.plot["arrows"]]
+    dots = [x for x, _ in drawn.plot["dots"]]
+    assert sorted(dots) == sorted(r["primary_delta_pp"] for r in near)
+    assert len(arrows) == 1 and arrows[0] < min(dots)  # at the left edge
+    assert drawn.plot["xlim"][0] > -5 and drawn.plot["xlim"][1] < 5
+    assert threshold - zero > 40  # pixels apart: which side of +1 a dot lies on shows
+    assert "-38.55" in [text for text, _ in texts]
+    assert "arrow: far off the axis" in drawn.plot["xlabel"]
+    drawn(near)
+    assert not drawn.plot["arrows"] and "arrow" not in drawn.plot["xlabel"]  # none without an outlier
+    drawn(near[:2] + [far])  # too few to tell an outlier: every row on the axis
+    assert not drawn.plot["arrows"] and drawn.plot["xlim"][0] < -38.55

@@ -1,11 +1,12 @@
 """The single-run report (core/report.py): verdict first, a bar per metric, colour only when asked."""
 
+import os
 import re
 
 import pytest
 
 from format_outputs import error_record, example_output
-from helpers import validate
+from helpers import ROOT, validate
 from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, glyphs_for, percent, render
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -227,6 +228,21 @@ def test_a_far_extrapolation_is_warned_about(bundles, sample_size, warned):
     assert share == output["contributor_attribution"]["contributor_weights"] == 1000 / (600 + 1000)
 
 
+def test_a_suggested_sample_size_is_typed_as_the_option_takes_it(bundles, tmp_path):
+    """Copied from the warning, `--sample-size 1100` works; `--sample-size 1,100` would be refused."""
+    from hokusai_preview.tools.args import shell_code
+
+    lines = open(os.path.join(ROOT, "examples", "hpc_jobs_1000.csv")).read().splitlines()
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(lines[:1] + lines[1:] * 4 + lines[1:401]) + "\n")  # 4,400 rows
+    output = example_output(bundles("hpc")[0], str(big), sample_size=1000)
+    (warning,) = [w for w in output["preview_metadata"]["warnings"] if "extrapolates" in w]
+    assert "from 1,000 sampled rows to all 4,400" in warning
+    (size,) = re.findall(r"--sample-size (\S+) or more", warning)
+    assert size == "1100"
+    shell_code(["--data-path", str(big), "--sample-size", size])  # the driver's parser takes it
+
+
 def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
     output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=8)
     p = output["preview_metadata"]
@@ -266,6 +282,9 @@ def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdi
                                           "threshold)"),
     ("not_statistically_significant", 0.6, 0.15, "✘ DeltaOne would not pass (likelier reason: not statistically "
                                                  "significant)"),
+    # the rule on the estimate says not significant, but below the threshold is likelier (0.482)
+    ("not_statistically_significant", 0.449, 0.069, "✘ DeltaOne would not pass (likelier reason: below the +1 "
+                                                    "point threshold)"),
     # the outcome itself is in doubt
     ("not_statistically_significant", 0.6, 0.4, "? DeltaOne would not pass: not statistically significant "
                                                 "(uncertain)"),

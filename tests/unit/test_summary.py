@@ -42,6 +42,20 @@ def test_row_holds_the_estimate_and_the_verdict(rows, bundles):
     assert rows[-1]["status"] == "error" and rows[-1]["error"]["exit_code"] == 3
 
 
+def test_the_full_computation_has_no_interval_in_any_format(bundles):
+    """A --full row's interval is its value, zero wide: no interval in the table, the CSV or the rows."""
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    est, prim = output["preview_metadata"]["estimate"], output["preview_metadata"]["primary_metric"]
+    est.update(exact=True, delta_one_interval=[est["delta_one_score"]] * 2)
+    prim["interval_pp"] = [prim["estimated_delta_pp"]] * 2
+    row = row_of(output)
+    validate(row, "summary")
+    assert row["delta_one_interval"] is None and row["primary_interval_pp"] is None
+    (line,) = csv.DictReader(io.StringIO(render([row], "csv")))
+    assert [line[f] for f in ("delta_one_low", "delta_one_high", "primary_low_pp", "primary_high_pp")] == [""] * 4
+    assert ".." not in render([row], "md")
+
+
 def renamed(row, name, score):
     return dict(row, contribution=name, source_path="dir/" + name, delta_one_score=score)
 
@@ -260,7 +274,9 @@ def test_the_input_check_knows_the_metrics_and_error_kinds_the_tool_has():
 @pytest.mark.parametrize("decision, p_decision, p_pass, cell", [
     ("not_statistically_significant", 0.35, 0.44, "not significant (uncertain)"),  # as the report's "?"
     ("accepted", 0.6, 0.6, "**pass** (uncertain)"),
-    ("not_statistically_significant", 0.6, 0.1, "not significant"),  # only the reason is in doubt: a sure fail
+    # only the reason is in doubt, a sure fail: both reasons, the likelier first
+    ("not_statistically_significant", 0.6, 0.1, "not significant or below 1 pt"),
+    ("not_statistically_significant", 0.449, 0.069, "below 1 pt or not significant"),
     ("accepted", 0.9, 0.9, "**pass**")])
 def test_an_uncertain_verdict_is_marked_as_the_single_report_marks_it(bundles, decision, p_decision, p_pass, cell):
     from hokusai_preview.core.report import render as report

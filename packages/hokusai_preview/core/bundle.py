@@ -94,7 +94,8 @@ class Bundle:
                                     "point %s at a directory built by hp-baseline, or unset it" % ENV_BASELINE)
             if not explicit:
                 raise BaselineError("the embedded default baseline is missing at %s" % path,
-                                    "run 'make baseline' or pass --baseline-model DIR")
+                                    "run 'make baseline' in the checkout (then install again, if this is an "
+                                    "install of your own), or pass --baseline-model DIR")
             what = "does not exist" if not os.path.exists(path) else "is not a directory"
             raise BaselineError("baseline bundle %s %s" % (path, what),
                                 "pass a directory built by hp-baseline to --baseline-model")

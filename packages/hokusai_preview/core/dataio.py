@@ -470,6 +470,8 @@ class BatchReader:
     def _csv_error(self, message, names):
         text = _first_line(message)
         if "Empty CSV file" in text:
+            if self._first_text_line().strip():  # one line and no line break after it: pyarrow sees no header
+                return bad(self.label, "has a header but no data rows", "give at least one row of data")
             return bad(self.label, "is empty", "give a file with a header row and data rows")
         ragged = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message, re.S)
         if ragged:

@@ -3,7 +3,8 @@
 One row per contribution, in the summary's order (best estimated delta_one_score on top): the
 estimated change of the primary metric in points as a dot, filled where DeltaOne would pass and
 hollow where it would not, its 90% interval as a bar, the +1 point DeltaOne needs as a dashed
-line (not shaded beyond: a delta past it can still fail the significance test), and on the right
+line (not shaded beyond: a delta past it can still fail the significance test; an estimate far
+from all the others as an arrow at the axis's edge, see OUTLIER_SPREADS), and on the right
 the predicted verdict with the probability that the full pipeline passes it. Failed
 contributions are listed under the others with their error. Each name carries its row number in
 the table (and, where the rows come from several baselines, its baseline); beyond MOST_ROWS
@@ -13,6 +14,7 @@ summary's own functions (core/summary.py), so the picture says what the table sa
 (the optional `plot` extra) is imported only here, only when a picture is drawn.
 """
 
+import math
 import os
 import warnings
 
@@ -39,6 +41,12 @@ SUBTITLE_CHARS = 135  # of the subtitle's small type fit on one line of the pict
 LINE_IN = 0.17  # the height of one more line of it, in inches
 MOST_ROWS = 60  # drawn at most: beyond, the best ones (and a few failures), the rest counted
 MOST_FAILED = 10  # of those, failed ones at most when there are others to draw
+# One far estimate (a file of flipped labels at -40 points) would squeeze every other row, and
+# the 0 and +1 lines, into a few pixels. Of at least OUTLIER_ROWS estimates, one farther than
+# OUTLIER_SPREADS spreads from their median (a spread: their median distance from it, at least
+# a point) is left off the axis and drawn at its edge as an arrow with its value.
+OUTLIER_ROWS = 4
+OUTLIER_SPREADS = 10
 
 
 def _pyplot():
@@ -124,14 +132,7 @@ def _figure(plt, rows):
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=150)
     fig.subplots_adjust(left=0.25, right=0.80, top=1 - (1.05 + extra) / height, bottom=0.55 / height)
 
-    # x range: every interval, 0 and the threshold, with room to spare.
-    values = [0.0, THRESHOLD_PP]
-    for r in shown:
-        if r["primary_delta_pp"] is not None:
-            values.extend(r["primary_interval_pp"] or [r["primary_delta_pp"]])
-    lo, hi = min(values), max(values)
-    pad = 0.08 * (hi - lo)
-    lo, hi = lo - pad, hi + pad
+    lo, hi = x_range(shown)
     ax.set_xlim(lo, hi)
     ax.set_ylim(n - 0.4, -0.6)
 
@@ -151,12 +152,16 @@ def _figure(plt, rows):
         c = colour(r)
         if r["primary_delta_pp"] is not None:
             low, high = r["primary_interval_pp"] or (r["primary_delta_pp"],) * 2
-            ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")
+            ax.plot([low, high], [y, y], color=c, lw=7, alpha=0.28, solid_capstyle="round")  # clipped at the edges
             face = {"mec": "white", "mew": 1.2} if r["deltaone_accepted"] else {"mfc": "white", "mec": c, "mew": 2}
-            ax.plot([r["primary_delta_pp"]], [y], "o", color=c, ms=9, zorder=3, **face)
-            values.append((ax.annotate(points(r["primary_delta_pp"]), (r["primary_delta_pp"], y), xytext=(0, 9),
-                                       textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=c,
-                                       fontweight="bold"), r["primary_delta_pp"]))
+            x, marker, align = r["primary_delta_pp"], "o", "center"
+            if not lo <= x <= hi:  # an outlier: an arrow at the edge, pointing to where it lies
+                beyond = x > hi
+                x, marker, align = (hi, ">", "right") if beyond else (lo, "<", "left")
+                x -= (1 if beyond else -1) * 0.012 * (hi - lo)
+            ax.plot([x], [y], marker, color=c, ms=9, zorder=3, **face)
+            values.append((ax.annotate(points(r["primary_delta_pp"]), (x, y), xytext=(0, 9), textcoords="offset points",
+                                       ha=align, va="bottom", fontsize=8.5, color=c, fontweight="bold"), x))
         else:  # e.g. the primary metric is undefined on the benchmark: nothing to draw, said so
             what = "no estimated %s delta to draw" % _plain(r["primary_metric"] or "primary metric")
             notes.append(ax.annotate("–  " + what, (0.015, y), xycoords=("axes fraction", "data"), va="center",
@@ -199,9 +204,11 @@ def _figure(plt, rows):
     ax.set_axisbelow(True)
     # The full computation's rows have no interval (report.interval_text): then no bar is said.
     intervals = any(interval_text(r["primary_interval_pp"]) for r in shown)
-    ax.set_xlabel("%s in %s, points (dot: %s, filled where DeltaOne would pass%s)" % (
+    outside = any(r["primary_delta_pp"] is not None and not lo <= r["primary_delta_pp"] <= hi for r in shown)
+    ax.set_xlabel("%s in %s, points (dot: %s, filled where DeltaOne would pass%s%s)" % (
         "estimated change" if intervals else "change", metric, "estimate" if intervals else "value",
-        "; bar: 90% interval" if intervals else ""), fontsize=9, color=INK)
+        "; bar: 90% interval" if intervals else "", "; arrow: far off the axis" if outside else ""),
+        fontsize=9, color=INK)
 
     models = baselines(rows)
     title = "How much would each contribution move %s?" % (
@@ -213,6 +220,32 @@ def _figure(plt, rows):
     _fit(fig, ax, notes, heads)
     _clear_of_lines(fig, ax, values)
     return fig
+
+
+def x_range(shown):
+    """(low, high) of the x axis, in points: every interval, 0 and the threshold, with room to
+    spare, except what lies beyond the outliers' bound (see :data:`OUTLIER_SPREADS`)."""
+    drawn = [r for r in shown if r["primary_delta_pp"] is not None]
+    estimates = [r["primary_delta_pp"] for r in drawn]
+    low, high, middle, bound = -math.inf, math.inf, 0.0, math.inf
+    if len(estimates) >= OUTLIER_ROWS:
+        middle = _median(estimates)
+        bound = OUTLIER_SPREADS * max(_median([abs(e - middle) for e in estimates]), 1.0)
+        kept = [e for e in estimates if abs(e - middle) <= bound]
+        low, high = min(kept) - bound, max(kept) + bound  # the kept rows' intervals are cut there
+    values = [0.0, THRESHOLD_PP]
+    for r in drawn:
+        if abs(r["primary_delta_pp"] - middle) <= bound:
+            values.extend(min(max(v, low), high) for v in r["primary_interval_pp"] or [r["primary_delta_pp"]])
+    lo, hi = min(values), max(values)
+    pad = 0.08 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def _median(values):
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2.0
 
 
 def _empty(plt):

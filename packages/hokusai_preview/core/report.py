@@ -163,13 +163,27 @@ def verdict_certainty(deltaone):
         return "sure"
     passes = deltaone.get("probability")
     if passes is not None and not deltaone.get("accepted") and 1.0 - passes >= SURE \
-            and _phrase(deltaone["decision"]).startswith("would not pass: "):
+            and deltaone["decision"] in FAILING_REASONS:
         return "reason"
     return "uncertain"
 
 
 def _phrase(decision):
     return VERDICTS.get(decision, (decision,) * 2)[1]
+
+
+FAILING_REASONS = ("delta_below_threshold", "not_statistically_significant")
+
+
+def failing_reasons(deltaone):
+    """The two failing reasons of a verdict whose reason alone is in doubt (see
+    :func:`verdict_certainty`), the likelier first: the decision is the rule applied to the
+    estimate, which on the edge of the threshold need not be the likelier of the two (the other
+    one's chance is what neither passing nor the decision takes)."""
+    decision = deltaone["decision"]
+    other = FAILING_REASONS[1 - FAILING_REASONS.index(decision)]
+    chance_other = 1.0 - deltaone["probability"] - deltaone["probability_of_decision"]
+    return (other, decision) if chance_other > deltaone["probability_of_decision"] else (decision, other)
 
 
 def verdict_headline(deltaone, glyphs):
@@ -181,7 +195,8 @@ def verdict_headline(deltaone, glyphs):
     if certainty == "sure":
         return glyphs["yes" if deltaone.get("accepted") else "no"], words
     if certainty == "reason":
-        return glyphs["no"], "would not pass (likelier reason: %s)" % words[len("would not pass: "):]
+        likelier = _phrase(failing_reasons(deltaone)[0])
+        return glyphs["no"], "would not pass (likelier reason: %s)" % likelier[len("would not pass: "):]
     return "?", words + " (uncertain)"
 
 

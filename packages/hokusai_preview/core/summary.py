@@ -24,6 +24,7 @@ from .report import (
     VERDICTS,
     benchmark_matches,
     confidence,
+    failing_reasons,
     interval_text,
     percent,
     plural,
@@ -58,12 +59,14 @@ def row_of(item):
     p = item["preview_metadata"]
     est, prim, d1 = p["estimate"], p["primary_metric"], p["deltaone"]
     source = item["new_model"]["training_metadata"]["data_manifest"].get("source_path", "?")
+    exact = est.get("exact")  # the full computation: its value, no interval (report.interval_text)
     return _row(source, "ok", baseline_model_id=item["baseline_model"]["model_id"], preview_mode=p["preview_mode"],
                 rows_used=p["sample_size_used"], original_rows=p["original_data_size"], rows_removed=removed_rows(p),
                 rows_dropped=p.get("rows_dropped") or 0,
-                delta_one_score=est["delta_one_score"], delta_one_interval=list(est["delta_one_interval"]),
+                delta_one_score=est["delta_one_score"],
+                delta_one_interval=None if exact else list(est["delta_one_interval"]),
                 primary_metric=prim["name"], primary_delta_pp=prim["estimated_delta_pp"],
-                primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") else None,
+                primary_interval_pp=list(prim["interval_pp"]) if prim.get("interval_pp") and not exact else None,
                 deltaone_decision=d1["decision"], deltaone_accepted=bool(d1.get("accepted")),
                 deltaone_probability=d1["probability"],
                 deltaone_probability_of_decision=d1.get("probability_of_decision"),
@@ -82,6 +85,37 @@ def _row(source, status, **fields):
            "benchmark_rows": None, "warnings": [], "error": None}
     row.update(fields)
     return row
+
+
+def without_repeats(rows):
+    """(``rows`` with each row given more than once kept once, warnings): the same result read
+    twice (``results/*.json results/summary.jsonl``) would be counted twice; one contribution with
+    different results (other options, or an older run) is kept but said."""
+    kept, seen, repeated = [], set(), []
+    for row in rows:
+        text = json.dumps(row, sort_keys=True)
+        if text in seen:
+            repeated.append(row["contribution"])
+        else:
+            seen.add(text)
+            kept.append(row)
+    warnings = []
+    if repeated:
+        warnings.append("%s given more than once, listed once: %s" % (
+            plural(len(repeated), "row"), _some(sorted(set(repeated)))))
+    counts = {}
+    for row in kept:
+        counts[row["source_path"], row["baseline_model_id"]] = counts.get(
+            (row["source_path"], row["baseline_model_id"]), 0) + 1
+    differing = sorted(source for (source, _), count in counts.items() if count > 1)
+    if differing:
+        warnings.append("%s listed more than once with different results (other options, or an older run): %s" % (
+            plural(len(differing), "contribution"), _some(differing)))
+    return kept, warnings
+
+
+def _some(names, most=3):
+    return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
 
 
 def sort_rows(rows):
@@ -161,16 +195,24 @@ def _uncertain_count(count):
     return " (%d uncertain)" % count if count else ""
 
 
+def _deltaone(row):
+    """A previewed row's verdict fields as ``preview_metadata.deltaone`` names them."""
+    return {"decision": row["deltaone_decision"], "accepted": row["deltaone_accepted"],
+            "probability": row["deltaone_probability"],
+            "probability_of_decision": row.get("deltaone_probability_of_decision")}
+
+
 def uncertain(row):
     """Whether a previewed row's verdict is uncertain, as the single report marks it "?"."""
-    return verdict_certainty({"decision": row["deltaone_decision"], "accepted": row["deltaone_accepted"],
-                              "probability": row["deltaone_probability"],
-                              "probability_of_decision": row.get("deltaone_probability_of_decision")}) == "uncertain"
+    return verdict_certainty(_deltaone(row)) == "uncertain"
 
 
 def verdict(row, bold=lambda text: text):
     """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...), with
-    " (uncertain)" where the single report marks it "?"; ``bold`` marks up a passing one."""
+    " (uncertain)" where the single report marks it "?", and both failing reasons, the likelier
+    first, where only the reason is in doubt; ``bold`` marks up a passing one."""
+    if verdict_certainty(_deltaone(row)) == "reason":
+        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(_deltaone(row)))
     short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
     return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if uncertain(row) else "")
 

@@ -300,14 +300,14 @@ def build_output(record, primary=None, bootstrap=500):
         fold = "%d" % math.ceil(times) if times >= 10 else ("%.1f" % (math.ceil(times * 10) / 10)).replace(".0", "")
         warnings.append("the estimate extrapolates %s-fold, from %s sampled rows to all %s: sampled previews' "
                         "intervals have held in testing up to %d-fold and proved too narrow at 8- to 10-fold (README: "
-                        "Where it can be wrong); --sample-size %s or more, or --full, gives a firmer one" % (
-                            fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, format(firmer, ",")))
+                        "Where it can be wrong); --sample-size %d or more, or --full, gives a firmer one" % (
+                            fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, firmer))
     if full.get("steepens"):
         steps = ", ".join(signed(100 * p["delta_one"]) for p in points if not p.get("complement"))
         warnings.append("the learning curve steepens at the sample's full size (delta_one_score %s points along it, "
                         "from the base rows alone to all %s sampled): the estimate assumes a curve that flattens or "
-                        "stays log-linear, so the full run may lie well beyond its interval; --sample-size %s or "
-                        "--full measures it" % (steps, format(used, ","), format(whole, ",")))
+                        "stays log-linear, so the full run may lie well beyond its interval; --sample-size %d or "
+                        "--full measures it" % (steps, format(used, ","), whole))
     if mode == "fine_tune":
         warnings.append(FINE_TUNE_WARNING)
     elif training.get("test_size") and whole < SMALL_SHARE * base_samples:

@@ -110,6 +110,10 @@ class Format(Stage):
             # A filter that matched nothing: outputs that say so, so that none is left stale.
             self.info("no records in the input: there are no contributions to show")
         rows = self.each(outputs, summary.row_of) if self.summarising or args["--plot"] else None
+        if rows:
+            rows, repeats = summary.without_repeats(rows)
+            for warning in repeats:
+                self.warn(warning)
         if self.summarising:
             try:
                 text = summary.render(rows, summary_fmt)

@@ -12,9 +12,9 @@ directory: the model (skops), the benchmark table, the base training table
 (unless --no-base-table), and manifest.json with the features, classes, recipe,
 metrics and the SHA-256 of every file. Tables may be in any format hp-load reads
 (files, not stdin). The same inputs and seed give the same model and metrics. It
-warns when benchmark rows also appear in the training table, when the benchmark
-has fewer than the 800 rows a DeltaOne verdict needs, or when a class has fewer
-than 10 training rows.
+refuses a benchmark that is the training table, and warns when benchmark rows
+also appear in the training table, when the benchmark has fewer than the 800
+rows a DeltaOne verdict needs, or when a class has fewer than 10 training rows.
 
 Options:
   --train-data BASE       Base training table (features and label).
@@ -23,8 +23,11 @@ Options:
   --label-column NAME     Label column of both tables [default: label].
   --model-id ID           Model id for the manifest (default: the output
                           directory's name).
-  --positive-class C      Positive class for binary metrics (default: the rarer
-                          class).
+  --positive-class C      A binary label's positive class, recorded in the
+                          manifest (default: the rarer class). No metric
+                          depends on it: precision, recall and F1 are
+                          weighted over both classes, and AUROC is the same
+                          from either side.
   --primary-metric NAME   Metric DeltaOne is judged on [default: accuracy].
   --seed N                random_state of the forest and the split
                           [default: 42].
@@ -150,8 +153,14 @@ class Baseline(Command):
         from ..core.deltaone import MIN_BENCHMARK_ROWS
 
         columns = [spec["label"]] + [f["name"] for f in spec["features"]]
-        shared = pd.util.hash_pandas_object(bench[columns], index=False).isin(
-            set(pd.util.hash_pandas_object(train[columns], index=False)))
+        bench_rows = pd.util.hash_pandas_object(bench[columns], index=False)
+        train_rows = pd.util.hash_pandas_object(train[columns], index=False)
+        if len(bench_rows) == len(train_rows) and (bench_rows.values == train_rows.values).all():
+            # Every bundle of them is refused when opened (its base table is its benchmark table).
+            raise DataError("the training table %s and the benchmark table %s hold the same rows: the new model would "
+                            "be scored on the rows it trains on" % (args["--train-data"], args["--benchmark-data"]),
+                            "give --benchmark-data rows held out of the training table")
+        shared = bench_rows.isin(set(train_rows))
         if shared.any():
             self.warn("%d of %s also appear%s in the training table %s: the baseline's metrics are inflated and "
                       "contributions are judged on rows it has seen; give a held-out benchmark" % (
@@ -210,6 +219,9 @@ class Baseline(Command):
         positive = args["--positive-class"]
         if positive is not None and positive not in classes:
             raise UsageError("--positive-class %r is not one of the classes %s" % (positive, classes), None)
+        if positive is not None and len(classes) > 2:
+            raise UsageError("--positive-class is for a label of two classes; %r has %d" % (label, len(classes)),
+                             "leave it out: every metric of more classes is weighted over all of them")
         if positive is None and len(classes) == 2:
             counts = train[label].value_counts()
             positive = min(classes, key=lambda c: (counts.get(c, 0), c))
