@@ -152,6 +152,19 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   [[ "$output" == *'"source_path": "<stdin>"'* ]]
 }
 
+@test "a closed stdin is refused as data in one line, and not needed when the data is a file" {
+  # (closed inside the command: bats's own run reads its stdin)
+  run --separate-stderr bash -c 'exec <&-; hokusai-preview --data-path -'
+  [ "$status" -eq 3 ]
+  [ "$output" = "" ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [ "${stderr_lines[0]}" = "hokusai-preview: error: <stdin>: is closed; pipe a data file into --data-path - or name the file" ]
+  [ ! -e "$HP_CACHE_DIR" ]
+  run bash -c 'exec <&-; hokusai-preview --data-path "$1" --quiet' - "$EXAMPLE"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "PREVIEW - NON-BINDING ESTIMATE"* ]]
+}
+
 @test "a directory on stdin is refused as data in one line, and ignored when the data is a file" {
   run --separate-stderr hokusai-preview --data-path - < "$BATS_TEST_TMPDIR"
   [ "$status" -eq 3 ]

@@ -117,6 +117,8 @@ def test_a_record_edited_since_its_stage_cached_it_is_refused_and_nothing_is_cac
 
 @pytest.mark.parametrize("edit, reason", [
     (lambda r: r["timings"].update(load="abc"), '"timings" is not an object of stage -> seconds'),
+    (lambda r: r["timings"].update(load=float("inf")), '"timings" is not an object of stage -> seconds'),
+    (lambda r: r["timings"].update(load=float("nan")), '"timings" is not an object of stage -> seconds'),
     (lambda r: r.update(cache=5), '"cache" is not an object of stage -> hit or miss'),
 ])
 def test_per_run_facts_that_no_stage_wrote_are_refused_on_input(edit, reason, written, tmp_path):
@@ -169,6 +171,36 @@ def test_a_record_from_another_cache_a_stage_cannot_use_is_one_line_and_exit_2(s
         stage, kind, kind, stage, reason)), line
     assert line.endswith("; feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load")
     assert not cache.exists() or not list(cache.rglob("entry.json"))
+
+
+def test_what_a_stage_makes_of_a_record_it_cannot_vouch_for_stays_unvouched(written, tmp_path):
+    """A field hp-check passes on unread, bad in a record from another cache: hp-delta, which
+    reads it three stages later, calls it a usage error, not a bug of its own."""
+    record = json.loads(json.dumps(written[0]["load"]))
+    record["key"] = "6" * 64  # a key this cache does not hold
+    record["contribution"]["validation"]["warnings"] = -1
+    cache = tmp_path / "cache"
+    steps = [("hp-check",), ("hp-sample",), ("hp-train",), ("hp-eval",), ("hp-delta",)]
+    results = pipe(*[step + ("--cache-dir", str(cache)) for step in steps], stdin=json.dumps(record).encode())
+    assert [r.code for r in results] == [0, 0, 0, 0, 2]
+    assert all(r.records[0]["unchecked"] is True for r in results[:-1])
+    assert results[-1].err_lines == [
+        "hp-delta: error: the eval record was made from a record not as its stage wrote it, and hp-delta cannot use "
+        "it (TypeError: 'int' object is not iterable); feed it a record an earlier stage wrote, unedited, or run the "
+        "pipeline again from hp-load"]
+    sound = run("hp-check", "--cache-dir", written[1], stdin=json.dumps(written[0]["load"]).encode())
+    assert "unchecked" not in sound.records[0]  # records of records as written carry no mark
+
+
+def test_an_error_record_nested_too_deeply_is_refused_not_a_recursion_error(tmp_path):
+    deep = 1
+    for _ in range(600):
+        deep = [deep]
+    record = {"record": "error", "source_path": "x", "error": {"kind": "bad_data", "exit_code": 3, "message": "m"},
+              "extra": deep}
+    result = run("hp-sample", "--cache-dir", tmp_path / "cache", stdin=json.dumps(record).encode())
+    assert refused(result) == ("hp-sample: error: line 1 of <stdin> nests deeper than 32 levels, deeper than any "
+                               "record a stage writes; feed it the output of hp-load or hp-check, unedited")
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

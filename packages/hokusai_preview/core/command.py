@@ -413,7 +413,9 @@ def _what_failed(exc):
     if isinstance(exc, KeyError) and exc.args:
         return "no field %s" % json.dumps(exc.args[0]) if isinstance(exc.args[0], str) else "no %r" % exc.args[0]
     text = " ".join(str(exc).split())
-    return "%s: %s" % (type(exc).__name__, text[:80]) if text else type(exc).__name__
+    # A cache path alone can fill the line: its folders go, so the reason after it stays in view.
+    text = re.sub(r"(?<![\w.])/(?:[^\s/]+/)+(?=[^\s/]+)", ".../", text)
+    return "%s: %s" % (type(exc).__name__, text[:120]) if text else type(exc).__name__
 
 
 class Stage(Command):
@@ -511,12 +513,15 @@ class Stage(Command):
 
     def check_record(self, record, number, label):
         kind = record.get("record") if isinstance(record, dict) else None
-        if kind in self.accepts:
-            from .records import MAX_DEPTH, missing_field, per_run_problem, too_deep
+        if kind == "error" or kind in self.accepts:
+            from .records import MAX_DEPTH, too_deep
 
-            if too_deep(record):
-                raise UsageError("line %d of %s nests deeper than %d levels, deeper than any record hp-%s writes" % (
-                    number, label, MAX_DEPTH, kind), "feed it the output of %s, unedited" % self.upstream())
+            if too_deep(record):  # an error record too: it is passed on, written out again
+                raise UsageError("line %d of %s nests deeper than %d levels, deeper than any record %s writes" % (
+                    number, label, MAX_DEPTH, "a stage" if kind == "error" else "hp-" + kind),
+                    "feed it the output of %s, unedited" % self.upstream())
+        if kind in self.accepts:
+            from .records import missing_field, per_run_problem
 
             if not isinstance(record.get("key"), str):
                 raise UsageError("line %d of %s is a record of kind %r without its key, so not one hp-%s wrote" % (
@@ -549,6 +554,10 @@ class Stage(Command):
 
         started = time.perf_counter()
         self.refuse_edited(record)
+        # A record this cache cannot vouch for taints what is made from it, all the way down:
+        # a field this stage passes on unread may be what a later one cannot use (see usable()).
+        unchecked = bool(record.get("unchecked")) or (record.get("record") in self.accepts
+                                                      and not self.as_written(record))
         with self.usable(record):
             key = make_key(self.produces, self.input_key(record), self.params(record))
         result = self.cache.lookup(self.produces, key)
@@ -581,6 +590,8 @@ class Stage(Command):
                             record.get("record"), self.name), "run the pipeline again from hp-load") from None
                     raise
                 result = dict(result, record=self.produces, key=key, version=RECORD_VERSION)
+                if unchecked:
+                    result["unchecked"] = True
                 result = json.loads(dumps_record(result))  # what is cached is exactly what is emitted
                 result = entry.commit(result, artifacts)  # paths now point into the published entry
             except BaseException:
@@ -604,10 +615,13 @@ class Stage(Command):
         try:
             yield
         except UNUSABLE as exc:
-            if record.get("record") not in self.accepts or self.as_written(record):
-                raise  # not a record (hp-load's data file), or one as its stage wrote it
-            raise UsageError("the %s record is not as hp-%s wrote it, and %s cannot use it (%s)" % (
-                record.get("record"), record.get("record"), self.name, _what_failed(exc)),
+            kind = record.get("record")
+            if kind not in self.accepts or (self.as_written(record) and not record.get("unchecked")):
+                raise  # not a record (hp-load's data file), or one as its stage wrote it from sound input
+            what = "was made from a record not as its stage wrote it" if self.as_written(record) else \
+                "is not as hp-%s wrote it" % kind
+            raise UsageError("the %s record %s, and %s cannot use it (%s)" % (
+                kind, what, self.name, _what_failed(exc)),
                 "feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load") from None
 
     def refuse_edited(self, record):

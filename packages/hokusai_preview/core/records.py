@@ -4,6 +4,8 @@ A record accumulates sections as it flows (see core/command.py); when several st
 produce a table of the contribution, later stages use the newest one.
 """
 
+import math
+
 # The sections each kind of record carries, and the fields each section always has: what
 # schemas/<kind>.schema.json requires (tests/unit/test_records.py keeps the two equal). A stage
 # checks its input against them first, so a hand-edited or cut record is a usage error naming
@@ -89,7 +91,8 @@ _ABSENT = object()
 def per_run_problem(record):
     """What is wrong with ``record``'s per-run facts (``timings``: stage -> seconds, ``cache``:
     stage -> hit or miss), or None; they are carried along, so a bad one is refused on input."""
-    for name, valid in (("timings", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0),
+    for name, valid in (("timings", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and 0 <= v < math.inf),  # not NaN or Infinity, which JSON out would write as null
                         ("cache", lambda v: v in ("hit", "miss"))):
         value = record.get(name)
         if value is None:
