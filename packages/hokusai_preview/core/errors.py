@@ -83,10 +83,11 @@ EXIT_CODES = {cls.kind: cls.exit_code for cls in (UsageError, DataError, Baselin
                                                    UntrustedModelError, OutputError)}
 
 
-def name_list(names, limit=12):
-    """``'a', 'b' and 3 more``: names quoted for a message, at most ``limit`` of them."""
+def name_list(names, limit=12, quote=repr):
+    """``'a', 'b' and 3 more``: names quoted for a message (``quote=str``: as they are), at most
+    ``limit`` of them."""
     names = [str(n) for n in names]
-    shown = ", ".join(repr(n) for n in names[:limit])
+    shown = ", ".join(quote(n) for n in names[:limit])
     return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
 
 

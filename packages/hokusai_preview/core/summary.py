@@ -19,7 +19,7 @@ import os
 import re
 
 from .deltaone import METRICS
-from .errors import EXIT_CODES
+from .errors import EXIT_CODES, name_list
 from .report import (
     VERDICTS,
     benchmark_matches,
@@ -102,7 +102,7 @@ def without_repeats(rows):
     warnings = []
     if repeated:
         warnings.append("%s given more than once, listed once: %s" % (
-            plural(len(repeated), "row"), _some(sorted(set(repeated)))))
+            plural(len(repeated), "row"), name_list(sorted(set(repeated)), 3, str)))
     counts = {}
     for row in kept:
         counts[row["source_path"], row["baseline_model_id"]] = counts.get(
@@ -110,12 +110,8 @@ def without_repeats(rows):
     differing = sorted(source for (source, _), count in counts.items() if count > 1)
     if differing:
         warnings.append("%s listed more than once with different results (other options, or an older run): %s" % (
-            plural(len(differing), "contribution"), _some(differing)))
+            plural(len(differing), "contribution"), name_list(differing, 3, str)))
     return kept, warnings
-
-
-def _some(names, most=3):
-    return ", ".join(names[:most]) + (" and %d more" % (len(names) - most) if len(names) > most else "")
 
 
 def sort_rows(rows):
@@ -211,10 +207,12 @@ def verdict(row, bold=lambda text: text):
     """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...), with
     " (uncertain)" where the single report marks it "?", and both failing reasons, the likelier
     first, where only the reason is in doubt; ``bold`` marks up a passing one."""
-    if verdict_certainty(_deltaone(row)) == "reason":
-        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(_deltaone(row)))
+    deltaone = _deltaone(row)
+    certainty = verdict_certainty(deltaone)
+    if certainty == "reason":
+        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone))
     short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
-    return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if uncertain(row) else "")
+    return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if certainty == "uncertain" else "")
 
 
 def baselines(rows):
