@@ -632,8 +632,8 @@ def test_a_stages_record_given_as_data_is_named_for_what_it_is(tmp_path, stdin):
 
 
 @pytest.mark.parametrize("content, line", [
-    (b"not parquet", "garbage.parquet: is empty (the content is CSV although the name says Parquet, read as CSV); "
-                     "give a file with a header row and data rows"),
+    (b"not parquet", "garbage.parquet: has a header but no data rows (the content is CSV although the name says "
+                     "Parquet, read as CSV); give at least one row of data"),
     (b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 12345\n",
      "garbage.parquet: is a Git LFS pointer, not the data it stands for; fetch the file itself (git lfs pull) and "
      "give that"),
