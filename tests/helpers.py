@@ -4,6 +4,7 @@ import glob
 import io
 import json
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 
@@ -168,3 +169,13 @@ def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_ba
     os.makedirs(directory)
     build_bundle(directory, base, bench, spec, 42, -1, keep_base=keep_base)
     return directory, rest
+
+
+def without_override():
+    """Command prefix that makes file permissions bind: root ignores them unless its capabilities
+    to override them are dropped (setpriv, util-linux); an ordinary user needs nothing."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root: the unreadable-file case needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE"
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]

@@ -9,7 +9,6 @@ what must be in their record.
 import contextlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers import EXAMPLES, ROOT, run, validate
+from helpers import EXAMPLES, ROOT, run, validate, without_override
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "corpus"))
 import make_corpus  # noqa: E402
@@ -221,16 +220,6 @@ def assert_refused(code, stdout, stderr, path, expected, cache_dir):
     assert todo and what, "the line must say what is wrong; what to do: %s" % line
     assert "Traceback" not in stderr
     assert cache_files(cache_dir) == []
-
-
-def without_override():
-    """Command prefix that makes file permissions bind: root ignores them unless its capabilities
-    to override them are dropped (setpriv, util-linux); an ordinary user needs nothing."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    assert setpriv, "running as root: the unreadable-file case needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE"
-    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
 
 
 def env_with(cache_dir):

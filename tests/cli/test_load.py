@@ -700,6 +700,22 @@ def test_a_copy_of_a_bundle_elsewhere_is_named_as_given_not_as_first_met(tmp_pat
     assert later.code == 0, later
 
 
+@pytest.mark.parametrize("stage", ["hp-check", "hp-train"])
+def test_a_record_is_refused_once_its_bundle_changed(tmp_path, bundles, cache_dir, stage):
+    # A bundle rebuilt (or edited) at the same path is another baseline: a saved record made with
+    # the old one must not be scored against it.
+    bundle = str(tmp_path / "B")
+    shutil.copytree(bundles("hpc")[0], bundle)
+    loaded = run("hp-load", "--data-path", os.path.join(EXAMPLES, "hpc_jobs_500.json"), "--baseline-model", bundle)
+    assert loaded.code == 0, loaded
+    with open(os.path.join(bundle, "manifest.json"), "a", encoding="utf-8") as handle:
+        handle.write("\n")  # the same content, other bytes: another fingerprint
+    later = run(stage, stdin=loaded.stdout)
+    assert later.code == 4 and later.stdout == "", later
+    assert later.err_lines == ["%s: error: the baseline bundle %s changed since this record was made; run the "
+                               "pipeline again from hp-load" % (stage, bundle)]
+
+
 def test_a_huge_binary_file_is_refused_before_it_is_hashed(tmp_path, cache_dir):
     path = tmp_path / "zeros.csv"
     with open(str(path), "wb") as handle:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import EXAMPLES, ROOT, numbers, pipe, run
+from helpers import EXAMPLES, ROOT, numbers, pipe, run, without_override
 from hokusai_preview.core.bundle import Bundle
 from hokusai_preview.core.cache import Cache, read_entry
 from hokusai_preview.tools.cache import STAGES as CACHE_STAGES
@@ -610,6 +610,34 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     assert statuses(chain(example_csv, bundle))["train"] == "miss"
     assert run("hp-cache", "--clear", "--quiet").code == 0
     assert json.loads(run("hp-cache", "--json").stdout)["entry_count"] == 0
+
+
+def test_an_unreadable_cache_folder_is_skipped_and_named(example_csv, bundles, cache_dir):
+    """A folder of the cache that cannot be listed (another user's, chmod 000) must not fail a run
+    that has published its result (the cap's eviction lists every entry), and hp-cache names it."""
+    bundle, _ = bundles("hpc")
+    env = env_for(cache_dir)
+    stuck = cache_dir / "eval"
+    stuck.mkdir(parents=True)
+    stuck.chmod(0)
+    try:
+        loaded = subprocess.run(without_override() + [os.path.join(BIN, "hp-load"), example_csv, "--baseline-model",
+                                                      bundle], env=env, capture_output=True, text=True)
+        assert loaded.returncode == 0 and json.loads(loaded.stdout)["record"] == "load", loaded.stderr
+        shown = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache"), "--json"], env=env,
+                               capture_output=True, text=True)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["stages"]["load"]["entries"] == 1
+        assert shown.stderr.splitlines() == [
+            "hp-cache: warning: cannot read %s: Permission denied; the entries in it are not counted" % stuck]
+        cache_dir.chmod(0)
+        refused = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache")], env=env,
+                                 capture_output=True, text=True)
+        assert refused.returncode == 7 and refused.stdout == "" and refused.stderr.splitlines() == [
+            "hp-cache: error: cannot read the cache %s: Permission denied; check the directory's permissions, "
+            "or give --cache-dir another" % cache_dir]
+    finally:
+        cache_dir.chmod(0o755)
+        stuck.chmod(0o755)
 
 
 @pytest.mark.parametrize("argv", [("--max-bytes", "lots"), ("--stage", "train"), ("--bogus",),

@@ -4,12 +4,13 @@ import json
 import os
 import re
 import subprocess
+import sys
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 
 import pytest
 
-from helpers import ROOT, validate
+from helpers import ROOT, validate, without_override
 from hokusai_preview.core.errors import OutputError, UsageError
 
 
@@ -158,6 +159,30 @@ def test_plan_refuses_what_it_cannot_batch(case, message, tmp_path):
                               "unset": ("", "r")}[case]
     with pytest.raises(UsageError, match=message):
         plan_module.plan(contributions, results)
+
+
+def test_plan_refuses_an_unreadable_folder_in_one_line(folder, tmp_path):
+    folder.chmod(0)
+    try:
+        done = subprocess.run(without_override() + [sys.executable, os.path.join(ROOT, "bin", "hp-batch-plan"),
+                                                    str(folder), str(tmp_path / "results")],
+                              capture_output=True, text=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["hp-batch: error: CONTRIBUTIONS=%s cannot be read: Permission denied; "
+                                        "give CONTRIBUTIONS= a folder you can read" % folder]
+
+
+def test_an_unforeseen_os_error_is_one_line_not_a_traceback(folder, tmp_path, monkeypatch, capsys):
+    def fail(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "results" / ".batch"))
+
+    monkeypatch.setattr(plan_module, "plan", fail)
+    assert plan_module.main([str(folder), str(tmp_path / "results")]) == OutputError.exit_code
+    assert capsys.readouterr().err.splitlines() == [
+        "hp-batch: error: cannot read or write %s: Permission denied; check CONTRIBUTIONS= and RESULTS="
+        % (tmp_path / "results" / ".batch")]
 
 
 @pytest.mark.parametrize("code, stderr, kind, stage, message", [

@@ -7,6 +7,7 @@ import pytest
 
 from helpers import ROOT
 from hokusai_preview.core.records import RECORD_SECTIONS, SECTION_FIELDS, missing_field
+from hokusai_preview.core.summary import OUTPUT_FIELDS
 
 SCHEMAS = os.path.join(ROOT, "schemas")
 
@@ -26,7 +27,8 @@ def resolved(node, local):
         elif ref.startswith("#/$defs/"):
             node = local[ref.rsplit("/", 1)[1]]
         else:  # another file: a document of its own (the delta record's output)
-            return {}
+            document = schema(ref.split(".schema.json")[0])
+            node, local = document, document.get("$defs", {})
     return node
 
 
@@ -37,7 +39,36 @@ def test_every_record_kind_requires_what_its_schema_requires(kind):
     assert list(RECORD_SECTIONS[kind]) == sections
     for section in sections:
         node = resolved(document["properties"][section], document.get("$defs", {}))
+        if section == "output":  # the output document is checked by its renderers' fields, below
+            assert SECTION_FIELDS[section] == () and node["title"], node
+            continue
         assert list(SECTION_FIELDS[section]) == node.get("required", []), section
+
+
+def _schema_at(path):
+    """The delta-output schema's node at a dotted ``path`` (``*``: any key of a map), and whether
+    each step there is required."""
+    document = schema("delta-output")
+    node, local, required = document, document.get("$defs", {}), True
+    for step in path.split("."):
+        node = resolved(node, local)
+        node = next((option for option in node.get("anyOf", node.get("oneOf", [])) if "properties" in
+                     resolved(option, local) or "additionalProperties" in resolved(option, local)), node)
+        node = resolved(node, local)
+        if step == "*":
+            node = node.get("additionalProperties", {})
+        else:  # a required field the schema does not describe further is any value
+            required = required and step in node.get("required", [])
+            node = node.get("properties", {}).get(step, {})
+    return node, required
+
+
+@pytest.mark.parametrize("path, kind, extra", OUTPUT_FIELDS, ids=[field[0] for field in OUTPUT_FIELDS])
+def test_every_field_the_renderers_need_is_in_the_output_schema(path, kind, extra):
+    """hp-format checks its input against OUTPUT_FIELDS; a field the schema lacks or lets be absent
+    would pass the schema and then be refused (or crash a renderer)."""
+    _node, required = _schema_at(path)
+    assert required or extra == "optional", "%s: the schema does not require it" % path
 
 
 def test_missing_field_names_the_first_section_or_field_missing():

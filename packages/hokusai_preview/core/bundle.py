@@ -83,6 +83,15 @@ class Bundle:
         self._table_bytes = {}  # role -> the table's bytes, read and hash-checked once (_checked_table)
 
     @classmethod
+    def for_record(cls, record):
+        """The bundle a record names, verified, and refused if it is not the one the record was made with."""
+        bundle = cls.open(record["baseline"]["path"])
+        if "sha256:" + bundle.fingerprint != record["baseline"]["fingerprint"]:
+            raise BaselineError("the baseline bundle %s changed since this record was made" % bundle.path,
+                                "run the pipeline again from hp-load")
+        return bundle
+
+    @classmethod
     def open(cls, path=None):
         """Open and verify the bundle at ``path`` (default: :func:`default_bundle_path`)."""
         explicit = path is not None
@@ -254,7 +263,8 @@ class Bundle:
         # opted-in pickle has nothing to scan, and its verdict is not remembered.
         key = make_key(CHECK_STAGE, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
             if cache is not None and fmt == "skops" else None
-        if key is None or cache.lookup(CHECK_STAGE, key) is None:
+
+        def scan():
             if fmt == "skops":  # scanned, then loaded (safe once scanned): trees, features and classes are
                 types = self.load_model(with_types=True)[1]  # refused here, before any stage caches
             else:
@@ -262,10 +272,12 @@ class Bundle:
             for role in ("benchmark", "base"):
                 if self.has(role):
                     self._check_streamed(role)
-            if key is not None:
-                entry = cache.create(CHECK_STAGE, key)
-                if entry.reused is None:
-                    entry.commit({"verdict": "passed", "types": types}, [])
+            return types
+
+        if key is None:
+            scan()
+        else:
+            cache.build(CHECK_STAGE, key, lambda _entry: ({"verdict": "passed", "types": scan()}, []))
         self._checked = True
 
     def load_model(self, with_types=False):

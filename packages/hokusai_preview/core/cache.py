@@ -277,6 +277,25 @@ class Cache:
 
     # --- writing ---------------------------------------------------------------------------
 
+    def build(self, stage, key, make):
+        """The record cached under ``(stage, key)``, made and published first if there is none.
+
+        ``make(entry) -> (record, artifacts)`` writes the artifacts at ``entry.path(name)``. A run
+        building the same key meanwhile is waited for and its entry used; a ``make`` that fails or
+        is interrupted leaves no entry behind.
+        """
+        found = self.lookup(stage, key)
+        if found is not None:
+            return found
+        entry = self.create(stage, key)
+        if entry.reused is not None:
+            return entry.reused
+        try:
+            return entry.commit(*make(entry))
+        except BaseException:
+            entry.discard()
+            raise
+
     def create(self, stage, key):
         """Start building an entry. Waits while another run builds the same key.
 
@@ -333,11 +352,11 @@ class Cache:
             stage_dir = os.path.join(self.root, stage)
             if stage == SPOOL or not STAGE_NAME.match(stage) or not _real_dir(stage_dir):
                 continue
-            for prefix in sorted(os.listdir(stage_dir)):
+            for prefix in _listdir(stage_dir):  # one unreadable folder must not fail a finished run
                 prefix_dir = os.path.join(stage_dir, prefix)
                 if not _real_dir(prefix_dir):
                     continue
-                for key in sorted(os.listdir(prefix_dir)):
+                for key in _listdir(prefix_dir):
                     path = os.path.join(prefix_dir, key)
                     if not (KEY.match(key) and key[:2] == prefix and _real_dir(path)):
                         continue  # not an entry this tool made
@@ -352,13 +371,38 @@ class Cache:
                     yield {"stage": stage, "key": key, "path": path, "bytes": size, "files": files,
                            "last_used": last_used}
 
+    def unreadable(self):
+        """Yield (path, reason) for the folders entries() cannot list: the root, stages, prefixes."""
+        def listed(folder):
+            try:
+                return [os.path.join(folder, name) for name in sorted(os.listdir(folder))], None
+            except OSError as exc:
+                return [], exc.strerror or str(exc)
+
+        if not os.path.isdir(self.root):
+            return
+        stages, reason = listed(self.root)
+        if reason:
+            yield self.root, reason
+        for stage_dir in stages:
+            name = os.path.basename(stage_dir)
+            if name == SPOOL or not STAGE_NAME.match(name) or not _real_dir(stage_dir):
+                continue
+            prefixes, reason = listed(stage_dir)
+            if reason:
+                yield stage_dir, reason
+            for prefix_dir in filter(_real_dir, prefixes):
+                reason = listed(prefix_dir)[1]
+                if reason:
+                    yield prefix_dir, reason
+
     def leftovers(self):
         """Yield (path, bytes, owner alive) for staging directories and spooled inputs."""
         for folder in (STAGING, SPOOL, TRASH):
             base = os.path.join(self.root, folder)
             if not os.path.isdir(base):
                 continue
-            for name in sorted(os.listdir(base)):
+            for name in _listdir(base):
                 path = os.path.join(base, name)
                 if not LEFTOVER_NAMES[folder].match(name) or os.path.islink(path):
                     continue  # not something this tool left

@@ -29,14 +29,18 @@ import warnings
 from .. import __version__
 from .errors import HPError, UsageError
 
-COMMON_OPTIONS = (
-    ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
-    ("--no-cache", "Recompute even if a cached result exists, and replace it."),
+# Every command has these; {basic_options} in a usage text stands for them.
+BASIC_OPTIONS = (
     ("-q --quiet", "Print nothing on stderr but errors."),
     ("-v --verbose", "Show tracebacks on errors."),
     ("-h --help", "Show this help and exit."),
     ("--version", "Show the version and exit."),
 )
+# Every cached stage has these; {common_options} in a stage's usage text stands for them.
+COMMON_OPTIONS = (
+    ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
+    ("--no-cache", "Recompute even if a cached result exists, and replace it."),
+) + BASIC_OPTIONS
 
 # No line of any command's --help is wider than this (an 80-column terminal).
 HELP_WIDTH = 80
@@ -92,20 +96,26 @@ def jobs_option(args):
 
 def with_common_options(doc):
     """A stage's usage text with the options every cached stage shares put in place, and the
-    exit statuses every stage shares at its end.
+    exit statuses every stage shares at its end."""
+    return _options_in(doc, "{common_options}", COMMON_OPTIONS).rstrip("\n") + "\n\n" + STAGE_EXIT_STATUS + "\n"
 
-    Their descriptions start in the column of the stage's own options' descriptions, and wrap
-    there to keep the help within 80 columns.
-    """
-    import re
+
+def with_basic_options(doc):
+    """A command's usage text with the options every command has put in place of {basic_options}."""
+    return _options_in(doc, "{basic_options}", BASIC_OPTIONS)
+
+
+def _options_in(doc, placeholder, options):
+    """``doc`` with ``options`` listed in place of ``placeholder``: their descriptions start in the
+    column of the command's own options' descriptions, and wrap there to keep within 80 columns."""
     import textwrap
 
     own = [m.end() - m.start() for m in re.finditer(r"^  -\S.*?\s{2,}(?=\S)", doc, re.MULTILINE)]
     column = max(own) if own else 24
     lines = [textwrap.fill(text, HELP_WIDTH, initial_indent="  %s" % flag.ljust(column - 2),
                            subsequent_indent=" " * column, break_long_words=False, break_on_hyphens=False)
-             for flag, text in COMMON_OPTIONS]
-    return doc.replace("{common_options}", "\n".join(lines)).rstrip("\n") + "\n\n" + STAGE_EXIT_STATUS + "\n"
+             for flag, text in options]
+    return doc.replace(placeholder, "\n".join(lines))
 
 
 def to_jsonable(value):
@@ -409,7 +419,8 @@ def written_part(record):
     return {name: value for name, value in record.items() if name not in PER_RUN}
 
 
-def _what_failed(exc):
+def what_failed(exc):
+    """The one-line reason an exception from an unusable record gives: the missing field, or its type and text."""
     if isinstance(exc, KeyError) and exc.args:
         return "no field %s" % json.dumps(exc.args[0]) if isinstance(exc.args[0], str) else "no %r" % exc.args[0]
     text = " ".join(str(exc).split())
@@ -621,7 +632,7 @@ class Stage(Command):
             what = "was made from a record not as its stage wrote it" if self.as_written(record) else \
                 "is not as hp-%s wrote it" % kind
             raise UsageError("the %s record %s, and %s cannot use it (%s)" % (
-                kind, what, self.name, _what_failed(exc)),
+                kind, what, self.name, what_failed(exc)),
                 "feed it a record an earlier stage wrote, unedited, or run the pipeline again from hp-load") from None
 
     def refuse_edited(self, record):

@@ -4,6 +4,7 @@ A record accumulates sections as it flows (see core/command.py); when several st
 produce a table of the contribution, later stages use the newest one.
 """
 
+import datetime
 import math
 
 # The sections each kind of record carries, and the fields each section always has: what
@@ -143,3 +144,23 @@ def current_table(record):
                 raise TypeError("%s.table_path and its row count are not a path and a number" % name)
             return section["table_path"], rows
     raise KeyError("record has no contribution table")
+
+
+def utc_now():
+    """The time a record is written, as the main pipeline writes its timestamps: ISO 8601, UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def prediction_arrays(record):
+    """A train record's prediction arrays: (reference (T, n, C), new (k, n, C), {name: array}).
+
+    T: the baseline's trees, k: the new forest's, n: benchmark rows, C: classes. The stage protocol
+    has checked that the files exist (core/command.py), and says so if they vanish meanwhile.
+    """
+    import numpy as np
+
+    training = record["training"]
+    reference = np.load(training["reference_predictions_path"])
+    with np.load(training["predictions_path"]) as arrays:
+        stored = {name: arrays[name] for name in arrays.files}
+    return reference, stored["new"], stored

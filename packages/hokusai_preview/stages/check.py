@@ -82,10 +82,10 @@ class Check(Stage):
         return result
 
     def compute(self, record, entry):
+        from ..core.bundle import Bundle
         from ..core.diagnostics import diagnose_parquet
-        from .train import open_record_bundle
 
-        bundle = open_record_bundle(record)
+        bundle = Bundle.for_record(record)
         contribution = record["contribution"]
         label = bundle.label_column
         benchmark = bundle.read_table("benchmark")

@@ -44,12 +44,12 @@ Record written (schema: schemas/delta.schema.json; its `output` follows
 schemas/delta-output.schema.json).
 """
 
-import datetime
 import math
 import os
 import time
 
 from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
+from ..core.records import utc_now
 from ..core.report import plural, signed
 
 __doc__ = with_common_options(__doc__)
@@ -110,7 +110,7 @@ class Delta(Stage):
             # Per-run facts, refreshed even when the estimate came from the cache.
             output = result["output"]
             output["preview_metadata"]["time_elapsed"] = round(_elapsed(result["timings"]), 3)
-            output["pipeline_metadata"]["timestamp"] = _now()
+            output["pipeline_metadata"]["timestamp"] = utc_now()
             output["preview_metadata"]["cache"] = result["cache"]
         return result
 
@@ -152,9 +152,6 @@ def curve_halves(points):
     return None
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
 
 def build_output(record, primary=None, bootstrap=500):
     """The delta output document for an eval record.
@@ -167,12 +164,13 @@ def build_output(record, primary=None, bootstrap=500):
     import numpy as np
 
     from ..core import estimate as est
+    from ..core.bundle import Bundle
     from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, deltaone_rule
     from ..core.metrics import score
-    from .train import open_record_bundle, record_arrays
+    from ..core.records import prediction_arrays
 
     started = time.perf_counter()
-    bundle = open_record_bundle(record)
+    bundle = Bundle.for_record(record)
     contribution, training, evaluation = record["contribution"], record["training"], record["evaluation"]
     if record.get("sample"):
         sample = record["sample"]
@@ -185,7 +183,7 @@ def build_output(record, primary=None, bootstrap=500):
     mode, trees, full_trees = training["mode"], int(training["trees"]), int(training["full_trees"])
     used, whole = int(sample["sample_size_used"]), int(sample["original_data_size"])
     y = bundle.benchmark_labels()
-    reference, new, _ = record_arrays(record)
+    reference, new, _ = prediction_arrays(record)
     baseline = evaluation["baseline_full_metrics"]
     measured_base, measured_new = evaluation["baseline_metrics"], evaluation["new_metrics"]
     included = [m for m in METRICS if m in baseline and m in measured_base and m in measured_new]
@@ -426,7 +424,7 @@ def build_output(record, primary=None, bootstrap=500):
             "evaluation_time_seconds": evaluation["evaluation_time_seconds"] + (time.perf_counter() - started),
             "pipeline_run_id": run_id,
         },
-        "pipeline_metadata": {"run_id": run_id, "timestamp": _now(), "dry_run": False, "config": config},
+        "pipeline_metadata": {"run_id": run_id, "timestamp": utc_now(), "dry_run": False, "config": config},
         "preview_metadata": preview,
     }
 

@@ -30,10 +30,10 @@ record plus `evaluation`: the benchmark (rows, features, classes, data hash),
 the metrics above, the timestamp and the time the evaluation took.
 """
 
-import datetime
 import time
 
 from ..core.command import Stage, carry, with_common_options
+from ..core.records import utc_now
 from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
@@ -47,16 +47,17 @@ class Eval(Stage):
     prefetch = ("numpy", "pyarrow.parquet")
 
     def compute(self, record, entry):
+        from ..core.bundle import Bundle
         from ..core.estimate import Profile, delta_one, like_for_like
         from ..core.metrics import score
-        from .train import open_record_bundle, record_arrays
+        from ..core.records import prediction_arrays
 
         started = time.perf_counter()
-        bundle = open_record_bundle(record)
+        bundle = Bundle.for_record(record)
         training = record["training"]
         mode, full = training["mode"], int(training["full_trees"])
         y = bundle.benchmark_labels()
-        reference, new, arrays = record_arrays(record)
+        reference, new, arrays = prediction_arrays(record)
         profile = None
         if len(new) < full or (record.get("sample") or {}).get("sampled"):
             stored = training.get("reference_profile")
@@ -82,7 +83,7 @@ class Eval(Stage):
             "compared_trees": int(len(new)),
             "reference_profile": profile.to_json() if profile is not None else None,
             "learning_curve": curve,
-            "evaluation_timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "evaluation_timestamp": utc_now(),
             "evaluation_time_seconds": round(time.perf_counter() - started, 4),
         }
         self.info("scored both models on %s: accuracy %.4f -> %.4f (%d trees each)" % (

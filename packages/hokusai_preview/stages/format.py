@@ -41,10 +41,7 @@ Options:
                           intervals and the DeltaOne threshold to FILE (.png,
                           .svg or .pdf; needs matplotlib: make install).
   --output-file FILE      Write to FILE (atomically) instead of stdout.
-  -q --quiet              Print nothing on stderr but errors.
-  -v --verbose            Show tracebacks on errors.
-  -h --help               Show this help and exit.
-  --version               Show the version and exit.
+{basic_options}
 
 hp-format caches nothing: rendering takes less time than a cache lookup would.
 
@@ -57,12 +54,12 @@ import json
 import os
 import sys
 
-from ..core.command import Stage, choice_option, dumps_record, write_stdout
+from ..core.command import UNUSABLE, Stage, choice_option, dumps_record, what_failed, with_basic_options, write_stdout
 from ..core.errors import UsageError
 
+__doc__ = with_basic_options(__doc__)
+
 FORMATS = ("json", "jsonl", "pretty")
-# What a record missing a field or holding a wrong type raises while it is converted.
-UNREADABLE = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 FEED = "fix it, or feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' wrote"
 
 
@@ -117,7 +114,7 @@ class Format(Stage):
         if self.summarising:
             try:
                 text = summary.render(rows, summary_fmt)
-            except UNREADABLE:
+            except UNUSABLE:
                 # Render row by row only to name the input that cannot be rendered.
                 self.each(rows, lambda row: summary.render([row], summary_fmt))
                 raise
@@ -185,11 +182,10 @@ class Format(Stage):
         for number, item in enumerate(items, 1):
             try:
                 results.append(convert(item))
-            except UNREADABLE as exc:
-                what = "no %s" % exc.args[0] if isinstance(exc, KeyError) and exc.args else type(exc).__name__
+            except UNUSABLE as exc:
                 place = self.places[number - 1] if number <= len(self.places) else "input %d" % number
                 raise UsageError("%s is not a complete delta output, error record or summary row (%s)" % (
-                    place, what), FEED) from None
+                    place, what_failed(exc)), FEED) from None
         return results
 
     @staticmethod

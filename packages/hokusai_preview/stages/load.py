@@ -84,7 +84,7 @@ class Load(Stage):
         try:
             if source == "-":
                 spooled = path = spool_stdin(spool_dir)
-            elif _check_readable(source) == "stream":
+            elif check_readable(source) == "stream":
                 # A pipe (e.g. bash's <(zcat ...)) can be read once only: copy it first.
                 with open(source, "rb") as stream:
                     spooled = path = spool_stream(stream, spool_dir, label)
@@ -185,7 +185,7 @@ def _format_name(contribution):
     return "csv, %s-delimited" % {"\t": "tab", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
-def _check_readable(path, stdin=True):
+def check_readable(path, stdin=True):
     """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable.
 
     ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
@@ -415,7 +415,7 @@ class ContributionLoader:
             name = feature["name"]
             array = batch.column(name)
             if feature["kind"] == "numeric":
-                values = self.numeric(name, array, offset)
+                values = numeric_feature(array, name, offset, self.label)
             elif pa.types.is_string(array.type) and feature["kind"] == "text":
                 values = array
             elif pa.types.is_null(array.type) or pa.types.is_floating(array.type) and array.null_count == len(array):
@@ -435,52 +435,6 @@ class ContributionLoader:
         self.missing_feature_rows += int(any_missing[known_rows].sum())
         self.rows_written += len(kept)
         return pa.Table.from_pydict(columns, schema=self.output_schema())
-
-    def numeric(self, name, array, offset):
-        """A numeric feature as float64 (NaN as missing); DataError for text or infinite values."""
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        from ..core.dataio import _short
-
-        if pa.types.is_null(array.type):
-            return pa.nulls(len(array), pa.float64())
-        if pa.types.is_boolean(array.type):
-            array = pc.cast(array, pa.float64())
-        elif pa.types.is_string(array.type):
-            trimmed = pc.utf8_trim_whitespace(array)
-            trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-            try:
-                array = pc.cast(trimmed, pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                row, value = _first_non_numeric(trimmed)
-                hint = _number_hint(value) or "fix or empty that cell, or give each column one type of value"
-                raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
-                    self.label, name, _short(value), row + offset + 1), hint) from None
-        elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
-            # Integers past 2**53 round to the nearest float64, as scikit-learn will see them anyway.
-            array = pc.cast(array, pa.float64(), safe=False)
-        else:
-            raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
-                self.label, name, array.type), "give plain numbers in that column")
-        values = array.to_numpy(zero_copy_only=False)
-        infinite = np.isinf(values)
-        if infinite.any():
-            first = int(np.flatnonzero(infinite)[0]) + offset
-            raise DataError("%s: column %r has %s (first: data row %d)" % (
-                self.label, name, _rows(int(infinite.sum()), noun="infinite value"), first + 1),
-                "replace them with empty cells or finite numbers")
-        with np.errstate(invalid="ignore"):
-            huge = np.abs(values) > FLOAT32_MAX  # NaN compares False
-        if huge.any():  # scikit-learn's trees split on float32: such a value would fail the training
-            first = int(np.flatnonzero(huge)[0]) + offset
-            raise DataError("%s: column %r has %s beyond +/-3.4e38, the model's float32 range (first: data row %d)" % (
-                self.label, name, _rows(int(huge.sum()), noun="value"), first + 1),
-                "replace them with empty cells or smaller numbers")
-        if np.isnan(values).any():
-            array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
-        return array
 
     def out_of_range(self, batch):
         """The DataError for a batch whose JSON pandas cannot write: a date or time beyond the years
@@ -668,6 +622,55 @@ def _rows(count, singular="", plural="", noun="row"):
     text = "{:,} {}{}".format(count, noun, "" if count == 1 else "es" if noun.endswith("s") else "s")
     verb = singular if count == 1 else plural
     return text + (" " + verb if verb else "")
+
+
+def numeric_feature(array, name, offset, label):
+    """A numeric feature's Arrow ``array`` as float64 (NaN as missing); DataError for text or infinite
+    values, naming the column ``name``, the data row (``offset``: rows before this array) and the
+    file ``label``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..core.dataio import _short
+
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.float64())
+    if pa.types.is_boolean(array.type):
+        array = pc.cast(array, pa.float64())
+    elif pa.types.is_string(array.type):
+        trimmed = pc.utf8_trim_whitespace(array)
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        try:
+            array = pc.cast(trimmed, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            row, value = _first_non_numeric(trimmed)
+            hint = _number_hint(value) or "fix or empty that cell, or give each column one type of value"
+            raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
+                label, name, _short(value), row + offset + 1), hint) from None
+    elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
+        # Integers past 2**53 round to the nearest float64, as scikit-learn will see them anyway.
+        array = pc.cast(array, pa.float64(), safe=False)
+    else:
+        raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
+            label, name, array.type), "give plain numbers in that column")
+    values = array.to_numpy(zero_copy_only=False)
+    infinite = np.isinf(values)
+    if infinite.any():
+        first = int(np.flatnonzero(infinite)[0]) + offset
+        raise DataError("%s: column %r has %s (first: data row %d)" % (
+            label, name, _rows(int(infinite.sum()), noun="infinite value"), first + 1),
+            "replace them with empty cells or finite numbers")
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(values) > FLOAT32_MAX  # NaN compares False
+    if huge.any():  # scikit-learn's trees split on float32: such a value would fail the training
+        first = int(np.flatnonzero(huge)[0]) + offset
+        raise DataError("%s: column %r has %s beyond +/-3.4e38, the model's float32 range (first: data row %d)" % (
+            label, name, _rows(int(huge.sum()), noun="value"), first + 1),
+            "replace them with empty cells or smaller numbers")
+    if np.isnan(values).any():
+        array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
+    return array
 
 
 def _first_non_numeric(array):

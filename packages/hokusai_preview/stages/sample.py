@@ -18,12 +18,12 @@ Options:
   --seed N                Random seed [default: 42].
 {common_options}
 
-Record written (schema: schemas/sample.schema.json): everything in the load
-record plus `sample`: the sampled table's path, `sample_size_used`,
-`original_data_size`, `sampled` (true when rows were dropped), the seed and the
-class counts before and after; when sampled, `rows_path` (which rows were kept
-and every row's label, for hp-train to fit on the rows the full run's train/test
-split keeps) and `classes`.
+Record written (schema: schemas/sample.schema.json): everything in the input
+record (hp-load's or hp-check's) plus `sample`: the sampled table's path,
+`sample_size_used`, `original_data_size`, `sampled` (true when rows were
+dropped), the seed and the class counts before and after; when sampled,
+`rows_path` (which rows were kept and every row's label, for hp-train to fit on
+the rows the full run's train/test split keeps) and `classes`.
 """
 
 from ..core.command import Stage, positive_int, seed_option, with_common_options
@@ -128,7 +128,7 @@ def label_codes(parquet, label, classes):
 
 
 # pyarrow converts between numpy and Arrow through code that imports pandas (about a second of
-# start-up); these two zero-copy views of plain integer arrays keep hp-sample free of it.
+# start-up); this zero-copy view of plain integer arrays keeps hp-sample free of it.
 def _numpy_ints(array):
     """An Arrow integer array without nulls as a read-only numpy view."""
     import numpy as np

@@ -58,7 +58,7 @@ import sys
 import time
 
 from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
-from ..core.errors import BaselineError, DataError, UsageError
+from ..core.errors import DataError, UsageError
 from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
@@ -114,10 +114,11 @@ class Train(Stage):
         import numpy as np
         import pandas as pd
 
+        from ..core.bundle import Bundle
         from ..core.fsutil import atomic_path
         from ..core.modelfile import save_model
 
-        bundle = open_record_bundle(record)
+        bundle = Bundle.for_record(record)
         bundle.check_contents(self.trust_model, cache=self.cache)  # refused whether or not this run loads it
         if bundle.trust_model and bundle.model_format != "skops":
             self.warn("--trust-model: the %s model file %s is loaded as it is; that runs any code it contains"
@@ -236,36 +237,21 @@ class Train(Stage):
 
         shipped = mode == "fine_tune" or self.seed == int(bundle.recipe["params"]["random_state"])
         key = make_key("reference", bundle.fingerprint, {"seed": None if shipped else self.seed})
-        if self.cache.lookup("reference", key) is None:
-            entry = self.cache.create("reference", key)  # waits if another run is computing it
-            if entry.reused is None:
-                try:
-                    trainer = Trainer(bundle, mode, self.seed, self.jobs, benchmark)
-                    probas = trainer.reference(shipped)
-                    with atomic_path(entry.path("reference.npy")) as tmp:
-                        with open(tmp, "wb") as handle:
-                            # Through bytes: np.save into a real file fails on a full disk with an
-                            # OSError that has no errno, which would read as a bug, not as exit 7.
-                            buffer = io.BytesIO()
-                            np.save(buffer, probas)
-                            handle.write(buffer.getbuffer())
-                    entry.commit({"trees": int(len(probas))}, ["reference.npy"])
-                except BaseException:
-                    entry.discard()
-                    raise
+
+        def make(entry):
+            probas = Trainer(bundle, mode, self.seed, self.jobs, benchmark).reference(shipped)
+            with atomic_path(entry.path("reference.npy")) as tmp:
+                with open(tmp, "wb") as handle:
+                    # Through bytes: np.save into a real file fails on a full disk with an
+                    # OSError that has no errno, which would read as a bug, not as exit 7.
+                    buffer = io.BytesIO()
+                    np.save(buffer, probas)
+                    handle.write(buffer.getbuffer())
+            return {"trees": int(len(probas))}, ["reference.npy"]
+
+        self.cache.build("reference", key, make)
         self.reference_path = os.path.join(self.cache.entry_dir("reference", key), "reference.npy")
         return np.load(self.reference_path)
-
-
-def open_record_bundle(record):
-    """The record's baseline bundle, verified and checked to be the one the record was made with."""
-    from ..core.bundle import Bundle
-
-    bundle = Bundle.open(record["baseline"]["path"])
-    if "sha256:" + bundle.fingerprint != record["baseline"]["fingerprint"]:
-        raise BaselineError("the baseline bundle %s changed since this record was made" % bundle.path,
-                            "run the pipeline again from hp-load")
-    return bundle
 
 
 class Trainer:
@@ -537,21 +523,6 @@ class FullRunSplit:
         rows = np.where(chosen < n_base, chosen, n_base + np.searchsorted(positions, chosen - n_base))
         joined = pd.concat([self.base, table[list(self.base.columns)]], ignore_index=True)
         return joined.iloc[rows].reset_index(drop=True), int((chosen >= n_base).sum())
-
-
-def record_arrays(record):
-    """The train record's prediction arrays: (reference (T,n,C), new (k,n,C), {name: array})."""
-    import numpy as np
-
-    training = record["training"]
-    for key in ("predictions_path", "reference_predictions_path"):
-        if not os.path.exists(training[key]):
-            raise UsageError("%s no longer exists (the cache was cleared?)" % training[key],
-                             "run the pipeline again from hp-load")
-    reference = np.load(training["reference_predictions_path"])
-    with np.load(training["predictions_path"]) as arrays:
-        stored = {name: arrays[name] for name in arrays.files}
-    return reference, stored["new"], stored
 
 
 main = Train.entry_point

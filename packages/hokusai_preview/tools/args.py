@@ -17,6 +17,7 @@ import shlex
 import sys
 
 from .. import __version__
+from ..core.command import with_basic_options
 from ..core.errors import HPError, UsageError
 
 DRIVER_USAGE = """\
@@ -63,14 +64,12 @@ Options:
   --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else
                           ~/.cache/hokusai-preview).
   --no-cache              Recompute every stage and replace its cached results.
-  -q --quiet              Print nothing on stderr but errors.
-  -v --verbose            Show tracebacks on errors.
-  -h --help               Show this help and exit.
-  --version               Show the version and exit.
+{basic_options}
 
 Exit status: 0 success, 2 usage, 3 bad data, 4 bad baseline, 5 baseline
 integrity failure, 6 untrusted model, 7 cannot write output, 1 internal error.
 """
+DRIVER_USAGE = with_basic_options(DRIVER_USAGE)
 
 
 def shell_code(argv):

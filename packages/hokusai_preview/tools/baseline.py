@@ -35,10 +35,7 @@ Options:
                           instead of retraining.
   --force                 Replace DIR if it holds a bundle and nothing else.
   --jobs N                CPU cores for training, 0 for all [default: 0].
-  -q --quiet              Print nothing on stderr but errors.
-  -v --verbose            Show tracebacks on errors.
-  -h --help               Show this help and exit.
-  --version               Show the version and exit.
+{basic_options}
 
 Exit status: 0 success, 2 usage, 3 a table that cannot be read or used, 7 DIR
 cannot be written (or holds a bundle and --force was not given, or holds other
@@ -50,10 +47,12 @@ import shutil
 import tempfile
 
 from .. import __version__
-from ..core.command import Command, choice_option, jobs_option, seed_option
+from ..core.command import Command, choice_option, jobs_option, seed_option, with_basic_options
 from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
 from ..core.fsutil import inside
 from ..core.report import plural
+
+__doc__ = with_basic_options(__doc__)
 
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
 
@@ -64,9 +63,9 @@ def read_any(path, expected=()):
     import pyarrow as pa
 
     from ..core.dataio import BatchReader, cast_batch, read_with_restarts
-    from ..stages.load import _check_readable
+    from ..stages.load import check_readable
 
-    _check_readable(path, stdin=False)
+    check_readable(path, stdin=False)
     reader = BatchReader(path, expected=expected)
     batches = read_with_restarts(lambda: list(reader.batches()), path)
     if not sum(batch.num_rows for batch in batches):  # a header alone gives an empty batch
@@ -230,8 +229,8 @@ class Baseline(Command):
             for frame in (train, bench):  # stored as contributions are, or True and "true" would differ
                 frame[feature["name"]] = canonical_categories(frame[feature["name"]], feature["kind"])
         numeric = [f["name"] for f in kinds if f["kind"] == "numeric"]
-        numbers_in(train, numeric, args["--train-data"], label)
-        numbers_in(bench, numeric, args["--benchmark-data"], label)
+        numbers_in(train, numeric, args["--train-data"])
+        numbers_in(bench, numeric, args["--benchmark-data"])
         model_id = _model_id(args)
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
@@ -243,7 +242,7 @@ def _model_id(args):
     return args["--model-id"] or os.path.basename(os.path.abspath(args["--output"]).rstrip("/"))
 
 
-def numbers_in(frame, numeric, path, label):
+def numbers_in(frame, numeric, path):
     """Check ``frame``'s columns of the numeric features as hp-load checks a contribution's: a
     DataError names the file, column, value and row of text, or of an infinite value (which the
     forest cannot split on). A column read as text becomes float64 numbers (empty cells missing);
@@ -254,14 +253,13 @@ def numbers_in(frame, numeric, path, label):
     import pandas as pd
     import pyarrow as pa
 
-    from ..stages.load import ContributionLoader
+    from ..stages.load import numeric_feature
 
-    loader = ContributionLoader(None, path, label_column=label)  # for its numeric(), which needs no bundle
     for name in numeric:
         array = pa.array(frame[name], from_pandas=True)
         if pa.types.is_large_string(array.type):  # pandas' str columns; the loader reads Arrow's string
             array = array.cast(pa.string())
-        values = loader.numeric(name, array, 0)
+        values = numeric_feature(array, name, 0, path)
         if not pd.api.types.is_numeric_dtype(frame[name]):
             frame[name] = values.to_numpy(zero_copy_only=False)  # float64, missing as NaN
 

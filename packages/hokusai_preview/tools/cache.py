@@ -30,10 +30,7 @@ Options:
   --json                  Print one JSON object instead of text.
   --cache-dir DIR         Cache directory (default: $HP_CACHE_DIR, else
                           ~/.cache/hokusai-preview).
-  -q --quiet              Print nothing on stderr but errors.
-  -v --verbose            Show tracebacks on errors.
-  -h --help               Show this help and exit.
-  --version               Show the version and exit.
+{basic_options}
 
 Exit status: 0 success, 2 usage, 7 the cache cannot be written.
 """
@@ -42,9 +39,11 @@ import json
 import os
 import time
 
-from ..core.command import Command, write_stdout
+from ..core.command import Command, with_basic_options, write_stdout
 from ..core.errors import OutputError, UsageError
 from ..core.report import plural
+
+__doc__ = with_basic_options(__doc__)
 
 # Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
 STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "bundle-check")
@@ -74,6 +73,11 @@ class CacheCommand(Command):
                                  None) from None
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
             self.info("evicted %s (%s)" % (entries_text(len(removed)), human(sum(e["bytes"] for e in removed))))
+        for path, reason in cache.unreadable():
+            if path == cache.root:
+                raise OutputError("cannot read the cache %s: %s" % (path, reason),
+                                  "check the directory's permissions, or give --cache-dir another")
+            self.warn("cannot read %s: %s; the entries in it are not counted" % (path, reason))
         info = describe(cache)
         if args["--max-bytes"] is not None and info["bytes"] > limit:  # enforce_limit skips what it cannot remove
             raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it read-only?)"
