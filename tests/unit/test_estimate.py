@@ -201,6 +201,11 @@ def test_missing_trees_give_their_luck_and_sampling_adds_to_it():
     e = sampled["estimate"]
     assert e["delta_one"] == pytest.approx((e["accuracy"] + e["f1"]) / 2)
     assert e["accuracy"] > measured["accuracy"]  # the curve rises: the estimate extrapolates upwards
+    # A sample too small to extrapolate from is what it shows, and says so.
+    small = est.full_run_estimate(["accuracy", "f1"], measured, curve, profile, 100, 100, 700, 2800, 600,
+                                  extrapolate=False)
+    assert not small["extrapolated"] and small["curve_trust"] is None
+    assert small["estimate"]["accuracy"] == measured["accuracy"] and small["sd"]["delta_one"] > 0
 
 
 def test_two_halves_that_disagree_beyond_their_trees_luck_widen_the_spread_by_exactly_that():

@@ -492,8 +492,8 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     steepens = curve_steepens(rows, [values["delta_one"] for _, values in points], base_rows,
                               point_noise["delta_one"])
     return {"estimate": estimate, "sd": sd, "from_unfitted_trees": tree, "from_sampling": sampling,
-            "from_row_draw": row_draw, "exact": False, "extrapolated": True, "curve_trust": trust,
-            "steepens": steepens}
+            "from_row_draw": row_draw, "exact": False, "extrapolated": bool(extrapolate),
+            "curve_trust": trust if extrapolate else None, "steepens": steepens}
 
 
 def curve_steepens(rows, deltas, base_rows, point_sd):

@@ -254,7 +254,7 @@ def class_columns(forest, classes):
 
 
 def tree_probas(forest, X, classes, start=0):
-    """Per-tree class probabilities, float32 array (n_trees - start, n_rows, len(classes)).
+    """Per-tree class probabilities, float64 array (n_trees - start, n_rows, len(classes)).
 
     ``forest`` is the fitted Pipeline's forest step, ``X`` the rows already transformed by its
     preprocessing (n_rows, n_encoded_features), ``start`` the first tree wanted (default 0: the
@@ -263,7 +263,10 @@ def tree_probas(forest, X, classes, start=0):
     """
     columns = class_columns(forest, classes)
     trees = forest.estimators_[start:]
-    out = np.zeros((len(trees), X.shape[0], len(classes)), dtype=np.float32)
+    # float64 as scikit-learn's own: its forest sums the trees' float64 probabilities in order,
+    # which a mean over axis 0 repeats bit for bit. float32 would move AUROC in the 5th digit
+    # where rounding breaks a tie between two rows' scores.
+    out = np.zeros((len(trees), X.shape[0], len(classes)), dtype=np.float64)
     for i, tree in enumerate(trees):
         out[i][:, columns] = tree.predict_proba(X)
     return out
