@@ -47,6 +47,27 @@ def test_the_contaminated_example_loses_its_benchmark_copies():
                                               "(60 exact, 20 near;")
 
 
+def test_messages_name_rows_as_the_file_numbers_them_past_dropped_ones(tmp_path):
+    # 300 rows of an unknown label (dropped by hp-load), then 10 benchmark rows, then clean rows:
+    # the first benchmark copy is data row 301 of the file, whatever hp-load kept.
+    clean = pd.read_csv(CLEAN)
+    unknown = clean.iloc[:300].assign(label="XX")
+    copies = default_benchmark().iloc[10:20][list(clean.columns)]
+    path = tmp_path / "shifted.csv"
+    pd.concat([unknown, copies, clean.iloc[300:]]).to_csv(path, index=False)
+    load, result = pipe(("hp-load", str(path)), ("hp-check",))
+    assert load.code == result.code == 0, result
+    validate(load.records[0], "load")
+    (record,) = result.records
+    validate(record, "check")
+    assert record["check"]["diagnostics"]["contamination"]["examples"][0]["row"] == 0  # the JSON's positions
+    (warning,) = [w for w in record["check"]["diagnostics"]["warnings"] if w.startswith("benchmark contamination")]
+    assert "10 exact, 0 near; e.g. data row 301 ~ benchmark row 10)" in warning
+    # The original file's near repeat, data rows 982 ~ 888, moved down by the 10 rows put before it.
+    (note,) = [n for n in record["check"]["diagnostics"]["notes"] if n.startswith("duplicates")]
+    assert "e.g. data row 992 ~ data row 898)" in note
+
+
 def test_keep_contaminated_trains_with_every_row():
     (record,) = check(CONTAMINATED, "--keep-contaminated").records
     validate(record, "check")

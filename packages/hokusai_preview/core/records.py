@@ -51,7 +51,8 @@ def missing_field(record):
 
 
 # Fields naming a file a later stage reads (tables, models, predictions), wherever they appear.
-FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path")
+FILE_FIELDS = ("table_path", "model_path", "predictions_path", "reference_predictions_path", "rows_path",
+               "dropped_rows_path")
 
 
 MAX_DEPTH = 32  # a stage's record nests about 8 deep; the tool's own walks over records recurse

@@ -83,7 +83,7 @@ class Check(Stage):
 
     def compute(self, record, entry):
         from ..core.bundle import Bundle
-        from ..core.diagnostics import diagnose_parquet
+        from ..core.diagnostics import diagnose_parquet, file_rows, messages
 
         bundle = Bundle.for_record(record)
         contribution = record["contribution"]
@@ -95,6 +95,11 @@ class Check(Stage):
         findings, keep, class_counts = diagnose_parquet(
             contribution["table_path"], benchmark, base, bundle.features, label, bundle.classes, seed=self.seed,
             remove_contaminated=not self.keep, cleaned_path=cleaned)
+        if contribution.get("dropped_rows_path"):  # name rows as the file numbers them, past the dropped ones
+            import numpy as np
+
+            findings["warnings"], findings["notes"] = messages(
+                findings, file_rows(np.load(contribution["dropped_rows_path"])))
         removed = int((~keep).sum())
         artifacts = []
         table_path, rows = contribution["table_path"], contribution["rows_used"]

@@ -126,10 +126,11 @@ class Load(Stage):
                              expected=[self.args["--label-column"] or self.bundle.label_column]
                              + list(self.bundle.feature_names))
         table_path = entry.path("contribution.parquet")
+        loaders = []
 
         def load():  # a fresh loader per read: a restart discards what the last one counted
-            loader = ContributionLoader(self.bundle, self.current["label"], self.args["--label-column"])
-            return loader.run(reader, table_path)
+            loaders[:] = [ContributionLoader(self.bundle, self.current["label"], self.args["--label-column"])]
+            return loaders[0].run(reader, table_path)
 
         try:
             contribution = read_with_restarts(load, self.current["label"])
@@ -148,8 +149,23 @@ class Load(Stage):
             contribution["validation"]["warnings"].insert(0, reader.note)
         contribution.update(format=reader.format, delimiter=reader.delimiter, compressed=reader.compressed,
                             file_sha256="sha256:" + self.current["sha256"], bytes=self.current["bytes"])
+        artifacts = ["contribution.parquet"]
+        if loaders[0].dropped_rows:
+            import io
+
+            import numpy as np
+
+            from ..core.fsutil import atomic_path
+
+            buffer = io.BytesIO()  # as hp-train saves arrays: a full disk then fails with its errno
+            np.save(buffer, np.concatenate(loaders[0].dropped_rows).astype(np.int64))
+            with atomic_path(entry.path("dropped_rows.npy")) as tmp:
+                with open(tmp, "wb") as handle:
+                    handle.write(buffer.getbuffer())
+            contribution["dropped_rows_path"] = entry.path("dropped_rows.npy")
+            artifacts.append("dropped_rows.npy")
         out = {"baseline": self.bundle.identity(), "contribution": contribution}
-        return out, ["contribution.parquet"]
+        return out, artifacts
 
     def report(self, contribution):
         """The short summary on stderr: one line, then one line per warning."""
@@ -245,6 +261,7 @@ class ContributionLoader:
         self.manifest = ManifestBuilder(source_label)
         self.class_counts = {}
         self.unseen = {}
+        self.dropped_rows = []  # data-row numbers (from 1) of rows dropped for unknown labels, per batch
         self.missing_feature_rows = 0
         self.missing_by_feature = {}
         self.rows_written = 0
@@ -405,6 +422,9 @@ class ContributionLoader:
                 "fill in the labels or remove those rows")
         known = pc.is_in(labels, value_set=pa.array(self.bundle.classes, type=pa.string()))
         _add_counts(self.unseen, labels.filter(pc.invert(known)))
+        unknown = np.flatnonzero(~np.asarray(known, dtype=bool))
+        if len(unknown):  # for hp-check's messages, which name rows as this file numbers them
+            self.dropped_rows.append(unknown + offset + 1)
         kept = labels.filter(known)
         _add_counts(self.class_counts, kept)
 
