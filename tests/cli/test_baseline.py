@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from helpers import EXAMPLES, run
+from helpers import DATASETS, EXAMPLES, run
 
 HEADER_ONLY = "protocol,compounds,input_fields,iterations,num_pending,hour,day,label\n"
 
@@ -353,17 +353,19 @@ def test_a_label_column_not_in_the_table_is_refused_naming_the_columns_it_has(la
 
 
 def test_counts_of_one_are_singular(tmp_path):
+    """(A benchmark of one row is one class, which is refused: two rows, one seen in training.)"""
     import pandas as pd
 
     frame = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
     frame.head(1).to_csv(str(tmp_path / "one.csv"), index=False)
+    other = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet")
+    other = other[other["label"] != frame["label"][0]].head(1)
+    pd.concat([frame.head(1), other]).to_csv(str(tmp_path / "two.csv"), index=False)
     result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
-                 str(tmp_path / "one.csv"), "--output", str(tmp_path / "b"))
+                 str(tmp_path / "two.csv"), "--output", str(tmp_path / "b"))
     assert result.code == 0, result
-    assert "hp-baseline: warning: 1 of 1 benchmark row also appears in the training table" in result.stderr
-    assert "hp-baseline: warning: the benchmark has 1 row, fewer than the 800 DeltaOne needs" in result.stderr
+    assert "hp-baseline: warning: 1 of 2 benchmark rows also appears in the training table" in result.stderr
     assert "RandomForestClassifier on 1,000 base rows, accuracy " in result.stderr
-    assert result.stderr.rstrip().endswith(" on 1 benchmark row")
     frame.loc[5, "label"] = None
     frame.to_csv(str(tmp_path / "unlabelled.csv"), index=False)
     refused = run("hp-baseline", "--train-data", str(tmp_path / "unlabelled.csv"), "--benchmark-data",
@@ -379,3 +381,122 @@ def test_a_positive_class_is_for_two_classes_only(tmp_path):
     assert result.err_lines == ["hp-baseline: error: --positive-class is for a label of two classes; 'label' has 4; "
                                 "leave it out: every metric of more classes is weighted over all of them"]
     assert not (tmp_path / "b").exists()
+
+
+def _split(dataset, train_rows, bench_rows, seed=1):
+    """A shipped dataset's rows shuffled, without repeats: (training, benchmark) DataFrames."""
+    import pandas as pd
+
+    frame = pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet")).drop_duplicates()
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return (frame.iloc[:train_rows].reset_index(drop=True),
+            frame.iloc[train_rows:train_rows + bench_rows].reset_index(drop=True))
+
+
+def _build(tmp_path, train, bench, *extra):
+    paths = [str(tmp_path / "train.parquet"), str(tmp_path / "bench.parquet")]
+    train.to_parquet(paths[0], index=False)
+    bench.to_parquet(paths[1], index=False)
+    return run("hp-baseline", "--train-data", paths[0], "--benchmark-data", paths[1], "--output",
+               str(tmp_path / "bundle"), "--jobs", "1", *extra), paths
+
+
+def test_a_clean_build_gives_no_warning(tmp_path):
+    train, bench = _split("credit_data", 600, 900)
+    result, _ = _build(tmp_path, train, bench)
+    assert result.code == 0, result
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("hp-baseline: built "), result
+    shipped = run("hp-baseline", *TABLES, "--output", str(tmp_path / "shipped"), "--jobs", "1")
+    assert shipped.code == 0, shipped
+    assert [line for line in shipped.err_lines if "warning" in line] == [
+        "hp-baseline: warning: the benchmark has 700 rows, fewer than the 800 DeltaOne needs: every verdict will "
+        "be insufficient_samples"]  # its only shortcoming
+
+
+def test_labels_that_differ_only_in_letter_case_are_warned_about(tmp_path):
+    """'BAD' and 'bad' become two classes, as hp-load tells a contributor ("did you mean 'bad'?")."""
+    train, bench = _split("credit_data", 600, 900)
+    train.loc[train.index[train["label"] == "bad"][:20], "label"] = "BAD"
+    result, _ = _build(tmp_path, train, bench)
+    assert result.code == 0, result
+    assert result.err_lines[:-1] == [
+        "hp-baseline: warning: the training table has labels that differ only in letter case, which become "
+        "separate classes: 'BAD' and 'bad'; if they mean the same, make them one value in both tables"]
+
+    train, bench = _split("hpc_data", 600, 900)
+    for label in ("F", "L", "M", "VF"):  # four pairs: three shown, then a count
+        train.loc[train.index[train["label"] == label][:12], "label"] = " %s " % label.lower()
+    result, _ = _build(tmp_path, train, bench, "--force")
+    assert result.code == 0, result
+    assert ("hp-baseline: warning: the training table has labels that differ only in letter case, which become "
+            "separate classes: 'F' and 'f', 'L' and 'l', 'M' and 'm' and 1 more pair; if they mean the same, make "
+            "them one value in both tables") in result.err_lines
+
+
+def test_feature_columns_that_look_like_identifiers_are_warned_about(tmp_path):
+    """A product code in every row, a customerId, a row number: features the forest splits on and
+    contributors must supply. The reviews are all different too, but free text; and measured
+    numbers (fractions) are not identifiers either."""
+    import numpy as np
+
+    train, bench = _split("fine_food_reviews", 300, 900)
+    assert train["product"].nunique() == len(train) and train["review"].nunique() == len(train)
+    for frame, start in ((train, 0), (bench, len(train))):
+        frame["customerId"] = np.arange(len(frame)) % 7
+        frame["seq"] = np.arange(start, start + len(frame))
+        frame["score"] = np.random.RandomState(start).uniform(0, 5, len(frame))
+    result, _ = _build(tmp_path, train, bench)
+    assert result.code == 0, result
+    assert result.err_lines[:-1] == [
+        "hp-baseline: warning: feature columns 'product' (a different value in every row), 'customerId' (named like "
+        "one) and 'seq' (a different value in every row) look like identifiers: the forest splits on them and "
+        "contributors must supply them; drop them from both tables"]  # not also as unseen benchmark categories
+
+    train, bench = _split("credit_data", 600, 900)
+    train["ID"], bench["ID"] = "x", "x"
+    result, _ = _build(tmp_path, train, bench, "--force")
+    assert result.err_lines[:-1] == [
+        "hp-baseline: warning: feature column 'ID' (named like one) looks like an identifier: the forest splits on it "
+        "and contributors must supply it; drop it from both tables"]
+    train, bench = _split("credit_data", 40, 900)  # fewer than 50 rows: all different by chance
+    train["code"], bench["code"] = ["c%d" % i for i in range(40)], "c1"
+    result, _ = _build(tmp_path, train, bench, "--force")
+    assert result.code == 0 and "identifier" not in result.stderr, result
+
+
+def test_a_benchmark_of_a_single_class_is_refused_as_a_training_table_of_one_is(tmp_path):
+    """AUROC is undefined on it, precision is 1.0 whatever the model does, and DeltaOne would
+    judge one class alone: refused with exit 3, as a single-class training table is."""
+    import pandas as pd
+
+    bench = pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet")
+    path = tmp_path / "vf.csv"
+    bench[bench["label"] == "VF"].to_csv(str(path), index=False)
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", str(path),
+                 "--output", str(tmp_path / "b"))
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-baseline: error: benchmark table %s has a single class 'VF': AUROC is undefined "
+                                "on it, precision is trivially 1.0 and DeltaOne would judge that class alone; give a "
+                                "benchmark with rows of at least two classes" % path]
+    assert not (tmp_path / "b").exists()
+
+
+def test_benchmark_categories_the_training_table_lacks_are_warned_about(tmp_path):
+    train, bench = _split("credit_data", 600, 900)
+    owners = int((bench["Home"] == "owner").sum())
+    bench.loc[bench["Home"] == "owner", "Home"] = "OWNER"
+    bench.loc[bench.index[:3], "Job"] = " fixed"
+    result, _ = _build(tmp_path, train, bench)
+    assert result.code == 0, result
+    assert result.err_lines[:-1] == [
+        "hp-baseline: warning: the benchmark has categories the training table lacks, which the baseline never "
+        "learnt: 'Home' (%d rows, e.g. 'OWNER' - did you mean 'owner'?), 'Job' (3 rows, e.g. ' fixed' - did you mean "
+        "'fixed'?); write them as the training table does if they mean the same, or give the training table rows "
+        "of them" % owners]
+    bench = _split("credit_data", 600, 900)[1]
+    bench.loc[bench.index[:2], "Marital"] = "eloped"
+    result, _ = _build(tmp_path, train, bench, "--force")
+    assert result.err_lines[:-1] == [
+        "hp-baseline: warning: the benchmark has categories the training table lacks, which the baseline never "
+        "learnt: 'Marital' (2 rows, e.g. 'eloped'); write them as the training table does if they mean the same, "
+        "or give the training table rows of them"]

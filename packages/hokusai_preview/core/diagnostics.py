@@ -1245,9 +1245,15 @@ PII_NAMED = {
 _BARE = re.compile(r"\+?[\d .()/-]+")
 
 
+def name_words(name):
+    """A column name's words, lower case: 'customerId', 'customer_id' and 'Customer ID' are
+    ['customer', 'id'] (hp-baseline reads identifier names by them too)."""
+    return re.findall(r"[a-z]+|\d+", re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower())
+
+
 def _named_kind(name):
     """The kind of bare number a column named ``name`` declares itself to hold, or None."""
-    words = re.findall(r"[a-z]+|\d+", re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower())
+    words = name_words(name)
     joined = {"".join(words[i:i + 2]) for i in range(len(words))}
     for kind, (names, _, _) in PII_NAMED.items():
         if names & (set(words) | joined):

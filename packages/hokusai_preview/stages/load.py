@@ -520,7 +520,7 @@ class ContributionLoader:
 
         warnings = []
         if self.unseen:
-            shown = ", ".join("%r: %d%s" % (value, count, _class_hint(value, self.bundle.classes))
+            shown = ", ".join("%r: %d%s" % (value, count, class_hint(value, self.bundle.classes))
                               for value, count in sorted(self.unseen.items())[:5])
             more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
             warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
@@ -743,13 +743,21 @@ def _header_hint(names):
     return ""
 
 
+def spelling(value):
+    """``value`` as compared for a near miss: letter case and surrounding spaces aside ('BAD ' and
+    'bad' are spelt alike). hp-baseline groups labels and categories by it too."""
+    return str(value).strip().casefold()
+
+
 def _same_but_case(value, classes):
     """The one class that ``value`` spells in another letter case, or None."""
-    matches = [c for c in classes if c.casefold() == str(value).strip().casefold()]
+    matches = [c for c in classes if spelling(c) == spelling(value)]
     return matches[0] if len(matches) == 1 else None
 
 
-def _class_hint(value, classes):
+def class_hint(value, classes):
+    """' - did you mean 'bad'?' when ``value`` is one of ``classes`` but for letter case and
+    surrounding spaces, else "" (hp-baseline says the same of a benchmark category)."""
     match = _same_but_case(value, classes)
     return " - did you mean %r?" % match if match else ""
 

@@ -159,6 +159,14 @@ class Baseline(Command):
             raise DataError("the training table %s and the benchmark table %s hold the same rows: the new model would "
                             "be scored on the rows it trains on" % (args["--train-data"], args["--benchmark-data"]),
                             "give --benchmark-data rows held out of the training table")
+        bench_classes = sorted(set(bench[spec["label"]]))
+        if len(bench_classes) == 1:
+            # Refused as a training table of one class is: AUROC is undefined on it, weighted precision
+            # is 1.0 whatever the model does, and every DeltaOne verdict would judge that class alone.
+            raise DataError("benchmark table %s has a single class %r: AUROC is undefined on it, precision is "
+                            "trivially 1.0 and DeltaOne would judge that class alone" % (
+                                args["--benchmark-data"], bench_classes[0]),
+                            "give a benchmark with rows of at least two classes")
         shared = bench_rows.isin(set(train_rows))
         if shared.any():
             self.warn("%d of %s also appear%s in the training table %s: the baseline's metrics are inflated and "
@@ -177,6 +185,30 @@ class Baseline(Command):
                           MIN_CLASS_ROWS, "a class" if len(rare) == 1 else "%d classes" % len(rare),
                           ", ".join("%s %d" % kv for kv in sorted(rare.items())[:5]),
                           "it" if len(rare) == 1 else "them", "it" if len(rare) == 1 else "each"))
+        cased = _case_variants(counts.index)
+        if cased:
+            self.warn("the training table has labels that differ only in letter case, which become separate "
+                      "classes: %s%s; if they mean the same, make them one value in both tables" % (
+                          ", ".join(_and_list(group) for group in cased[:3]),
+                          " and %s" % plural(len(cased) - 3, "more pair") if len(cased) > 3 else ""))
+        ids = id_like_features(train, spec["features"])
+        if ids:
+            one, shown = len(ids) == 1, ["%r (%s)" % pair for pair in ids]
+            self.warn("feature column%s %s look%s like %s: the forest splits on %s and contributors must supply "
+                      "%s; drop %s from both tables" % (
+                          "" if one else "s", _and_list(shown, quote=str) if len(shown) <= 5
+                          else "%s and %d more" % (", ".join(shown[:5]), len(shown) - 5),
+                          "s" if one else "", "an identifier" if one else "identifiers",
+                          *(("it",) * 3 if one else ("them",) * 3)))
+        unseen = unseen_categories(train, bench, [f for f in spec["features"] if f["kind"] == "categorical"
+                                                  and f["name"] not in {name for name, _ in ids}])
+        if unseen:
+            shown = ["%r (%s, e.g. %r%s)" % (name, plural(rows, "row"), example, hint)
+                     for name, rows, example, hint in unseen[:3]]
+            self.warn("the benchmark has categories the training table lacks, which the baseline never learnt: "
+                      "%s%s; write them as the training table does if they mean the same, or give the training "
+                      "table rows of them" % (", ".join(shown), " and %s" % plural(len(unseen) - 3, "more column")
+                                              if len(unseen) > 3 else ""))
 
     def specify(self, train, bench, label, args):
         """Validate the two tables and decide features, kinds and classes."""
@@ -235,6 +267,73 @@ class Baseline(Command):
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
                 "id_columns": [c for c in ID_COLUMNS if c in train.columns]}
+
+
+def _and_list(values, quote=repr):
+    """``'a' and 'b'``, ``'a', 'b' and 'c'``."""
+    values = [quote(v) for v in values]
+    return values[0] if len(values) == 1 else "%s and %s" % (", ".join(values[:-1]), values[-1])
+
+
+def _case_variants(values):
+    """Groups of ``values`` spelt alike but for letter case and surrounding spaces (as hp-load
+    matches a label to a class: 'BAD' and 'bad'), each sorted, in order; [] if none."""
+    from ..stages.load import spelling
+
+    groups = {}
+    for value in values:
+        groups.setdefault(spelling(value), []).append(str(value))
+    return sorted(sorted(group) for group in groups.values() if len(group) > 1)
+
+
+ID_WORDS = {"id", "ids", "uuid", "guid", "key"}  # a feature named ... id, customerId, uuid, row_key
+MIN_ID_ROWS = 50  # a column of as many distinct values as rows looks like an identifier from this many rows
+
+
+def id_like_features(train, features):
+    """[(name, why)] of the features that look like identifiers (row or entity keys): a name whose
+    last word is one of :data:`ID_WORDS`, or a categorical column (or numeric of whole numbers)
+    with a different value in every row of a table of at least :data:`MIN_ID_ROWS` rows. Free
+    text (every review differs) and measured numbers (fractional values) are not identifiers."""
+    import pandas as pd
+
+    from ..core.diagnostics import name_words
+
+    found = []
+    for feature in features:
+        name, kind = feature["name"], feature["kind"]
+        words = name_words(name)
+        if words and words[-1] in ID_WORDS:
+            found.append((name, "named like one"))
+        elif kind != "text" and len(train) >= MIN_ID_ROWS and train[name].nunique(dropna=False) == len(train):
+            if kind == "numeric":
+                values = pd.to_numeric(train[name], errors="coerce").dropna()
+                if not (values % 1 == 0).all():  # measured, not counted: 29.85, 0.125
+                    continue
+            found.append((name, "a different value in every row"))
+    return found
+
+
+def unseen_categories(train, bench, features):
+    """[(column, benchmark rows, example, hint)] of the categorical ``features`` whose benchmark
+    values include some the training table lacks: the example is the commonest one, preferring
+    one spelt like a training value but for letter case and spaces (the hint then says which, as
+    hp-load says of a label: " - did you mean 'owner'?"), else the hint is ""."""
+    from ..stages.load import class_hint, spelling
+
+    found = []
+    for feature in features:
+        name = feature["name"]
+        known = set(train[name].dropna())
+        values = bench[name].dropna()
+        unseen = values[~values.isin(known)]
+        if not len(unseen):
+            continue
+        counts = sorted(unseen.value_counts().items(), key=lambda kv: (-kv[1], str(kv[0])))
+        spelt = {spelling(value) for value in known}
+        example = next((v for v, _ in counts if spelling(v) in spelt), counts[0][0])
+        found.append((name, len(unseen), example, class_hint(example, sorted(known, key=str))))
+    return found
 
 
 def _model_id(args):
