@@ -288,13 +288,18 @@ def _case_variants(values):
 
 ID_WORDS = {"id", "ids", "uuid", "guid", "key"}  # a feature named ... id, customerId, uuid, row_key
 MIN_ID_ROWS = 50  # a column of as many distinct values as rows looks like an identifier from this many rows
+# Benchmark categories the training table lacks are worth a word from this share of the benchmark
+# on (a handful of rare values is what any split gives), or at any share when one is spelt like a
+# training value but for letter case and spaces.
+MIN_UNSEEN_SHARE = 0.01
 
 
 def id_like_features(train, features):
     """[(name, why)] of the features that look like identifiers (row or entity keys): a name whose
-    last word is one of :data:`ID_WORDS`, or a categorical column (or numeric of whole numbers)
-    with a different value in every row of a table of at least :data:`MIN_ID_ROWS` rows. Free
-    text (every review differs) and measured numbers (fractional values) are not identifiers."""
+    last word is one of :data:`ID_WORDS`, or a categorical column with a different value in every
+    row of a table of at least :data:`MIN_ID_ROWS` rows, or a numeric one whose whole numbers are
+    as dense as a counter (all different, spanning under twice the rows). Free text (every
+    review differs) and measured numbers (fractions, or amounts that happen to differ) are not."""
     import pandas as pd
 
     from ..core.diagnostics import name_words
@@ -308,17 +313,18 @@ def id_like_features(train, features):
         elif kind != "text" and len(train) >= MIN_ID_ROWS and train[name].nunique(dropna=False) == len(train):
             if kind == "numeric":
                 values = pd.to_numeric(train[name], errors="coerce").dropna()
-                if not (values % 1 == 0).all():  # measured, not counted: 29.85, 0.125
-                    continue
+                if not len(values) or not (values % 1 == 0).all() or values.max() - values.min() >= 2 * len(values):
+                    continue  # measured (29.85), or amounts that differ in a small table, not a counter
             found.append((name, "a different value in every row"))
     return found
 
 
 def unseen_categories(train, bench, features):
     """[(column, benchmark rows, example, hint)] of the categorical ``features`` whose benchmark
-    values include some the training table lacks: the example is the commonest one, preferring
-    one spelt like a training value but for letter case and spaces (the hint then says which, as
-    hp-load says of a label: " - did you mean 'owner'?"), else the hint is ""."""
+    values include some the training table lacks, on at least :data:`MIN_UNSEEN_SHARE` of its
+    rows or spelt like a training value but for letter case and spaces: the example is the
+    commonest one, preferring such a spelling (the hint then says which, as hp-load says of a
+    label: " - did you mean 'owner'?"), else the hint is ""."""
     from ..stages.load import class_hint, spelling
 
     found = []
@@ -331,7 +337,10 @@ def unseen_categories(train, bench, features):
             continue
         counts = sorted(unseen.value_counts().items(), key=lambda kv: (-kv[1], str(kv[0])))
         spelt = {spelling(value) for value in known}
-        example = next((v for v, _ in counts if spelling(v) in spelt), counts[0][0])
+        near = [v for v, _ in counts if spelling(v) in spelt]
+        if not near and len(unseen) < MIN_UNSEEN_SHARE * len(bench):
+            continue
+        example = near[0] if near else counts[0][0]
         found.append((name, len(unseen), example, class_hint(example, sorted(known, key=str))))
     return found
 
