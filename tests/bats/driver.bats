@@ -37,6 +37,18 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   done
 }
 
+@test "the driver called through symbolic links finds its stages without PATH" {
+  mkdir -p "$BATS_TEST_TMPDIR/bin" "$BATS_TEST_TMPDIR/other"
+  ln -s "$ROOT/bin/hokusai-preview" "$BATS_TEST_TMPDIR/other/hp-real"
+  ln -s ../other/hp-real "$BATS_TEST_TMPDIR/bin/hokusai-preview"  # a relative link to a link
+  ln -s "$(command -v hokusai-preview)" "$BATS_TEST_TMPDIR/bin/installed"
+  for driver in "$BATS_TEST_TMPDIR/bin/hokusai-preview" "$BATS_TEST_TMPDIR/bin/installed"; do
+    run env PATH=/usr/bin:/bin "$driver" --data-path "$ROOT/examples/hpc_jobs_500.json" --output-format json
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"preview_mode"'* ]]
+  done
+}
+
 @test "json output validates against the schema" {
   hokusai-preview --data-path "$EXAMPLE" --output-format json > "$BATS_TEST_TMPDIR/out.json"
   validate_output "$BATS_TEST_TMPDIR/out.json"

@@ -227,6 +227,7 @@ def test_a_damaged_cache_entry_is_detected_and_rebuilt(example_csv, bundles, cac
     damage(os.path.join(entry["path"], name))
     second = chain(example_csv, bundle)
     assert statuses(second) == {s: "miss" if s == recomputed else "hit" for s in STAGES}
+    assert "the cached %s result %s was damaged" % (stage, entry["key"][:12]) in second[STAGES.index(recomputed)].stderr
     assert output(second) == output(first)
     for entry in Cache(str(cache_dir)).entries():
         read_entry(entry["path"])  # everything in the cache verifies again
@@ -419,6 +420,29 @@ def test_a_driver_killed_outright_leaves_no_stage_to_write_its_output(big, cache
     assert not any(_alive(stage) for stage in stages)
     assert not output.exists()
     assert not {e["stage"] for e in Cache(str(cache_dir)).entries()} & {"train", "eval", "delta"}
+    assert leftovers(cache_dir) == []
+
+
+def test_a_driver_killed_while_its_stages_start_leaves_none_to_write_its_output(big, cache_dir, tmp_path):
+    # Killed before a stage has asked for a signal at its parent's death, there is no parent left
+    # to ask about: the stage must see that its driver has gone, and end.
+    output = tmp_path / "out.json"
+    argv = [DRIVER, "--data-path", big["data"], "--baseline-model", big["bundle"], "--full", "--output-format",
+            "json", "--output-file", str(output), "--quiet"]
+    process = subprocess.Popen(argv, env=env_for(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=interruptible)
+    deadline = time.monotonic() + 30
+    stages = []
+    while len(stages) < 7 and time.monotonic() < deadline:  # forked, still starting Python
+        stages = children(process.pid)
+    process.kill()
+    process.communicate(timeout=60)
+    assert len(stages) == 7
+    deadline = time.monotonic() + 90
+    while any(_alive(stage) for stage in stages) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(stage) for stage in stages)
+    assert not output.exists()
     assert leftovers(cache_dir) == []
 
 

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -254,7 +255,39 @@ def test_a_second_builder_waits_for_the_first_and_reuses_its_entry(tmp_path):
     waiter.join(10)
     assert not waiter.is_alive()
     assert got["entry"].reused == record
-    assert messages == ["waiting for another run computing the same result"]
+    assert messages == ["waiting for another run computing the same result (process %d)" % os.getpid()]
+
+
+def test_a_run_waiting_on_a_stopped_one_says_which_and_what_to_do(tmp_path):
+    # A run suspended with Ctrl-Z holds its keys' locks until resumed: the waiter says so.
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from hokusai_preview.core.cache import Cache; "
+        "entry = Cache(sys.argv[1]).create('s', sys.argv[2]); print('held', flush=True); time.sleep(60)"),
+        str(tmp_path), KEY], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the signal is delivered a moment after kill() returns
+            with open("/proc/%d/stat" % holder.pid, "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t"):
+                    break
+            time.sleep(0.01)
+        messages = []
+        waiter = threading.Thread(target=lambda: Cache(str(tmp_path), notify=messages.append).create("s", KEY))
+        waiter.daemon = True
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waiter.is_alive() and messages == [
+            "waiting for another run computing the same result (process %d, which is stopped: resume it with fg, "
+            "or end it with kill %d)" % (holder.pid, holder.pid)]
+    finally:
+        holder.kill()
+        holder.wait()
+    waiter.join(10)
+    assert not waiter.is_alive()  # the lock died with its holder
 
 
 def test_when_two_runs_publish_the_same_key_the_first_wins_and_both_emit_it(tmp_path):

@@ -3,6 +3,11 @@
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -124,3 +129,30 @@ def test_a_whole_number_option_takes_ascii_digits_only(value):
         positive_int({"--sample-size": value}, "--sample-size")
     assert positive_int({"--sample-size": "500"}, "--sample-size") == 500
     assert positive_int({"--sample-size": "9" * 30}, "--sample-size") == int("9" * 30)
+
+
+def test_a_signal_python_drops_in_a_callback_still_ends_the_command():
+    # A weakref callback (importlib's module locks have them) swallows what the handler raises:
+    # both signals are then ignored, so the kernel must end the command after its grace.
+    script = textwrap.dedent("""
+        import os, signal, sys, time, weakref
+        from hokusai_preview.core import command
+        command.CLEANUP_SECONDS = 1
+        signal.signal(signal.SIGTERM, command._on_signal)
+        class Thing: pass
+        thing = Thing()
+        def callback(ref):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler runs here, and its exception goes nowhere
+        ref = weakref.ref(thing, callback)
+        del thing
+        sys.stderr.write("dropped\\n")
+        sys.stderr.flush()
+        time.sleep(5)
+        sys.stderr.write("survived\\n")
+    """)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert "dropped" in done.stderr and "survived" not in done.stderr, done.stderr
+    assert done.returncode == -signal.SIGALRM
+    assert time.monotonic() - started < 5

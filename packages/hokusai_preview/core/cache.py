@@ -213,7 +213,7 @@ class Cache:
     max_bytes : int, optional
         Size cap; default ``$HP_CACHE_MAX_BYTES`` (a size like ``500M``) or 2 GiB.
     notify : callable, optional
-        Called with a message when a run has to wait for another one.
+        Called with a message when a run has to wait for another one, or finds an entry damaged.
     """
 
     def __init__(self, root=None, enabled=True, max_bytes=None, notify=None):
@@ -257,6 +257,9 @@ class Cache:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.remove(stage, key)  # truncated, corrupted or edited: rebuilt by the caller
+            if self.notify is not None:  # worth knowing: something damages this cache
+                self.notify("the cached %s result %s was damaged (a file cut short, changed or missing): removed, "
+                            "and computed again" % (stage, key[:12]))
             return None
         _used(directory)
         return meta["record"]
@@ -612,8 +615,14 @@ class _Lock:
                 fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if notify is not None:
-                    notify("waiting for another run computing the same result")
+                    notify("waiting for another run computing the same result%s" % _holder(path))
                 fcntl.flock(self.handle, fcntl.LOCK_EX)
+            try:  # who holds it, for a run that waits on it to name
+                self.handle.truncate(0)
+                self.handle.write("%d\n" % os.getpid())
+                self.handle.flush()
+            except OSError:
+                pass
         except OSError as exc:  # e.g. ENOLCK: a network filesystem without locks
             self.release()
             raise OutputError("cannot take a lock in the cache directory %s: %s" % (
@@ -627,6 +636,24 @@ class _Lock:
         if self.handle is not None:
             self.handle.close()  # closing the file releases the flock
             self.handle = None
+
+
+def _holder(path):
+    """' (process 1234)' for the run holding the lock at ``path``, and what to do when it is
+    stopped (a Ctrl-Z'd run holds it until resumed); '' when that cannot be told."""
+    try:
+        with open(path) as handle:
+            pid = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return ""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            stopped = handle.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        stopped = False
+    if stopped:
+        return " (process %d, which is stopped: resume it with fg, or end it with kill %d)" % (pid, pid)
+    return " (process %d)" % pid
 
 
 def _relocate(value, old, new):

@@ -139,12 +139,21 @@ class _Terminated(BaseException):
     """Raised from the SIGTERM handler so that cleanup (temporary files) runs."""
 
 
+# Seconds a signalled command has to clean up and end. Python drops an exception raised where it
+# cannot propagate (a weakref callback, __del__): the command would then run on with both
+# signals ignored, so the kernel ends it after this long however it fares.
+CLEANUP_SECONDS = 10
+
+
 def _on_signal(signum, frame):
     """SIGINT and SIGTERM end the command through its cleanup, once: a second one (the driver
     passes on a signal that may also have reached the stages themselves) must not cut the
     cleanup short."""
     for ignored in (signal.SIGINT, signal.SIGTERM):
         signal.signal(ignored, signal.SIG_IGN)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the kernel's, which no Python code can miss
+        signal.alarm(CLEANUP_SECONDS)
     raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
 
 
@@ -301,10 +310,18 @@ class Command:
 def end_with_driver():
     """A stage the driver started (``HP_DRIVER_PID`` is its parent) is sent SIGTERM when the
     driver dies, so a driver killed with SIGKILL, which runs no trap to stop its stages, leaves
-    none running to write its output later (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
+    none running to write its output later (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing). A
+    stage whose driver died while it started (its parent is no longer the driver, and the
+    driver is gone) ends at once, as it would have been told to."""
     driver = os.environ.get("HP_DRIVER_PID")
-    if not driver or not sys.platform.startswith("linux") or str(os.getppid()) != driver:
-        return  # not started by the driver, or by a subshell of it: no parent to follow
+    if not driver:
+        return  # not started by the driver
+    if str(os.getppid()) != driver:
+        if _gone(driver):
+            os.kill(os.getpid(), signal.SIGTERM)
+        return  # else started by a subshell of the driver: no parent to follow
+    if not sys.platform.startswith("linux"):
+        return
     try:
         import ctypes
 
@@ -313,6 +330,21 @@ def end_with_driver():
         return
     if str(os.getppid()) != driver:  # it died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _gone(pid):
+    """Whether process ``pid`` has ended (a zombie, killed but not yet reaped, has ended too)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False  # another user's, or no pid: not known to be gone
+    try:
+        with open("/proc/%d/stat" % int(pid), "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def exit_now(code):

@@ -17,7 +17,9 @@ keeps its files.
 
 Options:
   --clear                 Remove every entry and what interrupted runs left
-                          (only --stage's entries with --stage).
+                          (only --stage's entries with --stage). A run using
+                          the cache meanwhile fails (exit 2, "refers to cached
+                          files that are gone"): run it again.
   --stage NAME            With --clear: only this stage's entries (load, check,
                           sample, train, eval, delta; reference: a bundle's own
                           predictions; checkpoint: trees grown; bundle-check: a
