@@ -156,6 +156,8 @@ ACCEPTED = {
     "excel_sep_line.csv": ([], lambda c, t: c["rows_used"] == 40 and c["delimiter"] == ","),
     "padded_labels_and_numbers.csv": ([], lambda c, t: set(t["label"]) <= {"F", "L", "M", "VF"}
                                       and t["compounds"].notna().all()),
+    "pandas_saved_twice.csv": ([], lambda c, t: c["validation"]["extra_columns"] == ["Unnamed: 0.1", "Unnamed: 0"]
+                               and c["rows_used"] == 40),
 }
 
 

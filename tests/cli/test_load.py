@@ -328,6 +328,47 @@ def test_unnamed_csv_columns_are_named_and_hashed_as_pandas_names_them(tmp_path,
     assert record["contribution"]["validation"]["extra_columns"] == ["Unnamed: 0", "two\nlines", last]
 
 
+def test_a_csv_saved_twice_by_pandas_is_read_as_pandas_reads_it(tmp_path, bundles):
+    """df.to_csv(a); pd.read_csv(a).to_csv(b): the header is ",Unnamed: 0,...", and pandas names the
+    empty cell "Unnamed: 0.1" so as not to clash with the real "Unnamed: 0"."""
+    bundle, rest = bundles("hpc")
+    once, twice = tmp_path / "once.csv", tmp_path / "twice.csv"
+    rest.head(40).to_csv(once)
+    pd.read_csv(once).to_csv(twice)
+    assert twice.read_text().startswith(",Unnamed: 0,")
+    record, _ = load_ok(twice, "--baseline-model", bundle)
+    df = pd.read_csv(twice)
+    manifest = record["contribution"]["data_manifest"]
+    assert manifest["columns"] == list(df.columns) == ["Unnamed: 0.1", "Unnamed: 0"] + list(rest.columns)
+    assert manifest["data_hash"] == main_pipeline_hash(df)
+    assert record["contribution"]["validation"]["extra_columns"] == ["Unnamed: 0.1", "Unnamed: 0"]
+
+
+@pytest.mark.parametrize("header, expected", [
+    (["", "Unnamed: 0", "a"], ["Unnamed: 0.1", "Unnamed: 0", "a"]),
+    (["Unnamed: 1", "", "a"], ["Unnamed: 1", "Unnamed: 1.1", "a"]),
+    (["", "Unnamed: 0", "Unnamed: 0.1", "a"], ["Unnamed: 0.2", "Unnamed: 0", "Unnamed: 0.1", "a"]),
+    (["", "a", ""], ["Unnamed: 0", "a", "Unnamed: 2"]),
+])
+def test_empty_header_cells_are_named_as_pandas_names_them(header, expected):
+    import io
+
+    from hokusai_preview.core.dataio import unnamed_columns
+
+    assert unnamed_columns(header) == expected
+    assert list(pd.read_csv(io.StringIO(",".join(header) + "\n" + ",".join("1" * len(header)) + "\n")).columns) \
+        == expected
+
+
+def test_real_duplicate_names_beside_an_empty_header_cell_are_still_refused(tmp_path, bundles):
+    bundle, rest = bundles("hpc")
+    path = tmp_path / "dup.csv"
+    rest.head(10).assign(hour2=1).rename(columns={"hour2": "hour"}).to_csv(path)
+    result = run("hp-load", path, "--baseline-model", bundle)
+    assert result.code == 3 and len(result.err_lines) == 1, result
+    assert "has two columns named 'hour'; give every column a unique name" in result.stderr
+
+
 def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bundles):
     """Many small CSV blocks, an integer column whose first missing value comes late, a column
     empty at first, a float column that starts with integers: every batch is typed as pandas

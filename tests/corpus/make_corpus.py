@@ -273,6 +273,10 @@ def accepted_files():
     files["excel_sep_line.csv"] = b"sep=,\n" + to_csv(header, rows)
     files["padded_labels_and_numbers.csv"] = to_csv(*set_column(
         *set_column(header, rows, "label", lambda n, v: " %s " % v), "compounds", lambda n, v: " %s " % v))
+    # DataFrame.to_csv, read back and written again: the index column is named "Unnamed: 0", and the
+    # new index's empty header cell is read as "Unnamed: 0.1", as pandas reads it
+    files["pandas_saved_twice.csv"] = to_csv(["", "Unnamed: 0"] + header,
+                                             [[str(n), str(n)] + r for n, r in enumerate(rows)])
     return files
 
 

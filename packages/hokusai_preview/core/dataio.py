@@ -370,7 +370,7 @@ class BatchReader:
                     if "" in names:
                         # pandas (the main pipeline's reader) names an empty header cell "Unnamed: <i>",
                         # as in the index column DataFrame.to_csv writes; the data hash needs the same names.
-                        self.header = [name or "Unnamed: %d" % i for i, name in enumerate(names)]
+                        self.header = unnamed_columns(names)
                         raise Restart()
                     check_names(self.label, names)
                     for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
@@ -1193,6 +1193,24 @@ def _is_float(value):
         return True
     except ValueError:
         return False
+
+
+def unnamed_columns(names):
+    """``names`` with each empty one named as pandas.read_csv names it: "Unnamed: <i>", or
+    "Unnamed: <i>.<k>" (the smallest k free) when that is taken, as in a CSV written by
+    DataFrame.to_csv twice (",Unnamed: 0,label,..."); the given names keep theirs."""
+    taken = set(names)
+    named = []
+    for i, name in enumerate(names):
+        if not name:
+            base = name = "Unnamed: %d" % i
+            k = 0
+            while name in taken:
+                k += 1
+                name = "%s.%d" % (base, k)
+            taken.add(name)
+        named.append(name)
+    return named
 
 
 def check_names(label, names):
