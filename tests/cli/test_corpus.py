@@ -108,6 +108,10 @@ REFUSED = {
     "comment_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 2: protocol,"
                                            "compounds,input_fields,iterations,num_pending,hour,...); its first line "
                                            "(# exported by foo) was taken as the header and looks like a comment"),
+    "title_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 3: protocol,"
+                                         "compounds,input_fields,iterations,num_pending,hour,...); its first line "
+                                         "(HPC jobs export Q1) was taken as the header and looks like a title line: "
+                                         "remove the lines above the real header"),
     "space_only_line.csv": (BAD_DATA, "has a row with 1 field where the header has 8 (line 5: ' '); remove that "
                                       "line"),
     # made at test time (make_corpus.make_generated)

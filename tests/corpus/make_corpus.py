@@ -219,6 +219,7 @@ def refused_files():
     surrogate[3]["day"] = "Fri\ud800"  # json.dumps writes a lone surrogate as the escape \ud800
     files["lone_surrogate.jsonl"] = jsonl(surrogate)
     files["comment_above_header.csv"] = b"# exported by foo\n" + good
+    files["title_above_header.csv"] = b"HPC jobs export Q1\n\n" + good
     lines = good.split(b"\n")
     files["space_only_line.csv"] = b"\n".join(lines[:4] + [b" "] + lines[4:])
     return files

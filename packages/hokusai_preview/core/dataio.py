@@ -489,6 +489,10 @@ class BatchReader:
                        "remove it, or give --format" % _short(first, 40)
             line = self._line_of(row)
             fields = int(ragged.group(2))
+            if ragged.group(1) == "1" and fields > 2 and "looks like" not in hint and first.strip():
+                # a one-field first line, then rows of many: a title above the table ("Credit export Q1")
+                hint = "its first line (%s) was taken as the header and looks like a title line: remove the " \
+                       "lines above the real header" % _short(first, 40)
             if not row.strip():
                 hint = "remove that line, which holds only spaces or tabs"
             return bad(self.label, "has a row with %d field%s where the header has %s (%s%s)" % (
