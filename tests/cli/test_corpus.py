@@ -78,6 +78,14 @@ REFUSED = {
     "feature_column_missing.csv": (BAD_DATA, "lacks 1 of the baseline's feature columns: 'hour'"),
     "all_feature_columns_missing.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
     "other_dataset_schema.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
+    "names_in_capitals.csv": (BAD_DATA, "lacks 2 of the baseline's feature columns as spelled ('hour', 'day'), which "
+                                        "the file has when letter case and spaces are ignored; rename 'HOUR' \u2192 "
+                                        "'hour', 'DAY' \u2192 'day' (column names must match exactly)"),
+    "names_with_trailing_spaces.csv": (BAD_DATA, "exactly, but all match when letter case and spaces are ignored; "
+                                                 "rename 'protocol ' \u2192 'protocol', 'compounds ' \u2192 "
+                                                 "'compounds', 'input_fields ' \u2192 'input_fields' and 5 more"),
+    "names_with_leading_spaces.csv": (BAD_DATA, "but all match when letter case and spaces are ignored; rename "
+                                                "' protocol' \u2192 'protocol'"),
     "all_feature_values_empty.csv": (BAD_DATA, "every feature value is empty"),
     "mixed_types_in_numeric_column.csv": (BAD_DATA, "column 'compounds' should hold numbers but has 'many' "
                                                     "(data row 8)"),

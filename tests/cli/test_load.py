@@ -246,6 +246,47 @@ def test_a_renamed_column_is_pointed_at(renamed, hint, tmp_path):
     assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
 
 
+@pytest.mark.parametrize("header, hint", [
+    # one column in capitals: no advice to add an empty column
+    ("protocol,compounds,input_fields,iterations,num_pending,Hour,day,label",
+     "lacks 1 of the baseline's feature columns as spelled ('hour'), which the file has when letter case and spaces "
+     "are ignored; rename 'Hour' \u2192 'hour' (column names must match exactly)"),
+    # one in capitals, one absent: rename the one, add the other
+    ("protocol,compounds,input_fields,iterations,num_pending,HOUR,label",
+     "lacks 2 of the baseline's feature columns: 'hour', 'day'; rename 'HOUR' \u2192 'hour' (column names must match "
+     "exactly) and add the others (empty cells are allowed)"),
+    # every name padded, the label too
+    ("protocol ,compounds ,input_fields ,iterations ,num_pending ,hour ,day ,label ",
+     "matches none of the baseline's 7 feature columns ('protocol', 'compounds', 'input_fields', 'iterations', "
+     "'num_pending', 'hour', 'day') exactly, but all match when letter case and spaces are ignored; rename "
+     "'protocol ' \u2192 'protocol', 'compounds ' \u2192 'compounds', 'input_fields ' \u2192 'input_fields' and 5 more "
+     "(column names must match exactly)"),
+])
+def test_names_that_differ_only_in_case_or_spaces_are_refused_with_the_renames(header, hint, tmp_path):
+    """The main pipeline matches names exactly: such a file is refused, with what to rename into what."""
+    frame = pd.read_csv(EXAMPLE).head(20)
+    names = header.split(",")
+    frame = frame[[n.strip().lower() for n in names]]
+    frame.columns = names
+    path = tmp_path / "cased.csv"
+    frame.to_csv(path, index=False)
+    result = run("hp-load", str(path))
+    assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
+
+
+def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_values_have_them_too(tmp_path):
+    good = open(EXAMPLE).read().split("\n")[:20]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("\n".join(line.replace(",", ", ") for line in good) + "\n")
+    names_only = tmp_path / "names_only.csv"
+    names_only.write_text("\n".join([good[0].replace(",", ", ")] + good[1:]) + "\n")
+    result = run("hp-load", str(spaced))
+    assert result.code == 3 and "separate the fields with the delimiter alone" in result.stderr, result
+    result = run("hp-load", str(names_only))
+    assert result.code == 3 and "separate the fields" not in result.stderr, result
+    assert "rename ' compounds' \u2192 'compounds'" in result.stderr
+
+
 def test_missing_values_are_counted_on_the_rows_kept(tmp_path):
     """Rows dropped for an unknown label are not the data: missing_by_feature counted them while
     rows_with_missing_features did not, so the two disagreed."""

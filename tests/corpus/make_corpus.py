@@ -220,6 +220,10 @@ def refused_files():
     files["lone_surrogate.jsonl"] = jsonl(surrogate)
     files["comment_above_header.csv"] = b"# exported by foo\n" + good
     files["title_above_header.csv"] = b"HPC jobs export Q1\n\n" + good
+    # names that are the baseline's but for letter case or spaces (the data rows have no spaces)
+    files["names_in_capitals.csv"] = to_csv([h.upper() if h in ("hour", "day") else h for h in header], rows)
+    files["names_with_trailing_spaces.csv"] = to_csv([h + " " for h in header], rows)
+    files["names_with_leading_spaces.csv"] = to_csv([" " + h for h in header], rows)
     lines = good.split(b"\n")
     files["space_only_line.csv"] = b"\n".join(lines[:4] + [b" "] + lines[4:])
     return files

@@ -285,7 +285,7 @@ class ContributionLoader:
         try:
             for batch in batches:
                 if self.schema is None:
-                    self.plan(batch.schema)
+                    self.plan(batch.schema, batch)
                 batch = self.pandas_types(batch, reader)
                 if pending and (size + batch.nbytes > GROUP_BYTES or not batch.schema.equals(pending[0].schema)):
                     yield _concat(pending)
@@ -303,7 +303,8 @@ class ContributionLoader:
 
     # --- header checks -----------------------------------------------------------------------
 
-    def plan(self, schema):
+    def plan(self, schema, first=None):
+        """Check the columns against the baseline (``first``: the first batch, which hints read)."""
         import pyarrow as pa
 
         names = list(schema.names)
@@ -318,33 +319,51 @@ class ContributionLoader:
                 raise DataError("%s: column %r holds binary values, not text" % (self.label, field.name),
                                 "store text as UTF-8 strings")
         features = self.bundle.feature_names
+        header_hint = _header_hint(names, first)
+        # Columns named as the baseline's but for letter case or spaces ('seniority', ' Home '): the
+        # main pipeline matches names exactly, so they are refused, with the renames that fix them.
+        wanted = features + ([self.label_column] if self.label_column not in features else [])
+        renames = _near_matches([w for w in wanted if w not in names], names)
         # First: with none of the features, it is data for another baseline, whatever its label is.
         if not any(f in names for f in features):
+            near = [f for f in features if f in renames]
+            if near and not header_hint:
+                raise DataError("%s: matches none of the baseline's %s (%s) exactly, but %s when letter case and "
+                                "spaces are ignored" % (
+                                    self.label, _rows(len(features), noun="feature column"), name_list(features),
+                                    "all match" if len(near) == len(features) else "%d match" % len(near)),
+                                _rename_hint(renames, len(near) < len(features)))
             raise DataError("%s: matches none of the baseline's %s (%s)" % (
                 self.label, _rows(len(features), noun="feature column"), name_list(features)),
-                _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
+                header_hint or "use a baseline built for this data (--baseline-model) or rename the columns")
+        missing = [f for f in features if f not in names]
+        if missing and all(f in renames for f in missing) and not header_hint:
+            raise DataError("%s: lacks %d of the baseline's feature columns as spelled (%s), which the file has "
+                            "when letter case and spaces are ignored" % (self.label, len(missing), name_list(missing)),
+                            _rename_hint(renames))
         if self.label_column not in names:
             # The label is most likely among the columns that are not the baseline's features.
             others = [n for n in names if n not in features]
             raise DataError("%s: has no label column %r (%s: %s)" % (
                 self.label, self.label_column, "columns besides the baseline's features" if others else "columns",
                 name_list(others or names)),
-                _header_hint(names) or "name the label column with --label-column"
+                header_hint or "name the label column with --label-column"
                 + (did_you_mean(self.label_column, names) or
                    (" (e.g. --label-column %s)" % others[0] if len(others) == 1 else "")))
         if self.label_column in features:  # it cannot be both what is predicted and what predicts
             raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
                 self.label, self.label_column), "name the column that holds the labels (the baseline's is %r)"
                 % self.bundle.label_column)
-        missing = [f for f in features if f not in names]
         if missing:
             add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
             unmatched = [n for n in names if n not in features and n != self.label_column]
-            if len(missing) == 1 and len(unmatched) == 1 and not did_you_mean(missing[0], names):
+            near = [f for f in missing if f in renames]
+            if near:  # some near matches, some columns absent: rename those, add the others
+                add = _rename_hint({f: renames[f] for f in near}, others=True)
+            elif len(missing) == 1 and len(unmatched) == 1:
                 add = "rename the file's column %r to %r if that is it, or %s" % (unmatched[0], missing[0], add)
             raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
-                self.label, len(missing), name_list(missing)),
-                _header_hint(names) or add + did_you_mean(missing[0], names))
+                self.label, len(missing), name_list(missing)), header_hint or add)
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
         # An extra column named like the baseline's label would collide with the label written
@@ -709,18 +728,55 @@ def _number_hint(value):
     return ""
 
 
-def _header_hint(names):
+def _header_hint(names, first=None):
     """A hint when the header row looks like data (a file without a header), or when its names
-    after the first start with a space (fields separated by ", ": the values start with one too)."""
+    after the first start with a space and so do the text values of the first batch ``first``
+    (fields separated by ", ")."""
     from ..core.dataio import _is_float
 
     numeric = sum(_is_float(name) for name in names)
     if names and numeric * 2 >= len(names):
         return "the first row looks like data: add a header row naming the columns"
-    if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]):
+    if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]) \
+            and _values_start_with_space(first):
         return "its column names after the first start with a space: separate the fields with the delimiter " \
                "alone, without a space after it"
     return ""
+
+
+def _values_start_with_space(batch):
+    """Whether a text column after the first of ``batch`` has a value starting with a space, as
+    every value does when fields are separated by ", " (numbers are read trimmed: they cannot tell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if batch is None:
+        return False
+    for array in batch.columns[1:]:
+        if pa.types.is_string(array.type) and pc.any(pc.match_substring_regex(array, r"^\s")).as_py():
+            return True
+    return False
+
+
+def _near_matches(wanted, names):
+    """{wanted name: the one column of ``names`` that spells it but for letter case and spaces}."""
+    def key(name):
+        return "".join(str(name).split()).casefold()
+
+    found = {}
+    for name in wanted:
+        matches = [n for n in names if key(n) == key(name) and n not in wanted]
+        if len(matches) == 1:
+            found[name] = matches[0]
+    return found
+
+
+def _rename_hint(renames, others=False):
+    """'rename 'seniority' → 'Seniority', 'home' → 'Home' (column names must match exactly)'."""
+    pairs = ["%r \u2192 %r" % (have, want) for want, have in renames.items()]
+    shown = ", ".join(pairs[:3]) + (" and %d more" % (len(pairs) - 3) if len(pairs) > 3 else "")
+    return "rename %s (column names must match exactly)%s" % (
+        shown, " and add the others (empty cells are allowed)" if others else "")
 
 
 def _same_but_case(value, classes):
