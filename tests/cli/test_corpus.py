@@ -45,6 +45,8 @@ REFUSED = {
     "zip_archive.csv": (BAD_DATA, "is a ZIP archive (or an Excel .xlsx workbook)"),
     "html_page.csv": (BAD_DATA, "is an HTML page"),
     "latin1_not_utf8.csv": (BAD_DATA, "is not UTF-8 text (byte 0xe9 on line 11)"),
+    "cp1252_not_utf8.csv": (BAD_DATA, "is not UTF-8 text (byte 0x96 on line 8); save it as UTF-8 (e.g. iconv -f "
+                                      "cp1252 -t utf-8 for Excel's \"ANSI\", Windows-1252)"),
     "utf16_without_bom.csv": (BAD_DATA, "looks like UTF-16 text without a byte-order mark"),
     "utf32.csv": (BAD_DATA, "is UTF-32 text"),
     # structure

@@ -188,6 +188,9 @@ def refused_files():
     files["only_unseen_labels.csv"] = to_csv(*set_column(header, rows, "label", lambda n, v: "XL"))
     latin = to_csv(*set_column(header, rows, "day", lambda n, v: "Mi\u00e9" if n == 9 else v))
     files["latin1_not_utf8.csv"] = latin.decode("utf-8").encode("latin-1")
+    # Excel's "ANSI" CSV: Windows-1252, whose en dash and euro sign latin1 would read as control characters
+    ansi = to_csv(*set_column(header, rows, "day", lambda n, v: "Mo\u2013Fr \u20ac" if n == 6 else v))
+    files["cp1252_not_utf8.csv"] = ansi.decode("utf-8").encode("cp1252")
     files["utf16_without_bom.csv"] = good.decode("utf-8").encode("utf-16-le")
     files["utf32.csv"] = good.decode("utf-8").encode("utf-32")
     files["utf16_with_bom.jsonl"] = jsonl(recs).decode("utf-8").encode("utf-16")  # fine for CSV, not for JSON

@@ -72,6 +72,12 @@ KNOWN_BINARY = [
 ]
 
 
+# What to do with text that is not UTF-8: most such files are Excel's "ANSI" CSV (Windows-1252), which
+# decodes every printable latin1 character the same and also "€", "–" and curly quotes, which
+# latin1 would turn into control characters.
+ANSI_HINT = "save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8 for Excel's \"ANSI\", Windows-1252) and try again"
+
+
 class Restart(Exception):
     """Raised by :meth:`BatchReader.batches` when the stream must be read again from the start."""
 
@@ -229,7 +235,7 @@ def _utf8_or_fail(head, label, final=False):
             return head[: exc.start].decode("utf-8")  # a character cut by the sniff window
         line = head.count(b"\n", 0, exc.start) + 1
         raise bad(label, "is not UTF-8 text (byte 0x%s on line %d)" % (head[exc.start:exc.start + 1].hex(), line),
-                  "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again") from None
+                  ANSI_HINT) from None
 
 
 def open_bytes(path, compressed):
@@ -376,7 +382,7 @@ class BatchReader:
                     for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
                         if pa.types.is_binary(field.type):
                             raise bad(self.label, "is not UTF-8 text (in column %r)" % field.name,
-                                      "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
+                                      ANSI_HINT)
                     # pandas keeps dates and times as text; so must we, for the same data hash.
                     odd = {f.name: pa.string() for f in stream.schema if _needs_text(f.type)}
                     if odd:
@@ -503,7 +509,7 @@ class BatchReader:
             where = " (in column %r)" % names[int(column.group(1))] if column and int(column.group(1)) < len(
                 names) else ""
             return bad(self.label, "is not UTF-8 text%s" % where,
-                       "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
+                       ANSI_HINT)
         if "straddl" in text:
             return bad(self.label, "has a row longer than %d MB" % (self.block_bytes >> 20 or 1),
                        "check its quotes are balanced; cells are limited to 100 KB")
@@ -624,7 +630,7 @@ class BatchReader:
                     except UnicodeDecodeError as exc:
                         raise bad(self.label, "is not UTF-8 text (byte 0x%s on %s)" % (
                             line[exc.start:exc.start + 1].hex(), where),
-                            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again") from None
+                            ANSI_HINT) from None
                     except (ValueError, RecursionError) as exc:
                         raise bad(self.label, "%s is not valid JSON (%s)" % (where, _json_reason(exc)),
                                   "every line must be one JSON object; fix or remove that line") from None
