@@ -96,6 +96,11 @@ REFUSED = {
     "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
     "thousands_separators.csv": (BAD_DATA, "has '1,111,500' (data row 3); write numbers without thousands separators "
                                            "(1111500)"),
+    "unicode_minus_in_number.csv": (BAD_DATA, "column 'hour' should hold numbers but has '\u221218.566666666666663' "
+                                              "(data row 3); '\u2212' is the Unicode minus sign U+2212: use '-' "
+                                              "(-18.566666666666663)"),
+    "percent_in_number.csv": (BAD_DATA, "column 'hour' should hold numbers but has '12.5%' (data row 5); strip the "
+                                        "'%' (12.5), and divide by 100 if the baseline's values are fractions"),
     "spaces_after_delimiters.csv": (BAD_DATA, "its column names after the first start with a space: separate the "
                                               "fields with the delimiter alone"),
     "utf16_with_bom.jsonl": (BAD_DATA, "is UTF-16 text, and JSON is read as UTF-8; save it as UTF-8 (e.g. iconv -f "

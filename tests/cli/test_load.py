@@ -287,6 +287,46 @@ def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_value
     assert "rename ' compounds' \u2192 'compounds'" in result.stderr
 
 
+@pytest.mark.parametrize("value, hint", [
+    ("\u2212500", "'\u2212' is the Unicode minus sign U+2212: use '-' (-500)"),
+    ("35\u00a0000", "a non-breaking space (U+00A0) separates thousands: write numbers without thousands separators "
+                    "(35000)"),
+    ("35\u202f000", "a narrow non-breaking space (U+202F) separates thousands: write numbers without thousands "
+                    "separators (35000)"),
+    ("35 000", "a space separates thousands: write numbers without thousands separators (35000)"),
+    ("1 234,5", "a space separates thousands: write numbers without thousands separators and with '.' as the decimal "
+                "mark (1234.5)"),
+    ("35'000", "an apostrophe separates thousands: write numbers without thousands separators (35000)"),
+    ("$857.00", "strip the currency sign '$' (857.00)"),
+    ("12 \u20ac", "strip the currency sign '\u20ac' (12)"),
+    ("-\u00a31,234.50", "strip the currency sign '\u00a3' and write numbers without thousands separators (-1234.50)"),
+    ("12.5%", "strip the '%' (12.5), and divide by 100 if the baseline's values are fractions"),
+    ("\u221212.5%", "'\u2212' is the Unicode minus sign U+2212: use '-' and strip the '%' (-12.5), and divide by 100 "
+                    "if the baseline's values are fractions"),
+    ("1,111,500", "write numbers without thousands separators (1111500)"),
+    ("-1,500", "write numbers without thousands separators (-1500), or with '.' as the decimal mark (-1.500) if the "
+               "comma is one"),
+    ("1,5", "use '.' as the decimal mark (1.5)"),
+    ("many", ""), ("1_000", ""), ("$", ""), ("%", ""), ("-", ""), ("$abc", ""), ("0x1A", ""),
+])
+def test_a_number_cell_written_as_a_spreadsheet_shows_it_gets_a_tailored_hint(value, hint):
+    from hokusai_preview.stages.load import _number_hint
+
+    assert _number_hint(value) == hint
+
+
+def test_a_number_with_a_currency_sign_is_refused_with_the_hint(tmp_path):
+    """Refused, not read as a number: the main pipeline would not read it as one either."""
+    frame = pd.read_csv(EXAMPLE).head(20)
+    frame["hour"] = frame["hour"].astype(str)
+    frame.loc[3, "hour"] = "$857.00"
+    frame.to_csv(tmp_path / "dollars.csv", index=False)
+    result = run("hp-load", str(tmp_path / "dollars.csv"))
+    assert (result.code, len(result.err_lines)) == (3, 1), result
+    assert result.err_lines[0].endswith("column 'hour' should hold numbers but has '$857.00' (data row 4); strip the "
+                                        "currency sign '$' (857.00)")
+
+
 def test_missing_values_are_counted_on_the_rows_kept(tmp_path):
     """Rows dropped for an unknown label are not the data: missing_by_feature counted them while
     rows_with_missing_features did not, so the two disagreed."""

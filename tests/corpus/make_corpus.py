@@ -197,6 +197,10 @@ def refused_files():
     files["thousands_separators.csv"] = to_csv(
         *set_column(header, rows, "compounds", lambda n, v: "1,%03d,500" % int(v) if n == 2 else v))
     files["spaces_after_delimiters.csv"] = good.replace(b",", b", ")
+    # number cells as a spreadsheet formats them: a Unicode minus sign, a percent sign
+    files["unicode_minus_in_number.csv"] = to_csv(
+        *set_column(header, rows, "hour", lambda n, v: "\u2212" + v if n == 2 else v))
+    files["percent_in_number.csv"] = to_csv(*set_column(header, rows, "hour", lambda n, v: "12.5%" if n == 4 else v))
     compressed = gz(good * 40, mtime=0)
     files["truncated.csv.gz"] = compressed[: len(compressed) * 2 // 3]
     # long enough that the first 64 KB decompress fine and the end is missing

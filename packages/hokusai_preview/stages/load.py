@@ -712,20 +712,77 @@ def _first_non_numeric(array):
     return low, array[low].as_py()
 
 
+# Characters that make a number cell text, named for the hint that says what to write instead.
+_MINUS_SIGNS = {"\u2212": "the Unicode minus sign U+2212", "\u2013": "an en dash U+2013",
+                "\u2012": "a figure dash U+2012"}
+_GROUP_SPACES = {" ": "a space", "\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space "
+                 "(U+202F)", "\u2009": "a thin space (U+2009)"}
+_GROUP_APOSTROPHES = {"'": "an apostrophe", "\u2019": "a right single quote (U+2019)"}
+_CURRENCY_SIGNS = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
+
+
 def _number_hint(value):
-    """How to write a number given with a decimal comma or thousands separators ("" if neither)."""
+    """How to write a number given with a Unicode minus, a currency or percent sign, a decimal comma or
+    thousands separators (commas, spaces, apostrophes); "" for none of these. The cell is not read
+    as a number: the main pipeline would not read it so either."""
     import re
 
-    value = str(value)
-    plain = value.replace(",", "")
-    if re.match(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", value):
-        if "." in value or value.count(",") > 1:
-            return "write numbers without thousands separators (%s)" % plain
-        return "write numbers without thousands separators (%s), or with '.' as the decimal mark (%s) if the " \
-               "comma is one" % (plain, value.replace(",", "."))
-    if re.match(r"[-+]?[0-9]+,[0-9]+\Z", value):
-        return "use '.' as the decimal mark (%s)" % value.replace(",", ".")
-    return ""
+    text = str(value).strip()
+    fixes, percent = [], False
+    sign = ""
+    if text[:1] in _MINUS_SIGNS:
+        fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
+        sign, text = "-", text[1:]
+    elif text[:1] and text[:1] in "+-":
+        sign, text = text[0], text[1:]
+    currency = re.match("([%s])\\s*(.+)\\Z|(.+?)\\s*([%s])\\Z" % (_CURRENCY_SIGNS, _CURRENCY_SIGNS), text)
+    if currency:
+        mark = currency.group(1) or currency.group(4)
+        text = currency.group(2) or currency.group(3)
+        if not sign and text[:1] in _MINUS_SIGNS:  # "$−5"
+            fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
+            sign, text = "-", text[1:]
+        elif not sign and text[:1] and text[:1] in "+-":
+            sign, text = text[0], text[1:]
+        fixes.append("strip the currency sign %r" % mark)
+    if text.endswith("%"):
+        percent, text = True, text[:-1].rstrip()
+        fixes.append("strip the '%'")
+    plain, core, decimal = _number_core(text)
+    if plain is None or not (core or fixes):
+        return ""
+    if core:
+        fixes.append(core)
+    if decimal and len(fixes) == 1:  # "1,500": the comma may be a decimal mark, both readings are offered
+        return "%s (%s), or with '.' as the decimal mark (%s) if the comma is one" % (core, sign + plain,
+                                                                                       sign + decimal)
+    hint = "%s (%s)" % (" and ".join(fixes), sign + plain)
+    return hint + (", and divide by 100 if the baseline's values are fractions" if percent else "")
+
+
+def _number_core(text):
+    """(the plain number ``text`` (unsigned) writes, what to change or "", the number it writes if its
+    comma is a decimal mark or None); plain is None if ``text`` is no number."""
+    import re
+
+    number = r"[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\Z|\.[0-9]+([eE][-+]?[0-9]+)?\Z"
+    if re.match(number, text):
+        return text, "", None
+    if re.match(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", text):
+        plain = text.replace(",", "")
+        single = "." not in text and text.count(",") == 1
+        return plain, "write numbers without thousands separators", text.replace(",", ".") if single else None
+    for marks in (_GROUP_SPACES, _GROUP_APOSTROPHES):
+        for mark, name in marks.items():
+            grouped = re.match(r"[0-9]{1,3}(%s[0-9]{3})+([.,][0-9]+)?\Z" % re.escape(mark), text)
+            if grouped:
+                plain = text.replace(mark, "").replace(",", ".")
+                decimal = " and with '.' as the decimal mark" if "," in text else ""
+                return plain, "%s separates thousands: write numbers without thousands separators%s" % (
+                    name, decimal), None
+    if re.match(r"[0-9]+,[0-9]+\Z", text):
+        return text.replace(",", "."), "use '.' as the decimal mark", None
+    return None, "", None
 
 
 def _header_hint(names, first=None):
