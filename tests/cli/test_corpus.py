@@ -61,6 +61,8 @@ REFUSED = {
     "json_columns_unequal.json": (BAD_DATA, "is an object of columns of different lengths (2, 3)"),
     "json_pandas_split.json": (BAD_DATA, "is pandas' orient='split' JSON, not records or columns"),
     "json_pandas_table.json": (BAD_DATA, "is pandas' orient='table' JSON, not records or columns"),
+    "json_records_under_a_key.json": (BAD_DATA, "holds its records under 'data'; give the array itself (e.g. jq "
+                                                "'.data')"),
     "json_empty_array.json": (BAD_DATA, "holds no records"),
     "jsonl_bad_line.jsonl": (BAD_DATA, "line 3 is not valid JSON"),
     "jsonl_line_not_object.jsonl": (BAD_DATA, "line 2 is a JSON array, not an object"),

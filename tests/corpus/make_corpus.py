@@ -131,6 +131,8 @@ def refused_files():
     files["json_truncated.json"] = json.dumps(recs, indent=1).encode("utf-8")[:700]
     files["json_columns_unequal.json"] = json.dumps({"protocol": ["L", "J"], "label": ["F", "VF", "M"]}).encode()
     files["json_empty_array.json"] = b"[]\n"
+    # an API's answer saved as is: the records under a key, beside metadata
+    files["json_records_under_a_key.json"] = json.dumps({"data": recs, "total": len(recs), "next": None}).encode()
     # What pandas writes with DataFrame.to_json(orient="split") and orient="table".
     files["json_pandas_split.json"] = json.dumps({"columns": header, "index": list(range(len(rows))),
                                                    "data": [list(r.values()) for r in recs]}).encode()

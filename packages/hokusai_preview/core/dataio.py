@@ -549,6 +549,11 @@ class BatchReader:
                 and ("columns" in value or "schema" in value):  # pandas' other layouts of a table
             raise bad(self.label, "is pandas' orient=%r JSON, not records or columns" % (
                 "split" if "columns" in value else "table"), "write it with DataFrame.to_json(orient='records')")
+        wrapped = _records_key(value)
+        if wrapped is not None:  # an API's answer: {"data": [{...}, ...], "count": 2}
+            path = ".%s" % wrapped if re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", wrapped) else ".[%s]" % json.dumps(wrapped)
+            raise bad(self.label, "holds its records under %r" % wrapped,
+                      "give the array itself (e.g. jq '%s')" % path.replace("'", "'\\''"))
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) \
                 and self._names_inside(value):
             # pandas' orient="index": records keyed by row ({"0": {"col": 1, ...}, ...}), told
@@ -855,6 +860,18 @@ def _json_reason(exc):
     text = getattr(exc, "msg", None) or str(exc).split(":")[0]
     text = text.replace(" starting at", "").replace(": line", "")
     return text[:1].lower() + text[1:]
+
+
+def _records_key(value):
+    """The key of a JSON object under which its records are (the one array of objects, beside no
+    other array: {"data": [{...}, ...], "total": 2}), else None."""
+    if not isinstance(value, dict):
+        return None
+    arrays = [key for key, v in value.items() if isinstance(v, list)]
+    if len(arrays) != 1:
+        return None
+    items = value[arrays[0]]
+    return arrays[0] if items and all(isinstance(item, dict) for item in items) else None
 
 
 def _json_kind(value):
