@@ -327,6 +327,25 @@ def test_a_number_with_a_currency_sign_is_refused_with_the_hint(tmp_path):
                                         "currency sign '$' (857.00)")
 
 
+def test_counts_in_the_summary_line_have_thousands_separators(tmp_path):
+    frame = pd.read_csv(EXAMPLE)
+    extra = frame.head(10).assign(label="XL")
+    path = tmp_path / "big.csv"
+    pd.concat([frame, frame.head(20), extra]).to_csv(path, index=False)
+    _, result = load_ok(path)
+    (summary,) = [line for line in result.err_lines if "warning" not in line]
+    assert "1,030 rows (csv)" in summary and "the class counts are of the 1,020 kept" in summary, summary
+    counts = frame.head(20)["label"].value_counts() + frame["label"].value_counts()
+    assert "(%s)" % ", ".join("%s %s" % (k, "{:,}".format(int(n))) for k, n in sorted(counts.fillna(0).items())) \
+        in summary
+
+
+def test_hp_sample_counts_have_thousands_separators():
+    loaded = run("hp-load", EXAMPLE)
+    sampled = run("hp-sample", "--sample-size", "200", stdin=loaded.stdout)
+    assert sampled.code == 0 and "hp-sample: sampled 200 of 1,000 rows, stratified by label" in sampled.stderr
+
+
 def test_missing_values_are_counted_on_the_rows_kept(tmp_path):
     """Rows dropped for an unknown label are not the data: missing_by_feature counted them while
     rows_with_missing_features did not, so the two disagreed."""
