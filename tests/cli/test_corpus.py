@@ -45,6 +45,8 @@ REFUSED = {
     "zip_archive.csv": (BAD_DATA, "is a ZIP archive (or an Excel .xlsx workbook)"),
     "html_page.csv": (BAD_DATA, "is an HTML page"),
     "latin1_not_utf8.csv": (BAD_DATA, "is not UTF-8 text (byte 0xe9 on line 11)"),
+    "cp1252_not_utf8.csv": (BAD_DATA, "is not UTF-8 text (byte 0x96 on line 8); save it as UTF-8 (e.g. iconv -f "
+                                      "cp1252 -t utf-8 for Excel's \"ANSI\", Windows-1252)"),
     "utf16_without_bom.csv": (BAD_DATA, "looks like UTF-16 text without a byte-order mark"),
     "utf32.csv": (BAD_DATA, "is UTF-32 text"),
     # structure
@@ -59,6 +61,8 @@ REFUSED = {
     "json_columns_unequal.json": (BAD_DATA, "is an object of columns of different lengths (2, 3)"),
     "json_pandas_split.json": (BAD_DATA, "is pandas' orient='split' JSON, not records or columns"),
     "json_pandas_table.json": (BAD_DATA, "is pandas' orient='table' JSON, not records or columns"),
+    "json_records_under_a_key.json": (BAD_DATA, "holds its records under 'data'; give the array itself (e.g. jq "
+                                                "'.data')"),
     "json_empty_array.json": (BAD_DATA, "holds no records"),
     "jsonl_bad_line.jsonl": (BAD_DATA, "line 3 is not valid JSON"),
     "jsonl_line_not_object.jsonl": (BAD_DATA, "line 2 is a JSON array, not an object"),
@@ -78,6 +82,14 @@ REFUSED = {
     "feature_column_missing.csv": (BAD_DATA, "lacks 1 of the baseline's feature columns: 'hour'"),
     "all_feature_columns_missing.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
     "other_dataset_schema.csv": (BAD_DATA, "matches none of the baseline's 7 feature columns"),
+    "names_in_capitals.csv": (BAD_DATA, "lacks 2 of the baseline's feature columns as spelled ('hour', 'day'), which "
+                                        "the file has when letter case and spaces are ignored; rename 'HOUR' \u2192 "
+                                        "'hour', 'DAY' \u2192 'day' (column names must match exactly)"),
+    "names_with_trailing_spaces.csv": (BAD_DATA, "exactly, but all match when letter case and spaces are ignored; "
+                                                 "rename 'protocol ' \u2192 'protocol', 'compounds ' \u2192 "
+                                                 "'compounds', 'input_fields ' \u2192 'input_fields' and 5 more"),
+    "names_with_leading_spaces.csv": (BAD_DATA, "but all match when letter case and spaces are ignored; rename "
+                                                "' protocol' \u2192 'protocol'"),
     "all_feature_values_empty.csv": (BAD_DATA, "every feature value is empty"),
     "mixed_types_in_numeric_column.csv": (BAD_DATA, "column 'compounds' should hold numbers but has 'many' "
                                                     "(data row 8)"),
@@ -86,6 +98,11 @@ REFUSED = {
     "decimal_comma.csv": (BAD_DATA, "use '.' as the decimal mark"),
     "thousands_separators.csv": (BAD_DATA, "has '1,111,500' (data row 3); write numbers without thousands separators "
                                            "(1111500)"),
+    "unicode_minus_in_number.csv": (BAD_DATA, "column 'hour' should hold numbers but has '\u221218.566666666666663' "
+                                              "(data row 3); '\u2212' is the Unicode minus sign U+2212: use '-' "
+                                              "(-18.566666666666663)"),
+    "percent_in_number.csv": (BAD_DATA, "column 'hour' should hold numbers but has '12.5%' (data row 5); strip the "
+                                        "'%' (12.5), and divide by 100 if the baseline's values are fractions"),
     "spaces_after_delimiters.csv": (BAD_DATA, "its column names after the first start with a space: separate the "
                                               "fields with the delimiter alone"),
     "utf16_with_bom.jsonl": (BAD_DATA, "is UTF-16 text, and JSON is read as UTF-8; save it as UTF-8 (e.g. iconv -f "
@@ -108,6 +125,10 @@ REFUSED = {
     "comment_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 2: protocol,"
                                            "compounds,input_fields,iterations,num_pending,hour,...); its first line "
                                            "(# exported by foo) was taken as the header and looks like a comment"),
+    "title_above_header.csv": (BAD_DATA, "has a row with 8 fields where the header has 1 (line 3: protocol,"
+                                         "compounds,input_fields,iterations,num_pending,hour,...); its first line "
+                                         "(HPC jobs export Q1) was taken as the header and looks like a title line: "
+                                         "remove the lines above the real header"),
     "space_only_line.csv": (BAD_DATA, "has a row with 1 field where the header has 8 (line 5: ' '); remove that "
                                       "line"),
     # made at test time (make_corpus.make_generated)
@@ -116,10 +137,10 @@ REFUSED = {
     "dangling_symlink.csv": (BAD_DATA, "does not exist"),
     "symlink_loop.csv": (BAD_DATA, "cannot be opened (Too many levels of symbolic links)"),
     "unreadable.csv": (BAD_DATA, "cannot be read (Permission denied)"),
-    "wide_10000_columns.csv": (BAD_DATA, "has 10000 columns; hokusai-preview reads at most 4096"),
-    "cell_1mb.csv": (BAD_DATA, "column 'note' has a 1048576-byte value in data row 5; cells are limited to 100 KB"),
-    "cell_1mb.jsonl": (BAD_DATA, "column 'protocol' has a 1048576-byte value in data row 3"),
-    "cell_5mb.csv": (BAD_DATA, "column 'day' has a 5242883-byte value in data row 4"),
+    "wide_10000_columns.csv": (BAD_DATA, "has 10,000 columns; hokusai-preview reads at most 4,096"),
+    "cell_1mb.csv": (BAD_DATA, "column 'note' has a 1,048,576-byte value in data row 5; cells are limited to 100 KB"),
+    "cell_1mb.jsonl": (BAD_DATA, "column 'protocol' has a 1,048,576-byte value in data row 3"),
+    "cell_5mb.csv": (BAD_DATA, "column 'day' has a 5,242,883-byte value in data row 4"),
     "unbalanced_quote_6mb.csv": (BAD_DATA, "close the quote this row opens"),
     "/dev/null": (BAD_DATA, "is a device or socket, not a file"),
 }
@@ -156,6 +177,8 @@ ACCEPTED = {
     "excel_sep_line.csv": ([], lambda c, t: c["rows_used"] == 40 and c["delimiter"] == ","),
     "padded_labels_and_numbers.csv": ([], lambda c, t: set(t["label"]) <= {"F", "L", "M", "VF"}
                                       and t["compounds"].notna().all()),
+    "pandas_saved_twice.csv": ([], lambda c, t: c["validation"]["extra_columns"] == ["Unnamed: 0.1", "Unnamed: 0"]
+                               and c["rows_used"] == 40),
 }
 
 

@@ -246,6 +246,106 @@ def test_a_renamed_column_is_pointed_at(renamed, hint, tmp_path):
     assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
 
 
+@pytest.mark.parametrize("header, hint", [
+    # one column in capitals: no advice to add an empty column
+    ("protocol,compounds,input_fields,iterations,num_pending,Hour,day,label",
+     "lacks 1 of the baseline's feature columns as spelled ('hour'), which the file has when letter case and spaces "
+     "are ignored; rename 'Hour' \u2192 'hour' (column names must match exactly)"),
+    # one in capitals, one absent: rename the one, add the other
+    ("protocol,compounds,input_fields,iterations,num_pending,HOUR,label",
+     "lacks 2 of the baseline's feature columns: 'hour', 'day'; rename 'HOUR' \u2192 'hour' (column names must match "
+     "exactly) and add the others (empty cells are allowed)"),
+    # every name padded, the label too
+    ("protocol ,compounds ,input_fields ,iterations ,num_pending ,hour ,day ,label ",
+     "matches none of the baseline's 7 feature columns ('protocol', 'compounds', 'input_fields', 'iterations', "
+     "'num_pending', 'hour', 'day') exactly, but all match when letter case and spaces are ignored; rename "
+     "'protocol ' \u2192 'protocol', 'compounds ' \u2192 'compounds', 'input_fields ' \u2192 'input_fields' and 5 more "
+     "(column names must match exactly)"),
+])
+def test_names_that_differ_only_in_case_or_spaces_are_refused_with_the_renames(header, hint, tmp_path):
+    """The main pipeline matches names exactly: such a file is refused, with what to rename into what."""
+    frame = pd.read_csv(EXAMPLE).head(20)
+    names = header.split(",")
+    frame = frame[[n.strip().lower() for n in names]]
+    frame.columns = names
+    path = tmp_path / "cased.csv"
+    frame.to_csv(path, index=False)
+    result = run("hp-load", str(path))
+    assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
+
+
+def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_values_have_them_too(tmp_path):
+    good = open(EXAMPLE).read().split("\n")[:20]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("\n".join(line.replace(",", ", ") for line in good) + "\n")
+    names_only = tmp_path / "names_only.csv"
+    names_only.write_text("\n".join([good[0].replace(",", ", ")] + good[1:]) + "\n")
+    result = run("hp-load", str(spaced))
+    assert result.code == 3 and "separate the fields with the delimiter alone" in result.stderr, result
+    result = run("hp-load", str(names_only))
+    assert result.code == 3 and "separate the fields" not in result.stderr, result
+    assert "rename ' compounds' \u2192 'compounds'" in result.stderr
+
+
+@pytest.mark.parametrize("value, hint", [
+    ("\u2212500", "'\u2212' is the Unicode minus sign U+2212: use '-' (-500)"),
+    ("35\u00a0000", "a non-breaking space (U+00A0) separates thousands: write numbers without thousands separators "
+                    "(35000)"),
+    ("35\u202f000", "a narrow non-breaking space (U+202F) separates thousands: write numbers without thousands "
+                    "separators (35000)"),
+    ("35 000", "a space separates thousands: write numbers without thousands separators (35000)"),
+    ("1 234,5", "a space separates thousands: write numbers without thousands separators and with '.' as the decimal "
+                "mark (1234.5)"),
+    ("35'000", "an apostrophe separates thousands: write numbers without thousands separators (35000)"),
+    ("$857.00", "strip the currency sign '$' (857.00)"),
+    ("12 \u20ac", "strip the currency sign '\u20ac' (12)"),
+    ("-\u00a31,234.50", "strip the currency sign '\u00a3' and write numbers without thousands separators (-1234.50)"),
+    ("12.5%", "strip the '%' (12.5), and divide by 100 if the baseline's values are fractions"),
+    ("\u221212.5%", "'\u2212' is the Unicode minus sign U+2212: use '-' and strip the '%' (-12.5), and divide by 100 "
+                    "if the baseline's values are fractions"),
+    ("1,111,500", "write numbers without thousands separators (1111500)"),
+    ("-1,500", "write numbers without thousands separators (-1500), or with '.' as the decimal mark (-1.500) if the "
+               "comma is one"),
+    ("1,5", "use '.' as the decimal mark (1.5)"),
+    ("many", ""), ("1_000", ""), ("$", ""), ("%", ""), ("-", ""), ("$abc", ""), ("0x1A", ""),
+])
+def test_a_number_cell_written_as_a_spreadsheet_shows_it_gets_a_tailored_hint(value, hint):
+    from hokusai_preview.stages.load import _number_hint
+
+    assert _number_hint(value) == hint
+
+
+def test_a_number_with_a_currency_sign_is_refused_with_the_hint(tmp_path):
+    """Refused, not read as a number: the main pipeline would not read it as one either."""
+    frame = pd.read_csv(EXAMPLE).head(20)
+    frame["hour"] = frame["hour"].astype(str)
+    frame.loc[3, "hour"] = "$857.00"
+    frame.to_csv(tmp_path / "dollars.csv", index=False)
+    result = run("hp-load", str(tmp_path / "dollars.csv"))
+    assert (result.code, len(result.err_lines)) == (3, 1), result
+    assert result.err_lines[0].endswith("column 'hour' should hold numbers but has '$857.00' (data row 4); strip the "
+                                        "currency sign '$' (857.00)")
+
+
+def test_counts_in_the_summary_line_have_thousands_separators(tmp_path):
+    frame = pd.read_csv(EXAMPLE)
+    extra = frame.head(10).assign(label="XL")
+    path = tmp_path / "big.csv"
+    pd.concat([frame, frame.head(20), extra]).to_csv(path, index=False)
+    _, result = load_ok(path)
+    (summary,) = [line for line in result.err_lines if "warning" not in line]
+    assert "1,030 rows (csv)" in summary and "the class counts are of the 1,020 kept" in summary, summary
+    counts = frame.head(20)["label"].value_counts() + frame["label"].value_counts()
+    assert "(%s)" % ", ".join("%s %s" % (k, "{:,}".format(int(n))) for k, n in sorted(counts.fillna(0).items())) \
+        in summary
+
+
+def test_hp_sample_counts_have_thousands_separators():
+    loaded = run("hp-load", EXAMPLE)
+    sampled = run("hp-sample", "--sample-size", "200", stdin=loaded.stdout)
+    assert sampled.code == 0 and "hp-sample: sampled 200 of 1,000 rows, stratified by label" in sampled.stderr
+
+
 def test_missing_values_are_counted_on_the_rows_kept(tmp_path):
     """Rows dropped for an unknown label are not the data: missing_by_feature counted them while
     rows_with_missing_features did not, so the two disagreed."""
@@ -326,6 +426,47 @@ def test_unnamed_csv_columns_are_named_and_hashed_as_pandas_names_them(tmp_path,
     assert manifest["columns"] == list(df.columns) == ["Unnamed: 0"] + list(rest.columns) + ["two\nlines", last]
     assert manifest["row_count"] == 40 and manifest["data_hash"] == main_pipeline_hash(df)
     assert record["contribution"]["validation"]["extra_columns"] == ["Unnamed: 0", "two\nlines", last]
+
+
+def test_a_csv_saved_twice_by_pandas_is_read_as_pandas_reads_it(tmp_path, bundles):
+    """df.to_csv(a); pd.read_csv(a).to_csv(b): the header is ",Unnamed: 0,...", and pandas names the
+    empty cell "Unnamed: 0.1" so as not to clash with the real "Unnamed: 0"."""
+    bundle, rest = bundles("hpc")
+    once, twice = tmp_path / "once.csv", tmp_path / "twice.csv"
+    rest.head(40).to_csv(once)
+    pd.read_csv(once).to_csv(twice)
+    assert twice.read_text().startswith(",Unnamed: 0,")
+    record, _ = load_ok(twice, "--baseline-model", bundle)
+    df = pd.read_csv(twice)
+    manifest = record["contribution"]["data_manifest"]
+    assert manifest["columns"] == list(df.columns) == ["Unnamed: 0.1", "Unnamed: 0"] + list(rest.columns)
+    assert manifest["data_hash"] == main_pipeline_hash(df)
+    assert record["contribution"]["validation"]["extra_columns"] == ["Unnamed: 0.1", "Unnamed: 0"]
+
+
+@pytest.mark.parametrize("header, expected", [
+    (["", "Unnamed: 0", "a"], ["Unnamed: 0.1", "Unnamed: 0", "a"]),
+    (["Unnamed: 1", "", "a"], ["Unnamed: 1", "Unnamed: 1.1", "a"]),
+    (["", "Unnamed: 0", "Unnamed: 0.1", "a"], ["Unnamed: 0.2", "Unnamed: 0", "Unnamed: 0.1", "a"]),
+    (["", "a", ""], ["Unnamed: 0", "a", "Unnamed: 2"]),
+])
+def test_empty_header_cells_are_named_as_pandas_names_them(header, expected):
+    import io
+
+    from hokusai_preview.core.dataio import unnamed_columns
+
+    assert unnamed_columns(header) == expected
+    assert list(pd.read_csv(io.StringIO(",".join(header) + "\n" + ",".join("1" * len(header)) + "\n")).columns) \
+        == expected
+
+
+def test_real_duplicate_names_beside_an_empty_header_cell_are_still_refused(tmp_path, bundles):
+    bundle, rest = bundles("hpc")
+    path = tmp_path / "dup.csv"
+    rest.head(10).assign(hour2=1).rename(columns={"hour2": "hour"}).to_csv(path)
+    result = run("hp-load", path, "--baseline-model", bundle)
+    assert result.code == 3 and len(result.err_lines) == 1, result
+    assert "has two columns named 'hour'; give every column a unique name" in result.stderr
 
 
 def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bundles):

@@ -48,7 +48,7 @@ def test_a_larger_contribution_is_sampled_by_label(tmp_path, bundles):
     source = pd.read_parquet(record["contribution"]["table_path"])
     merged = table.merge(source.reset_index(), how="left", on=list(table.columns))
     assert merged["index"].is_monotonic_increasing and merged["index"].notna().all()
-    assert "sampled 300 of %d rows" % len(frame) in run("hp-sample", "--no-cache", "--sample-size", "300",
+    assert "sampled 300 of {:,} rows".format(len(frame)) in run("hp-sample", "--no-cache", "--sample-size", "300",
                                                          stdin=stdout).stderr
 
 

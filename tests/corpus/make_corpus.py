@@ -131,6 +131,8 @@ def refused_files():
     files["json_truncated.json"] = json.dumps(recs, indent=1).encode("utf-8")[:700]
     files["json_columns_unequal.json"] = json.dumps({"protocol": ["L", "J"], "label": ["F", "VF", "M"]}).encode()
     files["json_empty_array.json"] = b"[]\n"
+    # an API's answer saved as is: the records under a key, beside metadata
+    files["json_records_under_a_key.json"] = json.dumps({"data": recs, "total": len(recs), "next": None}).encode()
     # What pandas writes with DataFrame.to_json(orient="split") and orient="table".
     files["json_pandas_split.json"] = json.dumps({"columns": header, "index": list(range(len(rows))),
                                                    "data": [list(r.values()) for r in recs]}).encode()
@@ -188,12 +190,19 @@ def refused_files():
     files["only_unseen_labels.csv"] = to_csv(*set_column(header, rows, "label", lambda n, v: "XL"))
     latin = to_csv(*set_column(header, rows, "day", lambda n, v: "Mi\u00e9" if n == 9 else v))
     files["latin1_not_utf8.csv"] = latin.decode("utf-8").encode("latin-1")
+    # Excel's "ANSI" CSV: Windows-1252, whose en dash and euro sign latin1 would read as control characters
+    ansi = to_csv(*set_column(header, rows, "day", lambda n, v: "Mo\u2013Fr \u20ac" if n == 6 else v))
+    files["cp1252_not_utf8.csv"] = ansi.decode("utf-8").encode("cp1252")
     files["utf16_without_bom.csv"] = good.decode("utf-8").encode("utf-16-le")
     files["utf32.csv"] = good.decode("utf-8").encode("utf-32")
     files["utf16_with_bom.jsonl"] = jsonl(recs).decode("utf-8").encode("utf-16")  # fine for CSV, not for JSON
     files["thousands_separators.csv"] = to_csv(
         *set_column(header, rows, "compounds", lambda n, v: "1,%03d,500" % int(v) if n == 2 else v))
     files["spaces_after_delimiters.csv"] = good.replace(b",", b", ")
+    # number cells as a spreadsheet formats them: a Unicode minus sign, a percent sign
+    files["unicode_minus_in_number.csv"] = to_csv(
+        *set_column(header, rows, "hour", lambda n, v: "\u2212" + v if n == 2 else v))
+    files["percent_in_number.csv"] = to_csv(*set_column(header, rows, "hour", lambda n, v: "12.5%" if n == 4 else v))
     compressed = gz(good * 40, mtime=0)
     files["truncated.csv.gz"] = compressed[: len(compressed) * 2 // 3]
     # long enough that the first 64 KB decompress fine and the end is missing
@@ -219,6 +228,11 @@ def refused_files():
     surrogate[3]["day"] = "Fri\ud800"  # json.dumps writes a lone surrogate as the escape \ud800
     files["lone_surrogate.jsonl"] = jsonl(surrogate)
     files["comment_above_header.csv"] = b"# exported by foo\n" + good
+    files["title_above_header.csv"] = b"HPC jobs export Q1\n\n" + good
+    # names that are the baseline's but for letter case or spaces (the data rows have no spaces)
+    files["names_in_capitals.csv"] = to_csv([h.upper() if h in ("hour", "day") else h for h in header], rows)
+    files["names_with_trailing_spaces.csv"] = to_csv([h + " " for h in header], rows)
+    files["names_with_leading_spaces.csv"] = to_csv([" " + h for h in header], rows)
     lines = good.split(b"\n")
     files["space_only_line.csv"] = b"\n".join(lines[:4] + [b" "] + lines[4:])
     return files
@@ -273,6 +287,10 @@ def accepted_files():
     files["excel_sep_line.csv"] = b"sep=,\n" + to_csv(header, rows)
     files["padded_labels_and_numbers.csv"] = to_csv(*set_column(
         *set_column(header, rows, "label", lambda n, v: " %s " % v), "compounds", lambda n, v: " %s " % v))
+    # DataFrame.to_csv, read back and written again: the index column is named "Unnamed: 0", and the
+    # new index's empty header cell is read as "Unnamed: 0.1", as pandas reads it
+    files["pandas_saved_twice.csv"] = to_csv(["", "Unnamed: 0"] + header,
+                                             [[str(n), str(n)] + r for n, r in enumerate(rows)])
     return files
 
 

@@ -312,3 +312,25 @@ def test_integer_csv_columns_read_as_text_still_convert_like_pyarrow(tmp_path):
     types = {f.name: str(f.type) for f in batches[0].schema}
     assert types == {"a": "int64", "b": "double", "c": "int64", "d": "string"}
     assert frame["b"][3500] == 2.5 and frame["b"][1] == 1.0 and frame["a"][3999] == 3999
+
+
+@pytest.mark.parametrize("value, key", [
+    ({"data": [{"a": 1}, {"a": 2}]}, "data"),
+    ({"results": [{"a": 1}], "count": 1, "next": None}, "results"),
+    ({"a": [1, 2], "b": [3, 4]}, None),  # an object of columns
+    ({"data": [{"a": 1}], "ids": [1]}, None),  # two arrays: columns of different lengths, said so
+    ({"data": []}, None),
+    ({"data": [{"a": 1}, 2]}, None),
+    ([{"a": 1}], None),
+])
+def test_records_under_a_key_are_recognised(value, key):
+    assert dataio._records_key(value) == key
+
+
+def test_records_under_an_odd_key_are_named_with_the_jq_filter_that_unwraps_them(tmp_path):
+    path = tmp_path / "api.json"
+    path.write_text(json.dumps({"my rows": [{"a": 1}]}))
+    with pytest.raises(DataError) as caught:
+        read_all(BatchReader(str(path)))
+    assert caught.value.message.endswith("holds its records under 'my rows'")
+    assert caught.value.hint == "give the array itself (e.g. jq '.[\"my rows\"]')"

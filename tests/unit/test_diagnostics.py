@@ -297,6 +297,24 @@ def test_rows_closer_than_chance_yet_too_few_to_matter_are_a_note():
         "of the rows tested, at least 10) that would be a warning"])
 
 
+def test_counts_in_messages_have_thousands_separators():
+    close = {"status": "checked", "p_value": 1e-13, "benchmark_nearest": 10500.0, "rows_tested": 12000,
+             "expected": 8000.4, "warn": True, "estimated_rows": 2500.2, "examples": []}
+    findings = {"rows_checked": 12000,
+                "contamination": {"rows": 1500, "exact": 1200, "near": 300, "action": "removed", "warn": True,
+                                  "examples": [{"row": 1, "benchmark_row": 2}], "closeness": close},
+                "duplicates": {"within": {}, "base": {}}, "label_noise": {"status": "checked", "warn": False},
+                "drift": {"drifted": [], "features": [], "class_balance": {"shifted": False}},
+                "pii": {"columns": [{"flagged": True, "column": "contact", "kind": "email", "matches": 1000,
+                                     "values_checked": 1000, "examples": ["a@b.example"]}]}}
+    warnings, _ = D.messages(findings)
+    assert warnings[0].startswith("benchmark contamination: 1,500 of 12,000 rows duplicate benchmark rows (1,200 "
+                                  "exact, 300 near;")
+    assert warnings[1].startswith("closer to the benchmark than chance: 10,500 of 12,000 rows have a benchmark row "
+                                  "as their nearest neighbour where 8,000 were expected (p < 1e-12); about 2,500 rows")
+    assert "(in 1,000 of 1,000 values checked, e.g. a@b.example)" in warnings[2]
+
+
 def test_closeness_is_skipped_without_a_base_table_or_features_to_place_rows():
     base, bench, clean, features, classes = split("fine_food_reviews")
     assert D.closeness(clean, bench, None, features, "label", classes)["reason"] == "the bundle has no base table"

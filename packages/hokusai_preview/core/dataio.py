@@ -72,6 +72,12 @@ KNOWN_BINARY = [
 ]
 
 
+# What to do with text that is not UTF-8: most such files are Excel's "ANSI" CSV (Windows-1252), which
+# decodes every printable latin1 character the same and also "€", "–" and curly quotes, which
+# latin1 would turn into control characters.
+ANSI_HINT = "save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8 for Excel's \"ANSI\", Windows-1252) and try again"
+
+
 class Restart(Exception):
     """Raised by :meth:`BatchReader.batches` when the stream must be read again from the start."""
 
@@ -229,7 +235,7 @@ def _utf8_or_fail(head, label, final=False):
             return head[: exc.start].decode("utf-8")  # a character cut by the sniff window
         line = head.count(b"\n", 0, exc.start) + 1
         raise bad(label, "is not UTF-8 text (byte 0x%s on line %d)" % (head[exc.start:exc.start + 1].hex(), line),
-                  "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again") from None
+                  ANSI_HINT) from None
 
 
 def open_bytes(path, compressed):
@@ -370,13 +376,13 @@ class BatchReader:
                     if "" in names:
                         # pandas (the main pipeline's reader) names an empty header cell "Unnamed: <i>",
                         # as in the index column DataFrame.to_csv writes; the data hash needs the same names.
-                        self.header = [name or "Unnamed: %d" % i for i, name in enumerate(names)]
+                        self.header = unnamed_columns(names)
                         raise Restart()
                     check_names(self.label, names)
                     for field in stream.schema:  # pyarrow types text that is not UTF-8 as binary
                         if pa.types.is_binary(field.type):
                             raise bad(self.label, "is not UTF-8 text (in column %r)" % field.name,
-                                      "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
+                                      ANSI_HINT)
                     # pandas keeps dates and times as text; so must we, for the same data hash.
                     odd = {f.name: pa.string() for f in stream.schema if _needs_text(f.type)}
                     if odd:
@@ -489,6 +495,10 @@ class BatchReader:
                        "remove it, or give --format" % _short(first, 40)
             line = self._line_of(row)
             fields = int(ragged.group(2))
+            if ragged.group(1) == "1" and fields > 2 and "looks like" not in hint and first.strip():
+                # a one-field first line, then rows of many: a title above the table ("Credit export Q1")
+                hint = "its first line (%s) was taken as the header and looks like a title line: remove the " \
+                       "lines above the real header" % _short(first, 40)
             if not row.strip():
                 hint = "remove that line, which holds only spaces or tabs"
             return bad(self.label, "has a row with %d field%s where the header has %s (%s%s)" % (
@@ -499,7 +509,7 @@ class BatchReader:
             where = " (in column %r)" % names[int(column.group(1))] if column and int(column.group(1)) < len(
                 names) else ""
             return bad(self.label, "is not UTF-8 text%s" % where,
-                       "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again")
+                       ANSI_HINT)
         if "straddl" in text:
             return bad(self.label, "has a row longer than %d MB" % (self.block_bytes >> 20 or 1),
                        "check its quotes are balanced; cells are limited to 100 KB")
@@ -539,6 +549,11 @@ class BatchReader:
                 and ("columns" in value or "schema" in value):  # pandas' other layouts of a table
             raise bad(self.label, "is pandas' orient=%r JSON, not records or columns" % (
                 "split" if "columns" in value else "table"), "write it with DataFrame.to_json(orient='records')")
+        wrapped = _records_key(value)
+        if wrapped is not None:  # an API's answer: {"data": [{...}, ...], "count": 2}
+            path = ".%s" % wrapped if re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", wrapped) else ".[%s]" % json.dumps(wrapped)
+            raise bad(self.label, "holds its records under %r" % wrapped,
+                      "give the array itself (e.g. jq '%s')" % path.replace("'", "'\\''"))
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) \
                 and self._names_inside(value):
             # pandas' orient="index": records keyed by row ({"0": {"col": 1, ...}, ...}), told
@@ -620,7 +635,7 @@ class BatchReader:
                     except UnicodeDecodeError as exc:
                         raise bad(self.label, "is not UTF-8 text (byte 0x%s on %s)" % (
                             line[exc.start:exc.start + 1].hex(), where),
-                            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again") from None
+                            ANSI_HINT) from None
                     except (ValueError, RecursionError) as exc:
                         raise bad(self.label, "%s is not valid JSON (%s)" % (where, _json_reason(exc)),
                                   "every line must be one JSON object; fix or remove that line") from None
@@ -845,6 +860,18 @@ def _json_reason(exc):
     text = getattr(exc, "msg", None) or str(exc).split(":")[0]
     text = text.replace(" starting at", "").replace(": line", "")
     return text[:1].lower() + text[1:]
+
+
+def _records_key(value):
+    """The key of a JSON object under which its records are (the one array of objects, beside no
+    other array: {"data": [{...}, ...], "total": 2}), else None."""
+    if not isinstance(value, dict):
+        return None
+    arrays = [key for key, v in value.items() if isinstance(v, list)]
+    if len(arrays) != 1:
+        return None
+    items = value[arrays[0]]
+    return arrays[0] if items and all(isinstance(item, dict) for item in items) else None
 
 
 def _json_kind(value):
@@ -1193,6 +1220,24 @@ def _is_float(value):
         return True
     except ValueError:
         return False
+
+
+def unnamed_columns(names):
+    """``names`` with each empty one named as pandas.read_csv names it: "Unnamed: <i>", or
+    "Unnamed: <i>.<k>" (the smallest k free) when that is taken, as in a CSV written by
+    DataFrame.to_csv twice (",Unnamed: 0,label,..."); the given names keep theirs."""
+    taken = set(names)
+    named = []
+    for i, name in enumerate(names):
+        if not name:
+            base = name = "Unnamed: %d" % i
+            k = 0
+            while name in taken:
+                k += 1
+                name = "%s.%d" % (base, k)
+            taken.add(name)
+        named.append(name)
+    return named
 
 
 def check_names(label, names):

@@ -51,7 +51,7 @@ import time
 import numpy as np
 
 from .bundle import class_codes
-from .report import plural
+from .report import plural, thousands
 
 RULES_VERSION = 9  # 2: a matched reference row is counted in the reference itself, repeats included;
 #                    3: label noise at the contribution's class mix, card numbers above chance, missing
@@ -1669,6 +1669,11 @@ def file_rows(dropped=None):
     return number
 
 
+def _count(value):
+    """A count held as a float (an expectation, an estimate), rounded and with thousands separators."""
+    return "{:,.0f}".format(value)
+
+
 def _pct(value):
     return "%.1f%%" % (100 * value)
 
@@ -1688,10 +1693,10 @@ def messages(findings, row_number=None):
     c = findings["contamination"]
     if c["rows"]:
         first = c["examples"][0]
-        text = ("%d of %s %s (%d exact, %d near; e.g. data row %d ~ benchmark row %d)"
-                % (c["rows"], plural(n, "row"),
+        text = ("%s of %s %s (%s exact, %s near; e.g. data row %d ~ benchmark row %d)"
+                % (thousands(c["rows"]), plural(n, "row"),
                    "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
-                   c["exact"], c["near"], rn(first["row"]), first["benchmark_row"]))
+                   thousands(c["exact"]), thousands(c["near"]), rn(first["row"]), first["benchmark_row"]))
         action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
                   "does too)" if c["action"] == "removed"
                   else "; kept (--keep-contaminated): the delta may be inflated")
@@ -1702,23 +1707,24 @@ def messages(findings, row_number=None):
                          "(%.1f expected)%s" % (text, c["expected_by_chance"], action))
     close = c.get("closeness") or {}
     if close.get("status") == "checked" and close["p_value"] < CLOSE_ALPHA:
-        text = ("%.0f of %d rows%s have a benchmark row as their nearest neighbour where %.0f were expected (%s)"
-                % (close["benchmark_nearest"], close["rows_tested"],
-                   " tested" if close["rows_tested"] < n else "", close["expected"], _p_text(close["p_value"])))
+        text = ("%s of %s%s have a benchmark row as their nearest neighbour where %s were expected (%s)"
+                % (_count(close["benchmark_nearest"]), plural(close["rows_tested"], "row"),
+                   " tested" if close["rows_tested"] < n else "", _count(close["expected"]),
+                   _p_text(close["p_value"])))
         if close["warn"]:
             example = (" (e.g. data row %d ~ benchmark row %d)" % (rn(close["examples"][0]["row"]),
                                                                   close["examples"][0]["benchmark_row"])
                        if close["examples"] else "")
-            warnings.append("closer to the benchmark than chance: %s; about %.0f rows look like altered benchmark "
+            warnings.append("closer to the benchmark than chance: %s; about %s rows look like altered benchmark "
                             "rows%s, which would inflate the delta; they are kept, as no single one can be told "
                             "from a clean row: remove them or explain where the data came from"
-                            % (text, close["estimated_rows"], example))
+                            % (text, _count(close["estimated_rows"]), example))
         else:
-            notes.append("closer to the benchmark than chance: %s, but that makes about %.0f altered benchmark rows, "
-                         "fewer than the %.0f (%g%% of the rows tested, at least %d) that would be a warning" % (
-                             text, max(close["estimated_rows"], 0.0),
-                             math.ceil(max(CLOSE_MIN_SHARE * close["rows_tested"], CLOSE_MIN_ROWS)),
-                             100 * CLOSE_MIN_SHARE, CLOSE_MIN_ROWS))
+            notes.append("closer to the benchmark than chance: %s, but that makes about %s altered benchmark rows, "
+                         "fewer than the %s (%g%% of the rows tested, at least %s) that would be a warning" % (
+                             text, _count(max(close["estimated_rows"], 0.0)),
+                             _count(math.ceil(max(CLOSE_MIN_SHARE * close["rows_tested"], CLOSE_MIN_ROWS))),
+                             100 * CLOSE_MIN_SHARE, thousands(CLOSE_MIN_ROWS)))
     elif close.get("status") == "skipped" and close.get("premise"):
         notes.append("closeness to the benchmark not tested: %s" % close["reason"])
     for key, what in (("within", "other contributed rows"), ("base", "rows of the base training table")):
@@ -1728,9 +1734,9 @@ def messages(findings, row_number=None):
         first = d["examples"][0]
         partner = first.get("duplicate_of", first.get("base_row"))
         other = "data row %d" % rn(partner) if key == "within" else "base row %d" % partner
-        text = "duplicates: %d %s %s (%d exact, %d near; e.g. data row %d ~ %s)" % (
-            d["rows"], "row repeats" if d["rows"] == 1 else "rows repeat", what, d["exact"], d["near"],
-            rn(first["row"]), other)
+        text = "duplicates: %s %s %s (%s exact, %s near; e.g. data row %d ~ %s)" % (
+            thousands(d["rows"]), "row repeats" if d["rows"] == 1 else "rows repeat", what, thousands(d["exact"]),
+            thousands(d["near"]), rn(first["row"]), other)
         if d["warn"]:
             warnings.append(text)
         elif d["rows"] > d["alarm_above"]:  # above chance, but too few to move an estimate
@@ -1747,9 +1753,9 @@ def messages(findings, row_number=None):
                         "without them (labels flipped, or another labelling rule?)" % (
                             _pct(conflict["reference_rate_together"]), _pct(conflict["reference_rate_alone"])))
     elif ln["status"] == "checked" and ln["warn"]:
-        warnings.append("label noise: %d of %s (%s) %s mislabelled against %s of the baseline's own "
+        warnings.append("label noise: %s of %s (%s) %s mislabelled against %s of the baseline's own "
                         "rows of the same classes (e.g. data rows %s); estimated noise %s against the baseline's %s" % (
-                            ln["flagged"], plural(ln["rows_checked"], "row"), _pct(ln["rate"]),
+                            thousands(ln["flagged"]), plural(ln["rows_checked"], "row"), _pct(ln["rate"]),
                             "looks" if ln["flagged"] == 1 else "look", _pct(ln["reference_rate"]),
                             ", ".join(str(rn(i)) for i in ln["row_indices"][:3]), _pct(ln["estimated_noise_rate"]),
                             _pct(ln["reference_noise_rate"] or 0.0)))
@@ -1770,8 +1776,9 @@ def messages(findings, row_number=None):
             else:
                 parts.append("%s (missing %s vs %s)" % (r["feature"], _pct(r["missing_share"][0]),
                                                         _pct(r["missing_share"][1])))
-        warnings.append("drift: %d of %s %s from the benchmark: %s" % (
-            len(d["drifted"]), plural(len(d["features"]), "feature"), "differs" if len(d["drifted"]) == 1 else "differ",
+        warnings.append("drift: %s of %s %s from the benchmark: %s" % (
+            thousands(len(d["drifted"])), plural(len(d["features"]), "feature"),
+            "differs" if len(d["drifted"]) == 1 else "differ",
             ", ".join(parts[:5])))
     balance = d["class_balance"]
     if balance["shifted"]:
@@ -1782,8 +1789,9 @@ def messages(findings, row_number=None):
             for k in moved[:3])))
     for f in findings["pii"]["columns"]:
         if f["flagged"]:
-            warnings.append("personal data: column %r holds %s (in %d of %s checked, e.g. %s%s); the main "
-                            "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]], f["matches"],
+            warnings.append("personal data: column %r holds %s (in %s of %s checked, e.g. %s%s); the main "
+                            "pipeline would hash or reject it" % (f["column"], PII_NAMES[f["kind"]],
+                                                                 thousands(f["matches"]),
                                                                  plural(f["values_checked"], "value"), f["examples"][0],
                                                                  ", as its name says" if f.get("named") else ""))
     sample = findings.get("sample")

@@ -50,7 +50,7 @@ import time
 
 from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
 from ..core.records import utc_now
-from ..core.report import plural, signed
+from ..core.report import plural, signed, thousands
 
 __doc__ = with_common_options(__doc__)
 
@@ -288,9 +288,10 @@ def build_output(record, primary=None, bootstrap=500):
                         "so these deltas may not be what the main pipeline finds; rebuild the bundle with "
                         "hp-baseline" % (baseline["accuracy"], listed))
     if used < min(whole, est.SMALL_SAMPLE):
-        warnings.append("only %d of %d contributed rows %s sampled: the estimate for all of them rests on "
+        warnings.append("only %s of %s %s sampled: the estimate for all of them rests on "
                         "very little (too little to extrapolate: it is what the sample shows, its interval wide); "
-                        "use --sample-size %d or more" % (used, whole, "was" if used == 1 else "were",
+                        "use --sample-size %d or more" % (thousands(used), plural(whole, "contributed row"),
+                                                          "was" if used == 1 else "were",
                                                           min(whole, est.SMALL_SAMPLE)))
     elif whole > est.FAR_EXTRAPOLATION * used:
         times, firmer = whole / used, -(-whole // est.FAR_EXTRAPOLATION)

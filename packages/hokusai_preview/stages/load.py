@@ -170,14 +170,14 @@ class Load(Stage):
     def report(self, contribution):
         """The short summary on stderr: one line, then one line per warning."""
         v = contribution["validation"]
-        counts = ", ".join("%s %d" % kv for kv in sorted(v["class_counts"].items())[:8])
+        counts = ", ".join("%s %s" % (k, "{:,}".format(n)) for k, n in sorted(v["class_counts"].items())[:8])
         parts = ["%s: %s (%s%s), %s, %s (%s)" % (
             contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), _format_name(contribution),
             ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
             _rows(len(v["class_counts"]), noun="class"), counts)]
         if v["rows_dropped"]:
-            parts.append("%s with unknown labels dropped (the class counts are of the %d kept)" % (
-                _rows(v["rows_dropped"]), sum(v["class_counts"].values())))
+            parts.append("%s with unknown labels dropped (the class counts are of the %s kept)" % (
+                _rows(v["rows_dropped"]), "{:,}".format(sum(v["class_counts"].values()))))
         if v["rows_with_missing_features"]:
             parts.append("%s with missing feature values (imputed)" % _rows(v["rows_with_missing_features"]))
         if v["extra_columns"]:
@@ -302,7 +302,7 @@ class ContributionLoader:
         try:
             for batch in batches:
                 if self.schema is None:
-                    self.plan(batch.schema)
+                    self.plan(batch.schema, batch)
                 batch = self.pandas_types(batch, reader)
                 if pending and (size + batch.nbytes > GROUP_BYTES or not batch.schema.equals(pending[0].schema)):
                     yield _concat(pending)
@@ -320,13 +320,14 @@ class ContributionLoader:
 
     # --- header checks -----------------------------------------------------------------------
 
-    def plan(self, schema):
+    def plan(self, schema, first=None):
+        """Check the columns against the baseline (``first``: the first batch, which hints read)."""
         import pyarrow as pa
 
         names = list(schema.names)
         if len(names) > MAX_COLUMNS:
-            raise DataError("%s: has %d columns; hokusai-preview reads at most %d" % (
-                self.label, len(names), MAX_COLUMNS), "keep the baseline's feature columns and the label")
+            raise DataError("%s: has {:,} columns; hokusai-preview reads at most {:,}".format(len(names), MAX_COLUMNS)
+                            % self.label, "keep the baseline's feature columns and the label")
         for field in schema:
             if pa.types.is_nested(field.type):
                 raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
@@ -335,33 +336,51 @@ class ContributionLoader:
                 raise DataError("%s: column %r holds binary values, not text" % (self.label, field.name),
                                 "store text as UTF-8 strings")
         features = self.bundle.feature_names
+        header_hint = _header_hint(names, first)
+        # Columns named as the baseline's but for letter case or spaces ('seniority', ' Home '): the
+        # main pipeline matches names exactly, so they are refused, with the renames that fix them.
+        wanted = features + ([self.label_column] if self.label_column not in features else [])
+        renames = _near_matches([w for w in wanted if w not in names], names)
         # First: with none of the features, it is data for another baseline, whatever its label is.
         if not any(f in names for f in features):
+            near = [f for f in features if f in renames]
+            if near and not header_hint:
+                raise DataError("%s: matches none of the baseline's %s (%s) exactly, but %s when letter case and "
+                                "spaces are ignored" % (
+                                    self.label, _rows(len(features), noun="feature column"), name_list(features),
+                                    "all match" if len(near) == len(features) else "%d match" % len(near)),
+                                _rename_hint(renames, len(near) < len(features)))
             raise DataError("%s: matches none of the baseline's %s (%s)" % (
                 self.label, _rows(len(features), noun="feature column"), name_list(features)),
-                _header_hint(names) or "use a baseline built for this data (--baseline-model) or rename the columns")
+                header_hint or "use a baseline built for this data (--baseline-model) or rename the columns")
+        missing = [f for f in features if f not in names]
+        if missing and all(f in renames for f in missing) and not header_hint:
+            raise DataError("%s: lacks %d of the baseline's feature columns as spelled (%s), which the file has "
+                            "when letter case and spaces are ignored" % (self.label, len(missing), name_list(missing)),
+                            _rename_hint(renames))
         if self.label_column not in names:
             # The label is most likely among the columns that are not the baseline's features.
             others = [n for n in names if n not in features]
             raise DataError("%s: has no label column %r (%s: %s)" % (
                 self.label, self.label_column, "columns besides the baseline's features" if others else "columns",
                 name_list(others or names)),
-                _header_hint(names) or "name the label column with --label-column"
+                header_hint or "name the label column with --label-column"
                 + (did_you_mean(self.label_column, names) or
                    (" (e.g. --label-column %s)" % others[0] if len(others) == 1 else "")))
         if self.label_column in features:  # it cannot be both what is predicted and what predicts
             raise DataError("%s: --label-column %r is one of the baseline's feature columns" % (
                 self.label, self.label_column), "name the column that holds the labels (the baseline's is %r)"
                 % self.bundle.label_column)
-        missing = [f for f in features if f not in names]
         if missing:
             add = "add %s (empty cells are allowed)" % ("it" if len(missing) == 1 else "them")
             unmatched = [n for n in names if n not in features and n != self.label_column]
-            if len(missing) == 1 and len(unmatched) == 1 and not did_you_mean(missing[0], names):
+            near = [f for f in missing if f in renames]
+            if near:  # some near matches, some columns absent: rename those, add the others
+                add = _rename_hint({f: renames[f] for f in near}, others=True)
+            elif len(missing) == 1 and len(unmatched) == 1:
                 add = "rename the file's column %r to %r if that is it, or %s" % (unmatched[0], missing[0], add)
             raise DataError("%s: lacks %d of the baseline's feature columns: %s" % (
-                self.label, len(missing), name_list(missing)),
-                _header_hint(names) or add + did_you_mean(missing[0], names))
+                self.label, len(missing), name_list(missing)), header_hint or add)
         used = set(features) | {self.label_column}
         self.extra = [n for n in names if n not in used]
         # An extra column named like the baseline's label would collide with the label written
@@ -488,8 +507,8 @@ class ContributionLoader:
                 longest = pc.max(lengths).as_py()
                 if longest is not None and longest > MAX_CELL_BYTES:
                     row = pc.index(lengths, longest).as_py() + offset
-                    raise DataError("%s: column %r has a %d-byte value in data row %d; cells are limited to %d KB"
-                                    % (self.label, name, longest, row + 1, MAX_CELL_BYTES // 1024),
+                    raise DataError("%s: column %r has a %s-byte value in data row %d; cells are limited to %d KB"
+                                    % (self.label, name, "{:,}".format(longest), row + 1, MAX_CELL_BYTES // 1024),
                                     "shorten or remove that value")
 
     # --- results ---------------------------------------------------------------------------
@@ -520,7 +539,7 @@ class ContributionLoader:
 
         warnings = []
         if self.unseen:
-            shown = ", ".join("%r: %d%s" % (value, count, class_hint(value, self.bundle.classes))
+            shown = ", ".join("%r: %s%s" % (value, "{:,}".format(count), class_hint(value, self.bundle.classes))
                               for value, count in sorted(self.unseen.items())[:5])
             more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
             warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
@@ -713,31 +732,90 @@ def _first_non_numeric(array):
     return low, array[low].as_py()
 
 
+# Characters that make a number cell text, named for the hint that says what to write instead.
+_MINUS_SIGNS = {"\u2212": "the Unicode minus sign U+2212", "\u2013": "an en dash U+2013",
+                "\u2012": "a figure dash U+2012"}
+_GROUP_SPACES = {" ": "a space", "\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space "
+                 "(U+202F)", "\u2009": "a thin space (U+2009)"}
+_GROUP_APOSTROPHES = {"'": "an apostrophe", "\u2019": "a right single quote (U+2019)"}
+_CURRENCY_SIGNS = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
+
+
 def _number_hint(value):
-    """How to write a number given with a decimal comma or thousands separators ("" if neither)."""
+    """How to write a number given with a Unicode minus, a currency or percent sign, a decimal comma or
+    thousands separators (commas, spaces, apostrophes); "" for none of these. The cell is not read
+    as a number: the main pipeline would not read it so either."""
     import re
 
-    value = str(value)
-    plain = value.replace(",", "")
-    if re.match(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", value):
-        if "." in value or value.count(",") > 1:
-            return "write numbers without thousands separators (%s)" % plain
-        return "write numbers without thousands separators (%s), or with '.' as the decimal mark (%s) if the " \
-               "comma is one" % (plain, value.replace(",", "."))
-    if re.match(r"[-+]?[0-9]+,[0-9]+\Z", value):
-        return "use '.' as the decimal mark (%s)" % value.replace(",", ".")
-    return ""
+    text = str(value).strip()
+    fixes, percent = [], False
+    sign = ""
+    if text[:1] in _MINUS_SIGNS:
+        fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
+        sign, text = "-", text[1:]
+    elif text[:1] and text[:1] in "+-":
+        sign, text = text[0], text[1:]
+    currency = re.match("([%s])\\s*(.+)\\Z|(.+?)\\s*([%s])\\Z" % (_CURRENCY_SIGNS, _CURRENCY_SIGNS), text)
+    if currency:
+        mark = currency.group(1) or currency.group(4)
+        text = currency.group(2) or currency.group(3)
+        if not sign and text[:1] in _MINUS_SIGNS:  # "$−5"
+            fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
+            sign, text = "-", text[1:]
+        elif not sign and text[:1] and text[:1] in "+-":
+            sign, text = text[0], text[1:]
+        fixes.append("strip the currency sign %r" % mark)
+    if text.endswith("%"):
+        percent, text = True, text[:-1].rstrip()
+        fixes.append("strip the '%'")
+    plain, core, decimal = _number_core(text)
+    if plain is None or not (core or fixes):
+        return ""
+    if core:
+        fixes.append(core)
+    if decimal and len(fixes) == 1:  # "1,500": the comma may be a decimal mark, both readings are offered
+        return "%s (%s), or with '.' as the decimal mark (%s) if the comma is one" % (core, sign + plain,
+                                                                                       sign + decimal)
+    hint = "%s (%s)" % (" and ".join(fixes), sign + plain)
+    return hint + (", and divide by 100 if the baseline's values are fractions" if percent else "")
 
 
-def _header_hint(names):
+def _number_core(text):
+    """(the plain number ``text`` (unsigned) writes, what to change or "", the number it writes if its
+    comma is a decimal mark or None); plain is None if ``text`` is no number."""
+    import re
+
+    number = r"[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\Z|\.[0-9]+([eE][-+]?[0-9]+)?\Z"
+    if re.match(number, text):
+        return text, "", None
+    if re.match(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", text):
+        plain = text.replace(",", "")
+        single = "." not in text and text.count(",") == 1
+        return plain, "write numbers without thousands separators", text.replace(",", ".") if single else None
+    for marks in (_GROUP_SPACES, _GROUP_APOSTROPHES):
+        for mark, name in marks.items():
+            grouped = re.match(r"[0-9]{1,3}(%s[0-9]{3})+([.,][0-9]+)?\Z" % re.escape(mark), text)
+            if grouped:
+                plain = text.replace(mark, "").replace(",", ".")
+                decimal = " and with '.' as the decimal mark" if "," in text else ""
+                return plain, "%s separates thousands: write numbers without thousands separators%s" % (
+                    name, decimal), None
+    if re.match(r"[0-9]+,[0-9]+\Z", text):
+        return text.replace(",", "."), "use '.' as the decimal mark", None
+    return None, "", None
+
+
+def _header_hint(names, first=None):
     """A hint when the header row looks like data (a file without a header), or when its names
-    after the first start with a space (fields separated by ", ": the values start with one too)."""
+    after the first start with a space and so do the text values of the first batch ``first``
+    (fields separated by ", ")."""
     from ..core.dataio import _is_float
 
     numeric = sum(_is_float(name) for name in names)
     if names and numeric * 2 >= len(names):
         return "the first row looks like data: add a header row naming the columns"
-    if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]):
+    if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]) \
+            and _values_start_with_space(first):
         return "its column names after the first start with a space: separate the fields with the delimiter " \
                "alone, without a space after it"
     return ""
@@ -747,6 +825,41 @@ def spelling(value):
     """``value`` as compared for a near miss: letter case and surrounding spaces aside ('BAD ' and
     'bad' are spelt alike). hp-baseline groups labels and categories by it too."""
     return str(value).strip().casefold()
+
+
+def _values_start_with_space(batch):
+    """Whether a text column after the first of ``batch`` has a value starting with a space, as
+    every value does when fields are separated by ", " (numbers are read trimmed: they cannot tell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if batch is None:
+        return False
+    for array in batch.columns[1:]:
+        if pa.types.is_string(array.type) and pc.any(pc.match_substring_regex(array, r"^\s")).as_py():
+            return True
+    return False
+
+
+def _near_matches(wanted, names):
+    """{wanted name: the one column of ``names`` that spells it but for letter case and spaces}."""
+    def key(name):
+        return "".join(str(name).split()).casefold()
+
+    found = {}
+    for name in wanted:
+        matches = [n for n in names if key(n) == key(name) and n not in wanted]
+        if len(matches) == 1:
+            found[name] = matches[0]
+    return found
+
+
+def _rename_hint(renames, others=False):
+    """'rename 'seniority' → 'Seniority', 'home' → 'Home' (column names must match exactly)'."""
+    pairs = ["%r \u2192 %r" % (have, want) for want, have in renames.items()]
+    shown = ", ".join(pairs[:3]) + (" and %d more" % (len(pairs) - 3) if len(pairs) > 3 else "")
+    return "rename %s (column names must match exactly)%s" % (
+        shown, " and add the others (empty cells are allowed)" if others else "")
 
 
 def _same_but_case(value, classes):

@@ -27,6 +27,7 @@ the rows the full run's train/test split keeps) and `classes`.
 """
 
 from ..core.command import Stage, positive_int, seed_option, with_common_options
+from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 
@@ -100,10 +101,11 @@ class Sample(Stage):
         section.update(table_path=path, sample_size_used=int(len(chosen)), sampled=True,
                        class_counts={str(c): int(n) for c, n in zip(classes, counts) if n},
                        rows_path=entry.path("rows.npz"), classes=classes)
-        self.info("sampled %d of %d rows, stratified by label (seed %d)" % (len(chosen), rows, self.seed))
+        self.info("sampled %s of %s, stratified by label (seed %d)" % (thousands(len(chosen)), plural(rows, "row"),
+                                                                       self.seed))
         if len(chosen) > self.size:
-            self.warn("kept %d rows, more than --sample-size %d: every one of the %d classes keeps a row" % (
-                len(chosen), self.size, len(classes)))
+            self.warn("kept %s, more than --sample-size %d: every one of the %s classes keeps a row" % (
+                plural(len(chosen), "row"), self.size, thousands(len(classes))))
         return carry(record, sample=section), ["sample.parquet", "rows.npz"]
 
 

@@ -59,7 +59,7 @@ import time
 
 from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
 from ..core.errors import DataError, UsageError
-from ..core.report import plural
+from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 
@@ -143,8 +143,8 @@ class Train(Stage):
         frame, fitted_contributed = split.frame(contribution, positions)
         if not len(frame):  # fine_tune: every sampled row is among those the full run holds out
             kept = round(100 * (1 - trainer.test_size))
-            raise DataError("none of the %d sampled rows is among the %d%% of the contribution the full run fits, so "
-                            "there is nothing to fine-tune on" % (len(contribution), kept),
+            raise DataError("none of the %s sampled rows is among the %d%% of the contribution the full run fits, so "
+                            "there is nothing to fine-tune on" % (thousands(len(contribution)), kept),
                             "give a larger --sample-size")
         grown = trainer.grow(frame, reference, y_bench, self.round_size,
                              None if self.full else (self.min_trees, self.target), progress=self.progress)
@@ -197,10 +197,10 @@ class Train(Stage):
         if split.how == "none":
             rows = "%s base + %s" % (format(base_shown, ","), plural(len(contribution), "contributed row"))
         elif sample.get("sampled"):  # the full run's split is over the whole contribution
-            rows = "%s (%d base + %s that the full run's %g%% %s training split of %d base + %d contributed " \
-                   "keeps)" % (plural(len(frame), "row"), split.fitted_base,
+            rows = "%s (%s base + %s that the full run's %g%% %s training split of %s base + %s contributed " \
+                   "keeps)" % (plural(len(frame), "row"), thousands(split.fitted_base),
                                plural(fitted_contributed, "sampled contributed row"), 100 * (1 - trainer.test_size),
-                               split.how, base_shown, int(sample["original_data_size"]))
+                               split.how, thousands(base_shown), thousands(int(sample["original_data_size"])))
         else:  # say what the main pipeline's train/test split kept
             rows = "%s (the %g%% %s training split of %s)" % (
                 plural(len(frame), "row"), 100 * (1 - trainer.test_size), split.how, rows)

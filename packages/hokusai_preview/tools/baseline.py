@@ -50,7 +50,7 @@ from .. import __version__
 from ..core.command import Command, choice_option, jobs_option, seed_option, with_basic_options
 from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
 from ..core.fsutil import inside
-from ..core.report import plural
+from ..core.report import plural, thousands
 
 __doc__ = with_basic_options(__doc__)
 
@@ -237,8 +237,9 @@ class Baseline(Command):
                             "give both tables the same columns")
         classes = sorted(set(train[label]))
         if len(classes) > len(train) / 2:  # scikit-learn's own test for "could represent a regression problem"
-            raise DataError("training table %s has %d distinct labels in %d rows: %r holds numbers to predict, not "
-                            "classes" % (args["--train-data"], len(classes), len(train), label),
+            raise DataError("training table %s has %s distinct labels in %s: %r holds numbers to predict, not "
+                            "classes" % (args["--train-data"], thousands(len(classes)), plural(len(train), "row"),
+                                         label),
                             "hokusai-preview previews classifiers; give a label column of classes")
         if len(classes) < 2:
             raise DataError("training table %s has a single class %r" % (args["--train-data"], classes[0]),
