@@ -49,6 +49,17 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   done
 }
 
+@test "--format reads a file whose name says nothing, and a bad one is refused before any stage" {
+  cp "$ROOT/examples/hpc_jobs_500.json" "$BATS_TEST_TMPDIR/export"
+  run hokusai-preview --data-path "$BATS_TEST_TMPDIR/export" --format json --output-format json
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"preview_mode"'* ]]
+  HP_CACHE_DIR="$BATS_TEST_TMPDIR/untouched" run hokusai-preview --data-path "$BATS_TEST_TMPDIR/export" --format xlsx
+  [ "$status" -eq 2 ]
+  [ "$output" = "hokusai-preview: error: --format must be one of csv, tsv, json, jsonl, parquet, not 'xlsx'; or leave it out to detect the format" ]
+  [ ! -e "$BATS_TEST_TMPDIR/untouched" ]
+}
+
 @test "json output validates against the schema" {
   hokusai-preview --data-path "$EXAMPLE" --output-format json > "$BATS_TEST_TMPDIR/out.json"
   validate_output "$BATS_TEST_TMPDIR/out.json"

@@ -40,6 +40,7 @@ EXTENSIONS = {
 FORMATS = ("csv", "json", "jsonl", "parquet")
 # --format values beside FORMATS: delimited text read as csv with this delimiter, not a sniffed one.
 DELIMITED = {"tsv": "\t"}
+FORMAT_CHOICES = FORMATS[:1] + tuple(DELIMITED) + FORMATS[1:]  # what --format takes: tsv beside csv
 SNIFF_BYTES = 64 * 1024
 # pyarrow's CSV reader reads a few blocks ahead: peak memory grows with the block size
 # (measured on a 1 KB-per-row CSV: about 130 MB at 1 MB blocks, 260 MB at 4 MB), speed does not.

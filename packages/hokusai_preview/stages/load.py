@@ -57,10 +57,9 @@ class Load(Stage):
 
     def setup(self, args):
         from ..core.bundle import Bundle
-        from ..core.dataio import DELIMITED, FORMATS
+        from ..core.dataio import FORMAT_CHOICES
 
-        choices = FORMATS[:1] + tuple(DELIMITED) + FORMATS[1:]  # tsv beside csv
-        choice_option(args, "--format", choices, "or leave it out to detect the format")
+        choice_option(args, "--format", FORMAT_CHOICES, "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
         self.bundle.check_model(args["--trust-model"])  # the thorough checks come in compute
         if self.bundle.trust_model and self.bundle.model_format != "skops":

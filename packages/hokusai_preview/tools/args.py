@@ -39,6 +39,8 @@ contributed rows that duplicate benchmark rows before training.
 Options:
   --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or
                           Parquet, optionally .gz; "-" reads stdin.
+  --format FMT            Read the data as csv, tsv, json, jsonl or parquet
+                          instead of detecting it.
   --output-format FMT     pretty, json or jsonl [default: pretty].
   --output-file FILE      Write the output to FILE (atomically) instead of
                           stdout.
@@ -121,6 +123,10 @@ def check_values(parsed):
     positive_int(parsed, "--sample-size")
     jobs_option(parsed)
     choice_option(parsed, "--output-format", FORMATS)
+    if parsed["--format"] is not None:
+        from ..core.dataio import FORMAT_CHOICES
+
+        choice_option(parsed, "--format", FORMAT_CHOICES, "or leave it out to detect the format")
     if parsed["--output-file"]:
         from ..core.fsutil import check_output_path
 
