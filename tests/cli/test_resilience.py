@@ -653,12 +653,18 @@ def test_an_unreadable_cache_folder_is_skipped_and_named(example_csv, bundles, c
         assert shown.returncode == 0 and json.loads(shown.stdout)["stages"]["load"]["entries"] == 1
         assert shown.stderr.splitlines() == [
             "hp-cache: warning: cannot read %s: Permission denied; the entries in it are not counted" % stuck]
+        cleared = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache"), "--clear"], env=env,
+                                 capture_output=True, text=True)  # what it cannot list, it cannot clear
+        assert cleared.returncode == 7 and cleared.stderr.splitlines() == [
+            "hp-cache: error: cannot clear %s: eval cannot be read (Permission denied); check the directory's "
+            "permissions" % cache_dir]
         cache_dir.chmod(0)
-        refused = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache")], env=env,
-                                 capture_output=True, text=True)
-        assert refused.returncode == 7 and refused.stdout == "" and refused.stderr.splitlines() == [
-            "hp-cache: error: cannot read the cache %s: Permission denied; check the directory's permissions, "
-            "or give --cache-dir another" % cache_dir]
+        for action in ([], ["--clear"], ["--max-bytes", "1M"]):
+            refused = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache")] + action, env=env,
+                                     capture_output=True, text=True)
+            assert refused.returncode == 7 and refused.stdout == "" and refused.stderr.splitlines() == [
+                "hp-cache: error: cannot read the cache %s: Permission denied; check the directory's permissions, "
+                "or give --cache-dir another" % cache_dir], action
     finally:
         cache_dir.chmod(0o755)
         stuck.chmod(0o755)

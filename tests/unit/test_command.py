@@ -156,3 +156,20 @@ def test_a_signal_python_drops_in_a_callback_still_ends_the_command():
     assert "dropped" in done.stderr and "survived" not in done.stderr, done.stderr
     assert done.returncode == -signal.SIGALRM
     assert time.monotonic() - started < 5
+
+
+def test_a_command_called_in_process_leaves_no_watchdog_behind(monkeypatch):
+    # The watchdog is for a process about to end; a caller of main() (a test, a script) lives on.
+    class Slow(Command):
+        name = "hp-slow"
+        usage = "Usage: hp-slow"
+
+        def run(self, args):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+
+    monkeypatch.setenv("HP_SIGNAL_QUIET", "1")
+    before = signal.getsignal(signal.SIGALRM)
+    assert Slow().main([]) == 143
+    assert signal.alarm(0) == 0  # none pending
+    assert signal.getsignal(signal.SIGALRM) is before

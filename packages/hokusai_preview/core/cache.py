@@ -351,7 +351,7 @@ class Cache:
         """Yield dicts (stage, key, path, bytes, files, last_used) for every published entry."""
         if not os.path.isdir(self.root):
             return
-        for stage in sorted(os.listdir(self.root)):
+        for stage in _listdir(self.root):  # unlistable (mode 0333): no entries to cap, not a failed run
             stage_dir = os.path.join(self.root, stage)
             if stage == SPOOL or not STAGE_NAME.match(stage) or not _real_dir(stage_dir):
                 continue
@@ -634,6 +634,8 @@ class _Lock:
 
     def release(self):
         if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.truncate(0)  # still held: no later waiter names this run
             self.handle.close()  # closing the file releases the flock
             self.handle = None
 

@@ -210,6 +210,8 @@ class Command:
         for number in (signal.SIGINT, signal.SIGTERM) if _main_thread() else ():
             if signal.getsignal(number) is not signal.SIG_IGN:  # ignored by whoever started it: stays so
                 previous[number] = signal.signal(number, _on_signal)
+        if previous and hasattr(signal, "SIGALRM"):  # _on_signal's watchdog; a caller in-process lives on
+            previous[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
         try:
             self.args = self.parse(argv)
             # The early guess above serves errors in parsing; docopt also knows -qv and --verb.
@@ -246,6 +248,8 @@ class Command:
         except Exception as exc:  # a bug: one line unless --verbose
             return self.internal_error(exc)
         finally:
+            if hasattr(signal, "SIGALRM") and signal.SIGALRM in previous:
+                signal.alarm(0)  # the cleanup ended: no watchdog for whoever called main()
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
@@ -318,7 +322,7 @@ def end_with_driver():
         return  # not started by the driver
     if str(os.getppid()) != driver:
         if _gone(driver):
-            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(143)  # as SIGTERM would end it (which a wrapper may have set to be ignored); nothing written yet
         return  # else started by a subshell of the driver: no parent to follow
     if not sys.platform.startswith("linux"):
         return
@@ -626,8 +630,10 @@ class Stage(Command):
                 try:
                     with self.usable(record):
                         result, artifacts = self.compute(record, entry)
-                except FileNotFoundError:
-                    gone = damaged_references(record) or missing_file(record)
+                except FileNotFoundError as exc:
+                    root = self.cache.root.rstrip(os.sep) + os.sep
+                    gone = damaged_references(record) or missing_file(record) or (
+                        isinstance(exc.filename, str) and os.path.abspath(exc.filename).startswith(root))
                     if gone:  # e.g. hp-cache --clear while this ran: not a bug, and said so
                         raise UsageError("the %s record's cached files were removed while %s ran" % (
                             record.get("record"), self.name), "run the pipeline again from hp-load") from None

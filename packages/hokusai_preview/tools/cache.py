@@ -18,8 +18,8 @@ keeps its files.
 Options:
   --clear                 Remove every entry and what interrupted runs left
                           (only --stage's entries with --stage). A run using
-                          the cache meanwhile fails (exit 2, "refers to cached
-                          files that are gone"): run it again.
+                          the cache meanwhile fails in one line (exit 2, its
+                          cached files removed or gone): run it again.
   --stage NAME            With --clear: only this stage's entries (load, check,
                           sample, train, eval, delta; reference: a bundle's own
                           predictions; checkpoint: trees grown; bundle-check: a
@@ -42,7 +42,7 @@ import os
 import time
 
 from ..core.command import Command, with_basic_options, write_stdout
-from ..core.errors import OutputError, UsageError
+from ..core.errors import OutputError, UsageError, name_list
 from ..core.report import plural
 
 __doc__ = with_basic_options(__doc__)
@@ -64,7 +64,18 @@ class CacheCommand(Command):
         if args["--stage"] is not None and args["--stage"] not in STAGES:
             raise UsageError("--stage %r is not a cache stage" % args["--stage"],
                              "give one of %s" % ", ".join(STAGES))
+        unreadable = list(cache.unreadable())  # before acting: what cannot be listed cannot be cleared
+        for path, reason in unreadable:
+            if path == cache.root:
+                raise OutputError("cannot read the cache %s: %s" % (path, reason),
+                                  "check the directory's permissions, or give --cache-dir another")
         if args["--clear"]:
+            blocked = [path for path, _reason in unreadable if args["--stage"] is None
+                       or os.path.relpath(path, cache.root).split(os.sep)[0] == args["--stage"]]
+            if blocked:
+                raise OutputError("cannot clear %s: %s cannot be read (%s)" % (
+                    cache.root, name_list([os.path.relpath(p, cache.root) for p in blocked], 3, quote=str),
+                    unreadable[0][1]), "check the directory's permissions")
             freed = cache.clear(stage=args["--stage"])
             self.info("removed %s from %s" % (human(freed), cache.root))
         elif args["--max-bytes"] is not None:
@@ -75,10 +86,7 @@ class CacheCommand(Command):
                                  None) from None
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
             self.info("evicted %s (%s)" % (entries_text(len(removed)), human(sum(e["bytes"] for e in removed))))
-        for path, reason in cache.unreadable():
-            if path == cache.root:
-                raise OutputError("cannot read the cache %s: %s" % (path, reason),
-                                  "check the directory's permissions, or give --cache-dir another")
+        for path, reason in unreadable:
             self.warn("cannot read %s: %s; the entries in it are not counted" % (path, reason))
         info = describe(cache)
         if args["--max-bytes"] is not None and info["bytes"] > limit:  # enforce_limit skips what it cannot remove
