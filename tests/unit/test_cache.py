@@ -500,3 +500,12 @@ def test_hp_cache_says_a_missing_directory_does_not_exist_and_counts_in_words(tm
     assert " in 1 entry (cap " in one.stdout
     evicted = run("hp-cache", "--cache-dir", str(tmp_path / "one"), "--max-bytes", "0")
     assert evicted.err_lines[0].startswith("hp-cache: evicted 1 entry (")
+
+
+@pytest.mark.parametrize("folder", [".locks", ".staging"])
+def test_a_file_where_the_cache_keeps_a_folder_is_named_with_what_to_do(tmp_path, folder):
+    (tmp_path / folder).write_text("x")
+    with pytest.raises(OutputError) as caught:
+        Cache(str(tmp_path)).create("s", KEY)
+    assert caught.value.hint == ("remove %s, a file where the cache keeps a folder (or give --cache-dir another "
+                                 "directory)" % (tmp_path / folder))

@@ -320,7 +320,7 @@ class Cache:
         except OSError as exc:
             entry.release()
             raise OutputError("cannot create a cache entry in %s: %s" % (self.root, exc.strerror or exc),
-                              "give --cache-dir (or HP_CACHE_DIR) a writable directory") from exc
+                              _folder_hint(self.root, os.path.join(self.root, STAGING, "x"))) from exc
         except BaseException:
             entry.release()
             raise
@@ -609,7 +609,7 @@ class _Lock:
             self.handle = open(path, "a")
         except OSError as exc:
             raise OutputError("cannot create a lock in %s: %s" % (os.path.dirname(path), exc.strerror or exc),
-                              "give --cache-dir (or HP_CACHE_DIR) a writable directory") from exc
+                              _folder_hint(root, path)) from exc
         try:
             try:
                 fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -638,6 +638,19 @@ class _Lock:
                 self.handle.truncate(0)  # still held: no later waiter names this run
             self.handle.close()  # closing the file releases the flock
             self.handle = None
+
+
+def _folder_hint(root, path):
+    """What to do when the cache cannot make a folder on the way to ``path``: remove a file that
+    stands where the cache keeps a folder (a stray ``.locks``), else give it another directory."""
+    if root:
+        current = root
+        for part in os.path.relpath(os.path.dirname(path), root).split(os.sep):
+            current = os.path.join(current, part)
+            if os.path.lexists(current) and not os.path.isdir(current):
+                return ("remove %s, a file where the cache keeps a folder (or give --cache-dir another directory)"
+                        % current)
+    return "give --cache-dir (or HP_CACHE_DIR) a writable directory"
 
 
 def _holder(path):
