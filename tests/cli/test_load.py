@@ -892,3 +892,14 @@ def test_a_baseline_of_one_feature_is_said_to_have_one_feature_column(tmp_path):
     assert result.code == 3
     assert result.err_lines[0].startswith("hp-load: error: %s: matches none of the baseline's 1 feature column ('x')"
                                           % data)
+
+
+def test_a_delimiter_forced_by_format_that_the_file_lacks_says_so(cache_dir):
+    # --format tsv on a comma-separated file reads one column: the names are not the baseline's
+    # because of the option, not of the data.
+    result = run("hp-load", "--format", "tsv", os.path.join(EXAMPLES, "hpc_jobs_1000.csv"))
+    assert result.code == 3 and result.stdout == "" and len(result.err_lines) == 1, result
+    assert result.err_lines[0].endswith(
+        "read with the delimiter --format gave ('\\t'), its header is one column "
+        "('protocol,compounds,input_fields,iterations,num_pending,hour,'): leave --format out, or give the format "
+        "the file has")

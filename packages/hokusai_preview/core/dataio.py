@@ -275,6 +275,7 @@ class BatchReader:
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
         self.delimiter = DELIMITED.get(fmt)  # None: sniffed when the text is first read
+        self.delimiter_given = self.delimiter  # by --format (tsv), not sniffed
         self.format, self.compressed, self.note = describe_format(path, "csv" if self.delimiter else fmt, self.label)
         self.encoding = None
         self.column_types = {}  # CSV, Parquet: column -> wider Arrow type learnt from a later batch

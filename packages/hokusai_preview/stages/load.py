@@ -301,7 +301,7 @@ class ContributionLoader:
         try:
             for batch in batches:
                 if self.schema is None:
-                    self.plan(batch.schema, batch)
+                    self.plan(batch.schema, batch, getattr(reader, "delimiter_given", None))
                 batch = self.pandas_types(batch, reader)
                 if pending and (size + batch.nbytes > GROUP_BYTES or not batch.schema.equals(pending[0].schema)):
                     yield _concat(pending)
@@ -319,7 +319,7 @@ class ContributionLoader:
 
     # --- header checks -----------------------------------------------------------------------
 
-    def plan(self, schema, first=None):
+    def plan(self, schema, first=None, delimiter_given=None):
         """Check the columns against the baseline (``first``: the first batch, which hints read)."""
         import pyarrow as pa
 
@@ -336,6 +336,9 @@ class ContributionLoader:
                                 "store text as UTF-8 strings")
         features = self.bundle.feature_names
         header_hint = _header_hint(names, first)
+        if delimiter_given and len(names) == 1 and any(d in names[0] for d in ",;|" if d != delimiter_given):
+            header_hint = ("read with the delimiter --format gave (%r), its header is one column (%r): leave "
+                           "--format out, or give the format the file has" % (delimiter_given, names[0][:60]))
         # Columns named as the baseline's but for letter case or spaces ('seniority', ' Home '): the
         # main pipeline matches names exactly, so they are refused, with the renames that fix them.
         wanted = features + ([self.label_column] if self.label_column not in features else [])
