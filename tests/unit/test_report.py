@@ -7,7 +7,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from helpers import ROOT, validate
-from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, glyphs_for, percent, render
+from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, firmer_hint, glyphs_for, percent, render
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -53,8 +53,11 @@ def test_a_sampled_preview_unsure_from_its_sample_says_how_to_firm_it_up(bundles
     assert p["estimation_confidence"] < 0.8
     assert p["uncertainty"]["from_sampling"]["delta_one"] > p["uncertainty"]["from_unfitted_trees"]["delta_one"]
     assert hint in " ".join(render(output, color=False).split())
+    # Rows hp-load dropped (unknown labels) and hp-check removed (benchmark copies) are not sampled from.
+    p["rows_dropped"], p["diagnostics"] = 30, {"contamination": {"rows_removed": 10}}
+    assert firmer_hint(p) == hint.replace("1000", "960")
     p["estimation_confidence"] = 0.9  # firm enough: no hint
-    assert "left out" not in render(output, color=False)
+    assert firmer_hint(p) is None
 
 
 def test_an_unsampled_preview_gives_no_sampling_hint(output):

@@ -431,8 +431,9 @@ def firmer_hint(p):
     trees = (uncertainty.get("from_unfitted_trees") or {}).get("delta_one", 0.0)
     if not p["sampled"] or p["estimation_confidence"] >= FIRM or sampling <= trees:
         return None
-    return ("most of that uncertainty is from the rows the sample left out; --sample-size %d uses every row"
-            % p["original_data_size"])
+    # The rows hp-sample chose from: the file's, less those hp-load dropped and hp-check removed.
+    usable = p["original_data_size"] - int(p.get("rows_dropped") or 0) - removed_rows(p)
+    return "most of that uncertainty is from the rows the sample left out; --sample-size %d uses every row" % usable
 
 
 def diagnostics_lines(diagnostics, s):
