@@ -213,7 +213,7 @@ def test_benchmark_rows_with_one_number_moved_are_closer_than_chance():
         assert bench.iloc[example["benchmark_row"]][names].equals(source[names])
     assert close["rows_tested"] == len(table)  # else "of 1000 rows tested"
     assert findings["warnings"][0].startswith(
-        "closer to the benchmark than chance: %.0f of 1000 rows have a benchmark row as their nearest neighbour "
+        "closer to the benchmark than chance: %.0f of 1,000 rows have a benchmark row as their nearest neighbour "
         "where %.0f were expected (p < 1e-12); about %.0f rows look like altered benchmark rows (e.g. data row "
         "%d ~ benchmark row %d), which would inflate the delta; they are kept" % (
             close["benchmark_nearest"], close["expected"], close["estimated_rows"], close["examples"][0]["row"] + 1,
