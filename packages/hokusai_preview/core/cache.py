@@ -60,7 +60,7 @@ except ImportError:  # no flock (Windows): concurrent runs still publish safely,
 
 from .. import __version__
 from .errors import OutputError, UsageError
-from .fsutil import nearest_existing, refuse_undecodable, sha256_file, sha256_json, write_json_atomic
+from .fsutil import nearest_existing, process_state, refuse_undecodable, sha256_file, sha256_json, write_json_atomic
 from .records import leaves
 
 ENTRY_FILE = "entry.json"
@@ -661,12 +661,7 @@ def _holder(path):
             pid = int(handle.read().split()[0])
     except (OSError, ValueError, IndexError):
         return ""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            stopped = handle.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
-    except (OSError, IndexError):
-        stopped = False
-    if stopped:
+    if process_state(pid) in ("T", "t"):
         return " (process %d, which is stopped: resume it with fg, or end it with kill %d)" % (pid, pid)
     return " (process %d)" % pid
 
@@ -707,15 +702,7 @@ def _owner_alive(name):
         pid = int(name.rsplit("-", 2)[-2])
     except (ValueError, IndexError):
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by another user
-    return True
+    return pid == os.getpid() or process_state(pid) is not None
 
 
 def _real_dir(path):

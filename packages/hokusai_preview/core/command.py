@@ -338,17 +338,12 @@ def end_with_driver():
 
 def _gone(pid):
     """Whether process ``pid`` has ended (a zombie, killed but not yet reaped, has ended too)."""
+    from .fsutil import process_state
+
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, ValueError):
-        return False  # another user's, or no pid: not known to be gone
-    try:
-        with open("/proc/%d/stat" % int(pid), "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
+        return process_state(int(pid)) in (None, "Z")
+    except ValueError:
+        return False  # no pid: not known to be gone
 
 
 def exit_now(code):

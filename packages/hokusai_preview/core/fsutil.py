@@ -1,4 +1,5 @@
-"""Atomic file writing and content hashing.
+"""Atomic file writing and content hashing (and, for the cache's locks and leftovers, whether
+a process still runs).
 
 Nothing the tool writes is ever visible half-written: every file goes to a temporary name in
 the destination's directory (same filesystem) and is renamed into place only when complete.
@@ -326,3 +327,22 @@ def write_text_atomic(path, text):
 
 def write_json_atomic(path, value, sort_keys=False):
     write_text_atomic(path, json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n")
+
+
+def process_state(pid):
+    """The state of process ``pid`` as Linux's /proc gives it ('R', 'S', 'T' stopped, 'Z' ended
+    but not yet reaped, ...), '?' when it exists but its state cannot be read (another system,
+    another user's), None when there is no such process."""
+    if pid <= 0:  # 0 and below name process groups, not a process
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass  # exists, owned by another user
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0].decode("ascii", "replace")
+    except (OSError, IndexError):
+        return "?"
