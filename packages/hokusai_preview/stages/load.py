@@ -38,6 +38,7 @@ import os
 
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
 from ..core.errors import DataError, OutputError, did_you_mean, name_list
+from ..core.report import thousands
 
 __doc__ = with_common_options(__doc__)
 
@@ -169,14 +170,14 @@ class Load(Stage):
     def report(self, contribution):
         """The short summary on stderr: one line, then one line per warning."""
         v = contribution["validation"]
-        counts = ", ".join("%s %s" % (k, "{:,}".format(n)) for k, n in sorted(v["class_counts"].items())[:8])
+        counts = ", ".join("%s %s" % (k, thousands(n)) for k, n in sorted(v["class_counts"].items())[:8])
         parts = ["%s: %s (%s%s), %s, %s (%s)" % (
             contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), _format_name(contribution),
             ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
             _rows(len(v["class_counts"]), noun="class"), counts)]
         if v["rows_dropped"]:
             parts.append("%s with unknown labels dropped (the class counts are of the %s kept)" % (
-                _rows(v["rows_dropped"]), "{:,}".format(sum(v["class_counts"].values()))))
+                _rows(v["rows_dropped"]), thousands(sum(v["class_counts"].values()))))
         if v["rows_with_missing_features"]:
             parts.append("%s with missing feature values (imputed)" % _rows(v["rows_with_missing_features"]))
         if v["extra_columns"]:
@@ -325,8 +326,9 @@ class ContributionLoader:
 
         names = list(schema.names)
         if len(names) > MAX_COLUMNS:
-            raise DataError("%s: has {:,} columns; hokusai-preview reads at most {:,}".format(len(names), MAX_COLUMNS)
-                            % self.label, "keep the baseline's feature columns and the label")
+            raise DataError("%s: has %s columns; hokusai-preview reads at most %s" % (
+                self.label, thousands(len(names)), thousands(MAX_COLUMNS)),
+                "keep the baseline's feature columns and the label")
         for field in schema:
             if pa.types.is_nested(field.type):
                 raise DataError("%s: column %r holds nested values (%s)" % (self.label, field.name, field.type),
@@ -510,7 +512,7 @@ class ContributionLoader:
                 if longest is not None and longest > MAX_CELL_BYTES:
                     row = pc.index(lengths, longest).as_py() + offset
                     raise DataError("%s: column %r has a %s-byte value in data row %d; cells are limited to %d KB"
-                                    % (self.label, name, "{:,}".format(longest), row + 1, MAX_CELL_BYTES // 1024),
+                                    % (self.label, name, thousands(longest), row + 1, MAX_CELL_BYTES // 1024),
                                     "shorten or remove that value")
 
     # --- results ---------------------------------------------------------------------------
@@ -541,7 +543,7 @@ class ContributionLoader:
 
         warnings = []
         if self.unseen:
-            shown = ", ".join("%r: %s%s" % (value, "{:,}".format(count), class_hint(value, self.bundle.classes))
+            shown = ", ".join("%r: %s%s" % (value, thousands(count), class_hint(value, self.bundle.classes))
                               for value, count in sorted(self.unseen.items())[:5])
             more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
             warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
