@@ -91,10 +91,15 @@ def name_list(names, limit=12, quote=repr):
     return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
 
 
+def name_key(name):
+    """A column name as compared for a near miss: letter case and every space aside."""
+    return "".join(str(name).split()).casefold()
+
+
 def did_you_mean(wanted, names):
     """A hint's tail naming the one of ``names`` that is ``wanted`` but for case and spaces, else ""."""
-    key = "".join(str(wanted).split()).casefold()
+    key = name_key(wanted)
     for name in names:
-        if "".join(str(name).split()).casefold() == key:
+        if name_key(name) == key:
             return " (the file has %r: did you mean that column?)" % name
     return ""

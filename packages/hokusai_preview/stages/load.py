@@ -37,7 +37,7 @@ features, class counts, warnings).
 import os
 
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
-from ..core.errors import DataError, OutputError, did_you_mean, name_list
+from ..core.errors import DataError, OutputError, did_you_mean, name_key, name_list
 from ..core.report import thousands
 
 __doc__ = with_common_options(__doc__)
@@ -847,12 +847,9 @@ def _values_start_with_space(batch):
 
 def _near_matches(wanted, names):
     """{wanted name: the one column of ``names`` that spells it but for letter case and spaces}."""
-    def key(name):
-        return "".join(str(name).split()).casefold()
-
     found = {}
     for name in wanted:
-        matches = [n for n in names if key(n) == key(name) and n not in wanted]
+        matches = [n for n in names if name_key(n) == name_key(name) and n not in wanted]
         if len(matches) == 1:
             found[name] = matches[0]
     return found
