@@ -1146,17 +1146,20 @@ def _spelling_differs(a, b):
     def spelled(column):
         return pd.Series(column[column.notna()].astype(str).to_numpy())
 
+    def fold(value):  # as the statistic and near matching compare categories, and case aside
+        return " ".join(value.split()).casefold()
+
     values, known = spelled(a), set(spelled(b).tolist())
     if not len(values) or values.isin(known).mean() >= 0.5:
         return None
     folded = {}
     for value in sorted(known):
-        folded.setdefault(" ".join(value.split()).casefold(), value)
+        folded.setdefault(fold(value), value)
     unknown = values[~values.isin(known)]
-    if unknown.map(lambda v: " ".join(v.split()).casefold()).isin(set(folded)).mean() < 0.9:
+    if unknown.map(fold).isin(set(folded)).mean() < 0.9:
         return None
     example = unknown.value_counts().index[0]
-    return [example, folded[" ".join(example.split()).casefold()]]
+    return [example, folded[fold(example)]]
 
 
 def _sig(value, digits=4):
