@@ -302,7 +302,7 @@ class ContributionLoader:
         try:
             for batch in batches:
                 if self.schema is None:
-                    self.plan(batch.schema, batch, getattr(reader, "delimiter_given", None))
+                    self.plan(batch.schema, batch, reader.delimiter_given)
                 batch = self.pandas_types(batch, reader)
                 if pending and (size + batch.nbytes > GROUP_BYTES or not batch.schema.equals(pending[0].schema)):
                     yield _concat(pending)
