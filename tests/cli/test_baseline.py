@@ -96,6 +96,9 @@ def test_a_benchmark_that_overlaps_the_training_table_or_is_small_is_warned_abou
                  "--output", str(tmp_path / "b"))
     assert result.code == 0, result
     assert "hp-baseline: warning: 700 of 700 benchmark rows also appear in the training table" in result.stderr
+    # named, so that they can be found; this many is a leak, not records that recur
+    assert "(benchmark data row 1 = training data row 1; benchmark data row 2 = training data row 2; benchmark " \
+           "data row 3 = training data row 3; ...): the baseline's metrics are inflated" in result.stderr
     assert "fewer than the 800 DeltaOne needs" in result.stderr
 
 
@@ -350,6 +353,20 @@ def test_a_label_column_not_in_the_table_is_refused_naming_the_columns_it_has(la
                                 "'protocol', 'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day', "
                                 "'label')%s" % (table, label, tail)]
     assert not (tmp_path / "b").exists()
+
+
+def test_a_few_shared_rows_are_named_without_calling_them_a_leak(tmp_path):
+    """Under 1% of the benchmark (clean credit_data holds such a pair) cannot inflate its metrics."""
+    import pandas as pd
+
+    train = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    bench = pd.concat([pd.read_parquet(EXAMPLES + "/hpc_jobs_700.parquet").head(120), train.iloc[[41]]])
+    bench.to_csv(str(tmp_path / "bench.csv"), index=False)
+    result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                 str(tmp_path / "bench.csv"), "--output", str(tmp_path / "b"))
+    assert result.code == 0, result
+    assert ("1 of 121 benchmark rows also appears in the training table %s/hpc_jobs_1000.csv (benchmark data row "
+            "121 = training data row 42): too few to move" % EXAMPLES) in " ".join(result.stderr.split())
 
 
 def test_counts_of_one_are_singular(tmp_path):

@@ -25,6 +25,7 @@ def drawn(monkeypatch, tmp_path):
             vertical = [line for line in ax.lines if len(set(line.get_xdata())) == 1
                         and line.get_marker() not in ("o", "<", ">")]
             draw_rows.plot = {"patches": len(ax.patches), "xlabel": ax.get_xlabel(), "xlim": ax.get_xlim(),
+                              "key": [t.get_text() for legend in fig.legends for t in legend.get_texts()],
                               "lines": [ax.transData.transform((line.get_xdata()[0], 0))[0] for line in vertical],
                               "dots": [(line.get_xdata()[0], line.get_markerfacecolor()) for line in ax.lines
                                        if line.get_marker() == "o"],
@@ -157,7 +158,8 @@ def test_nothing_is_shaded_as_passing_and_each_dot_says_its_verdict(drawn, rows)
     assert any("DeltaOne needs ≥ +1 pt" in text for text in shown)
     faces = dict(drawn.plot["dots"])
     assert faces[2.0] == "white" and faces[3.0] != "white"  # hollow: would not pass; filled: would pass
-    assert "dot: estimate, filled where DeltaOne would pass; bar: 90% interval" in drawn.plot["xlabel"]
+    assert drawn.plot["xlabel"].startswith("estimated change in ")
+    assert drawn.plot["key"] == ["would pass DeltaOne", "would not pass, metric rises", "90% interval"]
 
 
 def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
@@ -176,8 +178,21 @@ def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
     assert drawn.plot["xlim"][0] > -5 and drawn.plot["xlim"][1] < 5
     assert threshold - zero > 40  # pixels apart: which side of +1 a dot lies on shows
     assert "-38.55" in [text for text, _ in texts]
-    assert "arrow: far off the axis" in drawn.plot["xlabel"]
+    assert drawn.plot["key"][-1] == "far off the axis (value beside it)"
     drawn(near)
-    assert not drawn.plot["arrows"] and "arrow" not in drawn.plot["xlabel"]  # none without an outlier
+    assert not drawn.plot["arrows"] and "far off the axis (value beside it)" not in drawn.plot["key"]  # no outlier
     drawn(near[:2] + [far])  # too few to tell an outlier: every row on the axis
     assert not drawn.plot["arrows"] and drawn.plot["xlim"][0] < -38.55
+
+
+def test_each_row_names_its_warnings_and_a_sure_fall_is_called_worse(drawn, rows):
+    """"2 warnings" gives a reviewer nothing to act on: their first words do, within the label's width."""
+    warned = dict(rows[0], warnings=["label noise: 444 of 700 rows (63.4%) look mislabelled",
+                                     "class balance differs from the benchmark (TVD 0.43): good 26.0% vs 69.4%"])
+    fallen = dict(rows[0], contribution="flipped.csv", source_path="flipped.csv", deltaone_decision="delta_below_threshold",
+                  deltaone_accepted=False, deltaone_probability=0.0, deltaone_probability_of_decision=1.0,
+                  primary_delta_pp=-25.6, primary_interval_pp=[-27.6, -23.7], warnings=[])
+    shown = [text for text, _ in drawn([warned, fallen])[0]]
+    assert any(text.endswith("· label noise, class balance differs…") for text in shown), shown
+    assert "worse  0%" in shown
+    assert "would not pass, metric falls" in drawn.plot["key"]

@@ -333,3 +333,24 @@ def test_an_interval_end_that_rounds_to_zero_is_not_minus_zero(rows):
     low = dict(rows[0], primary_interval_pp=[-0.0042, 14.14], delta_one_interval=[-0.000042, 0.1329])
     text = render([low], "md")
     assert "(+0.00 .. +14.14)" in text and "(+0.0000 .. +0.1329)" in text and "-0.00" not in text
+
+
+@pytest.mark.parametrize("delta, interval, worse", [
+    (-25.6, [-27.6, -23.7], True),
+    (-1.5, [-2.5, -0.5], False),  # may fall by less than a point: below the threshold, no more said
+    (-1.2, None, True),  # the full computation has no interval: its value is sure
+    (0.7, [0.2, 1.2], False)])
+def test_a_sure_fall_is_called_worse_in_the_report_and_the_table(bundles, delta, interval, worse):
+    """A -25-point contribution and a +0.7 one share the reason code; the words tell them apart."""
+    from hokusai_preview.core.report import render as report
+
+    output = example_output(bundles("hpc")[0], EXAMPLES[0])
+    p = output["preview_metadata"]
+    p["deltaone"].update(decision="delta_below_threshold", accepted=False, probability_of_decision=0.99,
+                         probability=0.0)
+    p["primary_metric"].update(delta_pp=delta, estimated_delta_pp=delta, interval_pp=interval)
+    p["estimate"]["exact"] = interval is None
+    headline = " ".join(report(output, color=False).splitlines()[1].split())
+    assert headline.startswith("✘ DeltaOne would not pass: " + (
+        "it makes the model worse" if worse else "below the +1 point threshold")), headline
+    assert "| %s | 0%% |" % ("worse" if worse else "below 1 pt") in render([row_of(output)], "md")

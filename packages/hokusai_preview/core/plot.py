@@ -25,13 +25,13 @@ from .summary import (
     baselines,
     failed,
     judged_on,
-    plural,
     primaries,
     rows_text,
     sort_rows,
     tally,
     verdict,
     verdict_counts,
+    warning_topic,
 )
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
@@ -39,6 +39,7 @@ WIDTH_IN = 10.0
 MARGIN = 0.012  # of the figure's width, kept clear at either side
 SUBTITLE_CHARS = 135  # of the subtitle's small type fit on one line of the picture's width
 LINE_IN = 0.17  # the height of one more line of it, in inches
+KEY_IN = 0.3  # the legend's row under the axis, in inches
 MOST_ROWS = 60  # drawn at most: beyond, the best ones (and a few failures), the rest counted
 MOST_FAILED = 10  # of those, failed ones at most when there are others to draw
 # One far estimate (a file of flipped labels at -40 points) would squeeze every other row, and
@@ -128,9 +129,9 @@ def _figure(plt, rows):
 
     subtitle = _subtitle(rows) + ("\n" + left_out if left_out else "")
     extra = LINE_IN * subtitle.count("\n")
-    height = 1.55 + extra + 0.52 * n + (0.25 if errors else 0.0)
+    height = 1.55 + KEY_IN + extra + 0.52 * n + (0.25 if errors else 0.0)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=150)
-    fig.subplots_adjust(left=0.25, right=0.80, top=1 - (1.05 + extra) / height, bottom=0.55 / height)
+    fig.subplots_adjust(left=0.25, right=0.80, top=1 - (1.05 + extra) / height, bottom=(0.55 + KEY_IN) / height)
 
     lo, hi = x_range(shown)
     ax.set_xlim(lo, hi)
@@ -167,10 +168,11 @@ def _figure(plt, rows):
             notes.append(ax.annotate("–  " + what, (0.015, y), xycoords=("axes fraction", "data"), va="center",
                                      fontsize=8.5, color=GREY, zorder=5,
                                      bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
-        warnings_count = len(r.get("warnings") or [])
+        # Which warnings, in a word each (the table has them whole): "1 warning" says nothing to act on.
+        topics = [warning_topic(w) for w in r.get("warnings") or []]
         detail = rows_text(r, unit=True) + (" · baseline " + r["baseline_model_id"] if by_baseline else "") + (
-            " · " + plural(warnings_count, "warning") if warnings_count else "")
-        _label(ax, y, number[id(r)], r["contribution"], detail, INK, AMBER if warnings_count else GREY)
+            " · " + _topics(topics) if topics else "")
+        _label(ax, y, number[id(r)], r["contribution"], _clip(detail, 56, end=True), INK, AMBER if topics else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
         ax.annotate("delta_one %s" % signed(r["delta_one_score"], 4), (1.02, y), xycoords=("axes fraction", "data"),
@@ -204,11 +206,8 @@ def _figure(plt, rows):
     ax.set_axisbelow(True)
     # The full computation's rows have no interval (report.interval_text): then no bar is said.
     intervals = any(interval_text(r["primary_interval_pp"]) for r in shown)
-    outside = any(r["primary_delta_pp"] is not None and not lo <= r["primary_delta_pp"] <= hi for r in shown)
-    ax.set_xlabel("%s in %s, points (dot: %s, filled where DeltaOne would pass%s%s)" % (
-        "estimated change" if intervals else "change", metric, "estimate" if intervals else "value",
-        "; bar: 90% interval" if intervals else "", "; arrow: far off the axis" if outside else ""),
-        fontsize=9, color=INK)
+    ax.set_xlabel("%s in %s, points" % ("estimated change" if intervals else "change", metric), fontsize=9, color=INK)
+    _key(fig, height, shown, lo, hi)
 
     models = baselines(rows)
     title = "How much would each contribution move %s?" % (
@@ -220,6 +219,40 @@ def _figure(plt, rows):
     _fit(fig, ax, notes, heads)
     _clear_of_lines(fig, ax, values)
     return fig
+
+
+def _topics(topics, most=2):
+    """'label noise, class balance', or the first ``most`` and how many more."""
+    more = len(topics) - most
+    return ", ".join(topics[:most]) + (" +%d more" % more if more > 0 else "")
+
+
+def _key(fig, height, shown, lo, hi):
+    """The legend under the axis: what the dots' fill and colour, the bars and the arrows mean,
+    each entry only where a row shows it (drawn with the same marks, so it is read, not learnt)."""
+    from matplotlib.lines import Line2D
+
+    drawn = [r for r in shown if r["primary_delta_pp"] is not None]
+    entries = []
+
+    def dot(colour_, filled, label, marker="o"):
+        face = {"mec": "white", "mew": 1.2} if filled else {"mfc": "white", "mec": colour_, "mew": 2}
+        entries.append((Line2D([], [], ls="", marker=marker, color=colour_, ms=8, **face), label))
+
+    if any(r["deltaone_accepted"] for r in drawn):
+        dot(GREEN, True, "would pass DeltaOne")
+    if any(colour(r) == AMBER for r in drawn):
+        dot(AMBER, False, "would not pass, metric rises")
+    if any(colour(r) == RED for r in drawn):
+        dot(RED, False, "would not pass, metric falls")
+    if any(interval_text(r["primary_interval_pp"]) and r["primary_interval_pp"][1] >= lo
+           and r["primary_interval_pp"][0] <= hi for r in drawn):  # a bar to be seen
+        entries.append((Line2D([], [], color=GREY, lw=7, alpha=0.5, solid_capstyle="round"), "90% interval"))
+    if any(not lo <= r["primary_delta_pp"] <= hi for r in drawn):
+        dot(INK, False, "far off the axis (value beside it)", marker=">")
+    if entries:
+        fig.legend(*zip(*entries), loc="lower center", bbox_to_anchor=(0.5, 0.12 / height), ncol=len(entries),
+                   frameon=False, fontsize=8.5, labelcolor=INK, handletextpad=0.8, columnspacing=1.8)
 
 
 def x_range(shown):
@@ -359,11 +392,11 @@ def _plain(text):
     return str(text).replace("$", r"\$")
 
 
-def _clip(text, most):
-    """At most ``most`` characters, cut in the middle: names that differ only at the end (v1.csv,
-    v2.csv) stay apart."""
+def _clip(text, most, end=False):
+    """At most ``most`` characters, cut in the middle (names that differ only at the end, v1.csv and
+    v2.csv, stay apart) or, with ``end``, at the end."""
     text = " ".join(str(text).split())
     if len(text) <= most:
         return text
-    tail = (most - 1) * 2 // 5
-    return text[:most - 1 - tail] + "…" + text[-tail:]
+    tail = 0 if end else (most - 1) * 2 // 5
+    return text[:most - 1 - tail] + "…" + text[len(text) - tail:]

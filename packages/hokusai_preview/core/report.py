@@ -173,6 +173,17 @@ def _phrase(decision):
 
 
 FAILING_REASONS = ("delta_below_threshold", "not_statistically_significant")
+# "Below the threshold" is one reason code for +0.7 and for -25 points alike; a contribution
+# sure to lower the metric by at least the threshold is named for what it does (same code).
+WORSE = ("worse", "would not pass: it makes the model worse")
+
+
+def makes_worse(decision, delta_pp, interval_pp):
+    """Whether a verdict of ``decision`` is one whose primary-metric delta surely lowers the metric
+    by at least the threshold: the top of ``interval_pp`` (points; ``delta_pp`` where the run is
+    exact and has none) at or below -:data:`THRESHOLD_PP`."""
+    top = interval_pp[1] if interval_pp else delta_pp
+    return decision == "delta_below_threshold" and top is not None and top <= -THRESHOLD_PP
 
 
 def failing_reasons(deltaone):
@@ -186,14 +197,14 @@ def failing_reasons(deltaone):
     return (other, decision) if chance_other > deltaone["probability_of_decision"] else (decision, other)
 
 
-def verdict_headline(deltaone, glyphs):
+def verdict_headline(deltaone, glyphs, worse=False):
     """(mark, words) of the report's first verdict line (see :func:`verdict_certainty`): a tick or
     a cross when the outcome is sure, with the likelier reason when only that is in doubt, else
-    "?" and "(uncertain)"."""
+    "?" and "(uncertain)"; ``worse`` (see :func:`makes_worse`) names a sure fall as such."""
     words = _phrase(deltaone["decision"])
     certainty = verdict_certainty(deltaone)
     if certainty == "sure":
-        return glyphs["yes" if deltaone.get("accepted") else "no"], words
+        return glyphs["yes" if deltaone.get("accepted") else "no"], WORSE[1] if worse else words
     if certainty == "reason":
         likelier = _phrase(failing_reasons(deltaone)[0])
         return glyphs["no"], "would not pass (likelier reason: %s)" % likelier[len("would not pass: "):]
@@ -337,7 +348,8 @@ def render(output, color=False, glyphs=UNICODE):
 
     # The verdict and the probability that the full pipeline reaches it.
     accepted = bool(d1.get("accepted"))
-    verdict = "%s DeltaOne %s" % verdict_headline(d1, g)
+    verdict = "%s DeltaOne %s" % verdict_headline(
+        d1, g, makes_worse(d1["decision"], prim["delta_pp"], None if est.get("exact") else prim.get("interval_pp")))
     chance = "chance %s passes: %s" % (verdict_target(p["mode"], removed, config.get("random_seed"), recipe_seed),
                                        percent(d1["probability"]))
     verdict_text = (s.good if accepted else s.bad)(s.bold(verdict))
@@ -351,8 +363,8 @@ def render(output, color=False, glyphs=UNICODE):
     ci = d1.get("ci95_pp")
     # The rule's interval is over benchmark rows, at the delta shown: not the estimate's interval
     # below (90%, of where the full run lands), which a sampled preview's can be far wider than.
-    lines.append(wrap("needs %s +%.1f pts, %s %s and a 95%% interval above 0 over the benchmark rows; %s %s .. %s" % (
-        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "row"),
+    lines.append(wrap("needs %s +%.1f pts on %s %s, with a 95%% interval above 0; %s %s .. %s" % (
+        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "benchmark row"),
         "here" if est.get("exact") else "at this delta", signed(ci[0]) if ci else "?",
         signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")

@@ -22,10 +22,12 @@ from .deltaone import METRICS
 from .errors import EXIT_CODES, name_list
 from .report import (
     VERDICTS,
+    WORSE,
     benchmark_matches,
     confidence,
     failing_reasons,
     interval_text,
+    makes_worse,
     percent,
     plural,
     points,
@@ -212,6 +214,9 @@ def verdict(row, bold=lambda text: text):
     if certainty == "reason":
         return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone))
     short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
+    if certainty == "sure" and makes_worse(row["deltaone_decision"], row["primary_delta_pp"],
+                                           row["primary_interval_pp"]):
+        short = WORSE[0]
     return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if certainty == "uncertain" else "")
 
 
@@ -305,6 +310,17 @@ def rows_text(row, unit=False):
     if row.get("rows_dropped"):
         notes.append("%s with unknown labels dropped" % thousands(row["rows_dropped"]))
     return text + (" (%s)" % "; ".join(notes) if notes else "")
+
+
+def warning_topic(text, most=26):
+    """A warning's first words, for a picture's one-line list of them: its text up to the first
+    ":", ";", "," or "(" (hp-check's warnings start with their finding, "label noise: ..."), cut at a
+    word to at most ``most`` characters with an ellipsis."""
+    head = re.split(r"[:;,(]", " ".join(str(text).split()), maxsplit=1)[0].strip()
+    if len(head) <= most:
+        return head
+    cut = head[:most].rsplit(" ", 1)[0] if " " in head[:most] else head[:most - 1]
+    return cut.rstrip() + "…"
 
 
 def _span(interval, digits):

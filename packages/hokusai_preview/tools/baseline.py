@@ -169,10 +169,7 @@ class Baseline(Command):
                             "give a benchmark with rows of at least two classes")
         shared = bench_rows.isin(set(train_rows))
         if shared.any():
-            self.warn("%d of %s also appear%s in the training table %s: the baseline's metrics are inflated and "
-                      "contributions are judged on rows it has seen; give a held-out benchmark" % (
-                          int(shared.sum()), plural(len(bench), "benchmark row"), "s" if shared.sum() == 1 else "",
-                          args["--train-data"]))
+            self.warn(_shared_rows_warning(bench_rows, train_rows, shared, args["--train-data"]))
         if len(bench) < MIN_BENCHMARK_ROWS:
             self.warn("the benchmark has %s, fewer than the %d DeltaOne needs: every verdict will be "
                       "insufficient_samples" % (plural(len(bench), "row"), MIN_BENCHMARK_ROWS))
@@ -268,6 +265,30 @@ class Baseline(Command):
         return {"label": label, "features": kinds, "classes": classes, "positive_class": positive,
                 "primary_metric": args["--primary-metric"], "model_id": model_id,
                 "id_columns": [c for c in ID_COLUMNS if c in train.columns]}
+
+
+
+def _shared_rows_warning(bench_rows, train_rows, shared, train_name):
+    """The warning for benchmark rows that repeat training rows (row hashes, ``shared`` the mask
+    over the benchmark's), naming a few by their data rows (from 1, as the files number them) so
+    they can be found. Under 1% of the benchmark, they cannot inflate its metrics much and may be
+    records that recur in clean data (credit_data holds such pairs): said so, not called a leak."""
+    import numpy as np
+
+    count = int(shared.sum())
+    first_in_train = {}
+    for position, value in enumerate(train_rows.values):
+        first_in_train.setdefault(value, position)
+    examples = ["benchmark data row %d = training data row %d" % (position + 1, first_in_train[value] + 1)
+                for position, value in zip(np.flatnonzero(shared.values)[:3], bench_rows.values[shared.values][:3])]
+    few = count < 0.01 * len(bench_rows)
+    return "%s of %s also appear%s in the training table %s (%s%s): %s" % (
+        thousands(count), plural(len(bench_rows), "benchmark row"), "s" if count == 1 else "", train_name,
+        "; ".join(examples), "; ..." if count > 3 else "",
+        "too few to move the baseline's metrics much; if they are records that recur in the data, nothing to do, "
+        "otherwise remove them from the benchmark" if few else
+        "the baseline's metrics are inflated and contributions are judged on rows it has seen; give a held-out "
+        "benchmark")
 
 
 def _and_list(values, quote=repr):
