@@ -18,8 +18,8 @@ import pytest
 
 from helpers import EXAMPLES, ROOT, numbers, pipe, run, without_override
 from hokusai_preview.core.bundle import Bundle
+from hokusai_preview.core.cache import KINDS as CACHE_STAGES
 from hokusai_preview.core.cache import Cache, read_entry
-from hokusai_preview.tools.cache import STAGES as CACHE_STAGES
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")

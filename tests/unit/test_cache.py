@@ -509,3 +509,15 @@ def test_a_file_where_the_cache_keeps_a_folder_is_named_with_what_to_do(tmp_path
         Cache(str(tmp_path)).create("s", KEY)
     assert caught.value.hint == ("remove %s, a file where the cache keeps a folder (or give --cache-dir another "
                                  "directory)" % (tmp_path / folder))
+
+
+def test_every_kind_of_entry_is_one_hp_cache_knows():
+    """A stage or side product filing entries under a name of its own would escape hp-cache --stage."""
+    from hokusai_preview.core.cache import KINDS, make_key
+    from hokusai_preview.core.command import Stage
+    from hokusai_preview.stages import check, delta, eval, load, sample, train  # noqa: F401 (their Stage classes)
+
+    produced = {cls.produces for cls in Stage.__subclasses__() if cls.produces}
+    assert produced == {"load", "check", "sample", "train", "eval", "delta"} and produced <= set(KINDS)
+    with pytest.raises(ValueError, match="not among cache.KINDS"):
+        make_key("scratch", {}, {})

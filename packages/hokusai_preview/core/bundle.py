@@ -29,6 +29,7 @@ import json
 import os
 import re
 
+from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError, UntrustedModelError
 from .fsutil import inside, refuse_undecodable, sha256_file
@@ -40,7 +41,6 @@ REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column"
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
 ROLES = ("model", "benchmark", "base")  # the files a bundle of this format lists, and no others
-CHECK_STAGE = "bundle-check"  # the cache stage remembering bundles that passed check_contents
 REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 # The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
@@ -261,7 +261,7 @@ class Bundle:
         fmt, path = self.model_format, self.file_path("model")
         # The manifest's SHA-256 covers every file's, and the checks read the manifest too. An
         # opted-in pickle has nothing to scan, and its verdict is not remembered.
-        key = make_key(CHECK_STAGE, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
+        key = make_key(BUNDLE_CHECK, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
             if cache is not None and fmt == "skops" else None
 
         def scan():
@@ -277,7 +277,7 @@ class Bundle:
         if key is None:
             scan()
         else:
-            cache.build(CHECK_STAGE, key, lambda _entry: ({"verdict": "passed", "types": scan()}, []))
+            cache.build(BUNDLE_CHECK, key, lambda _entry: ({"verdict": "passed", "types": scan()}, []))
         self._checked = True
 
     def load_model(self, with_types=False):

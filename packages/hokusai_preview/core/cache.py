@@ -68,6 +68,12 @@ DEFAULT_MAX_BYTES = 2 << 30
 EVICTION_GRACE_SECONDS = 600
 STAGING, LOCKS, TRASH = ".staging", ".locks", ".trash"
 SPOOL = "tmp"  # hp-load spools stdin here (core/dataio.spool_stdin)
+# What entries are filed under, all named here so that hp-cache --stage knows them all: each
+# stage's record (its ``produces``), then the stages' side products.
+REFERENCE = "reference"  # hp-train's forests of the base rows alone (the learning curve's first point)
+CHECKPOINT = "checkpoint"  # hp-train's trees so far, to resume from (core/checkpoint.py)
+BUNDLE_CHECK = "bundle-check"  # bundles whose files passed their hashes (core/bundle.py)
+KINDS = ("load", "check", "sample", "train", "eval", "delta", REFERENCE, CHECKPOINT, BUNDLE_CHECK)
 
 # What this module names things, exactly. Maintenance only ever removes what matches, so a
 # --cache-dir pointed by mistake at a folder holding other files (a home folder) loses nothing.
@@ -91,7 +97,10 @@ def default_cache_dir():
 
 
 def make_key(stage, inputs, params):
-    """The cache key of a stage run: SHA-256 of stage name, tool version, inputs and parameters."""
+    """The cache key of a stage run: SHA-256 of stage name (one of :data:`KINDS`), tool version,
+    inputs and parameters."""
+    if stage not in KINDS:  # a kind hp-cache --stage would not know
+        raise ValueError("cache entries of %r are not among cache.KINDS" % stage)
     return sha256_json({"stage": stage, "version": __version__, "inputs": inputs, "params": params})
 
 

@@ -26,7 +26,7 @@ checkpoint (a lock); others wait, then continue from what it saved.
 import os
 import warnings
 
-STAGE = "checkpoint"
+from .cache import CHECKPOINT as STAGE
 
 
 def open_checkpoint(trainer, frame):

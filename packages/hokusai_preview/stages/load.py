@@ -74,13 +74,14 @@ class Load(Stage):
             yield {"source": path}
 
     def handle(self, record):
+        from ..core.cache import SPOOL
         from ..core.dataio import printable, refuse_early, spool_stdin, spool_stream
         from ..core.fsutil import sha256_file, tidy_path
 
         source = record["source"]
         spooled = None
         label = "<stdin>" if source == "-" else printable(tidy_path(source))  # the one name messages use
-        spool_dir = os.path.join(self.cache.root, "tmp")
+        spool_dir = os.path.join(self.cache.root, SPOOL)
         try:
             if source == "-":
                 spooled = path = spool_stdin(spool_dir)

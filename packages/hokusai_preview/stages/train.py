@@ -232,11 +232,11 @@ class Train(Stage):
         """
         import numpy as np
 
-        from ..core.cache import make_key
+        from ..core.cache import REFERENCE, make_key
         from ..core.fsutil import atomic_path
 
         shipped = mode == "fine_tune" or self.seed == int(bundle.recipe["params"]["random_state"])
-        key = make_key("reference", bundle.fingerprint, {"seed": None if shipped else self.seed})
+        key = make_key(REFERENCE, bundle.fingerprint, {"seed": None if shipped else self.seed})
 
         def make(entry):
             probas = Trainer(bundle, mode, self.seed, self.jobs, benchmark).reference(shipped)

@@ -47,8 +47,6 @@ from ..core.report import plural
 
 __doc__ = with_basic_options(__doc__)
 
-# Every name entries are filed under (tests/cli/test_resilience.py fills a cache with all of them).
-STAGES = ("load", "check", "sample", "train", "eval", "delta", "reference", "checkpoint", "bundle-check")
 
 
 class CacheCommand(Command):
@@ -56,14 +54,14 @@ class CacheCommand(Command):
     usage = __doc__
 
     def run(self, args):
-        from ..core.cache import Cache, parse_size
+        from ..core.cache import KINDS, Cache, parse_size
 
         cache = Cache(args["--cache-dir"])
         if args["--stage"] is not None and not args["--clear"]:
             raise UsageError("--stage only goes with --clear", "see 'hp-cache --help'")
-        if args["--stage"] is not None and args["--stage"] not in STAGES:
+        if args["--stage"] is not None and args["--stage"] not in KINDS:
             raise UsageError("--stage %r is not a cache stage" % args["--stage"],
-                             "give one of %s" % ", ".join(STAGES))
+                             "give one of %s" % ", ".join(KINDS))
         unreadable = list(cache.unreadable())  # before acting: what cannot be listed cannot be cleared
         for path, reason in unreadable:
             if path == cache.root:
