@@ -8,6 +8,7 @@ import pytest
 
 from helpers import DATASETS, validate
 from hokusai_preview.core import diagnostics as D
+from hokusai_preview.core.diagnostics import common, labels, personal, proximity
 from hokusai_preview.core.recipe import infer_kind
 
 SIZES = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200), "fine_food_reviews": (800, 1000),
@@ -50,12 +51,12 @@ def counts(found):
 
 def test_planted_benchmark_copies_are_counted_exact_and_near_and_marked_for_removal():
     base, bench, clean, features, _ = split("hpc_data", seed=1)
-    natural, _, natural_mask = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    natural, _, natural_mask, _ = D.match_rows(clean, bench, base, features, "label")
     assert natural["rows"] <= 1 and not natural["warn"]  # hpc_data holds 2 near-identical pairs in all
     exact = bench.iloc[:30]
     near = near_copy(bench.iloc[100:120])
     table, positions = planted(clean, pd.concat([exact, near]))
-    contamination, duplicates, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    contamination, duplicates, mask, _ = D.match_rows(table, bench, base, features, "label")
     assert counts(contamination) == (natural["exact"] + 30, natural["near"] + 20)
     assert contamination["rows"] == natural["rows"] + 50
     assert contamination["same_label"] == natural["same_label"] + 50
@@ -66,20 +67,20 @@ def test_planted_benchmark_copies_are_counted_exact_and_near_and_marked_for_remo
 
 def test_rows_just_outside_the_near_rule_are_not_matched():
     base, bench, clean, features, _ = split("hpc_data", seed=1)
-    natural, _, _ = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    natural, _, _, _ = D.match_rows(clean, bench, base, features, "label")
     moved = bench.iloc[:20].copy()
     moved["hour"] = moved["hour"] * 1.002  # twice the tolerance
     table, _ = planted(clean, moved)
-    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    contamination, _, mask, _ = D.match_rows(table, bench, base, features, "label")
     assert contamination["rows"] == natural["rows"]
 
 
 def test_planted_duplicates_within_the_contribution_and_against_the_base_table():
     base, bench, clean, features, _ = split("hpc_data", seed=1)
-    _, natural, natural_mask = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    _, natural, natural_mask, _ = D.match_rows(clean, bench, base, features, "label")
     copies = pd.concat([clean.iloc[:40], near_copy(clean.iloc[50:60]), base.iloc[:25]])
     table, _ = planted(clean, copies)
-    _, duplicates, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    _, duplicates, mask, _ = D.match_rows(table, bench, base, features, "label")
     within, against_base = duplicates["within"], duplicates["base"]
     assert counts(within) == (natural["within"]["exact"] + 40, natural["within"]["near"] + 10)
     assert {"row": 1000, "duplicate_of": 0, "match": "exact"} in within["examples"]
@@ -90,7 +91,7 @@ def test_planted_duplicates_within_the_contribution_and_against_the_base_table()
 
 def test_without_a_base_table_duplicates_against_it_are_unavailable():
     _, bench, clean, features, _ = split("hpc_data")
-    _, duplicates, _ = D.contamination_and_duplicates(clean, bench, None, features, "label")
+    _, duplicates, _, _ = D.match_rows(clean, bench, None, features, "label")
     assert duplicates["base"] == {"available": False}
 
 
@@ -103,7 +104,7 @@ def test_near_duplicate_reviews_are_found_by_their_word_shingles():
     heavily["review"] = heavily["review"].map(lambda t: " ".join("XX" if i % 3 == 0 else w
                                                                 for i, w in enumerate(t.split())))
     table, positions = planted(clean, pd.concat([lightly, heavily]))
-    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    contamination, _, mask, _ = D.match_rows(table, bench, base, features, "label")
     assert (contamination["exact"], contamination["near"]) == (0, 12)
     assert np.flatnonzero(mask).tolist() == positions[:12].tolist()
 
@@ -114,14 +115,14 @@ def test_markup_does_not_hide_a_copied_review():
     assert len(marked) == 10
     marked["review"] = marked["review"].str.replace("<br />", " ", regex=False).str.replace("&quot;", '"')
     table, positions = planted(clean, marked)
-    contamination, _, mask = D.contamination_and_duplicates(table, bench, base, features, "label")
+    contamination, _, mask, _ = D.match_rows(table, bench, base, features, "label")
     assert set(positions) <= set(np.flatnonzero(mask))
 
 
 def test_chance_level_matches_do_not_raise_an_alarm():
     # wa_churn holds identical customers: some clean rows match benchmark rows by chance.
     base, bench, clean, features, _ = split("wa_churn", seed=3, rows=3000)
-    contamination, duplicates, _ = D.contamination_and_duplicates(clean, bench, base, features, "label")
+    contamination, duplicates, _, _ = D.match_rows(clean, bench, base, features, "label")
     assert contamination["rows"] > 0
     assert contamination["expected_by_chance"] > 0
     assert contamination["rows"] <= contamination["alarm_above"] and not contamination["warn"]
@@ -154,7 +155,7 @@ def test_the_matching_rules_are_what_the_output_says():
         -1, -1, -1, -1, -1, 0, 1, 2, -1, -1]
 
     # Numbers too small to round keep their value: 1e-305 is not missing.
-    assert D._round_significant([1e-305, 1e-320, np.nan]).tolist()[:2] == [1e-305, 1e-320]
+    assert common._round_significant([1e-305, 1e-320, np.nan]).tolist()[:2] == [1e-305, 1e-320]
 
 
 def test_a_near_repeat_is_found_behind_a_crowd_of_nearer_later_rows():
@@ -191,7 +192,7 @@ def jittered(rows, share, seed=0):
 
 def closeness_of(table, bench, base, features, classes, seed=42):
     """The closeness finding as :func:`D.diagnose` makes it, without the slower checks."""
-    matched = D._match_all(table, bench, base, features, "label")[3]
+    matched = D.match_rows(table, bench, base, features, "label")[3]
     return D.closeness(table, bench, base, features, "label", classes, np.flatnonzero(~matched), seed)
 
 
@@ -202,7 +203,7 @@ def test_benchmark_rows_with_one_number_moved_are_closer_than_chance():
     findings, keep = D.diagnose(table, bench, base, features, "label", classes)
     assert findings["contamination"]["rows"] <= 2  # the near rule misses them
     close = findings["contamination"]["closeness"]
-    assert close["status"] == "checked" and close["warn"] and close["p_value"] < D.CLOSE_ALPHA
+    assert close["status"] == "checked" and close["warn"] and close["p_value"] < proximity.CLOSE_ALPHA
     assert 540 <= close["estimated_rows"] <= 660  # 600 planted
     assert close["benchmark_nearest"] - close["expected"] == pytest.approx(close["excess"], abs=0.01)
     # The examples are planted rows, each named with the benchmark row it was made from.
@@ -277,7 +278,7 @@ def test_a_reference_split_other_than_at_random_is_not_tested():
                              features, "label", classes)
     close = findings["contamination"]["closeness"]
     assert close["status"] == "skipped" and not close["warn"]
-    assert not close["premise"]["holds"] and close["premise"]["p_value"] < D.CLOSE_PREMISE_ALPHA
+    assert not close["premise"]["holds"] and close["premise"]["p_value"] < proximity.CLOSE_PREMISE_ALPHA
     assert "do not look like random splits" in close["reason"]
     assert not any(w.startswith("closer") for w in findings["warnings"])
     assert any(n.startswith("closeness to the benchmark not tested: the benchmark and base tables") for n in
@@ -359,7 +360,7 @@ def test_planted_flipped_labels_raise_the_noise_estimate(name):
     assert summary["flagged"] == len(rows)
     assert len(set(flipped) & set(rows)) >= 45  # of the 100 flips
     assert 0.04 <= summary["excess_noise_rate"] <= 0.16  # 10% planted
-    assert summary["p_value"] < D.NOISE_ALPHA
+    assert summary["p_value"] < labels.NOISE_ALPHA
     assert set(summary["row_indices"]) <= set(rows)
 
     clean_summary = D.label_noise(clean, reference, features, "label", classes, seed=42)
@@ -417,7 +418,7 @@ def test_clean_rows_of_a_skewed_task_are_no_label_conflict(seed, rows):
     reference = pd.concat([base, bench], ignore_index=True)
     summary = D.label_noise(clean, reference, features, "label", classes, seed=42)
     conflict = summary["conflict"]
-    assert 0.02 < conflict["reference_rate_together"] - conflict["reference_rate_alone"] < D.CONFLICT_MIN_RISE
+    assert 0.02 < conflict["reference_rate_together"] - conflict["reference_rate_alone"] < labels.CONFLICT_MIN_RISE
     assert conflict["conflict"] is False and summary["warn"] is False
 
 
@@ -562,7 +563,7 @@ def test_columns_of_personal_data_are_flagged_and_not_repeated():
     assert card["matches"] == n // 2 and card["card_like"] == n
     chance = [f for f in result["columns"] if f["column"] in ("id16", "ts_ms") and f["kind"] == "card_number"]
     assert [f["column"] for f in chance] == ["id16", "ts_ms"]  # reported, Luhn-valid at about 10%
-    assert all(f["share"] >= D.PII_MIN_SHARE and f["card_like"] == n for f in chance)
+    assert all(f["share"] >= personal.PII_MIN_SHARE and f["card_like"] == n for f in chance)
     assert result["warn"]
     for finding in result["columns"]:
         for example in finding["examples"]:
@@ -636,7 +637,7 @@ def test_clean_splits_raise_no_alarm(name):
 
 def test_diagnose_removes_contamination_by_default_and_keeps_it_on_request():
     base, bench, clean, features, classes = split("hpc_data", seed=2)
-    assert D.contamination_and_duplicates(clean, bench, base, features, "label")[0]["rows"] == 0
+    assert D.match_rows(clean, bench, base, features, "label")[0]["rows"] == 0
     table, positions = planted(clean, bench.iloc[:12])
     findings, keep = D.diagnose(table, bench, base, features, "label", classes)
     assert np.flatnonzero(~keep).tolist() == positions.tolist()
@@ -665,7 +666,7 @@ def test_findings_are_deterministic_for_a_seed():
 
 
 def test_a_table_beyond_the_cap_is_matched_on_every_row_and_sampled_for_the_rest(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "NOISE_MAX_CONTRIBUTION", 200)  # label noise: fewer rows than the sample
+    monkeypatch.setattr(labels, "NOISE_MAX_CONTRIBUTION", 200)  # label noise: fewer rows than the sample
     base, bench, clean, features, classes = split("hpc_data", seed=1)
     copies = pd.concat([bench.iloc[:30], near_copy(bench.iloc[100:120]), clean.iloc[:40], base.iloc[:25]])
     table, _ = planted(clean, copies)

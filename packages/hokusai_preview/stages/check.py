@@ -65,7 +65,7 @@ class Check(Stage):
         from ..core import prefetch
 
         prefetch.wait()  # core.diagnostics imports numpy: never while the background thread imports it
-        from ..core.diagnostics import RULES_VERSION, SAMPLE_ROWS, SAMPLE_ROWS_TEXT
+        from ..core.diagnostics.run import RULES_VERSION, SAMPLE_ROWS, SAMPLE_ROWS_TEXT
 
         params = {"seed": self.seed, "keep_contaminated": self.keep, "rules": RULES_VERSION}
         if record["contribution"]["rows_used"] > min(SAMPLE_ROWS, SAMPLE_ROWS_TEXT):
@@ -83,7 +83,7 @@ class Check(Stage):
 
     def compute(self, record, entry):
         from ..core.bundle import Bundle
-        from ..core.diagnostics import diagnose_parquet, file_rows, messages
+        from ..core.diagnostics.run import diagnose_parquet, file_rows, messages
 
         bundle = Bundle.for_record(record)
         contribution = record["contribution"]

@@ -324,7 +324,7 @@ def id_like_features(train, features):
     review differs) and measured numbers (fractions, or amounts that happen to differ) are not."""
     import pandas as pd
 
-    from ..core.diagnostics import name_words
+    from ..core.diagnostics.personal import name_words
 
     found = []
     for feature in features:
