@@ -409,6 +409,29 @@ def test_a_contribution_relabelled_throughout_is_a_label_conflict(name):
         assert [w[:13] for w in findings["warnings"] if w.startswith("label ")] == ["label noise: "]
 
 
+def test_labels_mostly_swapped_are_named_as_pairs_to_fix():
+    """Three in four churn labels reversed, on fewer rows than the reference (label noise, not a
+    conflict): the warning names the two readings, one each way, and says to fix the mapping."""
+    base, bench, clean, features, classes = split("wa_churn", seed=3, rows=700)
+    swapped = clean.copy()
+    rows = np.random.default_rng(0).choice(len(swapped), int(0.75 * len(swapped)), replace=False)
+    swapped.loc[rows, "label"] = [classes[1 - classes.index(v)] for v in swapped.loc[rows, "label"]]
+    findings, _ = D.diagnose(swapped, bench, base, features, "label", classes, seed=42)
+    summary = findings["label_noise"]
+    assert summary["estimated_noise_rate"] >= labels.MOSTLY_WRONG
+    assert {(r["label"], r["suggested"]) for r in summary["readings"]} == {(classes[0], classes[1]),
+                                                                          (classes[1], classes[0])}
+    assert sum(r["rows"] for r in summary["readings"]) == summary["flagged"]
+    (warning,) = [w for w in findings["warnings"] if w.startswith("label noise: ")]
+    assert "most read as another class: %s as %s (" % (summary["readings"][0]["label"],
+                                                       summary["readings"][0]["suggested"]) in warning
+    assert warning.endswith("are the labels swapped (e.g. 0/1 reversed)? fix the mapping and preview again")
+    # A few flips: noise, whose pairs are no fix to name.
+    noisy, _ = flip(clean, classes, 70)
+    findings, _ = D.diagnose(noisy, bench, base, features, "label", classes, seed=42)
+    assert not any("most read as another class" in w for w in findings["warnings"])
+
+
 @pytest.mark.parametrize("seed, rows", [(3, 1000), (0, 3000)])
 def test_clean_rows_of_a_skewed_task_are_no_label_conflict(seed, rows):
     # lending_club: 5% of loans bad. More clean rows change what the forest flags among the

@@ -18,6 +18,11 @@ from ..bundle import class_codes
 from ..report import plural, thousands
 from .common import EXAMPLES, ROW_INDICES, _pct, _sig
 
+SWAPS = 3  # the commonest (label, suggested) pairs among flagged rows, reported
+# An estimated noise rate this high means most labels are wrong, not a few: the report then
+# names the pairs, as labels swapped wholesale (0/1 or good/bad reversed) are a fix, not noise.
+MOSTLY_WRONG = 0.5
+
 NOISE_FOLDS = 3
 NOISE_TREES = 30
 NOISE_MAX_CONTRIBUTION = 5000
@@ -109,6 +114,11 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     order = np.argsort(-probas[issue_positions, suggested[issue_positions]], kind="stable")
     examples = [{"row": int(rows_c[p]), "label": classes[y[p]], "suggested": classes[suggested[p]],
                  "confidence": round(float(probas[p, suggested[p]]), 3)} for p in issue_positions[order][:EXAMPLES]]
+    # Which label the model reads where: mostly one pair each way says the labels are swapped.
+    pairs, counts = np.unique(np.stack([y[issue_positions], suggested[issue_positions]], axis=1), axis=0,
+                              return_counts=True) if len(issue_positions) else (np.empty((0, 2), int), [])
+    readings = [{"label": classes[a], "suggested": classes[b], "rows": int(c)}
+                for (a, b), c in sorted(zip(pairs.tolist(), counts), key=lambda pc: (-pc[1], pc[0]))[:SWAPS]]
     noise_c, per_class_c, given_c = _noise_rate(probas[is_c], y[is_c], len(classes))
     noise_r = None
     if (~is_c).any():
@@ -125,6 +135,7 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
         "excess_rate": round(excess, 6), "p_value": _sig(p_value), "warn": warn or conflict["conflict"],
         "conflict": conflict,
         "row_indices": np.sort(issue_rows)[:ROW_INDICES].tolist(), "examples": examples,
+        "readings": readings,
     }
     return (summary, np.sort(issue_rows)) if all_rows else summary
 
@@ -243,6 +254,17 @@ def _standardised_excess(flagged, y, is_c, k):
 # --- messages --------------------------------------------------------------------------------
 
 
+def _swapped(ln):
+    """'; most read as another class: bad as good (300), good as bad (120): are the labels swapped?'
+    where most labels look wrong, else ''."""
+    readings = ln.get("readings") or []  # none before rules 10
+    if (ln["estimated_noise_rate"] or 0.0) < MOSTLY_WRONG or not readings:
+        return ""
+    return "; most read as another class: %s: are the labels swapped (e.g. 0/1 reversed)? fix the mapping and " \
+           "preview again" % ", ".join("%s as %s (%s)" % (r["label"], r["suggested"], thousands(r["rows"]))
+                                       for r in readings)
+
+
 def label_noise_lines(findings, rn):
     """(warnings, notes) about mislabelled rows; ``rn`` numbers a contributed row."""
     warnings, notes = [], []
@@ -260,7 +282,7 @@ def label_noise_lines(findings, rn):
                             thousands(ln["flagged"]), plural(ln["rows_checked"], "row"), _pct(ln["rate"]),
                             "looks" if ln["flagged"] == 1 else "look", _pct(ln["reference_rate"]),
                             ", ".join(str(rn(i)) for i in ln["row_indices"][:3]), _pct(ln["estimated_noise_rate"]),
-                            _pct(ln["reference_noise_rate"] or 0.0)))
+                            _pct(ln["reference_noise_rate"] or 0.0)) + _swapped(ln))
     elif ln["status"] == "skipped":
         notes.append("label noise not checked: %s" % ln["reason"])
     return warnings, notes

@@ -196,6 +196,8 @@ def class_balance_lines(findings, rn):
         return [], []
     moved = sorted(balance["contribution"], key=lambda k: -abs(balance["contribution"][k]
                                                                - balance["benchmark"].get(k, 0.0)))
-    return ["class balance differs from the benchmark (TVD %.2f): %s" % (balance["tvd"], ", ".join(
-        "%s %s vs %s" % (k, _pct(balance["contribution"][k]), _pct(balance["benchmark"].get(k, 0.0)))
-        for k in moved[:3]))], []
+    # TVD said in words too: the share of rows that would have to change class to match.
+    return ["class balance: %s (TVD %.2f: %s of the rows would have to change class to match the benchmark)" % (
+        ", ".join("%s %s%s vs %s%s" % (k, _pct(balance["contribution"][k]), " here" if i == 0 else "",
+                                       _pct(balance["benchmark"].get(k, 0.0)), " in the benchmark" if i == 0 else "")
+                  for i, k in enumerate(moved[:3])), balance["tvd"], _pct(balance["tvd"]))], []
