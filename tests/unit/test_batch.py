@@ -1,28 +1,17 @@
-"""The batch's helpers: bin/hp-batch-plan (the make targets) and bin/hp-batch-one (error records)."""
+"""The batch's commands (hokusai_preview.tools.batch): bin/hp-batch-plan (the make targets) and
+bin/hp-batch-one (error records)."""
 
 import json
 import os
 import re
 import subprocess
 import sys
-from importlib.machinery import SourceFileLoader
-from importlib.util import module_from_spec, spec_from_loader
 
 import pytest
 
 from helpers import ROOT, validate, without_override
 from hokusai_preview.core.errors import OutputError, UsageError
-
-
-def script(name):
-    loader = SourceFileLoader(name.replace("-", "_"), os.path.join(ROOT, "bin", name))
-    module = module_from_spec(spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
-
-plan_module = script("hp-batch-plan")
-one_module = script("hp-batch-one")
+from hokusai_preview.tools import batch
 
 
 @pytest.fixture
@@ -38,8 +27,8 @@ def folder(tmp_path):
 
 def test_plan_lists_supported_files_with_unique_make_safe_names(folder, tmp_path):
     results = str(tmp_path / "results")
-    outputs = [os.path.basename(o) for o in plan_module.plan(str(folder), results)]
-    assert outputs == [plan_module.output_name(n) for n in [
+    outputs = [os.path.basename(o) for o in batch.plan(str(folder), results)]
+    assert outputs == [batch.output_name(n) for n in [
         "Q3 jobs #1.csv", "a.csv", "b.JSON.gz", "c.parquet", "it's $HOME.tsv", "x y.csv", "x_y.csv"]]
     assert outputs[1:4] + outputs[-1:] == ["a.csv.json", "b.JSON.gz.json", "c.parquet.json", "x_y.csv.json"]
     assert re.match(r"^Q3_jobs__1\.csv-[0-9a-f]{12}\.json$", outputs[0])
@@ -58,22 +47,22 @@ LONG_NAMES = ["x" * 250 + ".json", "x" * 250 + ".csv", "y" * 180 + "=.csv", "y" 
 
 def test_result_names_are_make_safe_bounded_and_never_shared():
     names = SPECIAL_NAMES + LONG_NAMES
-    outputs = [plan_module.output_name(n) for n in names]
+    outputs = [batch.output_name(n) for n in names]
     assert len(set(outputs)) == len(names)
     for name, output in zip(names, outputs):
         assert re.match(r"^[A-Za-z0-9._+,@-]+\.json$", output), output  # nothing make or the shell reads
-        assert len(output.encode()) <= plan_module.MAX_RESULT_NAME
+        assert len(output.encode()) <= batch.MAX_RESULT_NAME
         if output != name + ".json":
             # A cleaned name ends in -<hash>.json, which no file that is read could be named plus .json.
-            assert not plan_module.supported(output[:-len(".json")])
-    assert plan_module.output_name("x_y.csv") == "x_y.csv.json"  # a name make can carry is kept
+            assert not batch.supported(output[:-len(".json")])
+    assert batch.output_name("x_y.csv") == "x_y.csv.json"  # a name make can carry is kept
 
 
 def test_make_gives_each_target_its_real_file(folder, tmp_path):
     for name in SPECIAL_NAMES + LONG_NAMES:
         (folder / name).write_text("label\n1\n")
     results = tmp_path / "results"
-    outputs = plan_module.plan(str(folder), str(results))
+    outputs = batch.plan(str(folder), str(results))
     makefile = tmp_path / "echo.mk"
     makefile.write_text("all:\ninclude %s/.batch/plan.mk\nall: $(BATCH_OUTPUTS)\n$(BATCH_OUTPUTS):\n\t@echo $(SOURCE)\n"
                         % results)
@@ -89,7 +78,7 @@ def test_a_file_name_no_preview_can_be_given_is_a_failed_contribution(folder, tm
         with open(os.path.join(os.fsencode(str(folder)), name), "w") as handle:
             handle.write("label\n1\n")
     results = tmp_path / "results"
-    outputs = plan_module.plan(str(folder), str(results))
+    outputs = batch.plan(str(folder), str(results))
     makefile = tmp_path / "echo.mk"
     makefile.write_text("all:\ninclude %s/.batch/plan.mk\nall: $(BATCH_OUTPUTS)\n$(BATCH_OUTPUTS):\n"
                         "\t@printf '%%s [%%s]\\n' $(SOURCE) $(NAME_PROBLEM)\n" % results)
@@ -100,7 +89,7 @@ def test_a_file_name_no_preview_can_be_given_is_a_failed_contribution(folder, tm
 
     output = [o for o in outputs if "bad.csv" in o][0]
     shown = "%s/\\xffbad.csv" % folder
-    assert one_module.main(["--name-problem=is not UTF-8", shown, output]) == 0
+    assert batch.BatchOne().main(["--name-problem=is not UTF-8", shown, output]) == 0
     record = json.loads(open(output, encoding="utf-8").read())
     validate(record, "error")
     assert record["error"]["message"] == "%s: the file name is not UTF-8; rename it to preview it" % shown
@@ -109,7 +98,7 @@ def test_a_file_name_no_preview_can_be_given_is_a_failed_contribution(folder, tm
 def test_a_file_copied_in_with_an_old_date_is_redone_and_a_removed_one_forgotten(folder, tmp_path):
     results = tmp_path / "results"
     output = results / "a.csv.json"
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     stamp = results / ".batch" / "stamps" / "a.csv"
     output.write_text("{}")  # as if previewed
     before = stamp.read_text()
@@ -117,31 +106,31 @@ def test_a_file_copied_in_with_an_old_date_is_redone_and_a_removed_one_forgotten
     replacement.write_text("label\n2\n")
     os.utime(str(replacement), (1, 1))
     os.replace(str(replacement), str(folder / "a.csv"))  # as cp -p, tar or rsync -a leave it: older than its result
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     assert stamp.read_text() != before and stamp.stat().st_mtime > 1  # newer than the result: make redoes it
     os.unlink(str(folder / "a.csv"))
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     assert not output.exists() and not stamp.exists()
 
 
 def test_an_internal_error_is_tried_again_by_the_next_batch(tmp_path):
     result = tmp_path / "x.csv.json"
-    one_module.record_failure("x.csv", str(result), one_module.error_record("x.csv", 1, "hp-train: error: boom\n"))
+    batch.record_failure("x.csv", str(result), batch.failed_preview_record("x.csv", 1, "hp-train: error: boom\n"))
     assert result.stat().st_mtime == 0  # older than its stamp
-    one_module.record_failure("y.csv", str(result), one_module.error_record("y.csv", 3, "hp-load: error: bad\n"))
+    batch.record_failure("y.csv", str(result), batch.failed_preview_record("y.csv", 3, "hp-load: error: bad\n"))
     assert result.stat().st_mtime > 0  # bad data stays bad until the file changes
 
 
 def test_plan_rewrites_only_what_changed(folder, tmp_path):
     results = tmp_path / "results"
-    plan_module.plan(str(folder), str(results), options="--sample-size 500")
+    batch.plan(str(folder), str(results), options="--sample-size 500")
     plan_mk, settings = results / ".batch" / "plan.mk", results / ".batch" / "settings"
     first = plan_mk.stat().st_mtime_ns, settings.stat().st_mtime_ns
     os.utime(plan_mk, ns=(1, 1))
     os.utime(settings, ns=(1, 1))
-    plan_module.plan(str(folder), str(results), options="--sample-size 500")
+    batch.plan(str(folder), str(results), options="--sample-size 500")
     assert (plan_mk.stat().st_mtime_ns, settings.stat().st_mtime_ns) == (1, 1)
-    plan_module.plan(str(folder), str(results), options="--sample-size 600")
+    batch.plan(str(folder), str(results), options="--sample-size 600")
     assert plan_mk.stat().st_mtime_ns == 1 and settings.stat().st_mtime_ns > 1
     assert "options --sample-size 600" in settings.read_text()
     assert first[0] > 1
@@ -158,7 +147,7 @@ def test_plan_refuses_what_it_cannot_batch(case, message, tmp_path):
                               "same": (str(empty), str(empty)), "unsafe": (str(empty), "my results"),
                               "unset": ("", "r")}[case]
     with pytest.raises(UsageError, match=message):
-        plan_module.plan(contributions, results)
+        batch.plan(contributions, results)
 
 
 def test_plan_refuses_an_unreadable_folder_in_one_line(folder, tmp_path):
@@ -178,8 +167,8 @@ def test_an_unforeseen_os_error_is_one_line_not_a_traceback(folder, tmp_path, mo
     def fail(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "results" / ".batch"))
 
-    monkeypatch.setattr(plan_module, "plan", fail)
-    assert plan_module.main([str(folder), str(tmp_path / "results")]) == OutputError.exit_code
+    monkeypatch.setattr(batch, "plan", fail)
+    assert batch.BatchPlan().main([str(folder), str(tmp_path / "results")]) == OutputError.exit_code
     assert capsys.readouterr().err.splitlines() == [
         "hp-batch: error: cannot read or write %s: Permission denied; check CONTRIBUTIONS= and RESULTS="
         % (tmp_path / "results" / ".batch")]
@@ -192,7 +181,7 @@ def test_an_unforeseen_os_error_is_one_line_not_a_traceback(folder, tmp_path, mo
     (3, "hokusai-preview: error: bad\n", "bad_data", None, "bad"),
     (1, "", "internal", None, "the preview failed with status 1")])
 def test_error_record_from_the_drivers_one_line(code, stderr, kind, stage, message):
-    record = one_module.error_record("dir/x.csv", code, stderr)
+    record = batch.failed_preview_record("dir/x.csv", code, stderr)
     validate(record, "error")
     assert record["source_path"] == "dir/x.csv"
     assert record["error"]["kind"] == kind and record["error"]["exit_code"] == code
@@ -223,7 +212,7 @@ def test_options_every_preview_would_refuse_are_refused_once(folder, tmp_path, o
     refuses each preview; so they are refused before any starts, and nothing is written."""
     results = tmp_path / "results"
     with pytest.raises(UsageError) as raised:
-        plan_module.plan(str(folder), str(results), options=options)
+        batch.plan(str(folder), str(results), options=options)
     assert raised.value.line() == message
     assert not results.exists()
 
@@ -234,8 +223,8 @@ def test_the_previews_whole_command_line_is_checked(folder, tmp_path):
     results = tmp_path / "results"
     (results / "x_y.csv.json").mkdir(parents=True)
     with pytest.raises(OutputError, match="x_y.csv.json is a directory"):
-        plan_module.plan(str(folder), str(results), options="--seed 3")
-    assert plan_module.plan(str(folder), str(tmp_path / "other"), options="--seed 3 --no-cache")
+        batch.plan(str(folder), str(results), options="--seed 3")
+    assert batch.plan(str(folder), str(tmp_path / "other"), options="--seed 3 --no-cache")
 
 
 def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tmp_path):
@@ -244,12 +233,12 @@ def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tm
     os.symlink(str(target), str(folder / "link.csv"))
     os.symlink(str(tmp_path / "nowhere"), str(folder / "sub.csv" / "deeper.csv"))  # not in a subfolder
     output = results / "link.csv.json"
-    assert str(output) in plan_module.plan(str(folder), str(results))
+    assert str(output) in batch.plan(str(folder), str(results))
     stamp = results / ".batch" / "stamps" / "link.csv"
     assert "%s: %s" % (output, stamp) in (results / ".batch" / "plan.mk").read_text()  # make cannot date the link
     assert "broken link to" in stamp.read_text()
 
-    assert one_module.main([str(folder / "link.csv"), str(output)]) == 0
+    assert batch.BatchOne().main([str(folder / "link.csv"), str(output)]) == 0
     record = json.loads(output.read_text())
     validate(record, "error")
     assert record["error"] == {"kind": "bad_data", "exit_code": 3, "message": (
@@ -259,7 +248,7 @@ def test_a_broken_link_gets_an_error_record_and_is_redone_once_mended(folder, tm
     target.write_text("label\n1\n")
     os.utime(str(target), (1, 1))  # older than the error record: make alone would keep that
     os.utime(str(output), (2, 2))
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     assert "broken link" not in stamp.read_text() and stamp.stat().st_mtime > 2  # so make redoes it
 
 
@@ -273,7 +262,7 @@ def test_a_results_that_is_no_writable_folder_names_results(folder, tmp_path, re
     afile.write_text("x")
     results = results.replace("FILE", str(afile))
     with pytest.raises(OutputError) as raised:
-        plan_module.plan(str(folder), results)
+        batch.plan(str(folder), results)
     assert raised.value.line() == "%s; give RESULTS= a writable folder (it is made if missing), e.g. " \
                                   "RESULTS=results" % message.replace("FILE", str(afile))
 
@@ -282,7 +271,7 @@ def test_a_missing_baseline_names_baseline_not_the_drivers_option(folder, tmp_pa
     from hokusai_preview.core.errors import BaselineError
 
     with pytest.raises(BaselineError) as raised:
-        plan_module.plan(str(folder), str(tmp_path / "results"), baseline=str(tmp_path / "nope"))
+        batch.plan(str(folder), str(tmp_path / "results"), baseline=str(tmp_path / "nope"))
     assert raised.value.line() == ("baseline bundle %s does not exist; give BASELINE= a bundle directory built by "
                                    "hp-baseline, or leave it out for the embedded one" % (tmp_path / "nope"))
 
@@ -294,29 +283,29 @@ SKIPPED = ("hp-batch: skipped 4 entries of %s: .hidden.csv (hidden), README.txt 
 def test_what_the_folder_holds_besides_contributions_is_said(folder, tmp_path, capsys):
     """A reviewer can tell "not previewed" from "not submitted": every run names what it left."""
     (folder / ".DS_Store").write_text("")  # hidden, and no data file's name: not worth a word
-    plan_module.plan(str(folder), str(tmp_path / "results"))
+    batch.plan(str(folder), str(tmp_path / "results"))
     assert capsys.readouterr().out == SKIPPED % folder
     entries = ["sheet.xlsx", "jobs.zip", "data", "sub.csv", "a.csv"]
     for name in entries[:3]:
         (tmp_path / name).write_text("x")
     (tmp_path / "sub.csv").mkdir()
-    assert plan_module.skipped(str(tmp_path), entries, ["a.csv"]) == [
+    assert batch.skipped(str(tmp_path), entries, ["a.csv"]) == [
         "data (not a data file: no extension)", "jobs.zip (an archive: unpack it (.gz is read))",
         "sheet.xlsx (a spreadsheet: save it as CSV)", "sub.csv/ (a folder: not searched)"]
 
 
 def test_results_removed_from_results_are_said_in_one_line(folder, tmp_path, capsys):
     results = str(tmp_path / "results")
-    plan_module.plan(str(folder), results)
+    batch.plan(str(folder), results)
     assert capsys.readouterr().out == SKIPPED % folder
     os.unlink(str(folder / "a.csv"))
-    plan_module.plan(str(folder), results)
+    batch.plan(str(folder), results)
     assert capsys.readouterr().out == (SKIPPED + "hp-batch: removed the results of 1 file not in %s: a.csv\n") % (
         folder, folder)
     other = tmp_path / "other"
     other.mkdir()
     (other / "z.csv").write_text("label\n1\n")
-    plan_module.plan(str(other), results)  # another folder, the same RESULTS: its results replace the first's
+    batch.plan(str(other), results)  # another folder, the same RESULTS: its results replace the first's
     said = capsys.readouterr().out
     assert said.startswith("hp-batch: removed the results of 6 files not in %s: %s, %s, %s and 3 more (a RESULTS "
                            "folder holds one folder's results: give each folder its own RESULTS= to keep both)\n" % (
@@ -329,18 +318,18 @@ def test_the_plan_says_what_each_preview_is_given_and_counts_the_results_in_word
     only = tmp_path / "one"
     only.mkdir()
     (only / "a b.csv").write_text("label\n1\n")
-    plan_module.plan(str(only), str(results), baseline=plan_module.Bundle.open().path, train_jobs="0")
+    batch.plan(str(only), str(results), baseline=batch.Bundle.open().path, train_jobs="0")
     text = (results / ".batch" / "plan.mk").read_text()
-    assert "\nONE_OPTIONS := --train-jobs=0 --baseline=%s\n" % plan_module.Bundle.open().path in text
+    assert "\nONE_OPTIONS := --train-jobs=0 --baseline=%s\n" % batch.Bundle.open().path in text
     assert "\nRESULTS_TEXT := 1 result\n" in text
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     text = (results / ".batch" / "plan.mk").read_text()
     assert "\nONE_OPTIONS := --train-jobs=1\nRESULTS_TEXT := 7 results\n" in text
 
 
 def test_verbose_in_batch_options_is_refused_once(folder, tmp_path):
     with pytest.raises(UsageError) as raised:
-        plan_module.plan(str(folder), str(tmp_path / "results"), options="--verbose")
+        batch.plan(str(folder), str(tmp_path / "results"), options="--verbose")
     assert raised.value.line().startswith("BATCH_OPTIONS: --verbose does not go with the --quiet the batch gives "
                                           "every preview")
 
@@ -353,33 +342,33 @@ def test_the_line_of_a_finished_preview_marks_an_uncertain_verdict(bundles, tmp_
                                                   probability=0.44, probability_of_decision=0.35)
     path = tmp_path / "r.json"
     path.write_text(json.dumps(output))
-    assert one_module.describe(str(path)).endswith(", DeltaOne not significant (uncertain), P(pass) 44%")
+    assert batch.describe(str(path)).endswith(", DeltaOne not significant (uncertain), P(pass) 44%")
 
 
 def test_a_result_made_stale_takes_the_summaries_with_it(folder, tmp_path):
     """Until make has made every result again (a batch interrupted), no summary describes old ones."""
     results = tmp_path / "results"
-    plan_module.plan(str(folder), str(results))
-    for name in plan_module.SUMMARIES:
+    batch.plan(str(folder), str(results))
+    for name in batch.SUMMARIES:
         (results / name).write_text("made from the results")
-    plan_module.plan(str(folder), str(results))  # nothing changed: the summaries stay
-    assert all((results / name).exists() for name in plan_module.SUMMARIES)
+    batch.plan(str(folder), str(results))  # nothing changed: the summaries stay
+    assert all((results / name).exists() for name in batch.SUMMARIES)
     (folder / "a.csv").write_text("label\n2\n")
-    plan_module.plan(str(folder), str(results))
-    assert not any((results / name).exists() for name in plan_module.SUMMARIES)
+    batch.plan(str(folder), str(results))
+    assert not any((results / name).exists() for name in batch.SUMMARIES)
 
 
 def test_a_damaged_result_is_removed_to_be_made_again(folder, tmp_path, capsys, bundles):
     from format_outputs import example_output
 
     results = tmp_path / "results"
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     good = results / "a.csv.json"
     good.write_text(json.dumps(example_output(bundles("hpc")[0], "hpc_jobs_500.json")))
     (results / "c.parquet.json").write_text('{"foo": 1}')
     (results / "b.JSON.gz.json").write_text('{"record": "error", "source_path": "b.JSON.gz", "err')  # cut short
     capsys.readouterr()
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     assert capsys.readouterr().out.splitlines()[-1] == (
         "hp-batch: removed the damaged results of %s, %s, to make them again (each was not whole, or edited "
         "since)" % (folder / "b.JSON.gz", folder / "c.parquet"))
@@ -391,32 +380,82 @@ def test_the_folder_named_another_way_keeps_its_results(folder, tmp_path, monkey
     """./contributions/, contributions and its absolute path are one folder: the previews' paths
     (in every stage's cache key) stay the first batch's, so nothing is made again."""
     monkeypatch.chdir(tmp_path)
-    plan_module.plan("contributions", "results")
+    batch.plan("contributions", "results")
     plan = (tmp_path / "results" / ".batch" / "plan.mk").read_text()
     stamps = sorted(p.read_text() for p in (tmp_path / "results" / ".batch" / "stamps").iterdir())
     for spelling in ("./contributions/", str(folder), "../%s/contributions" % tmp_path.name):
-        plan_module.plan(spelling, "results")
+        batch.plan(spelling, "results")
         assert (tmp_path / "results" / ".batch" / "plan.mk").read_text() == plan
         assert sorted(p.read_text() for p in (tmp_path / "results" / ".batch" / "stamps").iterdir()) == stamps
 
 
 def test_an_empty_or_mistyped_folder_leaves_another_folders_results(folder, tmp_path):
     results = tmp_path / "results"
-    plan_module.plan(str(folder), str(results))
+    batch.plan(str(folder), str(results))
     (results / "a.csv.json").write_text("{}")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UsageError, match="holds no file to preview"):
-        plan_module.plan(str(empty), str(results))
+        batch.plan(str(empty), str(results))
     assert (results / "a.csv.json").exists() and len(os.listdir(str(results / ".batch" / "stamps"))) == 7
     for name in os.listdir(str(folder)):  # the same folder emptied: its results go
         if os.path.isfile(str(folder / name)):
             os.unlink(str(folder / name))
     with pytest.raises(UsageError, match="holds no file to preview"):
-        plan_module.plan(str(folder), str(results))
+        batch.plan(str(folder), str(results))
     assert not (results / "a.csv.json").exists()
 
 
 def test_a_name_led_by_a_dash_gets_a_result_no_command_reads_as_an_option():
-    assert re.match(r"^_-help\.csv-[0-9a-f]{12}\.json$", plan_module.output_name("--help.csv"))
-    assert plan_module.output_name("a-b.csv") == "a-b.csv.json"
+    assert re.match(r"^_-help\.csv-[0-9a-f]{12}\.json$", batch.output_name("--help.csv"))
+    assert batch.output_name("a-b.csv") == "a-b.csv.json"
+
+
+@pytest.mark.parametrize("command, argv, line", [
+    (batch.BatchOne, ["--bogus", "x.csv", "x.csv.json"], "unknown option --bogus; see 'bin/hp-batch-one --help'"),
+    (batch.BatchOne, ["x.csv"], "<result> is required; e.g. bin/hp-batch-one <source> <result>"),
+    (batch.BatchOne, ["--baseline=", "x.csv", "r.json"], "--baseline was given an empty value; give it a value, or "
+                                                         "leave the option out"),
+    (batch.BatchPlan, [], "<contributions> and <results> are required; e.g. bin/hp-batch-plan <contributions> "
+                          "<results>"),
+    (batch.BatchPlan, ["a", "b", "c"], "unexpected argument c; see 'bin/hp-batch-plan --help'"),
+    (batch.BatchPlan, ["a", "b", "--train-jobs"], "--train-jobs needs a value; e.g. --train-jobs N")])
+def test_a_mistyped_command_line_is_one_line_and_status_2(command, argv, line, capsys):
+    """As every command's: not docopt's usage text and status 1."""
+    assert command().main(argv) == 2
+    assert capsys.readouterr() == ("", "hp-batch: error: %s\n" % line)
+
+
+def test_the_scripts_are_the_commands(tmp_path):
+    """bin/ holds launchers: --bogus is the one line of status 2, --help the usage, the empty
+    --options= the Makefile gives when BATCH_OPTIONS is unset is no options."""
+    def run(name, *argv):
+        return subprocess.run([sys.executable, os.path.join(ROOT, "bin", name)] + list(argv),
+                              capture_output=True, text=True)
+
+    done = run("hp-batch-one", "--bogus")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2, "", "hp-batch: error: unknown option --bogus; see 'bin/hp-batch-one --help'\n")
+    done = run("hp-batch-plan", "--help")
+    assert done.returncode == 0 and done.stdout == batch.PLAN_USAGE and done.stderr == ""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("label\n1\n")
+    done = run("hp-batch-plan", str(tmp_path / "in"), str(tmp_path / "out"), "--options=", "--train-jobs=0")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert "\noptions \n" in (tmp_path / "out" / ".batch" / "settings").read_text()
+
+
+def test_error_records_and_kinds_are_made_in_one_place():
+    from hokusai_preview.core.errors import DataError, error_record, kind_of
+
+    record = error_record("x.csv", DataError("x.csv is empty", "give a file"))
+    validate(record, "error")
+    assert record == {"record": "error", "source_path": "x.csv",
+                      "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv is empty; give a file"}}
+    record = error_record("x.csv", "internal", "killed", exit_code=137, stage="train")
+    validate(record, "error")
+    assert record["error"] == {"kind": "internal", "exit_code": 137, "message": "killed", "stage": "train"}
+    assert [kind_of(c) for c in (1, 2, 3, 5, 7, 130)] == ["internal", "usage", "bad_data", "integrity", "output", None]
+    # What the batch records and goes on from (bad data, a bug, a kill), and what stops it.
+    assert [batch.error_kind(c) for c in (1, 2, 3, 4, 7, 130, 137, 143, 152)] == [
+        "internal", None, "bad_data", None, None, None, "internal", None, "internal"]

@@ -27,7 +27,7 @@ import traceback
 import warnings
 
 from .. import __version__
-from .errors import HPError, UsageError
+from .errors import HPError, OutputError, UsageError
 
 # Every command has these; {basic_options} in a usage text stands for them.
 BASIC_OPTIONS = (
@@ -161,8 +161,8 @@ class Command:
     """Base of every hp-* command.
 
     Subclasses set :attr:`name` and :attr:`usage` (docopt text) and implement :meth:`run`,
-    which receives the parsed arguments and returns nothing; failures raise
-    :class:`~hokusai_preview.core.errors.HPError`.
+    which receives the parsed arguments and returns nothing (or an exit status to end with, its
+    error line said already); failures raise :class:`~hokusai_preview.core.errors.HPError`.
     """
 
     name = "hp"
@@ -217,15 +217,15 @@ class Command:
             # The early guess above serves errors in parsing; docopt also knows -qv and --verb.
             self.verbose = self.verbose or bool(self.args.get("--verbose"))
             self.quiet = bool(self.args.get("--quiet"))
-            self.run(self.args)
+            status = self.run(self.args)
             if sys.stdout is not None:
                 sys.stdout.flush()
-            return 0
+            return status or 0
         except HPError as exc:
             if self.verbose:
                 print_traceback()
             if isinstance(exc, UsageError) and not exc.hint:
-                exc.hint = "see '%s --help'" % self.name  # every error line says how to go on
+                exc.hint = self.help_hint()  # every error line says how to go on
             return self.fail_line(exc.line(), exc.exit_code)
         except SystemExit as exc:  # --help / --version from docopt
             return exc.code if isinstance(exc.code, int) else 0
@@ -242,9 +242,10 @@ class Command:
         except OSError as exc:
             if exc.errno not in FULL:
                 return self.internal_error(exc)
+            # Not a bug: a full disk, a quota, a size limit.
             if self.verbose:
                 print_traceback()
-            return self.fail_line(self.full_line(exc), 7)  # not a bug: a full disk, a quota, a size limit
+            return self.fail_line(self.full_line(exc), OutputError.exit_code)
         except Exception as exc:  # a bug: one line unless --verbose
             return self.internal_error(exc)
         finally:
@@ -294,6 +295,10 @@ class Command:
 
     def run(self, args):
         raise NotImplementedError
+
+    def help_hint(self):
+        """The hint of a usage error raised without one."""
+        return "see '%s --help'" % self.name
 
     def signalled(self, what, code):
         """End on SIGINT/SIGTERM. In the driver's pipe every stage gets the signal, so the

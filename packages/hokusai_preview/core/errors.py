@@ -81,6 +81,36 @@ class OutputError(HPError):
 
 EXIT_CODES = {cls.kind: cls.exit_code for cls in (UsageError, DataError, BaselineError, IntegrityError,
                                                    UntrustedModelError, OutputError)}
+INTERNAL = "internal"  # the kind recorded for a bug (exit status 1), or a process killed by a signal
+ERROR_KINDS = tuple(EXIT_CODES) + (INTERNAL,)  # an error record's kinds (schemas/error.schema.json)
+
+
+def kind_of(exit_code):
+    """The error kind exit status ``exit_code`` stands for (1: :data:`INTERNAL`), or None."""
+    if exit_code == 1:
+        return INTERNAL
+    return next((kind for kind, code in EXIT_CODES.items() if code == exit_code), None)
+
+
+def error_record(source, error, message=None, exit_code=None, stage=None):
+    """The error record (schemas/error.schema.json) that stands in for ``source``, a contribution
+    that failed: every stage passes it on, hp-format reports it.
+
+    ``error`` is an :class:`HPError` (its kind, exit status and line) or a kind of
+    :data:`ERROR_KINDS`; ``message`` and ``exit_code`` (by default the kind's) override."""
+    if isinstance(error, HPError):
+        kind = error.kind if error.kind in EXIT_CODES else INTERNAL
+        message = error.line() if message is None else message
+        exit_code = error.exit_code if exit_code is None else exit_code
+    elif error in ERROR_KINDS:
+        kind = error
+        exit_code = EXIT_CODES.get(kind, 1) if exit_code is None else exit_code
+    else:
+        raise ValueError("no error kind %r" % (error,))
+    record = {"kind": kind, "exit_code": exit_code, "message": message}
+    if stage is not None:
+        record["stage"] = stage
+    return {"record": "error", "source_path": source, "error": record}
 
 
 def name_list(names, limit=12, quote=repr):

@@ -19,7 +19,7 @@ import os
 import re
 
 from .deltaone import METRICS
-from .errors import EXIT_CODES, name_list
+from .errors import ERROR_KINDS, name_list
 from .report import (
     VERDICTS,
     WORSE,
@@ -389,7 +389,6 @@ KINDS = {
     "object": (lambda v: isinstance(v, dict), "an object"),
 }
 DECISIONS = tuple(VERDICTS)
-ERROR_KINDS = tuple(EXIT_CODES) + ("internal",)  # the errors' kinds, and a bug's
 
 # (field, kind or allowed values, flags): "null" allows null, "optional" allows it to be absent.
 # A "*" stands for every value of an object.

@@ -30,11 +30,12 @@ CONFLICTS = (
 )
 
 
-def parse(usage, argv, command, conflicts=True, **docopt_options):
+def parse(usage, argv, command, conflicts=True, may_be_empty=(), **docopt_options):
     """docopt's dict of ``argv`` by ``usage``, or UsageError with one sentence on what is wrong.
 
     ``command`` names the command in the default hint ("see 'hp-load --help'"); ``conflicts``
-    false lets options of :data:`CONFLICTS` stand together (to see what a command line gives).
+    false lets options of :data:`CONFLICTS` stand together (to see what a command line gives);
+    ``may_be_empty``: the options an empty value means something to.
     """
     import contextlib
     import io
@@ -62,7 +63,7 @@ def parse(usage, argv, command, conflicts=True, **docopt_options):
 
             write_stdout(printed.getvalue())
             raise
-        refuse_empty_values(args)
+        refuse_empty_values({k: v for k, v in args.items() if k not in may_be_empty})
         if conflicts:
             text.refuse_conflicts(argv, args)
     except UsageError as exc:
@@ -165,12 +166,30 @@ class Usage:
         if needed:
             option = needed.group(1)
             return "%s needs a value" % option, "e.g. %s %s" % (option, self.values.get(option, "VALUE"))
+        lacking = self.lacking_arguments(argv)
+        if lacking:
+            return lacking
         unmatched = re.match(r"Warning: found unmatched \(duplicate\?\) arguments (\[.*\])\s*$", text, re.S)
         if unmatched:
             return self.unmatched(unmatched.group(1), argv)
         if text:
             return text, None
         return self.missing(argv)
+
+    def lacking_arguments(self, argv):
+        """(message, hint) for a command line that gives fewer <arguments> than every Usage line
+        needs (e.g. one of two), else None."""
+        given = len(self.extra_words(argv)) + (len(argv) - argv.index("--") - 1 if "--" in argv else 0)
+        needs = []
+        for pattern in (p for p in self.patterns if "--help" not in p):
+            required = re.findall(r"<[\w-]+>", _example(pattern))
+            if len(required) <= given:
+                return None
+            needs.append((required[given:], pattern))
+        if not needs:
+            return None
+        lacking, pattern = min(needs, key=lambda item: len(item[0]))
+        return "%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"), "e.g. %s" % _example(pattern)
 
     def unmatched(self, listing, argv):
         typed, extra = self.typed(argv), self.extra_words(argv)
