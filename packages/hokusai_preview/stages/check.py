@@ -112,7 +112,7 @@ class Check(Stage):
                 raise DataError("%s: without the %s, every row has the label %r, "
                                 "and the baseline has no base table to retrain with" % (
                                     contribution["source_path"], "row that duplicates a benchmark row" if removed == 1
-                                    else "%s rows that duplicate benchmark rows" % format(removed, ","),
+                                    else "%s that duplicate benchmark rows" % plural(removed, "row"),
                                     next(iter(class_counts))),
                                 "contribute rows of at least two classes, or pass --keep-contaminated")
             table_path = cleaned

@@ -38,7 +38,7 @@ import os
 
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
 from ..core.errors import DataError, OutputError, did_you_mean, name_key, name_list
-from ..core.report import thousands
+from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 
@@ -173,16 +173,17 @@ class Load(Stage):
         v = contribution["validation"]
         counts = ", ".join("%s %s" % (k, thousands(n)) for k, n in sorted(v["class_counts"].items())[:8])
         parts = ["%s: %s (%s%s), %s, %s (%s)" % (
-            contribution["source_path"], _rows(contribution["data_manifest"]["row_count"]), _format_name(contribution),
-            ", gzip" if contribution["compressed"] else "", _rows(len(v["features"]), noun="feature"),
-            _rows(len(v["class_counts"]), noun="class"), counts)]
+            contribution["source_path"], plural(contribution["data_manifest"]["row_count"], "row"),
+            _format_name(contribution),
+            ", gzip" if contribution["compressed"] else "", plural(len(v["features"]), "feature"),
+            plural(len(v["class_counts"]), "class", "classes"), counts)]
         if v["rows_dropped"]:
             parts.append("%s with unknown labels dropped (the class counts are of the %s kept)" % (
-                _rows(v["rows_dropped"]), thousands(sum(v["class_counts"].values()))))
+                plural(v["rows_dropped"], "row"), thousands(sum(v["class_counts"].values()))))
         if v["rows_with_missing_features"]:
-            parts.append("%s with missing feature values (imputed)" % _rows(v["rows_with_missing_features"]))
+            parts.append("%s with missing feature values (imputed)" % plural(v["rows_with_missing_features"], "row"))
         if v["extra_columns"]:
-            parts.append("%s ignored" % _rows(len(v["extra_columns"]), noun="extra column"))
+            parts.append("%s ignored" % plural(len(v["extra_columns"]), "extra column"))
         self.info("; ".join(parts))
         for warning in v["warnings"]:
             self.warn(warning)
@@ -352,11 +353,11 @@ class ContributionLoader:
             if near and not header_hint:
                 raise DataError("%s: matches none of the baseline's %s (%s) exactly, but %s when letter case and "
                                 "spaces are ignored" % (
-                                    self.label, _rows(len(features), noun="feature column"), name_list(features),
+                                    self.label, plural(len(features), "feature column"), name_list(features),
                                     "all match" if len(near) == len(features) else "%d match" % len(near)),
                                 _rename_hint(renames, len(near) < len(features)))
             raise DataError("%s: matches none of the baseline's %s (%s)" % (
-                self.label, _rows(len(features), noun="feature column"), name_list(features)),
+                self.label, plural(len(features), "feature column"), name_list(features)),
                 header_hint or "use a baseline built for this data (--baseline-model) or rename the columns")
         missing = [f for f in features if f not in names]
         if missing and all(f in renames for f in missing) and not header_hint:
@@ -441,7 +442,8 @@ class ContributionLoader:
         if labels.null_count:
             missing = np.asarray(labels.is_null(), dtype=bool)
             raise DataError("%s: %s no value in the label column %r (first: data row %d)" % (
-                self.label, _rows(int(missing.sum()), "has", "have"), self.label_column,
+                self.label, plural(int(missing.sum()), "row") + (" has" if missing.sum() == 1 else " have"),
+                self.label_column,
                 int(np.flatnonzero(missing)[0]) + offset + 1),
                 "fill in the labels or remove those rows")
         known = pc.is_in(labels, value_set=pa.array(self.bundle.classes, type=pa.string()))
@@ -548,7 +550,7 @@ class ContributionLoader:
                               for value, count in sorted(self.unseen.items())[:5])
             more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
             warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
-                _rows(sum(self.unseen.values())), "" if sum(self.unseen.values()) == 1 else "s", shown, more))
+                plural(sum(self.unseen.values()), "row"), "" if sum(self.unseen.values()) == 1 else "s", shown, more))
         if len(self.class_counts) == 1:
             warnings.append("every used row has the label %r: the estimate shows what adding only that class "
                             "does" % next(iter(self.class_counts)))
@@ -661,11 +663,6 @@ def _add_counts(counts, array):
             counts[item["values"]] = counts.get(item["values"], 0) + int(item["counts"])
 
 
-def _rows(count, singular="", plural="", noun="row"):
-    """'1 row has' / '3 rows have'."""
-    text = "{:,} {}{}".format(count, noun, "" if count == 1 else "es" if noun.endswith("s") else "s")
-    verb = singular if count == 1 else plural
-    return text + (" " + verb if verb else "")
 
 
 def numeric_feature(array, name, offset, label):
@@ -703,14 +700,14 @@ def numeric_feature(array, name, offset, label):
     if infinite.any():
         first = int(np.flatnonzero(infinite)[0]) + offset
         raise DataError("%s: column %r has %s (first: data row %d)" % (
-            label, name, _rows(int(infinite.sum()), noun="infinite value"), first + 1),
+            label, name, plural(int(infinite.sum()), "infinite value"), first + 1),
             "replace them with empty cells or finite numbers")
     with np.errstate(invalid="ignore"):
         huge = np.abs(values) > FLOAT32_MAX  # NaN compares False
     if huge.any():  # scikit-learn's trees split on float32: such a value would fail the training
         first = int(np.flatnonzero(huge)[0]) + offset
         raise DataError("%s: column %r has %s beyond +/-3.4e38, the model's float32 range (first: data row %d)" % (
-            label, name, _rows(int(huge.sum()), noun="value"), first + 1),
+            label, name, plural(int(huge.sum()), "value"), first + 1),
             "replace them with empty cells or smaller numbers")
     if np.isnan(values).any():
         array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
