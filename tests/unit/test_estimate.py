@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hokusai_preview.core import estimate as est
-from hokusai_preview.core.deltaone import deltaone_rule
+from hokusai_preview.core.deltaone import METRICS, delta_one, deltaone_rule
 from hokusai_preview.core.metrics import score
 
 H = "sha256:" + "0" * 64
@@ -25,6 +25,16 @@ def test_rule_checks_run_in_the_main_pipelines_order():
     assert rule(0.5, 0.9, n=800, hashes=(H, "sha256:" + "1" * 64))["decision"] == "dataset_hash_mismatch"
     assert rule(0.5, 0.9, n=800)["decision"] == "accepted"
     assert deltaone_rule(0.5, 0.9, 800, 799, H, H)["decision"] == "insufficient_samples"
+
+
+def test_delta_one_is_the_plain_mean_of_the_defined_deltas():
+    assert delta_one({"accuracy": 0.02, "f1": None, "auroc": float("nan")}) == 0.02
+    assert delta_one({}) == 0.0 and delta_one({"auroc": float("inf")}) == 0.0
+    # numpy's mean computed it before it moved to core/deltaone.py: the same float, to the last bit.
+    rng = np.random.Generator(np.random.PCG64(0))
+    for size in range(1, len(METRICS) + 1):
+        for values in rng.normal(0.0, 0.05, (2000, size)):
+            assert delta_one(dict(zip(METRICS, values.tolist()))) == float(np.mean(values))
 
 
 def test_a_delta_of_exactly_one_point_is_not_below_the_threshold():
@@ -167,6 +177,20 @@ def fake_profile(full=100):
     sd = [0.01 * math.sqrt(1.0 / k - 1.0 / full) for k in trees]
     names = ["accuracy", "f1", "delta_one"]
     return est.Profile(trees, full, {n: 0.02 for n in names}, {n: sd for n in names})
+
+
+def test_the_full_run_estimate_has_the_same_keys_however_it_was_reached():
+    measured = {"accuracy": 0.03, "f1": 0.01}
+    luck = {"accuracy": 0.004, "f1": 0.006, "delta_one": 0.005}
+    curve = [(175, {"accuracy": 0.01, "f1": 0.0}), (350, {"accuracy": 0.02, "f1": 0.005}), (700, measured)]
+    exact = est.full_run_estimate(["accuracy", "f1"], measured, [], None, 100, 100, 700, 700, 600)
+    trees = est.full_run_estimate(["accuracy", "f1"], measured, [], fake_profile(), 30, 100, 700, 700, 600, luck)
+    sampled = est.full_run_estimate(["accuracy", "f1"], measured, curve, fake_profile(), 100, 100, 700, 2800, 600)
+    assert list(exact) == list(trees) == list(sampled)
+    assert exact["steepens"] is trees["steepens"] is False and sampled["steepens"] in (True, False)
+    assert exact["curve_trust"] is trees["curve_trust"] is None
+    # Each part is a dict of its own, even where two are equal.
+    assert trees["sd"] == trees["from_unfitted_trees"] and trees["sd"] is not trees["from_unfitted_trees"]
 
 
 def test_the_full_budget_on_every_row_is_exact():
@@ -347,7 +371,7 @@ def test_like_for_like_against_the_shipped_forest(bundles):
     assert base10["accuracy"] == pytest.approx(new["accuracy"] - profile.gain("accuracy", 10))
     assert deltas10 == {m: new10[m] - base10[m] for m in deltas10}
     # Its own first 10 trees against its expected 10-tree score: luck only, within the subsets' spread.
-    assert abs(est.delta_one(deltas10)) <= 3 * profile.sd["delta_one"][0]
+    assert abs(delta_one(deltas10)) <= 3 * profile.sd["delta_one"][0]
     state = est.convergence(y, reference, reference[:10], "retrain", 100, profile, "accuracy")
     assert state["trees"] == 10 and 0 < state["within"] < 1 and 0 < state["verdict"] <= 1
     assert state["sd"] == est.tree_luck(y, reference, reference[:10], "retrain", 100)["delta_one"]

@@ -1,13 +1,14 @@
-"""The single-run report (core/report.py): verdict first, a bar per metric, colour only when asked."""
+"""The single-run report (core/report.py): verdict first, a bar per metric, colour only when asked;
+and the warnings it shows (stages/delta.py), each from a function of its own."""
 
-import os
 import re
 
 import pytest
 
 from format_outputs import error_record, example_output
-from helpers import ROOT, validate
+from helpers import validate
 from hokusai_preview.core.report import ASCII, UNICODE, Axis, confidence, firmer_hint, glyphs_for, percent, render
+from hokusai_preview.stages import delta
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -215,43 +216,189 @@ def test_a_long_warning_wraps_in_the_gutter_of_the_other_labels(output):
     assert lines[first + 3] == "data check    1 row: no problems found"
 
 
-@pytest.mark.parametrize("sample_size, warned", [
-    (250, None),  # 4-fold: not beyond
-    # 4.016-fold, rounded up: just beyond the bound never reads as the bound itself.
-    (249, "the estimate extrapolates 4.1-fold, from 249 sampled rows to all 1,000: sampled previews' intervals have "
-          "held in testing up to 4-fold and proved too narrow at 8- to 10-fold (README: Where it can be wrong); "
-          "--sample-size 250 or more, or --full, gives a firmer one")])
-def test_a_far_extrapolation_is_warned_about(bundles, sample_size, warned):
-    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=sample_size)
+def test_a_far_extrapolation_reaches_the_output(bundles):
+    output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=249)
     warnings = output["preview_metadata"]["warnings"]
-    assert [w for w in warnings if "extrapolates" in w] == ([warned] if warned else [])
+    assert [w for w in warnings if "extrapolates" in w] == [delta._extrapolation_warning(249, 1000)]
     # the fold is the warning's alone: the contribution's share of the training rows stays a share
     validate(output, "delta-output")
     share = output["new_model"]["training_metadata"]["contribution_ratio"]
     assert share == output["contributor_attribution"]["contributor_weights"] == 1000 / (600 + 1000)
 
 
-def test_a_suggested_sample_size_is_typed_as_the_option_takes_it(bundles, tmp_path):
+@pytest.mark.parametrize("used, whole, warned", [
+    (250, 1000, None),  # 4-fold: not beyond
+    # 4.016-fold, rounded up: just beyond the bound never reads as the bound itself.
+    (249, 1000, "the estimate extrapolates 4.1-fold, from 249 sampled rows to all 1,000: sampled previews' "
+                "intervals have held in testing up to 4-fold and proved too narrow at 8- to 10-fold (README: Where "
+                "it can be wrong); --sample-size 250 or more, or --full, gives a firmer one"),
+    (2000, 10000, "the estimate extrapolates 5-fold, from 2,000 sampled rows to all 10,000: sampled previews' "
+                  "intervals have held in testing up to 4-fold and proved too narrow at 8- to 10-fold (README: "
+                  "Where it can be wrong); --sample-size 2500 or more, or --full, gives a firmer one"),
+    (1000, 12345, "the estimate extrapolates 13-fold, from 1,000 sampled rows to all 12,345: sampled previews' "
+                  "intervals have held in testing up to 4-fold and proved too narrow at 8- to 10-fold (README: "
+                  "Where it can be wrong); --sample-size 3087 or more, or --full, gives a firmer one"),
+    (199, 1000, None),  # too small to extrapolate from: the small sample's warning says so
+    (1000, 1000, None)])
+def test_a_far_extrapolation_is_warned_about(used, whole, warned):
+    assert delta._extrapolation_warning(used, whole) == warned
+
+
+def test_a_suggested_sample_size_is_typed_as_the_option_takes_it():
     """Copied from the warning, `--sample-size 1100` works; `--sample-size 1,100` would be refused."""
     from hokusai_preview.tools.args import shell_code
 
-    lines = open(os.path.join(ROOT, "examples", "hpc_jobs_1000.csv")).read().splitlines()
-    big = tmp_path / "big.csv"
-    big.write_text("\n".join(lines[:1] + lines[1:] * 4 + lines[1:401]) + "\n")  # 4,400 rows
-    output = example_output(bundles("hpc")[0], str(big), sample_size=1000)
-    (warning,) = [w for w in output["preview_metadata"]["warnings"] if "extrapolates" in w]
+    warning = delta._extrapolation_warning(1000, 4400)
     assert "from 1,000 sampled rows to all 4,400" in warning
     (size,) = re.findall(r"--sample-size (\S+) or more", warning)
     assert size == "1100"
-    shell_code(["--data-path", str(big), "--sample-size", size])  # the driver's parser takes it
+    shell_code(["--data-path", "big.csv", "--sample-size", size])  # the driver's parser takes it
+    (size,) = re.findall(r"--sample-size (\S+) or more", delta._small_sample_warning(8, 1000))
+    assert size == "200"
+    shell_code(["--data-path", "big.csv", "--sample-size", size])
+
+
+@pytest.mark.parametrize("used, whole, warned", [
+    (8, 1000, "only 8 of 1,000 contributed rows were sampled: the estimate for all of them rests on very little "
+              "(too little to extrapolate: it is what the sample shows, its interval wide); use --sample-size 200 "
+              "or more"),
+    (1, 150, "only 1 of 150 contributed rows was sampled: the estimate for all of them rests on very little (too "
+             "little to extrapolate: it is what the sample shows, its interval wide); use --sample-size 150 or more"),
+    (200, 1000, None),
+    (150, 150, None)])  # a small contribution used whole: nothing to extrapolate
+def test_a_sample_too_small_to_extrapolate_from_is_warned_about(used, whole, warned):
+    assert delta._small_sample_warning(used, whole) == warned
+
+
+@pytest.mark.parametrize("rows, warned", [
+    (700, "the benchmark has 700 rows, fewer than the 800 DeltaOne requires"),
+    (1, "the benchmark has 1 row, fewer than the 800 DeltaOne requires"),
+    (800, None)])
+def test_a_benchmark_too_small_for_deltaone_is_warned_about(rows, warned):
+    assert delta._benchmark_size_warning(rows) == warned
+
+
+@pytest.mark.parametrize("primary, available, warned", [
+    ("auroc", False, "the primary metric auroc is undefined on this benchmark (it holds a single class), so DeltaOne "
+                     "cannot be judged; choose another with --primary-metric"),
+    ("f1", True, "DeltaOne's significance rule treats f1 as a proportion of benchmark rows, which it is not exactly: "
+                 "the verdict is approximate"),
+    ("accuracy", True, None)])
+def test_a_primary_metric_deltaone_cannot_judge_exactly_is_warned_about(primary, available, warned):
+    assert delta._primary_metric_warning(primary, available) == warned
+
+
+SEED_WARNING = ("with --seed 7 (the bundle's model was trained with 42) the baseline is the recipe retrained with seed "
+                "7, so that both models share it: its f1 is 0.7013")
+
+
+@pytest.mark.parametrize("mode, seed, baseline, shipped, preview_mode, warned", [
+    ("retrain", 7, 0.7013, 0.71844, True, SEED_WARNING + ", the shipped model's 0.7184"),
+    ("retrain", 7, 0.7013, None, True, SEED_WARNING),
+    ("retrain", 7, 0.7013, None, False, SEED_WARNING + "; the main pipeline trains with the recipe's seed 42, and a "
+     "forest grown with another seed has other luck: this is not its result (that is --seed 42)"),
+    ("retrain", 42, 0.7013, 0.7184, True, None),
+    ("retrain", 7, None, 0.7184, True, None),  # the metric is undefined: its own warning says so
+    ("fine_tune", 7, 0.7013, 0.7184, True, None)])  # the baseline is the bundle's model, whatever the seed
+def test_a_baseline_retrained_with_another_seed_is_warned_about(mode, seed, baseline, shipped, preview_mode, warned):
+    assert delta._seed_warning(mode, seed, 42, "f1", baseline, shipped, preview_mode) == warned
+
+
+@pytest.mark.parametrize("mode, seed, listed, warned", [
+    ("retrain", 42, 0.6447, True),
+    ("fine_tune", 7, 0.6447, True),
+    ("retrain", 42, 0.6944, False),  # within half a row of the 1,500
+    ("retrain", 42, None, False),
+    ("retrain", 7, 0.6447, False)])  # retrained with another seed: not the model the manifest scored
+def test_a_baseline_scoring_otherwise_than_its_manifest_says_is_warned_about(mode, seed, listed, warned):
+    got = delta._manifest_warning(mode, seed, 42, {"accuracy": 0.6947, "f1": 0.6}, listed, 1500)
+    assert got == ("the baseline scores accuracy 0.6947 on its benchmark here where its manifest says 0.6447: the "
+                   "bundle's model, benchmark and manifest do not agree (edited since hp-baseline built it?), so these "
+                   "deltas may not be what the main pipeline finds; rebuild the bundle with hp-baseline"
+                   if warned else None)
+    assert delta._manifest_warning("retrain", 42, 42, {"f1": 0.6}, 0.6447, 1500) is None
+
+
+def test_a_learning_curve_that_steepens_is_warned_about():
+    points = [{"delta_one": 0.0}, {"delta_one": 0.01}, {"delta_one": 0.02}, {"delta_one": 0.03, "complement": True},
+              {"delta_one": 0.0512}]
+    assert delta._steepening_warning(True, points, 1000, 4000) == (
+        "the learning curve steepens at the sample's full size (delta_one_score +0.00, +1.00, +2.00, +5.12 points "
+        "along it, from the base rows alone to all 1,000 sampled): the estimate assumes a curve that flattens or "
+        "stays log-linear, so the full run may lie well beyond its interval; --sample-size 4000 or --full measures "
+        "it")
+    assert delta._steepening_warning(False, points, 1000, 4000) is None
+
+
+@pytest.mark.parametrize("mode, test_size, whole, warned", [
+    ("retrain", 0.2, 26, True),
+    ("retrain", 0.2, 60, False),  # a tenth of the base rows
+    ("retrain", 0.0, 26, False),  # nothing held out: no fresh split
+    ("fine_tune", 0.2, 26, False)])  # its own warning says more
+def test_a_few_rows_beside_many_base_rows_are_warned_about(mode, test_size, whole, warned):
+    assert delta._fresh_split_warning(mode, test_size, whole, 600) == (
+        "26 rows contributed beside 600 base rows: the main pipeline splits them afresh for training, so its new model "
+        "fits other base rows than the baseline did, and that alone moves the delta by up to about a point either "
+        "way; with so few rows, most of this delta may be that, not what the rows teach" if warned else None)
+    assert delta._fine_tune_warning(mode) == (delta.FINE_TUNE_WARNING if mode == "fine_tune" else None)
+
+
+def test_a_model_loaded_with_trust_model_is_warned_about_where_each_stage_meets_it():
+    from hokusai_preview.core.bundle import trust_warning
+
+    assert delta._trust_warning({"model_format": "pickle", "trust_model": True}) == (
+        "the baseline's pickle model file was loaded with --trust-model: it could run any code it contains")
+    assert delta._trust_warning({"model_format": "skops", "trust_model": False}) is None
+    # hp-load's and hp-train's, on stderr, name the file.
+    assert trust_warning("joblib", "accepting", "/b/model.joblib") == (
+        "--trust-model: accepting the joblib model file /b/model.joblib; loading it runs any code it contains")
+    assert trust_warning("joblib", "loading", "/b/model.joblib") == (
+        "--trust-model: the joblib model file /b/model.joblib is loaded as it is; that runs any code it contains")
+
+
+class FakeBundle:
+    recipe = {"params": {"random_state": 42}}
+
+    def __init__(self, metrics):
+        self.manifest = {"metrics": metrics}
+
+
+def warnings_of(mode, seed, used, whole, baseline, primary, n_rows, steepens=False, points=(), trust=False,
+                loaded=(), checked=None, listed=None):
+    record = {"training": {"mode": mode, "seed": seed, "test_size": 0.2, "base_samples": 600},
+              "contribution": {"validation": {"warnings": list(loaded)}},
+              "baseline": {"model_format": "pickle" if trust else "skops", "trust_model": trust}}
+    if checked is not None:
+        record["check"] = {"diagnostics": {"warnings": checked}}
+    run = {"baseline": baseline, "included": list(baseline), "full": {"steepens": steepens}, "points": list(points)}
+    sample = {"sample_size_used": used, "original_data_size": whole}
+    return delta._warnings(record, FakeBundle(listed or {}), sample, run, primary, n_rows, True)
+
+
+def test_the_warnings_come_in_order_each_with_its_facts():
+    """The wiring of the functions above (each warning reaches the real output: tests/cli)."""
+    got = warnings_of("retrain", 7, 8, 50, {"accuracy": 0.69, "f1": 0.7013}, "f1", 700, trust=True,
+                      loaded=["12 rows were dropped"], checked=["12 rows were dropped", "30 benchmark copies"],
+                      listed={"f1": 0.7184})
+    assert got == ["12 rows were dropped", delta._benchmark_size_warning(700),
+                   delta._primary_metric_warning("f1", True),
+                   delta._seed_warning("retrain", 7, 42, "f1", 0.7013, 0.7184, True),
+                   delta._small_sample_warning(8, 50), delta._fresh_split_warning("retrain", 0.2, 50, 600),
+                   delta._trust_warning({"model_format": "pickle", "trust_model": True}), "30 benchmark copies"]
+    points = [{"delta_one": 0.0}, {"delta_one": 0.03}]
+    got = warnings_of("fine_tune", 42, 249, 1000, {"accuracy": 0.7}, "auroc", 1500, steepens=True, points=points,
+                      listed={"accuracy": 0.75})
+    assert got == [delta._primary_metric_warning("auroc", False),
+                   delta._manifest_warning("fine_tune", 42, 42, {"accuracy": 0.7}, 0.75, 1500),
+                   delta._extrapolation_warning(249, 1000), delta._steepening_warning(True, points, 249, 1000),
+                   delta.FINE_TUNE_WARNING]
+    assert None not in got and warnings_of("retrain", 42, 1000, 1000, {"accuracy": 0.7}, "accuracy", 1500) == []
 
 
 def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdict_is_uncertain(bundles):
     output = example_output(bundles("hpc")[0], "hpc_jobs_1000.csv", sample_size=8)
     p = output["preview_metadata"]
-    assert "only 8 of 1,000 contributed rows were sampled: the estimate for all of them rests on very little (too " \
-           "little to extrapolate: it is what the sample shows, its interval wide); use --sample-size 200 or more" \
-           in p["warnings"]
+    assert delta._small_sample_warning(8, 1000) in p["warnings"]
     # Not followed along a curve of a few rows (which can say anything): what the sample shows.
     assert p["estimate"]["extrapolated"] is False and p["estimate"]["curve_trust"] is None
     assert p["estimate"]["delta_one_score"] == p["measured"]["delta_one_score"]

@@ -45,6 +45,14 @@ REBUILD = "rebuild the bundle with hp-baseline"
 REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 # The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
 FEATURE_KINDS = ("numeric", "categorical", "text")
+# The warning that a pickle/joblib model file was accepted with --trust-model (trust_warning),
+# worded for where it is met: hp-load accepts the file without unpickling it, hp-train loads it,
+# and the output (preview_metadata.warnings) says afterwards that it was loaded.
+TRUST_WARNINGS = {
+    "accepting": "--trust-model: accepting the {format} model file {path}; loading it runs any code it contains",
+    "loading": "--trust-model: the {format} model file {path} is loaded as it is; that runs any code it contains",
+    "loaded": "the baseline's {format} model file was loaded with --trust-model: it could run any code it contains",
+}
 
 
 EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "baselines")
@@ -227,6 +235,17 @@ class Bundle:
         info = self.manifest["files"]["model"]
         return model_format(info["path"], info.get("format"))
 
+    @property
+    def runs_model_code(self):
+        """Whether loading the model file runs code it contains: a pickle/joblib file accepted
+        with ``--trust-model`` (refused without it)."""
+        return self.trust_model and self.model_format != "skops"
+
+    def trust_warning(self, moment):
+        """:func:`trust_warning` for this bundle's model file at ``moment``: "accepting" (hp-load)
+        or "loading" (hp-train); stages give it when :attr:`runs_model_code`."""
+        return trust_warning(self.model_format, moment, self.file_path("model"))
+
     def check_model(self, trust_model=False):
         """Refuse the model file now if its format cannot be loaded safely: a pickle/joblib file
         without ``trust_model``, a "skops" file that is not one (instant; no code in it runs).
@@ -354,7 +373,7 @@ class Bundle:
                 "model_type": self.manifest["model_type"], "fingerprint": "sha256:" + self.fingerprint,
                 "label_column": self.label_column, "classes": self.classes,
                 "has_base_table": self.has("base"), "model_format": self.model_format,
-                "trust_model": self.trust_model and self.model_format != "skops"}
+                "trust_model": self.runs_model_code}
 
     def read_table(self, role):
         """A bundle table (benchmark or base) as a pandas DataFrame, as stored (hp-baseline stores
@@ -622,6 +641,13 @@ RECIPE_PARAMS = {
 def _short_json(value, limit=40):
     text = json.dumps(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def trust_warning(model_format, moment, path=None):
+    """The warning that a ``model_format`` (pickle or joblib) model file was accepted with
+    --trust-model, worded for ``moment``: "accepting" (hp-load) or "loading" (hp-train) the file
+    at ``path``, or "loaded" (the output's warnings, which name no path)."""
+    return TRUST_WARNINGS[moment].format(format=model_format, path=path)
 
 
 def refuse_untrusted_record(baseline, trust_model):

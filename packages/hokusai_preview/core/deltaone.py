@@ -1,5 +1,6 @@
-"""The main pipeline's DeltaOne rule, as its facts state it: the five metrics, the threshold of one
-percentage point on the primary metric, the minimum benchmark size and the significance test.
+"""The main pipeline's DeltaOne rule, as its facts state it: the five metrics, delta_one_score (the
+mean of their deltas), the threshold of one percentage point on the primary metric, the minimum
+benchmark size and the significance test.
 
 Plain Python, no numpy: the report, the batch summary and its picture (hp-format, which only
 formats and must start fast) draw the same line and name the same metrics as the estimate.
@@ -7,7 +8,7 @@ formats and must start fast) draw the same line and name the same metrics as the
 
 import math
 
-METRICS = ("accuracy", "precision", "recall", "f1", "auroc")  # delta_one_score averages their deltas
+METRICS = ("accuracy", "precision", "recall", "f1", "auroc")  # delta_one_score averages their deltas (delta_one)
 THRESHOLD_PP = 1.0          # at least one percentage point on the primary metric
 MIN_BENCHMARK_ROWS = 800    # both evaluations on at least this many rows
 SIGNIFICANCE_Z = 1.96       # the main pipeline's constant, as it writes it (not 1.95996...)
@@ -37,6 +38,16 @@ def deltaone_rule(baseline_value, new_value, n_baseline, n_new, hash_baseline, h
         decision = "accepted"
     return {"decision": decision, "accepted": decision == "accepted", "delta_pp": delta_pp, "ci95_pp": ci,
             "threshold_pp": THRESHOLD_PP, "min_examples": MIN_BENCHMARK_ROWS}
+
+
+def delta_one(deltas):
+    """The main pipeline's delta_one_score: the plain mean of the metrics' absolute deltas (dict
+    name -> delta; a None or non-finite delta is left out), 0.0 when none is left.
+
+    Summed in order: for up to 7 values (there are 5 metrics) that is how numpy's mean adds them,
+    so this is the float the estimate's numpy version gave, to the last bit."""
+    values = [v for v in deltas.values() if v is not None and math.isfinite(v)]
+    return float(sum(values) / len(values)) if values else 0.0
 
 
 def variance(p, n):

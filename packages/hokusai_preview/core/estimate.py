@@ -58,7 +58,16 @@ import math
 
 import numpy as np
 
-from .deltaone import EPSILON_PP, METRICS, MIN_BENCHMARK_ROWS, SIGNIFICANCE_Z, THRESHOLD_PP, deltaone_rule, variance
+from .deltaone import (
+    EPSILON_PP,
+    METRICS,
+    MIN_BENCHMARK_ROWS,
+    SIGNIFICANCE_Z,
+    THRESHOLD_PP,
+    delta_one,
+    deltaone_rule,
+    variance,
+)
 from .metrics import score_batch
 
 RELATIVE_TOLERANCE = 0.20   # "within +/-20% of the estimate"
@@ -68,6 +77,8 @@ PROFILE_DRAWS = 50          # k-subsets of the reference per profile point
 PROFILE_POINTS = 9          # profile at 10%, 20%, ..., 90% of the full budget
 LUCK_DRAWS = 50             # bootstrap draws of the new forest's trees (tree_luck)
 MAX_CONFIDENCE = 0.9999     # anything short of the full computation keeps some doubt
+INTERVAL_LEVEL = 0.90       # the estimate's intervals (interval_level in the output), two-sided
+INTERVAL_Z = 1.6448536269514722  # their half-width in spreads: the normal's (1 + INTERVAL_LEVEL) / 2 quantile
 # A sample smaller than this (of a larger contribution) is too small to extrapolate from: curve
 # points a few dozen rows apart differ by their forests' luck, not by learning, and a line through
 # them, followed to thousands of rows, can say anything (tens of points either way). Its estimate
@@ -82,12 +93,6 @@ FAR_EXTRAPOLATION = 4
 
 def normal_cdf(x):
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
-def delta_one(deltas):
-    """The main pipeline's delta_one_score: the plain mean of the metrics' absolute deltas."""
-    values = [v for v in deltas.values() if v is not None and np.isfinite(v)]
-    return float(np.mean(values)) if values else 0.0
 
 
 def tolerance(estimate):
@@ -437,8 +442,10 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     dict with ``estimate``, ``sd``, ``from_unfitted_trees``, ``from_sampling`` and
     ``from_row_draw`` (each a dict over ``names`` + delta_one; ``from_row_draw`` is the
     spread's part from which rows were drawn, as the halves measure it, zeros without them),
-    ``exact``, ``extrapolated`` and ``curve_trust`` (the share of the way to the log-linear
-    extrapolation the estimate went, :func:`curve_weights`; None when not extrapolated).
+    ``exact``, ``extrapolated``, ``curve_trust`` (the share of the way to the log-linear
+    extrapolation the estimate went, :func:`curve_weights`; None when not extrapolated) and
+    ``steepens`` (:func:`curve_steepens`; False when the contribution was not sampled): the same
+    keys whatever the preview was.
     """
     sampled = sample_rows < target_rows
     exact = k >= full_new and not sampled
@@ -446,15 +453,12 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     measured = dict(measured, delta_one=delta_one({m: measured[m] for m in names}))
     zero = {name: 0.0 for name in everything}
     if exact:
-        return {"estimate": measured, "sd": dict(zero), "from_unfitted_trees": dict(zero),
-                "from_sampling": dict(zero), "from_row_draw": dict(zero), "exact": True, "extrapolated": False,
-                "curve_trust": None}
+        return _full_run_result(measured, zero, zero, zero, zero, exact=True)
     if k < full_new and luck is None:
         raise ValueError("a preview short of the full budget needs the spread of its trees (tree_luck)")
     tree = {name: float(luck[name]) if k < full_new else 0.0 for name in everything}
     if not sampled:
-        return {"estimate": measured, "sd": dict(tree), "from_unfitted_trees": tree, "from_sampling": dict(zero),
-                "from_row_draw": dict(zero), "exact": False, "extrapolated": False, "curve_trust": None}
+        return _full_run_result(measured, tree, tree, zero, zero)
     points = [(rows, dict(values, delta_one=delta_one({m: values[m] for m in names}))) for rows, values in curve]
     if not points:
         points = [(sample_rows, measured)]
@@ -467,33 +471,58 @@ def full_run_estimate(names, measured, curve, profile, k, full_new, sample_rows,
     for name in everything:
         deltas = np.array([values[name] for _, values in points])
         estimate[name] = float(weights @ deltas)
-        gap = float(log_linear @ deltas - deltas[-1])
-        if len(set(rows)) < 2:
-            # One curve size only: assume growth as large as log(rows) would give, from nothing.
-            anchor = max(base_rows, 1)
-            ratio = math.log1p(target_rows / anchor) / math.log1p(max(rows[-1], 1) / anchor)
-            gap = float(deltas[-1]) * (ratio - 1.0)
-        forest_luck = profile.forest_sd(name)
-        point_var = profile.nested_sd(name, k) ** 2 + forest_luck ** 2  # each point: a k-tree forest's luck
-        noise_var = SD_INFLATION ** 2 * (float(weights @ weights) * point_var + forest_luck ** 2)
-        point_draw_var = 0.0  # a curve point's sampling variance, as the halves measure it
-        if halves is not None:
-            a, b = deltas[halves[0]], deltas[halves[1]]
-            point_draw_var = max((a - b) ** 2 / 2.0 - SD_INFLATION ** 2 * point_var, 0.0)
-        draw_var = float(weights @ weights) * point_draw_var
-        row_draw[name] = math.sqrt(draw_var)
-        point_noise[name] = math.sqrt(SD_INFLATION ** 2 * point_var + point_draw_var)
-        # The full run lies anywhere between "stops" (0) and "keeps growing" (gap), uniformly;
-        # the estimate sits at trust * gap: its mean squared distance from there.
-        sd[name] = math.sqrt(noise_var + draw_var + gap ** 2 * (1.0 / 3.0 - trust + trust ** 2))
+        gap = _growth_gap(deltas, log_linear, rows, target_rows, base_rows)
+        sd[name], row_draw[name], point_noise[name] = _metric_spread(name, deltas, weights, gap, trust, profile, k,
+                                                                     halves)
         sampling[name] = math.sqrt(max(sd[name] ** 2 - tree[name] ** 2, 0.0))
     # Metric estimates are linear in the deltas, so delta_one's is their mean (the pipeline's formula).
     estimate["delta_one"] = delta_one({m: estimate[m] for m in names})
     steepens = curve_steepens(rows, [values["delta_one"] for _, values in points], base_rows,
                               point_noise["delta_one"])
-    return {"estimate": estimate, "sd": sd, "from_unfitted_trees": tree, "from_sampling": sampling,
-            "from_row_draw": row_draw, "exact": False, "extrapolated": bool(extrapolate),
-            "curve_trust": trust if extrapolate else None, "steepens": steepens}
+    return _full_run_result(estimate, sd, tree, sampling, row_draw, extrapolated=bool(extrapolate),
+                            curve_trust=trust if extrapolate else None, steepens=steepens)
+
+
+def _full_run_result(estimate, sd, from_unfitted_trees, from_sampling, from_row_draw, exact=False,
+                     extrapolated=False, curve_trust=None, steepens=False):
+    """:func:`full_run_estimate`'s result: its keys, whichever way it was reached; each dict a copy."""
+    return {"estimate": dict(estimate), "sd": dict(sd), "from_unfitted_trees": dict(from_unfitted_trees),
+            "from_sampling": dict(from_sampling), "from_row_draw": dict(from_row_draw), "exact": exact,
+            "extrapolated": extrapolated, "curve_trust": curve_trust, "steepens": steepens}
+
+
+def _growth_gap(deltas, log_linear, rows, target_rows, base_rows):
+    """From one metric's curve ``deltas`` (at ``rows``) to the full run: how far "keeps growing"
+    (the log-linear extrapolation, ``log_linear @ deltas``) lies from "stops growing" (the last
+    point)."""
+    if len(set(rows)) < 2:
+        # One curve size only: assume growth as large as log(rows) would give, from nothing.
+        anchor = max(base_rows, 1)
+        ratio = math.log1p(target_rows / anchor) / math.log1p(max(rows[-1], 1) / anchor)
+        return float(deltas[-1]) * (ratio - 1.0)
+    return float(log_linear @ deltas - deltas[-1])
+
+
+def _metric_spread(name, deltas, weights, gap, trust, profile, k, halves):
+    """How far the full run may lie from one metric's estimate ``weights @ deltas``.
+
+    ``deltas`` is the metric's learning curve, each point a ``k``-tree forest whose luck the
+    reference's ``profile`` gives; ``gap`` is :func:`_growth_gap`'s, of which the estimate went
+    the share ``trust``; ``halves`` indexes the two disjoint halves of the sample (or is None).
+    Returns (sd, its part from which rows were drawn, a curve point's own noise).
+    """
+    forest_luck = profile.forest_sd(name)
+    point_var = profile.nested_sd(name, k) ** 2 + forest_luck ** 2  # each point: a k-tree forest's luck
+    noise_var = SD_INFLATION ** 2 * (float(weights @ weights) * point_var + forest_luck ** 2)
+    point_draw_var = 0.0  # a curve point's sampling variance, as the halves measure it
+    if halves is not None:
+        a, b = deltas[halves[0]], deltas[halves[1]]
+        point_draw_var = max((a - b) ** 2 / 2.0 - SD_INFLATION ** 2 * point_var, 0.0)
+    draw_var = float(weights @ weights) * point_draw_var
+    # The full run lies anywhere between "stops" (0) and "keeps growing" (gap), uniformly;
+    # the estimate sits at trust * gap: its mean squared distance from there.
+    sd = math.sqrt(noise_var + draw_var + gap ** 2 * (1.0 / 3.0 - trust + trust ** 2))
+    return sd, math.sqrt(draw_var), math.sqrt(SD_INFLATION ** 2 * point_var + point_draw_var)
 
 
 def curve_steepens(rows, deltas, base_rows, point_sd):

@@ -48,7 +48,8 @@ class Eval(Stage):
 
     def compute(self, record, entry):
         from ..core.bundle import Bundle
-        from ..core.estimate import Profile, delta_one, like_for_like
+        from ..core.deltaone import delta_one
+        from ..core.estimate import Profile, like_for_like
         from ..core.metrics import score
         from ..core.records import prediction_arrays
 

@@ -63,9 +63,8 @@ class Load(Stage):
         choice_option(args, "--format", FORMAT_CHOICES, "or leave it out to detect the format")
         self.bundle = Bundle.open(args["--baseline-model"])
         self.bundle.check_model(args["--trust-model"])  # the thorough checks come in compute
-        if self.bundle.trust_model and self.bundle.model_format != "skops":
-            self.warn("--trust-model: accepting the %s model file %s; loading it runs any code it contains"
-                      % (self.bundle.model_format, self.bundle.file_path("model")))
+        if self.bundle.runs_model_code:
+            self.warn(self.bundle.trust_warning("accepting"))
 
     def input_records(self, args):
         paths = args["<data-path>"] or [args["--data-path"]]

@@ -120,9 +120,8 @@ class Train(Stage):
 
         bundle = Bundle.for_record(record)
         bundle.check_contents(self.trust_model, cache=self.cache)  # refused whether or not this run loads it
-        if bundle.trust_model and bundle.model_format != "skops":
-            self.warn("--trust-model: the %s model file %s is loaded as it is; that runs any code it contains"
-                      % (bundle.model_format, bundle.file_path("model")))
+        if bundle.runs_model_code:
+            self.warn(bundle.trust_warning("loading"))
         mode = "retrain" if bundle.has("base") else "fine_tune"
         from ..core.records import current_table
 
