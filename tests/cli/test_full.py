@@ -250,7 +250,7 @@ def test_a_tiny_contribution(tmp_path, bundles):
         estimate["delta_one_score"], p["uncertainty"]["sd"]["delta_one"], exact=estimate["exact"]), abs=1e-4)
     assert (p["estimation_confidence"] == 1.0) == estimate["exact"]
     # 12 rows beside the base: the fresh split of the base rows may be most of the delta, and it says so.
-    assert [w for w in p["warnings"] if w.startswith("12 rows contributed beside")]
+    assert [w for w in p["warnings"] if w.startswith("few rows: 12 rows contributed beside")]
 
 
 def test_a_sampled_record_without_its_rows_is_refused_in_one_line(tmp_path, bundles):

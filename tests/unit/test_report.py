@@ -337,7 +337,8 @@ def test_a_learning_curve_that_steepens_is_warned_about():
     ("fine_tune", 0.2, 26, False)])  # its own warning says more
 def test_a_few_rows_beside_many_base_rows_are_warned_about(mode, test_size, whole, warned):
     assert delta._fresh_split_warning(mode, test_size, whole, 600) == (
-        "26 rows contributed beside 600 base rows: the main pipeline splits them afresh for training, so its new model "
+        "few rows: 26 rows contributed beside 600 base rows: the main pipeline splits them afresh for training, so its "
+        "new model "
         "fits other base rows than the baseline did, and that alone moves the delta by up to about a point either "
         "way; with so few rows, most of this delta may be that, not what the rows teach" if warned else None)
     assert delta._fine_tune_warning(mode) == (delta.FINE_TUNE_WARNING if mode == "fine_tune" else None)

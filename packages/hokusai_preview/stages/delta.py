@@ -418,7 +418,7 @@ def _extrapolation_warning(used, whole):
     return ("the estimate extrapolates %s-fold, from %s sampled rows to all %s: sampled previews' intervals have "
             "held in testing up to %d-fold and proved too narrow at 8- to 10-fold (README: Where it can be wrong); "
             "--sample-size %d or more, or --full, gives a firmer one" % (
-                fold, format(used, ","), format(whole, ","), est.FAR_EXTRAPOLATION, firmer))
+                fold, thousands(used), thousands(whole), est.FAR_EXTRAPOLATION, firmer))
 
 
 def _steepening_warning(steepens, points, used, whole):
@@ -430,7 +430,7 @@ def _steepening_warning(steepens, points, used, whole):
     return ("the learning curve steepens at the sample's full size (delta_one_score %s points along it, from the "
             "base rows alone to all %s sampled): the estimate assumes a curve that flattens or stays log-linear, so "
             "the full run may lie well beyond its interval; --sample-size %d or --full measures it"
-            % (steps, format(used, ","), whole))
+            % (steps, thousands(used), whole))
 
 
 def _fine_tune_warning(mode):
@@ -443,10 +443,11 @@ def _fresh_split_warning(mode, test_size, whole, base_samples):
     (under SMALL_SHARE of them), so that the main pipeline's fresh train/test split (a
     ``test_size`` share held out) may move the delta as much as the rows do; or None."""
     if mode != "fine_tune" and test_size and whole < SMALL_SHARE * base_samples:
-        return ("%s contributed beside %s base rows: the main pipeline splits them afresh for training, so its new "
+        return ("few rows: %s contributed beside %s base rows: the main pipeline splits them afresh for training, "
+                "so its new "
                 "model fits other base rows than the baseline did, and that alone moves the delta by up to about a "
                 "point either way; with so few rows, most of this delta may be that, not what the rows teach"
-                % (plural(whole, "row"), format(base_samples, ",")))
+                % (plural(whole, "row"), thousands(base_samples)))
     return None
 
 

@@ -192,9 +192,9 @@ class Train(Stage):
             "reference_profile": trainer.profile.to_json() if trainer.profile is not None else None,
         }
         base_shown = base_rows if mode == "retrain" else 0
-        rows = "%s base + %s contributed" % (format(base_shown, ","), format(len(contribution), ","))
+        rows = "%s base + %s contributed" % (thousands(base_shown), thousands(len(contribution)))
         if split.how == "none":
-            rows = "%s base + %s" % (format(base_shown, ","), plural(len(contribution), "contributed row"))
+            rows = "%s base + %s" % (thousands(base_shown), plural(len(contribution), "contributed row"))
         elif sample.get("sampled"):  # the full run's split is over the whole contribution
             rows = "%s (%s base + %s that the full run's %g%% %s training split of %s base + %s contributed " \
                    "keeps)" % (plural(len(frame), "row"), thousands(split.fitted_base),
