@@ -310,7 +310,7 @@ def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_value
     ("many", ""), ("1_000", ""), ("$", ""), ("%", ""), ("-", ""), ("$abc", ""), ("0x1A", ""),
 ])
 def test_a_number_cell_written_as_a_spreadsheet_shows_it_gets_a_tailored_hint(value, hint):
-    from hokusai_preview.stages.load import _number_hint
+    from hokusai_preview.core.cells import _number_hint
 
     assert _number_hint(value) == hint
 

@@ -1336,3 +1336,37 @@ def spool_stdin(directory):
         raise UsageError("--data-path - reads the data on stdin, but stdin is a terminal",
                          "pipe the data in (e.g. zcat data.csv.gz | ... --data-path -) or name a file")
     return spool_stream(getattr(sys.stdin, "buffer", sys.stdin), directory)
+
+
+def check_readable(path, stdin=True):
+    """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable.
+
+    ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
+    import stat
+
+    name = printable(path)  # as messages show it
+    if not path:
+        raise DataError("the data path is empty", "name the data file%s" % (" (or - to read stdin)" if stdin else ""))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("%s: does not exist" % name,
+                        "check the path (use - to read stdin)" if stdin else "check the path") from None
+    except OSError as exc:
+        raise DataError("%s: cannot be opened (%s)" % (name, exc.strerror or exc), "check the path") from None
+    if stat.S_ISDIR(mode):
+        raise DataError("%s: is a directory" % name, "give a data file (CSV, JSON, JSON Lines or Parquet)")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise DataError("%s: is a device or socket, not a file" % name,
+                        "give a data file, or - to read stdin" if stdin else "give a data file")
+    if stat.S_ISFIFO(mode):
+        return "stream"  # opening a pipe waits for its writer: it is opened once, to be copied
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise DataError("%s: cannot be read (%s)" % (name, exc.strerror or exc),
+                        "fix its permissions (chmod +r) or copy it somewhere readable") from None
+    if os.path.getsize(path) == 0:
+        raise DataError("%s: is empty" % name, "give a file with a header row and data rows")
+    return "file"

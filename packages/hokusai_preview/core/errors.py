@@ -133,3 +133,24 @@ def did_you_mean(wanted, names):
         if name_key(name) == key:
             return " (the file has %r: did you mean that column?)" % name
     return ""
+
+
+def spelling(value):
+    """A value (a label, a category) as compared for a near miss: letter case and spaces around and
+    between its words aside ('BAD ' and 'bad', 'Fri  day' and 'fri day' are spelt alike). hp-load's
+    hints, hp-baseline's warnings and hp-check's ``spelling_differs`` all compare by it. (Column
+    names compare by :func:`name_key`, which drops every space: 'Job Type' is 'jobtype'.)"""
+    return " ".join(str(value).split()).casefold()
+
+
+def same_but_case(value, classes):
+    """The one class that ``value`` spells in another letter case, or None."""
+    matches = [c for c in classes if spelling(c) == spelling(value)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def class_hint(value, classes):
+    """' - did you mean 'bad'?' when ``value`` is one of ``classes`` but for letter case and
+    surrounding spaces, else "" (hp-baseline says the same of a benchmark category)."""
+    match = same_but_case(value, classes)
+    return " - did you mean %r?" % match if match else ""

@@ -270,3 +270,27 @@ def tree_probas(forest, X, classes, start=0):
     for i, tree in enumerate(trees):
         out[i][:, columns] = tree.predict_proba(X)
     return out
+
+
+def canonical_label_array(array, trim=True):
+    """Labels (or, with ``trim=False``, category values) as canonical strings, computed once per
+    distinct value.
+
+    Follows core/recipe.canonical_label (canonical_category for a category's text): 1, 1.0,
+    "01" and "1" are the same; a label's text is trimmed; NaN, empty and missing labels are null.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.string())
+    if not trim and pa.types.is_string(array.type):
+        # Categories are nearly always canonical already: then the array is kept, not rebuilt.
+        if all(v is None or canonical_category(v) == v for v in pc.unique(array).to_pylist()):
+            return array
+        canonical = canonical_category
+    else:
+        canonical = canonical_label
+    encoded = pc.dictionary_encode(array)
+    mapped = [None if v is None else canonical(v) for v in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(mapped, type=pa.string()), encoded.indices)

@@ -36,14 +36,15 @@ features, class counts, warnings).
 
 import os
 
+from ..core.cells import numeric_feature
 from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
-from ..core.errors import DataError, OutputError, did_you_mean, name_key, name_list
+from ..core.errors import DataError, OutputError, class_hint, did_you_mean, name_key, name_list, same_but_case
+from ..core.recipe import canonical_label_array
 from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 
 MAX_COLUMNS = 4096
-FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing numpy here
 MAX_CELL_BYTES = 100 * 1024
 # The reader's batches (1 MB CSV blocks) are checked, hashed and written in groups of about this
 # size: per-batch overhead fell from most of the time to little, for about 50 MB more memory.
@@ -74,7 +75,7 @@ class Load(Stage):
 
     def handle(self, record):
         from ..core.cache import SPOOL
-        from ..core.dataio import printable, refuse_early, spool_stdin, spool_stream
+        from ..core.dataio import check_readable, printable, refuse_early, spool_stdin, spool_stream
         from ..core.fsutil import sha256_file, tidy_path
 
         source = record["source"]
@@ -200,42 +201,6 @@ def _format_name(contribution):
     if contribution["format"] != "csv" or delimiter in (None, ","):
         return contribution["format"]
     return "csv, %s-delimited" % {"\t": "tab", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
-
-
-def check_readable(path, stdin=True):
-    """'file' for a regular file, 'stream' for a pipe; DataError for anything unreadable.
-
-    ``stdin``: whether the command reads ``-`` as stdin (its hints offer it only then)."""
-    import stat
-
-    from ..core.dataio import printable
-
-    name = printable(path)  # as messages show it
-    if not path:
-        raise DataError("the data path is empty", "name the data file%s" % (" (or - to read stdin)" if stdin else ""))
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise DataError("%s: does not exist" % name,
-                        "check the path (use - to read stdin)" if stdin else "check the path") from None
-    except OSError as exc:
-        raise DataError("%s: cannot be opened (%s)" % (name, exc.strerror or exc), "check the path") from None
-    if stat.S_ISDIR(mode):
-        raise DataError("%s: is a directory" % name, "give a data file (CSV, JSON, JSON Lines or Parquet)")
-    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise DataError("%s: is a device or socket, not a file" % name,
-                        "give a data file, or - to read stdin" if stdin else "give a data file")
-    if stat.S_ISFIFO(mode):
-        return "stream"  # opening a pipe waits for its writer: it is opened once, to be copied
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise DataError("%s: cannot be read (%s)" % (name, exc.strerror or exc),
-                        "fix its permissions (chmod +r) or copy it somewhere readable") from None
-    if os.path.getsize(path) == 0:
-        raise DataError("%s: is empty" % name, "give a file with a header row and data rows")
-    return "file"
 
 
 class ContributionLoader:
@@ -524,7 +489,7 @@ class ContributionLoader:
         if rows == 0:
             raise DataError("%s: has a header but no data rows" % self.label, "give at least one row of data")
         if self.rows_written == 0:
-            cased = [(value, _same_but_case(value, self.bundle.classes)) for value in sorted(self.unseen)]
+            cased = [(value, same_but_case(value, self.bundle.classes)) for value in sorted(self.unseen)]
             hint = "use the baseline's class names or a baseline built for these labels"
             if all(match for _, match in cased):  # yes/no against Yes/No: say so, not "another baseline"
                 hint = "its labels differ from the baseline's classes only in letter case: write %s" % ", ".join(
@@ -628,182 +593,12 @@ def _concat(batches):
     return pa.RecordBatch.from_arrays(columns, schema=batches[0].schema)
 
 
-def canonical_label_array(array, trim=True):
-    """Labels (or, with ``trim=False``, category values) as canonical strings, computed once per
-    distinct value.
-
-    Follows core/recipe.canonical_label (canonical_category for a category's text): 1, 1.0,
-    "01" and "1" are the same; a label's text is trimmed; NaN, empty and missing labels are null.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..core.recipe import canonical_category, canonical_label
-
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), pa.string())
-    if not trim and pa.types.is_string(array.type):
-        # Categories are nearly always canonical already: then the array is kept, not rebuilt.
-        if all(v is None or canonical_category(v) == v for v in pc.unique(array).to_pylist()):
-            return array
-        canonical = canonical_category
-    else:
-        canonical = canonical_label
-    encoded = pc.dictionary_encode(array)
-    mapped = [None if v is None else canonical(v) for v in encoded.dictionary.to_pylist()]
-    return pc.take(pa.array(mapped, type=pa.string()), encoded.indices)
-
-
 def _add_counts(counts, array):
     import pyarrow.compute as pc
 
     if len(array):
         for item in pc.value_counts(array).to_pylist():
             counts[item["values"]] = counts.get(item["values"], 0) + int(item["counts"])
-
-
-
-
-def numeric_feature(array, name, offset, label):
-    """A numeric feature's Arrow ``array`` as float64 (NaN as missing); DataError for text or infinite
-    values, naming the column ``name``, the data row (``offset``: rows before this array) and the
-    file ``label``."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..core.dataio import _short
-
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), pa.float64())
-    if pa.types.is_boolean(array.type):
-        array = pc.cast(array, pa.float64())
-    elif pa.types.is_string(array.type):
-        trimmed = pc.utf8_trim_whitespace(array)
-        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-        try:
-            array = pc.cast(trimmed, pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            row, value = _first_non_numeric(trimmed)
-            hint = _number_hint(value) or "fix or empty that cell, or give each column one type of value"
-            raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
-                label, name, _short(value), row + offset + 1), hint) from None
-    elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
-        # Integers past 2**53 round to the nearest float64, as scikit-learn will see them anyway.
-        array = pc.cast(array, pa.float64(), safe=False)
-    else:
-        raise DataError("%s: column %r holds %s values where the baseline expects numbers" % (
-            label, name, array.type), "give plain numbers in that column")
-    values = array.to_numpy(zero_copy_only=False)
-    infinite = np.isinf(values)
-    if infinite.any():
-        first = int(np.flatnonzero(infinite)[0]) + offset
-        raise DataError("%s: column %r has %s (first: data row %d)" % (
-            label, name, plural(int(infinite.sum()), "infinite value"), first + 1),
-            "replace them with empty cells or finite numbers")
-    with np.errstate(invalid="ignore"):
-        huge = np.abs(values) > FLOAT32_MAX  # NaN compares False
-    if huge.any():  # scikit-learn's trees split on float32: such a value would fail the training
-        first = int(np.flatnonzero(huge)[0]) + offset
-        raise DataError("%s: column %r has %s beyond +/-3.4e38, the model's float32 range (first: data row %d)" % (
-            label, name, plural(int(huge.sum()), "value"), first + 1),
-            "replace them with empty cells or smaller numbers")
-    if np.isnan(values).any():
-        array = pc.if_else(pc.is_nan(array), pa.scalar(None, pa.float64()), array)
-    return array
-
-
-def _first_non_numeric(array):
-    """(position, value) of the first cell of a string array that Arrow cannot cast to float64.
-
-    Bisection with Arrow's own cast (Python's float() accepts cells Arrow refuses, such as
-    "1_000"): the half holding the first bad cell is the first half whose cast fails."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    low, high = 0, len(array)  # array[low:high] holds the first cell that cannot be cast
-    while high - low > 1:
-        middle = (low + high) // 2
-        try:
-            pc.cast(array.slice(low, middle - low), pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            high = middle
-        else:
-            low = middle
-    return low, array[low].as_py()
-
-
-# Characters that make a number cell text, named for the hint that says what to write instead.
-_MINUS_SIGNS = {"\u2212": "the Unicode minus sign U+2212", "\u2013": "an en dash U+2013",
-                "\u2012": "a figure dash U+2012"}
-_GROUP_SPACES = {" ": "a space", "\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space "
-                 "(U+202F)", "\u2009": "a thin space (U+2009)"}
-_GROUP_APOSTROPHES = {"'": "an apostrophe", "\u2019": "a right single quote (U+2019)"}
-_CURRENCY_SIGNS = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
-
-
-def _number_hint(value):
-    """How to write a number given with a Unicode minus, a currency or percent sign, a decimal comma or
-    thousands separators (commas, spaces, apostrophes); "" for none of these. The cell is not read
-    as a number: the main pipeline would not read it so either."""
-    import re
-
-    text = str(value).strip()
-    fixes, percent = [], False
-    sign = ""
-    if text[:1] in _MINUS_SIGNS:
-        fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
-        sign, text = "-", text[1:]
-    elif text[:1] and text[:1] in "+-":
-        sign, text = text[0], text[1:]
-    currency = re.match("([%s])\\s*(.+)\\Z|(.+?)\\s*([%s])\\Z" % (_CURRENCY_SIGNS, _CURRENCY_SIGNS), text)
-    if currency:
-        mark = currency.group(1) or currency.group(4)
-        text = currency.group(2) or currency.group(3)
-        if not sign and text[:1] in _MINUS_SIGNS:  # "$−5"
-            fixes.append("%r is %s: use '-'" % (text[0], _MINUS_SIGNS[text[0]]))
-            sign, text = "-", text[1:]
-        elif not sign and text[:1] and text[:1] in "+-":
-            sign, text = text[0], text[1:]
-        fixes.append("strip the currency sign %r" % mark)
-    if text.endswith("%"):
-        percent, text = True, text[:-1].rstrip()
-        fixes.append("strip the '%'")
-    plain, core, decimal = _number_core(text)
-    if plain is None or not (core or fixes):
-        return ""
-    if core:
-        fixes.append(core)
-    if decimal and len(fixes) == 1:  # "1,500": the comma may be a decimal mark, both readings are offered
-        return "%s (%s), or with '.' as the decimal mark (%s) if the comma is one" % (core, sign + plain,
-                                                                                       sign + decimal)
-    hint = "%s (%s)" % (" and ".join(fixes), sign + plain)
-    return hint + (", and divide by 100 if the baseline's values are fractions" if percent else "")
-
-
-def _number_core(text):
-    """(the plain number ``text`` (unsigned) writes, what to change or "", the number it writes if its
-    comma is a decimal mark or None); plain is None if ``text`` is no number."""
-    import re
-
-    number = r"[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\Z|\.[0-9]+([eE][-+]?[0-9]+)?\Z"
-    if re.match(number, text):
-        return text, "", None
-    if re.match(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z", text):
-        plain = text.replace(",", "")
-        single = "." not in text and text.count(",") == 1
-        return plain, "write numbers without thousands separators", text.replace(",", ".") if single else None
-    for marks in (_GROUP_SPACES, _GROUP_APOSTROPHES):
-        for mark, name in marks.items():
-            grouped = re.match(r"[0-9]{1,3}(%s[0-9]{3})+([.,][0-9]+)?\Z" % re.escape(mark), text)
-            if grouped:
-                plain = text.replace(mark, "").replace(",", ".")
-                decimal = " and with '.' as the decimal mark" if "," in text else ""
-                return plain, "%s separates thousands: write numbers without thousands separators%s" % (
-                    name, decimal), None
-    if re.match(r"[0-9]+,[0-9]+\Z", text):
-        return text.replace(",", "."), "use '.' as the decimal mark", None
-    return None, "", None
 
 
 def _header_hint(names, first=None):
@@ -820,12 +615,6 @@ def _header_hint(names, first=None):
         return "its column names after the first start with a space: separate the fields with the delimiter " \
                "alone, without a space after it"
     return ""
-
-
-def spelling(value):
-    """``value`` as compared for a near miss: letter case and surrounding spaces aside ('BAD ' and
-    'bad' are spelt alike). hp-baseline groups labels and categories by it too."""
-    return str(value).strip().casefold()
 
 
 def _values_start_with_space(batch):
@@ -858,19 +647,6 @@ def _rename_hint(renames, others=False):
     shown = ", ".join(pairs[:3]) + (" and %d more" % (len(pairs) - 3) if len(pairs) > 3 else "")
     return "rename %s (column names must match exactly)%s" % (
         shown, " and add the others (empty cells are allowed)" if others else "")
-
-
-def _same_but_case(value, classes):
-    """The one class that ``value`` spells in another letter case, or None."""
-    matches = [c for c in classes if spelling(c) == spelling(value)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def class_hint(value, classes):
-    """' - did you mean 'bad'?' when ``value`` is one of ``classes`` but for letter case and
-    surrounding spaces, else "" (hp-baseline says the same of a benchmark category)."""
-    match = _same_but_case(value, classes)
-    return " - did you mean %r?" % match if match else ""
 
 
 main = Load.entry_point

@@ -62,8 +62,7 @@ def read_any(path, expected=()):
     it should hold, see :class:`BatchReader`)."""
     import pyarrow as pa
 
-    from ..core.dataio import BatchReader, cast_batch, read_with_restarts
-    from ..stages.load import check_readable
+    from ..core.dataio import BatchReader, cast_batch, check_readable, read_with_restarts
 
     check_readable(path, stdin=False)
     reader = BatchReader(path, expected=expected)
@@ -300,7 +299,7 @@ def _and_list(values, quote=repr):
 def _case_variants(values):
     """Groups of ``values`` spelt alike but for letter case and surrounding spaces (as hp-load
     matches a label to a class: 'BAD' and 'bad'), each sorted, in order; [] if none."""
-    from ..stages.load import spelling
+    from ..core.errors import spelling
 
     groups = {}
     for value in values:
@@ -347,7 +346,7 @@ def unseen_categories(train, bench, features):
     rows or spelt like a training value but for letter case and spaces: the example is the
     commonest one, preferring such a spelling (the hint then says which, as hp-load says of a
     label: " - did you mean 'owner'?"), else the hint is ""."""
-    from ..stages.load import class_hint, spelling
+    from ..core.errors import class_hint, spelling
 
     found = []
     for feature in features:
@@ -383,7 +382,7 @@ def numbers_in(frame, numeric, path):
     import pandas as pd
     import pyarrow as pa
 
-    from ..stages.load import numeric_feature
+    from ..core.cells import numeric_feature
 
     for name in numeric:
         array = pa.array(frame[name], from_pandas=True)

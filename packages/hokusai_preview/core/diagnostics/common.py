@@ -4,6 +4,8 @@ they are internal to the package."""
 
 import numpy as np
 
+from ..errors import spelling
+
 NUMERIC_DIGITS = 12
 EXAMPLES = 5
 ROW_INDICES = 20
@@ -31,10 +33,9 @@ def _round_significant(values, digits=NUMERIC_DIGITS):
 
 
 def _normal_text(value, fold=False):
-    """``value`` as text, whitespace trimmed and its runs collapsed to one space, optionally
-    case-folded: how categories are compared."""
-    text = " ".join(str(value).split())
-    return text.casefold() if fold else text
+    """``value`` as text, whitespace trimmed and its runs collapsed to one space; with ``fold``,
+    case-folded too (errors.spelling, as every near miss is compared): how categories are compared."""
+    return spelling(value) if fold else " ".join(str(value).split())
 
 
 def _string_codes(column, fold=False):

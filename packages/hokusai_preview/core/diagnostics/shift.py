@@ -10,8 +10,9 @@ import re
 import numpy as np
 
 from ..bundle import class_codes
+from ..errors import spelling
 from ..report import plural, thousands
-from .common import _normal_text, _numeric, _pct, _sig, _strings
+from .common import _numeric, _pct, _sig, _strings
 
 DRIFT_ALPHA = 0.01
 DRIFT_MIN_EFFECT = 0.1
@@ -96,20 +97,17 @@ def _spelling_differs(a, b):
     def spelled(column):
         return pd.Series(column[column.notna()].astype(str).to_numpy())
 
-    def fold(value):  # as the statistic and near matching compare categories, and case aside
-        return _normal_text(value, fold=True)
-
     values, known = spelled(a), set(spelled(b).tolist())
     if not len(values) or values.isin(known).mean() >= 0.5:
         return None
     folded = {}
     for value in sorted(known):
-        folded.setdefault(fold(value), value)
+        folded.setdefault(spelling(value), value)
     unknown = values[~values.isin(known)]
-    if unknown.map(fold).isin(set(folded)).mean() < 0.9:
+    if unknown.map(spelling).isin(set(folded)).mean() < 0.9:
         return None
     example = unknown.value_counts().index[0]
-    return [example, folded[fold(example)]]
+    return [example, folded[spelling(example)]]
 
 
 def _shares(counts, classes):
