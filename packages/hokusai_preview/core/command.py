@@ -61,8 +61,9 @@ SEED_MAX = 2 ** 32 - 1  # numpy's RandomState, which scikit-learn seeds, takes s
 BOOTSTRAP_MAX = 100000
 
 
-def positive_int(args, option, minimum=1, maximum=None):
-    """The integer value of a docopt option, or a UsageError naming it."""
+def int_option(args, option, minimum=1, maximum=None):
+    """The integer value of a docopt option, from ``minimum`` (1 unless told) to ``maximum``, or a
+    UsageError naming it."""
     value = args[option]
     # Digits only: int() also takes " 5", "5_00" and other scripts' digits, which no one means as a number here.
     if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,4000}", value):  # 4000: under int()'s limit
@@ -85,12 +86,12 @@ def choice_option(args, option, choices, hint=None):
 
 def seed_option(args):
     """``--seed``: 0 to 2**32 - 1."""
-    return positive_int(args, "--seed", minimum=0, maximum=SEED_MAX)
+    return int_option(args, "--seed", minimum=0, maximum=SEED_MAX)
 
 
 def jobs_option(args):
     """``--jobs`` as scikit-learn's ``n_jobs``: 0 is every core (-1), more than the cores is all of them."""
-    jobs = positive_int(args, "--jobs", minimum=0)
+    jobs = int_option(args, "--jobs", minimum=0)
     return min(jobs, os.cpu_count() or 1) if jobs else -1
 
 

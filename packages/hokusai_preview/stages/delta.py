@@ -48,7 +48,7 @@ import math
 import os
 import time
 
-from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, positive_int, with_common_options
+from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, int_option, with_common_options
 from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rule
 from ..core.records import utc_now
 from ..core.report import plural, signed, thousands
@@ -99,7 +99,7 @@ class Delta(Stage):
         from ..core.deltaone import METRICS
 
         self.primary = choice_option(args, "--primary-metric", METRICS)
-        self.bootstrap = positive_int(args, "--bootstrap", minimum=10, maximum=BOOTSTRAP_MAX)
+        self.bootstrap = int_option(args, "--bootstrap", minimum=10, maximum=BOOTSTRAP_MAX)
 
     def params(self, record):
         return {"primary_metric": self.primary, "bootstrap": self.bootstrap}

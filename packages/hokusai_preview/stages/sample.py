@@ -26,7 +26,7 @@ dropped), the seed and the class counts before and after; when sampled,
 the rows the full run's train/test split keeps) and `classes`.
 """
 
-from ..core.command import Stage, positive_int, seed_option, with_common_options
+from ..core.command import Stage, int_option, seed_option, with_common_options
 from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
@@ -40,7 +40,7 @@ class Sample(Stage):
     prefetch = ("numpy", "pyarrow.parquet", "pyarrow.compute")
 
     def setup(self, args):
-        self.size = positive_int(args, "--sample-size")
+        self.size = int_option(args, "--sample-size")
         self.seed = seed_option(args)
 
     def params(self, record):

@@ -57,7 +57,7 @@ import os
 import sys
 import time
 
-from ..core.command import Stage, carry, jobs_option, positive_int, seed_option, with_common_options
+from ..core.command import Stage, carry, int_option, jobs_option, seed_option, with_common_options
 from ..core.errors import DataError, UsageError
 from ..core.report import plural, thousands
 
@@ -85,8 +85,8 @@ class Train(Stage):
 
     def setup(self, args):
         self.seed = seed_option(args)
-        self.round_size = positive_int(args, "--round-size")
-        self.min_trees = positive_int(args, "--min-trees")
+        self.round_size = int_option(args, "--round-size")
+        self.min_trees = int_option(args, "--min-trees")
         try:
             self.target = float(args["--target"])
         except ValueError:

@@ -114,13 +114,13 @@ def check_values(parsed):
     fail only at the end.
     """
     from ..core.cache import Cache
-    from ..core.command import choice_option, jobs_option, positive_int, seed_option
+    from ..core.command import choice_option, int_option, jobs_option, seed_option
     from ..core.deltaone import METRICS
     from ..stages.format import FORMATS
 
     Cache(parsed["--cache-dir"])  # HP_CACHE_MAX_BYTES, and a cache directory that cannot be one
     seed_option(parsed)
-    positive_int(parsed, "--sample-size")
+    int_option(parsed, "--sample-size")
     jobs_option(parsed)
     choice_option(parsed, "--output-format", FORMATS)
     if parsed["--format"] is not None:
