@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from helpers import EXAMPLES, build_test_bundle  # noqa: E402
+from helpers import EXAMPLES, SPLIT_SIZES, build_test_bundle  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +30,9 @@ def bundles(tmp_path_factory):
 
     def get(name):
         if name not in built:
-            spec = {"hpc": ("hpc_data", 600, 1500, True), "hpc_finetune": ("hpc_data", 600, 1500, False),
-                    "churn": ("wa_churn", 800, 1200, True), "food": ("fine_food_reviews", 800, 1000, True)}[name]
-            built[name] = build_test_bundle(str(root / name), spec[0], spec[1], spec[2], keep_base=spec[3])
+            dataset, keep_base = {"hpc": ("hpc_data", True), "hpc_finetune": ("hpc_data", False),
+                                  "churn": ("wa_churn", True), "food": ("fine_food_reviews", True)}[name]
+            built[name] = build_test_bundle(str(root / name), dataset, *SPLIT_SIZES[dataset], keep_base=keep_base)
         return built[name]
 
     return get

@@ -149,19 +149,29 @@ def numbers(output):
     return strip(output)
 
 
+# dataset: (base rows, benchmark rows) of the test bundles (conftest.bundles) and of the
+# diagnostics' clean splits, as bin/check-false-alarms splits them too.
+SPLIT_SIZES = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200),
+               "fine_food_reviews": (800, 1000), "lending_club": (1000, 1500)}
+
+
+def split_dataset(dataset, base_rows, bench_rows, seed):
+    """(base, benchmark, the remaining rows): disjoint rows of a shipped dataset shuffled with ``seed``."""
+    import pandas as pd
+
+    frame = pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet"))
+    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    parts = (frame.iloc[:base_rows], frame.iloc[base_rows:base_rows + bench_rows], frame.iloc[base_rows + bench_rows:])
+    return tuple(part.reset_index(drop=True) for part in parts)
+
+
 def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_base=True, label="label",
                       model_id=None):
     """A real bundle from a shipped dataset: shuffled, first base_rows for training, next bench_rows
     for the benchmark. Returns (bundle path, the remaining rows as a DataFrame)."""
-    import pandas as pd
-
     from hokusai_preview.tools.baseline import Baseline, build_bundle
 
-    frame = pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet"))
-    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    base = frame.iloc[:base_rows].reset_index(drop=True)
-    bench = frame.iloc[base_rows:base_rows + bench_rows].reset_index(drop=True)
-    rest = frame.iloc[base_rows + bench_rows:].reset_index(drop=True)
+    base, bench, rest = split_dataset(dataset, base_rows, bench_rows, seed)
     args = {"--train-data": "base", "--benchmark-data": "bench", "--positive-class": None,
             "--primary-metric": "accuracy", "--model-id": model_id or os.path.basename(directory),
             "--output": directory}

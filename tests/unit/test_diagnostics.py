@@ -1,30 +1,22 @@
 """The data diagnostics on real tables with planted problems of known size, and on clean splits."""
 
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import DATASETS, validate
+from helpers import SPLIT_SIZES, split_dataset, validate
 from hokusai_preview.core import diagnostics as D
 from hokusai_preview.core.diagnostics import common, labels, personal, proximity
 from hokusai_preview.core.recipe import infer_kind
 
-SIZES = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200), "fine_food_reviews": (800, 1000),
-         "lending_club": (1000, 1500)}
-
 
 def split(name, seed=0, rows=1000):
     """(base, benchmark, contribution, features, classes): disjoint rows of one shipped dataset."""
-    frame = pd.read_parquet(os.path.join(DATASETS, name + ".parquet"))
-    frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    n_base, n_bench = SIZES[name]
-    base = frame.iloc[:n_base].reset_index(drop=True)
-    bench = frame.iloc[n_base:n_base + n_bench].reset_index(drop=True)
-    contribution = frame.iloc[n_base + n_bench:n_base + n_bench + rows].reset_index(drop=True)
+    base, bench, rest = split_dataset(name, *SPLIT_SIZES[name], seed=seed)
+    frame = pd.concat([base, bench, rest])
     features = [{"name": c, "kind": infer_kind(frame[c])} for c in frame.columns if c != "label"]
-    return base, bench, contribution, features, sorted(set(frame["label"].astype(str)))
+    return base, bench, rest.iloc[:rows].reset_index(drop=True), features, sorted(set(frame["label"].astype(str)))
 
 
 def planted(clean, copies):
