@@ -122,8 +122,8 @@ def test_cached_files_removed_while_a_stage_runs_are_the_users_to_fix_not_a_bug(
 @pytest.mark.parametrize("value", [" 5", "5 ", "5_00", "٥٠٠", "+5", "5.0", "0x10", ""])
 def test_a_whole_number_option_takes_ascii_digits_only(value):
     """int() takes all of these; a number typed on the command line is digits."""
-    from hokusai_preview.core.command import int_option
     from hokusai_preview.core.errors import UsageError
+    from hokusai_preview.core.options import int_option
 
     with pytest.raises(UsageError, match="^--sample-size must be a whole number, not "):
         int_option({"--sample-size": value}, "--sample-size")

@@ -1,7 +1,8 @@
 """The stage protocol: how every hp-* command parses arguments, reads, writes and fails.
 
 * Arguments are parsed with docopt from the command's usage text, which is also its ``--help``
-  (:mod:`hokusai_preview.core.usage` puts a mistyped command line in words).
+  (:mod:`hokusai_preview.core.usage` puts a mistyped command line in words;
+  :mod:`hokusai_preview.core.options` lists the shared options in it and reads option values).
 * Records are JSON objects, one per line. A stage reads them from the files named on its
   command line or from stdin (``-`` or nothing), and writes one record per input record to
   stdout. Heavy data (tables, models, predictions) travels as file paths inside the records.
@@ -29,94 +30,11 @@ import warnings
 from .. import __version__
 from .errors import HPError, OutputError, UsageError
 
-# Every command has these; {basic_options} in a usage text stands for them.
-BASIC_OPTIONS = (
-    ("-q --quiet", "Print nothing on stderr but errors."),
-    ("-v --verbose", "Show tracebacks on errors."),
-    ("-h --help", "Show this help and exit."),
-    ("--version", "Show the version and exit."),
-)
-# Every cached stage has these; {common_options} in a stage's usage text stands for them.
-COMMON_OPTIONS = (
-    ("--cache-dir DIR", "Cache directory (default: $HP_CACHE_DIR, else ~/.cache/hokusai-preview)."),
-    ("--no-cache", "Recompute even if a cached result exists, and replace it."),
-) + BASIC_OPTIONS
-
-# No line of any command's --help is wider than this (an 80-column terminal).
-HELP_WIDTH = 80
-
-# Every stage's --help ends with it (README: Exit status).
-STAGE_EXIT_STATUS = ("Exit status: 0 success, 2 usage (options, or a record from the wrong stage,\n"
-                     "incomplete or edited), 3 bad data, 4 bad baseline, 5 baseline integrity failure,\n"
-                     "6 untrusted model, 7 cannot write output or cache, 1 internal error.")
-
 RECORD_VERSION = 1
 
 # A write that found no room: a full disk, a quota, a file over the size limit (``ulimit -f``;
 # Python ignores SIGXFSZ, so the write fails with EFBIG instead of killing the process).
 FULL = {errno.ENOSPC, errno.EFBIG} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
-
-
-SEED_MAX = 2 ** 32 - 1  # numpy's RandomState, which scikit-learn seeds, takes seeds below 2**32
-BOOTSTRAP_MAX = 100000
-
-
-def int_option(args, option, minimum=1, maximum=None):
-    """The integer value of a docopt option, from ``minimum`` (1 unless told) to ``maximum``, or a
-    UsageError naming it."""
-    value = args[option]
-    # Digits only: int() also takes " 5", "5_00" and other scripts' digits, which no one means as a number here.
-    if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,4000}", value):  # 4000: under int()'s limit
-        raise UsageError("%s must be a whole number, not %r" % (option, value), None)
-    number = int(value)
-    if number < minimum:
-        raise UsageError("%s must be at least %d, not %d" % (option, minimum, number), None)
-    if maximum is not None and number > maximum:
-        raise UsageError("%s must be at most %d, not %d" % (option, maximum, number), None)
-    return number
-
-
-def choice_option(args, option, choices, hint=None):
-    """The value of a docopt option that must be one of ``choices`` (None when not given)."""
-    value = args[option]
-    if value is not None and value not in choices:
-        raise UsageError("%s must be one of %s, not %r" % (option, ", ".join(choices), value), hint)
-    return value
-
-
-def seed_option(args):
-    """``--seed``: 0 to 2**32 - 1."""
-    return int_option(args, "--seed", minimum=0, maximum=SEED_MAX)
-
-
-def jobs_option(args):
-    """``--jobs`` as scikit-learn's ``n_jobs``: 0 is every core (-1), more than the cores is all of them."""
-    jobs = int_option(args, "--jobs", minimum=0)
-    return min(jobs, os.cpu_count() or 1) if jobs else -1
-
-
-def with_common_options(doc):
-    """A stage's usage text with the options every cached stage shares put in place, and the
-    exit statuses every stage shares at its end."""
-    return _options_in(doc, "{common_options}", COMMON_OPTIONS).rstrip("\n") + "\n\n" + STAGE_EXIT_STATUS + "\n"
-
-
-def with_basic_options(doc):
-    """A command's usage text with the options every command has put in place of {basic_options}."""
-    return _options_in(doc, "{basic_options}", BASIC_OPTIONS)
-
-
-def _options_in(doc, placeholder, options):
-    """``doc`` with ``options`` listed in place of ``placeholder``: their descriptions start in the
-    column of the command's own options' descriptions, and wrap there to keep within 80 columns."""
-    import textwrap
-
-    own = [m.end() - m.start() for m in re.finditer(r"^  -\S.*?\s{2,}(?=\S)", doc, re.MULTILINE)]
-    column = max(own) if own else 24
-    lines = [textwrap.fill(text, HELP_WIDTH, initial_indent="  %s" % flag.ljust(column - 2),
-                           subsequent_indent=" " * column, break_long_words=False, break_on_hyphens=False)
-             for flag, text in options]
-    return doc.replace(placeholder, "\n".join(lines))
 
 
 def to_jsonable(value):
@@ -466,43 +384,17 @@ def what_failed(exc):
     return "%s: %s" % (type(exc).__name__, text[:120]) if text else type(exc).__name__
 
 
-class Stage(Command):
-    """A pipeline stage: reads records, computes (or reuses from the cache), writes records.
-
-    Subclasses set :attr:`accepts` (input record kinds) and :attr:`produces` (output kind), and
-    implement :meth:`params` (everything besides the input record that the result depends on)
-    and :meth:`compute`, which writes artifacts into a cache entry and returns the output
-    record plus the list of artifact names.
-    """
+class RecordReader(Command):
+    """A command that reads records: JSON lines from the files named on its command line
+    (``<record>...``) or stdin, each of a kind in :attr:`accepts` or an error record. The base
+    of every stage, and of hp-format, which renders records and caches nothing."""
 
     accepts = ()
-    produces = ""
-    prefetch = ()  # heavy modules compute() needs, imported while the stage waits for input
-
-    def run(self, args):
-        from . import prefetch
-        from .cache import Cache
-
-        self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"), notify=self.info)
-        self._recorded = {}  # (kind, key) -> the record cached there: read once per input record
-        self.setup(args)
-        if self.prefetching:
-            import jsonlines  # noqa: F401 - the records' reader, with the C extensions it loads, first: see prefetch.py
-
-            prefetch.start(self.prefetch)
-        # Every input is read, and every result made, before the first is written: a bad second
-        # input leaves stdout empty rather than holding half of what was asked for.
-        records = list(self.input_records(args))
-        results = [self.handle(record) for record in records]
-        for result in results:
-            self.emit(result)
-
-    def setup(self, args):
-        """Validate options before any record is read (raise UsageError)."""
 
     # --- records in ----------------------------------------------------------------------
 
     def input_records(self, args):
+        """The inputs, one per output: the records read (hp-load: ``{"source": path}`` per data file)."""
         sources = args.get("<record>") or ["-"]
         refuse_stdin_twice(sources, "records")
         for source in sources:
@@ -588,34 +480,92 @@ class Stage(Command):
             "not a stage record (it has no \"record\" field)"
         raise UsageError("line %d of %s is %s" % (number, label, what), "feed it the output of %s" % self.upstream())
 
+
+class Stage(RecordReader):
+    """A pipeline stage: reads records, computes (or reuses from the cache), writes records.
+
+    Subclasses set :attr:`accepts` (input record kinds) and :attr:`produces` (output kind), and
+    implement :meth:`params` (everything besides the input record that the result depends on)
+    and :meth:`compute`, which writes artifacts into a cache entry and returns the output
+    record plus the list of artifact names. Two hooks run on every input but error records,
+    whether its result is reused from the cache or computed: :meth:`prepared` around the lookup
+    and :meth:`finish` after it.
+    """
+
+    produces = ""
+    prefetch = ()  # heavy modules compute() needs, imported while the stage waits for input
+
+    def run(self, args):
+        from . import prefetch
+        from .cache import Cache
+
+        self.cache = Cache(args.get("--cache-dir"), enabled=not args.get("--no-cache"), notify=self.info)
+        self._recorded = {}  # (kind, key) -> the record cached there: read once per input record
+        self.setup(args)
+        if self.prefetching:
+            import jsonlines  # noqa: F401 - the records' reader, with the C extensions it loads, first: see prefetch.py
+
+            prefetch.start(self.prefetch)
+        # Every input is read, and every result made, before the first is written: a bad second
+        # input leaves stdout empty rather than holding half of what was asked for.
+        records = list(self.input_records(args))
+        results = [self.handle(record) for record in records]
+        for result in results:
+            self.emit(result)
+
+    def setup(self, args):
+        """Validate options before any record is read (raise UsageError)."""
+
     # --- records out ---------------------------------------------------------------------
 
     def emit(self, record):
         write_stdout(dumps_record(record) + "\n", utf8=True)
 
     def handle(self, record):
-        """Pass error records through; otherwise compute or reuse the stage's output."""
+        """Pass error records through; otherwise compute or reuse the stage's output, with the
+        stage's hooks around (:meth:`prepared`) and after (:meth:`finish`)."""
         if record.get("record") == "error":
             return record
+        with self.prepared(record):
+            result = self.result_of(record)
+        self.finish(record, result)
+        return result
+
+    @contextlib.contextmanager
+    def prepared(self, record):
+        """Hook: the context the cache lookup of ``record`` (and the compute on a miss) runs in.
+        A stage may refuse the input here before the cache is consulted (hp-train), or make ready
+        what the lookup needs and clean it up after (hp-load: the data file spooled and hashed)."""
+        yield
+
+    def finish(self, record, result):
+        """Hook: runs on every result, reused from the cache or computed, once its timings and
+        cache status are in: lines on stderr that a cache hit repeats (hp-load's summary, hp-check's
+        warnings), or per-run facts in the output (hp-delta)."""
+
+    def result_of(self, record):
+        """The stage's output for ``record``, reused from the cache or computed and cached."""
         from .cache import damaged_references, make_key
         from .records import missing_file
 
         started = time.perf_counter()
         self.refuse_edited(record)
+        # hp-load's input, {"source": path}, is no record: its data path is no cached file to verify.
+        stage_record = record.get("record") in self.accepts
         # A record this cache cannot vouch for taints what is made from it, all the way down:
         # a field this stage passes on unread may be what a later one cannot use (see usable()).
-        unchecked = bool(record.get("unchecked")) or (record.get("record") in self.accepts
-                                                      and not self.as_written(record))
+        unchecked = bool(record.get("unchecked")) or (stage_record and not self.as_written(record))
         with self.usable(record):
             key = make_key(self.produces, self.input_key(record), self.params(record))
         result = self.cache.lookup(self.produces, key)
         status = "hit"
         if result is None:
-            damaged = damaged_references(record)  # upstream files are read only while they verify
+            # Upstream files are read only while they verify.
+            damaged = damaged_references(record) if stage_record else []
             if damaged:
                 raise UsageError("the %s record refers to cached files that are gone or damaged (%s)" % (
                     record.get("record"), damaged[0]), "run the pipeline again from hp-load")
-            missing = missing_file(record)
+            missing = missing_file(record) if stage_record else None
             if missing:
                 raise UsageError("the %s record's %s names %s, which is not a file" % (
                     record.get("record"), missing[0], missing[1]),
@@ -633,7 +583,7 @@ class Stage(Command):
                         result, artifacts = self.compute(record, entry)
                 except FileNotFoundError as exc:
                     root = self.cache.root.rstrip(os.sep) + os.sep
-                    gone = damaged_references(record) or missing_file(record) or (
+                    gone = (stage_record and (damaged_references(record) or missing_file(record))) or (
                         isinstance(exc.filename, str) and os.path.abspath(exc.filename).startswith(root))
                     if gone:  # e.g. hp-cache --clear while this ran: not a bug, and said so
                         raise UsageError("the %s record's cached files were removed while %s ran" % (

@@ -41,8 +41,9 @@ contribution less removed rows), `rows_removed`, `class_counts` and
 `diagnostics` (schemas/diagnostics.schema.json).
 """
 
-from ..core.command import Stage, carry, seed_option, with_common_options
+from ..core.command import Stage, carry
 from ..core.errors import DataError
+from ..core.options import seed_option, with_common_options
 from ..core.report import plural
 
 __doc__ = with_common_options(__doc__)
@@ -73,13 +74,10 @@ class Check(Stage):
             params["sample_rows"] = [SAMPLE_ROWS, SAMPLE_ROWS_TEXT]
         return params
 
-    def handle(self, record):
-        result = super().handle(record)
-        if result.get("record") == "check":
-            # Also on a cache hit: the warnings are the point of this stage.
-            for line in result["check"]["diagnostics"]["warnings"]:
-                self.warn(line)
-        return result
+    def finish(self, record, result):
+        # Also on a cache hit: the warnings are the point of this stage.
+        for line in result["check"]["diagnostics"]["warnings"]:
+            self.warn(line)
 
     def compute(self, record, entry):
         from ..core.bundle import Bundle

@@ -48,8 +48,9 @@ import math
 import os
 import time
 
-from ..core.command import BOOTSTRAP_MAX, Stage, choice_option, int_option, with_common_options
+from ..core.command import Stage
 from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rule
+from ..core.options import BOOTSTRAP_MAX, choice_option, int_option, with_common_options
 from ..core.records import utc_now
 from ..core.report import plural, signed, thousands
 
@@ -104,15 +105,12 @@ class Delta(Stage):
     def params(self, record):
         return {"primary_metric": self.primary, "bootstrap": self.bootstrap}
 
-    def handle(self, record):
-        result = super().handle(record)
-        if result.get("record") == "delta":
-            # Per-run facts, refreshed even when the estimate came from the cache.
-            output = result["output"]
-            output["preview_metadata"]["time_elapsed"] = round(_elapsed(result["timings"]), 3)
-            output["pipeline_metadata"]["timestamp"] = utc_now()
-            output["preview_metadata"]["cache"] = result["cache"]
-        return result
+    def finish(self, record, result):
+        # Per-run facts, refreshed even when the estimate came from the cache.
+        output = result["output"]
+        output["preview_metadata"]["time_elapsed"] = round(_elapsed(result["timings"]), 3)
+        output["pipeline_metadata"]["timestamp"] = utc_now()
+        output["preview_metadata"]["cache"] = result["cache"]
 
     def compute(self, record, entry):
         return {"baseline": record["baseline"], "output": build_output(record, self.primary, self.bootstrap)}, []

@@ -32,7 +32,8 @@ the metrics above, the timestamp and the time the evaluation took.
 
 import time
 
-from ..core.command import Stage, carry, with_common_options
+from ..core.command import Stage, carry
+from ..core.options import with_common_options
 from ..core.records import utc_now
 from ..core.report import plural
 

@@ -54,8 +54,9 @@ import json
 import os
 import sys
 
-from ..core.command import UNUSABLE, Stage, choice_option, dumps_record, what_failed, with_basic_options, write_stdout
+from ..core.command import UNUSABLE, RecordReader, dumps_record, what_failed, write_stdout
 from ..core.errors import UsageError
+from ..core.options import choice_option, with_basic_options
 
 __doc__ = with_basic_options(__doc__)
 
@@ -63,7 +64,7 @@ FORMATS = ("json", "jsonl", "pretty")
 FEED = "fix it, or feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' wrote"
 
 
-class Format(Stage):
+class Format(RecordReader):
     name = "hp-format"
     usage = __doc__
     accepts = ("delta",)

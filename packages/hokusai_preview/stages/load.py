@@ -34,11 +34,13 @@ cache), `rows_used`, the `data_manifest` (as the main pipeline writes it) and
 features, class counts, warnings).
 """
 
+import contextlib
 import os
 
 from ..core.cells import numeric_feature
-from ..core.command import Stage, choice_option, refuse_stdin_twice, with_common_options
+from ..core.command import Stage, refuse_stdin_twice
 from ..core.errors import DataError, OutputError, class_hint, did_you_mean, name_key, name_list, same_but_case
+from ..core.options import choice_option, with_common_options
 from ..core.recipe import canonical_label_array
 from ..core.report import plural, thousands
 
@@ -73,7 +75,9 @@ class Load(Stage):
         for path in paths:
             yield {"source": path}
 
-    def handle(self, record):
+    @contextlib.contextmanager
+    def prepared(self, record):
+        """The data file spooled (stdin, a pipe) and hashed for the lookup; the copy removed after."""
         from ..core.cache import SPOOL
         from ..core.dataio import check_readable, printable, refuse_early, spool_stdin, spool_stream
         from ..core.fsutil import sha256_file, tidy_path
@@ -102,15 +106,16 @@ class Load(Stage):
             before = _identity(path)  # before the hash: a change while hashing is caught too
             self.current = {"path": path, "label": label, "identity": before,
                             "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
-            result = super().handle({"record": "source", "key": self.current["sha256"]})
+            yield
         finally:
             if spooled:
                 os.unlink(spooled)
+
+    def finish(self, record, result):
         self.report(result["contribution"])  # also on a cache hit: the warnings still hold
-        return result
 
     def input_key(self, record):
-        return {"file_sha256": record["key"], "baseline": self.bundle.fingerprint}
+        return {"file_sha256": self.current["sha256"], "baseline": self.bundle.fingerprint}
 
     def params(self, record):
         # The path as typed (tidied), not the file it names: the record reports it (source_path), so

@@ -26,7 +26,8 @@ dropped), the seed and the class counts before and after; when sampled,
 the rows the full run's train/test split keeps) and `classes`.
 """
 
-from ..core.command import Stage, int_option, seed_option, with_common_options
+from ..core.command import Stage
+from ..core.options import int_option, seed_option, with_common_options
 from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)

@@ -52,13 +52,15 @@ predictions (NumPy .npz) of the new and the reference forests, the
 learning-curve points, and base/contributed sample counts.
 """
 
+import contextlib
 import io
 import os
 import sys
 import time
 
-from ..core.command import Stage, carry, int_option, jobs_option, seed_option, with_common_options
+from ..core.command import Stage, carry
 from ..core.errors import DataError, UsageError
+from ..core.options import int_option, jobs_option, seed_option, with_common_options
 from ..core.report import plural, thousands
 
 __doc__ = with_common_options(__doc__)
@@ -97,12 +99,12 @@ class Train(Stage):
         self.jobs = jobs_option(args)
         self.trust_model = bool(args["--trust-model"])
 
-    def handle(self, record):
+    @contextlib.contextmanager
+    def prepared(self, record):
         from ..core.bundle import refuse_untrusted_record
 
-        if record.get("record") != "error":
-            refuse_untrusted_record(record["baseline"], self.trust_model)
-        return super().handle(record)
+        refuse_untrusted_record(record["baseline"], self.trust_model)  # before the cache is consulted
+        yield
 
     def params(self, record):
         params = {"seed": self.seed, "round_size": self.round_size, "full": self.full, "estimate": ESTIMATE_METHOD}

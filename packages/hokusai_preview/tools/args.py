@@ -17,8 +17,8 @@ import shlex
 import sys
 
 from .. import __version__
-from ..core.command import with_basic_options
 from ..core.errors import HPError, UsageError
+from ..core.options import with_basic_options
 
 DRIVER_USAGE = """\
 hokusai-preview: how much would this data move the model? A local, non-binding
@@ -114,8 +114,8 @@ def check_values(parsed):
     fail only at the end.
     """
     from ..core.cache import Cache
-    from ..core.command import choice_option, int_option, jobs_option, seed_option
     from ..core.deltaone import METRICS
+    from ..core.options import choice_option, int_option, jobs_option, seed_option
     from ..stages.format import FORMATS
 
     Cache(parsed["--cache-dir"])  # HP_CACHE_MAX_BYTES, and a cache directory that cannot be one

@@ -47,9 +47,10 @@ import shutil
 import tempfile
 
 from .. import __version__
-from ..core.command import Command, choice_option, jobs_option, seed_option, with_basic_options
+from ..core.command import Command
 from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
 from ..core.fsutil import inside
+from ..core.options import choice_option, jobs_option, seed_option, with_basic_options
 from ..core.report import plural, thousands
 
 __doc__ = with_basic_options(__doc__)

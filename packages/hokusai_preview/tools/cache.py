@@ -41,8 +41,9 @@ import json
 import os
 import time
 
-from ..core.command import Command, with_basic_options, write_stdout
+from ..core.command import Command, write_stdout
 from ..core.errors import OutputError, UsageError, name_list
+from ..core.options import with_basic_options
 from ..core.report import plural
 
 __doc__ = with_basic_options(__doc__)
