@@ -173,3 +173,29 @@ def test_a_command_called_in_process_leaves_no_watchdog_behind(monkeypatch):
     assert Slow().main([]) == 143
     assert signal.alarm(0) == 0  # none pending
     assert signal.getsignal(signal.SIGALRM) is before
+
+
+@pytest.mark.parametrize("handled, quiet, line", [
+    (False, False, "hp-sample: error: interrupted; nothing was written\n"),
+    (False, True, ""),  # in the driver's pipe: the driver says it once
+    (True, False, "")])  # main has said it: a second signal (the driver passes it on) adds nothing
+def test_a_signal_outside_main_ends_with_one_line_not_a_traceback(handled, quiet, line):
+    """Before main installs its handlers, or after it has restored them, SIGINT is exit 130 and at
+    most one line: a KeyboardInterrupt there printed a traceback (seen once in CI, a stage ending
+    as the driver passed Ctrl-C on)."""
+    script = textwrap.dedent("""
+        import os, signal, time
+        from hokusai_preview.core import command
+        from hokusai_preview.stages.sample import Sample
+        stage = Sample()
+        stage.handled_signals = %r
+        command._end_on_signal_outside_main(stage)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+        print("not ended")
+    """ % handled)
+    env = dict(os.environ, **({"HP_SIGNAL_QUIET": "1"} if quiet else {}))
+    if not quiet:
+        env.pop("HP_SIGNAL_QUIET", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", line)

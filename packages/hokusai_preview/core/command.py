@@ -92,6 +92,7 @@ class Command:
         self.quiet = False
         self.verbose = False
         self.prefetching = False  # set by entry_point: see core/prefetch.py
+        self.handled_signals = False  # once main's handlers are in, it says any interruption itself
 
     # --- messages ------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Command:
         for number in (signal.SIGINT, signal.SIGTERM) if _main_thread() else ():
             if signal.getsignal(number) is not signal.SIG_IGN:  # ignored by whoever started it: stays so
                 previous[number] = signal.signal(number, _on_signal)
+        self.handled_signals = True
         if previous and hasattr(signal, "SIGALRM"):  # _on_signal's watchdog; a caller in-process lives on
             previous[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
         try:
@@ -229,10 +231,28 @@ class Command:
     @classmethod
     def entry_point(cls):
         """Console-script entry: ``main = Stage.entry_point``."""
-        end_with_driver()
         command = cls()
+        _end_on_signal_outside_main(command)
+        end_with_driver()
         command.prefetching = True
         exit_now(command.main())
+
+
+def _end_on_signal_outside_main(command):
+    """SIGINT or SIGTERM before ``main`` installs its own handlers, or after it has restored them,
+    ends the process with 130 or 143 and one line (none where main has spoken, or in the driver's
+    pipe): not a KeyboardInterrupt traceback. The driver passes a signal on to stages that may
+    have had it already, so a second one can arrive just as a stage ends; nothing is half-written
+    then (main writes nothing before its handlers, and has closed everything when it returns)."""
+    def end(signum, _frame):
+        code = 130 if signum == signal.SIGINT else 143
+        if not command.handled_signals:
+            command.signalled("interrupted" if code == 130 else "terminated", code)
+        exit_now(code)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # ignored by whoever started it: stays so
+            signal.signal(number, end)
 
 
 def end_with_driver():
