@@ -1,6 +1,7 @@
 """What every stage does with input that is not its records: one line, exit 2, nothing on stdout."""
 
 import json
+import os
 
 import pytest
 
@@ -151,10 +152,27 @@ def test_a_record_from_another_cache_is_keyed_by_its_content_not_its_key(written
                                   pd.read_parquet(home.records[0]["sample"]["table_path"]))
 
 
+def _cut(content):
+    """The path of an .npz file holding only ``content``: empty, or a zip's first bytes."""
+    import tempfile
+
+    handle, path = tempfile.mkstemp(suffix=".npz")
+    os.write(handle, content)
+    os.close(handle)
+    return path
+
+
 @pytest.mark.parametrize("stage, kind, edit, reason", [
     ("hp-delta", "eval", lambda r: r["sample"].pop("sample_size_used"), 'no field "sample_size_used"'),
     ("hp-delta", "eval", lambda r: r["evaluation"]["new_metrics"].update(accuracy=None),
-     "TypeError: unsupported operand type(s)"),
+     "ValueError: accuracy None is no score from 0 to 1"),
+    # a score no evaluation gives: the output would break its own schema (delta_one_score -2e+307)
+    ("hp-delta", "eval", lambda r: r["evaluation"]["baseline_full_metrics"].update(accuracy=1e308),
+     "ValueError: accuracy 1e+308 is no score from 0 to 1"),
+    ("hp-eval", "train", lambda r: r["training"].update(predictions_path=_cut(b"")),
+     "EOFError: "),
+    ("hp-eval", "train", lambda r: r["training"].update(predictions_path=_cut(b"PK\x03\x04" + bytes(40))),
+     "BadZipFile: "),
     ("hp-check", "load", lambda r: r["contribution"].update(rows_used="500"), "TypeError: '>"),
     ("hp-sample", "check", lambda r: r["check"].update(rows_used=None), "TypeError: check.table_path and its row "
                                                                         "count are not a path and a number"),
@@ -392,3 +410,28 @@ def test_a_stdout_that_cannot_be_written_is_an_output_error(stage, where, words,
     lines = [line for line in done.stderr.splitlines() if ": error: " in line]
     assert done.returncode == 7, done.stderr
     assert lines == ["%s: error: %s" % (stage, words)]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_line_longer_than_any_record_is_refused_before_it_fills_the_memory(stage, monkeypatch):
+    """/dev/zero as a record file has no newline: read as one line, it grew to 24 GB."""
+    from hokusai_preview.core import command
+
+    monkeypatch.setattr(command, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(command, "MAX_INPUT_BYTES", 1000)
+    if stage == "hp-format":  # it reads its input whole (an indented output is one document)
+        from hokusai_preview.stages import format as format_stage
+
+        monkeypatch.setattr(format_stage, "MAX_INPUT_BYTES", 1000)
+    line = refused(run(stage, stdin=b"{" + b" " * 5000))
+    assert "longer than" in line or "holds more than" in line, line
+
+
+@pytest.mark.parametrize("stage", sorted(set(STAGES) - {"hp-format"}))
+def test_a_lone_surrogate_in_a_record_is_not_json_it_can_use(stage, written):
+    """Valid JSON escaping of no Unicode text: writing it out again was an internal error."""
+    record = json.loads(json.dumps(written[0][STAGES[stage]]))
+    record["key"] = "0" * 64
+    record["baseline"]["model_id"] = "\udcff"
+    line = refused(run(stage, stdin=json.dumps(record).encode()))
+    assert line.startswith("%s: error: line 1 of <stdin> is not a JSON record" % stage), line

@@ -233,7 +233,8 @@ def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan", "1e306T", "1e308K"])
+@pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan", "1e306T", "1e308K",
+                                  "１２", "1_000", "+5", "5X"])  # float() took the fullwidth, "_" and "+"
 def test_parse_size_refuses(text):
     with pytest.raises(ValueError):
         parse_size(text)

@@ -105,14 +105,14 @@ def make_key(stage, inputs, params):
 
 
 def parse_size(text):
-    """Bytes from ``"500M"``, ``"2G"``, ``"1048576"`` (K, M, G, T are powers of 1024); ValueError if bad."""
-    text = str(text).strip().upper().rstrip("B").rstrip("I")
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    factor = units.get(text[-1:], 1)
-    number = float(text[:-1] if text[-1:] in units else text) * factor
-    if not 0 <= number < float("inf"):  # also a finite number that overflows with its unit
+    """Bytes from ``"500M"``, ``"2G"``, ``"1.5GiB"``, ``"1048576"`` (K, M, G, T are powers of 1024);
+    ValueError if bad. Plain ASCII digits only: float() would also take "１２", "1_000" or "+5",
+    and a size mistyped so could empty the whole cache."""
+    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGT]?)(?:I?B)?\s*", str(text), re.IGNORECASE)
+    if not match:
         raise ValueError(text)
-    return int(number)
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    return int(float(match.group(1)) * units[match.group(2).upper()])
 
 
 class Entry:

@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 import warnings
+import zipfile
 
 from .. import __version__
 from .errors import HPError, OutputError, UsageError
@@ -367,12 +368,20 @@ def print_traceback():
 
 
 def _json_loads(text):
-    """json.loads, with a document nested past Python's stack as invalid JSON (a ValueError,
-    which jsonlines reports with its line number) rather than a RecursionError."""
+    """json.loads, with a document nested past Python's stack, or text holding a lone UTF-16
+    surrogate (valid JSON, but no text a stage could write), as invalid JSON (a ValueError, which
+    jsonlines reports with its line number)."""
     try:
-        return json.loads(text)
+        record = json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    escaped = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    if "\\ud" in escaped.lower():  # a UTF-16 escape: a lone surrogate in it cannot be written out again
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a lone surrogate escape (text that is not Unicode)") from None
+    return record
 
 
 def silence_stdout():
@@ -383,10 +392,34 @@ def silence_stdout():
         pass
 
 
+# The longest record line read (a stage's records are kilobytes) and the most hp-format reads
+# whole (a summary of thousands of outputs is megabytes): past them the input is no records (a
+# file without newlines, /dev/zero), refused before it fills the memory.
+MAX_LINE_BYTES = 64 << 20
+MAX_INPUT_BYTES = 256 << 20
+
+
+def bounded_lines(handle, label, hint):
+    """The lines of a binary ``handle``, each read up to :data:`MAX_LINE_BYTES`; UsageError for a
+    longer one. (Iterating a file reads a line however long it is.)"""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise UsageError("line %d of %s is longer than %d MB, longer than any record" % (
+                number, label, MAX_LINE_BYTES >> 20), hint)
+        yield line
+
+
 # What a stage adds to a record after the cache: facts of this run, not of the result.
 PER_RUN = ("timings", "cache")
 # What a record edited by hand (a field removed, a number made text) raises deep in compute().
-UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
+# An .npz or .npy file it names that is empty or truncated raises EOFError or BadZipFile.
+UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError, EOFError,
+            zipfile.BadZipFile)
 
 
 def written_part(record):
@@ -442,7 +475,8 @@ class RecordReader(Command):
     def read_source(self, source):
         handle, label = self.open_source(source)
         try:
-            yield from self.read_lines(handle, label)
+            yield from self.read_lines(bounded_lines(handle, label, "feed %s the output of %s" % (
+                self.name, self.upstream())), label)
         finally:
             if source != "-":
                 handle.close()

@@ -226,6 +226,10 @@ def _full_run(record, sample, y, reference, new):
     baseline = evaluation["baseline_full_metrics"]
     measured_base, measured_new = evaluation["baseline_metrics"], evaluation["new_metrics"]
     included = [m for m in METRICS if m in baseline and m in measured_base and m in measured_new]
+    for scores in (baseline, measured_base, measured_new):  # hp-eval's scores: never outside [0, 1]
+        bad = [m for m in included if not (isinstance(scores[m], (int, float)) and 0.0 <= scores[m] <= 1.0)]
+        if bad:  # an edited record (1e308, NaN, text): the output would break its own schema
+            raise ValueError("%s %r is no score from 0 to 1" % (bad[0], scores[bad[0]]))
     measured = {m: measured_new[m] - measured_base[m] for m in included}
     stored = evaluation["reference_profile"]  # hp-eval's, whenever the preview is short of the full computation
     profile = est.Profile.from_json(stored) if stored else None

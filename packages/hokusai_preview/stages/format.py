@@ -54,7 +54,7 @@ import json
 import os
 import sys
 
-from ..core.command import UNUSABLE, RecordReader, dumps_record, what_failed, write_stdout
+from ..core.command import MAX_INPUT_BYTES, UNUSABLE, RecordReader, dumps_record, what_failed, write_stdout
 from ..core.errors import UsageError
 from ..core.options import choice_option, with_basic_options
 
@@ -207,7 +207,11 @@ class Format(RecordReader):
         # the whole input is read to tell the two apart.
         handle, label = self.open_source(source)
         try:
-            text = handle.read().decode("utf-8-sig")  # an editor's byte-order mark is not JSON
+            data = handle.read(MAX_INPUT_BYTES + 1)
+            if len(data) > MAX_INPUT_BYTES:
+                raise UsageError("%s holds more than %d MB, more than any output or summary" % (
+                    label, MAX_INPUT_BYTES >> 20), "feed hp-format the output of hp-delta")
+            text = data.decode("utf-8-sig")  # an editor's byte-order mark is not JSON
         except UnicodeDecodeError:
             raise UsageError("%s is not UTF-8 text, so not a delta output or record" % label,
                              "feed hp-format the output of hp-delta") from None
