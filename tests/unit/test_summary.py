@@ -204,6 +204,10 @@ BAD_ROWS = [
     ({"deltaone_accepted": "yes"}, 'deltaone_accepted "yes", not true or false'),
     ({"delta_one_score": None}, "delta_one_score null, not a number"),
     ({"status": "fine"}, 'status "fine", not one of ok, error'),
+    # values no preview gives, which the table would print as they are (a review's jq edits)
+    ({"delta_one_score": 1e308}, "delta_one_score 1e+308, not a number from -1 to 1"),
+    ({"primary_delta_pp": -1e30}, "primary_delta_pp -1e+30, not a number from -100 to 100"),
+    ({"primary_metric": "abc"}, 'primary_metric "abc", not one of accuracy, precision, recall, f1, auroc'),
 ]
 
 
@@ -354,3 +358,10 @@ def test_a_sure_fall_is_called_worse_in_the_report_and_the_table(bundles, delta,
     assert headline.startswith("✘ DeltaOne would not pass: " + (
         "it makes the model worse" if worse else "below the +1 point threshold")), headline
     assert "| %s | 0%% |" % ("worse" if worse else "below 1 pt") in render([row_of(output)], "md")
+
+
+def test_a_row_using_more_rows_than_it_had_is_refused(rows):
+    row = dict(rows[0], rows_used=10 ** 30, original_rows=500)
+    with pytest.raises(BadField) as caught:
+        check_input(row)
+    assert caught.value.text == "rows_used %d, more than its original_rows 500" % 10 ** 30

@@ -367,14 +367,19 @@ def print_traceback():
     say(traceback.format_exc().rstrip("\n"))
 
 
-def _json_loads(text):
-    """json.loads, with a document nested past Python's stack, or text holding a lone UTF-16
-    surrogate (valid JSON, but no text a stage could write), as invalid JSON (a ValueError, which
-    jsonlines reports with its line number)."""
+def json_loads(text):
+    """json.loads, with a document nested past Python's stack as invalid JSON (a ValueError,
+    which jsonlines reports with its line number) rather than a RecursionError."""
     try:
-        record = json.loads(text)
+        return json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def record_loads(text):
+    """:func:`json_loads`, with text holding a lone UTF-16 surrogate (valid JSON escaping, but no
+    text a stage could write out again) as invalid JSON too."""
+    record = json_loads(text)
     escaped = text if isinstance(text, str) else text.decode("utf-8", "replace")
     if "\\ud" in escaped.lower():  # a UTF-16 escape: a lone surrogate in it cannot be written out again
         try:
@@ -443,6 +448,7 @@ class RecordReader(Command):
     of every stage, and of hp-format, which renders records and caches nothing."""
 
     accepts = ()
+    loads = staticmethod(record_loads)  # a line's JSON
 
     # --- records in ----------------------------------------------------------------------
 
@@ -492,7 +498,7 @@ class RecordReader(Command):
             for read[0], line in enumerate(lines, 1):
                 yield line
 
-        reader = jsonlines.Reader(numbered(), loads=_json_loads)
+        reader = jsonlines.Reader(numbered(), loads=self.loads)
         try:
             for record in reader.iter(allow_none=True, skip_empty=True):
                 yield self.check_record(record, read[0], label)

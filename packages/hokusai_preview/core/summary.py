@@ -380,6 +380,7 @@ KINDS = {
     "number": (_number, "a number"),
     "fraction": (lambda v: _number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "delta": (lambda v: _number(v) and -1 <= v <= 1, "a number from -1 to 1"),
+    "pp": (lambda v: _number(v) and -100 <= v <= 100, "a number from -100 to 100"),
     "positive": (lambda v: _whole(v) and v >= 1, "a whole number of at least 1"),
     "count": (lambda v: _whole(v) and v >= 0, "a whole number of at least 0"),
     "interval": (lambda v: _interval(v), "two numbers [low, high], low first"),
@@ -401,9 +402,9 @@ ROW_FIELDS = [
     ("baseline_model_id", "string", "null"), ("preview_mode", "boolean", "null"), ("rows_used", "positive", "null"),
     ("original_rows", "positive", "null"), ("rows_removed", "count", "null optional"),
     ("rows_dropped", "count", "null optional"),
-    ("delta_one_score", "number", "null"),
-    ("delta_one_interval", "delta_interval", "null"), ("primary_metric", "string", "null"),
-    ("primary_delta_pp", "number", "null"), ("primary_interval_pp", "pp_interval", "null"),
+    ("delta_one_score", "delta", "null"),
+    ("delta_one_interval", "delta_interval", "null"), ("primary_metric", METRICS, "null"),
+    ("primary_delta_pp", "pp", "null"), ("primary_interval_pp", "pp_interval", "null"),
     ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
     ("deltaone_probability", "fraction", "null"), ("deltaone_probability_of_decision", "fraction", "null optional"),
     ("estimation_confidence", "fraction", "null"),
@@ -475,6 +476,10 @@ def check_input(item):
         # The schema's if/then: a previewed row has its estimate and no error, a failed one the reverse.
         if item["status"] == "ok":
             _check(item, [("delta_one_score", "number", ""), ("deltaone_decision", DECISIONS, "")], what)
+            if item["rows_used"] is not None and item["original_rows"] is not None \
+                    and item["rows_used"] > item["original_rows"]:
+                raise BadField(what, "rows_used %d, more than its original_rows %d" % (
+                    item["rows_used"], item["original_rows"]))
             if item["error"] is not None:
                 raise BadField(what, 'status "ok" and an error, which only a failed contribution has')
         else:

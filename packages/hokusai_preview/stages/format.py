@@ -54,7 +54,15 @@ import json
 import os
 import sys
 
-from ..core.command import MAX_INPUT_BYTES, UNUSABLE, RecordReader, dumps_record, what_failed, write_stdout
+from ..core.command import (
+    MAX_INPUT_BYTES,
+    UNUSABLE,
+    RecordReader,
+    dumps_record,
+    json_loads,
+    what_failed,
+    write_stdout,
+)
 from ..core.errors import UsageError
 from ..core.options import choice_option, with_basic_options
 
@@ -68,6 +76,7 @@ class Format(RecordReader):
     name = "hp-format"
     usage = __doc__
     accepts = ("delta",)
+    loads = staticmethod(json_loads)  # a lone surrogate: check_input names it, field and all
 
     def __init__(self):
         super().__init__()
