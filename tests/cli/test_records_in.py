@@ -435,3 +435,18 @@ def test_a_lone_surrogate_in_a_record_is_not_json_it_can_use(stage, written):
     record["baseline"]["model_id"] = "\udcff"
     line = refused(run(stage, stdin=json.dumps(record).encode()))
     assert line.startswith("%s: error: line 1 of <stdin> is not a JSON record" % stage), line
+
+
+def test_a_record_from_another_cache_that_also_holds_its_key_is_used_not_called_edited(written, tmp_path):
+    """Keys do not depend on the cache's place: a second cache that previewed the same file holds
+    the same key, with paths of its own. The record is that result written elsewhere, not an edit."""
+    other = tmp_path / "other"
+    loaded = run("hp-load", "--cache-dir", other, EXAMPLES + "/hpc_jobs_500.json").records[0]
+    assert loaded["key"] == written[0]["load"]["key"] and loaded != written[0]["load"]
+    checked = run("hp-check", "--cache-dir", written[1], stdin=json.dumps(loaded).encode())
+    assert checked.code == 0, checked
+    assert checked.records[0]["check"]["rows_used"] == written[0]["check"]["check"]["rows_used"]
+    # edited beyond its paths, it is still refused
+    loaded["contribution"]["rows_used"] = 7
+    line = refused(run("hp-check", "--cache-dir", written[1], stdin=json.dumps(loaded).encode()))
+    assert "differs from the one hp-load cached under its key, at contribution.rows_used" in line

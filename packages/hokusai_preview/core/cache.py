@@ -248,6 +248,10 @@ class Cache:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def holds(self, path):
+        """Whether ``path`` lies inside this cache's directory."""
+        return os.path.abspath(path).startswith(self.root.rstrip(os.sep) + os.sep)
+
     def lookup(self, stage, key):
         """The output record of a verified entry, or None (absent or not trustworthy)."""
         if not self.enabled:

@@ -687,11 +687,21 @@ class Stage(RecordReader):
     def refuse_edited(self, record):
         """UsageError for a record that differs from the one its stage cached under its key: edited
         since, its numbers would no longer say what its files hold. (A record whose key this cache
-        does not hold, e.g. from another cache, cannot be checked; it is keyed by its content.)"""
-        from .records import first_difference
+        does not hold cannot be checked, and one that differs only in where another cache keeps its
+        files is that cache's; both are keyed by their content.)"""
+        from .records import FILE_FIELDS, cache_tails, first_difference, leaves
 
         cached = self.cached_record(record)
         field = first_difference(written_part(cached), written_part(record)) if cached is not None else None
+        if not field:
+            return
+        # Keys do not depend on the cache's place: the same result from another cache differs in
+        # its file paths alone (with files there), and is keyed by its content, not refused.
+        beyond_paths = first_difference(cache_tails(written_part(cached)), cache_tails(written_part(record)))
+        if beyond_paths is None and not any(name in FILE_FIELDS and isinstance(value, str) and self.cache.holds(value)
+                                            for _, name, value in leaves(record)):
+            return
+        field = beyond_paths or field
         if field:
             kind = record.get("record")
             raise UsageError("the %s record differs from the one hp-%s cached under its key, at %s (edited, or "

@@ -104,6 +104,17 @@ def per_run_problem(record):
     return None
 
 
+def cache_tails(value, depth=4):
+    """``value`` (a record) with each file path (:data:`FILE_FIELDS`) cut to its last ``depth``
+    parts (stage/ab/key/file): what two caches holding the same result write alike."""
+    if isinstance(value, dict):
+        return {k: "/".join(v.replace("\\", "/").split("/")[-depth:]) if k in FILE_FIELDS and isinstance(v, str)
+                else cache_tails(v, depth) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cache_tails(v, depth) for v in value]
+    return value
+
+
 def leaves(value, where="", name=None):
     """Yield ``(dotted name, field name, value)`` for every value in ``value`` that is not an
     object or a list, in order (list items are named ``name[i]`` and keep their field's name)."""
