@@ -500,3 +500,14 @@ def test_counts_of_one_are_singular(output):
     p["mode"] = "fine_tune"
     text = " ".join(render(output, color=False).split())
     assert "fine-tuned: the baseline (trained on 600 base rows) plus new trees on 1 contributed row;" in text
+
+
+def test_control_characters_in_an_edited_input_cannot_drive_the_terminal():
+    """An error record (or output) comes from anywhere: its texts are shown escaped, one line each."""
+    from hokusai_preview.core.report import render
+
+    record = {"record": "error", "source_path": "a\x1b[31mRED.csv",
+              "error": {"kind": "bad_data", "exit_code": 3, "message": "line1\nline2 \x1b[2J"}}
+    text = render(record, color=False)
+    assert "\x1b" not in text and text.splitlines() == [
+        "✘ a\\x1b[31mRED.csv failed (bad_data, exit status 3)", "  line1\\nline2 \\x1b[2J"]

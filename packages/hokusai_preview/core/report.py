@@ -319,6 +319,19 @@ def wrap(text, indent, first=""):
                          break_on_hyphens=False, break_long_words=True)
 
 
+def _printable(value):
+    """``value`` (an output or record, which may come edited from anywhere) with the control
+    characters of its texts escaped (core/dataio.printable): none can drive the terminal, or
+    split a line of the report."""
+    from .dataio import printable
+
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return printable(value) if isinstance(value, str) else value
+
+
 def render_error(record, s, g):
     error = record.get("error", {})
     head = "%s %s failed" % (g["no"], record.get("source_path", "?"))
@@ -333,6 +346,7 @@ def render(output, color=False, glyphs=UNICODE):
     :func:`glyphs_for`).
     """
     s, g = Style(color), glyphs
+    output = _printable(output)
     if output.get("record") == "error":
         return render_error(output, s, g)
     p = output["preview_metadata"]
