@@ -330,6 +330,20 @@ def test_a_label_of_numbers_to_predict_is_refused(tmp_path):
     assert not output.exists()
 
 
+
+def test_two_rows_of_two_text_classes_are_too_few_not_numbers(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "two.csv"
+    pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv").drop_duplicates("label").head(2).to_csv(str(path), index=False)
+    result = run("hp-baseline", "--train-data", str(path), "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet",
+                 "--output", str(tmp_path / "bundle"))
+    assert (result.code, result.stdout) == (3, "")
+    assert result.err_lines == ["hp-baseline: error: training table %s has 2 distinct labels in 2 rows: too few rows "
+                                "per class to train a classifier; give the training table several rows of each class"
+                                % path]
+
+
 def test_a_model_id_with_a_line_break_is_refused(tmp_path):
     """The model id heads the one-line batch summary and the report: a line break would split them."""
     result = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",

@@ -234,10 +234,14 @@ class Baseline(Command):
                             "give both tables the same columns")
         classes = sorted(set(train[label]))
         if len(classes) > len(train) / 2:  # scikit-learn's own test for "could represent a regression problem"
-            raise DataError("training table %s has %s distinct labels in %s: %r holds numbers to predict, not "
-                            "classes" % (args["--train-data"], thousands(len(classes)), plural(len(train), "row"),
-                                         label),
-                            "hokusai-preview previews classifiers; give a label column of classes")
+            # Numbers to predict, or simply too few rows for their classes: said as the case is.
+            numeric = all(_is_number(c) for c in classes)
+            raise DataError("training table %s has %s distinct labels in %s: %s" % (
+                args["--train-data"], thousands(len(classes)), plural(len(train), "row"),
+                "%r holds numbers to predict, not classes" % label if numeric else
+                "too few rows per class to train a classifier"),
+                "hokusai-preview previews classifiers; give a label column of classes" if numeric else
+                "give the training table several rows of each class")
         if len(classes) < 2:
             raise DataError("training table %s has a single class %r" % (args["--train-data"], classes[0]),
                             "a classifier needs at least two classes")
@@ -540,3 +544,12 @@ def _replace_dir(staging, output):
 
 
 main = Baseline.entry_point
+
+
+def _is_number(text):
+    """Whether a label's text reads as a number ('3', '0.25')."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
