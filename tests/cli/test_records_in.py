@@ -276,6 +276,9 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
                                         "full"),
     (("hp-format", "--output-form=json", "--summary-format", "csv"), "--summary-format needs --summary"),
     (("hp-cache", "--stage", "load"), "--stage needs --clear; see 'hp-cache --help'"),
+    # an option of the [options] list alone: what the command still needs, not "cannot be used that way"
+    (("hp-baseline", "-q"), "--train-data, --benchmark-data and --output are required; e.g. hp-baseline "),
+    (("hp-load", "--quiet"), "<data-path> is required; e.g. hp-load <data-path>..."),
     (("hp-cache", "--clear", "--max-bytes", "1G"), "--max-bytes cannot be used with --clear; see 'hp-cache --help'"),
     (("hp-baseline", "--train-data", "a.csv"), "--benchmark-data and --output are required; e.g. hp-baseline "
                                                "--train-data BASE --benchmark-data BENCH --output DIR"),

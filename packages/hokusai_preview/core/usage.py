@@ -211,6 +211,15 @@ class Usage:
                 continue
             # The Usage lines that allow the flag say what it goes with.
             allowing = [p for p in self.patterns if re.search(r"%s\b" % flag, p)]
+            if not allowing:  # an option of the [options] list (-q): the lines taking it say what is missing
+                lines = [(sorted((self.required(p) - set(typed)) | set(re.findall(r"<[\w-]+>", _example(p))),
+                                 key=p.index), p) for p in self.patterns if "[options]" in p]
+                lines = [(need, p) for need, p in lines if need]
+                if lines:
+                    lacking, pattern = min(lines, key=lambda item: len(item[0]))
+                    reasons.append("%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"))
+                    hint = hint or "e.g. %s" % _example(pattern)
+                    continue
             needs = [self.required(p) - set(typed) for p in allowing]
             needs = [n for n in needs if n]
             if needs and all(n == needs[0] for n in needs):
