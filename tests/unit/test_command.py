@@ -187,6 +187,7 @@ def test_a_signal_outside_main_ends_with_one_line_not_a_traceback(handled, quiet
         import os, signal, time
         from hokusai_preview.core import command
         from hokusai_preview.stages.sample import Sample
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as a background job's is
         stage = Sample()
         stage.handled_signals = %r
         command._end_on_signal_outside_main(stage)
