@@ -404,21 +404,6 @@ MAX_LINE_BYTES = 64 << 20
 MAX_INPUT_BYTES = 256 << 20
 
 
-def bounded_lines(handle, label, hint):
-    """The lines of a binary ``handle``, each read up to :data:`MAX_LINE_BYTES`; UsageError for a
-    longer one. (Iterating a file reads a line however long it is.)"""
-    number = 0
-    while True:
-        line = handle.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > MAX_LINE_BYTES:
-            raise UsageError("line %d of %s is longer than %d MB, longer than any record" % (
-                number, label, MAX_LINE_BYTES >> 20), hint)
-        yield line
-
-
 # What a stage adds to a record after the cache: facts of this run, not of the result.
 PER_RUN = ("timings", "cache")
 # What a record edited by hand (a field removed, a number made text) raises deep in compute().
@@ -481,8 +466,11 @@ class RecordReader(Command):
     def read_source(self, source):
         handle, label = self.open_source(source)
         try:
-            yield from self.read_lines(bounded_lines(handle, label, "feed %s the output of %s" % (
-                self.name, self.upstream())), label)
+            from .dataio import limited_lines
+
+            yield from self.read_lines(limited_lines(handle, MAX_LINE_BYTES, lambda number: UsageError(
+                "line %d of %s is longer than %d MB, longer than any record" % (number, label, MAX_LINE_BYTES >> 20),
+                "feed %s the output of %s" % (self.name, self.upstream()))), label)
         finally:
             if source != "-":
                 handle.close()

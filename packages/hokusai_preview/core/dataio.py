@@ -891,18 +891,26 @@ def _skip_space(text):
         newlines += char == "\n"
 
 
-def _limited_lines(raw, label):
-    """Lines of a binary stream; a line over MAX_RECORD_BYTES is an error, not a memory blow-up."""
+def limited_lines(raw, most, too_long):
+    """The lines of a binary stream, each read up to ``most`` bytes; ``too_long(line number)`` (an
+    exception) is raised for a longer one, not a memory blow-up: iterating a file reads a line
+    however long it is (/dev/zero has none)."""
     number = 0
     while True:
-        line = raw.readline(MAX_RECORD_BYTES + 1)
+        line = raw.readline(most + 1)
         if not line:
             return
         number += 1
-        if len(line) > MAX_RECORD_BYTES:
-            raise bad(label, "line %d is longer than %d MB" % (number, MAX_RECORD_BYTES >> 20),
-                      "give one record per line; cells are limited to 100 KB")
+        if len(line) > most:
+            raise too_long(number)
         yield line
+
+
+def _limited_lines(raw, label):
+    """Lines of a JSON Lines data file, each at most MAX_RECORD_BYTES."""
+    return limited_lines(raw, MAX_RECORD_BYTES, lambda number: bad(
+        label, "line %d is longer than %d MB" % (number, MAX_RECORD_BYTES >> 20),
+        "give one record per line; cells are limited to 100 KB"))
 
 
 def _json_array(text, label, first_line=1):
