@@ -26,7 +26,6 @@ import sys
 import time
 import traceback
 import warnings
-import zipfile
 
 from .. import __version__
 from .errors import HPError, OutputError, UsageError
@@ -407,9 +406,17 @@ MAX_INPUT_BYTES = 256 << 20
 # What a stage adds to a record after the cache: facts of this run, not of the result.
 PER_RUN = ("timings", "cache")
 # What a record edited by hand (a field removed, a number made text) raises deep in compute().
-# An .npz or .npy file it names that is empty or truncated raises EOFError or BadZipFile.
-UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError, EOFError,
-            zipfile.BadZipFile)
+# An .npz or .npy file it names that is empty or truncated raises EOFError, or zipfile's
+# BadZipFile (see :func:`unusable`).
+UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError, EOFError)
+
+
+def unusable(exc):
+    """Whether ``exc`` is what a record made by hand raises (:data:`UNUSABLE`, or a broken .npz's
+    BadZipFile: zipfile is looked up, not imported, as only numpy's reading of an .npz loads it,
+    and importing it would cost every stage's start 13 ms)."""
+    zipfile = sys.modules.get("zipfile")
+    return isinstance(exc, UNUSABLE) or (zipfile is not None and isinstance(exc, zipfile.BadZipFile))
 
 
 def written_part(record):
@@ -662,7 +669,9 @@ class Stage(RecordReader):
         range) into a usage error; in a record as its stage wrote it, that is a bug, shown as one."""
         try:
             yield
-        except UNUSABLE as exc:
+        except Exception as exc:  # noqa: BLE001 - only what unusable() names is handled
+            if not unusable(exc):
+                raise
             kind = record.get("record")
             if kind not in self.accepts or (self.as_written(record) and not record.get("unchecked")):
                 raise  # not a record (hp-load's data file), or one as its stage wrote it from sound input
