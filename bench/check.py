@@ -6,7 +6,7 @@ Usage: bench/check.py [--repeat N] [--rows N] [--readme]
 For each shipped dataset it shuffles the rows (fixed seed), takes a base table and a benchmark as
 the test bundles do, and draws --rows contributed rows (default 10,000) with replacement from the
 rest (so a contribution of that size exists for every dataset; the repeats this makes are work
-for the duplicate check, as real repeats are). It then times core/diagnostics.diagnose, the
+for the duplicate check, as real repeats are). It then times core/diagnostics/run.diagnose, the
 computation of hp-check once its table is read, --repeat times (default 3, median reported):
 CPU time of the process (the checks run on one core) and wall time, and the median time of each
 check (`timings` in the findings). scikit-learn and scipy are imported before timing: a stage

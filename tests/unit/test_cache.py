@@ -228,13 +228,14 @@ def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("text,expected", [("1048576", 1048576), ("500M", 500 << 20), ("2G", 2 << 30),
-                                           ("2GiB", 2 << 30), ("1.5k", 1536), ("0", 0)])
+                                           ("2GiB", 2 << 30), ("1.5k", 1536), ("0", 0),
+                                           ("500Mi", 500 << 20)])
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "-1", "lots", "inf", "nan", "1e306T", "1e308K",
-                                  "１２", "1_000", "+5", "5X"])  # float() took the fullwidth, "_" and "+"
+                                  "１２", "1_000", "+5", "5X", "5\u212a"])  # float() took 3 of them; U+212A: Kelvin
 def test_parse_size_refuses(text):
     with pytest.raises(ValueError):
         parse_size(text)

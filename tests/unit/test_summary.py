@@ -365,3 +365,11 @@ def test_a_row_using_more_rows_than_it_had_is_refused(rows):
     with pytest.raises(BadField) as caught:
         check_input(row)
     assert caught.value.text == "rows_used %d, more than its original_rows 500" % 10 ** 30
+
+
+def test_a_warning_topic_is_its_first_words():
+    from hokusai_preview.core.summary import warning_topic
+
+    assert warning_topic("label noise: 444 of 700 rows (63.4%) look mislabelled") == "label noise"
+    assert warning_topic("the estimate extrapolates 5-fold, from 300 rows") == "the estimate extrapolates…"
+    assert warning_topic("(a note in brackets) and more") == "(a note in brackets) and…"

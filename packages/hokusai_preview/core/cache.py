@@ -108,7 +108,8 @@ def parse_size(text):
     """Bytes from ``"500M"``, ``"2G"``, ``"1.5GiB"``, ``"1048576"`` (K, M, G, T are powers of 1024);
     ValueError if bad. Plain ASCII digits only: float() would also take "１２", "1_000" or "+5",
     and a size mistyped so could empty the whole cache."""
-    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGT]?)(?:I?B)?\s*", str(text), re.IGNORECASE)
+    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGT]?)(?:I?B|I)?\s*", str(text),
+                         re.IGNORECASE | re.ASCII)  # ASCII: no Kelvin sign for K
     if not match:
         raise ValueError(text)
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -897,11 +897,11 @@ def limited_lines(raw, most, too_long):
     however long it is (/dev/zero has none)."""
     number = 0
     while True:
-        line = raw.readline(most + 1)
+        line = raw.readline(most + 2)  # a line of ``most`` bytes and its newline is allowed
         if not line:
             return
         number += 1
-        if len(line) > most:
+        if len(line) - line.endswith(b"\n") > most:
             raise too_long(number)
         yield line
 

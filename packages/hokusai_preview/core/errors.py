@@ -144,7 +144,7 @@ def spelling(value):
 
 
 def same_but_case(value, classes):
-    """The one class that ``value`` spells in another letter case, or None."""
+    """The one class that ``value`` spells otherwise only in letter case or spaces (:func:`spelling`), or None."""
     matches = [c for c in classes if spelling(c) == spelling(value)]
     return matches[0] if len(matches) == 1 else None
 

@@ -326,7 +326,7 @@ def _printable(value):
     from .dataio import printable
 
     if isinstance(value, dict):
-        return {k: _printable(v) for k, v in value.items()}
+        return {printable(k): _printable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_printable(v) for v in value]
     return printable(value) if isinstance(value, str) else value

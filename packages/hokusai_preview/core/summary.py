@@ -316,7 +316,8 @@ def warning_topic(text, most=26):
     """A warning's first words, for a picture's one-line list of them: its text up to the first
     ":", ";", "," or "(" (hp-check's warnings start with their finding, "label noise: ..."), cut at a
     word to at most ``most`` characters with an ellipsis."""
-    head = re.split(r"[:;,(]", " ".join(str(text).split()), maxsplit=1)[0].strip()
+    text = " ".join(str(text).split())
+    head = re.split(r"[:;,(]", text, maxsplit=1)[0].strip() or text  # "(...": its words as they come
     if len(head) <= most:
         return head
     cut = head[:most].rsplit(" ", 1)[0] if " " in head[:most] else head[:most - 1]
@@ -336,7 +337,9 @@ _MARKUP = re.compile(r"([\\`*\[\]<>|~&])|_(?![^\W_])|(?<![^\W_])_")
 
 def _cell(text):
     """Text shown as it is inside a Markdown table cell: one line, markup escaped."""
-    return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(str(text).split()))
+    from .dataio import printable  # an edited input's ESC and other control characters, escaped
+
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), printable(" ".join(str(text).split())))
 
 
 def _cells(texts):
@@ -429,7 +432,7 @@ OUTPUT_FIELDS = [
     ("preview_metadata.time_elapsed", "number", ""),
     ("preview_metadata.estimation_confidence", "fraction", ""),
     ("preview_metadata.confidence_meaning", "string", ""),
-    ("preview_metadata.estimate.delta_one_score", "number", ""),
+    ("preview_metadata.estimate.delta_one_score", "delta", ""),
     ("preview_metadata.estimate.delta_one_interval", "delta_interval", ""),
     ("preview_metadata.estimate.interval_level", "fraction", ""),
     ("preview_metadata.estimate.metric_deltas.*", "delta", ""),
@@ -438,8 +441,8 @@ OUTPUT_FIELDS = [
     ("preview_metadata.primary_metric.name", METRICS, ""),
     ("preview_metadata.primary_metric.baseline_value", "fraction", "null"),
     ("preview_metadata.primary_metric.new_value", "fraction", "null"),
-    ("preview_metadata.primary_metric.delta_pp", "number", "null"),
-    ("preview_metadata.primary_metric.estimated_delta_pp", "number", "null"),
+    ("preview_metadata.primary_metric.delta_pp", "pp", "null"),
+    ("preview_metadata.primary_metric.estimated_delta_pp", "pp", "null"),
     ("preview_metadata.primary_metric.interval_pp", "pp_interval", "null"),
     ("preview_metadata.deltaone.decision", DECISIONS, ""),
     ("preview_metadata.deltaone.accepted", "boolean", ""),

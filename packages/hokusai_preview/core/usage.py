@@ -206,16 +206,18 @@ class Usage:
                         "%s takes one file: run the command once per file" % given[0]
                 continue
             flag = parts[1] if parts[1] != "None" else parts[0]
-            if typed.count(flag) > 1:
+            short = parts[0] if parts[0] not in ("None", flag) else None
+            clustered = sum(w[1:].count(short[1:]) for w in self.words(argv)
+                            if short and w.startswith("-") and not w.startswith("--")) if short else 0
+            if typed.count(flag) + clustered > 1:  # --quiet -q, -qq
                 reasons.append("%s is given more than once" % flag)
                 continue
             # The Usage lines that allow the flag say what it goes with.
             allowing = [p for p in self.patterns if re.search(r"%s\b" % flag, p)]
             if not allowing:  # an option of the [options] list (-q): the lines taking it say what is missing
-                lines = [(sorted((self.required(p) - set(typed)) | set(re.findall(r"<[\w-]+>", _example(p))),
-                                 key=p.index), p) for p in self.patterns if "[options]" in p]
-                lines = [(need, p) for need, p in lines if need]
-                if lines:
+                lines = [(sorted((self.required(p) - set(typed)) | set(re.findall(r"<[\w-]+>", _example(p))[
+                    len(extra):]), key=p.index), p) for p in self.patterns if "[options]" in p]
+                if lines and all(need for need, _ in lines):  # else a line it completes: not what is wrong
                     lacking, pattern = min(lines, key=lambda item: len(item[0]))
                     reasons.append("%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"))
                     hint = hint or "e.g. %s" % _example(pattern)

@@ -497,8 +497,8 @@ class ContributionLoader:
             cased = [(value, same_but_case(value, self.bundle.classes)) for value in sorted(self.unseen)]
             hint = "use the baseline's class names or a baseline built for these labels"
             if all(match for _, match in cased):  # yes/no against Yes/No: say so, not "another baseline"
-                hint = "its labels differ from the baseline's classes only in letter case: write %s" % ", ".join(
-                    "%r as %r" % pair for pair in cased[:5]) + (" and so on" if len(cased) > 5 else "")
+                hint = "its labels differ from the baseline's classes only in letter case or spaces: write %s" % (
+                    ", ".join("%r as %r" % pair for pair in cased[:5])) + (" and so on" if len(cased) > 5 else "")
             raise DataError("%s: none of its labels (%s) is a class of the baseline (%s)" % (
                 self.label, name_list(sorted(self.unseen)), name_list(self.bundle.classes)), hint)
         features = self.bundle.feature_names

@@ -235,7 +235,8 @@ class Baseline(Command):
         classes = sorted(set(train[label]))
         if len(classes) > len(train) / 2:  # scikit-learn's own test for "could represent a regression problem"
             # Numbers to predict, or simply too few rows for their classes: said as the case is.
-            numeric = all(_is_number(c) for c in classes)
+            numeric = all(_is_number(c) for c in classes) and (
+                len(classes) > 50 or not all(float(c).is_integer() for c in classes))  # 0-3: classes, few rows
             raise DataError("training table %s has %s distinct labels in %s: %s" % (
                 args["--train-data"], thousands(len(classes)), plural(len(train), "row"),
                 "%r holds numbers to predict, not classes" % label if numeric else

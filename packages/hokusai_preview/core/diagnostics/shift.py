@@ -44,11 +44,11 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None):
             else:
                 entry.update(statistic="ks", value=None, p_value=None)
         elif kind == "categorical":
-            spelling = _spelling_differs(a, b)
+            spelt = _spelling_differs(a, b)
             a, b = _strings(a), _strings(b)
             table = _category_table(a, b)
             entry.update(statistic="tvd", value=round(_tvd(table), 6), p_value=_sig(_chi2_p(table, chi2_contingency)),
-                         spelling_differs=spelling)
+                         spelling_differs=spelt)
         else:
             table = _word_table(a, b)
             entry.update(statistic="tvd_words", value=round(_tvd(table), 6),
