@@ -797,7 +797,8 @@ def test_labels_that_differ_from_the_classes_only_in_case_are_named_so(tmp_path)
     assert (result.code, result.stdout) == (3, "")
     assert result.err_lines == ["hp-load: error: %s: none of its labels ('f', 'l', 'm', 'vf') is a class of the "
                                 "baseline ('F', 'L', 'M', 'VF'); its labels differ from the baseline's classes only "
-                                "in letter case: write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'" % path]
+                                "in letter case or spaces: write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'"
+                                % path]
 
 
 def test_a_file_written_to_while_it_is_read_is_refused_and_not_cached(tmp_path, monkeypatch, cache_dir, bundles):

@@ -473,7 +473,7 @@ class RecordReader(Command):
     def read_source(self, source):
         handle, label = self.open_source(source)
         try:
-            from .dataio import limited_lines
+            from .records import limited_lines  # not dataio, whose C extensions must not load here (prefetch)
 
             yield from self.read_lines(limited_lines(handle, MAX_LINE_BYTES, lambda number: UsageError(
                 "line %d of %s is longer than %d MB, longer than any record" % (number, label, MAX_LINE_BYTES >> 20),

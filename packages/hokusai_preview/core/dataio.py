@@ -31,6 +31,7 @@ import re
 import zlib
 
 from .errors import DataError, UsageError
+from .records import limited_lines
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".tab": "csv", ".txt": "csv", ".psv": "csv",
@@ -889,21 +890,6 @@ def _skip_space(text):
         if not char or not char.isspace():
             return char, newlines
         newlines += char == "\n"
-
-
-def limited_lines(raw, most, too_long):
-    """The lines of a binary stream, each read up to ``most`` bytes; ``too_long(line number)`` (an
-    exception) is raised for a longer one, not a memory blow-up: iterating a file reads a line
-    however long it is (/dev/zero has none)."""
-    number = 0
-    while True:
-        line = raw.readline(most + 2)  # a line of ``most`` bytes and its newline is allowed
-        if not line:
-            return
-        number += 1
-        if len(line) - line.endswith(b"\n") > most:
-            raise too_long(number)
-        yield line
 
 
 def _limited_lines(raw, label):

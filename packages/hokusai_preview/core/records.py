@@ -176,3 +176,18 @@ def prediction_arrays(record):
     with np.load(training["predictions_path"]) as arrays:
         stored = {name: arrays[name] for name in arrays.files}
     return reference, stored["new"], stored
+
+
+def limited_lines(raw, most, too_long):
+    """The lines of a binary stream, each read up to ``most`` bytes; ``too_long(line number)`` (an
+    exception) is raised for a longer one, not a memory blow-up: iterating a file reads a line
+    however long it is (/dev/zero has none)."""
+    number = 0
+    while True:
+        line = raw.readline(most + 2)  # a line of ``most`` bytes and its newline is allowed
+        if not line:
+            return
+        number += 1
+        if len(line) - line.endswith(b"\n") > most:
+            raise too_long(number)
+        yield line
