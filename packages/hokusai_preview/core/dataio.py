@@ -1182,7 +1182,7 @@ def _widen(message, column_types, names):
         # A column empty for a whole block was typed null: its first value gets the type it would
         # have had in that block, so numbers stay numbers (as pandas reads the whole column).
         widened[name] = _inferred_csv_type(value)
-    elif target.startswith(("int", "uint")) and _is_float(value):
+    elif target.startswith(("int", "uint")) and is_float(value):
         widened[name] = pa.float64()
     elif widened.get(name) == pa.string():
         return None
@@ -1210,7 +1210,8 @@ def _inferred_csv_type(value):
     return inferred
 
 
-def _is_float(value):
+def is_float(value):
+    """Whether ``value`` (a text) reads as a number ('3', '0.25', 'nan')."""
     try:
         float(value)
         return True

@@ -610,9 +610,9 @@ def _header_hint(names, first=None):
     """A hint when the header row looks like data (a file without a header), or when its names
     after the first start with a space and so do the text values of the first batch ``first``
     (fields separated by ", ")."""
-    from ..core.dataio import _is_float
+    from ..core.dataio import is_float
 
-    numeric = sum(_is_float(name) for name in names)
+    numeric = sum(is_float(name) for name in names)
     if names and numeric * 2 >= len(names):
         return "the first row looks like data: add a header row naming the columns"
     if len(names) > 1 and all(name[:1].isspace() and name.strip() for name in names[1:]) \

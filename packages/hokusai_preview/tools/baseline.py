@@ -234,8 +234,10 @@ class Baseline(Command):
                             "give both tables the same columns")
         classes = sorted(set(train[label]))
         if len(classes) > len(train) / 2:  # scikit-learn's own test for "could represent a regression problem"
+            from ..core.dataio import is_float
+
             # Numbers to predict, or simply too few rows for their classes: said as the case is.
-            numeric = all(_is_number(c) for c in classes) and (
+            numeric = all(is_float(c) for c in classes) and (
                 len(classes) > 50 or not all(float(c).is_integer() for c in classes))  # 0-3: classes, few rows
             raise DataError("training table %s has %s distinct labels in %s: %s" % (
                 args["--train-data"], thousands(len(classes)), plural(len(train), "row"),
@@ -545,12 +547,3 @@ def _replace_dir(staging, output):
 
 
 main = Baseline.entry_point
-
-
-def _is_number(text):
-    """Whether a label's text reads as a number ('3', '0.25')."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
