@@ -113,13 +113,13 @@ def test_a_picture_of_many_contributions_shows_the_best_and_counts_the_rest(draw
 
 
 def test_long_names_are_cut_in_the_middle_so_their_ends_stay_apart():
-    from hokusai_preview.core.plot import _clip
+    from hokusai_preview.core.errors import shorten
 
     names = ["acme_hpc_jobs_contribution_2026-11_v%d.csv" % i for i in (1, 2)]
-    clipped = [_clip(n, 34) for n in names]
+    clipped = [shorten(n, 33, middle=True, mark="…") for n in names]  # as the picture names them
     assert clipped[0] == "acme_hpc_jobs_contri…026-11_v1.csv" and len(clipped[1]) == 34
     assert clipped[0] != clipped[1]
-    assert _clip("short.csv", 34) == "short.csv"
+    assert shorten("short.csv", 33, middle=True, mark="…") == "short.csv"
 
 
 def test_an_uncertain_verdict_is_marked_and_counted_as_the_table_does(drawn, rows):

@@ -31,7 +31,7 @@ import re
 
 from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
-from .errors import BaselineError, IntegrityError, UntrustedModelError
+from .errors import BaselineError, IntegrityError, UntrustedModelError, shorten
 from .fsutil import inside, refuse_undecodable, sha256_file
 
 FORMAT = "hokusai-preview-bundle"
@@ -638,9 +638,8 @@ RECIPE_PARAMS = {
 }
 
 
-def _short_json(value, limit=40):
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[:limit] + "..."
+def _short_json(value):
+    return shorten(json.dumps(value))
 
 
 def trust_warning(model_format, moment, path=None):

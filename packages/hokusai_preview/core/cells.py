@@ -6,8 +6,7 @@ thousands separators) and what to write instead.
 pyarrow and numpy are imported inside the functions: hp-load's start stays light.
 """
 
-from .dataio import _short
-from .errors import DataError
+from .errors import DataError, shorten
 from .report import plural
 
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing numpy here
@@ -34,7 +33,7 @@ def numeric_feature(array, name, offset, label):
             row, value = _first_non_numeric(trimmed)
             hint = _number_hint(value) or "fix or empty that cell, or give each column one type of value"
             raise DataError("%s: column %r should hold numbers but has %r (data row %d)" % (
-                label, name, _short(value), row + offset + 1), hint) from None
+                label, name, shorten(value), row + offset + 1), hint) from None
     elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
         # Integers past 2**53 round to the nearest float64, as scikit-learn will see them anyway.
         array = pc.cast(array, pa.float64(), safe=False)

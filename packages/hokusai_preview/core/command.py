@@ -329,8 +329,6 @@ def write_stdout(text, utf8=False):
     Not ``sys.stdout.write``: a large write the reader stops reading part-way is cut short
     silently there (the buffered writer keeps the partial count and drops the error), and the
     command would exit 0 with its output truncated."""
-    from .errors import OutputError
-
     if sys.stdout is None:  # started with stdout closed (>&-)
         raise OutputError("cannot write to stdout: it is closed", "give it a file or a pipe (e.g. > out.txt)")
     try:

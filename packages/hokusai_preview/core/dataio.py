@@ -30,7 +30,7 @@ import os
 import re
 import zlib
 
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, shorten
 from .records import limited_lines
 
 EXTENSIONS = {
@@ -492,21 +492,21 @@ class BatchReader:
             first = self._first_text_line()
             if ragged.group(1) == "1" and first.lstrip().startswith(("#", "//", "--")):
                 hint = "its first line (%s) was taken as the header and looks like a comment: remove the lines " \
-                       "above the header" % _short(first, 40)
+                       "above the header" % shorten(first)
             elif re.match(r"sep=", first):
                 hint = "its first line (%s) was taken as the header and looks like Excel's delimiter line: " \
-                       "remove it, or give --format" % _short(first, 40)
+                       "remove it, or give --format" % shorten(first)
             line = self._line_of(row)
             fields = int(ragged.group(2))
             if ragged.group(1) == "1" and fields > 2 and "looks like" not in hint and first.strip():
                 # a one-field first line, then rows of many: a title above the table ("Credit export Q1")
                 hint = "its first line (%s) was taken as the header and looks like a title line: remove the " \
-                       "lines above the real header" % _short(first, 40)
+                       "lines above the real header" % shorten(first)
             if not row.strip():
                 hint = "remove that line, which holds only spaces or tabs"
             return bad(self.label, "has a row with %d field%s where the header has %s (%s%s)" % (
                 fields, "" if fields == 1 else "s", ragged.group(1), "line %d: " % line if line else "",
-                repr(row.strip("\r\n")) if not row.strip() else _short(row, 60)), hint)
+                repr(row.strip("\r\n")) if not row.strip() else shorten(row, 60)), hint)
         if "invalid UTF8" in text:
             column = re.search(r"column #(\d+)", text)
             where = " (in column %r)" % names[int(column.group(1))] if column and int(column.group(1)) < len(
@@ -1251,11 +1251,6 @@ def check_names(label, names):
 def _first_line(exc):
     text = str(exc).strip()
     return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
-
-
-def _short(text, limit=40):
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # --- sources that are not regular files -------------------------------------------------------

@@ -113,6 +113,18 @@ def error_record(source, error, message=None, exit_code=None, stage=None):
     return {"record": "error", "source_path": source, "error": record}
 
 
+def shorten(text, most=40, middle=False, mark="...", one_line=True):
+    """``text`` cut to at most ``most`` characters plus ``mark`` for a message or a picture: at
+    the end, or with ``middle`` in the middle (paths and file names that differ only at the end,
+    v1.csv and v2.csv, stay apart). ``one_line``: runs of white space (newlines too) first become
+    one space; off for a path, which is named as it is."""
+    text = " ".join(str(text).split()) if one_line else str(text)
+    if len(text) <= most:
+        return text
+    tail = most * 2 // 5 if middle else 0
+    return text[:most - tail] + mark + text[len(text) - tail:]
+
+
 def name_list(names, limit=12, quote=repr):
     """``'a', 'b' and 3 more``: names quoted for a message (``quote=str``: as they are), at most
     ``limit`` of them."""

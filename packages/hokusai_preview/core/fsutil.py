@@ -21,7 +21,7 @@ import stat
 import sys
 import tempfile
 
-from .errors import OutputError, UsageError
+from .errors import OutputError, UsageError, shorten
 
 CHUNK = 1 << 20
 
@@ -180,13 +180,8 @@ def check_writable_place(path):
     for name in os.path.abspath(path)[len(place):].split(os.sep):
         if len(os.fsencode(name)) > longest:
             raise OutputError("cannot write %s: a name in it is %d bytes long, more than the %d this file system "
-                              "allows" % (_short(path), len(os.fsencode(name)), longest), "choose a shorter name")
-
-
-def _short(path, most=80):
-    """``path`` for a one-line message: a very long one cut in the middle."""
-    text = str(path)
-    return text if len(text) <= most else text[:most // 2 - 2] + "..." + text[-(most // 2 - 1):]
+                              "allows" % (shorten(path, 77, middle=True, one_line=False), len(os.fsencode(name)),
+                                          longest), "choose a shorter name")
 
 
 # An open file named by descriptor: /proc/self and /proc/thread-self resolve to the pid (below);

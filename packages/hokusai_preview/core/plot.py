@@ -19,7 +19,7 @@ import os
 import warnings
 
 from .deltaone import THRESHOLD_PP
-from .errors import UsageError
+from .errors import UsageError, shorten
 from .report import interval_text, percent, points, signed, thousands
 from .summary import (
     baselines,
@@ -172,7 +172,7 @@ def _figure(plt, rows):
         topics = [warning_topic(w) for w in r.get("warnings") or []]
         detail = rows_text(r, unit=True) + (" · baseline " + r["baseline_model_id"] if by_baseline else "") + (
             " · " + _topics(topics) if topics else "")
-        _label(ax, y, number[id(r)], r["contribution"], _clip(detail, 56, end=True), INK, AMBER if topics else GREY)
+        _label(ax, y, number[id(r)], r["contribution"], shorten(detail, 55, mark="…"), INK, AMBER if topics else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
         ax.annotate("delta_one %s" % signed(r["delta_one_score"], 4), (1.02, y), xycoords=("axes fraction", "data"),
@@ -295,7 +295,8 @@ def _label(ax, y, number, name, detail, color, detail_color=GREY):
     """The contribution's row number in the table and name and, under them, its rows and
     warnings or its failure. (The number tells apart names that clip to the same text.)"""
     at = {"xycoords": ("axes fraction", "data"), "ha": "right"}
-    ax.annotate("%d  %s" % (number, _plain(_clip(name, 34))), (-0.02, y), va="bottom", fontsize=9.5, color=color,
+    shown = shorten(name, 33, middle=True, mark="…")
+    ax.annotate("%d  %s" % (number, _plain(shown)), (-0.02, y), va="bottom", fontsize=9.5, color=color,
                 fontweight="bold", **at)
     ax.annotate(_plain(detail), (-0.02, y), va="top", fontsize=8, color=detail_color, **at)
 
@@ -390,13 +391,3 @@ def _shorten(text, renderer, limit):
 def _plain(text):
     """Text drawn as it is: a "$" would start mathtext (and a lone one in a name break the drawing)."""
     return str(text).replace("$", r"\$")
-
-
-def _clip(text, most, end=False):
-    """At most ``most`` characters, cut in the middle (names that differ only at the end, v1.csv and
-    v2.csv, stay apart) or, with ``end``, at the end."""
-    text = " ".join(str(text).split())
-    if len(text) <= most:
-        return text
-    tail = 0 if end else (most - 1) * 2 // 5
-    return text[:most - 1 - tail] + "…" + text[len(text) - tail:]
