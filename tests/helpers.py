@@ -12,6 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMAS = os.path.join(ROOT, "schemas")
 DATASETS = os.path.join(ROOT, "datasets")
 EXAMPLES = os.path.join(ROOT, "examples")
+BIN = os.path.dirname(os.path.abspath(sys.executable))  # the environment's bin: the hp-* commands beside its python
 
 
 class Result:
@@ -62,6 +63,36 @@ def run(command, *argv, stdin=b""):
         sys.stderr.flush()
         stdout, stderr = out.getvalue(), err.getvalue()
     return Result(code, stdout.decode("utf-8"), stderr.decode("utf-8"))
+
+
+def cache_files(cache_dir=None):
+    """Files in a cache (``HP_CACHE_DIR`` by default: the test's own, empty at its start) but its
+    lock files, kept by design (a run may be waiting on one): any entry, staged build or spooled
+    input left behind shows."""
+    root = str(cache_dir or os.environ["HP_CACHE_DIR"])
+    found = []
+    for directory, dirs, names in os.walk(root):
+        if directory == root:
+            dirs[:] = [d for d in dirs if d != ".locks"]
+        found.extend(os.path.join(directory, n) for n in names)
+    return found
+
+
+def refused(result, code, *words, command=None, cache_dir=None):
+    """The error line of a ``result`` refused as every command must refuse: exit ``code``,
+    nothing on stdout, exactly one line on stderr (``<command>: error: ...`` naming ``words``),
+    no traceback, and nothing left in the cache (``cache_dir``, default ``HP_CACHE_DIR``;
+    ``False``: not checked, for a cache that held entries before)."""
+    assert result.code == code, result
+    assert result.stdout == "", result
+    assert len(result.err_lines) == 1 and "Traceback" not in result.stderr, result
+    line = result.err_lines[0]
+    assert ": error: " in line and (command is None or line.startswith(command + ": error: ")), line
+    for word in words:
+        assert word in line, line
+    if cache_dir is not False:
+        assert cache_files(cache_dir) == []
+    return line
 
 
 def pipe(*steps, stdin=b""):

@@ -49,6 +49,14 @@ validate(json.load(open(sys.argv[2])), "delta-output")' "$ROOT/tests" "$1"
   done
 }
 
+@test "a driver copied away from its stages says how to install them: one line, status 1" {
+  cp "$ROOT/bin/hokusai-preview" "$BATS_TEST_TMPDIR/hokusai-preview"
+  run --separate-stderr env PATH=/usr/bin:/bin "$BATS_TEST_TMPDIR/hokusai-preview" --data-path "$EXAMPLE"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ "$stderr" = "hokusai-preview: error: the hp-* commands are not installed; run 'make install' and put .venv/bin on PATH" ]
+}
+
 @test "--format reads a file whose name says nothing, and a bad one is refused before any stage" {
   cp "$ROOT/examples/hpc_jobs_500.json" "$BATS_TEST_TMPDIR/export"
   run hokusai-preview --data-path "$BATS_TEST_TMPDIR/export" --format json --output-format json

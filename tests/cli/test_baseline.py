@@ -1,10 +1,11 @@
 """hp-baseline's refusals: one line, exit 3, no bundle left behind."""
 
+import json
 import os
 
 import pytest
 
-from helpers import DATASETS, EXAMPLES, run
+from helpers import DATASETS, EXAMPLES, refused, run
 
 HEADER_ONLY = "protocol,compounds,input_fields,iterations,num_pending,hour,day,label\n"
 
@@ -146,32 +147,27 @@ def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path
     os.symlink(str(bundle / "mytrain.csv"), str(tmp_path / "train.csv"))  # real paths are compared
     bench = ("--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
     for train in (bundle / "mytrain.csv", tmp_path / "train.csv"):
-        refused = run("hp-baseline", "--train-data", str(train), *bench, "--output", str(bundle), "--force")
-        assert refused.code == 2 and refused.stdout == ""
-        assert refused.err_lines == ["hp-baseline: error: --train-data %s is inside --output %s, which hp-baseline "
-                                     "replaces; move it out of that folder or choose another --output"
-                                     % (train, bundle)]
+        line = refused(run("hp-baseline", "--train-data", str(train), *bench, "--output", str(bundle), "--force"), 2)
+        assert line == ("hp-baseline: error: --train-data %s is inside --output %s, which hp-baseline replaces; move "
+                        "it out of that folder or choose another --output" % (train, bundle))
     table = tmp_path / "table.csv"
     shutil.copy(EXAMPLES + "/hpc_jobs_1000.csv", str(table))
-    refused = run("hp-baseline", "--train-data", str(table), *bench, "--output", str(table))
-    assert refused.err_lines == ["hp-baseline: error: --output %s is the --train-data table itself; give --output "
-                                 "the name of a new directory for the bundle" % table]
-    refused = run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
-                  str(bundle / "benchmark.parquet"), "--output", str(bundle), "--force")
-    assert refused.code == 2 and "error: --benchmark-data %s is inside --output" % (bundle / "benchmark.parquet") \
-        in refused.stderr
+    line = refused(run("hp-baseline", "--train-data", str(table), *bench, "--output", str(table)), 2)
+    assert line == ("hp-baseline: error: --output %s is the --train-data table itself; give --output the name of a "
+                    "new directory for the bundle" % table)
+    refused(run("hp-baseline", "--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data",
+                str(bundle / "benchmark.parquet"), "--output", str(bundle), "--force"), 2,
+            "error: --benchmark-data %s is inside --output" % (bundle / "benchmark.parquet"))
 
-    refused = run("hp-baseline", *TABLES, "--output", str(bundle), "--force")
-    assert refused.code == 7 and refused.stdout == ""
-    assert refused.err_lines == ["hp-baseline: error: %s holds NOTES.md and 1 more, which are not the bundle's, so it "
-                                 "is not replaced, even with --force; move them elsewhere, or choose another --output"
-                                 % bundle]
+    line = refused(run("hp-baseline", *TABLES, "--output", str(bundle), "--force"), 7)
+    assert line == ("hp-baseline: error: %s holds NOTES.md and 1 more, which are not the bundle's, so it is not "
+                    "replaced, even with --force; move them elsewhere, or choose another --output" % bundle)
     os.unlink(str(bundle / "mytrain.csv"))
     (bundle / "old").mkdir()  # an empty folder is something else too
     (bundle / "NOTES.md").unlink()
-    refused = run("hp-baseline", *TABLES, "--output", str(bundle), "--force")
-    assert refused.err_lines == ["hp-baseline: error: %s holds old/, which is not the bundle's, so it is not "
-                                 "replaced, even with --force; move it elsewhere, or choose another --output" % bundle]
+    line = refused(run("hp-baseline", *TABLES, "--output", str(bundle), "--force"), 7)
+    assert line == ("hp-baseline: error: %s holds old/, which is not the bundle's, so it is not replaced, even with "
+                    "--force; move it elsewhere, or choose another --output" % bundle)
     assert sorted(os.listdir(str(bundle))) == sorted(own + ["old"])
     (bundle / "old").rmdir()
     assert run("hp-baseline", *TABLES, "--output", str(bundle), "--force", "--jobs", "1").code == 0
@@ -399,10 +395,29 @@ def test_counts_of_one_are_singular(tmp_path):
     assert "RandomForestClassifier on 1,000 base rows, accuracy " in result.stderr
     frame.loc[5, "label"] = None
     frame.to_csv(str(tmp_path / "unlabelled.csv"), index=False)
-    refused = run("hp-baseline", "--train-data", str(tmp_path / "unlabelled.csv"), "--benchmark-data",
-                  str(tmp_path / "one.csv"), "--output", str(tmp_path / "c"))
-    assert refused.err_lines == ["hp-baseline: error: training table %s has 1 row without a label; fill in or "
-                                 "remove it" % (tmp_path / "unlabelled.csv")]
+    line = refused(run("hp-baseline", "--train-data", str(tmp_path / "unlabelled.csv"), "--benchmark-data",
+                       str(tmp_path / "one.csv"), "--output", str(tmp_path / "c")), 3)
+    assert line == "hp-baseline: error: training table %s has 1 row without a label; fill in or remove it" % (
+        tmp_path / "unlabelled.csv")
+
+
+def test_a_binary_labels_positive_class_is_the_rarer_unless_given(tmp_path):
+    """Binary precision, recall and F1 are about the positive class: by default the one a model
+    is usually asked to find, the rarer."""
+    tables = [tmp_path / "base.csv", tmp_path / "bench.csv"]
+    for start, table in zip((0, 60), tables):  # 'yes' in a quarter of the rows
+        table.write_text("x,label\n" + "".join("%d,%s\n" % (i, "yes" if i % 4 == 0 else "no")
+                                               for i in range(start, start + 60)), encoding="utf-8")
+    for given, expected in ((), "yes"), (("--positive-class", "no"), "no"):
+        output = tmp_path / ("bundle" + "".join(given))
+        built = run("hp-baseline", "--train-data", tables[0], "--benchmark-data", tables[1], "--output", output,
+                    *given)
+        assert built.code == 0, built
+        with open(str(output / "manifest.json"), encoding="utf-8") as handle:
+            assert json.load(handle)["positive_class"] == expected
+    line = refused(run("hp-baseline", "--train-data", tables[0], "--benchmark-data", tables[1], "--output",
+                       tmp_path / "c", "--positive-class", "maybe"), 2)
+    assert line.startswith("hp-baseline: error: --positive-class 'maybe' is not one of the classes")
 
 
 def test_a_positive_class_is_for_two_classes_only(tmp_path):

@@ -16,14 +16,13 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers import EXAMPLES, ROOT, run, validate, without_override
+from helpers import BIN, EXAMPLES, ROOT, Result, refused, run, validate, without_override
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "corpus"))
 import make_corpus  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "corpus")
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
-BIN = os.path.join(ROOT, ".venv", "bin")
 BAD_DATA = 3
 
 # name -> (exit status, what the message must say). Bundle "hpc" unless REFUSED_BUNDLE says otherwise.
@@ -221,28 +220,14 @@ def corpus_input(name, tmp_path):
         yield os.path.join(CORPUS, "refused", name)
 
 
-def cache_files(cache_dir):
-    """Files in the cache besides lock files (held only while a run computes)."""
-    found = []
-    for directory, dirs, files in os.walk(str(cache_dir)):
-        dirs[:] = [d for d in dirs if d != ".locks"]
-        found.extend(os.path.join(directory, f) for f in files)
-    return found
-
-
-def assert_refused(code, stdout, stderr, path, expected, cache_dir):
+def assert_refused(result, path, expected, cache_dir):
+    """Refused as every command refuses (helpers.refused), by hp-load (also when the driver ran
+    it), naming the file, what is wrong and what to do."""
     status, fragment = expected
-    assert code == status, stderr
-    assert stdout == ""
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    line = lines[0]
+    line = refused(result, status, fragment, command="hp-load", cache_dir=cache_dir)
     assert line.startswith("hp-load: error: %s: " % path), line
-    assert fragment in line, line
     what, _, todo = line.partition("; ")
     assert todo and what, "the line must say what is wrong; what to do: %s" % line
-    assert "Traceback" not in stderr
-    assert cache_files(cache_dir) == []
 
 
 def env_with(cache_dir):
@@ -259,10 +244,10 @@ def test_refused_by_hp_load(name, tmp_path, bundles, cache_dir):
             done = subprocess.run(without_override() + [os.path.join(BIN, "hp-load"), path, "--baseline-model",
                                                          bundle], capture_output=True, text=True,
                                   env=env_with(cache_dir))
-            assert_refused(done.returncode, done.stdout, done.stderr, path, REFUSED[name], cache_dir)
+            assert_refused(Result(done.returncode, done.stdout, done.stderr), path, REFUSED[name], cache_dir)
             return
         result = run("hp-load", path, "--baseline-model", bundle)
-        assert_refused(result.code, result.stdout, result.stderr, path, REFUSED[name], cache_dir)
+        assert_refused(result, path, REFUSED[name], cache_dir)
         with_verbose = run("hp-load", path, "--baseline-model", bundle, "--verbose")
         assert with_verbose.code == result.code
         assert with_verbose.stderr.splitlines()[-1] == result.stderr.splitlines()[0]
@@ -279,7 +264,7 @@ def test_refused_by_the_driver(name, tmp_path, bundles, cache_dir):
         done = subprocess.run(prefix + [DRIVER, "--data-path", path, "--baseline-model", bundle, "--output-format",
                                         "json", "--output-file", output],
                               capture_output=True, text=True, env=env_with(cache_dir), cwd=workdir)
-        assert_refused(done.returncode, done.stdout, done.stderr, path, REFUSED[name], cache_dir)
+        assert_refused(Result(done.returncode, done.stdout, done.stderr), path, REFUSED[name], cache_dir)
         assert not os.path.exists(output)
         assert os.listdir(workdir) == []  # no temporary file left either
 
@@ -324,19 +309,13 @@ def test_accepted_inputs_go_through_the_driver(tmp_path, bundles):
     (["--format", "parquet"], 3, "utf8_bom.csv: is text by its content, not Parquet as --format says; leave "
                                  "--format out (the format is detected) or give the right one"),
 ])
-def test_other_exit_statuses(argv, status, fragment, cache_dir):
-    result = run("hp-load", os.path.join(CORPUS, "accepted", "utf8_bom.csv"), *argv)
-    assert result.code == status
-    assert result.stdout == ""
-    assert len(result.err_lines) == 1 and fragment in result.stderr, result
-    assert cache_files(cache_dir) == []
+def test_other_exit_statuses(argv, status, fragment):
+    refused(run("hp-load", os.path.join(CORPUS, "accepted", "utf8_bom.csv"), *argv), status, fragment)
 
 
-def test_a_parquet_file_forced_to_be_read_as_text_is_named_as_parquet(cache_dir):
-    result = run("hp-load", "--format", "csv", os.path.join(EXAMPLES, "hpc_jobs_700.parquet"))
-    assert result.code == 3 and result.stdout == "" and len(result.err_lines) == 1, result
-    assert "hpc_jobs_700.parquet: is Parquet by its content, not CSV as --format says" in result.stderr
-    assert cache_files(cache_dir) == []
+def test_a_parquet_file_forced_to_be_read_as_text_is_named_as_parquet():
+    refused(run("hp-load", "--format", "csv", os.path.join(EXAMPLES, "hpc_jobs_700.parquet")), 3,
+            "hpc_jobs_700.parquet: is Parquet by its content, not CSV as --format says")
 
 
 def test_the_readme_counts_the_corpus():

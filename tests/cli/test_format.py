@@ -10,12 +10,11 @@ import sys
 import pytest
 
 from format_outputs import error_record, example_output
-from helpers import ROOT, run
+from helpers import BIN, run, validate
 from hokusai_preview.core.records import SECTION_FIELDS
 from hokusai_preview.core.summary import render, row_of
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
-BIN = os.path.join(ROOT, ".venv", "bin")
 
 
 @pytest.fixture
@@ -91,6 +90,16 @@ def test_a_saved_output_reads_alike_from_its_file_and_from_stdin(results):
     assert broken.code == 2 and broken.stdout == ""
     assert broken.err_lines == ["hp-format: error: line 1 of <stdin> is not a JSON record; feed hp-format the "
                                 "output of hp-delta"]
+
+
+def test_jsonl_is_the_json_document_on_one_line(results):
+    """For piping into tools that read one document per line (jq -c, a log)."""
+    as_json = run("hp-format", "--output-format", "json", results[0])
+    as_jsonl = run("hp-format", "--output-format", "jsonl", results[0])
+    assert as_json.code == as_jsonl.code == 0, (as_json, as_jsonl)
+    assert as_jsonl.stdout.count("\n") == 1 and as_jsonl.stdout.endswith("}\n")
+    assert json.loads(as_jsonl.stdout) == json.loads(as_json.stdout)
+    validate(json.loads(as_jsonl.stdout), "delta-output")
 
 
 def test_summary_to_a_file(results, tmp_path):
@@ -363,10 +372,9 @@ def test_a_stdout_that_cannot_take_the_table_leaves_no_picture(results, tmp_path
     import shlex
     import subprocess
 
-    from helpers import ROOT
 
     picture = tmp_path / "p.png"
-    command = "%s --summary --plot %s %s %s" % (os.path.join(ROOT, ".venv", "bin", "hp-format"), picture,
+    command = "%s --summary --plot %s %s %s" % (os.path.join(BIN, "hp-format"), picture,
                                                 " ".join(shlex.quote(str(r)) for r in results), where)
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
     assert done.returncode == 7 and len(done.stderr.splitlines()) == 1, done.stderr

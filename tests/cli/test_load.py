@@ -6,14 +6,13 @@ import hashlib
 import json
 import os
 import shutil
-import time
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import EXAMPLES, run, validate
+from helpers import BIN, EXAMPLES, refused, run, validate
 
 EXAMPLE = os.path.join(EXAMPLES, "hpc_jobs_1000.csv")
 ROWS = 200
@@ -242,8 +241,7 @@ def test_a_renamed_column_is_pointed_at(renamed, hint, tmp_path):
     lines = open(EXAMPLE).read().split("\n", 1)
     path = tmp_path / "renamed.csv"
     path.write_text(",".join(new if c == old else c for c in lines[0].split(",")) + "\n" + lines[1])
-    result = run("hp-load", str(path))
-    assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
+    assert refused(run("hp-load", str(path)), 3) == "hp-load: error: %s: %s" % (path, hint)
 
 
 @pytest.mark.parametrize("header, hint", [
@@ -270,8 +268,7 @@ def test_names_that_differ_only_in_case_or_spaces_are_refused_with_the_renames(h
     frame.columns = names
     path = tmp_path / "cased.csv"
     frame.to_csv(path, index=False)
-    result = run("hp-load", str(path))
-    assert (result.code, result.err_lines) == (3, ["hp-load: error: %s: %s" % (path, hint)])
+    assert refused(run("hp-load", str(path)), 3) == "hp-load: error: %s: %s" % (path, hint)
 
 
 def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_values_have_them_too(tmp_path):
@@ -280,11 +277,9 @@ def test_leading_spaces_in_names_are_blamed_on_the_delimiter_only_when_the_value
     spaced.write_text("\n".join(line.replace(",", ", ") for line in good) + "\n")
     names_only = tmp_path / "names_only.csv"
     names_only.write_text("\n".join([good[0].replace(",", ", ")] + good[1:]) + "\n")
-    result = run("hp-load", str(spaced))
-    assert result.code == 3 and "separate the fields with the delimiter alone" in result.stderr, result
-    result = run("hp-load", str(names_only))
-    assert result.code == 3 and "separate the fields" not in result.stderr, result
-    assert "rename ' compounds' \u2192 'compounds'" in result.stderr
+    refused(run("hp-load", str(spaced)), 3, "separate the fields with the delimiter alone")
+    line = refused(run("hp-load", str(names_only)), 3, "rename ' compounds' \u2192 'compounds'")
+    assert "separate the fields" not in line
 
 
 @pytest.mark.parametrize("value, hint", [
@@ -321,9 +316,8 @@ def test_a_number_with_a_currency_sign_is_refused_with_the_hint(tmp_path):
     frame["hour"] = frame["hour"].astype(str)
     frame.loc[3, "hour"] = "$857.00"
     frame.to_csv(tmp_path / "dollars.csv", index=False)
-    result = run("hp-load", str(tmp_path / "dollars.csv"))
-    assert (result.code, len(result.err_lines)) == (3, 1), result
-    assert result.err_lines[0].endswith("column 'hour' should hold numbers but has '$857.00' (data row 4); strip the "
+    line = refused(run("hp-load", str(tmp_path / "dollars.csv")), 3)
+    assert line.endswith("column 'hour' should hold numbers but has '$857.00' (data row 4); strip the "
                                         "currency sign '$' (857.00)")
 
 
@@ -464,9 +458,8 @@ def test_real_duplicate_names_beside_an_empty_header_cell_are_still_refused(tmp_
     bundle, rest = bundles("hpc")
     path = tmp_path / "dup.csv"
     rest.head(10).assign(hour2=1).rename(columns={"hour2": "hour"}).to_csv(path)
-    result = run("hp-load", path, "--baseline-model", bundle)
-    assert result.code == 3 and len(result.err_lines) == 1, result
-    assert "has two columns named 'hour'; give every column a unique name" in result.stderr
+    refused(run("hp-load", path, "--baseline-model", bundle), 3,
+            "has two columns named 'hour'; give every column a unique name")
 
 
 def test_hash_in_small_batches_equals_pandas_reading_the_whole_file(tmp_path, bundles):
@@ -706,12 +699,11 @@ def test_a_ragged_row_that_is_not_utf8_still_gives_one_line(tmp_path, bundles):
     """pyarrow cannot hand such a row to Python; the message must still be the only line."""
     import subprocess
 
-    from helpers import ROOT
 
     bundle, rest = bundles("hpc")
     path = tmp_path / "ragged_latin.csv"
     path.write_bytes(pd.concat([rest] * 15).to_csv(index=False).encode() + "Mi\u00e9,F\n".encode("latin-1"))
-    done = subprocess.run([os.path.join(ROOT, ".venv", "bin", "hp-load"), str(path), "--baseline-model", bundle],
+    done = subprocess.run([os.path.join(BIN, "hp-load"), str(path), "--baseline-model", bundle],
                           capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
@@ -732,11 +724,10 @@ def test_dash_with_a_terminal_on_stdin_is_refused_not_waited_on(command, tmp_pat
     # Nobody types a table: waiting for one would look like a hang.
     import pty
     import subprocess
-    import sys
 
     leader, follower = pty.openpty()
     try:
-        done = subprocess.run([os.path.join(os.path.dirname(sys.executable), command), "--data-path", "-"],
+        done = subprocess.run([os.path.join(BIN, command), "--data-path", "-"],
                               stdin=follower, capture_output=True, text=True, timeout=120,
                               env=dict(os.environ, HP_CACHE_DIR=str(tmp_path / "cache")))
     finally:
@@ -751,11 +742,10 @@ def test_data_for_another_baseline_is_named_so_before_its_label_is_looked_for(tm
     # Its label has another name too: "no label column" would send the user the wrong way.
     path = tmp_path / "reviews.csv"
     path.write_text("review,product,rating\nwould buy again,B00X,5\n", encoding="utf-8")
-    result = run("hp-load", "--data-path", path)
-    assert result.code == 3 and result.stdout == ""
-    assert result.err_lines == ["hp-load: error: %s: matches none of the baseline's 7 feature columns ('protocol', "
-                                "'compounds', 'input_fields', 'iterations', 'num_pending', 'hour', 'day'); use a "
-                                "baseline built for this data (--baseline-model) or rename the columns" % path]
+    line = refused(run("hp-load", "--data-path", path), 3)
+    assert line == ("hp-load: error: %s: matches none of the baseline's 7 feature columns ('protocol', 'compounds', "
+                    "'input_fields', 'iterations', 'num_pending', 'hour', 'day'); use a baseline built for this data "
+                    "(--baseline-model) or rename the columns" % path)
 
 
 @pytest.mark.parametrize("stdin", [False, True])
@@ -766,10 +756,9 @@ def test_a_stages_record_given_as_data_is_named_for_what_it_is(tmp_path, stdin):
     path = tmp_path / "load.jsonl"
     path.write_text(loaded.stdout, encoding="utf-8")
     result = run("hp-load", "-", stdin=loaded.stdout) if stdin else run("hp-load", path)
-    assert result.code == 2 and result.stdout == ""
-    assert result.err_lines == ["hp-load: error: %s is a load record (written by hp-load), not contributed data; give "
-                                "hp-load the data file, and the record to hp-check (or hp-sample)"
-                                % ("<stdin>" if stdin else path)]
+    line = refused(result, 2, cache_dir=False)
+    assert line == ("hp-load: error: %s is a load record (written by hp-load), not contributed data; give hp-load "
+                    "the data file, and the record to hp-check (or hp-sample)" % ("<stdin>" if stdin else path))
 
 
 @pytest.mark.parametrize("content, line", [
@@ -782,9 +771,7 @@ def test_a_stages_record_given_as_data_is_named_for_what_it_is(tmp_path, stdin):
 def test_text_named_parquet_that_fails_says_what_its_name_promised(tmp_path, monkeypatch, content, line):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "garbage.parquet").write_bytes(content)
-    result = run("hp-load", "garbage.parquet")
-    assert (result.code, result.stdout) == (3, "")
-    assert result.err_lines == ["hp-load: error: " + line]
+    assert refused(run("hp-load", "garbage.parquet"), 3) == "hp-load: error: " + line
 
 
 def test_labels_that_differ_from_the_classes_only_in_case_are_named_so(tmp_path):
@@ -793,12 +780,10 @@ def test_labels_that_differ_from_the_classes_only_in_case_are_named_so(tmp_path)
         header, *rows = handle.read().splitlines()
     path.write_text("\n".join([header] + [r[:r.rindex(",") + 1] + r[r.rindex(",") + 1:].lower() for r in rows]) + "\n",
                     encoding="utf-8")
-    result = run("hp-load", path)
-    assert (result.code, result.stdout) == (3, "")
-    assert result.err_lines == ["hp-load: error: %s: none of its labels ('f', 'l', 'm', 'vf') is a class of the "
-                                "baseline ('F', 'L', 'M', 'VF'); its labels differ from the baseline's classes only "
-                                "in letter case or spaces: write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'"
-                                % path]
+    line = refused(run("hp-load", path), 3)
+    assert line == ("hp-load: error: %s: none of its labels ('f', 'l', 'm', 'vf') is a class of the baseline ('F', "
+                    "'L', 'M', 'VF'); its labels differ from the baseline's classes only in letter case or spaces: "
+                    "write 'f' as 'F', 'l' as 'L', 'm' as 'M', 'vf' as 'VF'" % path)
 
 
 def test_a_file_written_to_while_it_is_read_is_refused_and_not_cached(tmp_path, monkeypatch, cache_dir, bundles):
@@ -858,26 +843,60 @@ def test_a_record_is_refused_once_its_bundle_changed(tmp_path, bundles, cache_di
                                "pipeline again from hp-load" % (stage, bundle)]
 
 
-def test_a_huge_binary_file_is_refused_before_it_is_hashed(tmp_path, cache_dir):
+def test_a_huge_binary_file_is_refused_before_it_is_hashed(tmp_path, monkeypatch):
+    """Hashing first took seconds per GB before the refusal."""
+    from hokusai_preview.core import fsutil
+
+    hashed, sha256_file = [], fsutil.sha256_file
+    monkeypatch.setattr(fsutil, "sha256_file", lambda path, *a, **k: hashed.append(str(path)) or sha256_file(
+        path, *a, **k))
+    assert run("hp-load", EXAMPLE).code == 0 and EXAMPLE in hashed  # what is hashed is seen
     path = tmp_path / "zeros.csv"
     with open(str(path), "wb") as handle:
         handle.truncate(2 << 30)  # sparse: 2 GB of zeros that take no disk
-    started = time.monotonic()
-    result = run("hp-load", str(path))
-    assert result.code == 3 and "is binary content" in result.stderr, result
-    assert time.monotonic() - started < 5  # hashing it first took seconds per GB
+    refused(run("hp-load", str(path)), 3, "is binary content", cache_dir=False)
+    assert str(path) not in hashed
 
 
 def test_control_characters_in_a_file_name_are_escaped_in_messages(tmp_path, cache_dir):
     bad_name = tmp_path / "bad\x1b[31mred.csv"
     bad_name.write_bytes(b"\x00" * 100)
-    result = run("hp-load", str(bad_name))
-    assert result.code == 3 and "\x1b" not in result.stderr and "bad\\x1b[31mred.csv: is binary" in result.stderr
+    line = refused(run("hp-load", str(bad_name)), 3, "bad\\x1b[31mred.csv: is binary")
+    assert "\x1b" not in line
     good = tmp_path / "good\nname.csv"
     shutil.copy(EXAMPLE, str(good))
     result = run("hp-load", str(good))
     assert result.code == 0, result
     assert len(result.err_lines) == 1 and "good\\nname.csv: 1,000 rows" in result.stderr, result
+
+
+def test_each_file_named_gets_its_record_and_a_refused_one_keeps_those_before(tmp_path, cache_dir):
+    first, second = EXAMPLES + "/hpc_jobs_500.json", EXAMPLES + "/hpc_jobs_700.parquet"
+    both = run("hp-load", first, second)
+    assert both.code == 0, both
+    assert [r["contribution"]["source_path"] for r in both.records] == [first, second]
+    for record, alone in zip(both.records, (run("hp-load", first), run("hp-load", second))):
+        validate(record, "load")
+        assert record["contribution"]["data_manifest"] == alone.records[0]["contribution"]["data_manifest"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    fresh = tmp_path / "fresh-cache"
+    result = run("hp-load", "--cache-dir", fresh, first, empty, second)
+    assert (result.code, result.stdout) == (3, ""), result  # a failure writes nothing on stdout
+    assert result.err_lines[-1].startswith("hp-load: error: %s: " % empty)
+    # The entry of the file read before is complete and kept; the file after the refused one was not read.
+    again = run("hp-load", "--cache-dir", fresh, first, second)
+    assert again.code == 0 and [r["cache"]["load"] for r in again.records] == ["hit", "miss"], again
+
+
+def test_hp_baseline_names_the_default_bundle(tmp_path, bundles, monkeypatch):
+    bundle, _ = bundles("churn")
+    monkeypatch.setenv("HP_BASELINE", bundle)
+    result = run("hp-load", EXAMPLES + "/hpc_jobs_500.json")  # hpc data against the churn bundle
+    refused(result, 3, "matches none of the baseline's", cache_dir=False)
+    monkeypatch.setenv("HP_BASELINE", bundles("hpc")[0])
+    (record,) = run("hp-load", EXAMPLES + "/hpc_jobs_500.json").records
+    assert record["baseline"]["path"] == bundles("hpc")[0]
 
 
 def test_a_baseline_of_one_feature_is_said_to_have_one_feature_column(tmp_path):
@@ -889,10 +908,8 @@ def test_a_baseline_of_one_feature_is_said_to_have_one_feature_column(tmp_path):
     assert built.code == 0, built
     data = tmp_path / "other.csv"
     data.write_text("y,label\n1,a\n", encoding="utf-8")
-    result = run("hp-load", "--data-path", data, "--baseline-model", tmp_path / "b")
-    assert result.code == 3
-    assert result.err_lines[0].startswith("hp-load: error: %s: matches none of the baseline's 1 feature column ('x')"
-                                          % data)
+    line = refused(run("hp-load", "--data-path", data, "--baseline-model", tmp_path / "b"), 3)
+    assert line.startswith("hp-load: error: %s: matches none of the baseline's 1 feature column ('x')" % data)
 
 
 def test_a_delimiter_forced_by_format_that_the_file_lacks_says_so(cache_dir):

@@ -13,9 +13,7 @@ import sys
 
 import pandas as pd
 
-from helpers import DATASETS, EXAMPLES, ROOT, validate
-
-BIN = os.path.dirname(sys.executable)  # the venv's bin: hp-* are installed beside its python
+from helpers import BIN, DATASETS, EXAMPLES, ROOT, validate
 
 GUARD = '''\
 import os

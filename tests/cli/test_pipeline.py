@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from helpers import EXAMPLES, numbers, pipe, preview, run, validate
+from helpers import BIN, EXAMPLES, numbers, pipe, preview, run, validate
 
 EXAMPLE_FILES = ["hpc_jobs_1000.csv", "hpc_jobs_500.json", "hpc_jobs_700.parquet"]
 
@@ -35,7 +35,7 @@ def test_the_schemas_validate_offline_with_the_installed_validator(example_csv, 
 
     bundle, _ = bundles("hpc")
     output = json.loads(preview(example_csv, bundle=bundle)[-1].stdout)
-    command = [os.path.join(ROOT, ".venv", "bin", "jsonschema"), "--base-uri",
+    command = [os.path.join(BIN, "jsonschema"), "--base-uri",
                "file://%s/" % os.path.join(ROOT, "schemas"), "-i", str(tmp_path / "result.json"),
                os.path.join(ROOT, "schemas", "delta-output.schema.json")]
     for confidence, code in ((output["preview_metadata"]["estimation_confidence"], 0), (7, 1)):
@@ -152,6 +152,6 @@ def test_time_elapsed_counts_from_the_drivers_start(example_csv, bundles, monkey
         (record,) = run("hp-delta", stdin=evaluated).records
         elapsed = record["output"]["preview_metadata"]["time_elapsed"]
         if ours:
-            assert 100 <= elapsed < 110
+            assert 100 <= elapsed <= time.time() - started + 0.001  # rounded to thousandths
         else:  # unset, in the future, or not a time: the stages' own times
             assert elapsed == pytest.approx(sum(record["timings"].values()), abs=0.002)

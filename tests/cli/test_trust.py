@@ -9,29 +9,7 @@ import pandas as pd
 import pytest
 
 import hostile_bundles as hb
-from helpers import EXAMPLES, ROOT, Result, pipe, run, validate
-
-
-def files_under(path):
-    """Every regular file below ``path``; in a cache, but for its lock files (kept by design, as
-    someone may be waiting on one), so any entry, staged build or artifact left behind shows."""
-    found = []
-    for directory, _dirs, names in os.walk(str(path)):
-        if os.path.relpath(directory, str(path)).split(os.sep)[0] != ".locks":
-            found.extend(os.path.join(directory, n) for n in names)
-    return found
-
-
-def assert_refused(result, command, code, *words):
-    """Exit ``code``, nothing on stdout, exactly one line on stderr naming ``words``."""
-    assert result.code == code, result
-    assert result.stdout == ""
-    assert len(result.err_lines) == 1, result
-    line = result.err_lines[0]
-    assert line.startswith(command + ": error: "), line
-    for word in words:
-        assert word in line, line
-    return line
+from helpers import EXAMPLES, ROOT, Result, cache_files, pipe, refused, run, validate
 
 
 @pytest.fixture
@@ -117,10 +95,9 @@ def test_hostile_bundle_is_refused_before_anything_is_used(name, code, words, vi
         done = driver("--data-path", example_csv, "--baseline-model", bundle, "--output-file", output,
                       cache=cache_dir)
         result = Result(done.returncode, done.stdout, done.stderr)
-    assert_refused(result, "hp-load", code, *words)
-    assert "Traceback" not in result.stderr
-    assert files_under(cache_dir) == [] and not output.exists()
-    assert not [p for p in files_under(tmp_path) if p.endswith(".created")]  # no pickle ran
+    refused(result, code, *words, command="hp-load", cache_dir=cache_dir)
+    assert not output.exists()
+    assert not [p for p in cache_files(tmp_path) if p.endswith(".created")]  # no pickle ran
 
 
 def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_option(hostile, example_csv,
@@ -133,11 +110,11 @@ def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_opt
     (record,) = loaded.records
     validate(record, "load")
     assert record["baseline"]["model_format"] == "pickle" and record["baseline"]["trust_model"] is True
-    before = set(files_under(cache_dir))
+    before = set(cache_files())
 
-    refused = run("hp-train", stdin=loaded.stdout)
-    assert_refused(refused, "hp-train", 6, "pickle model file", "--trust-model")
-    assert set(files_under(cache_dir)) == before  # no train or reference entry
+    result = run("hp-train", stdin=loaded.stdout)
+    refused(result, 6, "pickle model file", "--trust-model", command="hp-train", cache_dir=False)
+    assert set(cache_files()) == before  # no train or reference entry
     assert not marker.exists()
 
     # Opting in is the user's explicit choice: the pickle runs (and, not being a model, is refused).
@@ -147,7 +124,7 @@ def test_a_trusted_pickle_passes_hp_load_but_hp_train_refuses_it_without_the_opt
     assert trusted.code == 4 and trusted.stdout == "", trusted
     assert trusted.err_lines[-1].startswith("hp-train: error: ") and "TextIOWrapper, not the recipe's Pipeline" \
         in trusted.err_lines[-1]
-    assert set(files_under(cache_dir)) == before
+    assert set(cache_files()) == before
 
 
 class ExitsQuietly:
@@ -181,7 +158,7 @@ def test_the_sha256_is_checked_before_a_trusted_pickle_is_loaded(hostile, exampl
     with open(os.path.join(bundle, "model.pkl"), "wb") as handle:
         handle.write(hb.file_creating_pickle(str(swapped)))
     result = run("hp-train", "--trust-model", stdin=loaded.stdout)
-    assert_refused(result, "hp-train", 5, "model.pkl", "changed after the manifest was written")
+    refused(result, 5, "model.pkl", "changed after the manifest was written", command="hp-train", cache_dir=False)
     assert not swapped.exists()
 
 
@@ -254,8 +231,7 @@ def test_a_bundle_whose_labels_are_not_the_datas_is_refused_at_hp_load(tmp_path,
                 tmp_path / "bench.parquet", "--output", tmp_path / "other", "--jobs", "1")
     assert built.code == 0, built
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", tmp_path / "other")
-    assert_refused(result, "hp-load", 3, "none of its labels", "is a class of the baseline")
-    assert files_under(cache_dir) == []
+    refused(result, 3, "none of its labels", "is a class of the baseline", command="hp-load")
 
 
 def test_a_table_checked_batch_by_batch_names_its_first_bad_row(bundles, tmp_path):
@@ -283,7 +259,7 @@ def test_a_remembered_verdict_does_not_pass_a_bundle_whose_manifest_changed(bund
     # and the benchmark still holds.
     edited = hb.edited_manifest(bundle, str(tmp_path / "edited"), lambda m: m["classes"].remove("VF"))
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", edited)
-    assert_refused(result, "hp-load", 4, "model.skops predicts classes its manifest lacks: VF")
+    refused(result, 4, "model.skops predicts classes its manifest lacks: VF", command="hp-load", cache_dir=False)
 
 
 @pytest.mark.parametrize("where", ["class", "category"])
@@ -301,8 +277,7 @@ def test_a_bundle_from_before_numbers_in_text_were_read_as_numbers_is_refused(wh
             tb, "protocol", pa.array(["01"] + tb.column("protocol").to_pylist()[1:], pa.string())))
         words = ["base.parquet holds the category \"01\" in 'protocol', which contributions give as \"1\""]
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", old)
-    assert_refused(result, "hp-load", 4, *words)
-    assert files_under(cache_dir) == []
+    refused(result, 4, *words, command="hp-load")
 
 
 def test_labels_the_bundle_lacks_are_dropped_and_counted(bundles, tmp_path, example_csv):
@@ -324,8 +299,7 @@ def test_the_bundle_manifest_check_refuses_an_unknown_model_format(bundles, tmp_
     manifest["files"]["model"]["format"] = "onnx"
     hb.write_manifest(bundle, manifest)
     result = run("hp-load", "--data-path", example_csv, "--baseline-model", bundle)
-    assert_refused(result, "hp-load", 4, "'onnx'", "skops, pickle, joblib")
-    assert files_under(cache_dir) == []
+    refused(result, 4, "'onnx'", "skops, pickle, joblib", command="hp-load")
 
 
 @pytest.mark.parametrize("field,value,words", [
@@ -395,7 +369,7 @@ def test_output_file_never_writes_into_a_directory(target, delta_record, tmp_pat
     else:
         output = str(tmp_path / "new") + "/"
     result = run("hp-format", "--output-format", "json", "--output-file", output, delta_record)
-    assert_refused(result, "hp-format", 7, "a directory", "give a file name")
+    refused(result, 7, "a directory", "give a file name", command="hp-format", cache_dir=False)
     assert os.listdir(str(directory)) == []
     assert sorted(os.listdir(str(tmp_path))) == sorted(["dir"] + (["link"] if target == "link_to_directory" else []))
 

@@ -218,6 +218,24 @@ def test_entries_a_read_only_cache_keeps_are_neither_counted_as_freed_nor_cleare
     assert len(list(cache.entries())) == 2
 
 
+def test_without_hp_cache_dir_the_cache_is_the_users_own(tmp_path, monkeypatch):
+    """$XDG_CACHE_HOME/hokusai-preview, else ~/.cache/hokusai-preview; a stage run puts its entry there."""
+    from helpers import EXAMPLES, cache_files, run
+    from hokusai_preview.core.cache import default_cache_dir
+
+    monkeypatch.delenv("HP_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == str(tmp_path / "xdg" / "hokusai-preview")
+    assert run("hp-load", EXAMPLES + "/hpc_jobs_500.json").code == 0
+    assert cache_files(tmp_path / "xdg" / "hokusai-preview")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == str(tmp_path / "home" / ".cache" / "hokusai-preview")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HP_CACHE_DIR", "mine")  # relative: to where the command started
+    assert default_cache_dir() == str(tmp_path / "mine")
+
+
 def test_the_cap_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HP_CACHE_MAX_BYTES", "3M")
     assert Cache(str(tmp_path)).max_bytes == 3 << 20

@@ -151,11 +151,9 @@ def test_a_signal_python_drops_in_a_callback_still_ends_the_command():
         time.sleep(5)
         sys.stderr.write("survived\\n")
     """)
-    started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert "dropped" in done.stderr and "survived" not in done.stderr, done.stderr
     assert done.returncode == -signal.SIGALRM
-    assert time.monotonic() - started < 5
 
 
 def test_a_command_called_in_process_leaves_no_watchdog_behind(monkeypatch):

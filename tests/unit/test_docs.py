@@ -6,12 +6,11 @@ import subprocess
 
 import pytest
 
-from helpers import ROOT
+from helpers import BIN, ROOT
 
 with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as _handle:
     SCRIPTS = re.findall(r'^(hp-[a-z-]+|hokusai-preview) = "', _handle.read(), re.M)
 COMMANDS = ["hokusai-preview"] + SCRIPTS
-BIN = os.path.join(ROOT, ".venv", "bin")
 
 
 def test_every_console_script_is_listed():

@@ -14,11 +14,10 @@ import uuid
 
 import pytest
 
-from helpers import ROOT, run
+from helpers import BIN, run
 from hokusai_preview.core.errors import OutputError
 from hokusai_preview.core.fsutil import atomic_path, check_output_path, write_text_atomic
 
-BIN = os.path.join(ROOT, ".venv", "bin")
 ERROR_RECORD = {"record": "error", "source_path": "x.csv",
                 "error": {"kind": "bad_data", "exit_code": 3, "message": "x.csv is empty; give a file",
                           "stage": "load"}}
