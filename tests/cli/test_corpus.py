@@ -308,6 +308,8 @@ def test_accepted_inputs_go_through_the_driver(tmp_path, bundles):
     # A forced format the content contradicts is named as such, not as the error it would cause.
     (["--format", "parquet"], 3, "utf8_bom.csv: is text by its content, not Parquet as --format says; leave "
                                  "--format out (the format is detected) or give the right one"),
+    (["--format", "json"], 3, "utf8_bom.csv: is CSV by its content, not JSON as --format says; leave --format out "
+                              "(the format is detected) or give the right one"),
 ])
 def test_other_exit_statuses(argv, status, fragment):
     refused(run("hp-load", os.path.join(CORPUS, "accepted", "utf8_bom.csv"), *argv), status, fragment)

@@ -295,6 +295,10 @@ def test_a_bad_second_input_leaves_stdout_empty(tmp_path):
     (("hp-load", "-data.csv"), "-data.csv is not an option; to name a file whose name starts with '-', write "
                                "./-data.csv or put it after --"),
     (("hp-train", "-qvx"), "-qvx is not an option"),
+    # ... and where no file names are taken, a letter is offered its long options instead.
+    (("hp-baseline", "-o", "b"), "-o is not an option; did you mean --output?"),
+    (("hp-baseline", "--train-data", "a", "--benchmark-data", "b", "--output", "c", "--"),
+     "-- ends the options, but no names follow them here; leave -- out"),
     # Options that contradict each other are refused, not one silently winning.
     (("hp-sample", "-qv"), "--quiet and --verbose cannot go together: one asks for less on stderr, the other for "
                            "more; drop one of the two"),
@@ -343,8 +347,9 @@ def test_the_driver_refuses_a_dashed_file_name_alike():
     from hokusai_preview.core.errors import UsageError
     from hokusai_preview.tools.args import shell_code
 
-    with pytest.raises(UsageError, match=r"^-data\.csv is not an option$"):
+    with pytest.raises(UsageError, match=r"^-data\.csv is not an option$") as caught:
         shell_code(["-data.csv"])
+    assert caught.value.hint == "did you mean --data-path?"  # it takes no file names: ./-data.csv would not do
     assert "opt_data_path=-data.csv" in shell_code(["--data-path", "-data.csv"])  # an option's value may
 
 

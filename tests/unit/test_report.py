@@ -85,10 +85,10 @@ def test_verdict_and_its_probability_come_first(output):
 @pytest.mark.parametrize("mode, removed, seed, title, target", [
     ("retrain", 0, 42, "FULL PIPELINE RECIPE (local run)", "the full pipeline"),
     ("retrain", 3, 42, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches)",
-     "the full run on the kept rows"),
+     "the full run without the 3 benchmark matches"),
     ("retrain", 0, 7, "FULL PIPELINE RECIPE (local run, seed 7, not the recipe's 42)", "the full run with seed 7"),
     ("retrain", 3, 7, "FULL PIPELINE RECIPE (local run, without 3 benchmark matches, seed 7, not the recipe's 42)",
-     "the full run on the kept rows and with seed 7"),
+     "the full run without the 3 benchmark matches and with seed 7"),
     ("fine_tune", 0, 42, "FULL FINE-TUNING RUN (no base table: not the main pipeline's computation)",
      "a --full fine-tuning run")])
 def test_a_full_run_says_what_it_computed(output, mode, removed, seed, title, target):
@@ -204,6 +204,14 @@ def test_warnings_of_the_data_checks_are_reported_once_under_it_and_no_others(ou
             "warning       30 rows repeat benchmark rows\nnote          label noise not checked: fewer than 30 rows\n"
             % output["preview_metadata"]["time_elapsed"]) in text
     assert text.count("30 rows repeat benchmark rows") == 1
+
+
+def test_a_pipe_without_hp_check_says_its_data_was_not_checked(output):
+    output["preview_metadata"].pop("diagnostics", None)
+    text = render(output, color=False)
+    assert "data check    not run (hp-check was left out of the pipe): benchmark matches," in text
+    output["preview_metadata"]["diagnostics"] = {"rows_checked": 1, "warnings": [], "notes": []}
+    assert "not run" not in render(output, color=False)
 
 
 def test_a_long_warning_wraps_in_the_gutter_of_the_other_labels(output):
@@ -472,7 +480,7 @@ def exact(output):
 
 def test_the_full_computation_shows_its_delta_without_an_interval_or_an_estimate(output):
     p = exact(output)["preview_metadata"]
-    p["confidence_meaning"] = ("probability that the delta_one_score of the full run on the kept rows "
+    p["confidence_meaning"] = ("probability that the delta_one_score of the full run without the 1 benchmark match "
                                "(hokusai-preview --full) lies within +/-20% of this estimate")
     text = render(output, color=False)
     score = p["estimate"]["delta_one_score"]

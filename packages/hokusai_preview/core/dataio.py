@@ -141,14 +141,16 @@ def describe_format(path, forced=None, label=None):
             raise bad(label, "is %s by its content, not %s as --format says" % (
                 "Parquet" if parquet else "text", _FORMAT_NAMES[forced]),
                 "leave --format out (the format is detected) or give the right one")
+        # Text that cannot open a JSON document ("a,b", not "[" or "{") would fail as JSON at line 1
+        # and blame the file; the other way round a CSV header may look like JSON, so that is read.
+        if forced in ("json", "jsonl") and not parquet and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (
+                b"[", b"{", b"") and not _json_scalar(head):
+            raise bad(label, "is CSV by its content, not %s as --format says" % _FORMAT_NAMES[forced],
+                      "leave --format out (the format is detected) or give the right one")
         return forced, compressed, None
     sniffed = sniff(head, label)
-    if sniffed == "csv" and by_extension in ("json", "jsonl") and len(head) < SNIFF_BYTES:
-        try:
-            json.loads(head.decode("utf-8-sig"))
-            sniffed = "json"  # a JSON scalar or string: read as JSON, which says it is not a table
-        except (ValueError, RecursionError):
-            pass
+    if sniffed == "csv" and by_extension in ("json", "jsonl") and _json_scalar(head):
+        sniffed = "json"  # a JSON scalar or string: read as JSON, which says it is not a table
     if by_extension == "jsonl" and sniffed == "json" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         sniffed = "jsonl"  # a one-line JSON Lines file sniffs as a JSON document
     note = None
@@ -179,6 +181,15 @@ def _refuse_stage_record(text, label):
     if kind in RECORD_SECTIONS and "key" in first and all(s in first for s in RECORD_SECTIONS[kind]):
         raise UsageError("%s is a %s record (written by hp-%s), not contributed data" % (label, kind, kind),
                          "give hp-load the data file, and the record to %s" % _NEXT_STAGE[kind])
+
+
+def _json_scalar(head):
+    """Whether ``head`` (a whole small file) is one JSON value: read as JSON, it says it is no table."""
+    try:
+        json.loads(head.decode("utf-8-sig"))
+        return len(head) < SNIFF_BYTES
+    except (ValueError, RecursionError):
+        return False
 
 
 def sniff(head, label="the file"):

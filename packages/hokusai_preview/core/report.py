@@ -231,7 +231,7 @@ def verdict_target(mode, removed=0, seed=None, recipe_seed=None):
     computation (no base table, benchmark matches left out, another seed than the recipe's)."""
     if mode == "fine_tune":
         return "a --full fine-tuning run"
-    caveats = ["on the kept rows"] if removed else []
+    caveats = ["without the " + benchmark_matches(removed)] if removed else []
     if seed is not None and recipe_seed is not None and seed != recipe_seed:
         caveats.append("with seed %d" % seed)
     return "the full run %s" % " and ".join(caveats) if caveats else "the full pipeline"
@@ -377,9 +377,9 @@ def render(output, color=False, glyphs=UNICODE):
     ci = d1.get("ci95_pp")
     # The rule's interval is over benchmark rows, at the delta shown: not the estimate's interval
     # below (90%, of where the full run lands), which a sampled preview's can be far wider than.
-    lines.append(wrap("needs %s +%.1f pts on %s %s, with a 95%% interval above 0; %s %s .. %s" % (
+    lines.append(wrap("needs %s +%.1f pts on %s %s, with a 95%% interval above 0; %s that interval is %s .. %s" % (
         g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "benchmark row"),
-        "here" if est.get("exact") else "at this delta", signed(ci[0]) if ci else "?",
+        "here" if est.get("exact") else "at %s pts" % points(prim["delta_pp"]), signed(ci[0]) if ci else "?",
         signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")
 
@@ -464,8 +464,9 @@ def firmer_hint(p):
 
 def diagnostics_lines(diagnostics, s):
     """What hp-check found (preview_metadata.diagnostics): a summary, then its alarms and notes."""
-    if not diagnostics:
-        return []  # hp-check was not in the pipe
+    if not diagnostics:  # a pipe typed without hp-check: say so rather than say nothing
+        return [labelled("data check", "not run (hp-check was left out of the pipe): benchmark matches, "
+                         "duplicates, label noise, shift and personal data were not looked for", s.warn)]
     alarms, notes = diagnostics.get("warnings", []), diagnostics.get("notes", [])
     found = plural(len(alarms), "warning") if alarms else "no problems found"
     lines = ["data check    %s: %s" % (plural(diagnostics.get("rows_checked"), "row"), found)]

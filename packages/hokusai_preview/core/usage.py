@@ -140,8 +140,15 @@ class Usage:
         for word in self.words(argv):
             if word.startswith("-") and not word.startswith("--") and len(word) > 1 \
                     and not set(word[1:]) <= self.flags:
-                raise UsageError("%s is not an option" % word, "to name a file whose name starts with '-', write "
-                                 "./%s or put it after --" % word)
+                # The long options of that letter (-o: --output-file); a file's name only where the
+                # command takes files (hp-baseline and the driver take none bare: ./-o would not help).
+                takes_files = any("<" in pattern for pattern in self.patterns)
+                near = [o for o in self.options if o[2:3] == word[1:2]] if len(word) == 2 or not takes_files else []
+                hint = "did you mean %s?" % _either(near) if near else ""
+                if takes_files:
+                    hint += "%sto name a file whose name starts with '-', write ./%s or put it after --" % (
+                        " Or, " if hint else "", word)
+                raise UsageError("%s is not an option" % word, hint or None)
 
     def refuse_unknown_options(self, argv):
         """UsageError for a long option the command lacks (with the nearest one it has), or a
@@ -198,6 +205,10 @@ class Usage:
         for kind, body in re.findall(r"(Option|Argument)\(([^()]*)\)", listing):
             parts = [p.strip().strip("'\"") for p in body.split(",")]
             if kind == "Argument":
+                if parts[-1] == "--":  # where no names follow the options, as in hp-baseline
+                    reasons.append("-- ends the options, but no names follow them here")
+                    hint = hint or "leave -- out"
+                    continue
                 reasons.append("unexpected argument %s" % parts[-1])
                 takes_files = [o for o in self.options if self.values.get(o) == "PATH"]
                 if takes_files and not any("<" in p for p in self.patterns):  # files go in options only
