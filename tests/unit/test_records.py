@@ -1,7 +1,9 @@
 """The record table the stages check their input against is the schemas' own."""
 
+import glob
 import json
 import os
+import re
 
 import pytest
 
@@ -30,6 +32,53 @@ def resolved(node, local):
             document = schema(ref.split(".schema.json")[0])
             node, local = document, document.get("$defs", {})
     return node
+
+
+# Where JSON Schema (draft 2020-12) keeps subschemas: one, a name -> schema map, or a list.
+SUBSCHEMA = ("items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "contains",
+             "propertyNames", "not", "if", "then", "else", "contentSchema")
+SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+
+
+def _subschemas(node, where):
+    """(subschema, its JSON pointer) for ``node`` at ``where`` and every schema inside it."""
+    if not isinstance(node, dict):  # true/false
+        return
+    yield node, where
+    for keyword in SUBSCHEMA:
+        if keyword in node:
+            yield from _subschemas(node[keyword], "%s/%s" % (where, keyword))
+    for keyword in SUBSCHEMA_MAPS:
+        for name, child in node.get(keyword, {}).items():
+            yield from _subschemas(child, "%s/%s/%s" % (where, keyword, name))
+    for keyword in SUBSCHEMA_LISTS:
+        for index, child in enumerate(node.get(keyword, [])):
+            yield from _subschemas(child, "%s/%s/%d" % (where, keyword, index))
+
+
+def undescribed_required():
+    """'file#pointer: names' for every schema object whose ``required`` lists a name that neither
+    its ``properties``, a ``patternProperties`` pattern nor an ``additionalProperties`` schema
+    describes: such a field must be present but may hold any value."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(SCHEMAS, "*.schema.json"))):
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        for node, where in _subschemas(document, ""):
+            others = node.get("additionalProperties")
+            if isinstance(others, dict) and others:
+                continue
+            names = [name for name in node.get("required", []) if name not in node.get("properties", {})
+                     and not any(re.search(pattern, name) for pattern in node.get("patternProperties", {}))]
+            if names:
+                found.append("%s#%s: %s" % (os.path.basename(path), where or "/", ", ".join(names)))
+    return found
+
+
+def test_every_required_field_is_described():
+    found = undescribed_required()
+    assert not found, "required but not described, so any value passes:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("kind", sorted(RECORD_SECTIONS))
