@@ -7,11 +7,9 @@ import re
 
 import pytest
 
-from helpers import ROOT
+from helpers import SCHEMAS
 from hokusai_preview.core.records import RECORD_SECTIONS, SECTION_FIELDS, missing_field
 from hokusai_preview.core.summary import OUTPUT_FIELDS
-
-SCHEMAS = os.path.join(ROOT, "schemas")
 
 
 def schema(name):
@@ -116,8 +114,9 @@ def _schema_at(path):
 def test_every_field_the_renderers_need_is_in_the_output_schema(path, kind, extra):
     """hp-format checks its input against OUTPUT_FIELDS; a field the schema lacks or lets be absent
     would pass the schema and then be refused (or crash a renderer)."""
-    _node, required = _schema_at(path)
+    node, required = _schema_at(path)
     assert required or extra == "optional", "%s: the schema does not require it" % path
+    assert node, "%s: the schema does not describe it" % path
 
 
 def test_missing_field_names_the_first_section_or_field_missing():
