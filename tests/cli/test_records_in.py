@@ -424,7 +424,6 @@ def test_a_line_longer_than_any_record_is_refused_before_it_fills_the_memory(sta
     from hokusai_preview.core import command
 
     monkeypatch.setattr(command, "MAX_LINE_BYTES", 1000)
-    monkeypatch.setattr(command, "MAX_INPUT_BYTES", 1000)
     if stage == "hp-format":  # it reads its input whole (an indented output is one document)
         from hokusai_preview.stages import format as format_stage
 

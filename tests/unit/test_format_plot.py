@@ -193,7 +193,11 @@ def test_each_row_names_its_warnings_and_a_sure_fall_is_called_worse(drawn, rows
                   deltaone_decision="delta_below_threshold", deltaone_accepted=False, deltaone_probability=0.0,
                   deltaone_probability_of_decision=1.0,
                   primary_delta_pp=-25.6, primary_interval_pp=[-27.6, -23.7], warnings=[])
-    shown = [text for text, _ in drawn([warned, fallen])[0]]
+    # Rows left out are the table's to explain when the line cannot hold both: the topics stay whole.
+    cleaned = dict(warned, contribution="cleaned.csv", source_path="cleaned.csv", rows_used=800, original_rows=880,
+                   rows_removed=80)
+    shown = [text for text, _ in drawn([warned, fallen, cleaned])[0]]
     assert any(text.endswith("· label noise, class balance") for text in shown), shown
+    assert "800 of 880 rows · label noise, class balance" in shown, shown
     assert "worse  0%" in shown
     assert "would not pass, metric falls" in drawn.plot["key"]

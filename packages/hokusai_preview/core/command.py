@@ -28,7 +28,7 @@ import traceback
 import warnings
 
 from .. import __version__
-from .errors import HPError, OutputError, UsageError
+from .errors import HPError, OutputError, UsageError, shorten
 
 RECORD_VERSION = 1
 
@@ -210,7 +210,7 @@ class Command:
         if self.verbose:
             print_traceback()
             return self.fail_line("internal error: %s: %s" % (type(exc).__name__, exc), 1)
-        text = " ".join(str(exc).split())[:300]
+        text = shorten(exc, 300)
         return self.fail_line("internal error: %s: %s; run again with --verbose and report it"
                               % (type(exc).__name__, text), 1)
 
@@ -394,11 +394,9 @@ def silence_stdout():
         pass
 
 
-# The longest record line read (a stage's records are kilobytes) and the most hp-format reads
-# whole (a summary of thousands of outputs is megabytes): past them the input is no records (a
-# file without newlines, /dev/zero), refused before it fills the memory.
+# The longest record line read (a stage's records are kilobytes): past it the input is no
+# records (a file without newlines, /dev/zero), refused before it fills the memory.
 MAX_LINE_BYTES = 64 << 20
-MAX_INPUT_BYTES = 256 << 20
 
 
 # What a stage adds to a record after the cache: facts of this run, not of the result.
@@ -429,7 +427,7 @@ def what_failed(exc):
     text = " ".join(str(exc).split())
     # A cache path alone can fill the line: its folders go, so the reason after it stays in view.
     text = re.sub(r"(?<![\w.])/(?:[^\s/]+/)+(?=[^\s/]+)", ".../", text)
-    return "%s: %s" % (type(exc).__name__, text[:120]) if text else type(exc).__name__
+    return "%s: %s" % (type(exc).__name__, shorten(text, 120)) if text else type(exc).__name__
 
 
 class RecordReader(Command):

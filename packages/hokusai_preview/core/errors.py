@@ -133,6 +133,12 @@ def name_list(names, limit=12, quote=repr):
     return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
 
 
+def and_list(values, quote=str):
+    """``a and b``, ``a, b and c``: every one of ``values`` (``quote=repr``: quoted)."""
+    values = [quote(v) for v in values]
+    return values[0] if len(values) == 1 else "%s and %s" % (", ".join(values[:-1]), values[-1])
+
+
 def name_key(name):
     """A column name as compared for a near miss: letter case and every space aside."""
     return "".join(str(name).split()).casefold()

@@ -1,5 +1,6 @@
-"""Atomic file writing and content hashing (and, for the cache's locks and leftovers, whether
-a process still runs).
+"""Files and paths: atomic writing, content hashing, the checks an output path or a place to
+write must pass before any work (a directory, a link out, a name too long), and, for the
+cache's locks and leftovers, whether a process still runs.
 
 Nothing the tool writes is ever visible half-written: every file goes to a temporary name in
 the destination's directory (same filesystem) and is renamed into place only when complete.

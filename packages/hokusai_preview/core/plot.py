@@ -48,6 +48,7 @@ MOST_FAILED = 10  # of those, failed ones at most when there are others to draw
 # a point) is left off the axis and drawn at its edge as an arrow with its value.
 OUTLIER_ROWS = 4
 OUTLIER_SPREADS = 10
+DETAIL_CHARS = 55  # the line under a contribution's name: its rows and the topics of its warnings
 
 
 def _pyplot():
@@ -170,9 +171,13 @@ def _figure(plt, rows):
                                      bbox={"boxstyle": "round,pad=0.4", "fc": "#f3f4f6", "ec": "none"}))
         # Which warnings, in a word each (the table has them whole): "1 warning" says nothing to act on.
         topics = [warning_topic(w) for w in r.get("warnings") or []]
-        detail = rows_text(r, unit=True) + (" · baseline " + r["baseline_model_id"] if by_baseline else "") + (
+        tail = (" · baseline " + r["baseline_model_id"] if by_baseline else "") + (
             " · " + _topics(topics) if topics else "")
-        _label(ax, y, number[id(r)], r["contribution"], shorten(detail, 55, mark="…"), INK, AMBER if topics else GREY)
+        detail = rows_text(r, unit=True) + tail
+        if len(detail) > DETAIL_CHARS:  # the warnings' topics first: why rows were left out, the table says
+            detail = rows_text(r, unit=True, notes=False) + tail
+        _label(ax, y, number[id(r)], r["contribution"], shorten(detail, DETAIL_CHARS, mark="…"), INK,
+               AMBER if topics else GREY)
         ax.annotate("%s  %s" % (verdict(r), percent(r["deltaone_probability"])), (1.02, y),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=9.5, color=c, fontweight="bold")
         ax.annotate("delta_one %s" % signed(r["delta_one_score"], 4), (1.02, y), xycoords=("axes fraction", "data"),

@@ -1,4 +1,6 @@
-"""Reading the sections stages add to a record, in one place.
+"""Reading the records stages pass, in one place: the sections each kind must hold, the checks
+a record read back must pass (depth, files it names, hand edits), the newest table of the
+contribution, the prediction arrays, and record lines read with a length limit.
 
 A record accumulates sections as it flows (see core/command.py); when several stages each
 produce a table of the contribution, later stages use the newest one.

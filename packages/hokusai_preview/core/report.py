@@ -5,9 +5,9 @@ the question a contributor asks; then the estimate with its interval and what th
 means; then one row per metric with a bar of the estimated delta and its interval on a shared
 axis; then where the numbers came from. Everything fits 80 columns.
 
-Colour only when the caller asks (hp-format does when stdout is a terminal and NO_COLOR is
-unset); box-drawing glyphs only when the output encoding can carry them. Plain Python only (no
-numpy): hp-format must start fast.
+Colour only when the caller asks (hp-format does when it writes to a terminal, not an
+--output-file, and neither NO_COLOR nor TERM=dumb says otherwise); box-drawing glyphs only when
+the output encoding can carry them. Plain Python only (no numpy): hp-format must start fast.
 """
 
 import math

@@ -296,9 +296,9 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def rows_text(row, unit=False):
+def rows_text(row, unit=False, notes=True):
     """'1,000', '500 of 20,000' (sampled) or '499 of 500 (1 benchmark match removed)'; with
-    ``unit``, '1,000 rows' and '500 of 20,000 rows'."""
+    ``unit``, '1,000 rows' and '500 of 20,000 rows'; without ``notes``, no parenthesis."""
     used, total, removed = row["rows_used"], row["original_rows"], row.get("rows_removed") or 0
     if used is None:
         return "? rows" if unit else "?"
@@ -306,10 +306,10 @@ def rows_text(row, unit=False):
         text = plural(used, "row") if unit else thousands(used)
     else:
         text = "%s of %s" % (thousands(used), plural(total, "row") if unit else thousands(total))
-    notes = ["%s removed" % benchmark_matches(removed)] if removed else []
-    if row.get("rows_dropped"):
-        notes.append("%s with unknown labels dropped" % thousands(row["rows_dropped"]))
-    return text + (" (%s)" % "; ".join(notes) if notes else "")
+    why = ["%s removed" % benchmark_matches(removed)] if removed and notes else []
+    if row.get("rows_dropped") and notes:
+        why.append("%s with unknown labels dropped" % thousands(row["rows_dropped"]))
+    return text + (" (%s)" % "; ".join(why) if why else "")
 
 
 def warning_topic(text, most=26):

@@ -15,7 +15,7 @@ sentence saying what is wrong and what to type instead:
 
 import re
 
-from .errors import UsageError
+from .errors import UsageError, and_list
 
 # Options that contradict each other, refused rather than one silently winning: (option, other,
 # what is wrong), for every command whose usage has both; an option with a default counts only
@@ -196,7 +196,8 @@ class Usage:
         if not needs:
             return None
         lacking, pattern = min(needs, key=lambda item: len(item[0]))
-        return "%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"), "e.g. %s" % _example(pattern)
+        return ("%s %s required" % (and_list(lacking), "is" if len(lacking) == 1 else "are"),
+                "e.g. %s" % _example(pattern))
 
     def unmatched(self, listing, argv):
         typed, extra = self.typed(argv), self.extra_words(argv)
@@ -230,7 +231,7 @@ class Usage:
                     len(extra):]), key=p.index), p) for p in self.patterns if "[options]" in p]
                 if lines and all(need for need, _ in lines):  # else a line it completes: not what is wrong
                     lacking, pattern = min(lines, key=lambda item: len(item[0]))
-                    reasons.append("%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"))
+                    reasons.append("%s %s required" % (and_list(lacking), "is" if len(lacking) == 1 else "are"))
                     hint = hint or "e.g. %s" % _example(pattern)
                     continue
             needs = [self.required(p) - set(typed) for p in allowing]
@@ -239,15 +240,15 @@ class Usage:
                 if all(flag in self.required(p) for p in allowing):  # the flag's own Usage line lacks others
                     pattern = allowing[0]
                     lacking = sorted(needs[0], key=pattern.index)
-                    reasons.append("%s %s required" % (_both(lacking), "is" if len(lacking) == 1 else "are"))
+                    reasons.append("%s %s required" % (and_list(lacking), "is" if len(lacking) == 1 else "are"))
                     hint = hint or "e.g. %s" % _example(pattern)
                 else:
-                    reasons.append("%s needs %s" % (flag, _both(sorted(needs[0]))))
+                    reasons.append("%s needs %s" % (flag, and_list(sorted(needs[0]))))
             elif extra and not any("<" in p for p in allowing) \
                     and any("<" in p for p in self.patterns):
                 # e.g. hp-load --data-path a.csv b.csv: the option takes one value, a bare list takes many
                 reasons.append("%s takes one %s, so %s cannot be given with it"
-                               % (flag, self.values.get(flag, "value").lower(), _both(extra)))
+                               % (flag, self.values.get(flag, "value").lower(), and_list(extra)))
                 # The same command line without the option's name: its value joins the others.
                 kept = [self.patterns[0].split()[0]]
                 for word in argv:
@@ -259,7 +260,7 @@ class Usage:
                 hint = "to give several, leave %s out: %s" % (flag, " ".join(kept))
             else:  # e.g. two actions of different Usage lines
                 actions = (set(typed) - {flag}) & set(re.findall(r"--[\w-]+", " ".join(self.patterns)))
-                reasons.append("%s cannot be used with %s" % (flag, _both(sorted(actions))) if actions
+                reasons.append("%s cannot be used with %s" % (flag, and_list(sorted(actions))) if actions
                                else "%s cannot be used that way" % flag)
         return "; ".join(sorted(set(reasons), key=reasons.index)), hint
 
@@ -276,7 +277,7 @@ class Usage:
         if lacking and len(lacking) == len(lines):
             need, pattern = min(lacking, key=lambda item: len(item[0]))
             verb = "is" if len(need) == 1 else "are"
-            return "%s %s required" % (_both(sorted(need, key=pattern.index)), verb), "e.g. %s" % _example(pattern)
+            return "%s %s required" % (and_list(sorted(need, key=pattern.index)), verb), "e.g. %s" % _example(pattern)
         return "missing or unexpected arguments", None
 
     @staticmethod
@@ -305,5 +306,3 @@ def _either(names):
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
-def _both(names):
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]

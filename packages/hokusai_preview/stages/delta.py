@@ -471,7 +471,7 @@ def _trust_warning(trust):
 
 def _preview_metadata(record, sample, run, replicates, verdict, warnings, bootstrap, preview_mode, recipe_seed):
     """``preview_metadata``: what the preview is and how sure (``time_elapsed`` and ``cache`` are
-    left to :meth:`Delta.handle`, per run). ``replicates`` are :func:`_benchmark_replicates`',
+    left to :meth:`Delta.finish`, per run). ``replicates`` are :func:`_benchmark_replicates`',
     ``verdict`` :func:`_verdict`'s, ``recipe_seed`` the seed the bundle's model was trained with."""
     from ..core import estimate as est
 

@@ -55,7 +55,6 @@ import os
 import sys
 
 from ..core.command import (
-    MAX_INPUT_BYTES,
     UNUSABLE,
     RecordReader,
     dumps_record,
@@ -70,6 +69,10 @@ __doc__ = with_basic_options(__doc__)
 
 FORMATS = ("json", "jsonl", "pretty")
 FEED = "fix it, or feed hp-format what hp-delta or 'hp-format --summary --summary-format jsonl' wrote"
+
+# The most hp-format reads whole (an indented output is one document; a summary of thousands of
+# outputs is megabytes): past it the input is no output, refused before it fills the memory.
+MAX_INPUT_BYTES = 256 << 20
 
 
 class Format(RecordReader):

@@ -515,11 +515,10 @@ class ContributionLoader:
 
         warnings = []
         if self.unseen:
-            shown = ", ".join("%r: %s%s" % (value, thousands(count), class_hint(value, self.bundle.classes))
-                              for value, count in sorted(self.unseen.items())[:5])
-            more = " and %d more" % (len(self.unseen) - 5) if len(self.unseen) > 5 else ""
-            warnings.append("dropped %s whose label%s the baseline does not know (%s%s)" % (
-                plural(sum(self.unseen.values()), "row"), "" if sum(self.unseen.values()) == 1 else "s", shown, more))
+            shown = name_list(["%r: %s%s" % (value, thousands(count), class_hint(value, self.bundle.classes))
+                               for value, count in sorted(self.unseen.items())], 5, quote=str)
+            warnings.append("dropped %s whose label%s the baseline does not know (%s)" % (
+                plural(sum(self.unseen.values()), "row"), "" if sum(self.unseen.values()) == 1 else "s", shown))
         if len(self.class_counts) == 1:
             warnings.append("every used row has the label %r: the estimate shows what adding only that class "
                             "does" % next(iter(self.class_counts)))
@@ -649,9 +648,8 @@ def _near_matches(wanted, names):
 def _rename_hint(renames, others=False):
     """'rename 'seniority' → 'Seniority', 'home' → 'Home' (column names must match exactly)'."""
     pairs = ["%r \u2192 %r" % (have, want) for want, have in renames.items()]
-    shown = ", ".join(pairs[:3]) + (" and %d more" % (len(pairs) - 3) if len(pairs) > 3 else "")
     return "rename %s (column names must match exactly)%s" % (
-        shown, " and add the others (empty cells are allowed)" if others else "")
+        name_list(pairs, 3, quote=str), " and add the others (empty cells are allowed)" if others else "")
 
 
 main = Load.entry_point

@@ -48,7 +48,7 @@ import tempfile
 
 from .. import __version__
 from ..core.command import Command
-from ..core.errors import DataError, OutputError, UsageError, did_you_mean, name_list
+from ..core.errors import DataError, OutputError, UsageError, and_list, did_you_mean, name_list
 from ..core.fsutil import inside
 from ..core.options import choice_option, jobs_option, seed_option, with_basic_options
 from ..core.report import plural, thousands
@@ -113,9 +113,8 @@ class Baseline(Command):
                 raise OutputError("%s already holds a bundle" % output, "choose another --output or pass --force")
             foreign = _foreign_files(output)
             if foreign:  # the whole folder is replaced: --force must not take someone's notes with it
-                raise OutputError("%s holds %s%s, which %s not the bundle's, so it is not replaced, even with --force"
-                                  % (output, foreign[0], " and %d more" % (len(foreign) - 1) if foreign[1:] else "",
-                                     "are" if foreign[1:] else "is"),
+                raise OutputError("%s holds %s, which %s not the bundle's, so it is not replaced, even with --force"
+                                  % (output, name_list(foreign, 1, quote=str), "are" if foreign[1:] else "is"),
                                   "move %s elsewhere, or choose another --output" % ("them" if foreign[1:] else "it"))
         from ..core.fsutil import check_writable_place
 
@@ -186,15 +185,14 @@ class Baseline(Command):
         if cased:
             self.warn("the training table has labels that differ only in letter case, which become separate "
                       "classes: %s%s; if they mean the same, make them one value in both tables" % (
-                          ", ".join(_and_list(group) for group in cased[:3]),
+                          ", ".join(and_list(group, quote=repr) for group in cased[:3]),
                           " and %s" % plural(len(cased) - 3, "more pair") if len(cased) > 3 else ""))
         ids = id_like_features(train, spec["features"])
         if ids:
             one, shown = len(ids) == 1, ["%r (%s)" % pair for pair in ids]
             self.warn("feature column%s %s look%s like %s: the forest splits on %s and contributors must supply "
                       "%s; drop %s from both tables" % (
-                          "" if one else "s", _and_list(shown, quote=str) if len(shown) <= 5
-                          else "%s and %d more" % (", ".join(shown[:5]), len(shown) - 5),
+                          "" if one else "s", and_list(shown) if len(shown) <= 5 else name_list(shown, 5, quote=str),
                           "s" if one else "", "an identifier" if one else "identifiers",
                           *(("it",) * 3 if one else ("them",) * 3)))
         unseen = unseen_categories(train, bench, [f for f in spec["features"] if f["kind"] == "categorical"
@@ -298,10 +296,6 @@ def _shared_rows_warning(bench_rows, train_rows, shared, train_name):
         "benchmark")
 
 
-def _and_list(values, quote=repr):
-    """``'a' and 'b'``, ``'a', 'b' and 'c'``."""
-    values = [quote(v) for v in values]
-    return values[0] if len(values) == 1 else "%s and %s" % (", ".join(values[:-1]), values[-1])
 
 
 def _case_variants(values):

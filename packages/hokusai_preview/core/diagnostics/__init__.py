@@ -15,8 +15,8 @@ builder of its message lines:
 :mod:`.run` runs them: :func:`diagnose` checks a table in memory, and :func:`diagnose_parquet`,
 which hp-check calls, the same in bounded memory over a Parquet file read in batches;
 :func:`messages` turns the findings into short lines. :mod:`.common` holds what the checks share
-(value normalisation). The names below are the package's interface; each check's thresholds
-are constants of its module.
+(value normalisation, row hashing, rounding and percentages for messages). The names below are
+the package's interface; each check's thresholds are constants of its module.
 """
 
 from .labels import label_noise
