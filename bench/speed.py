@@ -41,11 +41,15 @@ import sys
 import threading
 import time
 
-from readme import write_between  # bench/ is on sys.path when this script runs
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the datasets' splits the tests use
+
+# bench/ is on sys.path when this script runs.
+from readme import write_between  # noqa: E402
+
+from helpers import BIN, split_dataset  # noqa: E402
+
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
-BIN = os.path.dirname(os.path.abspath(sys.executable))
 SIZES = (1000, 10000, 100000, 1000000)
 # The driver's stages in order (hp-check only where installed).
 STAGES = tuple(s for s in ("load", "check", "sample", "train", "eval", "delta", "format")
@@ -62,16 +66,12 @@ def contribution_rows():
     import importlib.machinery
     import importlib.util
 
-    import pandas as pd
-
     path = os.path.join(ROOT, "bin", "make-default-data")
     loader = importlib.machinery.SourceFileLoader("make_default_data", path)
     spec = importlib.util.spec_from_loader("make_default_data", loader)
     split = importlib.util.module_from_spec(spec)
     loader.exec_module(split)  # reuse its seed and sizes: the same rows stay out of the baseline
-    table = pd.read_parquet(os.path.join(ROOT, "datasets", "hpc_data.parquet"))
-    shuffled = table.sample(frac=1.0, random_state=split.SEED).reset_index(drop=True)
-    return shuffled.iloc[split.BASE_ROWS + split.BENCHMARK_ROWS:].reset_index(drop=True)
+    return split_dataset("hpc_data", split.BASE_ROWS, split.BENCHMARK_ROWS, split.SEED)[2]
 
 
 def big_case(folder):
