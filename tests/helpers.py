@@ -234,6 +234,14 @@ def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_ba
     return directory, rest
 
 
+def command_env(bin_dir=BIN, **extra):
+    """The environment to run the installed commands in: ``bin_dir`` first on PATH, no colours and
+    no HP_BASELINE (a user's default bundle must not change what is measured or shown), plus ``extra``."""
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), NO_COLOR="1", **extra)
+    env.pop("HP_BASELINE", None)
+    return env
+
+
 def without_override():
     """Command prefix that makes file permissions bind: root ignores them unless its capabilities
     to override them are dropped (setpriv, util-linux); an ordinary user needs nothing."""
