@@ -58,8 +58,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # the in-process runner and bun
 
 from readme import write_between  # noqa: E402
 
-from helpers import DATASETS as DATASET_DIR  # noqa: E402
-from helpers import build_test_bundle, pipe, validate  # noqa: E402
+from helpers import build_test_bundle, pipe, split_dataset, validate  # noqa: E402
 
 START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 SPLIT_SEED = 2024       # not the seeds the estimator's constants were explored with
@@ -213,8 +212,6 @@ def met(summary):
 
 def run_suite(scale, workdir, jobs=0, progress=None):
     """Run every scenario of a scale; returns the list of result rows."""
-    import pandas as pd
-
     cache = os.path.join(workdir, "cache")
     bundles, rows = {}, []
     for name, kind, rep in SCALES[scale]:
@@ -222,8 +219,7 @@ def run_suite(scale, workdir, jobs=0, progress=None):
             dataset, base_rows, bench_rows, keep_base, _ = DATASETS[name]
             path, pool = build_test_bundle(os.path.join(workdir, name), dataset, base_rows, bench_rows,
                                            seed=SPLIT_SEED, keep_base=keep_base)
-            base = pd.read_parquet(os.path.join(DATASET_DIR, dataset + ".parquet"))
-            base = base.sample(frac=1.0, random_state=SPLIT_SEED).reset_index(drop=True).iloc[:base_rows]
+            base = split_dataset(dataset, base_rows, bench_rows, SPLIT_SEED)[0]  # the bundle's base rows, as stored
             bundles[name] = (path, pool, base)
         path, pool, base = bundles[name]
         frame = contribution(name, kind, rep, pool, base)

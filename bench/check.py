@@ -21,35 +21,28 @@ import statistics
 import sys
 import time
 
-import pandas as pd
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "packages"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the datasets' splits the tests use
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from readme import write_between  # noqa: E402
 from speed import machine  # noqa: E402
 
+from helpers import SPLIT_SIZES, features_and_classes, read_dataset, split_frame  # noqa: E402
 from hokusai_preview.core.diagnostics import diagnose  # noqa: E402
-from hokusai_preview.core.recipe import ID_COLUMNS, infer_kind  # noqa: E402
 
-# dataset: (base rows, benchmark rows), as the test bundles split them.
-SPLITS = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200),
-          "fine_food_reviews": (800, 1000)}
+# The datasets measured, split as the test bundles split them (helpers.SPLIT_SIZES).
+DATASETS = ("hpc_data", "wa_churn", "credit_data", "fine_food_reviews")
 
 
 def case(name, rows):
     """(contribution, benchmark, base, features, classes) for one dataset."""
-    frame = pd.read_parquet(os.path.join(ROOT, "datasets", name + ".parquet"))
-    features = [{"name": c, "kind": infer_kind(frame[c])} for c in frame.columns
-                if c != "label" and c not in ID_COLUMNS]
-    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    n_base, n_bench = SPLITS[name]
-    base = frame.iloc[:n_base].reset_index(drop=True)
-    bench = frame.iloc[n_base:n_base + n_bench].reset_index(drop=True)
-    rest = frame.iloc[n_base + n_bench:]
+    frame = read_dataset(name)
+    features, classes = features_and_classes(frame)
+    base, bench, rest = split_frame(frame, *SPLIT_SIZES[name], seed=0)
     contribution = rest.sample(rows, replace=True, random_state=1).reset_index(drop=True)
-    return contribution, bench, base, features, sorted(set(frame["label"].astype(str)))
+    return contribution, bench, base, features, classes
 
 
 def measure(name, rows, repeat):
@@ -90,7 +83,7 @@ def main(argv=None):
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
     results = []
-    for name in SPLITS:
+    for name in DATASETS:
         results.append(measure(name, args.rows, args.repeat))
         print("%s: %.1f s CPU" % (name, results[-1]["cpu"]), file=sys.stderr)
     text = table(results, args.rows, args.repeat, machine())

@@ -41,11 +41,15 @@ import sys
 import threading
 import time
 
-from readme import write_between  # bench/ is on sys.path when this script runs
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the datasets' splits the tests use
+
+# bench/ is on sys.path when this script runs.
+from readme import write_between  # noqa: E402
+
+from helpers import BIN, command_env, split_dataset  # noqa: E402
+
 DRIVER = os.path.join(ROOT, "bin", "hokusai-preview")
-BIN = os.path.dirname(os.path.abspath(sys.executable))
 SIZES = (1000, 10000, 100000, 1000000)
 # The driver's stages in order (hp-check only where installed).
 STAGES = tuple(s for s in ("load", "check", "sample", "train", "eval", "delta", "format")
@@ -62,16 +66,12 @@ def contribution_rows():
     import importlib.machinery
     import importlib.util
 
-    import pandas as pd
-
     path = os.path.join(ROOT, "bin", "make-default-data")
     loader = importlib.machinery.SourceFileLoader("make_default_data", path)
     spec = importlib.util.spec_from_loader("make_default_data", loader)
     split = importlib.util.module_from_spec(spec)
     loader.exec_module(split)  # reuse its seed and sizes: the same rows stay out of the baseline
-    table = pd.read_parquet(os.path.join(ROOT, "datasets", "hpc_data.parquet"))
-    shuffled = table.sample(frac=1.0, random_state=split.SEED).reset_index(drop=True)
-    return shuffled.iloc[split.BASE_ROWS + split.BENCHMARK_ROWS:].reset_index(drop=True)
+    return split_dataset("hpc_data", split.BASE_ROWS, split.BENCHMARK_ROWS, split.SEED)[2]
 
 
 def big_case(folder):
@@ -223,9 +223,13 @@ def machine():
                     break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"nproc": os.cpu_count(), "memory_bytes": memory, "cpu": cpu, "python": platform.python_version(),
-            "system": platform.system(), "load_average_at_start": load}
+            "system": platform.system(), "load_average_at_start": load_average()}
+
+
+def load_average():
+    """The 1-minute load average, None where the system has none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def median(values):
@@ -300,8 +304,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     os.makedirs(args.out, exist_ok=True)
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), NO_COLOR="1")
-    env.pop("HP_BASELINE", None)
+    env = command_env()
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "repeat": args.repeat, "cases": {}}
     pool = contribution_rows()
     cases = [{"name": str(size), "rows": size, "path": make_contribution(args.out, size, pool), "baseline": [],
@@ -321,7 +324,7 @@ def main(argv=None):
         sys.stderr.write("bench: %s rows: cold %.1f s, cached %.2f s, peak %.0f MB (one process) / %.0f MB (pipe)\n"
                          % (case["label"], row["cold_s"], row["cached_s"], row["cold_max_process_mb"],
                             row["cold_pipeline_mb"]))
-    results["machine"]["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    results["machine"]["load_average_at_end"] = load_average()
     text = table(results)
     with open(os.path.join(args.out, "results.json"), "w") as handle:
         json.dump(results, handle, indent=1)

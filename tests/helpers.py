@@ -181,19 +181,39 @@ def numbers(output):
 
 
 # dataset: (base rows, benchmark rows) of the test bundles (conftest.bundles) and of the
-# diagnostics' clean splits, as bin/check-false-alarms splits them too.
+# diagnostics' clean splits, as bin/check-false-alarms and bench/check.py split them too.
 SPLIT_SIZES = {"hpc_data": (600, 1500), "wa_churn": (800, 1200), "credit_data": (800, 1200),
                "fine_food_reviews": (800, 1000), "lending_club": (1000, 1500)}
 
 
-def split_dataset(dataset, base_rows, bench_rows, seed):
-    """(base, benchmark, the remaining rows): disjoint rows of a shipped dataset shuffled with ``seed``."""
+def read_dataset(dataset):
+    """A shipped dataset (datasets/<dataset>.parquet) as a DataFrame, in its stored row order."""
     import pandas as pd
 
-    frame = pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet"))
+    return pd.read_parquet(os.path.join(DATASETS, dataset + ".parquet"))
+
+
+def split_frame(frame, base_rows, bench_rows, seed):
+    """(base, benchmark, the remaining rows): disjoint rows of ``frame`` shuffled with ``seed``."""
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     parts = (frame.iloc[:base_rows], frame.iloc[base_rows:base_rows + bench_rows], frame.iloc[base_rows + bench_rows:])
     return tuple(part.reset_index(drop=True) for part in parts)
+
+
+def split_dataset(dataset, base_rows, bench_rows, seed):
+    """(base, benchmark, the remaining rows): disjoint rows of a shipped dataset shuffled with ``seed``."""
+    return split_frame(read_dataset(dataset), base_rows, bench_rows, seed)
+
+
+def features_and_classes(frame, label="label"):
+    """(features, classes) of a table for core/diagnostics/run.diagnose: every column but the label
+    and the id columns (recipe.ID_COLUMNS) with the kind recipe.infer_kind gives it on ``frame``
+    (text is told from its first rows: the same frame in another row order may differ), and the
+    sorted label values as text."""
+    from hokusai_preview.core.recipe import ID_COLUMNS, infer_kind
+
+    features = [{"name": c, "kind": infer_kind(frame[c])} for c in frame.columns if c != label and c not in ID_COLUMNS]
+    return features, sorted(set(frame[label].astype(str)))
 
 
 def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_base=True, label="label",
@@ -212,6 +232,14 @@ def build_test_bundle(directory, dataset, base_rows, bench_rows, seed=7, keep_ba
     os.makedirs(directory)
     build_bundle(directory, base, bench, spec, 42, -1, keep_base=keep_base)
     return directory, rest
+
+
+def command_env(bin_dir=BIN, **extra):
+    """The environment to run the installed commands in: ``bin_dir`` first on PATH, no colours and
+    no HP_BASELINE (a user's default bundle must not change what is measured or shown), plus ``extra``."""
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), NO_COLOR="1", **extra)
+    env.pop("HP_BASELINE", None)
+    return env
 
 
 def without_override():

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import BIN, EXAMPLES, ROOT, numbers, pipe, run, without_override
+from helpers import BIN, EXAMPLES, ROOT, command_env, numbers, pipe, run, without_override
 from hokusai_preview.core.bundle import Bundle
 from hokusai_preview.core.cache import KINDS as CACHE_STAGES
 from hokusai_preview.core.cache import Cache, read_entry
@@ -27,9 +27,7 @@ HEAVY = {"pandas", "sklearn", "scipy", "skops"}
 
 
 def env_for(cache):
-    env = dict(os.environ, HP_CACHE_DIR=str(cache), NO_COLOR="1", PATH=BIN + os.pathsep + os.environ["PATH"])
-    env.pop("HP_BASELINE", None)
-    return env
+    return command_env(HP_CACHE_DIR=str(cache))
 
 
 def chain(data, bundle, **extra):

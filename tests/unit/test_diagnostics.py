@@ -5,18 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import SPLIT_SIZES, split_dataset, validate
+from helpers import SPLIT_SIZES, features_and_classes, split_dataset, validate
 from hokusai_preview.core import diagnostics as D
 from hokusai_preview.core.diagnostics import common, labels, personal, proximity
-from hokusai_preview.core.recipe import infer_kind
 
 
 def split(name, seed=0, rows=1000):
     """(base, benchmark, contribution, features, classes): disjoint rows of one shipped dataset."""
     base, bench, rest = split_dataset(name, *SPLIT_SIZES[name], seed=seed)
-    frame = pd.concat([base, bench, rest])
-    features = [{"name": c, "kind": infer_kind(frame[c])} for c in frame.columns if c != "label"]
-    return base, bench, rest.iloc[:rows].reset_index(drop=True), features, sorted(set(frame["label"].astype(str)))
+    features, classes = features_and_classes(pd.concat([base, bench, rest]))  # no dataset has an id column
+    return base, bench, rest.iloc[:rows].reset_index(drop=True), features, classes
 
 
 def planted(clean, copies):
