@@ -19,7 +19,7 @@ WIDTH = 80
 # What estimation_confidence says of the full computation (preview_metadata.estimate.exact), in
 # place of the output's confidence_meaning, which speaks of an estimate.
 EXACT_MEANING = "exact: this run is the full computation (every tree on every row), not an estimate"
-FIRM = 0.8  # below this confidence, a sampled preview's report says how to firm it up
+FIRM = 0.8  # below this confidence, the report calls the estimate rough (and a sampled one says how to firm it up)
 SURE = 0.8  # below this chance that the full run decides alike, the verdict is shown as uncertain
 
 # decision code -> (short label for tables and pictures, phrase for the report)
@@ -374,6 +374,11 @@ def render(output, color=False, glyphs=UNICODE):
     lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s" % (
         prim["name"], points(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
         plural(d1["benchmark_rows"], "benchmark row")), 4, "  "))
+    if not est.get("exact") and p["estimation_confidence"] < FIRM and prim.get("interval_pp"):
+        # A rough estimate's point reads surer than it is: its range goes beside it, where it is read.
+        lines.append(wrap("a rough estimate (confidence %s): the full run's %s delta is 90%% likely within %s .. "
+                          "%s pts" % (confidence(p["estimation_confidence"]), prim["name"],
+                                      signed(prim["interval_pp"][0]), signed(prim["interval_pp"][1])), 4, "  "))
     ci = d1.get("ci95_pp")
     # The rule's interval is over benchmark rows, at the delta shown: not the estimate's interval
     # below (90%, of where the full run lands), which a sampled preview's can be far wider than.
