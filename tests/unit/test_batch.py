@@ -179,7 +179,11 @@ def test_an_unforeseen_os_error_is_one_line_not_a_traceback(folder, tmp_path, mo
     (1, "hp-train: warning: slow\nhp-train: error: internal error: ValueError: boom; run again with --verbose\n",
      "internal", "train", "internal error: ValueError: boom; run again with --verbose"),
     (3, "hokusai-preview: error: bad\n", "bad_data", None, "bad"),
-    (1, "", "internal", None, "the preview failed with status 1")])
+    (1, "", "internal", None, "the preview failed with status 1"),
+    # A label column to name is named for the whole batch: a reviewer cannot give it to one file.
+    (3, "hp-load: error: x.csv: has no label column 'label'; name it with --label-column (e.g. --label-column "
+        "class)\n", "bad_data", "load", "x.csv: has no label column 'label'; name it with --label-column (e.g. "
+     "--label-column class) (in a batch, BATCH_OPTIONS='--label-column class' gives it to every file)")])
 def test_error_record_from_the_drivers_one_line(code, stderr, kind, stage, message):
     record = batch.failed_preview_record("dir/x.csv", code, stderr)
     validate(record, "error")

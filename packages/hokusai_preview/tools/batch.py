@@ -594,7 +594,14 @@ def failed_preview_record(source, code, stderr):
     match = re.match(r"^(?:hp-)?([\w.-]+): error: (.*)$", line)
     message = match.group(2) if match else (line.strip() or "the preview failed with status %d" % code)
     stage = match.group(1) if match and match.group(1) != "hokusai-preview" else None
-    return error_record(source, error_kind(code), message, exit_code=code, stage=stage)
+    return error_record(source, error_kind(code), message + _batch_option_note(message), exit_code=code, stage=stage)
+
+
+def _batch_option_note(message):
+    """Where a preview's hint asks for a label column (--label-column class), how a batch gives
+    it: through BATCH_OPTIONS, to every file (a reviewer cannot give it to one file)."""
+    asked = re.findall(r"--label-column ([^\s;,()]+)", message.rpartition("; ")[2])
+    return " (in a batch, BATCH_OPTIONS='--label-column %s' gives it to every file)" % asked[-1] if asked else ""
 
 
 def describe(result_path):
