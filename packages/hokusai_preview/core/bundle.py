@@ -66,6 +66,48 @@ def default_bundle_path():
     return os.path.join(EMBEDDED_DIR, "default")
 
 
+def read_manifest(path):
+    """(the manifest of the bundle directory ``path``, the SHA-256 of its bytes), read as every
+    reader of a bundle must: a regular file inside ``path`` (a named pipe would block the read
+    forever), at most :data:`MAX_MANIFEST_BYTES`, holding a JSON object of this :data:`FORMAT`.
+    BaselineError (IntegrityError for a link outside ``path``) otherwise; the rest of the
+    manifest is :meth:`Bundle.open`'s to check."""
+    manifest_path = os.path.join(path, MANIFEST)
+    if os.path.lexists(manifest_path) and not inside(manifest_path, path):
+        raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
+                             "only use bundles built by hp-baseline")
+    try:
+        with open(manifest_path, "rb", opener=_regular_file_opener) as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
+                manifest_path, MAX_MANIFEST_BYTES >> 20), REBUILD)
+    except OSError as exc:
+        raise BaselineError("cannot read %s: %s" % (manifest_path, exc.strerror or exc),
+                            "a bundle directory needs the manifest.json written by hp-baseline") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
+    if not isinstance(manifest, dict):
+        raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)
+    if manifest.get("format") != FORMAT:
+        raise BaselineError("%s is not a hokusai-preview bundle manifest" % manifest_path,
+                            "build one with hp-baseline")
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def manifest_files(manifest):
+    """{role: path relative to the bundle} of the files ``manifest`` lists, as it gives them (each
+    entry of ``files`` with a string ``path``; none when ``files`` is not an object). Not checked:
+    :meth:`Bundle.file_path` confines a path to its bundle."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {role: info["path"] for role, info in files.items()
+            if isinstance(info, dict) and isinstance(info.get("path"), str)}
+
+
 class Bundle:
     """A verified baseline bundle. Use :meth:`open`.
 
@@ -116,28 +158,8 @@ class Bundle:
             what = "does not exist" if not os.path.exists(path) else "is not a directory"
             raise BaselineError("baseline bundle %s %s" % (path, what),
                                 "pass a directory built by hp-baseline to --baseline-model")
+        manifest, fingerprint = read_manifest(path)
         manifest_path = os.path.join(path, MANIFEST)
-        if os.path.lexists(manifest_path) and not inside(manifest_path, path):
-            raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
-                                 "only use bundles built by hp-baseline")
-        try:
-            with open(manifest_path, "rb", opener=_regular_file_opener) as handle:
-                raw = handle.read(MAX_MANIFEST_BYTES + 1)
-            if len(raw) > MAX_MANIFEST_BYTES:
-                raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
-                    manifest_path, MAX_MANIFEST_BYTES >> 20), REBUILD)
-        except OSError as exc:
-            raise BaselineError("cannot read %s: %s" % (manifest_path, exc.strerror or exc),
-                                "a bundle directory needs the manifest.json written by hp-baseline") from None
-        try:
-            manifest = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
-        if not isinstance(manifest, dict):
-            raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)
-        if manifest.get("format") != FORMAT:
-            raise BaselineError("%s is not a hokusai-preview bundle manifest" % manifest_path,
-                                "build one with hp-baseline")
         version = manifest.get("format_version")
         if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
             raise BaselineError("%s has bundle format version %s; this hokusai-preview reads version %d" % (
@@ -165,7 +187,7 @@ class Bundle:
         from .modelfile import model_format
 
         model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
-        bundle = cls(path, manifest, hashlib.sha256(raw).hexdigest())
+        bundle = cls(path, manifest, fingerprint)
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
         bundle.verify()
@@ -185,10 +207,9 @@ class Bundle:
 
     def file_path(self, role):
         """Absolute path of the file with ``role`` (model, benchmark, base), confined to the bundle."""
-        info = self.manifest["files"].get(role)
-        if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+        relative = manifest_files(self.manifest).get(role)
+        if relative is None:
             raise BaselineError("bundle %s has no %s file" % (self.path, role), "rebuild it with hp-baseline")
-        relative = info["path"]
         if not relative or os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
             raise IntegrityError("bundle %s: the %s path %r leaves the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
