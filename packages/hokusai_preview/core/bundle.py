@@ -403,8 +403,10 @@ class Bundle:
 
     def benchmark_labels(self):
         """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
+        from .recipe import class_codes
+
         table = self._checked_table("benchmark", columns=[self.label_column])
-        return class_codes(table.column(0).to_pylist(), self.classes)
+        return class_codes(table.column(0).to_pylist(), self.classes, column=self.label_column)
 
     def _parquet(self, role, source=None):
         """The bundle table ``role`` as a ParquetFile, checked to hold rows and the columns the
@@ -536,14 +538,11 @@ def _text_type(kind):
 
 
 def class_codes(labels, classes, unknown=None):
-    """``labels`` (canonical strings) as int64 positions in ``classes`` (numpy array); a label not
-    among them is a KeyError, or the code ``unknown`` when given (e.g. -1)."""
-    import numpy as np
+    """:func:`.recipe.class_codes` (int64), for the modules that take it from here: importing
+    this module must not import numpy, as the recipe does."""
+    from .recipe import class_codes
 
-    position = {c: i for i, c in enumerate(classes)}
-    if unknown is None:
-        return np.array([position[v] for v in labels], dtype=np.int64)
-    return np.array([position.get(v, unknown) for v in labels], dtype=np.int64)
+    return class_codes(labels, classes, unknown)
 
 
 def _check_contents(manifest, manifest_path):
