@@ -33,6 +33,7 @@ from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError, UntrustedModelError, shorten
 from .fsutil import inside, refuse_undecodable, sha256_file
+from .records import whole
 
 FORMAT = "hokusai-preview-bundle"
 FORMAT_VERSION = 1
@@ -161,7 +162,7 @@ class Bundle:
         manifest, fingerprint = read_manifest(path)
         manifest_path = os.path.join(path, MANIFEST)
         version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
+        if not whole(version) or version > FORMAT_VERSION or version < 1:
             raise BaselineError("%s has bundle format version %s; this hokusai-preview reads version %d" % (
                 manifest_path, json.dumps(version), FORMAT_VERSION),
                 "upgrade hokusai-preview or rebuild the bundle with this version")
@@ -569,7 +570,7 @@ def _check_contents(manifest, manifest_path):
         raise BaselineError("%s: model_id must be a name of 1 to 200 printable characters, not %s" % (
             manifest_path, _short_json(model_id)), REBUILD)
     base_samples = manifest.get("base_samples")
-    if base_samples is not None and not (_whole(base_samples) and base_samples >= 0):
+    if base_samples is not None and not (whole(base_samples) and base_samples >= 0):
         raise BaselineError("%s: base_samples must be a whole number of at least 0, not %s" % (
             manifest_path, _short_json(base_samples)), REBUILD)
     if not isinstance(manifest["label_column"], str):
@@ -638,10 +639,6 @@ def _regular_file_opener(path, flags):
     return fd
 
 
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _fraction(value, none=False):
     if value is None:
         return none
@@ -651,10 +648,10 @@ def _fraction(value, none=False):
 # The forest's parameters a bundle may set, each with its allowed values.
 MAX_TREES = 10000
 RECIPE_PARAMS = {
-    "n_estimators": (lambda v: _whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
-    "max_depth": (lambda v: v is None or _whole(v) and 1 <= v < 2 ** 31, "a whole number from 1 to 2**31 - 1, or null"),
-    "min_samples_split": (lambda v: _whole(v) and 2 <= v < 2 ** 31, "a whole number from 2 to 2**31 - 1"),
-    "random_state": (lambda v: _whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
+    "n_estimators": (lambda v: whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
+    "max_depth": (lambda v: v is None or whole(v) and 1 <= v < 2 ** 31, "a whole number from 1 to 2**31 - 1, or null"),
+    "min_samples_split": (lambda v: whole(v) and 2 <= v < 2 ** 31, "a whole number from 2 to 2**31 - 1"),
+    "random_state": (lambda v: whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
 }
 
 
