@@ -31,8 +31,21 @@ import re
 
 from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
-from .errors import BaselineError, IntegrityError, UntrustedModelError, shorten
+from .errors import BaselineError, IntegrityError, shorten
 from .fsutil import inside, refuse_undecodable, sha256_file
+from .modelfile import (
+    REBUILD,
+    REFETCH,
+    SAFE_FORMAT,
+    changed,
+    check_format,
+    check_model,
+    load_model,
+    model_format,
+    read_verified,
+    refuse_untrusted,
+    regular_file_opener,
+)
 from .records import whole
 
 FORMAT = "hokusai-preview-bundle"
@@ -42,8 +55,6 @@ REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column"
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
 ROLES = ("model", "benchmark", "base")  # the files a bundle of this format lists, and no others
-REBUILD = "rebuild the bundle with hp-baseline"
-REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 # The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
 FEATURE_KINDS = ("numeric", "categorical", "text")
 # The warning that a pickle/joblib model file was accepted with --trust-model (trust_warning),
@@ -78,7 +89,7 @@ def read_manifest(path):
         raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
                              "only use bundles built by hp-baseline")
     try:
-        with open(manifest_path, "rb", opener=_regular_file_opener) as handle:
+        with open(manifest_path, "rb", opener=regular_file_opener) as handle:
             raw = handle.read(MAX_MANIFEST_BYTES + 1)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
@@ -185,8 +196,6 @@ class Bundle:
                 raise BaselineError("%s: files.%s.sha256 is not 64 hexadecimal digits" % (manifest_path, role),
                                     REBUILD)
             info["sha256"] = info["sha256"].lower()  # hex is hex in either case
-        from .modelfile import model_format
-
         model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
         bundle = cls(path, manifest, fingerprint)
         for role in sorted(files):
@@ -244,16 +253,13 @@ class Bundle:
                 raise BaselineError("bundle %s: cannot read the %s file %s: %s" % (
                     self.path, role, info["path"], exc.strerror or exc), REBUILD) from None
             if digest != info["sha256"]:
-                raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
-                                     % (self.path, info["path"]), REFETCH)
+                raise changed("bundle %s: %s" % (self.path, info["path"]))
 
     # --- the model -----------------------------------------------------------------------
 
     @property
     def model_format(self):
         """skops, pickle or joblib: ``files.model.format``, else from the model file's name."""
-        from .modelfile import model_format
-
         info = self.manifest["files"]["model"]
         return model_format(info["path"], info.get("format"))
 
@@ -261,7 +267,7 @@ class Bundle:
     def runs_model_code(self):
         """Whether loading the model file runs code it contains: a pickle/joblib file accepted
         with ``--trust-model`` (refused without it)."""
-        return self.trust_model and self.model_format != "skops"
+        return self.trust_model and self.model_format != SAFE_FORMAT
 
     def trust_warning(self, moment):
         """:func:`trust_warning` for this bundle's model file at ``moment``: "accepting" (hp-load)
@@ -272,8 +278,6 @@ class Bundle:
         """Refuse the model file now if its format cannot be loaded safely: a pickle/joblib file
         without ``trust_model``, a "skops" file that is not one (instant; no code in it runs).
         :meth:`check_contents` does the thorough checks."""
-        from .modelfile import check_format
-
         self.trust_model = bool(trust_model)
         check_format(self.file_path("model"), self.model_format, self.trust_model)
 
@@ -293,7 +297,6 @@ class Bundle:
         they read, embedded or not.
         """
         from .cache import make_key
-        from .modelfile import check_model
         from .recipe import TRUSTED_TYPES
 
         self.check_model(trust_model)
@@ -303,10 +306,10 @@ class Bundle:
         # The manifest's SHA-256 covers every file's, and the checks read the manifest too. An
         # opted-in pickle has nothing to scan, and its verdict is not remembered.
         key = make_key(BUNDLE_CHECK, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
-            if cache is not None and fmt == "skops" else None
+            if cache is not None and fmt == SAFE_FORMAT else None
 
         def scan():
-            if fmt == "skops":  # scanned, then loaded (safe once scanned): trees, features and classes are
+            if fmt == SAFE_FORMAT:  # scanned, then loaded (safe once scanned): trees, features and classes are
                 types = self.load_model(with_types=True)[1]  # refused here, before any stage caches
             else:
                 types = check_model(path, fmt, self.trust_model)
@@ -324,8 +327,6 @@ class Bundle:
     def load_model(self, with_types=False):
         """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled.
         With ``with_types``, (the Pipeline, the skops types its file needs)."""
-        from .modelfile import load_model
-
         path = self.file_path("model")
         model, types = load_model(path, self.model_format, self.trust_model,
                                   sha256=self.manifest["files"]["model"]["sha256"], with_types=True)
@@ -459,15 +460,10 @@ class Bundle:
         cached = self._table_bytes
         if role not in cached:
             try:
-                with open(path, "rb", opener=_regular_file_opener) as handle:
-                    data = handle.read()
+                cached[role] = read_verified(path, info["sha256"], "bundle %s: %s" % (self.path, info["path"]))
             except OSError as exc:
                 raise BaselineError("cannot read the %s table %s: %s" % (role, path, exc.strerror or exc),
                                     REFETCH) from None
-            if hashlib.sha256(data).hexdigest() != info["sha256"]:
-                raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
-                                     % (self.path, info["path"]), REFETCH)
-            cached[role] = data
         try:
             table = self._parquet(role, cached[role]).read(columns=columns)
         except (pa.ArrowException, OSError) as exc:  # damaged pages behind a sound footer
@@ -628,17 +624,6 @@ def _check_contents(manifest, manifest_path):
 MAX_MANIFEST_BYTES = 16 << 20
 
 
-def _regular_file_opener(path, flags):
-    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
-    import stat
-
-    fd = os.open(path, flags | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(0, "not a regular file")
-    return fd
-
-
 def _fraction(value, none=False):
     if value is None:
         return none
@@ -673,9 +658,5 @@ def refuse_untrusted_record(baseline, trust_model):
     Checked before the cache is consulted, so a result computed by a trusting run never serves
     one that did not opt in.
     """
-    from .modelfile import TRUST_HINT
-
-    fmt = baseline.get("model_format", "skops")
-    if fmt != "skops" and not trust_model:
-        raise UntrustedModelError("the baseline %s has a %s model file, and loading one runs any code it contains, "
-                                  "so it is refused" % (baseline["path"], fmt), TRUST_HINT)
+    refuse_untrusted(baseline["path"], baseline.get("model_format", SAFE_FORMAT), trust_model,
+                     "the baseline %s has a %s model file")
