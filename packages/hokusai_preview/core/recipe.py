@@ -40,8 +40,6 @@ TRUSTED_TYPES = [
     # diagonal matrix: a plain data container.
     "scipy.sparse._csr.csr_matrix",
 ]
-# Trusted types only some versions of the libraries need (skops before 0.10 trusted Tree itself).
-VERSION_DEPENDENT_TYPES = {"scipy.sparse._csr.csr_matrix", "sklearn.tree._tree.Tree"}
 
 
 def default_recipe(random_state=None):
