@@ -289,12 +289,11 @@ class Bundle:
         entry. The scan of a skops file's types needs skops, whose import walks all of
         scikit-learn (seconds), so with a ``cache`` the verdict is remembered (stage
         ``bundle-check``) by the manifest's SHA-256 (which covers every file's) and the
-        trusted-type list: a bundle is checked
-        the first time this user's cache meets it, not on every run, and a refusal is never
-        remembered. A bundle shipped inside the package is part of the installed code, like the
-        modules beside it: it is not checked here (the test suite checks it), which spares a
-        first run those seconds. :meth:`load_model` and :meth:`read_table` check again whatever
-        they read, embedded or not.
+        trusted-type list: a bundle is checked the first time this user's cache meets it, not
+        on every run, and a refusal is never remembered. A bundle shipped inside the package is
+        part of the installed code, like the modules beside it: it is not checked here (the
+        test suite checks it), which spares a first run those seconds. :meth:`load_model` and
+        :meth:`read_table` check again whatever they read, embedded or not.
         """
         from .cache import make_key
         from .recipe import TRUSTED_TYPES
@@ -487,10 +486,10 @@ class Bundle:
 
     def _check_values(self, role, table, offset=0):
         """BaselineError naming the first value of ``table`` (the ``role`` table's rows from
-        ``offset`` on) the
-        recipe cannot use as this tool reads contributions: a label that is missing or not one of
-        the classes, an infinite numeric feature, a category not in the form contributions give it
-        (``"01"`` where they give ``"1"``: a bundle built before 0.8.0)."""
+        ``offset`` on) the recipe cannot use as this tool reads contributions: a label that is
+        missing or not one of the classes, an infinite numeric feature, a category not in the
+        form contributions give it (``"01"`` where they give ``"1"``: a bundle built before
+        0.8.0)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
