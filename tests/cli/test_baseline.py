@@ -173,6 +173,26 @@ def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path
     assert run("hp-baseline", *TABLES, "--output", str(bundle), "--force", "--jobs", "1").code == 0
 
 
+@pytest.mark.parametrize("manifest", ["named pipe", "oversized"])
+def test_an_output_manifest_is_read_as_a_bundles_is(manifest, tmp_path):
+    """hp-baseline reads the manifest of an existing --output as opening a bundle does
+    (bundle.read_manifest): a named pipe is refused, not waited on for ever, and a manifest past
+    the size limit is not read whole."""
+    from hokusai_preview.core.bundle import FORMAT, MAX_MANIFEST_BYTES
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    if manifest == "named pipe":
+        os.mkfifo(str(folder / "manifest.json"))
+    else:
+        padded = {"format": FORMAT, "files": {}, "pad": " " * MAX_MANIFEST_BYTES}
+        (folder / "manifest.json").write_text(json.dumps(padded))
+    line = refused(run("hp-baseline", *TABLES, "--output", str(folder), "--force"), 7)
+    assert line == ("hp-baseline: error: %s exists and is not a bundle (no hokusai-preview manifest.json), so it is "
+                    "not replaced, even with --force; choose another --output" % folder)
+    assert os.listdir(str(folder)) == ["manifest.json"]
+
+
 def test_a_benchmark_column_must_hold_what_the_training_column_holds(tmp_path):
     """A word in a numeric benchmark column was stored as text under a manifest that says numeric
     (and scored as a missing value); hp-load refuses the same in a contribution, in the same words."""

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hokusai_preview.core.cache import Cache, parse_size, read_entry
+from hokusai_preview.core.cache import Cache, parse_size, read_entry, within
 from hokusai_preview.core.errors import OutputError, UsageError
 
 KEY = "ab" + "0" * 62
@@ -541,3 +541,29 @@ def test_every_kind_of_entry_is_one_hp_cache_knows():
     assert produced == {"load", "check", "sample", "train", "eval", "delta"} and produced <= set(KINDS)
     with pytest.raises(ValueError, match="not among cache.KINDS"):
         make_key("scratch", {}, {})
+
+
+def test_a_path_is_in_the_cache_below_its_directory_only(tmp_path):
+    root = str(tmp_path / "cache")
+    cache = Cache(root)
+    for path, inside in ((root, False), (root + os.sep, False), (os.path.join(root, "load", "ab"), True),
+                         (root + "-other" + os.sep + "x", False), (str(tmp_path), False)):
+        assert within(root, path) is inside and cache.holds(path) is inside, path
+
+
+def test_an_entrys_record_digest_is_the_canonical_json_hash(tmp_path):
+    """entry.json's record_sha256 is fsutil.sha256_json of the record: the bytes it always hashed
+    (sorted keys, no spaces, ASCII escapes), so entries sealed before still verify."""
+    import hashlib
+
+    from hokusai_preview.core.cache import seal
+    from hokusai_preview.core.fsutil import sha256_json
+
+    record = {"b": [1, 2.5, None, True], "a": "caf\u00e9 \u65e5\u672c", "key": "k" * 64}
+    directory = tmp_path / "stage" / "kk" / ("k" * 64)
+    directory.mkdir(parents=True)
+    seal(str(directory), record, [], root=str(tmp_path))
+    meta = json.loads((directory / "entry.json").read_text())
+    before = hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    assert meta["record_sha256"] == sha256_json(record) == before
+    assert read_entry(str(directory))["record"] == record

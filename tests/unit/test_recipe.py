@@ -30,3 +30,39 @@ def test_free_text_is_kept_as_it_is_and_categories_are_canonical():
     column = pd.Series(["01", True, 2.0, None, "TRUE", "a b"], dtype=object)
     assert canonical_categories(column).tolist() == ["1", "true", "2", None, "true", "a b"]
     assert canonical_categories(column, "text").tolist() == ["01", "true", "2", None, "TRUE", "a b"]
+
+
+def test_labels_become_class_codes_in_one_way_everywhere(tmp_path):
+    """recipe.class_codes is the one mapping of labels to classes: the bundle's, the diagnostics'
+    (a table of any size) and hp-sample's (streamed) give the same codes and refuse alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hokusai_preview.core.bundle import class_codes as bundle_codes
+    from hokusai_preview.core.diagnostics.run import _label_codes
+    from hokusai_preview.core.recipe import class_codes
+    from hokusai_preview.stages.sample import label_codes
+
+    classes = ["a", "b", "c"]
+    labels = pd.Series(["c", "a", "c", "b"], name="label")
+    expected = [2, 0, 2, 1]
+    path = str(tmp_path / "labels.parquet")
+    pq.write_table(pa.table({"label": labels.tolist()}), path)
+    assert class_codes(labels, classes).tolist() == expected
+    assert bundle_codes(labels, classes).tolist() == expected
+    assert _label_codes(labels, classes).tolist() == expected
+    assert label_codes(pq.ParquetFile(path), "label", classes).tolist() == expected
+    assert class_codes(["a", "x", None], classes, unknown=-1).tolist() == [0, -1, -1]
+
+    refusal = "label column 'label' holds a value outside ['a', 'b', 'c']"
+    for bad in (["a", "x"], ["a", None]):
+        with pytest.raises(ValueError) as caught:
+            class_codes(pd.Series(bad, name="label"), classes)
+        assert str(caught.value) == refusal
+        pq.write_table(pa.table({"label": pa.array(bad, pa.string())}), path)
+        with pytest.raises(ValueError) as caught:
+            label_codes(pq.ParquetFile(path), "label", classes)
+        assert str(caught.value) == refusal
+    with pytest.raises(ValueError) as caught:
+        _label_codes(pd.Series(["a", "x"], name="label"), classes)
+    assert str(caught.value) == refusal

@@ -7,11 +7,14 @@ import skops.io as sio
 
 from helpers import EXAMPLES, pipe
 from hokusai_preview.core.bundle import Bundle
-from hokusai_preview.core.recipe import TRUSTED_TYPES, VERSION_DEPENDENT_TYPES
+from hokusai_preview.core.recipe import TRUSTED_TYPES
 
 # hpc: numeric + categorical, 4 classes; churn: binary; food: free text (TF-IDF) + categorical;
 # hpc_finetune: a bundle without its base table.
 BUNDLES = ("hpc", "churn", "food", "hpc_finetune")
+# Trusted types only some versions of the libraries need (skops before 0.10 trusted Tree itself):
+# the models may not need them here.
+VERSION_DEPENDENT_TYPES = {"scipy.sparse._csr.csr_matrix", "sklearn.tree._tree.Tree"}
 
 
 def trained_model(bundle, data_path):

@@ -31,8 +31,22 @@ import re
 
 from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
-from .errors import BaselineError, IntegrityError, UntrustedModelError, shorten
+from .errors import BaselineError, IntegrityError, shorten
 from .fsutil import inside, refuse_undecodable, sha256_file
+from .modelfile import (
+    REBUILD,
+    REFETCH,
+    SAFE_FORMAT,
+    changed,
+    check_format,
+    check_model,
+    load_model,
+    model_format,
+    read_verified,
+    refuse_untrusted,
+    regular_file_opener,
+)
+from .records import whole
 
 FORMAT = "hokusai-preview-bundle"
 FORMAT_VERSION = 1
@@ -41,8 +55,6 @@ REQUIRED = ("format", "format_version", "model_id", "model_type", "label_column"
             "recipe", "files", "metrics", "primary_metric")
 ENV_BASELINE = "HP_BASELINE"
 ROLES = ("model", "benchmark", "base")  # the files a bundle of this format lists, and no others
-REBUILD = "rebuild the bundle with hp-baseline"
-REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 # The feature kinds core/recipe.py encodes (infer_kind gives them, build_preprocessor uses them).
 FEATURE_KINDS = ("numeric", "categorical", "text")
 # The warning that a pickle/joblib model file was accepted with --trust-model (trust_warning),
@@ -64,6 +76,48 @@ def default_bundle_path():
     if explicit:
         return explicit
     return os.path.join(EMBEDDED_DIR, "default")
+
+
+def read_manifest(path):
+    """(the manifest of the bundle directory ``path``, the SHA-256 of its bytes), read as every
+    reader of a bundle must: a regular file inside ``path`` (a named pipe would block the read
+    forever), at most :data:`MAX_MANIFEST_BYTES`, holding a JSON object of this :data:`FORMAT`.
+    BaselineError (IntegrityError for a link outside ``path``) otherwise; the rest of the
+    manifest is :meth:`Bundle.open`'s to check."""
+    manifest_path = os.path.join(path, MANIFEST)
+    if os.path.lexists(manifest_path) and not inside(manifest_path, path):
+        raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
+                             "only use bundles built by hp-baseline")
+    try:
+        with open(manifest_path, "rb", opener=regular_file_opener) as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
+                manifest_path, MAX_MANIFEST_BYTES >> 20), REBUILD)
+    except OSError as exc:
+        raise BaselineError("cannot read %s: %s" % (manifest_path, exc.strerror or exc),
+                            "a bundle directory needs the manifest.json written by hp-baseline") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
+    if not isinstance(manifest, dict):
+        raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)
+    if manifest.get("format") != FORMAT:
+        raise BaselineError("%s is not a hokusai-preview bundle manifest" % manifest_path,
+                            "build one with hp-baseline")
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def manifest_files(manifest):
+    """{role: path relative to the bundle} of the files ``manifest`` lists, as it gives them (each
+    entry of ``files`` with a string ``path``; none when ``files`` is not an object). Not checked:
+    :meth:`Bundle.file_path` confines a path to its bundle."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {role: info["path"] for role, info in files.items()
+            if isinstance(info, dict) and isinstance(info.get("path"), str)}
 
 
 class Bundle:
@@ -116,30 +170,10 @@ class Bundle:
             what = "does not exist" if not os.path.exists(path) else "is not a directory"
             raise BaselineError("baseline bundle %s %s" % (path, what),
                                 "pass a directory built by hp-baseline to --baseline-model")
+        manifest, fingerprint = read_manifest(path)
         manifest_path = os.path.join(path, MANIFEST)
-        if os.path.lexists(manifest_path) and not inside(manifest_path, path):
-            raise IntegrityError("bundle %s: %s links outside the bundle directory" % (path, MANIFEST),
-                                 "only use bundles built by hp-baseline")
-        try:
-            with open(manifest_path, "rb", opener=_regular_file_opener) as handle:
-                raw = handle.read(MAX_MANIFEST_BYTES + 1)
-            if len(raw) > MAX_MANIFEST_BYTES:
-                raise BaselineError("%s is over %d MB, far more than a manifest holds" % (
-                    manifest_path, MAX_MANIFEST_BYTES >> 20), REBUILD)
-        except OSError as exc:
-            raise BaselineError("cannot read %s: %s" % (manifest_path, exc.strerror or exc),
-                                "a bundle directory needs the manifest.json written by hp-baseline") from None
-        try:
-            manifest = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise BaselineError("%s is not valid JSON" % manifest_path, REBUILD) from None
-        if not isinstance(manifest, dict):
-            raise BaselineError("%s is not a JSON object" % manifest_path, REBUILD)
-        if manifest.get("format") != FORMAT:
-            raise BaselineError("%s is not a hokusai-preview bundle manifest" % manifest_path,
-                                "build one with hp-baseline")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
+        if not whole(version) or version > FORMAT_VERSION or version < 1:
             raise BaselineError("%s has bundle format version %s; this hokusai-preview reads version %d" % (
                 manifest_path, json.dumps(version), FORMAT_VERSION),
                 "upgrade hokusai-preview or rebuild the bundle with this version")
@@ -162,10 +196,8 @@ class Bundle:
                 raise BaselineError("%s: files.%s.sha256 is not 64 hexadecimal digits" % (manifest_path, role),
                                     REBUILD)
             info["sha256"] = info["sha256"].lower()  # hex is hex in either case
-        from .modelfile import model_format
-
         model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
-        bundle = cls(path, manifest, hashlib.sha256(raw).hexdigest())
+        bundle = cls(path, manifest, fingerprint)
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
         bundle.verify()
@@ -185,10 +217,9 @@ class Bundle:
 
     def file_path(self, role):
         """Absolute path of the file with ``role`` (model, benchmark, base), confined to the bundle."""
-        info = self.manifest["files"].get(role)
-        if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+        relative = manifest_files(self.manifest).get(role)
+        if relative is None:
             raise BaselineError("bundle %s has no %s file" % (self.path, role), "rebuild it with hp-baseline")
-        relative = info["path"]
         if not relative or os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
             raise IntegrityError("bundle %s: the %s path %r leaves the bundle directory" % (
                 self.path, role, relative), "only use bundles built by hp-baseline")
@@ -222,16 +253,13 @@ class Bundle:
                 raise BaselineError("bundle %s: cannot read the %s file %s: %s" % (
                     self.path, role, info["path"], exc.strerror or exc), REBUILD) from None
             if digest != info["sha256"]:
-                raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
-                                     % (self.path, info["path"]), REFETCH)
+                raise changed("bundle %s: %s" % (self.path, info["path"]))
 
     # --- the model -----------------------------------------------------------------------
 
     @property
     def model_format(self):
         """skops, pickle or joblib: ``files.model.format``, else from the model file's name."""
-        from .modelfile import model_format
-
         info = self.manifest["files"]["model"]
         return model_format(info["path"], info.get("format"))
 
@@ -239,7 +267,7 @@ class Bundle:
     def runs_model_code(self):
         """Whether loading the model file runs code it contains: a pickle/joblib file accepted
         with ``--trust-model`` (refused without it)."""
-        return self.trust_model and self.model_format != "skops"
+        return self.trust_model and self.model_format != SAFE_FORMAT
 
     def trust_warning(self, moment):
         """:func:`trust_warning` for this bundle's model file at ``moment``: "accepting" (hp-load)
@@ -250,8 +278,6 @@ class Bundle:
         """Refuse the model file now if its format cannot be loaded safely: a pickle/joblib file
         without ``trust_model``, a "skops" file that is not one (instant; no code in it runs).
         :meth:`check_contents` does the thorough checks."""
-        from .modelfile import check_format
-
         self.trust_model = bool(trust_model)
         check_format(self.file_path("model"), self.model_format, self.trust_model)
 
@@ -263,15 +289,13 @@ class Bundle:
         entry. The scan of a skops file's types needs skops, whose import walks all of
         scikit-learn (seconds), so with a ``cache`` the verdict is remembered (stage
         ``bundle-check``) by the manifest's SHA-256 (which covers every file's) and the
-        trusted-type list: a bundle is checked
-        the first time this user's cache meets it, not on every run, and a refusal is never
-        remembered. A bundle shipped inside the package is part of the installed code, like the
-        modules beside it: it is not checked here (the test suite checks it), which spares a
-        first run those seconds. :meth:`load_model` and :meth:`read_table` check again whatever
-        they read, embedded or not.
+        trusted-type list: a bundle is checked the first time this user's cache meets it, not
+        on every run, and a refusal is never remembered. A bundle shipped inside the package is
+        part of the installed code, like the modules beside it: it is not checked here (the
+        test suite checks it), which spares a first run those seconds. :meth:`load_model` and
+        :meth:`read_table` check again whatever they read, embedded or not.
         """
         from .cache import make_key
-        from .modelfile import check_model
         from .recipe import TRUSTED_TYPES
 
         self.check_model(trust_model)
@@ -281,10 +305,10 @@ class Bundle:
         # The manifest's SHA-256 covers every file's, and the checks read the manifest too. An
         # opted-in pickle has nothing to scan, and its verdict is not remembered.
         key = make_key(BUNDLE_CHECK, self.fingerprint, {"trusted": TRUSTED_TYPES}) \
-            if cache is not None and fmt == "skops" else None
+            if cache is not None and fmt == SAFE_FORMAT else None
 
         def scan():
-            if fmt == "skops":  # scanned, then loaded (safe once scanned): trees, features and classes are
+            if fmt == SAFE_FORMAT:  # scanned, then loaded (safe once scanned): trees, features and classes are
                 types = self.load_model(with_types=True)[1]  # refused here, before any stage caches
             else:
                 types = check_model(path, fmt, self.trust_model)
@@ -302,8 +326,6 @@ class Bundle:
     def load_model(self, with_types=False):
         """The fitted Pipeline: skops trusting only the recipe's types, or (with --trust-model) unpickled.
         With ``with_types``, (the Pipeline, the skops types its file needs)."""
-        from .modelfile import load_model
-
         path = self.file_path("model")
         model, types = load_model(path, self.model_format, self.trust_model,
                                   sha256=self.manifest["files"]["model"]["sha256"], with_types=True)
@@ -382,8 +404,10 @@ class Bundle:
 
     def benchmark_labels(self):
         """Benchmark labels as int codes into :attr:`classes` (numpy array)."""
+        from .recipe import class_codes
+
         table = self._checked_table("benchmark", columns=[self.label_column])
-        return class_codes(table.column(0).to_pylist(), self.classes)
+        return class_codes(table.column(0).to_pylist(), self.classes, column=self.label_column)
 
     def _parquet(self, role, source=None):
         """The bundle table ``role`` as a ParquetFile, checked to hold rows and the columns the
@@ -435,15 +459,10 @@ class Bundle:
         cached = self._table_bytes
         if role not in cached:
             try:
-                with open(path, "rb", opener=_regular_file_opener) as handle:
-                    data = handle.read()
+                cached[role] = read_verified(path, info["sha256"], "bundle %s: %s" % (self.path, info["path"]))
             except OSError as exc:
                 raise BaselineError("cannot read the %s table %s: %s" % (role, path, exc.strerror or exc),
                                     REFETCH) from None
-            if hashlib.sha256(data).hexdigest() != info["sha256"]:
-                raise IntegrityError("bundle %s: %s was changed after the manifest was written (SHA-256 mismatch)"
-                                     % (self.path, info["path"]), REFETCH)
-            cached[role] = data
         try:
             table = self._parquet(role, cached[role]).read(columns=columns)
         except (pa.ArrowException, OSError) as exc:  # damaged pages behind a sound footer
@@ -467,10 +486,10 @@ class Bundle:
 
     def _check_values(self, role, table, offset=0):
         """BaselineError naming the first value of ``table`` (the ``role`` table's rows from
-        ``offset`` on) the
-        recipe cannot use as this tool reads contributions: a label that is missing or not one of
-        the classes, an infinite numeric feature, a category not in the form contributions give it
-        (``"01"`` where they give ``"1"``: a bundle built before 0.8.0)."""
+        ``offset`` on) the recipe cannot use as this tool reads contributions: a label that is
+        missing or not one of the classes, an infinite numeric feature, a category not in the
+        form contributions give it (``"01"`` where they give ``"1"``: a bundle built before
+        0.8.0)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -515,14 +534,11 @@ def _text_type(kind):
 
 
 def class_codes(labels, classes, unknown=None):
-    """``labels`` (canonical strings) as int64 positions in ``classes`` (numpy array); a label not
-    among them is a KeyError, or the code ``unknown`` when given (e.g. -1)."""
-    import numpy as np
+    """:func:`.recipe.class_codes` (int64), for the modules that take it from here: importing
+    this module must not import numpy, as the recipe does."""
+    from .recipe import class_codes
 
-    position = {c: i for i, c in enumerate(classes)}
-    if unknown is None:
-        return np.array([position[v] for v in labels], dtype=np.int64)
-    return np.array([position.get(v, unknown) for v in labels], dtype=np.int64)
+    return class_codes(labels, classes, unknown)
 
 
 def _check_contents(manifest, manifest_path):
@@ -549,7 +565,7 @@ def _check_contents(manifest, manifest_path):
         raise BaselineError("%s: model_id must be a name of 1 to 200 printable characters, not %s" % (
             manifest_path, _short_json(model_id)), REBUILD)
     base_samples = manifest.get("base_samples")
-    if base_samples is not None and not (_whole(base_samples) and base_samples >= 0):
+    if base_samples is not None and not (whole(base_samples) and base_samples >= 0):
         raise BaselineError("%s: base_samples must be a whole number of at least 0, not %s" % (
             manifest_path, _short_json(base_samples)), REBUILD)
     if not isinstance(manifest["label_column"], str):
@@ -607,21 +623,6 @@ def _check_contents(manifest, manifest_path):
 MAX_MANIFEST_BYTES = 16 << 20
 
 
-def _regular_file_opener(path, flags):
-    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
-    import stat
-
-    fd = os.open(path, flags | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(0, "not a regular file")
-    return fd
-
-
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _fraction(value, none=False):
     if value is None:
         return none
@@ -631,10 +632,10 @@ def _fraction(value, none=False):
 # The forest's parameters a bundle may set, each with its allowed values.
 MAX_TREES = 10000
 RECIPE_PARAMS = {
-    "n_estimators": (lambda v: _whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
-    "max_depth": (lambda v: v is None or _whole(v) and 1 <= v < 2 ** 31, "a whole number from 1 to 2**31 - 1, or null"),
-    "min_samples_split": (lambda v: _whole(v) and 2 <= v < 2 ** 31, "a whole number from 2 to 2**31 - 1"),
-    "random_state": (lambda v: _whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
+    "n_estimators": (lambda v: whole(v) and 1 <= v <= MAX_TREES, "a whole number from 1 to %d" % MAX_TREES),
+    "max_depth": (lambda v: v is None or whole(v) and 1 <= v < 2 ** 31, "a whole number from 1 to 2**31 - 1, or null"),
+    "min_samples_split": (lambda v: whole(v) and 2 <= v < 2 ** 31, "a whole number from 2 to 2**31 - 1"),
+    "random_state": (lambda v: whole(v) and 0 <= v < 2 ** 32, "a whole number from 0 to 2**32 - 1"),
 }
 
 
@@ -656,9 +657,5 @@ def refuse_untrusted_record(baseline, trust_model):
     Checked before the cache is consulted, so a result computed by a trusting run never serves
     one that did not opt in.
     """
-    from .modelfile import TRUST_HINT
-
-    fmt = baseline.get("model_format", "skops")
-    if fmt != "skops" and not trust_model:
-        raise UntrustedModelError("the baseline %s has a %s model file, and loading one runs any code it contains, "
-                                  "so it is refused" % (baseline["path"], fmt), TRUST_HINT)
+    refuse_untrusted(baseline["path"], baseline.get("model_format", SAFE_FORMAT), trust_model,
+                     "the baseline %s has a %s model file")

@@ -43,7 +43,6 @@ stage is about to read, however long a stage takes.
 
 import collections
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -102,6 +101,12 @@ def make_key(stage, inputs, params):
     if stage not in KINDS:  # a kind hp-cache --stage would not know
         raise ValueError("cache entries of %r are not among cache.KINDS" % stage)
     return sha256_json({"stage": stage, "version": __version__, "inputs": inputs, "params": params})
+
+
+def within(root, path):
+    """Whether ``path`` lies inside the directory ``root`` (a cache's, whether or not a
+    :class:`Cache` was made for it), by their absolute paths; ``root`` itself is not inside."""
+    return os.path.abspath(path).startswith(os.path.abspath(root).rstrip(os.sep) + os.sep)
 
 
 def parse_size(text):
@@ -251,7 +256,7 @@ class Cache:
 
     def holds(self, path):
         """Whether ``path`` lies inside this cache's directory."""
-        return os.path.abspath(path).startswith(self.root.rstrip(os.sep) + os.sep)
+        return within(self.root, path)
 
     def lookup(self, stage, key):
         """The output record of a verified entry, or None (absent or not trustworthy)."""
@@ -520,7 +525,7 @@ def read_entry(directory, key=None):
         meta = json.load(handle)
     if not isinstance(meta.get("record"), dict):
         raise ValueError("entry has no record")
-    if meta.get("record_sha256") != _record_digest(meta["record"]):
+    if meta.get("record_sha256") != sha256_json(meta["record"]):
         raise ValueError("record changed")  # e.g. a count edited by hand: the record is output too
     expected = os.path.basename(os.path.normpath(directory)) if key is None else key
     if meta.get("key") != expected or meta["record"].get("key", expected) != expected:
@@ -602,13 +607,9 @@ def seal(directory, record, artifacts, key=None, root=None):
                     "sha256": sha256_file(os.path.join(directory, name))} for name in artifacts}
     record = json.loads(json.dumps(record))  # as it will read back (tuples as lists, keys as text)
     write_json_atomic(os.path.join(directory, ENTRY_FILE), {
-        "record": record, "files": files, "record_sha256": _record_digest(record),
+        "record": record, "files": files, "record_sha256": sha256_json(record),
         "key": key or os.path.basename(os.path.normpath(directory)),
         "root": root or _root_of(directory), "created": time.time()})
-
-
-def _record_digest(record):
-    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
 class _Lock:

@@ -162,22 +162,15 @@ class Checkpoint:
 
     def save(self, trees):
         """Append a round of trees (atomically) and list it in entry.json."""
-        import zipfile
-
-        import skops.io as sio
-
         from .cache import seal
         from .errors import OutputError
-        from .fsutil import atomic_path
+        from .modelfile import save_model
 
         start = len(self.trees)
         name = "trees-%04d-%04d.skops" % (start, start + len(trees))
-        data = sio.dumps(list(trees), compression=zipfile.ZIP_DEFLATED)
         try:
             os.makedirs(self.dir, exist_ok=True)
-            with atomic_path(os.path.join(self.dir, name)) as tmp:
-                with open(tmp, "wb") as handle:
-                    handle.write(data)
+            save_model(list(trees), os.path.join(self.dir, name))
             files = self.files + [name]
             seal(self.dir, {"trees": start + len(trees), "files": files, "key": self.key, "rows": self.rows},
                  files, key=self.key, root=self.cache.root)
@@ -203,15 +196,11 @@ class NoCheckpoint:
 
 def _read_trees(path):
     """The trees in a round file, refusing any type outside the recipe's trusted list."""
-    import skops.io as sio
     from sklearn.tree import DecisionTreeClassifier
 
-    from .modelfile import check_model
+    from .modelfile import load_file
 
-    with open(path, "rb") as handle:
-        data = handle.read()
-    trusted = check_model(path, "skops", data=data)
-    trees = sio.loads(data, trusted=trusted)
+    trees = load_file(path)[0]  # skops, checked as a bundle's model file is
     if not isinstance(trees, list) or not all(type(t) is DecisionTreeClassifier for t in trees):
         raise ValueError("%s does not hold decision trees" % path)
     return trees

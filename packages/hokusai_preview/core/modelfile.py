@@ -21,6 +21,10 @@ import os
 from .errors import BaselineError, IntegrityError, UntrustedModelError
 from .fsutil import atomic_path
 
+# The hints of a bundle (core/bundle.py) or model file refused: one that cannot be used as it is,
+# and one whose files changed after its manifest was written.
+REBUILD = "rebuild the bundle with hp-baseline"
+REFETCH = "get the bundle again from its source or rebuild it with hp-baseline"
 SAFE_FORMAT = "skops"
 UNSAFE_FORMATS = ("pickle", "joblib")
 FORMATS = (SAFE_FORMAT,) + UNSAFE_FORMATS
@@ -35,7 +39,8 @@ TRUST_HINT = ("pass --trust-model only if you trust whoever made this bundle; bu
 
 
 def save_model(model, path):
-    """Write ``model`` to ``path`` atomically (zip-compressed skops file)."""
+    """Write ``model`` (a model, or hp-train's checkpointed trees) to ``path`` atomically
+    (zip-compressed skops file)."""
     import zipfile
 
     import skops.io as sio
@@ -50,20 +55,26 @@ def model_format(path, declared=None):
         return EXTENSIONS.get(os.path.splitext(path)[1].lower(), SAFE_FORMAT)
     if declared not in FORMATS:
         raise BaselineError("model file %s has format %r; hokusai-preview reads %s" % (
-            path, declared, ", ".join(FORMATS)), "rebuild the bundle with hp-baseline")
+            path, declared, ", ".join(FORMATS)), REBUILD)
     return declared
+
+
+def refuse_untrusted(path, fmt, trust, subject="model file %s is a %s file"):
+    """Refuse (UntrustedModelError, exit 6) a model file of format ``fmt`` other than skops
+    unless ``trust`` (--trust-model): unpickling it runs any code it names. ``subject``, given
+    ``path`` and ``fmt``, says what is refused."""
+    if fmt != SAFE_FORMAT and not trust:
+        raise UntrustedModelError((subject + ", and loading one runs any code it contains, so it is refused")
+                                  % (path, fmt), TRUST_HINT)
 
 
 def check_format(path, fmt, trust=False, data=None):
     """Refuse a pickle/joblib file unless trusted, and a "skops" file that is not one (instant)."""
+    refuse_untrusted(path, fmt, trust)
     if fmt in UNSAFE_FORMATS:
-        if not trust:
-            raise UntrustedModelError(
-                "model file %s is a %s file, and loading one runs any code it contains, so it is refused"
-                % (path, fmt), TRUST_HINT)
         return
     if data is None:
-        with open(path, "rb") as handle:
+        with open(path, "rb", opener=regular_file_opener) as handle:
             head = handle.read(len(ZIP_MAGIC))
     else:
         head = data[:len(ZIP_MAGIC)]
@@ -73,7 +84,7 @@ def check_format(path, fmt, trust=False, data=None):
                                   "only use bundles from a source you trust; a pickle model needs "
                                   "files.model.format \"pickle\" in the manifest and --trust-model")
     if not head.startswith(ZIP_MAGIC):
-        raise BaselineError("model file %s is not a skops file" % path, "rebuild the bundle with hp-baseline")
+        raise BaselineError("model file %s is not a skops file" % path, REBUILD)
 
 
 def check_model(path, fmt, trust=False, data=None):
@@ -102,8 +113,7 @@ def check_model(path, fmt, trust=False, data=None):
 
 
 def _unreadable(path, exc):
-    return BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__),
-                         "rebuild the bundle with hp-baseline")
+    return BaselineError("model file %s is not a readable skops file (%s)" % (path, type(exc).__name__), REBUILD)
 
 
 def _check_unpacked_size(path, data=None):
@@ -119,26 +129,55 @@ def _check_unpacked_size(path, data=None):
     if unpacked > MAX_UNPACKED_BYTES:
         raise BaselineError("model file %s would unpack to %.1f GB, over the %d GB limit (a model of the recipe "
                             "unpacks to tens of MB), so it is not opened" % (
-                                path, unpacked / 1e9, MAX_UNPACKED_BYTES >> 30),
-                            "rebuild the bundle with hp-baseline")
+                                path, unpacked / 1e9, MAX_UNPACKED_BYTES >> 30), REBUILD)
+
+
+def regular_file_opener(path, flags):
+    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
+    import stat
+
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "not a regular file")
+    return fd
+
+
+def changed(what):
+    """The IntegrityError (exit 5) for a bundle file, named by ``what``, that does not match the
+    SHA-256 its manifest records."""
+    return IntegrityError("%s was changed after the manifest was written (SHA-256 mismatch)" % what, REFETCH)
+
+
+def read_verified(path, sha256=None, what=None):
+    """The bytes of the regular file ``path``, read once; when ``sha256`` is given, those very
+    bytes match it or are refused (:func:`changed`, naming ``what``, by default ``path``): a file
+    swapped after its bundle was verified is refused, not used. OSError if it cannot be read."""
+    with open(path, "rb", opener=regular_file_opener) as handle:
+        data = handle.read()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise changed(path if what is None else what)
+    return data
 
 
 def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None, with_types=False):
-    """Load a model file after :func:`check_model`.
+    """Load a model file (:func:`load_file`) that must hold the recipe's model. With
+    ``with_types``, returns (model, the types :func:`check_model` found)."""
+    model, needed = load_file(path, fmt, trust, sha256)
+    _check_recipe_model(path, model)
+    return (model, needed) if with_types else model
 
-    The file is read once; when ``sha256`` is given, those very bytes are checked against it
-    before they are loaded (a file swapped after the bundle was verified is refused). With
-    ``with_types``, returns (model, the types :func:`check_model` found).
+
+def load_file(path, fmt=SAFE_FORMAT, trust=False, sha256=None):
+    """(the object in a model file, the types :func:`check_model` found), loaded after
+    :func:`check_model`: skops trusting only the recipe's types, or (``trust``) unpickled.
+
+    The file is read once (:func:`read_verified`: checked against ``sha256`` when given).
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_verified(path, sha256, "model file %s" % path)
     except OSError as exc:
-        raise BaselineError("cannot read model file %s: %s" % (path, exc.strerror or exc),
-                            "rebuild the bundle with hp-baseline") from None
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError("model file %s was changed after the manifest was written (SHA-256 mismatch)" % path,
-                             "get the bundle again from its source or rebuild it with hp-baseline")
+        raise BaselineError("cannot read model file %s: %s" % (path, exc.strerror or exc), REBUILD) from None
     needed = check_model(path, fmt, trust, data=data)
     try:
         if fmt == SAFE_FORMAT:
@@ -154,10 +193,8 @@ def load_model(path, fmt=SAFE_FORMAT, trust=False, sha256=None, with_types=False
 
             model = pickle.loads(data)
     except (Exception, SystemExit) as exc:  # a trusted pickle may call sys.exit(0): not a finished run
-        raise BaselineError("model file %s cannot be loaded: %s" % (path, type(exc).__name__),
-                            "rebuild the bundle with hp-baseline") from None
-    _check_recipe_model(path, model)
-    return (model, needed) if with_types else model
+        raise BaselineError("model file %s cannot be loaded: %s" % (path, type(exc).__name__), REBUILD) from None
+    return model, needed
 
 
 def _check_recipe_model(path, model):
@@ -166,7 +203,7 @@ def _check_recipe_model(path, model):
 
     if not isinstance(model, Pipeline) or not isinstance(model[-1], RandomForestClassifier):
         raise BaselineError("model file %s holds a %s, not the recipe's Pipeline ending in a RandomForestClassifier"
-                            % (path, type(model).__name__), "rebuild the bundle with hp-baseline")
+                            % (path, type(model).__name__), REBUILD)
     _check_trees(path, model[-1])
 
 
@@ -179,8 +216,7 @@ def _check_trees(path, forest):
     trees = getattr(forest, "estimators_", None)
     features = getattr(forest, "n_features_in_", None)
     if not trees or not isinstance(features, int):
-        raise BaselineError("model file %s holds a forest without fitted trees" % path,
-                            "rebuild the bundle with hp-baseline")
+        raise BaselineError("model file %s holds a forest without fitted trees" % path, REBUILD)
     for number, estimator in enumerate(trees):
         tree = getattr(estimator, "tree_", None)
         try:
@@ -197,5 +233,4 @@ def _check_trees(path, forest):
             sound = False
         if not sound:
             raise BaselineError("model file %s: tree %d of its forest is damaged (a node points outside the tree "
-                                "or back up it, or splits on a feature the model lacks)" % (path, number),
-                                "rebuild the bundle with hp-baseline")
+                                "or back up it, or splits on a feature the model lacks)" % (path, number), REBUILD)

@@ -40,8 +40,6 @@ TRUSTED_TYPES = [
     # diagonal matrix: a plain data container.
     "scipy.sparse._csr.csr_matrix",
 ]
-# Trusted types only some versions of the libraries need (skops before 0.10 trusted Tree itself).
-VERSION_DEPENDENT_TYPES = {"scipy.sparse._csr.csr_matrix", "sklearn.tree._tree.Tree"}
 
 
 def default_recipe(random_state=None):
@@ -247,10 +245,25 @@ def make_model(preprocessor, forest):
     return Pipeline([("preprocess", preprocessor), ("forest", forest)])
 
 
+def class_codes(labels, classes, unknown=None, column=None, dtype=np.int64):
+    """``labels`` (canonical strings) as their positions in ``classes`` (a numpy array of
+    ``dtype``). A label not among them (or missing) gets the code ``unknown`` when it is given
+    (e.g. -1), else is refused: ValueError naming the label column (``column``, by default the
+    name of a pandas Series given as ``labels``)."""
+    position = {c: i for i, c in enumerate(classes)}
+    if unknown is not None:
+        return np.array([position.get(v, unknown) for v in labels], dtype=dtype)
+    try:
+        return np.array([position[v] for v in labels], dtype=dtype)
+    except KeyError:
+        if column is None:
+            column = getattr(labels, "name", None)
+        raise ValueError("label column %r holds a value outside %s" % (column, list(classes))) from None
+
+
 def class_columns(forest, classes):
     """Indices mapping each of the forest's classes to the bundle's class list."""
-    position = {c: i for i, c in enumerate(classes)}
-    return np.array([position[str(c)] for c in forest.classes_])
+    return class_codes([str(c) for c in forest.classes_], classes)
 
 
 def tree_probas(forest, X, classes, start=0):

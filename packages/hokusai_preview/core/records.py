@@ -148,13 +148,19 @@ def missing_file(record):
 TABLE_SECTIONS = ("sample", "check", "contribution")
 
 
+def whole(value):
+    """Whether ``value`` (read from JSON: a record's, a manifest's) is a whole number: an int, not
+    a bool (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def current_table(record):
     """(path, rows) of the newest contribution table in ``record``."""
     for name in TABLE_SECTIONS:
         section = record.get(name)
         if section:  # the newest section has the table: an older one would undo what a stage did
             rows = section["sample_size_used"] if name == "sample" else section["rows_used"]
-            if not isinstance(section["table_path"], str) or not isinstance(rows, int) or isinstance(rows, bool):
+            if not isinstance(section["table_path"], str) or not whole(rows):
                 raise TypeError("%s.table_path and its row count are not a path and a number" % name)
             return section["table_path"], rows
     raise KeyError("record has no contribution table")

@@ -20,6 +20,7 @@ import re
 
 from .deltaone import METRICS
 from .errors import ERROR_KINDS, name_list
+from .records import whole
 from .report import (
     VERDICTS,
     WORSE,
@@ -367,10 +368,6 @@ def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _interval(value, bound=math.inf):
     return isinstance(value, list) and len(value) == 2 and all(_number(x) and -bound <= x <= bound for x in value) \
         and value[0] <= value[1]
@@ -384,8 +381,8 @@ KINDS = {
     "fraction": (lambda v: _number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "delta": (lambda v: _number(v) and -1 <= v <= 1, "a number from -1 to 1"),
     "pp": (lambda v: _number(v) and -100 <= v <= 100, "a number from -100 to 100"),
-    "positive": (lambda v: _whole(v) and v >= 1, "a whole number of at least 1"),
-    "count": (lambda v: _whole(v) and v >= 0, "a whole number of at least 0"),
+    "positive": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
+    "count": (lambda v: whole(v) and v >= 0, "a whole number of at least 0"),
     "interval": (lambda v: _interval(v), "two numbers [low, high], low first"),
     "delta_interval": (lambda v: _interval(v, 1.0), "two numbers [low, high] from -1 to 1, low first"),
     "pp_interval": (lambda v: _interval(v, 100.0), "two numbers [low, high] from -100 to 100, low first"),

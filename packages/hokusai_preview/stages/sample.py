@@ -117,15 +117,15 @@ def label_codes(parquet, label, classes):
     import pyarrow.compute as pc
 
     from ..core.dataio import parquet_batches
+    from ..core.recipe import class_codes
 
-    position = {c: i for i, c in enumerate(classes)}
     codes = []
     for batch in parquet_batches(parquet, columns=[label]):
         encoded = pc.dictionary_encode(pc.cast(batch.column(0), pa.string()))
-        values = encoded.dictionary.to_pylist()
-        if encoded.null_count or any(v not in position for v in values):
-            raise ValueError("label column %r holds a value outside %s" % (label, list(classes)))
-        lookup = np.array([position[v] for v in values], dtype=np.int32)
+        values = encoded.dictionary.to_pylist()  # each distinct value, looked up once
+        if encoded.null_count:
+            values.append(None)  # a missing label is outside the classes too: refused with them
+        lookup = class_codes(values, classes, column=label, dtype=np.int32)
         codes.append(lookup[_numpy_ints(encoded.indices)])
     return np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
 

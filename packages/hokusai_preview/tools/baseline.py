@@ -48,7 +48,7 @@ import tempfile
 
 from .. import __version__
 from ..core.command import Command
-from ..core.errors import DataError, OutputError, UsageError, and_list, did_you_mean, name_list
+from ..core.errors import DataError, HPError, OutputError, UsageError, and_list, did_you_mean, name_list
 from ..core.fsutil import inside
 from ..core.options import choice_option, jobs_option, seed_option, with_basic_options
 from ..core.report import plural, thousands
@@ -466,31 +466,27 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
 
 
 def _is_bundle(path):
-    """Whether ``path`` is a directory holding a hokusai-preview bundle manifest."""
-    import json
-
-    from ..core.bundle import FORMAT, MANIFEST
+    """Whether ``path`` is a directory holding a hokusai-preview bundle manifest (read as every
+    bundle's is: :func:`read_manifest`)."""
+    from ..core.bundle import read_manifest
 
     try:
-        with open(os.path.join(path, MANIFEST), "rb") as handle:
-            return json.loads(handle.read().decode("utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
+        read_manifest(path)
+    except HPError:
         return False
+    return True
 
 
 def _foreign_files(path):
     """Sorted paths, relative to the bundle at ``path``, of what is in it besides its manifest
     and the files the manifest lists."""
-    import json
-
-    from ..core.bundle import MANIFEST
+    from ..core.bundle import MANIFEST, manifest_files, read_manifest
 
     try:
-        with open(os.path.join(path, MANIFEST), "rb") as handle:
-            files = json.loads(handle.read().decode("utf-8")).get("files")
-        own = {os.path.normpath(f["path"]) for f in files.values()} | {MANIFEST}
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        own = {MANIFEST}
+        listed = manifest_files(read_manifest(path)[0]).values()
+    except HPError:
+        listed = ()
+    own = {os.path.normpath(relative) for relative in listed} | {MANIFEST}
     foreign = []
 
     def unreadable(exc):  # what cannot be listed cannot be told apart from the bundle's

@@ -109,12 +109,14 @@ def _findings(rows, ctx, contamination, duplicates, noise, shift, personal, timi
 
 
 def _label_codes(column, classes):
+    """The labels of ``column`` (a pandas Series) as codes into ``classes``: each distinct value
+    looked up once (:func:`..recipe.class_codes`, which refuses one outside them)."""
     import pandas as pd
 
-    codes = pd.Categorical(column.astype(str), categories=classes).codes
-    if (codes < 0).any():
-        raise ValueError("label column %r holds a value outside %s" % (column.name, list(classes)))
-    return codes
+    from ..recipe import class_codes
+
+    indices, values = pd.factorize(column.astype(str))
+    return class_codes(values, classes, column=column.name)[indices]
 
 
 def sample_cap(features):
