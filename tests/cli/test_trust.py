@@ -262,6 +262,23 @@ def test_a_remembered_verdict_does_not_pass_a_bundle_whose_manifest_changed(bund
     refused(result, 4, "model.skops predicts classes its manifest lacks: VF", command="hp-load", cache_dir=False)
 
 
+@pytest.mark.parametrize("value", [None, "abc"])
+def test_a_benchmark_without_its_data_hash_is_refused(bundles, tmp_path, example_csv, value):
+    """Every evaluation carries the benchmark's hash (DeltaOne compares it): without it, a record
+    would fail its schema three stages later."""
+    def drop(manifest):
+        if value is None:
+            del manifest["files"]["benchmark"]["data_hash"]
+        else:
+            manifest["files"]["benchmark"]["data_hash"] = value
+
+    edited = hb.edited_manifest(bundles("hpc")[0], str(tmp_path / "edited"), drop)
+    refused(run("hp-load", "--data-path", example_csv, "--baseline-model", edited), 4,
+            "files.benchmark.data_hash is %s, not sha256: and 64 hexadecimal digits" % ("null" if value is None
+                                                                                       else '"abc"'),
+            command="hp-load")
+
+
 @pytest.mark.parametrize("where", ["class", "category"])
 def test_a_bundle_from_before_numbers_in_text_were_read_as_numbers_is_refused(where, bundles, tmp_path,
                                                                              example_csv, cache_dir):

@@ -197,6 +197,10 @@ class Bundle:
                                     REBUILD)
             info["sha256"] = info["sha256"].lower()  # hex is hex in either case
         model_format(files["model"]["path"], files["model"].get("format"))  # an unknown format is refused now
+        benchmark_hash = files["benchmark"].get("data_hash")  # every evaluation carries it, as upstream's do
+        if not (isinstance(benchmark_hash, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", benchmark_hash)):
+            raise BaselineError("%s: files.benchmark.data_hash is %s, not sha256: and 64 hexadecimal digits" % (
+                manifest_path, _short_json(benchmark_hash)), REBUILD)
         bundle = cls(path, manifest, fingerprint)
         for role in sorted(files):
             bundle.file_path(role)  # confinement check for every listed file
@@ -425,7 +429,7 @@ class Bundle:
             parquet = pq.ParquetFile(path if source is None else pa.BufferReader(source))
         except (pa.ArrowException, OSError) as exc:
             raise BaselineError("the %s table %s is not a Parquet file (%s)" % (
-                role, path, " ".join(str(exc).split())[:80]), REBUILD) from None
+                role, path, shorten(exc, 80)), REBUILD) from None
         schema = parquet.schema_arrow
         missing = [c for c in [self.label_column] + self.feature_names if c not in schema.names]
         if missing:
@@ -523,7 +527,7 @@ class Bundle:
 
 
 def _unreadable(role, path, exc):
-    return BaselineError("the %s table %s cannot be read (%s)" % (role, path, " ".join(str(exc).split())[:80]),
+    return BaselineError("the %s table %s cannot be read (%s)" % (role, path, shorten(exc, 80)),
                          REBUILD)
 
 

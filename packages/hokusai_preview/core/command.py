@@ -179,10 +179,11 @@ class Command:
         """The error line for a write that found no room (ENOSPC, EDQUOT) or went over the file
         size limit (EFBIG: ``ulimit -f``), with a hint naming the place that was being written:
         the cache, or another file (the --output-file)."""
+        from .cache import within
+
         where = exc.filename if isinstance(exc.filename, str) else None
         cache = self._cache_root()
-        in_cache = where is None or (cache is not None and (
-            where == cache or os.path.abspath(where).startswith(cache.rstrip(os.sep) + os.sep)))
+        in_cache = where is None or (cache is not None and (where == cache or within(cache, where)))
         if exc.errno == errno.EFBIG:
             what = "%s would be larger than the system lets a file be (the file size limit, ulimit -f)" % (
                 where or "a file of the results")
@@ -633,9 +634,8 @@ class Stage(RecordReader):
                     with self.usable(record):
                         result, artifacts = self.compute(record, entry)
                 except FileNotFoundError as exc:
-                    root = self.cache.root.rstrip(os.sep) + os.sep
                     gone = (stage_record and (damaged_references(record) or missing_file(record))) or (
-                        isinstance(exc.filename, str) and os.path.abspath(exc.filename).startswith(root))
+                        isinstance(exc.filename, str) and self.cache.holds(exc.filename))
                     if gone:  # e.g. hp-cache --clear while this ran: not a bug, and said so
                         raise UsageError("the %s record's cached files were removed while %s ran" % (
                             record.get("record"), self.name), "run the pipeline again from hp-load") from None
@@ -721,7 +721,9 @@ class Stage(RecordReader):
     def cached_record(self, record):
         """The record this cache holds under ``record``'s kind and key, or None."""
         kind, key = record.get("record"), record.get("key")
-        if kind not in self.accepts or not (isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)):
+        from .cache import KEY
+
+        if kind not in self.accepts or not (isinstance(key, str) and KEY.match(key)):
             return None  # not a stage record (hp-load's data file), or not a key this tool made
         if (kind, key) not in self._recorded:
             self._recorded[kind, key] = self.cache.recorded(kind, key)

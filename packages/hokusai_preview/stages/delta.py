@@ -50,6 +50,7 @@ import time
 
 from ..core.command import Stage
 from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rule
+from ..core.modelfile import SAFE_FORMAT
 from ..core.options import BOOTSTRAP_MAX, choice_option, int_option, with_common_options
 from ..core.records import utc_now
 from ..core.report import plural, signed, thousands
@@ -456,7 +457,7 @@ def _fresh_split_warning(mode, test_size, whole, base_samples):
 def _trust_section(record):
     """``preview_metadata.trust``: the baseline's model file format and whether it was loaded
     with --trust-model."""
-    return {"model_format": record["baseline"].get("model_format", "skops"),
+    return {"model_format": record["baseline"].get("model_format", SAFE_FORMAT),
             "trust_model": bool(record["baseline"].get("trust_model"))}
 
 
