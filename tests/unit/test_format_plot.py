@@ -113,7 +113,7 @@ def test_a_picture_of_many_contributions_shows_the_best_and_counts_the_rest(draw
 
 
 def test_long_names_are_cut_in_the_middle_so_their_ends_stay_apart():
-    from hokusai_preview.core.errors import shorten
+    from hokusai_preview.core.text import shorten
 
     names = ["acme_hpc_jobs_contribution_2026-11_v%d.csv" % i for i in (1, 2)]
     clipped = [shorten(n, 33, middle=True, mark="…") for n in names]  # as the picture names them

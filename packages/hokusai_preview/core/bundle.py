@@ -31,7 +31,7 @@ import re
 
 from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
-from .errors import BaselineError, IntegrityError, shorten
+from .errors import BaselineError, IntegrityError
 from .fsutil import inside, refuse_undecodable, sha256_file
 from .modelfile import (
     REBUILD,
@@ -47,6 +47,7 @@ from .modelfile import (
     regular_file_opener,
 )
 from .records import whole
+from .text import shorten
 
 FORMAT = "hokusai-preview-bundle"
 FORMAT_VERSION = 1

@@ -481,7 +481,7 @@ class Cache:
         entries = [e for e in self.entries() if stage is None or e["stage"] == stage]
         kept = [e for e in entries if not self._remove_tree(e["path"])]
         if kept:
-            from .report import plural
+            from .text import plural
 
             raise OutputError("cannot remove %d of %s in %s (is it read-only?)" % (
                 len(kept), plural(len(entries), "cache entry", "cache entries"), self.root),

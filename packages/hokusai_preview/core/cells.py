@@ -6,8 +6,8 @@ thousands separators) and what to write instead.
 pyarrow and numpy are imported inside the functions: hp-load's start stays light.
 """
 
-from .errors import DataError, shorten
-from .report import plural
+from .errors import DataError
+from .text import plural, shorten
 
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing numpy here
 

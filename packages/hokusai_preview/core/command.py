@@ -28,7 +28,8 @@ import traceback
 import warnings
 
 from .. import __version__
-from .errors import HPError, OutputError, UsageError, shorten
+from .errors import HPError, OutputError, UsageError
+from .text import shorten
 
 RECORD_VERSION = 1
 

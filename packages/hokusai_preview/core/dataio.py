@@ -30,8 +30,9 @@ import os
 import re
 import zlib
 
-from .errors import DataError, UsageError, shorten
+from .errors import DataError, UsageError
 from .records import limited_lines
+from .text import shorten
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".tab": "csv", ".txt": "csv", ".psv": "csv",

@@ -22,7 +22,8 @@ import stat
 import sys
 import tempfile
 
-from .errors import OutputError, UsageError, shorten
+from .errors import OutputError, UsageError
+from .text import shorten
 
 CHUNK = 1 << 20
 

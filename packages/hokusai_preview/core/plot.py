@@ -19,8 +19,8 @@ import os
 import warnings
 
 from .deltaone import THRESHOLD_PP
-from .errors import UsageError, shorten
-from .report import interval_text, percent, points, signed, thousands
+from .errors import UsageError
+from .report import interval_text, percent, points, signed
 from .summary import (
     baselines,
     failed,
@@ -33,6 +33,7 @@ from .summary import (
     verdict_counts,
     warning_topic,
 )
+from .text import shorten, thousands
 
 GREEN, AMBER, RED, GREY, INK = "#1a7f37", "#c77c02", "#c62828", "#8c959f", "#24292f"
 WIDTH_IN = 10.0

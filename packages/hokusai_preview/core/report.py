@@ -14,6 +14,7 @@ import math
 import textwrap
 
 from .deltaone import EPSILON_PP, THRESHOLD_PP
+from .text import plural, thousands
 
 WIDTH = 80
 # What estimation_confidence says of the full computation (preview_metadata.estimate.exact), in
@@ -105,15 +106,6 @@ def points(value):
     if value < THRESHOLD_PP - EPSILON_PP <= float("%.2f" % value):
         value = math.floor(value * 100.0) / 100.0
     return signed(value)
-
-
-def thousands(n):
-    return "?" if n is None else "{:,}".format(n)
-
-
-def plural(count, noun, nouns=None):
-    """'1 row', '1,500 rows'; ``nouns`` for a plural that is not ``noun`` + s ('1 entry', '2 entries')."""
-    return "%s %s" % (thousands(count), noun if count == 1 else nouns or noun + "s")
 
 
 def signed(value, digits=2):

@@ -19,7 +19,7 @@ import os
 import re
 
 from .deltaone import METRICS
-from .errors import ERROR_KINDS, name_list
+from .errors import ERROR_KINDS
 from .records import whole
 from .report import (
     VERDICTS,
@@ -30,14 +30,13 @@ from .report import (
     interval_text,
     makes_worse,
     percent,
-    plural,
     points,
     removed_rows,
     signed,
-    thousands,
     verdict_certainty,
     warnings_of,
 )
+from .text import name_list, plural, thousands
 
 FORMATS = ("md", "csv", "jsonl")
 

@@ -15,7 +15,8 @@ sentence saying what is wrong and what to type instead:
 
 import re
 
-from .errors import UsageError, and_list
+from .errors import UsageError
+from .text import and_list
 
 # Options that contradict each other, refused rather than one silently winning: (option, other,
 # what is wrong), for every command whose usage has both; an option with a default counts only

@@ -44,7 +44,7 @@ contribution less removed rows), `rows_removed`, `class_counts` and
 from ..core.command import Stage, carry
 from ..core.errors import DataError
 from ..core.options import seed_option, with_common_options
-from ..core.report import plural
+from ..core.text import plural
 
 __doc__ = with_common_options(__doc__)
 

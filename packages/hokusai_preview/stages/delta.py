@@ -53,7 +53,8 @@ from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rul
 from ..core.modelfile import SAFE_FORMAT
 from ..core.options import BOOTSTRAP_MAX, choice_option, int_option, with_common_options
 from ..core.records import utc_now
-from ..core.report import plural, signed, thousands
+from ..core.report import signed
+from ..core.text import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 

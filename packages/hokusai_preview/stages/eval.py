@@ -35,7 +35,7 @@ import time
 from ..core.command import Stage, carry
 from ..core.options import with_common_options
 from ..core.records import utc_now
-from ..core.report import plural
+from ..core.text import plural
 
 __doc__ = with_common_options(__doc__)
 

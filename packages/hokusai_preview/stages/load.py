@@ -39,10 +39,10 @@ import os
 
 from ..core.cells import numeric_feature
 from ..core.command import Stage, refuse_stdin_twice
-from ..core.errors import DataError, OutputError, class_hint, did_you_mean, name_key, name_list, same_but_case
+from ..core.errors import DataError, OutputError
 from ..core.options import choice_option, with_common_options
 from ..core.recipe import canonical_label_array
-from ..core.report import plural, thousands
+from ..core.text import class_hint, did_you_mean, name_key, name_list, plural, same_but_case, thousands
 
 __doc__ = with_common_options(__doc__)
 

@@ -28,7 +28,7 @@ the rows the full run's train/test split keeps) and `classes`.
 
 from ..core.command import Stage
 from ..core.options import int_option, seed_option, with_common_options
-from ..core.report import plural, thousands
+from ..core.text import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 

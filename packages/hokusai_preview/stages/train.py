@@ -61,7 +61,7 @@ import time
 from ..core.command import Stage, carry
 from ..core.errors import DataError, UsageError
 from ..core.options import int_option, jobs_option, seed_option, with_common_options
-from ..core.report import plural, thousands
+from ..core.text import plural, thousands
 
 __doc__ = with_common_options(__doc__)
 

@@ -48,10 +48,10 @@ import tempfile
 
 from .. import __version__
 from ..core.command import Command
-from ..core.errors import DataError, HPError, OutputError, UsageError, and_list, did_you_mean, name_list
+from ..core.errors import DataError, HPError, OutputError, UsageError
 from ..core.fsutil import inside
 from ..core.options import choice_option, jobs_option, seed_option, with_basic_options
-from ..core.report import plural, thousands
+from ..core.text import and_list, did_you_mean, name_list, plural, thousands
 
 __doc__ = with_basic_options(__doc__)
 
@@ -301,7 +301,7 @@ def _shared_rows_warning(bench_rows, train_rows, shared, train_name):
 def _case_variants(values):
     """Groups of ``values`` spelt alike but for letter case and surrounding spaces (as hp-load
     matches a label to a class: 'BAD' and 'bad'), each sorted, in order; [] if none."""
-    from ..core.errors import spelling
+    from ..core.text import spelling
 
     groups = {}
     for value in values:
@@ -348,7 +348,7 @@ def unseen_categories(train, bench, features):
     rows or spelt like a training value but for letter case and spaces: the example is the
     commonest one, preferring such a spelling (the hint then says which, as hp-load says of a
     label: " - did you mean 'owner'?"), else the hint is ""."""
-    from ..core.errors import class_hint, spelling
+    from ..core.text import class_hint, spelling
 
     found = []
     for feature in features:

@@ -23,18 +23,9 @@ from .. import __version__
 from ..core.bundle import MANIFEST, Bundle
 from ..core.command import Command
 from ..core.dataio import EXTENSIONS
-from ..core.errors import (
-    INTERNAL,
-    BaselineError,
-    DataError,
-    OutputError,
-    UsageError,
-    error_record,
-    kind_of,
-    name_list,
-)
+from ..core.errors import INTERNAL, BaselineError, DataError, OutputError, UsageError, error_record, kind_of
 from ..core.fsutil import check_output_path, nearest_existing, sha256_file, write_json_atomic, write_text_atomic
-from ..core.report import plural
+from ..core.text import name_list, plural
 
 PLAN_USAGE = """hp-batch-plan: list a folder's contributions as make targets for `make batch`.
 

@@ -42,9 +42,9 @@ import os
 import time
 
 from ..core.command import Command, write_stdout
-from ..core.errors import OutputError, UsageError, name_list
+from ..core.errors import OutputError, UsageError
 from ..core.options import with_basic_options
-from ..core.report import plural
+from ..core.text import name_list, plural
 
 __doc__ = with_basic_options(__doc__)
 

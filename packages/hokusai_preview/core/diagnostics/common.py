@@ -4,7 +4,7 @@ they are internal to the package."""
 
 import numpy as np
 
-from ..errors import spelling
+from ..text import spelling
 
 NUMERIC_DIGITS = 12
 EXAMPLES = 5
@@ -34,7 +34,7 @@ def _round_significant(values, digits=NUMERIC_DIGITS):
 
 def _normal_text(value, fold=False):
     """``value`` as text, whitespace trimmed and its runs collapsed to one space; with ``fold``,
-    case-folded too (errors.spelling, as every near miss is compared): how categories are compared."""
+    case-folded too (text.spelling, as every near miss is compared): how categories are compared."""
     return spelling(value) if fold else " ".join(str(value).split())
 
 

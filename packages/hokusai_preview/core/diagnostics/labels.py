@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..bundle import class_codes
-from ..report import plural, thousands
+from ..text import plural, thousands
 from .common import EXAMPLES, ROW_INDICES, _pct, _sig
 
 SWAPS = 3  # the commonest (label, suggested) pairs among flagged rows, reported

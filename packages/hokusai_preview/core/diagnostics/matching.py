@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from ..report import plural, thousands
+from ..text import plural, thousands
 from .common import (
     EXAMPLES,
     NUMERIC_DIGITS,

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from ..report import plural, thousands
+from ..text import plural, thousands
 
 PII_SAMPLE = 1000
 PII_MIN_SHARE = 0.05

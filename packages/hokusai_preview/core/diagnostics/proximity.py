@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..bundle import class_codes
-from ..report import plural, thousands
+from ..text import plural, thousands
 from .common import EXAMPLES, _numeric, _sig, _strings
 
 CLOSE_ALPHA = 1e-6  # one test per contribution; clean splits stay within |z| < 4 (README)

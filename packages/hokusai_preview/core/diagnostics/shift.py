@@ -10,8 +10,7 @@ import re
 import numpy as np
 
 from ..bundle import class_codes
-from ..errors import spelling
-from ..report import plural, thousands
+from ..text import plural, spelling, thousands
 from .common import _numeric, _pct, _sig, _strings
 
 DRIFT_ALPHA = 0.01
