@@ -8,6 +8,7 @@ produce a table of the contribution, later stages use the newest one.
 
 import datetime
 import math
+import os
 
 # The sections each kind of record carries, and the fields each section always has: what
 # schemas/<kind>.schema.json requires (tests/unit/test_records.py keeps the two equal). A stage
@@ -180,6 +181,9 @@ def prediction_arrays(record):
     import numpy as np
 
     training = record["training"]
+    for path in (training["reference_predictions_path"], training["predictions_path"]):
+        if os.path.getsize(path) == 0:  # numpy says so in words that vary by version (some blame pickles)
+            raise EOFError("%s is empty" % path)
     reference = np.load(training["reference_predictions_path"])
     with np.load(training["predictions_path"]) as arrays:
         stored = {name: arrays[name] for name in arrays.files}
