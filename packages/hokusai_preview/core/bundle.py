@@ -32,7 +32,7 @@ import re
 from .cache import BUNDLE_CHECK
 from .deltaone import METRICS
 from .errors import BaselineError, IntegrityError
-from .fsutil import inside, refuse_undecodable, sha256_file
+from .fsutil import inside, refuse_undecodable, regular_file_opener, sha256_file
 from .modelfile import (
     REBUILD,
     REFETCH,
@@ -44,7 +44,6 @@ from .modelfile import (
     model_format,
     read_verified,
     refuse_untrusted,
-    regular_file_opener,
 )
 from .records import whole
 from .text import shorten

@@ -54,6 +54,15 @@ def tidy_path(path):
     return ("/" if path.startswith("/") else "") + "/".join(parts) or path
 
 
+def regular_file_opener(path, flags):
+    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "not a regular file")
+    return fd
+
+
 def sha256_file(path):
     """SHA-256 hex digest of a file's bytes, read in 1 MiB chunks (bounded memory)."""
     digest = hashlib.sha256()

@@ -19,7 +19,7 @@ import io
 import os
 
 from .errors import BaselineError, IntegrityError, UntrustedModelError
-from .fsutil import atomic_path
+from .fsutil import atomic_path, regular_file_opener
 
 # The hints of a bundle (core/bundle.py) or model file refused: one that cannot be used as it is,
 # and one whose files changed after its manifest was written.
@@ -130,17 +130,6 @@ def _check_unpacked_size(path, data=None):
         raise BaselineError("model file %s would unpack to %.1f GB, over the %d GB limit (a model of the recipe "
                             "unpacks to tens of MB), so it is not opened" % (
                                 path, unpacked / 1e9, MAX_UNPACKED_BYTES >> 30), REBUILD)
-
-
-def regular_file_opener(path, flags):
-    """os.open that refuses anything but a regular file (a FIFO would block the open forever)."""
-    import stat
-
-    fd = os.open(path, flags | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(0, "not a regular file")
-    return fd
 
 
 def changed(what):
