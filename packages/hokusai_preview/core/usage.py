@@ -93,6 +93,9 @@ class Usage:
         self.options = sorted(set(re.findall(r"^\s+(?:-\w[ ,]\s*)?(--[\w-]+)", options, re.M)))
         self.values = dict(re.findall(r"(--[\w-]+)[ =]([A-Z][A-Z_]*\b|<[\w-]+>)", text))
         self.flags = set(re.findall(r"^\s+-(\w)[ ,]", text, re.M))
+        # Whether names (files, records) may follow the options: hp-load's <data-path>..., not
+        # hp-baseline's or the driver's, which take files in options only.
+        self.takes_names = any("<" in pattern for pattern in self.patterns)
 
     def words(self, argv):
         """The words of ``argv`` where an option may stand: not after --, not an option's value."""
@@ -143,10 +146,10 @@ class Usage:
                     and not set(word[1:]) <= self.flags:
                 # The long options of that letter (-o: --output-file); a file's name only where the
                 # command takes files (hp-baseline and the driver take none bare: ./-o would not help).
-                takes_files = any("<" in pattern for pattern in self.patterns)
-                near = [o for o in self.options if o[2:3] == word[1:2]] if len(word) == 2 or not takes_files else []
+                near = [o for o in self.options if o[2:3] == word[1:2]] if len(word) == 2 or not self.takes_names \
+                    else []
                 hint = "did you mean %s?" % _either(near) if near else ""
-                if takes_files:
+                if self.takes_names:
                     hint += "%sto name a file whose name starts with '-', write ./%s or put it after --" % (
                         " Or, " if hint else "", word)
                 raise UsageError("%s is not an option" % word, hint or None)
@@ -213,7 +216,7 @@ class Usage:
                     continue
                 reasons.append("unexpected argument %s" % parts[-1])
                 takes_files = [o for o in self.options if self.values.get(o) == "PATH"]
-                if takes_files and not any("<" in p for p in self.patterns):  # files go in options only
+                if takes_files and not self.takes_names:  # files go in options only
                     given = [o for o in takes_files if o in typed]
                     hint = "give a data file as %s %s" % (takes_files[0], parts[-1]) if not given else \
                         "%s takes one file: run the command once per file" % given[0]
