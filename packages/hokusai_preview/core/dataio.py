@@ -185,10 +185,13 @@ def _refuse_stage_record(text, label):
 
 
 def _json_scalar(head):
-    """Whether ``head`` (a whole small file) is one JSON value: read as JSON, it says it is no table."""
+    """Whether ``head`` is a whole small file holding one JSON value: read as JSON, it says it is
+    no table. A head of the full sniffing size is no whole file, and is not parsed."""
+    if len(head) >= SNIFF_BYTES:
+        return False
     try:
         json.loads(head.decode("utf-8-sig"))
-        return len(head) < SNIFF_BYTES
+        return True
     except (ValueError, RecursionError):
         return False
 
