@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hokusai_preview.core import estimate as est
-from hokusai_preview.core.deltaone import METRICS, delta_one, deltaone_rule
+from hokusai_preview.core.deltaone import METRICS, delta_one, deltaone_rule, needed_pp
 from hokusai_preview.core.metrics import score
 
 H = "sha256:" + "0" * 64
@@ -25,6 +25,22 @@ def test_rule_checks_run_in_the_main_pipelines_order():
     assert rule(0.5, 0.9, n=800, hashes=(H, "sha256:" + "1" * 64))["decision"] == "dataset_hash_mismatch"
     assert rule(0.5, 0.9, n=800)["decision"] == "accepted"
     assert deltaone_rule(0.5, 0.9, 800, 799, H, H)["decision"] == "insufficient_samples"
+
+
+@pytest.mark.parametrize("base, n", [(0.73, 1500), (0.785, 1200), (0.5, 800), (0.95, 5000), (0.2, 20000)])
+def test_the_delta_passing_needs_is_the_least_the_rule_accepts(base, n):
+    needed = needed_pp(base, n)
+    assert needed >= 1.0 and rule(base, base + needed / 100.0, n=n)["decision"] == "accepted"
+    below = needed - 0.01
+    assert rule(base, base + below / 100.0, n=n)["decision"] in ("delta_below_threshold",
+                                                                  "not_statistically_significant")
+    assert needed_pp(0.73, 1500) == 3.12  # the README's example: far more than the threshold
+
+
+def test_no_delta_passes_a_small_benchmark_or_a_metric_with_no_room_to_rise():
+    assert needed_pp(0.73, 799) is None
+    assert needed_pp(0.995, 1500) is None  # half a point to the top
+    assert needed_pp(0.5, 100000) == 1.0  # a huge benchmark: the threshold is all it takes
 
 
 def test_delta_one_is_the_plain_mean_of_the_defined_deltas():

@@ -5,6 +5,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from hokusai_preview.core.plot import draw
+from hokusai_preview.core.report import points
 from hokusai_preview.core.summary import row_of
 
 
@@ -159,7 +160,29 @@ def test_nothing_is_shaded_as_passing_and_each_dot_says_its_verdict(drawn, rows)
     faces = dict(drawn.plot["dots"])
     assert faces[2.0] == "white" and faces[3.0] != "white"  # hollow: would not pass; filled: would pass
     assert drawn.plot["xlabel"].startswith("estimated change in ")
-    assert drawn.plot["key"] == ["would pass DeltaOne", "would not pass, metric rises", "90% interval"]
+    assert drawn.plot["key"] == ["would pass DeltaOne", "would not pass, metric rises", "90% interval",
+                                 "significant on this benchmark from %s pts" % points(rows[0]["deltaone_needed_pp"])]
+
+
+def test_the_delta_the_significance_test_needs_is_a_line_of_its_own(drawn, rows):
+    """On 1,500 rows at accuracy 0.73 passing needs about +3.2 points, not +1: a reviewer sees which
+    dots clear it. Where the rows disagree on it (other baselines) or it is the threshold, no line."""
+    row = dict(rows[0], primary_delta_pp=0.5, primary_interval_pp=[0.2, 0.8], deltaone_needed_pp=3.5)
+    texts, _ = drawn([row])
+    zero, threshold, bar = drawn.plot["lines"]
+    assert bar - threshold > 2 * (threshold - zero)  # +3.5 is drawn, far right of +1, though no dot is near it
+    assert drawn.plot["key"][-1] == "significant on this benchmark from +3.50 pts"
+    assert any("passing from +3.50 pts" in text for text, _ in texts)
+    for other in (dict(row, deltaone_needed_pp=1.0), dict(row, deltaone_needed_pp=None)):
+        drawn([row, dict(other, contribution="b.csv", source_path="b.csv")])
+        assert len(drawn.plot["lines"]) == 2 and "significant" not in " ".join(drawn.plot["key"])
+
+
+def test_a_suspect_pass_says_so_beside_its_dot(drawn, rows):
+    suspect = dict(rows[0], suspect_rows=300)
+    shown = [text for text, _ in drawn([suspect])[0]]
+    assert any(text.startswith("pass (suspect)") for text in shown), shown
+    assert any("1 would pass DeltaOne (1 suspect)" in text for text in shown)
 
 
 def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
@@ -170,7 +193,7 @@ def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
     far = dict(rows[0], contribution="flipped.csv", source_path="flipped.csv", primary_delta_pp=-38.55,
                primary_interval_pp=[-41.0, -36.0])
     texts, _ = drawn(near + [far])
-    zero, threshold = drawn.plot["lines"]
+    zero, threshold, _ = drawn.plot["lines"]  # and the significance test's line
     arrows = [x for x, _ in drawn.plot["arrows"]]
     dots = [x for x, _ in drawn.plot["dots"]]
     assert sorted(dots) == sorted(r["primary_delta_pp"] for r in near)
@@ -178,7 +201,7 @@ def test_one_far_estimate_does_not_squeeze_the_others(drawn, rows):
     assert drawn.plot["xlim"][0] > -5 and drawn.plot["xlim"][1] < 5
     assert threshold - zero > 40  # pixels apart: which side of +1 a dot lies on shows
     assert "-38.55" in [text for text, _ in texts]
-    assert drawn.plot["key"][-1] == "far off the axis (value beside it)"
+    assert "far off the axis (value beside it)" in drawn.plot["key"]
     drawn(near)
     assert not drawn.plot["arrows"] and "far off the axis (value beside it)" not in drawn.plot["key"]  # no outlier
     drawn(near[:2] + [far])  # too few to tell an outlier: every row on the axis

@@ -449,12 +449,12 @@ def test_a_tiny_sample_is_warned_about_its_intervals_stay_possible_and_its_verdi
     ("delta_below_threshold", 0.95, 0.01, "✘ DeltaOne would not pass: below the +1 point threshold"),
     # the reason is in doubt, the outcome is not: a cross, and the likelier reason
     ("delta_below_threshold", 0.65, 0.01, "✘ DeltaOne would not pass (likelier reason: below the +1 point "
-                                          "threshold)"),
+                                          "threshold on accuracy)"),
     ("not_statistically_significant", 0.6, 0.15, "✘ DeltaOne would not pass (likelier reason: not statistically "
                                                  "significant)"),
     # the rule on the estimate says not significant, but below the threshold is likelier (0.482)
     ("not_statistically_significant", 0.449, 0.069, "✘ DeltaOne would not pass (likelier reason: below the +1 "
-                                                    "point threshold)"),
+                                                    "point threshold on accuracy)"),
     # the outcome itself is in doubt
     ("not_statistically_significant", 0.6, 0.4, "? DeltaOne would not pass: not statistically significant "
                                                 "(uncertain)"),
@@ -530,3 +530,41 @@ def test_control_characters_in_an_edited_input_cannot_drive_the_terminal():
     text = render(record, color=False)
     assert "\x1b" not in text and text.splitlines() == [
         "✘ a\\x1b[31mRED.csv failed (bad_data, exit status 3)", "  line1\\nline2 \\x1b[2J"]
+
+
+def test_a_delta_on_rows_like_the_benchmark_is_called_suspect_under_the_verdict(output):
+    """The verdict is the main pipeline's, which trains on every row; rows hp-check found to look
+    like benchmark rows inflate it, so the report says so where the verdict is read, not only at
+    its end."""
+    contamination = {"rows": 0, "warn": False, "rows_removed": 0, "closeness": {"warn": True, "estimated_rows": 299.6}}
+    output["preview_metadata"]["diagnostics"] = {"rows_checked": 500, "warnings": [], "notes": [],
+                                                 "contamination": contamination}
+    lines = [" ".join(line.split()) for line in render(output, color=False).splitlines()]
+    assert " ".join(lines[2:4]) == ("⚠ suspect: about 300 rows look like altered benchmark rows; such rows inflate "
+                                    "this delta (see the data check below)")
+    contamination.update(rows=80, warn=True, rows_removed=0)  # kept by --keep-contaminated
+    text = " ".join(render(output, color=False, glyphs=ASCII).split())
+    assert ("! suspect: 80 benchmark matches were kept (--keep-contaminated); about 300 rows look like altered "
+            "benchmark rows; such rows inflate this delta") in text
+    contamination["closeness"]["warn"] = False
+    contamination.update(rows_removed=80)  # removed: the estimate is of the run without them
+    assert "suspect" not in render(output, color=False)
+
+
+def test_the_report_says_what_the_significance_test_needs_and_whose_threshold_it_is(output):
+    d1 = output["preview_metadata"]["deltaone"]
+    d1.update(needed_pp=3.12)
+    text = " ".join(render(output, color=False).split())
+    assert "with a 95% interval above 0, so on this benchmark ≥ +3.12 pts;" in text
+    d1.update(needed_pp=1.0)  # a benchmark large enough that the threshold is all it takes
+    assert "so on this benchmark" not in render(output, color=False)
+    d1.update(decision="delta_below_threshold", accepted=False, probability=0.0, probability_of_decision=1.0,
+              judged_on="f1")
+    assert render(output, color=False).splitlines()[1].startswith(
+        "✘ DeltaOne would not pass: below the +1 point threshold on f1")
+
+
+def test_extra_columns_are_named_on_the_contribution_line(output):
+    output["preview_metadata"]["ignored_columns"] = ["notes", "query_id", "a", "b"]
+    text = " ".join(render(output, color=False).split())
+    assert "(4 extra columns ignored: notes, query_id, a and 1 more)" in text

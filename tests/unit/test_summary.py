@@ -9,7 +9,7 @@ import pytest
 
 from format_outputs import error_record, example_output
 from helpers import ROOT, validate
-from hokusai_preview.core.report import points, signed
+from hokusai_preview.core.report import percent, points, signed
 from hokusai_preview.core.summary import CSV_FIELDS, BadField, check_input, render, row_of, sort_rows, tally, verdict
 
 EXAMPLES = ["hpc_jobs_500.json", "hpc_jobs_700.parquet"]
@@ -157,9 +157,10 @@ def test_warnings_include_the_data_checks_once(bundles):
 
 
 def test_the_headline_says_one_row_and_mixed_judgements_plainly(rows):
-    one = [dict(rows[0], benchmark_rows=1)]
+    one = [dict(rows[0], benchmark_rows=1, deltaone_needed_pp=None)]
     assert "(DeltaOne judged on accuracy, 1 benchmark row)" in render(one, "md")
-    mixed = [dict(rows[0], primary_metric="f1", benchmark_rows=5), dict(rows[1], benchmark_rows=700), rows[0]]
+    mixed = [dict(rows[0], primary_metric="f1", benchmark_rows=5, deltaone_needed_pp=None),
+             dict(rows[1], benchmark_rows=700, deltaone_needed_pp=4.0), rows[0]]
     assert ("(DeltaOne judged on mixed metrics: accuracy, f1; mixed benchmarks of 5, 700 and 1,500 rows)"
             in render(mixed, "md").splitlines()[0])
 
@@ -177,7 +178,8 @@ def test_a_row_whose_metric_is_unavailable_is_previewed_not_failed(rows):
                        deltaone_probability=0.0, primary_delta_pp=None, primary_interval_pp=None)
     validate(unavailable, "summary")
     assert tally([unavailable, rows[2]]) == {"contributions": 2, "previewed": 1, "passing": 0, "not_passing": 1,
-                                             "passing_uncertain": 0, "not_passing_uncertain": 0, "failed": 1}
+                                             "passing_uncertain": 0, "not_passing_uncertain": 0, "passing_suspect": 0,
+                                             "failed": 1}
     assert verdict(unavailable) == "metric unavailable"
     assert "| metric unavailable | 0% |" in render([unavailable], "md")
 
@@ -373,3 +375,29 @@ def test_a_warning_topic_is_its_first_words():
     assert warning_topic("label noise: 444 of 700 rows (63.4%) look mislabelled") == "label noise"
     assert warning_topic("the estimate extrapolates 5-fold, from 300 rows") == "the estimate extrapolates…"
     assert warning_topic("(a note in brackets) and more") == "(a note in brackets) and…"
+
+
+def test_marks_under_the_table_say_what_they_mean_only_where_a_row_shows_them(rows):
+    """A P(pass) of a run without removed benchmark matches, a suspect pass, and values without an
+    interval beside others with one: each explained once, under the table."""
+    assert render(rows, "md").count("\n\n") == 1  # the headline's blank line, no notes
+    removed = dict(rows[0], contribution="removed.csv", source_path="removed.csv", rows_removed=30)
+    suspect = dict(rows[0], contribution="suspect.csv", source_path="suspect.csv", suspect_rows=300)
+    exact = dict(rows[0], contribution="exact.csv", source_path="exact.csv", exact=True, delta_one_interval=None,
+                 primary_interval_pp=None)
+    text = render([removed, suspect, exact, rows[1]], "md")
+    table, notes = text.split("\n\n")[1], text.split("\n\n")[2:]
+    assert "| %s† |" % percent(removed["deltaone_probability"]) in table
+    assert "| **pass** (suspect) |" in table and "(1 suspect)" in text.splitlines()[0]
+    assert [n.split(" ")[0] for n in notes] == ["†", "suspect:", "A"]
+    assert "without the benchmark matches hp-check removed" in notes[0]
+    assert notes[2].startswith("A value without an interval is exact")
+    assert render([exact], "md").count("\n\n") == 1  # every row exact: nothing to tell apart
+
+
+def test_the_headline_says_what_passing_needs_on_this_benchmark(rows):
+    assert "(DeltaOne judged on accuracy, 1,500 benchmark rows, passing from %s pts)" % points(
+        rows[0]["deltaone_needed_pp"]) in render(rows[:2], "md").splitlines()[0]
+    differing = [rows[0], dict(rows[1], deltaone_needed_pp=9.0)]
+    assert "passing from" not in render(differing, "md")
+    assert "needed_pp,estimation_confidence,exact,suspect_rows" in render(rows, "csv").splitlines()[0]

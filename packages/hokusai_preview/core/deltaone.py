@@ -40,6 +40,31 @@ def deltaone_rule(baseline_value, new_value, n_baseline, n_new, hash_baseline, h
             "threshold_pp": THRESHOLD_PP, "min_examples": MIN_BENCHMARK_ROWS}
 
 
+def needed_pp(baseline_value, n_rows):
+    """The smallest delta, in points, that :func:`deltaone_rule` accepts against a baseline of
+    ``baseline_value`` on ``n_rows`` benchmark rows (both models scored on them): the threshold, or
+    more where the significance test asks for more (about +3.1 points at 0.73 on 1,500 rows).
+    Rounded up to the hundredth, so that a delta shown at it passes. None where no delta can pass:
+    a benchmark under the minimum, or a baseline too near the metric's top."""
+    if n_rows < MIN_BENCHMARK_ROWS:
+        return None
+
+    def significant(delta_pp):
+        new = baseline_value + delta_pp / 100.0
+        spread = math.sqrt(variance(baseline_value, n_rows) + variance(new, n_rows)) * 100.0
+        return delta_pp - SIGNIFICANCE_Z * spread > 0
+
+    low, high = THRESHOLD_PP, (1.0 - baseline_value) * 100.0  # the most the metric can still rise
+    if high < low or not significant(high):
+        return None
+    if significant(low):
+        return THRESHOLD_PP
+    for _ in range(60):  # bisection: the interval's low end rises with the delta on any real benchmark
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if significant(middle) else (middle, high)
+    return math.ceil(high * 100.0 - 1e-9) / 100.0
+
+
 def delta_one(deltas):
     """The main pipeline's delta_one_score: the plain mean of the metrics' absolute deltas (dict
     name -> delta; a None or non-finite delta is left out), 0.0 when none is left.

@@ -25,6 +25,7 @@ from .summary import (
     baselines,
     failed,
     judged_on,
+    needed,
     primaries,
     rows_text,
     sort_rows,
@@ -50,6 +51,7 @@ MOST_FAILED = 10  # of those, failed ones at most when there are others to draw
 OUTLIER_ROWS = 4
 OUTLIER_SPREADS = 10
 DETAIL_CHARS = 55  # the line under a contribution's name: its rows and the topics of its warnings
+BAR_STYLE = (0, (1, 2))  # dotted: the delta the significance test needs, beside the +1 point's dashes
 
 
 def _pyplot():
@@ -143,10 +145,13 @@ def _figure(plt, rows):
     # beyond it is not shaded as passing: each dot's fill says whether it would pass.
     ax.axvline(0.0, color=GREY, lw=1.0)
     ax.axvline(THRESHOLD_PP, color=INK, lw=1.0, ls=(0, (4, 3)), alpha=0.7)
+    bar = needed(shown)  # where the significance test asks more of this benchmark than +1 point
+    if bar:
+        ax.axvline(bar, color=INK, lw=1.0, ls=BAR_STYLE, alpha=0.7)
     # The line's label goes on the side of the line with room for it.
     right_side = (THRESHOLD_PP - lo) / (hi - lo) < 0.6
-    needed = "DeltaOne needs \u2265 +1 pt"
-    ax.text(THRESHOLD_PP, -0.6, " %s " % needed if right_side else "%s  " % needed,
+    label = "DeltaOne needs \u2265 +1 pt"
+    ax.text(THRESHOLD_PP, -0.6, " %s " % label if right_side else "%s  " % label,
             color=INK, fontsize=8.5, ha="left" if right_side else "right", va="bottom", clip_on=False)
 
     notes = []  # texts inside the plot, shortened below to its width
@@ -212,8 +217,11 @@ def _figure(plt, rows):
     ax.set_axisbelow(True)
     # The full computation's rows have no interval (report.interval_text): then no bar is said.
     intervals = any(interval_text(r["primary_interval_pp"]) for r in shown)
-    ax.set_xlabel("%s in %s, points" % ("estimated change" if intervals else "change", metric), fontsize=9, color=INK)
-    _key(fig, height, shown, lo, hi)
+    exact = intervals and any(r.get("exact") and r["primary_delta_pp"] is not None for r in shown)
+    ax.set_xlabel("%s in %s, points%s" % ("estimated change" if intervals else "change", metric,
+                                          " (a dot without a bar is exact: the full computation)" if exact else ""),
+                  fontsize=9, color=INK)
+    _key(fig, height, shown, lo, hi, bar)
 
     models = baselines(rows)
     title = "How much would each contribution move %s?" % (
@@ -223,7 +231,7 @@ def _figure(plt, rows):
     ax.annotate("DeltaOne verdict, P(pass)", (1.02, -0.6), xycoords=("axes fraction", "data"), va="bottom",
                 fontsize=8.5, color=GREY)
     _fit(fig, ax, notes, heads)
-    _clear_of_lines(fig, ax, values)
+    _clear_of_lines(fig, ax, values, [0.0, THRESHOLD_PP] + ([bar] if bar else []))
     return fig
 
 
@@ -233,9 +241,10 @@ def _topics(topics, most=2):
     return ", ".join(topics[:most]) + (" +%d more" % more if more > 0 else "")
 
 
-def _key(fig, height, shown, lo, hi):
-    """The legend under the axis: what the dots' fill and colour, the bars and the arrows mean,
-    each entry only where a row shows it (drawn with the same marks, so it is read, not learnt)."""
+def _key(fig, height, shown, lo, hi, bar=None):
+    """The legend under the axis: what the dots' fill and colour, the bars, the arrows and the
+    significance line (at ``bar``, see summary.needed) mean, each entry only where the picture
+    shows it (drawn with the same marks, so it is read, not learnt)."""
     from matplotlib.lines import Line2D
 
     drawn = [r for r in shown if r["primary_delta_pp"] is not None]
@@ -256,14 +265,18 @@ def _key(fig, height, shown, lo, hi):
         entries.append((Line2D([], [], color=GREY, lw=7, alpha=0.5, solid_capstyle="round"), "90% interval"))
     if any(not lo <= r["primary_delta_pp"] <= hi for r in drawn):
         dot(INK, False, "far off the axis (value beside it)", marker=">")
+    if bar:
+        entries.append((Line2D([], [], color=INK, lw=1.0, ls=BAR_STYLE, alpha=0.7),
+                        "significant on this benchmark from %s pts" % points(bar)))
     if entries:
         fig.legend(*zip(*entries), loc="lower center", bbox_to_anchor=(0.5, 0.12 / height), ncol=len(entries),
                    frameon=False, fontsize=8.5, labelcolor=INK, handletextpad=0.8, columnspacing=1.8)
 
 
 def x_range(shown):
-    """(low, high) of the x axis, in points: every interval, 0 and the threshold, with room to
-    spare, except what lies beyond the outliers' bound (see :data:`OUTLIER_SPREADS`)."""
+    """(low, high) of the x axis, in points: every interval, 0, the threshold and the delta the
+    significance test needs (summary.needed), with room to spare, except what lies beyond the
+    outliers' bound (see :data:`OUTLIER_SPREADS`)."""
     drawn = [r for r in shown if r["primary_delta_pp"] is not None]
     estimates = [r["primary_delta_pp"] for r in drawn]
     low, high, middle, bound = -math.inf, math.inf, 0.0, math.inf
@@ -272,7 +285,7 @@ def x_range(shown):
         bound = OUTLIER_SPREADS * max(_median([abs(e - middle) for e in estimates]), 1.0)
         kept = [e for e in estimates if abs(e - middle) <= bound]
         low, high = min(kept) - bound, max(kept) + bound  # the kept rows' intervals are cut there
-    values = [0.0, THRESHOLD_PP]
+    values = [0.0, THRESHOLD_PP] + [v for v in [needed(shown)] if v]
     for r in drawn:
         if abs(r["primary_delta_pp"] - middle) <= bound:
             values.extend(min(max(v, low), high) for v in r["primary_interval_pp"] or [r["primary_delta_pp"]])
@@ -358,11 +371,12 @@ def _fit(fig, ax, notes, heads):
         _shorten(head, renderer, (1 - MARGIN) * width)
 
 
-def _clear_of_lines(fig, ax, values):
-    """Move a value label that the zero line or the +1 point line would cross to the side of its
-    dot away from the line; where the lines leave room on neither side, give it a backing."""
+def _clear_of_lines(fig, ax, values, at):
+    """Move a value label that a vertical line (at the values ``at``: 0, +1 point, ...) would cross
+    to the side of its dot away from the line; where the lines leave room on neither side, give it
+    a backing."""
     renderer = fig.canvas.get_renderer()
-    lines = [ax.transData.transform((x, 0.0))[0] for x in (0.0, THRESHOLD_PP)]
+    lines = [ax.transData.transform((x, 0.0))[0] for x in at]
 
     def crossed(label):
         box = label.get_window_extent(renderer)

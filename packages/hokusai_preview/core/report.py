@@ -14,7 +14,7 @@ import math
 import textwrap
 
 from .deltaone import EPSILON_PP, THRESHOLD_PP
-from .text import plural, thousands
+from .text import name_list, plural, thousands
 
 WIDTH = 80
 # What estimation_confidence says of the full computation (preview_metadata.estimate.exact), in
@@ -34,9 +34,9 @@ VERDICTS = {
 }
 
 UNICODE = {"axis": "│", "cross": "┼", "bar": "█", "line": "─", "low": "├", "high": "┤", "dot": "●",
-           "yes": "✔", "no": "✘", "to": "→", "pm": "±", "ge": "≥", "rule": "─"}
+           "yes": "✔", "no": "✘", "to": "→", "pm": "±", "ge": "≥", "rule": "─", "warn": "⚠"}
 ASCII = {"axis": "|", "cross": "+", "bar": "#", "line": "-", "low": "[", "high": "]", "dot": "o",
-         "yes": "+", "no": "x", "to": "->", "pm": "+/-", "ge": ">=", "rule": "-"}
+         "yes": "+", "no": "x", "to": "->", "pm": "+/-", "ge": ">=", "rule": "-", "warn": "!"}
 
 
 def glyphs_for(encoding):
@@ -145,6 +145,30 @@ def removed_rows(preview):
     return int(contamination.get("rows_removed") or 0)
 
 
+def inflating_rows(preview):
+    """(benchmark matches kept, rows that look like altered benchmark rows): contributed rows
+    hp-check judged to inflate the delta, beyond chance, that the estimate still trains on. The
+    first are kept only by --keep-contaminated; the second are always kept, as no single one of
+    them can be told from a clean row (the closeness test). (0, 0) when there are none."""
+    contamination = (preview.get("diagnostics") or {}).get("contamination") or {}
+    kept = int(contamination.get("rows") or 0) if contamination.get("warn") and not contamination.get(
+        "rows_removed") else 0
+    closeness = contamination.get("closeness") or {}
+    altered = int(round(closeness.get("estimated_rows") or 0)) if closeness.get("warn") else 0
+    return kept, altered
+
+
+def suspect_text(kept, altered):
+    """What makes a delta suspect, from :func:`inflating_rows`: '80 benchmark matches were kept
+    (--keep-contaminated); about 300 rows look like altered benchmark rows'; None if nothing."""
+    parts = ["%s %s kept (--keep-contaminated)" % (benchmark_matches(kept), "was" if kept == 1 else "were")] \
+        if kept else []
+    if altered:
+        parts.append("about %s like %s" % (plural(altered, "row looks", "rows look"),
+                                           "an altered benchmark row" if altered == 1 else "altered benchmark rows"))
+    return "; ".join(parts) or None
+
+
 def verdict_certainty(deltaone):
     """How sure the predicted DeltaOne verdict (a ``preview_metadata.deltaone``) is: "sure" when the
     full run is likely (:data:`SURE`) to decide alike; "reason" when only the reason is in doubt
@@ -160,8 +184,11 @@ def verdict_certainty(deltaone):
     return "uncertain"
 
 
-def _phrase(decision):
-    return VERDICTS.get(decision, (decision,) * 2)[1]
+def _phrase(decision, metric=None):
+    """The report's words for ``decision``; the threshold is the primary ``metric``'s, not
+    delta_one_score's, which the report shows in points too (and can stand above +1 point)."""
+    words = VERDICTS.get(decision, (decision,) * 2)[1]
+    return words + " on " + metric if decision == "delta_below_threshold" and metric else words
 
 
 FAILING_REASONS = ("delta_below_threshold", "not_statistically_significant")
@@ -193,12 +220,13 @@ def verdict_headline(deltaone, glyphs, worse=False):
     """(mark, words) of the report's first verdict line (see :func:`verdict_certainty`): a tick or
     a cross when the outcome is sure, with the likelier reason when only that is in doubt, else
     "?" and "(uncertain)"; ``worse`` (see :func:`makes_worse`) names a sure fall as such."""
-    words = _phrase(deltaone["decision"])
+    metric = deltaone.get("judged_on")
+    words = _phrase(deltaone["decision"], metric)
     certainty = verdict_certainty(deltaone)
     if certainty == "sure":
         return glyphs["yes" if deltaone.get("accepted") else "no"], WORSE[1] if worse else words
     if certainty == "reason":
-        likelier = _phrase(failing_reasons(deltaone)[0])
+        likelier = _phrase(failing_reasons(deltaone)[0], metric)
         return glyphs["no"], "would not pass (likelier reason: %s)" % likelier[len("would not pass: "):]
     return "?", words + " (uncertain)"
 
@@ -363,6 +391,10 @@ def render(output, color=False, glyphs=UNICODE):
         lines.append(verdict_text + " " * (WIDTH - len(verdict) - len(chance)) + s.bold(chance))
     else:
         lines.extend([verdict_text, "  " + s.bold(chance)])
+    suspect = suspect_text(*inflating_rows(p))
+    if suspect:  # the verdict is the main pipeline's, but on rows that should not be there: said where it is read
+        lines.append(s.warn(wrap("%s suspect: %s; such rows inflate this delta (see the data check below)" % (
+            g["warn"], suspect), 4, "  ")))
     lines.append(wrap("judged on %s: %s pts (%s %s %s) on %s" % (
         prim["name"], points(prim["delta_pp"]), _fmt(prim["baseline_value"]), g["to"], _fmt(prim["new_value"]),
         plural(d1["benchmark_rows"], "benchmark row")), 4, "  "))
@@ -374,8 +406,11 @@ def render(output, color=False, glyphs=UNICODE):
     ci = d1.get("ci95_pp")
     # The rule's interval is over benchmark rows, at the delta shown: not the estimate's interval
     # below (90%, of where the full run lands), which a sampled preview's can be far wider than.
-    lines.append(wrap("needs %s +%.1f pts on %s %s, with a 95%% interval above 0; %s that interval is %s .. %s" % (
-        g["ge"], d1.get("threshold_pp", 1.0), g["ge"], plural(d1.get("min_examples", 800), "benchmark row"),
+    # What the significance test asks of this benchmark can be far more than the threshold: said.
+    threshold, needed = d1.get("threshold_pp", 1.0), d1.get("needed_pp")
+    lines.append(wrap("needs %s +%.1f pts on %s %s, with a 95%% interval above 0%s; %s that interval is %s .. %s" % (
+        g["ge"], threshold, g["ge"], plural(d1.get("min_examples", 800), "benchmark row"),
+        ", so on this benchmark %s %s pts" % (g["ge"], points(needed)) if needed and needed > threshold else "",
         "here" if est.get("exact") else "at %s pts" % points(prim["delta_pp"]), signed(ci[0]) if ci else "?",
         signed(ci[1]) if ci else "?"), 4, "  "))
     lines.append("")
@@ -412,6 +447,8 @@ def render(output, color=False, glyphs=UNICODE):
     notes += ["%s removed" % plural(removed, "matching benchmark row")] if removed else []
     notes += ["%s with labels the baseline does not know dropped" % thousands(p["rows_dropped"])] \
         if p.get("rows_dropped") else []
+    ignored = p.get("ignored_columns") or []
+    notes += ["%s ignored: %s" % (plural(len(ignored), "extra column"), name_list(ignored, 3, str))] if ignored else []
     lines.append(wrap("%s: %s of %s used%s" % (
         manifest["source_path"], thousands(p["sample_size_used"]), plural(p["original_data_size"], "row"),
         " (%s)" % "; ".join(notes) if notes else ""), 14, "contribution  "))

@@ -18,7 +18,7 @@ import math
 import os
 import re
 
-from .deltaone import METRICS
+from .deltaone import METRICS, THRESHOLD_PP
 from .errors import ERROR_KINDS
 from .records import whole
 from .report import (
@@ -27,6 +27,7 @@ from .report import (
     benchmark_matches,
     confidence,
     failing_reasons,
+    inflating_rows,
     interval_text,
     makes_worse,
     percent,
@@ -43,7 +44,8 @@ FORMATS = ("md", "csv", "jsonl")
 CSV_FIELDS = ["contribution", "status", "rows_used", "original_rows", "rows_removed", "rows_dropped", "delta_one_score",
               "delta_one_low", "delta_one_high", "primary_metric", "primary_delta_pp", "primary_low_pp",
               "primary_high_pp", "deltaone_decision", "deltaone_accepted", "deltaone_probability",
-              "deltaone_probability_of_decision", "deltaone_uncertain", "estimation_confidence", "warnings",
+              "deltaone_probability_of_decision", "deltaone_uncertain", "deltaone_needed_pp", "estimation_confidence",
+              "exact", "suspect_rows", "warnings",
               "error_kind", "error_exit_code", "error_message", "source_path", "baseline_model_id", "benchmark_rows",
               "preview_mode"]
 
@@ -72,7 +74,8 @@ def row_of(item):
                 deltaone_decision=d1["decision"], deltaone_accepted=bool(d1.get("accepted")),
                 deltaone_probability=d1["probability"],
                 deltaone_probability_of_decision=d1.get("probability_of_decision"),
-                estimation_confidence=p["estimation_confidence"],
+                deltaone_needed_pp=d1.get("needed_pp"), estimation_confidence=p["estimation_confidence"],
+                exact=bool(exact), suspect_rows=sum(inflating_rows(p)),
                 benchmark_rows=d1.get("benchmark_rows"), warnings=warnings_of(p))
 
 
@@ -83,7 +86,7 @@ def _row(source, status, **fields):
            "delta_one_interval": None, "primary_metric": None,
            "primary_delta_pp": None, "primary_interval_pp": None, "deltaone_decision": None,
            "deltaone_accepted": None, "deltaone_probability": None, "deltaone_probability_of_decision": None,
-           "estimation_confidence": None,
+           "deltaone_needed_pp": None, "estimation_confidence": None, "exact": None, "suspect_rows": None,
            "benchmark_rows": None, "warnings": [], "error": None}
     row.update(fields)
     return row
@@ -180,17 +183,21 @@ def tally(rows):
     unsure = [bool(r["deltaone_accepted"]) for r in ok if uncertain(r)]
     return {"contributions": len(rows), "previewed": len(ok), "passing": passing, "not_passing": len(ok) - passing,
             "passing_uncertain": sum(unsure), "not_passing_uncertain": len(unsure) - sum(unsure),
+            "passing_suspect": sum(1 for r in ok if r["deltaone_accepted"] and suspect(r)),
             "failed": len(rows) - len(ok)}
 
 
 def verdict_counts(counts):
-    """['1 would pass DeltaOne', '3 would not (2 uncertain)'] of a :func:`tally`."""
-    return ["%d would pass DeltaOne%s" % (counts["passing"], _uncertain_count(counts["passing_uncertain"])),
-            "%d would not%s" % (counts["not_passing"], _uncertain_count(counts["not_passing_uncertain"]))]
+    """['2 would pass DeltaOne (1 suspect)', '3 would not (2 uncertain)'] of a :func:`tally`."""
+    return ["%d would pass DeltaOne%s" % (counts["passing"], _of_them(uncertain=counts["passing_uncertain"],
+                                                                      suspect=counts.get("passing_suspect", 0))),
+            "%d would not%s" % (counts["not_passing"], _of_them(uncertain=counts["not_passing_uncertain"]))]
 
 
-def _uncertain_count(count):
-    return " (%d uncertain)" % count if count else ""
+def _of_them(**counts):
+    """' (1 uncertain, 1 suspect)': how many of a count are so, those that are any."""
+    said = ["%d %s" % (count, what) for what, count in counts.items() if count]
+    return " (%s)" % ", ".join(said) if said else ""
 
 
 def _deltaone(row):
@@ -200,6 +207,12 @@ def _deltaone(row):
             "probability_of_decision": row.get("deltaone_probability_of_decision")}
 
 
+def suspect(row):
+    """Whether hp-check found rows in a previewed contribution that inflate its delta and that the
+    estimate still trains on (report.inflating_rows): its verdict is marked "suspect"."""
+    return bool(row.get("suspect_rows"))
+
+
 def uncertain(row):
     """Whether a previewed row's verdict is uncertain, as the single report marks it "?"."""
     return verdict_certainty(_deltaone(row)) == "uncertain"
@@ -207,17 +220,20 @@ def uncertain(row):
 
 def verdict(row, bold=lambda text: text):
     """The short DeltaOne verdict of a previewed row ("pass", "metric unavailable", ...), with
-    " (uncertain)" where the single report marks it "?", and both failing reasons, the likelier
-    first, where only the reason is in doubt; ``bold`` marks up a passing one."""
+    " (uncertain)" where the single report marks it "?", both failing reasons, the likelier
+    first, where only the reason is in doubt, and " (suspect)" where :func:`suspect`; ``bold``
+    marks up a passing one."""
     deltaone = _deltaone(row)
     certainty = verdict_certainty(deltaone)
     if certainty == "reason":
-        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone))
+        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone)) + (
+            " (suspect)" if suspect(row) else "")
     short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
     if certainty == "sure" and makes_worse(row["deltaone_decision"], row["primary_delta_pp"],
                                            row["primary_interval_pp"]):
         short = WORSE[0]
-    return (bold(short) if row["deltaone_accepted"] else short) + (" (uncertain)" if certainty == "uncertain" else "")
+    notes = (["uncertain"] if certainty == "uncertain" else []) + (["suspect"] if suspect(row) else [])
+    return (bold(short) if row["deltaone_accepted"] else short) + (" (%s)" % ", ".join(notes) if notes else "")
 
 
 def baselines(rows):
@@ -228,9 +244,18 @@ def primaries(rows):
     return sorted({r["primary_metric"] for r in rows if not failed(r) and r["primary_metric"]})
 
 
+def needed(rows):
+    """The primary-metric delta, in points, that passing needs for every previewed row, where that
+    is one value above the threshold (the significance test asks more of this benchmark); else None."""
+    values = {r.get("deltaone_needed_pp") for r in rows if not failed(r)}
+    value = values.pop() if len(values) == 1 else None
+    return value if value is not None and value > THRESHOLD_PP else None
+
+
 def judged_on(rows):
-    """What DeltaOne judged the previewed rows on, e.g. "accuracy, 1,500 benchmark rows", saying
-    "mixed" when they differ; None when the rows say nothing of it."""
+    """What DeltaOne judged the previewed rows on, e.g. "accuracy, 1,500 benchmark rows, passing
+    from +3.12 pts" (see :func:`needed`), saying "mixed" when they differ; None when the rows say
+    nothing of it."""
     metrics = primaries(rows)
     sizes = sorted({r["benchmark_rows"] for r in rows if not failed(r) and r["benchmark_rows"]})
     if not metrics or not sizes:
@@ -241,8 +266,10 @@ def judged_on(rows):
     else:
         benchmark = "mixed benchmarks of %s and %s rows" % (", ".join(thousands(b) for b in sizes[:-1]),
                                                            thousands(sizes[-1]))
+    bar = needed(rows)
     # With a list in either part, "; " keeps the two parts apart.
-    return "%s%s%s" % (metric, "; " if len(metrics) > 1 or len(sizes) > 1 else ", ", benchmark)
+    return "%s%s%s%s" % (metric, "; " if len(metrics) > 1 or len(sizes) > 1 else ", ", benchmark,
+                         ", passing from %s pts" % points(bar) if bar else "")
 
 
 def headline(rows):
@@ -290,10 +317,33 @@ def markdown(rows):
             metric = (row["primary_metric"] or "?") + " " if mixed else ""
             cells = named + [rows_text(row), signed(row["delta_one_score"], 4) + _span(row["delta_one_interval"], 4),
                              metric + points(row["primary_delta_pp"]) + _span(row["primary_interval_pp"], 2),
-                             verdict(row, "**{}**".format), percent(row["deltaone_probability"]),
+                             verdict(row, "**{}**".format),
+                             percent(row["deltaone_probability"]) + (REMOVED_MARK if row.get("rows_removed") else ""),
                              confidence(row["estimation_confidence"]), _cells(row["warnings"])]
         lines.append("| " + " | ".join(cells) + " |")
+    for note in footnotes(rows):  # a paragraph each
+        lines.extend(["", note])
     return "\n".join(lines) + "\n"
+
+
+REMOVED_MARK = "†"  # beside a P(pass) that is about the full run without the benchmark matches removed
+
+
+def footnotes(rows):
+    """What the table's marks and gaps mean, each only where a row shows it."""
+    ok = [r for r in rows if not failed(r)]
+    notes = []
+    if any(r.get("rows_removed") for r in ok):
+        notes.append("%s P(pass) and confidence of the full run without the benchmark matches hp-check removed; "
+                     "the main pipeline trains on them (--keep-contaminated previews that)." % REMOVED_MARK)
+    if any(suspect(r) for r in ok):
+        notes.append("suspect: hp-check found rows that look like benchmark rows, kept in training (see the "
+                     "warnings); they inflate the delta the verdict rests on.")
+    exact = [r for r in ok if r.get("exact")]
+    if exact and len(exact) < len(ok):
+        notes.append("A value without an interval is exact: that preview grew every tree on every row, the full "
+                     "computation.")
+    return notes
 
 
 def rows_text(row, unit=False, notes=True):
@@ -406,7 +456,8 @@ ROW_FIELDS = [
     ("primary_delta_pp", "pp", "null"), ("primary_interval_pp", "pp_interval", "null"),
     ("deltaone_decision", DECISIONS, "null"), ("deltaone_accepted", "boolean", "null"),
     ("deltaone_probability", "fraction", "null"), ("deltaone_probability_of_decision", "fraction", "null optional"),
-    ("estimation_confidence", "fraction", "null"),
+    ("deltaone_needed_pp", "pp", "null optional"), ("estimation_confidence", "fraction", "null"),
+    ("exact", "boolean", "null optional"), ("suspect_rows", "count", "null optional"),
     ("benchmark_rows", "positive", "null"), ("warnings", "strings", ""), ("error", "object", "null"),
 ]
 OUTPUT_FIELDS = [
@@ -447,6 +498,8 @@ OUTPUT_FIELDS = [
     ("preview_metadata.deltaone.benchmark_rows", "positive", ""),
     ("preview_metadata.deltaone.ci95_pp", "interval", "optional"),
     ("preview_metadata.deltaone.threshold_pp", "number", "optional"),
+    ("preview_metadata.deltaone.needed_pp", "pp", "null optional"),
+    ("preview_metadata.ignored_columns", "strings", "optional"),
     ("preview_metadata.deltaone.min_examples", "positive", "optional"),
     ("preview_metadata.uncertainty.sd.*", "number", "null"),
     ("preview_metadata.budget.trees", "positive", ""),

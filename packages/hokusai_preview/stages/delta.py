@@ -49,7 +49,7 @@ import os
 import time
 
 from ..core.command import Stage
-from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rule
+from ..core.deltaone import METRICS, MIN_BENCHMARK_ROWS, delta_one, deltaone_rule, needed_pp
 from ..core.modelfile import SAFE_FORMAT
 from ..core.options import BOOTSTRAP_MAX, choice_option, int_option, with_common_options
 from ..core.records import utc_now
@@ -294,8 +294,8 @@ def _intervals(run):
 def _verdict(run, primary, n_rows, benchmark_hash):
     """The ``deltaone`` section: the main pipeline's DeltaOne rule on the estimate of ``primary``
     (``n_rows`` benchmark rows), with the probabilities that the full run is accepted, clears the
-    1-point threshold and gets the same decision; ``metric_unavailable`` when ``primary`` is not
-    defined on this benchmark."""
+    1-point threshold and gets the same decision, and the delta the rule needs on this benchmark
+    (``needed_pp``); ``metric_unavailable`` when ``primary`` is not defined on this benchmark."""
     from ..core import estimate as est
 
     if primary in run["included"]:
@@ -305,9 +305,11 @@ def _verdict(run, primary, n_rows, benchmark_hash):
         probability = est.acceptance_probability(base, delta, sd, n_rows, exact)
         clears = est.threshold_probability(delta, sd, exact)
         same = est.decision_probability(base, delta, sd, n_rows, exact)[1]
+        needed = needed_pp(base, n_rows)
     else:
         rule, probability, clears, same = {"decision": "metric_unavailable", "accepted": False}, 0.0, 0.0, 1.0
-    return dict(rule, probability=rounded_probability(probability),
+        needed = None
+    return dict(rule, needed_pp=needed, probability=rounded_probability(probability),
                 probability_clears_threshold=rounded_probability(clears),
                 probability_of_decision=rounded_probability(same), benchmark_rows=n_rows, judged_on=primary)
 
@@ -491,6 +493,7 @@ def _preview_metadata(record, sample, run, replicates, verdict, warnings, bootst
         "sample_size_used": used,
         "original_data_size": whole + removed + dropped,  # the contribution file's rows
         "rows_dropped": dropped,
+        "ignored_columns": list(record["contribution"]["validation"].get("extra_columns") or []),
         "sampled": used < whole,
         "time_elapsed": None,
         "mode": training["mode"],
