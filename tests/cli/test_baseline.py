@@ -64,6 +64,40 @@ def test_the_bundle_model_is_fitted_like_the_main_pipeline(bundles):
     assert bundle.manifest["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-12)
 
 
+def test_a_bundle_of_numbered_classes_is_fitted_on_the_main_pipelines_split(tmp_path):
+    """Labels 1, 2, 3 and 10 are stored as text, but the main pipeline stratifies on the raw numbers,
+    where 10 sorts after 2: its split, hence its forest, is the one whose metrics the manifest holds."""
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    from hokusai_preview.core.bundle import Bundle
+    from hokusai_preview.core.recipe import build_forest, build_preprocessor, make_model, prepare_features
+
+    table = pd.read_parquet(os.path.join(DATASETS, "hpc_data.parquet")).sample(900, random_state=7)
+    table["label"] = table["label"].map({"VF": 1, "F": 2, "M": 3, "L": 10})
+    paths = [str(tmp_path / name) for name in ("train.csv", "bench.csv")]
+    table.iloc[:600].to_csv(paths[0], index=False)
+    table.iloc[600:].to_csv(paths[1], index=False)
+    result = run("hp-baseline", "--train-data", paths[0], "--benchmark-data", paths[1], "--output",
+                 str(tmp_path / "bundle"), "--quiet")
+    assert result.code == 0, result
+    bundle = Bundle.open(str(tmp_path / "bundle"))
+    assert bundle.classes == ["1", "10", "2", "3"]  # the manifest's classes stay sorted as text
+    base, bench = bundle.read_table("base"), bundle.read_table("benchmark")
+    base["label"], y = base["label"].astype(int), bench["label"].astype(int).to_numpy()  # the raw labels
+    fitted, _ = train_test_split(base, test_size=0.2, stratify=base["label"], random_state=42)
+    model = make_model(build_preprocessor(bundle.features), build_forest(bundle.recipe["params"], 100, n_jobs=1))
+    model.fit(prepare_features(fitted, bundle.features), fitted["label"].to_numpy())
+    proba = model.predict_proba(prepare_features(bench, bundle.features))
+    predicted = model.predict(prepare_features(bench, bundle.features))
+    expected = {"accuracy": accuracy_score(y, predicted),
+                "precision": precision_score(y, predicted, average="weighted", zero_division=0),
+                "recall": recall_score(y, predicted, average="weighted", zero_division=0),
+                "f1": f1_score(y, predicted, average="weighted", zero_division=0),
+                "auroc": roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=model.classes_)}
+    assert bundle.manifest["metrics"] == pytest.approx(expected, abs=1e-12)
+
 def test_force_replaces_a_bundle_but_never_a_folder_of_other_things(tmp_path):
     tables = ("--train-data", EXAMPLES + "/hpc_jobs_1000.csv", "--benchmark-data", EXAMPLES + "/hpc_jobs_700.parquet")
     folder = tmp_path / "work"

@@ -66,3 +66,18 @@ def test_labels_become_class_codes_in_one_way_everywhere(tmp_path):
     with pytest.raises(ValueError) as caught:
         _label_codes(pd.Series(["a", "x"], name="label"), classes)
     assert str(caught.value) == refusal
+
+
+@pytest.mark.parametrize("classes, ordered", [
+    (["1", "10", "2", "3"], ["1", "2", "3", "10"]),
+    (["-1", "-2", "1"], ["-2", "-1", "1"]),
+    (["-0.5", "1e+20", "1e999", "2.5", "12345678901234567891", "12345678901234567890"],
+     ["-0.5", "2.5", "12345678901234567890", "12345678901234567891", "1e+20", "1e999"]),
+    (["1", "10", "2", "a"], ["1", "10", "2", "a"]),  # not all numbers: as text
+    (["false", "true"], ["false", "true"]),
+])
+def test_classes_are_ordered_as_the_main_pipelines_raw_labels(classes, ordered):
+    from hokusai_preview.core.recipe import class_order
+
+    codes = class_order(classes)
+    assert codes.dtype == np.int64 and [classes[i] for i in np.argsort(codes)] == ordered

@@ -57,8 +57,8 @@ def split_positions(labels, test_size, seed):
     """The main pipeline's train/test split: which rows the recipe is fitted on, in what order.
 
     ``train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)``; the
-    split depends only on the labels (any array whose equal values are one class and whose
-    sort order is the labels' sort order: strings, or integer codes into sorted classes). The
+    split depends only on the labels' classes and their sort order, so ``labels`` are codes
+    whose order is the main pipeline's raw labels' (:func:`class_order`). The
     order it returns decides the forest's bootstrap draws, so the trees are the ones the main
     pipeline grows on the same rows. Where no stratified split exists (a class of one row, fewer
     held-out rows than classes) the split is unstratified; where no row can be held out, or
@@ -89,8 +89,31 @@ def training_rows(frame, label, test_size, seed):
     -------
     (pandas.DataFrame of the kept rows with a fresh index, how: "stratified", "random" or "none")
     """
-    kept, how = split_positions(frame[label].astype(str).to_numpy(), test_size, seed)
+    classes, codes = np.unique(frame[label].astype(str).to_numpy(), return_inverse=True)
+    kept, how = split_positions(class_order(classes)[codes], test_size, seed)
     return frame.iloc[kept].reset_index(drop=True), how
+
+
+def class_order(classes):
+    """Codes for ``classes`` (distinct canonical labels) whose order is the order of the main
+    pipeline's raw label column: by value when every class is a number, else as text.
+
+    train_test_split's stratified split follows the classes' sort order, and the main pipeline
+    sorts the raw column, where 10 follows 2 and -2 precedes -1, though "10" < "2" as text.
+    (Decimal orders canonical numbers exactly, at any length.)
+
+    Returns
+    -------
+    int64 array, one code per class: its position in that order
+    """
+    from decimal import Decimal
+
+    classes = [str(c) for c in classes]
+    if all(_NUMBER.match(c) for c in classes):
+        ordered = sorted(classes, key=lambda c: (Decimal(c), c))
+    else:
+        ordered = sorted(classes)
+    return class_codes(classes, ordered)
 
 
 def infer_kind(series):

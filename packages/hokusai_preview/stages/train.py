@@ -496,14 +496,16 @@ class FullRunSplit:
     def __init__(self, base, label, codes, classes, test_size, seed):
         import numpy as np
 
-        from ..core.recipe import split_positions
+        from ..core.recipe import class_order, split_positions
 
-        # One sorted code space for base and contribution: the split depends on the labels
-        # only through their classes and sort order, and codes keep a million labels small.
+        # One code space for base and contribution, in the main pipeline's class order: the split
+        # depends on the labels only through their classes and that order, and codes keep a
+        # million labels small.
         base_labels = base[label].astype(str).to_numpy()
         union = np.array(sorted(set(classes) | set(base_labels.tolist())))
-        labels = np.concatenate([np.searchsorted(union, base_labels),
-                                 np.searchsorted(union, np.array(classes))[np.asarray(codes)]])
+        order = class_order(union)
+        labels = np.concatenate([order[np.searchsorted(union, base_labels)],
+                                 order[np.searchsorted(union, np.array(classes))][np.asarray(codes)]])
         self.kept, self.how = split_positions(labels, test_size, seed)
         self.codes = np.asarray(codes)  # the learning curve draws its sub-samples by them, as hp-sample does
         self.base = base
