@@ -277,8 +277,10 @@ def label_noise_lines(findings, rn):
                         "without them (labels flipped, or another labelling rule?)" % (
                             _pct(conflict["reference_rate_together"]), _pct(conflict["reference_rate_alone"])))
     elif ln["status"] == "checked" and ln["warn"]:
-        warnings.append("label noise: %s of %s (%s) %s mislabelled against %s of the baseline's own "
-                        "rows of the same classes (e.g. data rows %s); estimated noise %s against the baseline's %s" % (
+        # Two pairs of rates: rows flagged, then the noise rate the flags imply (the confident joint's).
+        warnings.append("label noise: %s of %s (%s) %s mislabelled, against %s of the baseline's own "
+                        "rows of the same classes (e.g. data rows %s); the noise rate this implies: %s here, %s in "
+                        "the baseline's rows" % (
                             thousands(ln["flagged"]), plural(ln["rows_checked"], "row"), _pct(ln["rate"]),
                             "looks" if ln["flagged"] == 1 else "look", _pct(ln["reference_rate"]),
                             ", ".join(str(rn(i)) for i in ln["row_indices"][:3]), _pct(ln["estimated_noise_rate"]),
