@@ -168,6 +168,38 @@ def test_a_class_with_few_training_rows_is_warned_about(tmp_path):
     assert "rows of a class" not in plenty.stderr and "classes (" not in plenty.stderr
 
 
+@pytest.mark.parametrize("rows_of_l, hint", [
+    (1, "give every class at least 2 rows (10 or more for a baseline that knows it), or remove its rows from both "
+        "tables"),
+    (None, "give the table more rows: at least 5 per class, so that the split can hold out one of each")])
+def test_a_class_the_split_holds_out_entirely_is_refused(tmp_path, rows_of_l, hint):
+    """A class the forest never sees makes a bundle every command refuses (its model does not
+    predict every class its manifest lists), and rebuilding it gives the same: refused here, before
+    training. One row of a class cannot be split; 8 rows of 4 classes are split at random."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    frame = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    others = frame[frame["label"] != "L"].head(300) if rows_of_l else \
+        pd.concat([frame[frame["label"] == c].head(2) for c in ("F", "M", "VF")])
+    rows = len(others) + (rows_of_l or 2)
+    # Where the L rows go: positions the main pipeline's split, unstratified here, holds out.
+    _, held_out = train_test_split(list(range(rows)), test_size=0.2, random_state=42)
+    at = sorted(held_out[:rows_of_l or 2])
+    table = others.iloc[:0]
+    for position, (_, row) in enumerate(frame[frame["label"] == "L"].head(len(at)).iterrows()):
+        table = pd.concat([table, others.iloc[len(table) - position:at[position] - position], row.to_frame().T])
+    table = pd.concat([table, others.iloc[len(table) - len(at):]])
+    assert len(table) == rows and list(table["label"].iloc[at]) == ["L"] * len(at)
+    table.to_csv(str(tmp_path / "train.csv"), index=False)
+    output = tmp_path / "b"
+    result = run("hp-baseline", "--train-data", str(tmp_path / "train.csv"), "--benchmark-data",
+                 EXAMPLES + "/hpc_jobs_700.parquet", "--output", str(output))
+    refused(result, 3, "the recipe's 80/20 split holds out every row of", hint, cache_dir=False)
+    assert "L (1 row)" in result.stderr if rows_of_l else "(2 rows)" in result.stderr
+    assert not os.path.exists(str(output)) and os.listdir(str(tmp_path)) == ["train.csv"]
+
+
 def test_force_never_deletes_an_input_or_a_file_that_is_not_the_bundles(tmp_path):
     """--force replaced the whole folder: files put beside the bundle, and even the tables it was
     reading, went with it."""

@@ -126,6 +126,7 @@ class Baseline(Command):
         train = read_any(args["--train-data"], [label])
         bench = read_any(args["--benchmark-data"], [label])
         spec = self.specify(train, bench, label, args)
+        self.check_split(train, spec, seed, args["--train-data"])  # a refusal comes before any warning
         self.check_tables(train, bench, spec, args)
         parent = os.path.dirname(output)
         try:
@@ -143,6 +144,28 @@ class Baseline(Command):
         self.info("built %s: %s on %s, %s %.4f on %s" % (
             output, manifest["model_type"], plural(manifest["base_samples"], "base row"), manifest["primary_metric"],
             manifest["metrics"][manifest["primary_metric"]], plural(manifest["benchmark_samples"], "benchmark row")))
+
+    def check_split(self, train, spec, seed, path):
+        """Refuse a training table whose every row of some class the recipe's 80/20 split holds out:
+        the forest would never see that class, and every command would refuse the bundle (its
+        model would not predict every class its manifest lists). A class needs 2 rows for the
+        stratified split to keep one; a table too small to hold out one row of each class is
+        split at random."""
+        from ..core.recipe import default_recipe, training_rows
+
+        label = spec["label"]
+        fitted, how = training_rows(train[[label]], label, default_recipe(seed)["test_size"], seed)
+        lost = sorted(set(spec["classes"]) - set(fitted[label]))
+        if not lost:
+            return
+        counts = train[label].value_counts()
+        raise DataError("training table %s: the recipe's 80/20 split holds out every row of %s, so the baseline "
+                        "would never learn %s" % (path, name_list(["%s (%s)" % (c, plural(int(counts[c]), "row"))
+                                                                  for c in lost], 5, str),
+                                                 "it" if len(lost) == 1 else "them"),
+                        "give every class at least 2 rows (10 or more for a baseline that knows it), or remove "
+                        "its rows from both tables" if how == "random" and counts.min() < 2 else
+                        "give the table more rows: at least 5 per class, so that the split can hold out one of each")
 
     def check_tables(self, train, bench, spec, args):
         """Warn about tables that make a bundle whose verdicts mean little."""
