@@ -368,7 +368,9 @@ def test_a_damaged_result_is_removed_to_be_made_again(folder, tmp_path, capsys, 
     results = tmp_path / "results"
     batch.plan(str(folder), str(results))
     good = results / "a.csv.json"
-    good.write_text(json.dumps(example_output(bundles("hpc")[0], "hpc_jobs_500.json")))
+    output = example_output(bundles("hpc")[0], "hpc_jobs_500.json")
+    good.write_text(json.dumps(output))
+    batch.seal(str(good))  # as bin/hp-batch-one does once the preview has written it
     (results / "c.parquet.json").write_text('{"foo": 1}')
     (results / "b.JSON.gz.json").write_text('{"record": "error", "source_path": "b.JSON.gz", "err')  # cut short
     capsys.readouterr()
@@ -378,6 +380,13 @@ def test_a_damaged_result_is_removed_to_be_made_again(folder, tmp_path, capsys, 
         "since)" % (folder / "b.JSON.gz", folder / "c.parquet"))
     assert good.exists() and not (results / "c.parquet.json").exists()
     assert not (results / "b.JSON.gz.json").exists()
+    # A number edited within its range passes every check of the fields: the seal tells.
+    output["delta_computation"]["delta_one_score"] = 0.5
+    good.write_text(json.dumps(output))
+    batch.plan(str(folder), str(results))
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        "hp-batch: removed the damaged results of %s, to make them again" % (folder / "a.csv"))
+    assert not good.exists()
 
 
 def test_the_folder_named_another_way_keeps_its_results(folder, tmp_path, monkeypatch):

@@ -297,6 +297,7 @@ def forget_removed(results, stamps, planned):
         sources.append(_stamped_source(os.path.join(stamps, stem)) or stem)
         _remove(os.path.join(results, stem + ".json"))
         _remove(os.path.join(stamps, stem))
+        _remove(seal_path(os.path.join(results, stem + ".json")))
     return sources
 
 
@@ -363,13 +364,16 @@ def say_skipped(entries, contributions):
 
 
 def damaged(result):
-    """Whether ``result`` exists and is not a result this batch writes (a preview or an error
-    record, whole), as hp-format --summary would find on reading it."""
+    """Whether ``result`` exists and is not a result this batch wrote: not whole (a preview or an
+    error record, as hp-format --summary would check on reading it), or not the bytes its seal
+    (:func:`seal`) holds the digest of. A number edited within range would pass any check of the
+    fields, and the summary and the picture would then say what the preview never did."""
     from ..core.summary import BadField, check_input
 
     try:
-        with open(result, encoding="utf-8") as handle:
-            item = json.load(handle)
+        with open(result, "rb") as handle:
+            data = handle.read()
+        item = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         return False
     except (OSError, ValueError):
@@ -380,7 +384,23 @@ def damaged(result):
         check_input(item)
     except BadField:
         return True
-    return False
+    try:
+        with open(seal_path(result), encoding="ascii") as handle:
+            sealed = handle.read().strip()
+    except (OSError, ValueError):
+        return True  # unsealed: written by hand, or before the seal was (which a new version remakes anyway)
+    return sealed != hashlib.sha256(data).hexdigest()
+
+
+def seal_path(result):
+    """Where the digest of ``result`` is kept: RESULTS/.batch/seals/<its name without .json>."""
+    return os.path.join(os.path.dirname(result), ".batch", "seals", os.path.basename(result)[:-len(".json")])
+
+
+def seal(result):
+    """Keep the digest of ``result``, just written by this batch, for :func:`damaged`."""
+    os.makedirs(os.path.dirname(seal_path(result)), exist_ok=True)
+    write_text_atomic(seal_path(result), sha256_file(result) + "\n")
 
 
 def folder_before(state, contributions):
@@ -535,6 +555,7 @@ class BatchOne(BatchCommand):
         done = subprocess.run(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         code = done.returncode if done.returncode >= 0 else 128 - done.returncode  # killed by a signal
         if code == 0 and os.path.isfile(result):
+            seal(result)
             sys.stdout.write("hp-batch: %s\n" % describe(result))
             return 0
         if code == 0:
@@ -610,6 +631,7 @@ def describe(result_path):
 def record_failure(source, result, record):
     """Write a failed contribution's error record as its result and say so; the batch goes on."""
     write_json_atomic(result, record)
+    seal(result)
     error = record["error"]
     if error["kind"] == INTERNAL:
         os.utime(result, (0, 0))  # older than any stamp: make redoes it next time
