@@ -137,17 +137,26 @@ def test_plan_rewrites_only_what_changed(folder, tmp_path):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("empty", "holds no file to preview"), ("missing", "is not a folder"), ("same", "are the same folder"),
-    ("unsafe", "has characters make cannot carry"), ("unset", "no folder of contributions given")])
-def test_plan_refuses_what_it_cannot_batch(case, message, tmp_path):
+    ("empty", r"holds no file to preview \(it has README.txt \(text: name it .csv or .tsv if it is a table\)\)"),
+    ("missing", "is not a folder"), ("same", "are the same folder"),
+    ("unsafe", "has characters make cannot carry"), ("no results", "RESULTS is empty"),
+    ("unset", "no folder of contributions given")])
+def test_plan_refuses_what_it_cannot_batch(case, message, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "README.txt").write_text("notes")
     contributions, results = {"empty": (str(empty), "r"), "missing": (str(tmp_path / "nope"), "r"),
                               "same": (str(empty), str(empty)), "unsafe": (str(empty), "my results"),
-                              "unset": ("", "r")}[case]
+                              "no results": (str(empty), ""), "unset": ("", "r")}[case]
     with pytest.raises(UsageError, match=message):
         batch.plan(contributions, results)
+    assert capsys.readouterr().out == ""  # what was skipped goes in the error, not on stdout
+
+
+def test_bad_settings_stop_the_batch_before_it_says_anything_on_stdout(folder, tmp_path, capsys):
+    with pytest.raises(UsageError, match="--sample-size"):
+        batch.plan(str(folder), str(tmp_path / "results"), options="--sample-size 0")
+    assert capsys.readouterr().out == ""
 
 
 def test_plan_refuses_an_unreadable_folder_in_one_line(folder, tmp_path):

@@ -153,6 +153,8 @@ def plan(contributions, results, baseline=None, options="", train_jobs=1):
     removed until make remakes them."""
     if not contributions:
         raise UsageError("no folder of contributions given", "run make batch CONTRIBUTIONS=dir/")
+    if not results:
+        raise UsageError("RESULTS is empty", "give RESULTS=dir/ for the results, or leave it out for results/")
     if not SAFE.match(results):
         raise UsageError("RESULTS=%s has characters make cannot carry" % results,
                          "use letters, digits and . _ - / in its path")
@@ -173,7 +175,7 @@ def plan(contributions, results, baseline=None, options="", train_jobs=1):
                          "give CONTRIBUTIONS= a folder you can read") from None
     names = sorted(n for n in entries if supported(n) and (
         os.path.isfile(os.path.join(contributions, n)) or broken_link(os.path.join(contributions, n))))
-    say_skipped(skipped(contributions, entries, names), typed)
+    skips = skipped(contributions, entries, names)  # said once the settings hold: nothing on stdout before an error
     if not names:
         # The files the last batch of this folder previewed are gone: so are their results, and a
         # summary of them. (Another folder, empty or mistyped, leaves the results as they are.)
@@ -182,12 +184,14 @@ def plan(contributions, results, baseline=None, options="", train_jobs=1):
             for name in SUMMARIES:
                 _remove(os.path.join(results, name))
         say_removed(removed, typed)
-        raise UsageError("%s holds no file to preview" % typed,
-                         "put CSV/TSV, JSON, JSON Lines or Parquet files (optionally .gz) in it")
+        raise UsageError("%s holds no file to preview%s" % (
+            typed, " (it has %s)" % name_list(skips, MOST_NAMED, str) if skips else ""),
+            "put CSV/TSV, JSON, JSON Lines or Parquet files (optionally .gz) in it")
 
     previews = [(os.path.join(contributions, n), os.path.join(results, output_name(n))) for n in names]
     problems = {source: name_problem(source) for source, _ in previews}
     bundle = check_settings(baseline, options, [p for p in previews if not problems[p[0]]], train_jobs)
+    say_skipped(skips, typed)
     stamps = os.path.join(state, "stamps")
     outputs, rules, remade = [], [], []
     changed = False  # whether any result is to be remade or removed: then the summaries are stale
