@@ -633,6 +633,24 @@ def test_hp_cache_shows_trims_and_clears(example_csv, bundles, cache_dir):
     assert json.loads(run("hp-cache", "--json").stdout)["entry_count"] == 0
 
 
+def test_a_cap_a_read_only_cache_cannot_meet_is_its_one_error_line(example_csv, bundles, cache_dir):
+    bundle, _ = bundles("hpc")
+    env = env_for(cache_dir)
+    assert run("hp-load", example_csv, "--baseline-model", bundle).code == 0
+    folders = [root for root, _, _ in os.walk(str(cache_dir))]
+    for folder in folders:
+        os.chmod(folder, 0o555)
+    try:
+        capped = subprocess.run(without_override() + [os.path.join(BIN, "hp-cache"), "--max-bytes", "1"], env=env,
+                                capture_output=True, text=True)
+        assert capped.returncode == 7 and capped.stdout == "", capped
+        assert len(capped.stderr.splitlines()) == 1 and "more than 1 B: some entries cannot be removed" in \
+            capped.stderr, capped.stderr  # no "evicted 0 entries" line before it
+    finally:
+        for folder in folders:
+            os.chmod(folder, 0o755)
+
+
 def test_an_unreadable_cache_folder_is_skipped_and_named(example_csv, bundles, cache_dir):
     """A folder of the cache that cannot be listed (another user's, chmod 000) must not fail a run
     that has published its result (the cap's eviction lists every entry), and hp-cache names it."""

@@ -84,13 +84,15 @@ class CacheCommand(Command):
                 raise UsageError("--max-bytes must be a size like 500M or 2G, not %r" % args["--max-bytes"],
                                  None) from None
             removed = cache.enforce_limit(max_bytes=limit, grace=0)
-            self.info("evicted %s (%s)" % (entries_text(len(removed)), human(sum(e["bytes"] for e in removed))))
         for path, reason in unreadable:
             self.warn("cannot read %s: %s; the entries in it are not counted" % (path, reason))
         info = describe(cache)
-        if args["--max-bytes"] is not None and info["bytes"] > limit:  # enforce_limit skips what it cannot remove
-            raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it read-only?)"
-                              % (cache.root, human(info["bytes"]), human(limit)), "check the directory's permissions")
+        if args["--max-bytes"] is not None:
+            if info["bytes"] > limit:  # enforce_limit skips what it cannot remove: the error is the one line
+                raise OutputError("%s still holds %s, more than %s: some entries cannot be removed (is it "
+                                  "read-only?)" % (cache.root, human(info["bytes"]), human(limit)),
+                                  "check the directory's permissions")
+            self.info("evicted %s (%s)" % (entries_text(len(removed)), human(sum(e["bytes"] for e in removed))))
         if args["--json"]:
             if not args["--entries"]:
                 del info["entries"]
