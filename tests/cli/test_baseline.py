@@ -638,3 +638,22 @@ def test_benchmark_categories_the_training_table_lacks_are_warned_about(tmp_path
         "hp-baseline: warning: the benchmark has categories the training table lacks, which the baseline never "
         "learnt: 'Marital' (9 rows, e.g. 'eloped'); write them as the training table does if they mean the same, "
         "or give the training table rows of them"]
+
+
+def test_a_feature_empty_in_the_training_table_takes_its_kind_from_the_benchmark(tmp_path):
+    """Read from a CSV, a column without a value has no type: it was made categorical, and every
+    number a contribution gave it a category the baseline never saw (and drift)."""
+    import pandas as pd
+
+    frame = pd.read_csv(EXAMPLES + "/hpc_jobs_1000.csv")
+    train = frame.head(400).assign(hour="")
+    train.to_csv(str(tmp_path / "train.csv"), index=False)
+    result = run("hp-baseline", "--train-data", str(tmp_path / "train.csv"), "--benchmark-data",
+                 EXAMPLES + "/hpc_jobs_700.parquet", "--output", str(tmp_path / "b"))
+    assert result.code == 0, result
+    assert ("hp-baseline: warning: feature column 'hour' has no value in the training table: the baseline learns "
+            "nothing from it (its kind is the benchmark's: numeric); fill it in, or drop it from both tables"
+            ) in result.err_lines
+    with open(str(tmp_path / "b" / "manifest.json")) as handle:
+        kinds = {f["name"]: f["kind"] for f in json.load(handle)["features"]}
+    assert kinds["hour"] == "numeric"

@@ -204,6 +204,14 @@ class Baseline(Command):
                           MIN_CLASS_ROWS, "a class" if len(rare) == 1 else "%d classes" % len(rare),
                           ", ".join("%s %d" % kv for kv in sorted(rare.items())[:5]),
                           "it" if len(rare) == 1 else "them", "it" if len(rare) == 1 else "each"))
+        empty = [f for f in spec["features"] if not train[f["name"]].notna().any()]
+        if empty:
+            self.warn("feature column%s %s %s no value in the training table: the baseline learns nothing from %s "
+                      "(%s kind is the benchmark's: %s); fill %s in, or drop %s from both tables" % (
+                          "" if len(empty) == 1 else "s", and_list([f["name"] for f in empty], quote=repr),
+                          "has" if len(empty) == 1 else "have", "it" if len(empty) == 1 else "them",
+                          "its" if len(empty) == 1 else "their", ", ".join(f["kind"] for f in empty),
+                          "it" if len(empty) == 1 else "them", "it" if len(empty) == 1 else "them"))
         cased = _case_variants(counts.index)
         if cased:
             self.warn("the training table has labels that differ only in letter case, which become separate "
@@ -282,7 +290,10 @@ class Baseline(Command):
         if positive is None and len(classes) == 2:
             counts = train[label].value_counts()
             positive = min(classes, key=lambda c: (counts.get(c, 0), c))
-        kinds = [{"name": c, "dtype": str(train[c].dtype), "kind": infer_kind(train[c])} for c in features]
+        # A column with no value in the training table says nothing of its kind: the benchmark's does
+        # (else an empty numeric column became categorical, and every contributed number a new category).
+        shown = {c: train[c] if train[c].notna().any() else bench[c] for c in features}
+        kinds = [{"name": c, "dtype": str(shown[c].dtype), "kind": infer_kind(shown[c])} for c in features]
         for feature in [f for f in kinds if f["kind"] != "numeric"]:
             for frame in (train, bench):  # stored as contributions are, or True and "true" would differ
                 frame[feature["name"]] = canonical_categories(frame[feature["name"]], feature["kind"])
