@@ -320,6 +320,21 @@ def test_a_parquet_file_forced_to_be_read_as_text_is_named_as_parquet():
             "hpc_jobs_700.parquet: is Parquet by its content, not CSV as --format says")
 
 
+@pytest.mark.parametrize("forced, lines, said", [
+    ("csv", False, "JSON"), ("jsonl", False, "JSON"), ("csv", True, "JSON Lines")])
+def test_json_records_forced_to_be_read_otherwise_are_named_as_they_are(tmp_path, forced, lines, said):
+    """Read as CSV they failed on "ragged rows", and an array read as JSON Lines on its line 1:
+    advice that fixed nothing."""
+    import pandas as pd
+
+    path = tmp_path / ("rows.jsonl" if lines else "rows.json")
+    pd.read_json(os.path.join(EXAMPLES, "hpc_jobs_500.json")).head(20).to_json(str(path), orient="records",
+                                                                               lines=lines)
+    refused(run("hp-load", "--format", forced, str(path)), 3,
+            "rows.json%s: is %s by its content, not %s as --format says; leave --format out" % (
+                "l" if lines else "", said, {"csv": "CSV", "jsonl": "JSON Lines"}[forced]))
+
+
 def test_the_readme_counts_the_corpus():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
         readme = " ".join(handle.read().split())

@@ -144,9 +144,18 @@ def describe_format(path, forced=None, label=None):
                 "leave --format out (the format is detected) or give the right one")
         # Text that cannot open a JSON document ("a,b", not "[" or "{") would fail as JSON at line 1
         # and blame the file; the other way round a CSV header may look like JSON, so that is read.
-        if forced in ("json", "jsonl") and not parquet and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (
+        opening = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if forced in ("json", "jsonl") and not parquet and opening[:1] not in (
                 b"[", b"{", b"") and not _json_scalar(head):
             raise bad(label, "is CSV by its content, not %s as --format says" % _FORMAT_NAMES[forced],
+                      "leave --format out (the format is detected) or give the right one")
+        # JSON records read as CSV fail on "ragged rows", and an array read as JSON Lines on line 1,
+        # advice that fixes nothing. Only openings no CSV header or JSON Lines record has are
+        # refused: --format is also how a CSV that merely looks like JSON is read as CSV.
+        records = re.match(rb'(\[\s*)?\{\s*"', opening)
+        if records and (forced == "csv" or forced == "jsonl" and records.group(1)):
+            shown = "JSON" if records.group(1) or sniff(head, label) == "json" else "JSON Lines"
+            raise bad(label, "is %s by its content, not %s as --format says" % (shown, _FORMAT_NAMES[forced]),
                       "leave --format out (the format is detected) or give the right one")
         return forced, compressed, None
     sniffed = sniff(head, label)
