@@ -77,6 +77,21 @@ def test_keep_contaminated_trains_with_every_row():
     assert "the delta may be inflated" in section["diagnostics"]["warnings"][0]
 
 
+def test_benchmark_matches_that_chance_explains_go_on_to_training():
+    # The example holds one near match of a benchmark row, as clean data from this source does by
+    # chance: removing it would reshuffle the main pipeline's split for nothing.
+    result = check(os.path.join(EXAMPLES, "hpc_jobs_500.json"))
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "check")
+    section, contamination = record["check"], record["check"]["diagnostics"]["contamination"]
+    assert (contamination["rows"], contamination["warn"]) == (1, False)
+    assert (section["rows_removed"], section["rows_used"], section["contamination_action"]) == (0, 500, "kept_chance")
+    assert section["table_path"] == record["contribution"]["table_path"]
+    assert "benchmark matches 1, " in result.stderr and "warning" not in result.stderr
+    assert "kept, as chance explains them (the main pipeline trains on them too)" in result.stderr
+
+
 def test_a_clean_example_passes_unchanged_to_hp_sample():
     result = check(CLEAN)
     (record,) = result.records

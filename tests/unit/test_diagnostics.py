@@ -664,6 +664,42 @@ def test_diagnose_removes_contamination_by_default_and_keeps_it_on_request():
     assert "inflated" in kept["warnings"][0]
 
 
+@pytest.mark.parametrize("copies, alarm", [(1, False), (12, True)])
+def test_benchmark_matches_are_removed_only_beyond_chance_in_memory_and_streamed(tmp_path, copies, alarm):
+    # Removing even one row reshuffles the main pipeline's split and forest: matches that chance
+    # explains are kept, so the run stays the main pipeline's own computation.
+    base, bench, clean, features, classes = split("hpc_data", seed=2)
+    table, positions = planted(clean, bench.iloc[:copies])
+    path, cleaned = str(tmp_path / "contribution.parquet"), str(tmp_path / "cleaned.parquet")
+    table.to_parquet(path, index=False)
+    whole = D.diagnose(table, bench, base, features, "label", classes)
+    # A cap of 300 rows and batches of a few KB: the streamed path, which decides before writing.
+    streamed, keep, class_counts = D.diagnose_parquet(path, bench, base, features, "label", classes,
+                                                      cleaned_path=cleaned, sample_rows=300, batch_bytes=4096)
+    assert "sample" in streamed and "sample" not in whole[0]
+    for findings, kept in (whole, (streamed, keep)):
+        c = findings["contamination"]
+        assert (c["rows"], c["warn"]) == (copies, alarm)
+        assert (c["action"], c["rows_removed"]) == (("removed", copies) if alarm else ("kept_chance", 0))
+        assert np.flatnonzero(~kept).tolist() == (positions.tolist() if alarm else [])
+        validate(findings, "diagnostics")
+    assert class_counts == {k: int(v) for k, v in table[keep]["label"].astype(str).value_counts().items()}
+    if alarm:
+        pd.testing.assert_frame_equal(pd.read_parquet(cleaned), table[keep].reset_index(drop=True))
+        assert whole[0]["warnings"][0].startswith("benchmark contamination: 12 of 1,012 rows")
+    else:
+        assert not (tmp_path / "cleaned.parquet").exists()  # the rows go on to training: hp-load's table
+        assert whole[0]["warnings"] == []
+        (note,) = [n for n in whole[0]["notes"] if n.startswith("benchmark matches")]
+        expected = whole[0]["contamination"]["expected_by_chance"]
+        assert note == (
+            "benchmark matches: 1 of 1,001 rows duplicates a benchmark row (1 exact, 0 near; e.g. data row 1001 ~ "
+            "benchmark row 0), about as many as clean data from this source has by chance (%.1f expected); kept, as "
+            "chance explains them (the main pipeline trains on them too)" % expected)
+        kept, keep = D.diagnose(table, bench, base, features, "label", classes, remove_contaminated=False)
+        assert keep.all() and kept["contamination"]["action"] == "kept_chance"  # the option changes nothing
+
+
 def test_findings_are_deterministic_for_a_seed():
     base, bench, clean, features, classes = split("wa_churn")
 
