@@ -60,9 +60,10 @@ def test_messages_name_rows_as_the_file_numbers_them_past_dropped_ones(tmp_path)
     validate(load.records[0], "load")
     (record,) = result.records
     validate(record, "check")
-    assert record["check"]["diagnostics"]["contamination"]["examples"][0]["row"] == 0  # the JSON's positions
+    example = record["check"]["diagnostics"]["contamination"]["examples"][0]
+    assert (example["row"], example["benchmark_row"]) == (0, 10)  # the JSON's positions, from 0
     (warning,) = [w for w in record["check"]["diagnostics"]["warnings"] if w.startswith("benchmark contamination")]
-    assert "10 exact, 0 near; e.g. data row 301 ~ benchmark row 10)" in warning
+    assert "10 exact, 0 near; e.g. data row 301 ~ benchmark row 11)" in warning  # the messages' numbers, from 1
     # The original file's near repeat, data rows 982 ~ 888, moved down by the 10 rows put before it.
     (note,) = [n for n in record["check"]["diagnostics"]["notes"] if n.startswith("duplicates")]
     assert "e.g. data row 992 ~ data row 898)" in note

@@ -208,7 +208,7 @@ def test_benchmark_rows_with_one_number_moved_are_closer_than_chance():
         "where %.0f were expected (p < 1e-12); about %.0f rows look like altered benchmark rows (e.g. data row "
         "%d ~ benchmark row %d), which would inflate the delta; they are kept" % (
             close["benchmark_nearest"], close["expected"], close["estimated_rows"], close["examples"][0]["row"] + 1,
-            close["examples"][0]["benchmark_row"]))
+            close["examples"][0]["benchmark_row"] + 1))  # both from 1 in messages
     assert keep.sum() == len(table) - findings["contamination"]["rows_removed"]  # not removed for it
     validate(findings, "diagnostics")
 
@@ -441,6 +441,21 @@ def test_messages_name_rows_as_the_file_numbers_them(dropped, expected):
     number = D.file_rows(dropped)
     assert [number(i) for i in (0, 4, 9)] == expected
     assert not set(expected) & set(dropped)
+
+
+def test_messages_number_benchmark_and_base_rows_from_1_as_contributed_ones():
+    # One convention per line: each table's first row is row 1; the JSON keeps positions from 0.
+    match = {"exact": 1, "near": 0, "rows": 1, "warn": True, "alarm_above": 0, "expected_by_chance": 0.1}
+    findings = {"rows_checked": 10,
+                "contamination": dict(match, action="removed", closeness={},
+                                      examples=[{"row": 0, "benchmark_row": 0, "match": "exact"}]),
+                "duplicates": {"within": {},
+                               "base": dict(match, examples=[{"row": 2, "base_row": 4, "match": "exact"}])},
+                "label_noise": {"status": "checked", "warn": False},
+                "drift": {"drifted": [], "features": [], "class_balance": {"shifted": False}}, "pii": {"columns": []}}
+    warnings, _ = D.messages(findings)
+    assert "e.g. data row 1 ~ benchmark row 1)" in warnings[0]
+    assert "e.g. data row 3 ~ base row 5)" in warnings[1]
 
 
 def test_clean_rows_of_the_hardest_classes_are_not_called_noisy():
@@ -694,7 +709,7 @@ def test_benchmark_matches_are_removed_only_beyond_chance_in_memory_and_streamed
         expected = whole[0]["contamination"]["expected_by_chance"]
         assert note == (
             "benchmark matches: 1 of 1,001 rows duplicates a benchmark row (1 exact, 0 near; e.g. data row 1001 ~ "
-            "benchmark row 0), about as many as clean data from this source has by chance (%.1f expected); kept, as "
+            "benchmark row 1), about as many as clean data from this source has by chance (%.1f expected); kept, as "
             "chance explains them (the main pipeline trains on them too)" % expected)
         kept, keep = D.diagnose(table, bench, base, features, "label", classes, remove_contaminated=False)
         assert keep.all() and kept["contamination"]["action"] == "kept_chance"  # the option changes nothing

@@ -27,6 +27,7 @@ from .common import (
     ROW_INDICES,
     _hash_rows,
     _numeric,
+    _reference_row,
     _round_significant,
     _string_hashes,
     _value_hashes,
@@ -451,7 +452,8 @@ def contamination_lines(findings, rn):
         text = ("%s of %s %s (%s exact, %s near; e.g. data row %d ~ benchmark row %d)"
                 % (thousands(c["rows"]), plural(n, "row"),
                    "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
-                   thousands(c["exact"]), thousands(c["near"]), rn(first["row"]), first["benchmark_row"]))
+                   thousands(c["exact"]), thousands(c["near"]), rn(first["row"]),
+                   _reference_row(first["benchmark_row"])))
         if c["warn"]:
             action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
                       "does too)" if c["action"] == "removed"
@@ -473,7 +475,7 @@ def duplicate_lines(findings, rn):
             continue
         first = d["examples"][0]
         partner = first.get("duplicate_of", first.get("base_row"))
-        other = "data row %d" % rn(partner) if key == "within" else "base row %d" % partner
+        other = "data row %d" % rn(partner) if key == "within" else "base row %d" % _reference_row(partner)
         text = "duplicates: %s %s %s (%s exact, %s near; e.g. data row %d ~ %s)" % (
             thousands(d["rows"]), "row repeats" if d["rows"] == 1 else "rows repeat", what, thousands(d["exact"]),
             thousands(d["near"]), rn(first["row"]), other)

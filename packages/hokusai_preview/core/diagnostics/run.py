@@ -327,7 +327,8 @@ LINES = (contamination_lines, closeness_lines, duplicate_lines, label_noise_line
 def messages(findings, row_number=None):
     """(warnings, notes): short lines for people; warnings are the alarms. They name a contributed
     row by ``row_number(position)`` (default: :func:`file_rows`, nothing dropped), as the file
-    numbers it; benchmark and base rows by their position in the bundle's tables."""
+    numbers it; benchmark and base rows from 1 too, as their tables' rows (the JSON holds
+    positions from 0)."""
     rn = row_number or file_rows()
     warnings, notes = [], []
     for lines in LINES:
