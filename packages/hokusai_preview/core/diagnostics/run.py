@@ -93,7 +93,7 @@ def _row_checks(contribution, ctx, pii_columns, timings, class_counts=None):
     timings["label_noise"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    shift = drift(contribution, ctx.benchmark, ctx.features, ctx.label, ctx.classes, class_counts)
+    shift = drift(contribution, ctx.benchmark, ctx.features, ctx.label, ctx.classes, class_counts, ctx.seed)
     timings["drift"] = time.perf_counter() - started
 
     started = time.perf_counter()
