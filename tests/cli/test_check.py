@@ -60,9 +60,10 @@ def test_messages_name_rows_as_the_file_numbers_them_past_dropped_ones(tmp_path)
     validate(load.records[0], "load")
     (record,) = result.records
     validate(record, "check")
-    assert record["check"]["diagnostics"]["contamination"]["examples"][0]["row"] == 0  # the JSON's positions
+    example = record["check"]["diagnostics"]["contamination"]["examples"][0]
+    assert (example["row"], example["benchmark_row"]) == (0, 10)  # the JSON's positions, from 0
     (warning,) = [w for w in record["check"]["diagnostics"]["warnings"] if w.startswith("benchmark contamination")]
-    assert "10 exact, 0 near; e.g. data row 301 ~ benchmark row 10)" in warning
+    assert "10 exact, 0 near; e.g. data row 301 ~ benchmark row 11)" in warning  # the messages' numbers, from 1
     # The original file's near repeat, data rows 982 ~ 888, moved down by the 10 rows put before it.
     (note,) = [n for n in record["check"]["diagnostics"]["notes"] if n.startswith("duplicates")]
     assert "e.g. data row 992 ~ data row 898)" in note
@@ -75,6 +76,21 @@ def test_keep_contaminated_trains_with_every_row():
     assert (section["rows_removed"], section["rows_used"], section["contamination_action"]) == (0, 880, "kept")
     assert section["table_path"] == record["contribution"]["table_path"]
     assert "the delta may be inflated" in section["diagnostics"]["warnings"][0]
+
+
+def test_benchmark_matches_that_chance_explains_go_on_to_training():
+    # The example holds one near match of a benchmark row, as clean data from this source does by
+    # chance: removing it would reshuffle the main pipeline's split for nothing.
+    result = check(os.path.join(EXAMPLES, "hpc_jobs_500.json"))
+    assert result.code == 0, result
+    (record,) = result.records
+    validate(record, "check")
+    section, contamination = record["check"], record["check"]["diagnostics"]["contamination"]
+    assert (contamination["rows"], contamination["warn"]) == (1, False)
+    assert (section["rows_removed"], section["rows_used"], section["contamination_action"]) == (0, 500, "kept_chance")
+    assert section["table_path"] == record["contribution"]["table_path"]
+    assert "benchmark matches 1, " in result.stderr and "warning" not in result.stderr
+    assert "kept, as chance explains them (the main pipeline trains on them too)" in result.stderr
 
 
 def test_a_clean_example_passes_unchanged_to_hp_sample():

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import SPLIT_SIZES, features_and_classes, split_dataset, validate
 from hokusai_preview.core import diagnostics as D
-from hokusai_preview.core.diagnostics import common, labels, personal, proximity
+from hokusai_preview.core.diagnostics import common, labels, personal, proximity, shift
 
 
 def split(name, seed=0, rows=1000):
@@ -208,7 +208,7 @@ def test_benchmark_rows_with_one_number_moved_are_closer_than_chance():
         "where %.0f were expected (p < 1e-12); about %.0f rows look like altered benchmark rows (e.g. data row "
         "%d ~ benchmark row %d), which would inflate the delta; they are kept" % (
             close["benchmark_nearest"], close["expected"], close["estimated_rows"], close["examples"][0]["row"] + 1,
-            close["examples"][0]["benchmark_row"]))
+            close["examples"][0]["benchmark_row"] + 1))  # both from 1 in messages
     assert keep.sum() == len(table) - findings["contamination"]["rows_removed"]  # not removed for it
     validate(findings, "diagnostics")
 
@@ -443,6 +443,21 @@ def test_messages_name_rows_as_the_file_numbers_them(dropped, expected):
     assert not set(expected) & set(dropped)
 
 
+def test_messages_number_benchmark_and_base_rows_from_1_as_contributed_ones():
+    # One convention per line: each table's first row is row 1; the JSON keeps positions from 0.
+    match = {"exact": 1, "near": 0, "rows": 1, "warn": True, "alarm_above": 0, "expected_by_chance": 0.1}
+    findings = {"rows_checked": 10,
+                "contamination": dict(match, action="removed", closeness={},
+                                      examples=[{"row": 0, "benchmark_row": 0, "match": "exact"}]),
+                "duplicates": {"within": {},
+                               "base": dict(match, examples=[{"row": 2, "base_row": 4, "match": "exact"}])},
+                "label_noise": {"status": "checked", "warn": False},
+                "drift": {"drifted": [], "features": [], "class_balance": {"shifted": False}}, "pii": {"columns": []}}
+    warnings, _ = D.messages(findings)
+    assert "e.g. data row 1 ~ benchmark row 1)" in warnings[0]
+    assert "e.g. data row 3 ~ base row 5)" in warnings[1]
+
+
 def test_clean_rows_of_the_hardest_classes_are_not_called_noisy():
     # hpc_data's M and L jobs are flagged about twice as often as the rest, clean or not: the
     # contribution is compared with the baseline's rows of the same classes.
@@ -515,6 +530,62 @@ def test_categories_spelled_unlike_the_benchmarks_are_drift_and_named_so(respell
     assert ("its values are spelled unlike the benchmark's, in letter case or spaces, e.g. %r for %r: new categories "
             "to the model)" % tuple(day["spelling_differs"])) in warning
     validate(findings, "diagnostics")
+
+
+def exact_p(table):
+    """The exact permutation p-value of Pearson's statistic for a 2 x K count table with a small
+    first row: every table with the same margins, weighted by its hypergeometric probability."""
+    import math
+
+    columns, n = table.sum(axis=0).astype(int), int(table[0].sum())
+    expected = np.outer(table.sum(axis=1), columns) / table.sum()
+    weight = 1 / expected[0] + 1 / expected[1]
+
+    def statistic(row):
+        return float(((np.asarray(row) - expected[0]) ** 2 * weight).sum())
+
+    def rows(j, left):  # every first row with these column totals
+        if j == len(columns) - 1:
+            yield from [(left,)] if left <= columns[j] else []
+            return
+        for value in range(min(left, columns[j]) + 1):
+            yield from ((value,) + rest for rest in rows(j + 1, left - value))
+
+    observed = statistic(table[0])
+    extreme = sum(math.prod(math.comb(int(c), int(x)) for c, x in zip(columns, row))
+                  for row in rows(0, n) if statistic(row) >= observed * (1 - 1e-9))
+    return extreme / math.comb(int(columns.sum()), n)
+
+
+def test_a_rare_category_on_a_tiny_contribution_is_not_drift_and_a_real_shift_is():
+    from scipy.stats import chi2_contingency
+
+    # 10 rows, 2 of them "widow" (1.5% of the benchmark): expected counts far under 5, where the
+    # chi-square approximation called it drift (TVD 0.28). No missing value: one in 10 rows would
+    # move the missing share by 0.1.
+    base, bench, clean, features, classes = split("credit_data", rows=3000)
+    complete = clean.dropna()
+
+    def of(*mix):
+        return pd.concat([complete[complete["Marital"] == m].iloc[:k] for m, k in mix], ignore_index=True)
+
+    def marital(found):
+        return [f for f in found["features"] if f["feature"] == "Marital"][0]
+
+    alpha = shift.DRIFT_ALPHA / len(features)
+    tiny = of(("married", 5), ("single", 3), ("widow", 2))
+    table = shift._category_table(common._strings(tiny["Marital"]), common._strings(bench["Marital"]))
+    assert chi2_contingency(table)[1] < alpha / 3  # the approximation's false alarm
+    exact = exact_p(table)
+    assert exact > 10 * alpha
+    result = D.drift(tiny, bench, features, "label", classes)
+    found = marital(result)
+    assert found["value"] == pytest.approx(0.28) and not found["drifted"] and result["drifted"] == []
+    assert exact / 2 < found["p_value"] < 2 * exact  # the Monte Carlo estimate of the exact answer
+    assert D.drift(tiny, bench, features, "label", classes) == result  # seeded
+    # Half the rows "widow" is a real shift, found on as few rows.
+    shifted = D.drift(of(("married", 5), ("widow", 5)), bench, features, "label", classes)
+    assert shifted["drifted"] == ["Marital"] and marital(shifted)["p_value"] < alpha
 
 
 @pytest.mark.parametrize("text", ["", "  ", "!!!", None])
@@ -662,6 +733,42 @@ def test_diagnose_removes_contamination_by_default_and_keeps_it_on_request():
     kept, keep = D.diagnose(table, bench, base, features, "label", classes, remove_contaminated=False)
     assert keep.all() and kept["contamination"]["action"] == "kept"
     assert "inflated" in kept["warnings"][0]
+
+
+@pytest.mark.parametrize("copies, alarm", [(1, False), (12, True)])
+def test_benchmark_matches_are_removed_only_beyond_chance_in_memory_and_streamed(tmp_path, copies, alarm):
+    # Removing even one row reshuffles the main pipeline's split and forest: matches that chance
+    # explains are kept, so the run stays the main pipeline's own computation.
+    base, bench, clean, features, classes = split("hpc_data", seed=2)
+    table, positions = planted(clean, bench.iloc[:copies])
+    path, cleaned = str(tmp_path / "contribution.parquet"), str(tmp_path / "cleaned.parquet")
+    table.to_parquet(path, index=False)
+    whole = D.diagnose(table, bench, base, features, "label", classes)
+    # A cap of 300 rows and batches of a few KB: the streamed path, which decides before writing.
+    streamed, keep, class_counts = D.diagnose_parquet(path, bench, base, features, "label", classes,
+                                                      cleaned_path=cleaned, sample_rows=300, batch_bytes=4096)
+    assert "sample" in streamed and "sample" not in whole[0]
+    for findings, kept in (whole, (streamed, keep)):
+        c = findings["contamination"]
+        assert (c["rows"], c["warn"]) == (copies, alarm)
+        assert (c["action"], c["rows_removed"]) == (("removed", copies) if alarm else ("kept_chance", 0))
+        assert np.flatnonzero(~kept).tolist() == (positions.tolist() if alarm else [])
+        validate(findings, "diagnostics")
+    assert class_counts == {k: int(v) for k, v in table[keep]["label"].astype(str).value_counts().items()}
+    if alarm:
+        pd.testing.assert_frame_equal(pd.read_parquet(cleaned), table[keep].reset_index(drop=True))
+        assert whole[0]["warnings"][0].startswith("benchmark contamination: 12 of 1,012 rows")
+    else:
+        assert not (tmp_path / "cleaned.parquet").exists()  # the rows go on to training: hp-load's table
+        assert whole[0]["warnings"] == []
+        (note,) = [n for n in whole[0]["notes"] if n.startswith("benchmark matches")]
+        expected = whole[0]["contamination"]["expected_by_chance"]
+        assert note == (
+            "benchmark matches: 1 of 1,001 rows duplicates a benchmark row (1 exact, 0 near; e.g. data row 1001 ~ "
+            "benchmark row 1), about as many as clean data from this source has by chance (%.1f expected); kept, as "
+            "chance explains them (the main pipeline trains on them too)" % expected)
+        kept, keep = D.diagnose(table, bench, base, features, "label", classes, remove_contaminated=False)
+        assert keep.all() and kept["contamination"]["action"] == "kept_chance"  # the option changes nothing
 
 
 def test_findings_are_deterministic_for_a_seed():

@@ -10,11 +10,12 @@ hp-sample. It compares the contribution with the baseline's benchmark and base
 tables and reports:
 
 * benchmark contamination: rows that duplicate benchmark rows, exactly or
-  nearly; they inflate the delta, so they are removed before training
-  unless --keep-contaminated is given; and rows closer to the benchmark than
-  chance (their nearest neighbour among benchmark and base rows is a benchmark
-  row too often), the mark of altered benchmark rows the near rule misses:
-  reported, not removed;
+  nearly; more of them than chance explains inflate the delta, so they are
+  removed before training unless --keep-contaminated is given (as many as
+  chance explains are kept, as the main pipeline keeps them); and rows closer
+  to the benchmark than chance (their nearest neighbour among benchmark and
+  base rows is a benchmark row too often), the mark of altered benchmark rows
+  the near rule misses: reported, not removed;
 * duplicates within the contribution and against the base training table;
 * label noise: rows whose label a cross-validated model confidently disagrees
   with (confident learning), with the estimated noise rate, against the same on
@@ -31,7 +32,8 @@ through hp-delta, in the output's preview_metadata.diagnostics. The README's
 
 Options:
   --keep-contaminated     Train with the rows that duplicate benchmark rows
-                          (default: remove them).
+                          (default: remove them when more than chance
+                          explains).
   --seed N                Random seed of the label-noise model [default: 42].
 {common_options}
 

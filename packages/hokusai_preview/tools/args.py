@@ -34,7 +34,8 @@ DeltaOne estimate in the main pipeline's JSON format (plus preview fields) or as
 a report. It chains hp-load, hp-check, hp-sample, hp-train, hp-eval, hp-delta
 and hp-format; each caches its result, so a re-run is instant. hp-check reports
 contamination, duplicates, label noise, drift and personal data, and removes
-contributed rows that duplicate benchmark rows before training.
+contributed rows that duplicate benchmark rows before training when there are
+more of them than chance explains.
 
 Options:
   --data-path PATH        Contributed data: CSV/TSV, JSON, JSON Lines or
@@ -59,7 +60,7 @@ Options:
   --jobs N                CPU cores for training, 0 for all [default: 0].
   --keep-contaminated     Train with contributed rows that duplicate benchmark
                           rows too (they inflate the delta; by default they are
-                          removed).
+                          removed when more than chance explains).
   --trust-model           Accept and load a baseline model that is a pickle or
                           joblib file, which runs any code it contains (only for
                           a source you trust).

@@ -83,5 +83,11 @@ def _sig(value, digits=4):
     return float("%.*g" % (digits, value)) if value is not None else None
 
 
+def _reference_row(position):
+    """A benchmark or base row as messages number it: from 1, as they number a contributed row,
+    so that one line does not count two ways (the JSON keeps positions from 0)."""
+    return int(position) + 1
+
+
 def _pct(value):
     return "%.1f%%" % (100 * value)

@@ -27,6 +27,7 @@ from .common import (
     ROW_INDICES,
     _hash_rows,
     _numeric,
+    _reference_row,
     _round_significant,
     _string_hashes,
     _value_hashes,
@@ -351,23 +352,33 @@ def match_rows(contribution, benchmark, base, features, label):
         base_found = (exact_index(c.keys, a.keys), near_match(distinct, a)[1][inverse])
     earlier = near_earlier(distinct)
     within_near = np.where(earlier >= 0, distinct_rows[np.maximum(earlier, 0)], -1)[inverse]
-    found = _matches(_pair_rate(encoded[1:]), len(b), len(base) if base is not None else 0, bench, base_found,
-                     distinct_rows, inverse, within_near, contribution[label].astype(str).to_numpy(),
-                     benchmark[label].astype(str).to_numpy())
-    return found + (found[2] | _matched(base_found),)
+    pair_rate = _pair_rate(encoded[1:])
+    contamination, contaminated = _contamination(pair_rate, len(b), bench, contribution[label].astype(str).to_numpy(),
+                                                 benchmark[label].astype(str).to_numpy())
+    duplicates = _duplicates(pair_rate, len(base) if base is not None else 0, base_found, distinct_rows, inverse,
+                             within_near)
+    return contamination, duplicates, contaminated, contaminated | _matched(base_found)
 
 
-def _matches(pair_rate, n_bench, n_base, bench, base, distinct_rows, inverse, within_near, labels, bench_labels):
-    """(contamination, duplicates, contaminated mask) from each row's partners: ``bench`` and
-    ``base`` are (exact, near) partner rows (-1: none), ``within_near`` an earlier near row."""
-    n = len(inverse)
+def _contamination(pair_rate, n_bench, bench, labels, bench_labels):
+    """(contamination, contaminated mask) from each row's benchmark partners: ``bench`` is
+    (exact, near) partner rows (-1: none), ``labels`` the rows' labels and ``bench_labels`` the
+    benchmark's (in any one coding). Needs nothing of the duplicates, so that the rows to remove
+    are known before a large table is read again."""
+    n = len(labels)
     contamination, mask = _match_summary(bench[0], bench[1], chance_expected(pair_rate, n, n_bench),
                                          "benchmark_row")
     matched_rows = np.flatnonzero(mask)
     partner = np.where(bench[0] >= 0, bench[0], bench[1])[matched_rows]
     contamination["same_label"] = int((labels[matched_rows] == bench_labels[partner]).sum())
     contamination["rate"] = round(contamination["rows"] / n, 6) if n else 0.0
+    return contamination, mask
 
+
+def _duplicates(pair_rate, n_base, base, distinct_rows, inverse, within_near):
+    """Duplicates from each row's partners: ``base`` is (exact, near) base partner rows (-1:
+    none; None: no base table), ``within_near`` an earlier near row of the contribution."""
+    n = len(inverse)
     first = distinct_rows[inverse]
     within_exact = np.where(first < np.arange(n), first, -1)
     within, _ = _match_summary(within_exact, within_near, chance_expected(pair_rate, n, (n - 1) / 2.0),
@@ -384,7 +395,7 @@ def _matches(pair_rate, n_bench, n_base, bench, base, distinct_rows, inverse, wi
         if found.get("warn") and found["rows"] < DUPLICATE_MIN_SHARE * n:
             found["warn"] = False
     duplicates["warn"] = bool(within["warn"] or duplicates["base"].get("warn"))
-    return contamination, duplicates, mask
+    return duplicates
 
 
 def rules():
@@ -441,15 +452,17 @@ def contamination_lines(findings, rn):
         text = ("%s of %s %s (%s exact, %s near; e.g. data row %d ~ benchmark row %d)"
                 % (thousands(c["rows"]), plural(n, "row"),
                    "duplicates a benchmark row" if c["rows"] == 1 else "duplicate benchmark rows",
-                   thousands(c["exact"]), thousands(c["near"]), rn(first["row"]), first["benchmark_row"]))
-        action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
-                  "does too)" if c["action"] == "removed"
-                  else "; kept (--keep-contaminated): the delta may be inflated")
+                   thousands(c["exact"]), thousands(c["near"]), rn(first["row"]),
+                   _reference_row(first["benchmark_row"])))
         if c["warn"]:
+            action = ("; removed before training (the main pipeline would train on them; --keep-contaminated "
+                      "does too)" if c["action"] == "removed"
+                      else "; kept (--keep-contaminated): the delta may be inflated")
             warnings.append("benchmark contamination: " + text + action)
         else:
             notes.append("benchmark matches: %s, about as many as clean data from this source has by chance "
-                         "(%.1f expected)%s" % (text, c["expected_by_chance"], action))
+                         "(%.1f expected); kept, as chance explains them (the main pipeline trains on them too)"
+                         % (text, c["expected_by_chance"]))
     return warnings, notes
 
 
@@ -462,7 +475,7 @@ def duplicate_lines(findings, rn):
             continue
         first = d["examples"][0]
         partner = first.get("duplicate_of", first.get("base_row"))
-        other = "data row %d" % rn(partner) if key == "within" else "base row %d" % partner
+        other = "data row %d" % rn(partner) if key == "within" else "base row %d" % _reference_row(partner)
         text = "duplicates: %s %s %s (%s exact, %s near; e.g. data row %d ~ %s)" % (
             thousands(d["rows"]), "row repeats" if d["rows"] == 1 else "rows repeat", what, thousands(d["exact"]),
             thousands(d["near"]), rn(first["row"]), other)

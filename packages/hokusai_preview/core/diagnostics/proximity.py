@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bundle import class_codes
 from ..text import plural, thousands
-from .common import EXAMPLES, _numeric, _sig, _strings
+from .common import EXAMPLES, _numeric, _reference_row, _sig, _strings
 
 CLOSE_ALPHA = 1e-6  # one test per contribution; clean splits stay within |z| < 4 (README)
 CLOSE_MIN_SHARE = 0.02  # estimated altered rows below this share cannot move an estimate much
@@ -369,9 +369,11 @@ def closeness_lines(findings, rn):
                    " tested" if close["rows_tested"] < n else "", _count(close["expected"]),
                    _p_text(close["p_value"])))
         if close["warn"]:
-            example = (" (e.g. data row %d ~ benchmark row %d)" % (rn(close["examples"][0]["row"]),
-                                                                  close["examples"][0]["benchmark_row"])
-                       if close["examples"] else "")
+            example = ""
+            if close["examples"]:
+                first = close["examples"][0]
+                example = " (e.g. data row %d ~ benchmark row %d)" % (rn(first["row"]),
+                                                                     _reference_row(first["benchmark_row"]))
             warnings.append("closer to the benchmark than chance: %s; about %s rows look like altered benchmark "
                             "rows%s, which would inflate the delta; they are kept, as no single one can be told "
                             "from a clean row: remove them or explain where the data came from"

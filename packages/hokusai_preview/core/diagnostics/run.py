@@ -11,10 +11,11 @@ from ..bundle import class_codes
 from .labels import label_noise, label_noise_lines
 from .matching import (
     ReferenceIndex,
+    _contamination,
     _distinct,
+    _duplicates,
     _exact_keys,
     _matched,
-    _matches,
     contamination_lines,
     duplicate_lines,
     encode,
@@ -29,7 +30,7 @@ from .proximity import closeness, closeness_lines
 from .proximity import rule as closeness_rule
 from .shift import class_balance_lines, drift, drift_lines
 
-RULES_VERSION = 10  # bump it whenever a change to a rule or threshold can change the findings (hp-check's cache key)
+RULES_VERSION = 11  # bump it whenever a change to a rule or threshold can change the findings (hp-check's cache key)
 SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
 SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
 STREAM_BATCH_BYTES = 8 << 20  # a larger table is read in batches of about this much data
@@ -66,11 +67,20 @@ def diagnose(contribution, benchmark, base, features, label, classes, seed=42, r
 
 
 def _act(contamination, contaminated, remove_contaminated):
-    """Record what is done with the contaminated rows; returns the mask of rows to keep."""
-    contamination["action"] = "removed" if remove_contaminated and contamination["rows"] else \
-        ("kept" if contamination["rows"] else "none")
-    contamination["rows_removed"] = contamination["rows"] if remove_contaminated else 0
-    return ~contaminated if remove_contaminated else np.ones(len(contaminated), dtype=bool)
+    """Record what is done with the contaminated rows; returns the mask of rows to keep.
+
+    Only an alarm removes them: a count chance explains is kept, as the main pipeline keeps it,
+    because removing even one row reshuffles its 80/20 split and forest and can move the delta
+    more than those rows do (README, "Chance")."""
+    remove = remove_contaminated and contamination["warn"]
+    if not contamination["rows"]:
+        contamination["action"] = "none"
+    elif not contamination["warn"]:
+        contamination["action"] = "kept_chance"
+    else:
+        contamination["action"] = "removed" if remove else "kept"
+    contamination["rows_removed"] = contamination["rows"] if remove else 0
+    return ~contaminated if remove else np.ones(len(contaminated), dtype=bool)
 
 
 def _row_checks(contribution, ctx, pii_columns, timings, class_counts=None):
@@ -83,7 +93,7 @@ def _row_checks(contribution, ctx, pii_columns, timings, class_counts=None):
     timings["label_noise"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    shift = drift(contribution, ctx.benchmark, ctx.features, ctx.label, ctx.classes, class_counts)
+    shift = drift(contribution, ctx.benchmark, ctx.features, ctx.label, ctx.classes, class_counts, ctx.seed)
     timings["drift"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -205,12 +215,14 @@ def _diagnose_batches(parquet, n, ctx, remove_contaminated, cleaned_path, sample
     if len(checked) > sample_rows:
         checked = np.sort(np.random.default_rng(seed).choice(len(checked), sample_rows, replace=False))
     near_rows = distinct_rows[checked]  # ascending, like distinct_rows
+    # Contamination before the pass below: whether it is an alarm decides the rows written.
+    contamination, contaminated = _contamination(reference.pair_rate, len(benchmark), bench, y, bench_labels)
+    keep = _act(contamination, contaminated, remove_contaminated)
     timings["matching"] = time.perf_counter() - started
 
     # One pass over every column: the kept rows into the cleaned table, the rows the remaining
     # checks need into memory.
     started = time.perf_counter()
-    keep = ~((bench[0] >= 0) | (bench[1] >= 0)) if remove_contaminated else np.ones(n, dtype=bool)
     write = cleaned_path is not None and 0 < (~keep).sum() < n
     sample = stratified_indices(y, sample_rows, seed)
     near_parts, sample_parts = [], []
@@ -238,15 +250,13 @@ def _diagnose_batches(parquet, n, ctx, remove_contaminated, cleaned_path, sample
     earlier = near_earlier(encode([pa.Table.from_batches(near_parts).to_pandas()], features)[0])
     near_of_distinct = np.full(len(distinct_rows), -1, dtype=np.int64)
     near_of_distinct[checked] = np.where(earlier >= 0, near_rows[np.maximum(earlier, 0)], -1)
-    contamination, duplicates, contaminated = _matches(
-        reference.pair_rate, len(benchmark), len(base) if base is not None else 0, bench, base_found,
-        distinct_rows, inverse, near_of_distinct[inverse], y, bench_labels)
-    _act(contamination, contaminated, remove_contaminated)
+    duplicates = _duplicates(reference.pair_rate, len(base) if base is not None else 0, base_found, distinct_rows,
+                             inverse, near_of_distinct[inverse])
     timings["matching"] += time.perf_counter() - started
 
     frame = pa.Table.from_batches(sample_parts).to_pandas()
     started = time.perf_counter()
-    matched = (bench[0] >= 0) | (bench[1] >= 0) | _matched(base_found)
+    matched = contaminated | _matched(base_found)
     close = contamination["closeness"] = closeness(frame, benchmark, base, features, label, classes,
                                                    np.flatnonzero(~matched[sample]), seed)
     for example in close["examples"]:  # the sample's row numbers, as the whole table's
@@ -317,7 +327,8 @@ LINES = (contamination_lines, closeness_lines, duplicate_lines, label_noise_line
 def messages(findings, row_number=None):
     """(warnings, notes): short lines for people; warnings are the alarms. They name a contributed
     row by ``row_number(position)`` (default: :func:`file_rows`, nothing dropped), as the file
-    numbers it; benchmark and base rows by their position in the bundle's tables."""
+    numbers it; benchmark and base rows from 1 too, as their tables' rows (the JSON holds
+    positions from 0)."""
     rn = row_number or file_rows()
     warnings, notes = [], []
     for lines in LINES:
