@@ -502,6 +502,22 @@ def test_missing_values_count_as_drift():
     assert result["drifted"] == ["Income"]
 
 
+def test_a_few_missing_values_in_a_tiny_contribution_are_not_drift():
+    """2 of 10 rows without an Income move the missing share by about 0.2, which chance gives on
+    10 rows: drift needs the move to pass its test too; half of 40 rows missing does."""
+    base, bench, clean, features, classes = split("credit_data", rows=3000)
+    complete = clean.dropna().reset_index(drop=True)
+    tiny = complete.iloc[:10].copy()
+    tiny.loc[:1, "Income"] = np.nan
+    result = D.drift(tiny, bench, features, "label", classes)
+    income = [f for f in result["features"] if f["feature"] == "Income"][0]
+    assert income["missing_share"][0] - income["missing_share"][1] >= shift.DRIFT_MIN_EFFECT
+    assert income["missing_p_value"] > shift.DRIFT_ALPHA / len(features) and "Income" not in result["drifted"]
+    many = complete.iloc[:40].copy()
+    many.loc[:19, "Income"] = np.nan
+    assert "Income" in D.drift(many, bench, features, "label", classes)["drifted"]
+
+
 def test_text_drift_uses_the_word_distribution():
     base, bench, clean, features, classes = split("fine_food_reviews")
     assert D.drift(clean, bench, features, "label", classes)["drifted"] == []

@@ -34,7 +34,8 @@ Options:
   --keep-contaminated     Train with the rows that duplicate benchmark rows
                           (default: remove them when more than chance
                           explains).
-  --seed N                Random seed of the label-noise model [default: 42].
+  --seed N                Random seed of the label-noise model, the closeness
+                          test and the drift tests' permutations [default: 42].
 {common_options}
 
 Record written (schema: schemas/check.schema.json): everything in the load

@@ -30,7 +30,7 @@ from .proximity import closeness, closeness_lines
 from .proximity import rule as closeness_rule
 from .shift import class_balance_lines, drift, drift_lines
 
-RULES_VERSION = 11  # bump it whenever a change to a rule or threshold can change the findings (hp-check's cache key)
+RULES_VERSION = 12  # bump it whenever a change to a rule or threshold can change the findings (hp-check's cache key)
 SAMPLE_ROWS = 50_000  # beyond this many contributed rows, checks of whole rows run on a sample
 SAMPLE_ROWS_TEXT = 10_000  # with free text: near repeats compare every pair of texts (time grows as n^2)
 STREAM_BATCH_BYTES = 8 << 20  # a larger table is read in batches of about this much data

@@ -58,8 +58,13 @@ def drift(contribution, benchmark, features, label, classes, class_counts=None, 
         else:
             table = _word_table(a, b)
             entry.update(statistic="tvd_words", value=round(_tvd(table), 6), p_value=_sig(_chi2_p(table, alpha, seed)))
-        # Missing values count as drift too when their share moves by the same effect size.
-        missing_moved = abs(missing[0] - missing[1]) >= DRIFT_MIN_EFFECT
+        # Missing values count as drift too when their share moves by the same effect size, beyond
+        # what chance gives (2 of 10 rows missing is 0.2 of a small contribution, and no drift).
+        counts = [[m * n, (1.0 - m) * n] for m, n in zip(missing, (len(a), len(b)))]
+        missing_p = _chi2_p(np.round(np.array(counts)), alpha, seed) if abs(missing[0] - missing[1]) >= \
+            DRIFT_MIN_EFFECT else None
+        entry["missing_p_value"] = _sig(missing_p)
+        missing_moved = missing_p is not None and missing_p < alpha
         # Values spelled otherwise are new categories to the model, however alike the counts (the
         # statistic compares values with their spaces trimmed, as near matching does).
         entry["drifted"] = bool((entry["value"] is not None and entry["value"] >= DRIFT_MIN_EFFECT
