@@ -5,4 +5,4 @@ bundle, the model recipe, the metrics and the estimate); ``stages`` holds one mo
 stage (hp-load ... hp-format); ``tools`` holds the commands beside the pipeline (hp-baseline, ...).
 """
 
-__version__ = "0.9.6"
+__version__ = "0.9.7"
