@@ -225,3 +225,28 @@ def test_an_output_name_too_long_for_the_file_system_is_refused_before_any_work(
     assert re.search(r"is 30\d bytes long, more than the \d+ this file system allows", refused.value.message)
     assert len(str(refused.value.message)) < 250  # the path is shortened, the line stays one line
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_an_output_written_through_an_open_descriptor_on_the_data_is_refused(tmp_path):
+    """/dev/fd/N opened on the contributed file is written through, not replaced: it was not
+    compared with the inputs, and the report overwrote the data."""
+    data = tmp_path / "data.csv"
+    data.write_text("a,label\n1,x\n")
+    descriptor = os.open(str(data), os.O_RDWR)
+    try:
+        with pytest.raises(OutputError, match="is the input %s: writing it would destroy the data" % data):
+            check_output_path("/dev/fd/%d" % descriptor, [str(data)])
+        check_output_path("/dev/fd/%d" % descriptor, [str(tmp_path / "other.csv")])  # another file: written
+    finally:
+        os.close(descriptor)
+    assert data.read_text() == "a,label\n1,x\n"
+
+
+def test_the_pipe_the_data_comes_in_on_is_no_output():
+    """--data-path - --output-file /dev/stdin, stdin a pipe: refused before any stage runs, not by
+    hp-format after all of them ("descriptor 0 is not open for writing")."""
+    done = subprocess.run("printf 'a,label\\n1,x\\n' | %s -- --data-path - --output-file /dev/stdin"
+                          % os.path.join(BIN, "hp-args"), shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "exit 7\n"
+    assert done.stderr == ("hokusai-preview: error: --output-file /dev/stdin is the input on stdin: writing it would "
+                           "destroy the data; give the output another name\n")

@@ -131,9 +131,10 @@ def check_output_path(path, inputs=(), option="--output-file"):
     if str(path).endswith(("/", os.sep)) or os.path.isdir(path):
         raise OutputError("%s %s a directory" % (path, "is" if os.path.isdir(path) else "names"),
                           "give a file name for the output")
-    if _destination(path)[0] != "replace":
-        return  # a device, pipe or open file is written through, never replaced
-    check_writable_place(path)
+    replaced = _destination(path)[0] == "replace"  # else a device, pipe or open file, written through
+    if replaced:
+        check_writable_place(path)
+    # Also through an open file (/dev/fd/5 opened on the data): written through, it is the data.
     for source in inputs:
         with contextlib.suppress(OSError):
             if source == "-":
@@ -156,7 +157,10 @@ def same_path(path, other):
 
 
 def _same_file(one, other):
-    return stat.S_ISREG(other.st_mode) and (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+    """Whether two stat results are one file or pipe (the data on stdin, written to as output:
+    a file destroyed, a pipe not open for writing, which would fail only after every stage ran)."""
+    return (stat.S_ISREG(other.st_mode) or stat.S_ISFIFO(other.st_mode)) and \
+        (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def nearest_existing(path):
