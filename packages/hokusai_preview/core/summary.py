@@ -190,7 +190,7 @@ def tally(rows):
 def verdict_counts(counts):
     """['2 would pass DeltaOne (1 suspect)', '3 would not (2 uncertain)'] of a :func:`tally`."""
     return ["%d would pass DeltaOne%s" % (counts["passing"], _of_them(uncertain=counts["passing_uncertain"],
-                                                                      suspect=counts.get("passing_suspect", 0))),
+                                                                      suspect=counts["passing_suspect"])),
             "%d would not%s" % (counts["not_passing"], _of_them(uncertain=counts["not_passing_uncertain"]))]
 
 
@@ -225,15 +225,16 @@ def verdict(row, bold=lambda text: text):
     marks up a passing one."""
     deltaone = _deltaone(row)
     certainty = verdict_certainty(deltaone)
-    if certainty == "reason":
-        return " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone)) + (
-            " (suspect)" if suspect(row) else "")
-    short = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
-    if certainty == "sure" and makes_worse(row["deltaone_decision"], row["primary_delta_pp"],
-                                           row["primary_interval_pp"]):
-        short = WORSE[0]
     notes = (["uncertain"] if certainty == "uncertain" else []) + (["suspect"] if suspect(row) else [])
-    return (bold(short) if row["deltaone_accepted"] else short) + (" (%s)" % ", ".join(notes) if notes else "")
+    if certainty == "reason":
+        text = " or ".join(VERDICTS[reason][0] for reason in failing_reasons(deltaone))
+    else:
+        text = VERDICTS.get(row["deltaone_decision"], (row["deltaone_decision"] or "?",))[0]
+        if certainty == "sure" and makes_worse(row["deltaone_decision"], row["primary_delta_pp"],
+                                               row["primary_interval_pp"]):
+            text = WORSE[0]
+        text = bold(text) if row["deltaone_accepted"] else text
+    return text + (" (%s)" % ", ".join(notes) if notes else "")
 
 
 def baselines(rows):
