@@ -359,6 +359,21 @@ def test_planted_flipped_labels_raise_the_noise_estimate(name):
     assert summary["estimated_noise_rate"] > clean_summary["estimated_noise_rate"] + 0.04
 
 
+def test_a_copy_of_each_row_does_not_vouch_for_its_flipped_label():
+    """Cross-validated folds that split a row from its copy let the copy confirm its label, however
+    wrong: the same flipped rows written twice read as cleaner than the baseline's. Identical rows
+    share a fold: twice the rows, the same reading (near, as the forests see other rows)."""
+    base, bench, clean, features, classes = split("wa_churn", seed=3, rows=500)
+    noisy, _ = flip(clean, classes, 100)
+    reference = pd.concat([base, bench], ignore_index=True)
+    once = D.label_noise(noisy, reference, features, "label", classes, seed=42)
+    twice = D.label_noise(pd.concat([noisy, noisy], ignore_index=True), reference, features, "label", classes,
+                          seed=42)
+    assert once["warn"] and twice["warn"]
+    assert twice["rate"] == pytest.approx(once["rate"], abs=0.05)
+    assert twice["excess_noise_rate"] > 0.5 * once["excess_noise_rate"]
+
+
 @pytest.mark.parametrize("name", ["hpc_data", "wa_churn", "credit_data"])
 def test_heavy_label_noise_is_not_read_as_the_baselines_own(name):
     # Flipped rows lower the confidence thresholds of every row they are scored with: judged by

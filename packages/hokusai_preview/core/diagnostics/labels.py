@@ -17,6 +17,7 @@ import numpy as np
 from ..bundle import class_codes
 from ..text import plural, thousands
 from .common import EXAMPLES, ROW_INDICES, _pct, _sig
+from .matching import _exact_keys
 
 SWAPS = 3  # the commonest (label, suggested) pairs among flagged rows, reported
 # An estimated noise rate this high means most labels are wrong, not a few: the report then
@@ -71,34 +72,33 @@ def label_noise(contribution, reference, features, label, classes, seed=42, all_
     frame = pd.concat([contribution.iloc[rows_c][[f["name"] for f in features]],
                        reference.iloc[rows_r][[f["name"] for f in features]]], ignore_index=True)
     y = np.concatenate([y_c[rows_c], y_r[rows_r]])
-    folds = _folds(y, len(classes))
-    if not folds:
-        return _skip(dict(skipped, reason="a class has fewer than 2 rows"), all_rows)
-
     # The encoding is fitted on all rows at once: it never sees labels, and fitting TF-IDF once
     # instead of per fold keeps the check fast. Only the forest is cross-validated.
     X = build_preprocessor(features).fit_transform(prepare_features(frame, features))
+    keys = _exact_keys(frame, features)
 
     def out_of_fold(rows):
-        from sklearn.model_selection import StratifiedKFold
-
-        probas = np.zeros((len(rows), len(classes)))
-        splits = _folds(y[rows], len(classes))
+        """(out-of-fold class probabilities of ``rows``, the number of folds); (None, 0) where a
+        class has fewer than 2 distinct rows among them."""
+        splits = list(_group_folds(keys[rows], y[rows], len(classes), seed))
         if not splits:
-            return None
+            return None, 0
+        probas = np.zeros((len(rows), len(classes)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for train, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(rows, y[rows]):
+            for train, test in splits:
                 forest = build_forest(dict(FOREST_PARAMS, random_state=seed), NOISE_TREES, n_jobs=1)
                 forest.fit(X[rows[train]], y[rows[train]])
                 probas[np.ix_(test, forest.classes_)] = forest.predict_proba(X[rows[test]])
-        return probas
+        return probas, len(splits)
 
-    probas = out_of_fold(np.arange(len(y)))
+    probas, folds = out_of_fold(np.arange(len(y)))
+    if probas is None:
+        return _skip(dict(skipped, reason="a class has fewer than 2 distinct rows"), all_rows)
     flagged, suggested = _confident_issues(probas, y, len(classes))
     n_c = len(rows_c)
     is_c = np.arange(len(y)) < n_c
-    conflict = _conflict(flagged[~is_c], out_of_fold(np.flatnonzero(~is_c)), y[~is_c], len(classes))
+    conflict = _conflict(flagged[~is_c], out_of_fold(np.flatnonzero(~is_c))[0], y[~is_c], len(classes))
     k_c = int(flagged[is_c].sum())
     rate_c = k_c / n_c
     # Some classes are harder than others: the reference is taken at the contribution's class mix.
@@ -146,6 +146,29 @@ def _folds(y, k):
     counts = np.bincount(y, minlength=k)
     folds = int(min(NOISE_FOLDS, counts[counts > 0].min()))
     return folds if folds >= 2 and (counts > 0).sum() >= 2 else 0
+
+
+def _group_folds(keys, y, k, seed):
+    """(train, test) row positions of stratified folds (:func:`_folds` of them) in which rows of
+    identical features (equal ``keys``) fall together: a row's copy in the training folds would
+    vouch for its label, however wrong (a file of 20% flipped labels written twice read as
+    cleaner than the baseline's rows). The folds are StratifiedKFold's over the groups, in order
+    of their first row, by that row's label: rows all distinct, they are its folds over the rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse.reshape(-1)]  # each row's group, numbered by first appearance
+    y_group = y[first[order]]
+    splits = _folds(y_group, k)
+    if not splits:
+        return
+    for _, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(np.zeros(len(y_group)), y_group):
+        in_test = np.zeros(len(y_group), dtype=bool)
+        in_test[test] = True
+        yield np.flatnonzero(~in_test[group]), np.flatnonzero(in_test[group])
 
 
 def _conflict(flagged_together, probas_alone, y, k):
