@@ -506,6 +506,28 @@ def test_the_full_computation_shows_its_delta_without_an_interval_or_an_estimate
     assert head.split() == ["metric", "baseline", "new", "delta", "delta,", "pts"]
 
 
+def test_the_full_computation_without_removed_matches_says_so_in_its_meaning(output):
+    """A full computation of other rows than the main pipeline's: the exact line said only "the full
+    computation", the caveat being left to the JSON's confidence_meaning."""
+    p = exact(output)["preview_metadata"]
+    p["diagnostics"] = {"rows_checked": 500, "warnings": [], "notes": [],
+                        "contamination": {"rows": 100, "warn": True, "rows_removed": 100}}
+    text = " ".join(render(output, color=False).split())
+    assert ("estimation_confidence 1.00 exact: this run is the full computation (every tree on every row but the "
+            "100 benchmark matches hp-check removed, which the main pipeline trains on), not an estimate") in text
+
+
+def test_an_estimates_interval_of_no_width_is_shown_not_left_blank(output):
+    """Zero wide is the full computation's interval, which has none; an estimate's, however narrow,
+    is its interval: a blank cell would read as a value missing."""
+    est = output["preview_metadata"]["estimate"]
+    assert not est.get("exact")
+    value = est["metric_deltas"]["accuracy"]
+    est["metric_intervals"]["accuracy"] = [value, value]
+    (row,) = [x for x in render(output, color=False).splitlines() if x.startswith("accuracy ")]
+    assert "%+.2f..%+.2f" % (100 * value, 100 * value) in row
+
+
 def test_counts_of_one_are_singular(output):
     p = output["preview_metadata"]
     p.update(sample_size_used=1, original_data_size=1, sampled=False)

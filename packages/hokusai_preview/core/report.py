@@ -117,10 +117,12 @@ def signed(value, digits=2):
     return "+" + text[1:] if float(text) == 0 else text
 
 
-def interval_text(interval, digits=2, exact=False, between=" .. "):
+def interval_text(interval, digits=2, exact=None, between=" .. "):
     """'+0.0358 .. +0.0481', or None where there is no interval to show: none given, or the full
-    computation's (``exact``; its interval is the value itself, zero wide)."""
-    if not interval or exact or interval[0] == interval[1]:
+    computation's (``exact``; its interval is the value itself, zero wide). Where ``exact`` is not
+    known (None: a summary row), a zero-wide interval is taken for the full computation's; an
+    estimate's (``exact`` False) is shown, since a blank would read as a value missing."""
+    if not interval or exact or exact is None and interval[0] == interval[1]:
         return None
     return signed(interval[0], digits) + between + signed(interval[1], digits)
 
@@ -429,7 +431,11 @@ def render(output, color=False, glyphs=UNICODE):
             signed(measured, 4), thousands(p["sample_size_used"])), 23, " " * 23))
     # Its first clause: what the rest says (why the run is not the main pipeline's own) the
     # report's first lines and its contribution line say already.
-    meaning = EXACT_MEANING if exact else p["confidence_meaning"].split("; ")[0]
+    meaning = p["confidence_meaning"].split("; ")[0]
+    if exact:  # what it is the full computation of, where that is not the main pipeline's own
+        meaning = EXACT_MEANING if not removed else EXACT_MEANING.replace(
+            "every row)", "every row but the %s hp-check removed, which the main pipeline trains on)"
+            % benchmark_matches(removed))
     lines.append(wrap(meaning.replace("+/-", g["pm"]), 31,
                       "%-22s %-7s " % ("estimation_confidence", confidence(p["estimation_confidence"]))))
     hint = firmer_hint(p)
