@@ -443,7 +443,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
         make_model,
         prepare_features,
         training_rows,
-        tree_probas,
+        tree_proba_mean,
     )
 
     label, features, classes = spec["label"], spec["features"], spec["classes"]
@@ -456,7 +456,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     forest.set_params(warm_start=False, n_jobs=None)  # a shipped model carries no machine-specific settings
     bench_X = model[:-1].transform(prepare_features(bench, features))
     y = class_codes(bench[label], classes)
-    metrics = score(y, tree_probas(forest, bench_X, classes).mean(axis=0))
+    metrics = score(y, tree_proba_mean(forest, bench_X, classes))
 
     keep = [label] + [f["name"] for f in features] + spec["id_columns"]
     files = {}
