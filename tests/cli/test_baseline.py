@@ -657,3 +657,15 @@ def test_a_feature_empty_in_the_training_table_takes_its_kind_from_the_benchmark
     with open(str(tmp_path / "b" / "manifest.json")) as handle:
         kinds = {f["name"]: f["kind"] for f in json.load(handle)["features"]}
     assert kinds["hour"] == "numeric"
+
+
+def test_a_benchmark_whose_per_tree_probabilities_are_large_is_warned_about():
+    """Every preview computes, holds and caches trees x benchmark rows x classes float64s: past
+    256 MB hp-baseline names the figure and what shrinks it."""
+    from hokusai_preview.tools.baseline import _per_tree_warning
+
+    assert _per_tree_warning(100, 1500, 4) is None  # the embedded baseline's: 4.6 MB
+    assert _per_tree_warning(100, 1677, 200) is None  # just under 256 MB
+    warning = _per_tree_warning(100, 2000, 200)
+    assert "100 trees x 2,000 rows x 200 classes x 8 bytes = 305 MB" in warning
+    assert warning.endswith("a smaller benchmark or fewer classes shrink that in proportion")

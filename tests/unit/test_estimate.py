@@ -441,6 +441,78 @@ def test_auroc_is_left_out_when_the_benchmark_holds_one_class(bundles):
     assert set(got["sd"]) == {"accuracy", "f1", "precision", "recall", "delta_one"}
 
 
+# --- memory: per-tree probabilities are (trees, rows, classes), gigabytes with many classes -----------
+
+def _peak_bytes(function, *args, **kwargs):
+    """(function's result, the most memory numpy and Python held at once while it ran, in bytes)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        return function(*args, **kwargs), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_mean_of_the_trees_is_taken_a_tree_at_a_time():
+    """hp-baseline and the learning curve's forests need only the trees' mean: it is tree_probas'
+    mean bit for bit, classes the trees never saw included, without holding every tree's."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hokusai_preview.core.recipe import tree_proba_mean, tree_probas
+
+    rng = np.random.default_rng(0)
+    labels = np.array(["c%02d" % v for v in rng.integers(0, 30, 600)])
+    forest = RandomForestClassifier(n_estimators=40, max_depth=4, random_state=0).fit(rng.random((600, 5)), labels)
+    classes = sorted(set(labels) | {"unseen"})
+    bench = rng.random((2000, 5))
+    mean, peak = _peak_bytes(tree_proba_mean, forest, bench, classes)
+    every = tree_probas(forest, bench, classes)  # 40 x 2,000 x 31 floats: 20 MB
+    np.testing.assert_array_equal(mean, every.mean(axis=0))
+    assert peak < every.nbytes / 5
+
+
+def test_stored_trees_are_written_and_averaged_in_parts(tmp_path, monkeypatch):
+    """hp-train writes the reference's trees one at a time, in np.save's bytes; hp-eval and
+    hp-delta average a stored forest (.npy, or an .npz's member) in parts, as numpy's mean."""
+    import zipfile
+
+    from hokusai_preview.core import treearrays
+
+    trees = np.random.default_rng(1).dirichlet(np.ones(50), size=(40, 1000))  # 16 MB
+    path = str(tmp_path / "trees.npy")
+    with open(path, "wb") as handle:
+        assert treearrays.write_npy(handle, trees.shape, iter(trees)) == 40
+    saved = str(tmp_path / "saved.npy")
+    np.save(saved, trees)
+    with open(path, "rb") as written, open(saved, "rb") as expected:
+        assert written.read() == expected.read()
+    np.savez(str(tmp_path / "arrays.npz"), new=trees, curve=trees[0])
+    monkeypatch.setattr(treearrays, "CHUNK_BYTES", 1 << 20)
+    with open(path, "rb") as handle:
+        (mean, count), peak = _peak_bytes(treearrays.read_mean, handle)
+    np.testing.assert_array_equal(mean, trees.mean(axis=0))
+    assert count == 40 and peak < trees.nbytes / 5
+    with zipfile.ZipFile(str(tmp_path / "arrays.npz")) as archive:
+        with archive.open("new.npy") as handle:
+            mean, count = treearrays.read_mean(handle)
+        with archive.open("curve.npy") as handle:
+            stored, none = treearrays.read_mean(handle)  # a mean stored as such
+    np.testing.assert_array_equal(mean, trees.mean(axis=0))
+    np.testing.assert_array_equal(stored, trees[0])
+    assert count == 40 and none is None
+
+
+def test_the_profile_holds_one_batch_of_subsets_at_a_time():
+    """Each tree count's 50 subset means (draws x rows x classes) are scored and let go before
+    the next count's are made."""
+    rng = np.random.default_rng(2)
+    reference = rng.dirichlet(np.ones(100), size=(20, 600))
+    y = rng.integers(0, 100, 600)
+    _, peak = _peak_bytes(est.Profile.measure, y, reference, "retrain", 100)
+    assert peak < 1.5 * est.PROFILE_DRAWS * reference[0].nbytes  # one batch: 24 MB
+
+
 def test_fine_tune_gives_the_new_trees_the_full_budgets_weight():
     reference = np.zeros((4, 2, 2))
     reference[:, :, 0] = 1.0

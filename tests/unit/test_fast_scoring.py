@@ -48,3 +48,22 @@ def test_many_matrices_at_once_match_scikit_learn_with_ties_and_weights(classes)
             expected = roc_auc_score(y[keep], probas[i][keep], sample_weight=weights[i][keep], multi_class="ovr",
                                      average="weighted", labels=list(range(classes)))
         assert batch[i] == pytest.approx(expected, abs=1e-12)
+
+
+def test_replicates_of_many_classes_are_scored_a_few_at_a_time():
+    """AUROC sorts and weighs a dozen arrays the size of the replicates' scores: those of 30
+    replicates of 400 rows and 40 classes are scored in parts, each as it scores alone."""
+    import tracemalloc
+
+    y, _, weights = _case(4, rows=400, classes=40, replicates=30)
+    probas = np.random.default_rng(5).dirichlet(np.ones(40), size=(30, 400))  # 3.8 MB
+    tracemalloc.start()
+    try:
+        batch = score_batch(y, probas, weights=weights)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * probas.nbytes
+    alone = [score_batch(y, p, weights=w[None]) for p, w in zip(probas, weights)]
+    for metric in METRICS:
+        assert np.array_equal(batch[metric], np.concatenate([a[metric] for a in alone]), equal_nan=True), metric

@@ -116,7 +116,39 @@ def combine(mode, reference_mean, added_mean, reference_trees, full_new):
     """Class probabilities of the new model given the mean of its new trees, shape (..., n, C)."""
     if mode == "retrain":
         return added_mean
-    return (reference_trees * reference_mean + full_new * added_mean) / (reference_trees + full_new)
+    reference_mean, added_mean = np.asarray(reference_mean), np.asarray(added_mean)
+    if added_mean.shape != np.broadcast(reference_mean, added_mean).shape or \
+            not reference_mean.dtype == added_mean.dtype == np.float64:
+        return (reference_trees * reference_mean + full_new * added_mean) / (reference_trees + full_new)
+    # The same products, sum and quotient as that, element by element (a sum's order does not
+    # change it), in one array rather than three: with many classes each can be hundreds of MB.
+    out = np.multiply(full_new, added_mean)
+    out += reference_trees * reference_mean
+    out /= reference_trees + full_new
+    return out
+
+
+class ForestMean:
+    """A forest's class probabilities averaged over its trees, ``mean`` (n, C) float64, and its
+    number of ``trees``: all that :func:`like_for_like` uses of either forest's per-tree
+    probabilities, and :func:`tree_luck` and :func:`convergence` of the reference's.
+
+    Those functions take one wherever they take per-tree probabilities (t, n, C) only for
+    their mean, so a caller need not hold the trees' arrays (with hundreds of classes, hundreds
+    of MB) nor average them again.
+    """
+
+    def __init__(self, mean, trees):
+        self.mean = mean
+        self.trees = int(trees)
+
+    @classmethod
+    def of(cls, probas):
+        """``probas`` if it is a ForestMean, else that of per-tree probabilities (t, n, C)."""
+        if isinstance(probas, cls):
+            return probas
+        probas = np.asarray(probas, dtype=np.float64)
+        return cls(probas.mean(axis=0), len(probas))
 
 
 def present(metric_values):
@@ -160,7 +192,8 @@ class Profile:
         y : array of int, shape (n,)
             Benchmark class codes.
         reference : array, shape (t, n, C)
-            The reference forest's per-tree class probabilities on the benchmark.
+            The reference forest's per-tree class probabilities on the benchmark (best
+            memory-mapped from their file: they are read, never copied).
         mode : str
             ``retrain`` or ``fine_tune``; in fine_tune mode the subsets stand in for the new
             trees (added to the whole baseline).
@@ -179,12 +212,15 @@ class Profile:
                        for i in range(1, PROFILE_POINTS + 1)} - {0})  # t - 1 is 0 for a 1-tree forest
         rng = np.random.Generator(np.random.PCG64(seed))
         flat = reference.reshape(t, -1)
+        # Each size's subset means (draws x n x C floats, hundreds of MB with many classes) in one
+        # buffer: one such array at a time, its memory provided by the system once, not per size.
+        batch = np.empty((draws, flat.shape[1]))
         means, sds = {n: [] for n in names + ["delta_one"]}, {n: [] for n in names + ["delta_one"]}
         for k in grid:
             weights = np.zeros((draws, t))
             for row in weights:
                 row[rng.choice(t, size=k, replace=False)] = 1.0 / k
-            subset_mean = (weights @ flat).reshape((draws,) + reference.shape[1:])
+            subset_mean = np.matmul(weights, flat, out=batch).reshape((draws,) + reference.shape[1:])
             got = score_batch(y, combine(mode, ref_mean[None], subset_mean, t, full))
             gaps = {n: whole[n][0] - got[n] for n in names}
             gaps["delta_one"] = np.mean([gaps[n] for n in names], axis=0)
@@ -238,7 +274,7 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
     ----------
     y : array of int, shape (n,)
         Benchmark class codes.
-    reference : array, shape (t, n, C)
+    reference : array, shape (t, n, C), or ForestMean
         The reference forest's per-tree probabilities (in fine_tune mode the new trees join it).
     new : array, shape (k, n, C)
         The new forest's per-tree probabilities (at ``k >= full_new`` every spread is 0).
@@ -263,16 +299,17 @@ def tree_luck(y, reference, new, mode, full_new, draws=LUCK_DRAWS, seed=0):
     new = np.asarray(new, dtype=np.float64)
     k, full = len(new), int(full_new)
     missing = max(full - k, 0)  # none at the full budget: both forests are then the same
-    reference = np.asarray(reference, dtype=np.float64)
-    ref_mean, t = reference.mean(axis=0), len(reference)
+    reference = ForestMean.of(reference)
+    ref_mean, t = reference.mean, reference.trees
     rng = np.random.Generator(np.random.PCG64(seed))
     grown = np.stack([np.bincount(rng.integers(0, k, size=k), minlength=k) for _ in range(draws)])
     rest = np.stack([np.bincount(rng.integers(0, k, size=missing), minlength=k) for _ in range(draws)])
     flat = new.reshape(k, -1)
     shape = (draws,) + new.shape[1:]
-    now = score_batch(y, combine(mode, ref_mean[None], ((grown / k) @ flat).reshape(shape), t, full))
-    later = score_batch(y, combine(mode, ref_mean[None], (((grown + rest) / (k + missing)) @ flat).reshape(shape),
-                                   t, full))
+    batch = np.empty((draws, flat.shape[1]))  # the draws' means, one forest's then the other's (as in Profile)
+    now = score_batch(y, combine(mode, ref_mean[None], np.matmul(grown / k, flat, out=batch).reshape(shape), t, full))
+    later = score_batch(y, combine(mode, ref_mean[None],
+                                   np.matmul((grown + rest) / (k + missing), flat, out=batch).reshape(shape), t, full))
     names = present(now)
     gaps = {name: later[name] - now[name] for name in names}
     gaps["delta_one"] = np.mean([gaps[name] for name in names], axis=0)
@@ -283,19 +320,19 @@ def like_for_like(y, reference, new, mode, full_new, profile):
     """The preview's comparison at equal budget.
 
     ``y`` holds the benchmark's class codes, shape (n,); ``reference`` and ``new`` the two
-    forests' per-tree class probabilities, shapes (t, n, C) and (k, n, C); ``profile`` is the
-    reference's :class:`Profile` (None at the full budget: no gain to remove).
+    forests' per-tree class probabilities, shapes (t, n, C) and (k, n, C), or either's
+    :class:`ForestMean`; ``profile`` is the reference's :class:`Profile` (None at the full
+    budget: no gain to remove).
 
     Returns (reference scores at the new forest's size, new scores, deltas), dicts over the
     defined metrics: the new model's measured scores, and the reference's expected score at
     the same number of trees (its full score minus the profile's budget gain).
     """
-    reference = np.asarray(reference, dtype=np.float64)
-    new = np.asarray(new, dtype=np.float64)
-    k, t = len(new), len(reference)
-    ref_mean = reference.mean(axis=0)
+    reference, new = ForestMean.of(reference), ForestMean.of(new)
+    k, t = new.trees, reference.trees
+    ref_mean = reference.mean
     whole = score_batch(y, ref_mean[None])
-    new_scores = score_batch(y, combine(mode, ref_mean, new.mean(axis=0), t, full_new)[None])
+    new_scores = score_batch(y, combine(mode, ref_mean, new.mean, t, full_new)[None])
     names = [m for m in present(whole) if m in present(new_scores)]
     base = {m: float(whole[m][0]) - (profile.gain(m, k) if profile is not None else 0.0) for m in names}
     base = {m: min(max(v, 0.0), 1.0) for m, v in base.items()}
@@ -312,8 +349,9 @@ def convergence(y, reference, new, mode, full_new, profile, primary=None, seed=0
     ``verdict`` (the probability that the full budget gets the DeltaOne decision the estimate
     gets: near a boundary of the rule more trees are needed to settle it). The spread is the
     new forest's own (:func:`tree_luck`); the profile supplies the budget gain. Arguments as
-    for :func:`like_for_like`; ``seed`` seeds the tree bootstrap.
+    for :func:`like_for_like` (``new`` per tree); ``seed`` seeds the tree bootstrap.
     """
+    reference = ForestMean.of(reference)  # averaged once for the three uses below
     _, _, deltas = like_for_like(y, reference, new, mode, full_new, profile)
     estimate = delta_one(deltas)
     k = len(new)
@@ -322,7 +360,7 @@ def convergence(y, reference, new, mode, full_new, profile, primary=None, seed=0
     sd = luck["delta_one"]
     state = {"trees": k, "delta_one": estimate, "sd": sd, "within": within_probability(estimate, sd, exact)}
     if primary in deltas:
-        baseline = float(score_batch(y, np.asarray(reference, dtype=np.float64).mean(axis=0)[None])[primary][0])
+        baseline = float(score_batch(y, reference.mean[None])[primary][0])
         _, state["verdict"] = decision_probability(baseline, deltas[primary], luck[primary], len(y), exact)
     return state
 

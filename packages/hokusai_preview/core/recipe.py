@@ -289,23 +289,62 @@ def class_columns(forest, classes):
     return class_codes([str(c) for c in forest.classes_], classes)
 
 
-def tree_probas(forest, X, classes, start=0):
+def iter_tree_probas(forest, X, classes, start=0):
+    """Each tree's class probabilities in turn, float64 arrays (n_rows, len(classes)).
+
+    Arguments as for :func:`tree_probas`. One tree's at a time: a consumer that needs only their
+    sum, or writes them to a file, never holds (trees, rows, classes) at once, which for a
+    benchmark of thousands of rows and hundreds of classes is gigabytes.
+    """
+    columns = class_columns(forest, classes)
+    every = len(columns) == len(classes)  # the trees saw every class: columns is a permutation
+    for tree in forest.estimators_[start:]:
+        proba = tree.predict_proba(X)
+        out = np.empty((X.shape[0], len(classes)), dtype=np.float64) if every else \
+            np.zeros((X.shape[0], len(classes)), dtype=np.float64)
+        out[:, columns] = proba
+        yield out
+
+
+def tree_probas(forest, X, classes, start=0, out=None):
     """Per-tree class probabilities, float64 array (n_trees - start, n_rows, len(classes)).
 
     ``forest`` is the fitted Pipeline's forest step, ``X`` the rows already transformed by its
     preprocessing (n_rows, n_encoded_features), ``start`` the first tree wanted (default 0: the
     trees of earlier rounds are skipped). Columns follow ``classes`` (the bundle's order),
-    whatever subset of them the trees saw.
+    whatever subset of them the trees saw. ``out``, when given, is filled and returned instead
+    of a new array (a slice of a buffer for every round's trees, so that no round's are copied).
     """
-    columns = class_columns(forest, classes)
-    trees = forest.estimators_[start:]
     # float64 as scikit-learn's own: its forest sums the trees' float64 probabilities in order,
     # which a mean over axis 0 repeats bit for bit. float32 would move AUROC in the 5th digit
     # where rounding breaks a tie between two rows' scores.
-    out = np.zeros((len(trees), X.shape[0], len(classes)), dtype=np.float64)
-    for i, tree in enumerate(trees):
-        out[i][:, columns] = tree.predict_proba(X)
+    if out is None:
+        out = np.empty((len(forest.estimators_[start:]), X.shape[0], len(classes)), dtype=np.float64)
+    for i, proba in enumerate(iter_tree_probas(forest, X, classes, start)):
+        out[i] = proba
     return out
+
+
+def tree_proba_mean(forest, X, classes, start=0):
+    """``tree_probas(forest, X, classes, start).mean(axis=0)``, bit for bit, without holding
+    every tree's probabilities: float64 array (n_rows, len(classes)).
+
+    numpy's mean over the first axis adds the trees in order, element by element, then divides
+    by their number, as this does; only where a tree gives a single value does it sum pairwise,
+    and that is computed as it does.
+    """
+    if X.shape[0] * len(classes) < 2:
+        return tree_probas(forest, X, classes, start).mean(axis=0)
+    total, trees = None, 0
+    for proba in iter_tree_probas(forest, X, classes, start):
+        if total is None:
+            total = proba
+        else:
+            total += proba
+        trees += 1
+    if total is None:  # no trees: numpy's mean of nothing (NaN, with its warning)
+        return np.empty((0, X.shape[0], len(classes))).mean(axis=0)
+    return np.true_divide(total, trees, out=total)
 
 
 def canonical_label_array(array, trim=True):

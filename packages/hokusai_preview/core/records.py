@@ -6,6 +6,7 @@ A record accumulates sections as it flows (see core/command.py); when several st
 produce a table of the contribution, later stages use the newest one.
 """
 
+import contextlib
 import datetime
 import math
 import os
@@ -172,22 +173,80 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def prediction_arrays(record):
-    """A train record's prediction arrays: (reference (T, n, C), new (k, n, C), {name: array}).
+class Predictions:
+    """A train record's prediction arrays, each read when it is asked for, and no more of it.
 
-    T: the baseline's trees, k: the new forest's, n: benchmark rows, C: classes. The stage protocol
-    has checked that the files exist (core/command.py), and says so if they vanish meanwhile.
+    ``training.reference_predictions_path`` (.npy) holds the reference forest's per-tree class
+    probabilities on the benchmark (T, n, C); ``training.predictions_path`` (.npz) the new
+    forest's, ``new`` (k, n, C), and each learning-curve forest's mean over its k trees (n, C),
+    under the point's ``array`` name (older records hold them per tree, (k, n, C)). T: the
+    baseline's trees, k: the new forest's, n: benchmark rows, C: classes. Per-tree arrays are
+    large with many classes (100 trees of 2,000 rows and 200 classes: 305 MB), so a forest's
+    mean is read from its file in parts (core/treearrays.py) and its trees only where an
+    estimate uses every tree. The stage protocol has checked that the files exist
+    (core/command.py), and says so if they vanish meanwhile.
     """
-    import numpy as np
 
-    training = record["training"]
-    for path in (training["reference_predictions_path"], training["predictions_path"]):
-        if os.path.getsize(path) == 0:  # numpy says so in words that vary by version (some blame pickles)
-            raise EOFError("%s is empty" % path)
-    reference = np.load(training["reference_predictions_path"])
-    with np.load(training["predictions_path"]) as arrays:
-        stored = {name: arrays[name] for name in arrays.files}
-    return reference, stored["new"], stored
+    def __init__(self, record):
+        training = record["training"]
+        self.reference_path = training["reference_predictions_path"]
+        self.path = training["predictions_path"]
+        for path in (self.reference_path, self.path):
+            if os.path.getsize(path) == 0:  # numpy says so in words that vary by version (some blame pickles)
+                raise EOFError("%s is empty" % path)
+        self._reference = None
+
+    def reference(self):
+        """The reference forest's estimate.ForestMean (read once)."""
+        from .estimate import ForestMean
+        from .treearrays import read_mean
+
+        if self._reference is None:
+            with open(self.reference_path, "rb") as handle:
+                mean, trees = read_mean(handle)
+            if trees is None:
+                raise ValueError("%s holds no per-tree predictions" % self.reference_path)
+            self._reference = ForestMean(mean, trees)
+        return self._reference
+
+    def reference_trees(self):
+        """The reference forest's per-tree probabilities (T, n, C), memory-mapped: read from
+        the file as they are used, never copied."""
+        import numpy as np
+
+        return np.load(self.reference_path, mmap_mode="r")
+
+    def new(self):
+        """The new forest's estimate.ForestMean."""
+        return self.mean("new")
+
+    def new_trees(self):
+        """The new forest's per-tree probabilities (k, n, C)."""
+        import numpy as np
+
+        with np.load(self.path) as arrays:
+            return arrays["new"]
+
+    def mean(self, name):
+        """The estimate.ForestMean of the forest stored as ``name`` (``new`` or a learning-curve
+        point's ``array``); a curve forest, stored as its mean, has as many trees as the new one."""
+        from .estimate import ForestMean
+        from .treearrays import read_header, read_mean
+
+        with self._member(name) as handle:
+            mean, trees = read_mean(handle)
+        if trees is None:
+            with self._member("new") as handle:
+                trees = read_header(handle)[0][0]
+        return ForestMean(mean, trees)
+
+    @contextlib.contextmanager
+    def _member(self, name):
+        """The .npz's array ``name`` as an open binary stream (KeyError if it has none, as numpy's)."""
+        import zipfile
+
+        with zipfile.ZipFile(self.path) as archive, archive.open(name + ".npy") as handle:
+            yield handle
 
 
 def limited_lines(raw, most, too_long):

@@ -163,7 +163,7 @@ def build_output(record, primary=None, bootstrap=500):
     paired bootstrap's replicates.
     """
     from ..core.bundle import Bundle
-    from ..core.records import prediction_arrays
+    from ..core.records import Predictions
 
     started = time.perf_counter()
     bundle = Bundle.for_record(record)
@@ -171,9 +171,9 @@ def build_output(record, primary=None, bootstrap=500):
     sample = _sample_section(record)
     y = bundle.benchmark_labels()
     n_rows = int(len(y))
-    reference, new, _ = prediction_arrays(record)
-    run = _full_run(record, sample, y, reference, new)
-    replicates = _benchmark_replicates(record, run, y, reference, new, bootstrap)
+    predictions = Predictions(record)
+    run = _full_run(record, sample, y, predictions)
+    replicates = _benchmark_replicates(record, run, y, predictions.reference(), predictions.new(), bootstrap)
     preview_mode = _is_preview(record, sample)
     verdict = _verdict(run, primary, n_rows, record["evaluation"]["benchmark"]["data_hash"])
     warnings = _warnings(record, bundle, sample, run, primary, n_rows, preview_mode)
@@ -204,11 +204,11 @@ def _is_preview(record, sample):
     return record["training"]["budget"] != "full" or used < whole
 
 
-def _full_run(record, sample, y, reference, new):
+def _full_run(record, sample, y, predictions):
     """The full run's metrics as this preview estimates them (core/estimate.py).
 
-    ``y`` holds the benchmark's class codes, ``reference`` and ``new`` the two forests' per-tree
-    probabilities on it. Returns dict:
+    ``y`` holds the benchmark's class codes, ``predictions`` (records.Predictions) the two
+    forests' per-tree probabilities on it. Returns dict:
 
     * ``included``: the metrics both models were scored on, in METRICS order;
     * ``baseline``: the baseline's full-budget metrics (hp-eval's ``baseline_full_metrics``);
@@ -240,7 +240,9 @@ def _full_run(record, sample, y, reference, new):
     curve = [(p["fitted_rows"], p["metric_deltas"]) for p in points]
     full_fitted = training["full_run_fitted"]
     fitted_base = int(full_fitted["base"])
-    luck = est.tree_luck(y, reference, new, mode, full_trees, seed=training["seed"]) if trees < full_trees else None
+    # Only the trees not grown need the new forest's every tree (a bootstrap over them).
+    luck = est.tree_luck(y, predictions.reference(), predictions.new_trees(), mode, full_trees,
+                         seed=training["seed"]) if trees < full_trees else None
     full = est.full_run_estimate(included, measured, curve, profile, trees, full_trees,
                                  int(training["fitted_samples"]) - fitted_base, int(full_fitted["contributed"]),
                                  fitted_base, luck, extrapolate=used >= est.SMALL_SAMPLE, halves=curve_halves(points))
@@ -252,17 +254,15 @@ def _full_run(record, sample, y, reference, new):
 
 def _benchmark_replicates(record, run, y, reference, new, draws):
     """Benchmark-row noise, common to preview and full run: a paired bootstrap (``draws``
-    replicates) of the deltas over the benchmark rows, shifted to centre on the estimate.
+    replicates) of the deltas over the benchmark rows, shifted to centre on the estimate;
+    ``reference`` and ``new`` are the two forests' estimate.ForestMean.
     Returns dict name -> array of replicates, over ``run["included"]`` and delta_one."""
-    import numpy as np
-
     from ..core import estimate as est
     from ..core.metrics import score
 
     training, baseline, deltas = record["training"], run["baseline"], run["deltas"]
-    ref_mean = reference.mean(axis=0, dtype=np.float64)
-    new_proba = est.combine(training["mode"], ref_mean, new.astype(np.float64).mean(axis=0), len(reference),
-                            int(training["full_trees"]))
+    ref_mean = reference.mean
+    new_proba = est.combine(training["mode"], ref_mean, new.mean, reference.trees, int(training["full_trees"]))
     paired = est.paired_bootstrap(y, new_proba, ref_mean, draws=draws, seed=training["seed"])
     observed_new = score(y, new_proba)  # the reference's is hp-eval's baseline_full_metrics (ref_mean's)
     shift = {m: deltas[m] - (observed_new[m] - baseline[m]) for m in run["included"]}

@@ -52,25 +52,27 @@ class Eval(Stage):
         from ..core.deltaone import delta_one
         from ..core.estimate import Profile, like_for_like
         from ..core.metrics import score
-        from ..core.records import prediction_arrays
+        from ..core.records import Predictions
 
         started = time.perf_counter()
         bundle = Bundle.for_record(record)
         training = record["training"]
         mode, full = training["mode"], int(training["full_trees"])
         y = bundle.benchmark_labels()
-        reference, new, arrays = prediction_arrays(record)
+        # Means over the trees are all that is compared (the profile aside): read as such.
+        predictions = Predictions(record)
+        reference, new = predictions.reference(), predictions.new()
         profile = None
-        if len(new) < full or (record.get("sample") or {}).get("sampled"):
+        if new.trees < full or (record.get("sample") or {}).get("sampled"):
             stored = training.get("reference_profile")
             profile = Profile.from_json(stored) if stored else \
-                Profile.measure(y, reference, mode, full, seed=training["seed"])
+                Profile.measure(y, predictions.reference_trees(), mode, full, seed=training["seed"])
         baseline_metrics, new_metrics, deltas = like_for_like(y, reference, new, mode, full, profile)
         curve = []
         for point in training["learning_curve"]:
             # The last point is the whole sample: the new forest just compared.
             point_deltas = deltas if point["array"] == "new" else \
-                like_for_like(y, reference, arrays[point["array"]], mode, full, profile)[2]
+                like_for_like(y, reference, predictions.mean(point["array"]), mode, full, profile)[2]
             curve.append({"rows": point["rows"], "fitted_rows": point["fitted_rows"],
                           "complement": point.get("complement", False),  # none before 0.9.0
                           "metric_deltas": point_deltas, "delta_one": delta_one(point_deltas)})
@@ -81,8 +83,8 @@ class Eval(Stage):
                           "path": bundle.file_path("benchmark")},
             "baseline_metrics": baseline_metrics,
             "new_metrics": new_metrics,
-            "baseline_full_metrics": score(y, reference.mean(axis=0, dtype="float64")),
-            "compared_trees": int(len(new)),
+            "baseline_full_metrics": score(y, reference.mean),
+            "compared_trees": new.trees,
             "reference_profile": profile.to_json() if profile is not None else None,
             "learning_curve": curve,
             "evaluation_timestamp": utc_now(),
@@ -91,9 +93,9 @@ class Eval(Stage):
         # These are the forests as grown here; the report's numbers are hp-delta's estimate of the
         # full run, which differ whenever fewer trees or rows were used: said so, as users read two
         # different baseline accuracies on one screen as a contradiction.
-        estimated = len(new) < full or (record.get("sample") or {}).get("sampled")
+        estimated = new.trees < full or (record.get("sample") or {}).get("sampled")
         self.info("scored both models on %s: accuracy %.4f -> %.4f (%d trees each%s)" % (
-            plural(len(y), "benchmark row"), baseline_metrics["accuracy"], new_metrics["accuracy"], len(new),
+            plural(len(y), "benchmark row"), baseline_metrics["accuracy"], new_metrics["accuracy"], new.trees,
             ", as grown here; hp-delta estimates the full run from them" if estimated else ""))
         return carry(record, evaluation=section), []
 

@@ -47,13 +47,13 @@ Options:
 
 Record written (schema: schemas/train.schema.json): everything in the input
 record plus `training`: mode, trees grown and the full budget, why it stopped,
-the convergence history, the model file (skops), the per-tree benchmark
-predictions (NumPy .npz) of the new and the reference forests, the
-learning-curve points, and base/contributed sample counts.
+the convergence history, the model file (skops), the benchmark predictions
+(NumPy .npz: the new forest's per tree, the learning-curve forests' means) and
+the reference forest's per tree (.npy), the learning-curve points, and
+base/contributed sample counts.
 """
 
 import contextlib
-import io
 import os
 import sys
 import time
@@ -131,7 +131,7 @@ class Train(Stage):
         contribution = pd.read_parquet(current_table(record)[0])
         benchmark = bundle.read_table("benchmark")
         y_bench = bundle.benchmark_labels()
-        reference = self.reference_probas(bundle, mode, benchmark)
+        reference = self.reference_probas(bundle, mode, benchmark)  # the .npy file's path
 
         full_new = int(bundle.recipe["params"]["n_estimators"])
         if not self.full and self.min_trees >= full_new:
@@ -149,15 +149,15 @@ class Train(Stage):
                             "give a larger --sample-size")
         grown = trainer.grow(frame, reference, y_bench, self.round_size,
                              None if self.full else (self.min_trees, self.target), progress=self.progress)
-        model, new_probas, history, stop_reason = grown
+        model, new_probas, history, stop_reason, baseline_trees = grown
         arrays = {"new": new_probas}
         curve = []
         if sample.get("sampled"):
             points = trainer.learning_curve(split, contribution, positions, len(new_probas), CURVE_FRACTIONS,
                                             COMPLEMENT_OF, draw_seed=int(sample["seed"]))
-            for rows, fitted, probas, complement, resumed in points:
+            for rows, fitted, mean, complement, resumed in points:
                 name = "curve_%d%s" % (rows, "_rest" if complement else "")
-                arrays[name] = probas
+                arrays[name] = mean
                 curve.append({"rows": rows, "fitted_rows": fitted, "array": name, "complement": complement,
                               "resumed_trees": resumed})
             curve.append({"rows": len(contribution), "fitted_rows": fitted_contributed, "array": "new",
@@ -176,7 +176,7 @@ class Train(Stage):
             "round_size": self.round_size,
             "trees": int(len(new_probas)),
             "full_trees": full_new,
-            "baseline_trees": int(len(reference)),
+            "baseline_trees": baseline_trees,
             "stop_reason": stop_reason,
             "convergence": history,
             "base_samples": base_rows,
@@ -226,33 +226,34 @@ class Train(Stage):
                     disable=self.quiet or sys.stderr is None or not sys.stderr.isatty())
 
     def reference_probas(self, bundle, mode, benchmark):
-        """Per-tree benchmark probabilities of the reference forest, cached per bundle and seed.
+        """The path of the reference forest's per-tree benchmark probabilities (an .npy file of
+        (trees, benchmark rows, classes)), cached per bundle and seed.
 
         The reference is the recipe on the base table alone. With the bundle's own seed (or in
         fine_tune mode) that is the shipped model itself; another seed retrains it.
         """
-        import numpy as np
-
         from ..core.cache import REFERENCE, make_key
         from ..core.fsutil import atomic_path
+        from ..core.recipe import iter_tree_probas
+        from ..core.treearrays import write_npy
 
         shipped = mode == "fine_tune" or self.seed == int(bundle.recipe["params"]["random_state"])
         key = make_key(REFERENCE, bundle.fingerprint, {"seed": None if shipped else self.seed})
 
         def make(entry):
-            probas = Trainer(bundle, mode, self.seed, self.jobs, benchmark).reference(shipped)
+            forest, bench = Trainer(bundle, mode, self.seed, self.jobs, benchmark).reference(shipped)
             with atomic_path(entry.path("reference.npy")) as tmp:
                 with open(tmp, "wb") as handle:
-                    # Through bytes: np.save into a real file fails on a full disk with an
-                    # OSError that has no errno, which would read as a bug, not as exit 7.
-                    buffer = io.BytesIO()
-                    np.save(buffer, probas)
-                    handle.write(buffer.getbuffer())
-            return {"trees": int(len(probas))}, ["reference.npy"]
+                    # A tree at a time, never the whole array (hundreds of MB with many classes);
+                    # through handle.write: np.save into a real file fails on a full disk with
+                    # an OSError that has no errno, which would read as a bug, not as exit 7.
+                    trees = write_npy(handle, (len(forest.estimators_), bench.shape[0], len(bundle.classes)),
+                                      iter_tree_probas(forest, bench, bundle.classes))
+            return {"trees": trees}, ["reference.npy"]
 
         self.cache.build("reference", key, make)
         self.reference_path = os.path.join(self.cache.entry_dir("reference", key), "reference.npy")
-        return np.load(self.reference_path)
+        return self.reference_path
 
 
 class Trainer:
@@ -285,16 +286,15 @@ class Trainer:
         self.bench_X = prepare_features(benchmark, self.features)
 
     def reference(self, shipped):
-        from ..core.recipe import tree_probas
-
+        """(the reference forest, the benchmark transformed for it)."""
         if shipped:
             model = self.bundle.load_model()
-            return tree_probas(model[-1], model[:-1].transform(self.bench_X), self.classes)
+            return model[-1], model[:-1].transform(self.bench_X)
         base, _ = self.split_rows(self.bundle.read_table("base"))
         model, bench = self.start(base)
         model[-1].set_params(n_estimators=int(self.params["n_estimators"]))
         self.fit(model, base)
-        return tree_probas(model[-1], bench, self.classes)
+        return model[-1], bench
 
     def start(self, frame):
         """An unfitted (retrain) or baseline-initialised (fine_tune) model and the transformed benchmark."""
@@ -371,42 +371,54 @@ class Trainer:
         ----------
         frame : pandas.DataFrame
             The training rows (:meth:`FullRunSplit.frame`).
+        reference : str
+            The .npy file of the reference forest's per-tree probabilities (t, n, C).
         stopping : (min_trees, target) or None
             None grows the full budget.
 
         Returns
         -------
-        (model, new tree probabilities (k, n, C), convergence history, stop reason)
+        (model, new tree probabilities (k, n, C), convergence history, stop reason, the
+        reference's number of trees t)
         """
         import functools
 
         import numpy as np
 
         from ..core.checkpoint import open_checkpoint
-        from ..core.estimate import Profile, convergence
+        from ..core.estimate import ForestMean, Profile, convergence
         from ..core.recipe import tree_probas
+        from ..core.treearrays import read_mean
 
         model, bench = self.start(frame)
         forest = model[-1]
         offset = len(forest.estimators_) if self.mode == "fine_tune" else 0
         full = int(self.params["n_estimators"])
-        history, probas, reason = [], [], "full_budget"
-        # How the reference's score varies with its tree count: the stopping rule's yardstick.
-        self.profile = Profile.measure(y_bench, reference, self.mode, full, seed=self.seed) if stopping else None
+        history, k, reason = [], 0, "full_budget"
+        # The checks use the reference's mean only; its trees (memory-mapped, not copied) only
+        # for the profile: how its score varies with its tree count, the stopping rule's yardstick.
+        with open(reference, "rb") as handle:
+            reference_mean = ForestMean(*read_mean(handle))
+        self.profile = Profile.measure(y_bench, np.load(reference, mmap_mode="r"), self.mode, full,
+                                       seed=self.seed) if stopping else None
+        # Each round's trees go into one buffer, whose pages the system provides as they are
+        # first written: a forest that stops at 30 trees takes only their memory, and no round's
+        # probabilities are copied to join the others'.
+        probas = np.empty((full, bench.shape[0], len(self.classes)), dtype=np.float64)
         bar = progress(full, 0) if progress else None
         saved = open_checkpoint(self, frame)  # trees an earlier run grew on these rows are reused
         try:
-            while sum(len(p) for p in probas) < full:
-                grown = sum(len(p) for p in probas)
+            while k < full:
+                grown = k
                 step = min(round_size, full - grown)
                 saved.extend(forest, offset, grown + step, functools.partial(self.fit, model, frame))
-                probas.append(tree_probas(forest, bench, self.classes, start=offset + grown))
+                tree_probas(forest, bench, self.classes, start=offset + grown, out=probas[grown:grown + step])
                 if bar is not None:
                     bar.update(step)
                 k = grown + step
                 # A check costs a bootstrap over trees: only where it may stop.
                 if stopping is not None and stopping[0] <= k < full:
-                    state = convergence(y_bench, reference, np.concatenate(probas), self.mode, full, self.profile,
+                    state = convergence(y_bench, reference_mean, probas[:k], self.mode, full, self.profile,
                                         self.bundle.manifest.get("primary_metric"), seed=self.seed)
                     history.append({key: v if key == "trees" else round(float(v), 6) for key, v in state.items()})
                     settled = min(state["within"], state.get("verdict", 1.0))  # the estimate and the verdict
@@ -420,13 +432,14 @@ class Trainer:
                 bar.close()
         if stopping is None:
             reason = "full_budget_requested"
-        return model, np.concatenate(probas), history, reason
+        return model, probas[:k], history, reason, reference_mean.trees
 
     def learning_curve(self, split, contribution, positions, trees, fractions, complement_of=None, draw_seed=None):
-        """Yield (rows, fitted rows, per-tree probabilities, complement, trees resumed) for nested
-        stratified sub-samples of the contribution (whose rows are at ``positions`` of the whole),
-        fitted with ``split``; right after the sub-sample of share ``complement_of``, for the rest
-        of the contribution (``complement`` True: a disjoint draw of about the same size).
+        """Yield (rows, fitted rows, the mean of its ``trees`` trees' probabilities (n, C),
+        complement, trees resumed) for nested stratified sub-samples of the contribution (whose
+        rows are at ``positions`` of the whole), fitted with ``split``; right after the
+        sub-sample of share ``complement_of``, for the rest of the contribution (``complement``
+        True: a disjoint draw of about the same size).
 
         The sub-samples are drawn as hp-sample draws from the whole file (its quotas and row
         priorities for ``draw_seed``, hp-sample's seed), within the rows at hand: the half of a
@@ -438,7 +451,7 @@ class Trainer:
         import numpy as np
 
         from ..core.checkpoint import open_checkpoint
-        from ..core.recipe import tree_probas
+        from ..core.recipe import tree_proba_mean
         from ..core.sampling import stratified_indices
 
         for fraction in fractions:
@@ -465,7 +478,8 @@ class Trainer:
                     saved.extend(forest, offset, trees, functools.partial(self.fit, model, frame))
                 finally:
                     saved.close()
-                yield len(rows), fitted, tree_probas(forest, bench, self.classes, start=offset), complement, \
+                # hp-eval compares the curve's forests by their means only: their trees are not kept.
+                yield len(rows), fitted, tree_proba_mean(forest, bench, self.classes, start=offset), complement, \
                     saved.resumed
 
 

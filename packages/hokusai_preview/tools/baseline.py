@@ -14,7 +14,9 @@ metrics and the SHA-256 of every file. Tables may be in any format hp-load reads
 (files, not stdin). The same inputs and seed give the same model and metrics. It
 refuses a benchmark that is the training table, and warns when benchmark rows
 also appear in the training table, when the benchmark has fewer than the 800
-rows a DeltaOne verdict needs, or when a class has fewer than 10 training rows.
+rows a DeltaOne verdict needs, when a class has fewer than 10 training rows, or
+when the per-tree class probabilities every preview computes on the benchmark
+(100 trees x rows x classes, 8 bytes each) exceed 256 MB.
 
 Options:
   --train-data BASE       Base training table (features and label).
@@ -56,6 +58,9 @@ from ..core.text import and_list, did_you_mean, name_list, plural, thousands
 __doc__ = with_basic_options(__doc__)
 
 MIN_CLASS_ROWS = 10  # fewer training rows of a class than this, and hp-baseline warns
+# Every preview computes, holds and caches each tree's class probabilities on the benchmark
+# (trees x rows x classes, float64): above this, hp-baseline says what that costs.
+PER_TREE_WARN_BYTES = 256 << 20
 
 
 def read_any(path, expected=()):
@@ -204,6 +209,11 @@ class Baseline(Command):
                           MIN_CLASS_ROWS, "a class" if len(rare) == 1 else "%d classes" % len(rare),
                           ", ".join("%s %d" % kv for kv in sorted(rare.items())[:5]),
                           "it" if len(rare) == 1 else "them", "it" if len(rare) == 1 else "each"))
+        from ..core.recipe import FOREST_PARAMS
+
+        heavy = _per_tree_warning(FOREST_PARAMS["n_estimators"], len(bench), len(spec["classes"]))
+        if heavy:
+            self.warn(heavy)
         empty = [f for f in spec["features"] if not train[f["name"]].notna().any()]
         if empty:
             self.warn("feature column%s %s %s no value in the training table: the baseline learns nothing from %s "
@@ -332,6 +342,22 @@ def _shared_rows_warning(bench_rows, train_rows, shared, train_name):
 
 
 
+def _per_tree_warning(trees, rows, classes):
+    """The warning for a benchmark of ``rows`` rows and ``classes`` classes whose per-tree class
+    probabilities in a forest of ``trees`` trees exceed PER_TREE_WARN_BYTES, or None."""
+    size = trees * rows * classes * 8
+    if size <= PER_TREE_WARN_BYTES:
+        return None
+    # hp-train holds the reference's trees (memory-mapped) and 50 subset means of them at once,
+    # beside about 0.4 GB of its own (measured at 200 classes x 2,000 rows: 0.84 GB in all).
+    peak, megabytes = 1.5 * size / (1 << 30) + 0.4, thousands(size >> 20)
+    return ("every preview against this bundle computes, holds and caches each tree's class probabilities on the "
+            "benchmark: %d trees x %s rows x %s classes x 8 bytes = %s MB, so hp-train needs about %.1f GB of memory "
+            "and the cache %s MB for the bundle and up to as much again per preview; a smaller benchmark or fewer "
+            "classes shrink that in proportion" % (trees, thousands(rows), thousands(classes), megabytes, peak,
+                                                   megabytes))
+
+
 def _case_variants(values):
     """Groups of ``values`` spelt alike but for letter case and surrounding spaces (as hp-load
     matches a label to a class: 'BAD' and 'bad'), each sorted, in order; [] if none."""
@@ -443,7 +469,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
         make_model,
         prepare_features,
         training_rows,
-        tree_probas,
+        tree_proba_mean,
     )
 
     label, features, classes = spec["label"], spec["features"], spec["classes"]
@@ -456,7 +482,7 @@ def build_bundle(directory, train, bench, spec, seed, jobs, keep_base=True):
     forest.set_params(warm_start=False, n_jobs=None)  # a shipped model carries no machine-specific settings
     bench_X = model[:-1].transform(prepare_features(bench, features))
     y = class_codes(bench[label], classes)
-    metrics = score(y, tree_probas(forest, bench_X, classes).mean(axis=0))
+    metrics = score(y, tree_proba_mean(forest, bench_X, classes))
 
     keep = [label] + [f["name"] for f in features] + spec["id_columns"]
     files = {}
