@@ -79,6 +79,12 @@ def confusion_counts(y_true, y_pred, n_classes, weights=None):
     return counts.reshape(n_rep, n_classes, n_classes)
 
 
+def _shared(proba):
+    """Whether the replicates of ``proba`` (B, n, C) are one matrix broadcast (the paired
+    bootstrap's): then they differ only in their weights, and one argmax or sort serves all."""
+    return proba.shape[0] > 1 and proba.strides[0] == 0
+
+
 def _auroc(y_true, proba, w):
     n_rep, n_rows, n_classes = proba.shape
     if n_rows == 0:
@@ -91,7 +97,7 @@ def _auroc(y_true, proba, w):
     replicates = max(1, per_block // (stop - first))  # replicates at once, when all their classes fit
     # Replicates sharing one probability matrix (the paired bootstrap broadcasts it) differ only
     # in their weights: sort once and broadcast the order (same result, a fraction of the time).
-    shared = n_rep > 1 and proba.strides[0] == 0
+    shared = _shared(proba)
     sums = np.empty((3, n_rep, stop - first))  # half_u, tot_pos, tot_neg
     for low in range(first, stop, per_block):
         high = min(low + per_block, stop)
@@ -197,9 +203,8 @@ def score_batch(
     if y_true.shape[0] != n_rows:
         raise ValueError(f"y_true has {y_true.shape[0]} rows, proba has {n_rows}")
     w = _check_weights(weights, n_rep, n_rows)
-    shared = n_rep > 1 and proba.strides[0] == 0  # one matrix broadcast: one prediction
-    predicted = np.broadcast_to(proba[:1].argmax(axis=2), (n_rep, n_rows)) if shared else proba.argmax(axis=2)
-    cm = confusion_counts(y_true, predicted, n_classes, w)
+    chosen = np.broadcast_to(proba[:1].argmax(axis=2), (n_rep, n_rows)) if _shared(proba) else proba.argmax(axis=2)
+    cm = confusion_counts(y_true, chosen, n_classes, w)
     tp = np.diagonal(cm, axis1=1, axis2=2)
     support = cm.sum(axis=2)  # true class totals: the "weighted" average weights
     predicted = cm.sum(axis=1)
